@@ -1,0 +1,247 @@
+//! The disco kind's collection and instances: create, list, show, delete, actions.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::ApiError;
+use super::negotiate::{Produces, negotiate};
+use super::present::{self, PrivateKey};
+use super::request::read_occi;
+use crate::cluster::keys::KeyPair;
+use crate::cluster::spec::PROVIDER;
+use crate::cluster::{Cluster, ClusterId, ClusterSpec, ClusterState, Outputs};
+use crate::manifest::Manifest;
+use crate::occi::text::{Category, CategoryClass};
+
+pub(super) async fn create(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let media = negotiate(&req, Produces::Collection)?;
+    create_cluster(&req, payload, &state)
+        .await
+        .map_err(|e| e.rendered_as(media))
+        .and_then(|resource| present::created(media, &resource))
+}
+
+async fn create_cluster(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<crate::occi::Resource, ApiError> {
+    let identity = state.identify(req).await?;
+    let occi = read_occi(req, payload, state.settings.server.body_limit).await?;
+    check_kind(&occi.categories, &state.manifest)?;
+    let checked = state
+        .manifest
+        .check_request(&occi.attributes)
+        .map_err(ApiError::attributes)?;
+    let id = ClusterId::new();
+    let spec = ClusterSpec::from_attributes(id, &checked, state.settings.provider.default)?;
+    if state.providers.get(spec.provider).is_none() {
+        return Err(ApiError::bad_request(format!(
+            "{PROVIDER}: provider {} is not available on this server; expected one of {}",
+            spec.provider,
+            state.providers.kinds().join(", ")
+        )));
+    }
+    let keys = KeyPair::generate(&format!("disco-{}", id.short())).map_err(ApiError::internal)?;
+    let now = Utc::now();
+    let state_reason = if spec.staged {
+        "staged: deploy it with POST ?action=deploy"
+    } else {
+        "queued for deployment"
+    };
+    let cluster = Cluster {
+        id,
+        tenant: identity.tenant,
+        spec,
+        state: ClusterState::Pending,
+        state_reason: state_reason.to_string(),
+        outputs: Outputs::default(),
+        keys,
+        created_at: now,
+        updated_at: now,
+    };
+    let resource = present::cluster_resource(
+        &cluster,
+        &state.manifest,
+        &state.base_url(req),
+        PrivateKey::Hidden,
+    );
+    tracing::info!(cluster = %cluster.id, name = %cluster.spec.name, provider = %cluster.spec.provider,
+        components = ?cluster.spec.component_names(), staged = cluster.spec.staged, "cluster created");
+    state.store.insert_cluster(cluster).await?;
+    state.lifecycle.wake();
+    Ok(resource)
+}
+
+/// A create names exactly the service's kind; other categories are refused by name.
+fn check_kind(categories: &[Category], manifest: &Manifest) -> Result<(), ApiError> {
+    let expected = format!(
+        "{}; scheme=\"{}\"; class=\"kind\"",
+        manifest.kind.term, manifest.kind.scheme
+    );
+    let is_ours = |c: &Category| {
+        c.class == CategoryClass::Kind
+            && c.term == manifest.kind.term
+            && c.scheme == manifest.kind.scheme
+    };
+    if categories.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "Category: missing; expected {expected}"
+        )));
+    }
+    if let Some(foreign) = categories.iter().find(|c| !is_ours(c)) {
+        return Err(ApiError::bad_request(format!(
+            "Category: {}{} ({}) is not offered here; expected {expected}",
+            foreign.scheme, foreign.term, foreign.class
+        )));
+    }
+    Ok(())
+}
+
+pub(super) async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let media = negotiate(&req, Produces::Collection)?;
+    async {
+        let identity = state.identify(&req).await?;
+        let clusters = state.store.clusters(&identity.tenant).await?;
+        let base = state.base_url(&req);
+        let resources: Vec<_> = clusters
+            .iter()
+            .map(|c| present::cluster_resource(c, &state.manifest, &base, PrivateKey::Hidden))
+            .collect();
+        present::collection(media, &resources)
+    }
+    .await
+    .map_err(|e| e.rendered_as(media))
+}
+
+pub(super) async fn show(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let media = negotiate(&req, Produces::Entity)?;
+    async {
+        let cluster = owned_cluster(&req, &path, &state).await?;
+        let resource = present::cluster_resource(
+            &cluster,
+            &state.manifest,
+            &state.base_url(&req),
+            PrivateKey::Shown,
+        );
+        present::resource(StatusCode::OK, media, &resource)
+    }
+    .await
+    .map_err(|e| e.rendered_as(media))
+}
+
+pub(super) async fn delete(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let media = negotiate(&req, Produces::Entity)?;
+    async {
+        let identity = state.identify(&req).await?;
+        let id = parse_id(&path)?;
+        let cluster = state
+            .store
+            .request_delete(&identity.tenant, id)
+            .await?
+            .ok_or_else(|| no_cluster(&path))?;
+        state.lifecycle.wake();
+        tracing::info!(cluster = %cluster.id, "delete requested");
+        let resource = present::cluster_resource(
+            &cluster,
+            &state.manifest,
+            &state.base_url(&req),
+            PrivateKey::Hidden,
+        );
+        present::resource(StatusCode::OK, media, &resource)
+    }
+    .await
+    .map_err(|e| e.rendered_as(media))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ActionQuery {
+    action: Option<String>,
+}
+
+pub(super) async fn action(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<ActionQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let media = negotiate(&req, Produces::Entity)?;
+    async {
+        let identity = state.identify(&req).await?;
+        let id = parse_id(&path)?;
+        let terms: Vec<&str> = state.manifest.actions.iter().map(|a| a.term.as_str()).collect();
+        let Some(term) = query.action.as_deref() else {
+            return Err(ApiError::bad_request(format!(
+                "action: POST to a cluster needs ?action=, one of {}; its attributes cannot be changed",
+                terms.join(", ")
+            )));
+        };
+        let Some(action) = state.manifest.action(term) else {
+            return Err(ApiError::bad_request(format!(
+                "action: unknown action {term:?}; expected one of {}",
+                terms.join(", ")
+            )));
+        };
+        let cluster = match action.term.as_str() {
+            "deploy" => state.store.request_deploy(&identity.tenant, id).await?,
+            other => {
+                return Err(ApiError::internal(anyhow::anyhow!(
+                    "the manifest declares action {other:?}, which has no handler"
+                )));
+            }
+        }
+        .ok_or_else(|| no_cluster(&path))?;
+        state.lifecycle.wake();
+        let resource = present::cluster_resource(
+            &cluster,
+            &state.manifest,
+            &state.base_url(&req),
+            PrivateKey::Hidden,
+        );
+        present::resource(StatusCode::OK, media, &resource)
+    }
+    .await
+    .map_err(|e| e.rendered_as(media))
+}
+
+/// The caller's cluster named in the path; another tenant's is as absent as a missing one.
+async fn owned_cluster(
+    req: &HttpRequest,
+    path: &str,
+    state: &AppState,
+) -> Result<Cluster, ApiError> {
+    let identity = state.identify(req).await?;
+    let id = parse_id(path)?;
+    state
+        .store
+        .cluster(Some(&identity.tenant), id)
+        .await?
+        .ok_or_else(|| no_cluster(path))
+}
+
+fn parse_id(path: &str) -> Result<ClusterId, ApiError> {
+    path.parse().map_err(|_| no_cluster(path))
+}
+
+fn no_cluster(path: &str) -> ApiError {
+    let shown: String = path.chars().take(64).collect();
+    ApiError::not_found(format!("no cluster {shown:?} here"))
+}

@@ -1,0 +1,140 @@
+//! Every error the API answers with, mapped to its HTTP status in one place. The body is a
+//! one-line reason (text renderings) or `{"errors":[{"detail": ...}]}` (JSON); the whole
+//! cause chain of a server-side failure goes to the log once, never to the client.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::auth::AuthError;
+use crate::cluster::spec::SpecError;
+use crate::manifest::AttributeError;
+use crate::occi::MediaType;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiErrorKind {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    NotAcceptable(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("internal error; the server log has the details")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// An error and the rendering its body should have.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}")]
+pub struct ApiError {
+    #[source]
+    pub kind: ApiErrorKind,
+    json: bool,
+}
+
+impl ApiError {
+    pub fn bad_request(reason: impl Into<String>) -> ApiError {
+        ApiErrorKind::BadRequest(reason.into()).into()
+    }
+
+    pub fn not_found(reason: impl Into<String>) -> ApiError {
+        ApiErrorKind::NotFound(reason.into()).into()
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> ApiError {
+        ApiErrorKind::Internal(error.into()).into()
+    }
+
+    /// Renders the body as the response would have been rendered.
+    pub fn rendered_as(mut self, media: MediaType) -> ApiError {
+        self.json = media == MediaType::Json;
+        self
+    }
+
+    /// Several attribute problems as one 400: each is named, joined on one line.
+    pub fn attributes(errors: Vec<AttributeError>) -> ApiError {
+        let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        ApiError::bad_request(reasons.join("; "))
+    }
+}
+
+impl From<ApiErrorKind> for ApiError {
+    fn from(kind: ApiErrorKind) -> ApiError {
+        ApiError { kind, json: false }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        match error {
+            StoreError::NameTaken(_) | StoreError::WrongState { .. } => {
+                ApiErrorKind::Conflict(error.to_string()).into()
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<SpecError> for ApiError {
+    fn from(error: SpecError) -> ApiError {
+        ApiError::bad_request(error.to_string())
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> ApiError {
+        match error {
+            AuthError::Malformed { .. } => ApiError::bad_request(error.to_string()),
+            AuthError::UnexpandedVariable { .. } => {
+                ApiErrorKind::Unauthorized(error.to_string()).into()
+            }
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self.kind {
+            ApiErrorKind::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiErrorKind::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiErrorKind::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiErrorKind::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiErrorKind::Conflict(_) => StatusCode::CONFLICT,
+            ApiErrorKind::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiErrorKind::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiErrorKind::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        // Refusals are logged by the request logger with their reason; a server-side
+        // failure's cause chain is logged here, once, and never sent to the client.
+        if let ApiErrorKind::Internal(cause) = &self.kind {
+            tracing::error!(error = ?cause, "request failed");
+        }
+        let mut response = HttpResponse::build(status);
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Keystone uri=\"/v3\""),
+            ));
+        }
+        if self.json {
+            response.json(serde_json::json!({ "errors": [{ "detail": self.kind.to_string() }] }))
+        } else {
+            response
+                .content_type("text/plain; charset=utf-8")
+                .body(format!("{}\n", self.kind))
+        }
+    }
+}

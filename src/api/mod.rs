@@ -1,0 +1,81 @@
+//! The REST interface: OCCI routes for the disco kind and the query interface. Handlers
+//! read the store and queue jobs; they never wait on a provider.
+
+mod clusters;
+pub mod error;
+mod negotiate;
+mod present;
+mod request;
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::auth::{Authenticator, Identity};
+use crate::cluster::lifecycle::Lifecycle;
+use crate::config::Settings;
+use crate::manifest::Manifest;
+use crate::providers::Providers;
+use crate::store::Store;
+use error::ApiError;
+use negotiate::{Produces, negotiate};
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Store,
+    pub manifest: Arc<Manifest>,
+    pub auth: Arc<dyn Authenticator>,
+    pub lifecycle: Lifecycle,
+    pub providers: Providers,
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// The scheme and host clients reach us at, for absolute URLs.
+    fn base_url(&self, req: &HttpRequest) -> String {
+        let configured = self.settings.server.public_url.trim_end_matches('/');
+        if !configured.is_empty() {
+            return configured.to_string();
+        }
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    }
+
+    async fn identify(&self, req: &HttpRequest) -> Result<Identity, ApiError> {
+        Ok(self.auth.authenticate(&request::credentials(req)).await?)
+    }
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
+    let collection = location.trim_end_matches('/').to_string();
+    cfg.route("/-/", web::get().to(query_interface))
+        .route(
+            "/.well-known/org/ogf/occi/-/",
+            web::get().to(query_interface),
+        )
+        .route("/healthz", web::get().to(health))
+        .service(
+            web::resource([format!("{collection}/"), collection.clone()])
+                .route(web::get().to(clusters::list))
+                .route(web::post().to(clusters::create)),
+        )
+        .service(
+            web::resource(format!("{collection}/{{id}}"))
+                .route(web::get().to(clusters::show))
+                .route(web::delete().to(clusters::delete))
+                .route(web::post().to(clusters::action)),
+        );
+}
+
+async fn query_interface(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let media = negotiate(&req, Produces::Entity)?;
+    present::query(media, &present::query_interface(&state.manifest))
+        .map_err(|e| e.rendered_as(media))
+}
+
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok\n")
+}

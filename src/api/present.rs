@@ -1,0 +1,259 @@
+//! How clusters and the manifest are shown: a cluster becomes an OCCI `Resource`, the
+//! manifest a `QueryInterface`, and either becomes a response in the negotiated rendering.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{HttpResponse, HttpResponseBuilder};
+use chrono::SecondsFormat;
+
+use super::error::ApiError;
+use crate::cluster::Cluster;
+use crate::manifest::{Manifest, SetBy};
+use crate::occi::render::{self, Line};
+use crate::occi::text::{Attribute, AttributeValue, Category, CategoryClass, Link};
+use crate::occi::{
+    AttributeDescription, KindDescription, MediaType, QueryInterface, Resource, json,
+};
+
+/// Whether a rendering may show the cluster's SSH private key: only the cluster's own
+/// rendering for its owner does, never a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivateKey {
+    Shown,
+    Hidden,
+}
+
+pub fn cluster_resource(
+    cluster: &Cluster,
+    manifest: &Manifest,
+    base_url: &str,
+    key: PrivateKey,
+) -> Resource {
+    let location = format!("{base_url}{}{}", manifest.kind.location, cluster.id);
+    let string = |name: &str, value: &str| Attribute {
+        name: name.to_string(),
+        value: AttributeValue::String(value.to_string()),
+    };
+    let optional = |value: &Option<String>| value.clone().unwrap_or_default();
+    let time = |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+
+    let mut attributes = vec![
+        string("occi.core.id", &cluster.id.to_string()),
+        string("occi.core.title", cluster.spec.name.as_str()),
+    ];
+    attributes.extend(
+        cluster
+            .spec
+            .attributes
+            .iter()
+            .map(|(name, value)| Attribute {
+                name: name.clone(),
+                value: value.into(),
+            }),
+    );
+    let outputs = &cluster.outputs;
+    attributes.extend([
+        string("icclab.disco.state", cluster.state.as_str()),
+        string("icclab.disco.state_reason", &cluster.state_reason),
+        string("icclab.disco.created", &time(&cluster.created_at)),
+        string("icclab.disco.updated", &time(&cluster.updated_at)),
+        string("mcn.service.state", cluster.state.mcn_service_state()),
+        string("stackid", &optional(&outputs.stack_id)),
+        string("stack_status", &optional(&outputs.stack_status)),
+        string(
+            "stack_status_reason",
+            &optional(&outputs.stack_status_reason),
+        ),
+        string("external_ip", &optional(&outputs.external_ip)),
+        string("ssh_key_name", &cluster.keys.name),
+        string("ssh_public_key", &cluster.keys.public_key),
+    ]);
+    if key == PrivateKey::Shown {
+        attributes.push(string("ssh_private_key", cluster.keys.expose_private_key()));
+    }
+    let actions = if cluster.state == crate::cluster::ClusterState::Pending {
+        manifest
+            .actions
+            .iter()
+            .map(|action| Link {
+                target: format!("{location}?action={}", action.term),
+                rel: action.id(),
+                self_location: None,
+                category: None,
+                attributes: Vec::new(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Resource {
+        id: cluster.id.to_string(),
+        kind: Category {
+            term: manifest.kind.term.clone(),
+            scheme: manifest.kind.scheme.clone(),
+            class: CategoryClass::Kind,
+            title: None,
+            rel: None,
+            location: None,
+            attributes: Vec::new(),
+            actions: Vec::new(),
+        },
+        title: Some(cluster.spec.name.to_string()),
+        location,
+        attributes,
+        actions,
+    }
+}
+
+pub fn query_interface(manifest: &Manifest) -> QueryInterface {
+    // A pattern such as `icclab.disco.components.<component>.<param>` is not an attribute
+    // name in the text grammar; the JSON rendering describes it.
+    let attribute_names = manifest
+        .attributes
+        .iter()
+        .filter(|spec| !spec.name.is_pattern())
+        .map(|spec| {
+            let flag = if spec.required {
+                "{required}"
+            } else if spec.set_by == SetBy::Service {
+                "{immutable}"
+            } else {
+                ""
+            };
+            format!("{}{flag}", spec.name.as_str())
+        })
+        .collect();
+    let kind = KindDescription {
+        category: Category {
+            term: manifest.kind.term.clone(),
+            scheme: manifest.kind.scheme.clone(),
+            class: CategoryClass::Kind,
+            title: Some(manifest.kind.title.clone()),
+            rel: manifest.kind.rel.clone(),
+            location: Some(manifest.kind.location.clone()),
+            attributes: attribute_names,
+            actions: manifest.actions.iter().map(|a| a.id()).collect(),
+        },
+        attributes: manifest
+            .attributes
+            .iter()
+            .map(|spec| AttributeDescription {
+                name: spec.name.as_str().to_string(),
+                kind: spec.kind.as_str(),
+                json_type: spec.kind.occi_json_type(),
+                required: spec.required,
+                mutable: spec.set_by == SetBy::User && spec.mutable,
+                default: spec.default.clone(),
+                description: spec.description.clone(),
+                pattern: spec.name.is_pattern(),
+                values: spec.values.clone(),
+            })
+            .collect(),
+    };
+    let actions = manifest
+        .actions
+        .iter()
+        .map(|action| Category {
+            term: action.term.clone(),
+            scheme: action.scheme.clone(),
+            class: CategoryClass::Action,
+            title: Some(action.title.clone()),
+            rel: None,
+            location: None,
+            attributes: Vec::new(),
+            actions: Vec::new(),
+        })
+        .collect();
+    QueryInterface {
+        kinds: vec![kind],
+        mixins: Vec::new(),
+        actions,
+    }
+}
+
+/// One resource in the negotiated rendering.
+pub fn resource(
+    status: StatusCode,
+    media: MediaType,
+    resource: &Resource,
+) -> Result<HttpResponse, ApiError> {
+    match media {
+        MediaType::Json => Ok(HttpResponse::build(status).json(json::resource(resource))),
+        _ => lines(status, media, &render::resource_lines(resource)),
+    }
+}
+
+/// A list of resources in the negotiated rendering.
+pub fn collection(media: MediaType, resources: &[Resource]) -> Result<HttpResponse, ApiError> {
+    let locations: Vec<String> = resources.iter().map(|r| r.location.clone()).collect();
+    match media {
+        MediaType::Json => Ok(HttpResponse::Ok().json(json::collection(resources))),
+        MediaType::UriList => Ok(HttpResponse::Ok()
+            .content_type("text/uri-list")
+            .body(render::uri_list(&locations))),
+        _ => lines(StatusCode::OK, media, &render::location_lines(&locations)),
+    }
+}
+
+pub fn query(media: MediaType, query: &QueryInterface) -> Result<HttpResponse, ApiError> {
+    match media {
+        MediaType::Json => Ok(HttpResponse::Ok().json(json::query_interface(query))),
+        _ => lines(StatusCode::OK, media, &render::query_lines(query)),
+    }
+}
+
+/// The answer to a create: 201, Location, and the new location in the rendering asked for.
+pub fn created(media: MediaType, resource: &Resource) -> Result<HttpResponse, ApiError> {
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, header_value(&resource.location)?));
+    match media {
+        MediaType::Json => Ok(response.json(json::resource(resource))),
+        MediaType::UriList => Ok(response
+            .content_type("text/uri-list")
+            .body(render::uri_list(std::slice::from_ref(&resource.location)))),
+        _ => lines_into(
+            response,
+            media,
+            &render::location_lines(std::slice::from_ref(&resource.location)),
+        ),
+    }
+}
+
+/// text/occi: the lines as headers and "OK" as the body; text/plain: the lines as the body.
+fn lines(status: StatusCode, media: MediaType, lines: &[Line]) -> Result<HttpResponse, ApiError> {
+    lines_into(HttpResponse::build(status), media, lines)
+}
+
+fn lines_into(
+    mut response: HttpResponseBuilder,
+    media: MediaType,
+    lines: &[Line],
+) -> Result<HttpResponse, ApiError> {
+    if media == MediaType::TextOcci {
+        for (name, value) in lines {
+            response.append_header((
+                HeaderName::from_static(header_name(name)),
+                header_value(value)?,
+            ));
+        }
+        return Ok(response.content_type("text/occi").body("OK\n"));
+    }
+    Ok(response
+        .content_type("text/plain; charset=utf-8")
+        .body(render::plain_body(lines)))
+}
+
+/// HTTP/2-safe lowercase names for the rendering's header names.
+fn header_name(name: &str) -> &'static str {
+    match name {
+        render::CATEGORY => "category",
+        render::ATTRIBUTE => "x-occi-attribute",
+        render::LINK => "link",
+        _ => "x-occi-location",
+    }
+}
+
+fn header_value(value: &str) -> Result<HeaderValue, ApiError> {
+    HeaderValue::from_str(value)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("rendering a header value: {e}")))
+}

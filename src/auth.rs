@@ -1,0 +1,208 @@
+//! Who is calling: the credentials a request carries (the original's X-Auth-Token,
+//! X-User-Name, X-Password, X-Tenant-Name, X-Region-Name headers) and the authenticator
+//! that turns them into an identity whose tenant owns clusters.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::cluster::TenantId;
+
+/// A request's credentials, as sent. Secrets stay wrapped so that they cannot be
+/// formatted into a log line by accident.
+#[derive(Default)]
+pub struct Credentials {
+    pub token: Option<SecretString>,
+    pub user: Option<String>,
+    pub password: Option<SecretString>,
+    pub tenant: Option<String>,
+    pub region: Option<String>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
+            .field("tenant", &self.tenant)
+            .field("region", &self.region)
+            .finish()
+    }
+}
+
+/// The caller, once authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub tenant: TenantId,
+    pub user: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error(
+        "{header} is the literal text {variable:?}: the shell did not expand it \
+         (it was inside single quotes); use double quotes or put the value itself"
+    )]
+    UnexpandedVariable {
+        header: &'static str,
+        variable: String,
+    },
+    #[error("{header}: expected {expected}")]
+    Malformed {
+        header: &'static str,
+        expected: &'static str,
+    },
+}
+
+#[async_trait]
+pub trait Authenticator: Send + Sync {
+    async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError>;
+}
+
+/// Auth mode `none`: no authentication, for one user on one machine. The tenant is the
+/// X-Tenant-Name header, or "default".
+pub struct NoAuth;
+
+#[async_trait]
+impl Authenticator for NoAuth {
+    async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
+        let tenant = match credentials.tenant.as_deref().map(str::trim) {
+            None | Some("") => TenantId::default_tenant(),
+            // The original's curl commands single-quote this header, so it arrives as
+            // `$OS_TENANT_NAME`. With no authentication it is only a label; treating it as
+            // absent keeps those commands working as written.
+            Some(value) if unexpanded_variable(value).is_some() => {
+                tracing::warn!(
+                    "X-Tenant-Name is the literal {value:?} (unexpanded shell variable); using tenant \"default\""
+                );
+                TenantId::default_tenant()
+            }
+            Some(value) => TenantId::parse(value).ok_or(AuthError::Malformed {
+                header: "X-Tenant-Name",
+                expected: "printable text of at most 255 characters",
+            })?,
+        };
+        Ok(Identity {
+            tenant,
+            user: credentials.user.clone(),
+        })
+    }
+}
+
+/// The variable's name when `value` is a shell variable reference that was never expanded:
+/// `$OS_PASSWORD` or `${OS_PASSWORD}`.
+pub fn unexpanded_variable(value: &str) -> Option<&str> {
+    let rest = value.trim().strip_prefix('$')?;
+    let name = match rest.strip_prefix('{') {
+        Some(braced) => braced.strip_suffix('}')?,
+        None => rest,
+    };
+    let mut chars = name.chars();
+    let starts_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    (starts_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(name)
+}
+
+/// A secret that is about to be used as a credential, refused when it is a literal
+/// unexpanded shell variable (which would otherwise fail later with a puzzling 401).
+pub fn usable_secret<'a>(
+    header: &'static str,
+    secret: &'a SecretString,
+) -> Result<&'a str, AuthError> {
+    let value = secret.expose_secret();
+    match unexpanded_variable(value) {
+        Some(_) => Err(AuthError::UnexpandedVariable {
+            header,
+            variable: value.trim().to_string(),
+        }),
+        None => Ok(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_variables_are_recognised_and_values_are_not() {
+        assert_eq!(unexpanded_variable("$OS_PASSWORD"), Some("OS_PASSWORD"));
+        assert_eq!(unexpanded_variable("${OS_PASSWORD}"), Some("OS_PASSWORD"));
+        assert_eq!(unexpanded_variable("pa$$word"), None);
+        assert_eq!(unexpanded_variable("$"), None);
+        assert_eq!(unexpanded_variable("$1abc"), None);
+        assert_eq!(unexpanded_variable("${OS_PASSWORD"), None);
+    }
+
+    #[test]
+    fn an_unexpanded_password_is_refused_with_an_explanation() {
+        let secret = SecretString::from("$OS_PASSWORD");
+        let err = usable_secret("X-Password", &secret).expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("X-Password is the literal text \"$OS_PASSWORD\""),
+            "{text}"
+        );
+        assert!(text.contains("single quotes"), "{text}");
+        let real = SecretString::from("s3cret");
+        assert_eq!(
+            usable_secret("X-Password", &real).expect("usable"),
+            "s3cret"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_auth_takes_the_tenant_header_and_ignores_an_unexpanded_one() {
+        let named = Credentials {
+            tenant: Some("physics".into()),
+            ..Credentials::default()
+        };
+        assert_eq!(
+            NoAuth
+                .authenticate(&named)
+                .await
+                .expect("ok")
+                .tenant
+                .as_str(),
+            "physics"
+        );
+        let literal = Credentials {
+            tenant: Some("$OS_TENANT_NAME".into()),
+            ..Credentials::default()
+        };
+        assert_eq!(
+            NoAuth
+                .authenticate(&literal)
+                .await
+                .expect("ok")
+                .tenant
+                .as_str(),
+            "default"
+        );
+        assert_eq!(
+            NoAuth
+                .authenticate(&Credentials::default())
+                .await
+                .expect("ok")
+                .tenant
+                .as_str(),
+            "default"
+        );
+    }
+
+    #[test]
+    fn credentials_debug_never_shows_secrets() {
+        let creds = Credentials {
+            token: Some("tok-123".into()),
+            password: Some("hunter2".into()),
+            ..Credentials::default()
+        };
+        let debug = format!("{creds:?}");
+        assert!(
+            !debug.contains("tok-123") && !debug.contains("hunter2"),
+            "{debug}"
+        );
+    }
+}

@@ -1,0 +1,364 @@
+//! The lifecycle worker: takes queued deploy and delete jobs from the store and drives the
+//! cluster's provider until the cluster is ready, failed or deleted.
+//!
+//! Jobs run concurrently, one task each; which job is running lives only in memory, so a
+//! job interrupted by a crash or a stop is still queued on disk and runs again on the next
+//! start. Providers are idempotent, so running again finds what the first attempt made.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::{Cluster, ClusterState};
+use crate::config::JobSettings;
+use crate::providers::{Progress, Provider, ProviderError, Providers, Teardown};
+use crate::store::{Job, JobKind, JobOutcome, Store, StoreError};
+
+/// How often a job asks its provider for news: quickly at first, then less often.
+const FIRST_POLL: Duration = Duration::from_millis(500);
+const LAST_POLL: Duration = Duration::from_secs(15);
+/// The longest wait before a job that hit a transient error runs again.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
+
+#[derive(Clone)]
+pub struct Lifecycle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    providers: Providers,
+    settings: JobSettings,
+    wake: Notify,
+}
+
+/// How one attempt at a job ended.
+enum Attempt {
+    Finished(JobOutcome, String),
+    Retry(String),
+}
+
+impl Lifecycle {
+    pub fn new(store: Store, providers: Providers, settings: JobSettings) -> Lifecycle {
+        Lifecycle {
+            inner: Arc::new(Inner {
+                store,
+                providers,
+                settings,
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    /// Tells the worker a job was queued, so it need not wait for its next poll.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Runs jobs until `shutdown` turns true. Jobs still running then are dropped; they
+    /// are still queued on disk and run again on the next start.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut tasks: JoinSet<()> = JoinSet::new();
+        let mut running: HashMap<tokio::task::Id, Job> = HashMap::new();
+        let poll = Duration::from_secs(self.inner.settings.poll_interval_secs.max(1));
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let ids: Vec<i64> = running.values().map(|job| job.id).collect();
+            match self.inner.store.next_job(ids).await {
+                Ok(Some(job)) => {
+                    let this = self.clone();
+                    let task_job = job.clone();
+                    let span = tracing::info_span!("job", id = job.id, cluster = %job.cluster_id, kind = ?job.kind);
+                    let handle =
+                        tasks.spawn(async move { this.run_job(task_job).await }.instrument(span));
+                    running.insert(handle.id(), job);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "reading the job queue"),
+            }
+            let wait = self.until_next_due(poll).await;
+            tokio::select! {
+                _ = self.inner.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+                Some(joined) = tasks.join_next_with_id() => {
+                    let (id, panic) = match joined {
+                        Ok((id, ())) => (id, None),
+                        Err(e) => (e.id(), e.is_panic().then(|| e.to_string())),
+                    };
+                    if let Some(job) = running.remove(&id)
+                        && let Some(panic) = panic
+                    {
+                        self.job_panicked(&job, &panic).await;
+                    }
+                }
+            }
+        }
+        tasks.abort_all();
+    }
+
+    /// Runs every job that is due now, and those they queue, until none is left; returns
+    /// how many ran. For tests and one-shot tools: the server uses `run`.
+    pub async fn run_pending_jobs(&self) -> Result<usize, StoreError> {
+        let mut count = 0;
+        while let Some(job) = self.inner.store.next_job(Vec::new()).await? {
+            self.run_job(job).await;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    async fn until_next_due(&self, poll: Duration) -> Duration {
+        match self.inner.store.next_due().await {
+            Ok(Some(due)) => (due - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(poll),
+            _ => poll,
+        }
+    }
+
+    async fn run_job(&self, job: Job) {
+        let attempt = match job.kind {
+            JobKind::Deploy => self.deploy(&job).await,
+            JobKind::Delete => self.delete(&job).await,
+        };
+        let store = &self.inner.store;
+        let recorded = match attempt {
+            Ok(Attempt::Finished(outcome, note)) => {
+                tracing::info!(job = job.id, cluster = %job.cluster_id, ?outcome, "{note}");
+                store.finish_job(job.id, outcome, &note).await
+            }
+            Ok(Attempt::Retry(error)) => self.retry_or_fail(&job, &error).await,
+            Err(e) => {
+                tracing::error!(job = job.id, cluster = %job.cluster_id, error = %e, "job hit a store error; it stays queued");
+                let delay = Duration::from_secs(self.inner.settings.poll_interval_secs.max(1));
+                store
+                    .retry_job(job.id, Utc::now() + delay, &e.to_string())
+                    .await
+            }
+        };
+        if let Err(e) = recorded {
+            tracing::error!(job = job.id, error = %e, "recording the job's outcome");
+        }
+    }
+
+    async fn retry_or_fail(&self, job: &Job, error: &str) -> Result<(), StoreError> {
+        let store = &self.inner.store;
+        let attempts = job.attempts + 1;
+        if attempts >= self.inner.settings.max_attempts {
+            let reason = format!("gave up after {attempts} attempts: {error}");
+            store
+                .transition(job.cluster_id, ClusterState::Failed, &reason, None)
+                .await?;
+            return store.finish_job(job.id, JobOutcome::Failed, &reason).await;
+        }
+        let delay = Duration::from_secs(1 << attempts.min(9)).min(MAX_RETRY_DELAY);
+        tracing::warn!(job = job.id, cluster = %job.cluster_id, attempts, ?delay, "transient error, will retry: {error}");
+        store
+            .set_reason(
+                job.cluster_id,
+                &format!("retrying in {}s after: {error}", delay.as_secs()),
+            )
+            .await?;
+        store.retry_job(job.id, Utc::now() + delay, error).await
+    }
+
+    async fn job_panicked(&self, job: &Job, panic: &str) {
+        tracing::error!(job = job.id, cluster = %job.cluster_id, "job panicked: {panic}");
+        let reason = "internal error while running the job; see the server log";
+        let store = &self.inner.store;
+        if let Err(e) = store
+            .transition(job.cluster_id, ClusterState::Failed, reason, None)
+            .await
+        {
+            tracing::error!(error = %e, "recording the panic");
+        }
+        if let Err(e) = store.finish_job(job.id, JobOutcome::Failed, panic).await {
+            tracing::error!(error = %e, "recording the panic");
+        }
+    }
+
+    /// The cluster a job acts on, if the job still has anything to do; and its provider.
+    async fn target(
+        &self,
+        job: &Job,
+        wanted: fn(ClusterState) -> bool,
+    ) -> Result<Result<(Cluster, Arc<dyn Provider>), Attempt>, StoreError> {
+        let Some(cluster) = self.inner.store.cluster(None, job.cluster_id).await? else {
+            return Ok(Err(cancelled("the cluster is gone")));
+        };
+        if !wanted(cluster.state) {
+            return Ok(Err(cancelled(&format!("the cluster is {}", cluster.state))));
+        }
+        match self.inner.providers.get(cluster.spec.provider) {
+            Some(provider) => Ok(Ok((cluster, Arc::clone(provider)))),
+            None => {
+                let reason = format!(
+                    "provider {} is not available on this server (available: {})",
+                    cluster.spec.provider,
+                    self.inner.providers.kinds().join(", ")
+                );
+                self.inner
+                    .store
+                    .transition(cluster.id, ClusterState::Failed, &reason, None)
+                    .await?;
+                Ok(Err(Attempt::Finished(JobOutcome::Failed, reason)))
+            }
+        }
+    }
+
+    async fn deploy(&self, job: &Job) -> Result<Attempt, StoreError> {
+        let (cluster, provider) = match self.target(job, ClusterState::is_deploying).await? {
+            Ok(found) => found,
+            Err(attempt) => return Ok(attempt),
+        };
+        let store = &self.inner.store;
+        let deadline = job.created_at
+            + chrono::Duration::seconds(
+                i64::try_from(self.inner.settings.deploy_timeout_secs).unwrap_or(i64::MAX / 2),
+            );
+        if cluster.state == ClusterState::Pending
+            && !store
+                .transition(
+                    cluster.id,
+                    ClusterState::Deploying,
+                    format!("creating the nodes with provider {}", provider.kind()),
+                    None,
+                )
+                .await?
+        {
+            return Ok(cancelled("the cluster moved on before its deploy started"));
+        }
+        let mut progress = provider.deploy(&cluster).await;
+        let mut poll = FIRST_POLL;
+        let mut last_applied = None;
+        loop {
+            let current = match progress {
+                Ok(current) => current,
+                Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
+                Err(ProviderError::Permanent(reason)) => {
+                    store
+                        .transition(cluster.id, ClusterState::Failed, &reason, None)
+                        .await?;
+                    return Ok(Attempt::Finished(JobOutcome::Failed, reason));
+                }
+            };
+            if last_applied.as_ref() != Some(&current) {
+                let (state, reason, outputs) = match current.clone() {
+                    Progress::Deploying(o) => {
+                        (ClusterState::Deploying, "creating the nodes".to_string(), o)
+                    }
+                    Progress::Installing(o) => (
+                        ClusterState::Installing,
+                        "installing the components".to_string(),
+                        o,
+                    ),
+                    Progress::Ready(o) => {
+                        (ClusterState::Ready, "every component is up".to_string(), o)
+                    }
+                    Progress::Failed { reason, outputs } => (ClusterState::Failed, reason, outputs),
+                };
+                if !store
+                    .transition(cluster.id, state, &reason, Some(outputs))
+                    .await?
+                {
+                    return Ok(cancelled(
+                        "the cluster moved on (deleted?) during its deploy",
+                    ));
+                }
+                match state {
+                    ClusterState::Ready => return Ok(Attempt::Finished(JobOutcome::Done, reason)),
+                    ClusterState::Failed => {
+                        return Ok(Attempt::Finished(JobOutcome::Failed, reason));
+                    }
+                    _ => {}
+                }
+                last_applied = Some(current);
+            }
+            if Utc::now() > deadline {
+                let reason = format!(
+                    "the deploy did not finish within {} s",
+                    self.inner.settings.deploy_timeout_secs
+                );
+                store
+                    .transition(cluster.id, ClusterState::Failed, &reason, None)
+                    .await?;
+                return Ok(Attempt::Finished(JobOutcome::Failed, reason));
+            }
+            tokio::time::sleep(poll).await;
+            poll = (poll * 3 / 2).min(LAST_POLL);
+            match store.cluster(None, cluster.id).await? {
+                Some(now) if now.state.is_deploying() => {}
+                _ => {
+                    return Ok(cancelled(
+                        "the cluster moved on (deleted?) during its deploy",
+                    ));
+                }
+            }
+            progress = provider.observe(&cluster).await;
+        }
+    }
+
+    async fn delete(&self, job: &Job) -> Result<Attempt, StoreError> {
+        let wanted = |state| state == ClusterState::Deleting;
+        let (cluster, provider) = match self.target(job, wanted).await? {
+            Ok(found) => found,
+            Err(attempt) => return Ok(attempt),
+        };
+        let store = &self.inner.store;
+        let deadline = Utc::now()
+            + chrono::Duration::seconds(
+                i64::try_from(self.inner.settings.delete_timeout_secs).unwrap_or(i64::MAX / 2),
+            );
+        let mut teardown = provider.delete(&cluster).await;
+        let mut poll = FIRST_POLL;
+        loop {
+            match teardown {
+                Ok(Teardown::Gone) => {
+                    store
+                        .transition(cluster.id, ClusterState::Deleted, "deleted", None)
+                        .await?;
+                    return Ok(Attempt::Finished(JobOutcome::Done, "deleted".to_string()));
+                }
+                Ok(Teardown::InProgress) => {}
+                Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
+                Err(ProviderError::Permanent(e)) => {
+                    let reason = format!("delete failed: {e}");
+                    store
+                        .transition(cluster.id, ClusterState::Failed, &reason, None)
+                        .await?;
+                    return Ok(Attempt::Finished(JobOutcome::Failed, reason));
+                }
+            }
+            if Utc::now() > deadline {
+                let reason = format!(
+                    "delete failed: not finished within {} s; DELETE again to retry",
+                    self.inner.settings.delete_timeout_secs
+                );
+                store
+                    .transition(cluster.id, ClusterState::Failed, &reason, None)
+                    .await?;
+                return Ok(Attempt::Finished(JobOutcome::Failed, reason));
+            }
+            tokio::time::sleep(poll).await;
+            poll = (poll * 3 / 2).min(LAST_POLL);
+            teardown = provider.observe_delete(&cluster).await;
+        }
+    }
+}
+
+fn cancelled(why: &str) -> Attempt {
+    Attempt::Finished(JobOutcome::Cancelled, why.to_string())
+}
+
+#[cfg(test)]
+mod tests;

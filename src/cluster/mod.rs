@@ -1,0 +1,168 @@
+//! Clusters: what a user asked for (`ClusterSpec`), where it stands (`ClusterState`), what
+//! the provider reported back (`Outputs`), and the lifecycle that drives a provider from
+//! one state to the next (`lifecycle`).
+//!
+//! The types here are shared by the store and the providers; the lifecycle is the only
+//! part that calls them.
+
+pub mod keys;
+pub mod lifecycle;
+pub mod spec;
+pub mod state;
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use spec::ClusterSpec;
+pub use state::ClusterState;
+
+/// A cluster's identity: the UUID in `/disco/UUID`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClusterId(Uuid);
+
+impl ClusterId {
+    pub fn new() -> Self {
+        ClusterId(Uuid::new_v4())
+    }
+
+    /// The first eight hex digits: enough to tell clusters apart in names and tables.
+    pub fn short(&self) -> String {
+        self.0.simple().to_string()[..8].to_string()
+    }
+}
+
+impl Default for ClusterId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FromStr for ClusterId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(ClusterId)
+    }
+}
+
+impl fmt::Display for ClusterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// The owner of clusters: a Keystone project, or with no authentication a label.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// Tenant names are printable text of at most 255 characters, as Keystone's
+    /// project names are.
+    pub fn parse(s: &str) -> Option<TenantId> {
+        let s = s.trim();
+        let ok = !s.is_empty() && s.chars().count() <= 255 && !s.chars().any(char::is_control);
+        ok.then(|| TenantId(s.to_string()))
+    }
+
+    pub fn default_tenant() -> TenantId {
+        TenantId("default".to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What turns a cluster's plan into machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// The original's FileDeployer: writes what would be deployed to a file.
+    File,
+    /// Real processes on this machine, one loopback address per node.
+    Local,
+    /// Keystone and Heat.
+    Openstack,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 3] = [
+        ProviderKind::File,
+        ProviderKind::Local,
+        ProviderKind::Openstack,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::File => "file",
+            ProviderKind::Local => "local",
+            ProviderKind::Openstack => "openstack",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ProviderKind> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == s)
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a provider reported about the resources it made; rendered as the original's
+/// state attributes (`stackid`, `external_ip`, ...).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Outputs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_status_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ip: Option<String>,
+}
+
+impl Outputs {
+    /// Takes every value `newer` has, keeping ours where it has none.
+    pub fn merge(&mut self, newer: Outputs) {
+        let Outputs {
+            stack_id,
+            stack_status,
+            stack_status_reason,
+            external_ip,
+        } = newer;
+        self.stack_id = stack_id.or(self.stack_id.take());
+        self.stack_status = stack_status.or(self.stack_status.take());
+        self.stack_status_reason = stack_status_reason.or(self.stack_status_reason.take());
+        self.external_ip = external_ip.or(self.external_ip.take());
+    }
+}
+
+/// A cluster as stored.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub id: ClusterId,
+    pub tenant: TenantId,
+    pub spec: ClusterSpec,
+    pub state: ClusterState,
+    pub state_reason: String,
+    pub outputs: Outputs,
+    pub keys: keys::KeyPair,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Cluster {
+    pub fn private_key(&self) -> &SecretString {
+        &self.keys.private_key
+    }
+}

@@ -1,0 +1,450 @@
+//! `ClusterSpec`: a create request in domain types. Built once, from attributes the manifest
+//! has checked; everything after the API handler takes this, never raw attributes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Component as PathComponent, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{ClusterId, ProviderKind};
+use crate::frameworks::inject::{self, InjectError, ParamValue};
+use crate::manifest::CheckedAttributes;
+use crate::occi::text::AttributeValue;
+
+pub const INJECT: &str = "icclab.disco.dependencies.inject";
+pub const SLAVE_COUNT: &str = "icclab.disco.components.heat.slavecount";
+pub const PROVIDER: &str = "icclab.disco.provider";
+pub const DEPLOYER_TYPE: &str = "icclab.disco.deployer.type";
+pub const DEPLOYER_PATH: &str = "icclab.disco.deployer.path";
+pub const NAME: &str = "icclab.disco.name";
+pub const STAGE: &str = "icclab.disco.stage";
+const COMPONENT_PREFIX: &str = "icclab.disco.components.";
+const HEAT_PREFIX: &str = "icclab.disco.components.heat.";
+
+/// A scalar value as stored: an attribute's or a component parameter's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    Bool(bool),
+    Integer(i64),
+    Float(f64),
+    String(String),
+}
+
+impl From<&AttributeValue> for Scalar {
+    fn from(value: &AttributeValue) -> Scalar {
+        match value {
+            AttributeValue::String(s) => Scalar::String(s.clone()),
+            AttributeValue::Integer(i) => Scalar::Integer(*i),
+            AttributeValue::Float(f) => Scalar::Float(*f),
+            AttributeValue::Bool(b) => Scalar::Bool(*b),
+        }
+    }
+}
+
+impl From<&Scalar> for AttributeValue {
+    fn from(value: &Scalar) -> AttributeValue {
+        match value {
+            Scalar::String(s) => AttributeValue::String(s.clone()),
+            Scalar::Integer(i) => AttributeValue::Integer(*i),
+            Scalar::Float(f) => AttributeValue::Float(*f),
+            Scalar::Bool(b) => AttributeValue::Bool(*b),
+        }
+    }
+}
+
+impl From<ParamValue> for Scalar {
+    fn from(value: ParamValue) -> Scalar {
+        match value {
+            ParamValue::Str(s) => Scalar::String(s),
+            ParamValue::Int(i) => Scalar::Integer(i),
+            ParamValue::Float(f) => Scalar::Float(f),
+            ParamValue::Bool(b) => Scalar::Bool(b),
+        }
+    }
+}
+
+/// A cluster's name: a DNS label, so that it can name stacks, hosts and directories.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClusterName(String);
+
+impl ClusterName {
+    pub fn parse(s: &str) -> Result<ClusterName, String> {
+        let mut chars = s.chars();
+        let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if starts_with_letter && rest_ok && s.len() <= 63 && !s.ends_with('-') {
+            Ok(ClusterName(s.to_string()))
+        } else {
+            Err(format!(
+                "a lowercase letter, then lowercase letters, digits and '-' (not last), \
+                 at most 63; got {s:?}"
+            ))
+        }
+    }
+
+    /// `disco-<short id>`, the name of a cluster whose request named none.
+    pub fn for_id(id: ClusterId) -> ClusterName {
+        ClusterName(format!("disco-{}", id.short()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ClusterName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        ClusterName::parse(&s)
+    }
+}
+
+impl From<ClusterName> for String {
+    fn from(name: ClusterName) -> String {
+        name.0
+    }
+}
+
+impl fmt::Display for ClusterName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where the file provider writes: a relative path that stays inside its directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DeployPath(String);
+
+impl DeployPath {
+    pub fn parse(s: &str) -> Result<DeployPath, String> {
+        let path = Path::new(s);
+        let plain = !s.is_empty()
+            && s.len() <= 255
+            && !s.chars().any(char::is_control)
+            && path
+                .components()
+                .all(|part| matches!(part, PathComponent::Normal(_)));
+        if plain {
+            Ok(DeployPath(s.to_string()))
+        } else {
+            Err(format!(
+                "a relative file path without '..', inside the server's deployments directory; got {s:?}"
+            ))
+        }
+    }
+
+    /// The file under `dir`.
+    pub fn under(&self, dir: &Path) -> PathBuf {
+        dir.join(&self.0)
+    }
+}
+
+impl TryFrom<String> for DeployPath {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        DeployPath::parse(&s)
+    }
+}
+
+impl From<DeployPath> for String {
+    fn from(path: DeployPath) -> String {
+        path.0
+    }
+}
+
+/// How many slave nodes a cluster has; the manifest bounds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SlaveCount(u16);
+
+impl SlaveCount {
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+/// A component the request asked for, with its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentRequest {
+    pub name: String,
+    #[serde(default)]
+    pub params: BTreeMap<String, Scalar>,
+}
+
+/// The original's `icclab.disco.components.heat.*` values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Infrastructure {
+    pub master_image: String,
+    pub slave_image: String,
+    pub master_flavor: String,
+    pub slave_flavor: String,
+    pub network_name: String,
+    pub external_network_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Deployer {
+    pub username: Option<String>,
+    pub region: Option<String>,
+    pub path: Option<DeployPath>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSpec {
+    pub name: ClusterName,
+    pub provider: ProviderKind,
+    pub slaves: SlaveCount,
+    pub staged: bool,
+    pub infrastructure: Infrastructure,
+    pub components: Vec<ComponentRequest>,
+    pub deployer: Deployer,
+    /// The request's attributes with defaults filled in, secrets left out: what the
+    /// cluster's rendering shows as "created with".
+    pub attributes: BTreeMap<String, Scalar>,
+}
+
+/// Why a request's attributes do not make a cluster; each names the attribute.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{INJECT}: {0}")]
+    Inject(#[from] InjectError),
+    #[error("{attribute}: expected {expected}")]
+    Invalid {
+        attribute: &'static str,
+        expected: String,
+    },
+    #[error(
+        "{PROVIDER} is {provider:?} but {DEPLOYER_TYPE} is {deployer_type:?}, which means {implied:?}: give one of them"
+    )]
+    ProviderConflict {
+        provider: String,
+        deployer_type: String,
+        implied: String,
+    },
+    #[error("{attribute}: component {component:?} is not in {INJECT}")]
+    ParameterOfUnrequested {
+        attribute: String,
+        component: String,
+    },
+}
+
+impl ClusterSpec {
+    /// Builds the spec of cluster `id` from checked attributes; `default_provider` is the
+    /// server's when the request names none.
+    pub fn from_attributes(
+        id: ClusterId,
+        attrs: &CheckedAttributes,
+        default_provider: ProviderKind,
+    ) -> Result<ClusterSpec, SpecError> {
+        let text = |name: &str| attrs.string(name).unwrap_or_default().to_string();
+        let optional = |name: &str| attrs.string(name).map(str::to_string);
+
+        let injected = inject::parse_inject(attrs.string(INJECT).unwrap_or("{}"))?;
+        let mut components: Vec<ComponentRequest> = injected
+            .components
+            .into_iter()
+            .map(|c| ComponentRequest {
+                name: c.name,
+                params: c.params.into_iter().map(|(k, v)| (k, v.into())).collect(),
+            })
+            .collect();
+        for (name, value) in attrs.iter() {
+            let Some((component, param)) = component_parameter(name) else {
+                continue;
+            };
+            let Some(request) = components.iter_mut().find(|c| c.name == component) else {
+                return Err(SpecError::ParameterOfUnrequested {
+                    attribute: name.to_string(),
+                    component: component.to_string(),
+                });
+            };
+            request.params.insert(param.to_string(), value.into());
+        }
+
+        let slaves = match attrs.get(SLAVE_COUNT) {
+            Some(AttributeValue::Integer(n)) => u16::try_from(*n).ok(),
+            _ => None,
+        }
+        .map(SlaveCount)
+        .ok_or_else(|| SpecError::Invalid {
+            attribute: SLAVE_COUNT,
+            expected: "a number of slaves".to_string(),
+        })?;
+
+        let name = match attrs.string(NAME) {
+            Some(name) => ClusterName::parse(name).map_err(|expected| SpecError::Invalid {
+                attribute: NAME,
+                expected,
+            })?,
+            None => ClusterName::for_id(id),
+        };
+        let path = attrs
+            .string(DEPLOYER_PATH)
+            .map(DeployPath::parse)
+            .transpose()
+            .map_err(|expected| SpecError::Invalid {
+                attribute: DEPLOYER_PATH,
+                expected,
+            })?;
+
+        Ok(ClusterSpec {
+            name,
+            provider: provider(attrs, default_provider)?,
+            slaves,
+            staged: matches!(attrs.get(STAGE), Some(AttributeValue::Bool(true))),
+            infrastructure: Infrastructure {
+                master_image: text("icclab.disco.components.heat.masterimage"),
+                slave_image: text("icclab.disco.components.heat.slaveimage"),
+                master_flavor: text("icclab.disco.components.heat.masterflavor"),
+                slave_flavor: text("icclab.disco.components.heat.slaveflavor"),
+                network_name: text("icclab.disco.components.heat.networkname"),
+                external_network_name: text("icclab.disco.components.heat.externalnetworkname"),
+            },
+            components,
+            deployer: Deployer {
+                username: optional("icclab.disco.deployer.username"),
+                region: optional("icclab.disco.deployer.region"),
+                path,
+            },
+            attributes: attrs
+                .public()
+                .iter()
+                .map(|(name, value)| (name.clone(), value.into()))
+                .collect(),
+        })
+    }
+
+    /// The names of the requested components, in request order.
+    pub fn component_names(&self) -> Vec<&str> {
+        self.components.iter().map(|c| c.name.as_str()).collect()
+    }
+}
+
+/// `icclab.disco.components.<component>.<param>` (but not the original's `heat.*`).
+fn component_parameter(name: &str) -> Option<(&str, &str)> {
+    if name.starts_with(HEAT_PREFIX) {
+        return None;
+    }
+    name.strip_prefix(COMPONENT_PREFIX)?.split_once('.')
+}
+
+/// `icclab.disco.provider` wins; the original's `deployer.type` is read when it is absent,
+/// and the two may not disagree.
+fn provider(attrs: &CheckedAttributes, default: ProviderKind) -> Result<ProviderKind, SpecError> {
+    let named = attrs.string(PROVIDER);
+    let implied = attrs.string(DEPLOYER_TYPE).map(|t| match t {
+        "FileDeployer" => ProviderKind::File,
+        "LocalDeployer" => ProviderKind::Local,
+        _ => ProviderKind::Openstack,
+    });
+    let named_kind = named.and_then(ProviderKind::parse);
+    match (named_kind, implied) {
+        (Some(named), Some(implied)) if named != implied => Err(SpecError::ProviderConflict {
+            provider: named.to_string(),
+            deployer_type: attrs.string(DEPLOYER_TYPE).unwrap_or_default().to_string(),
+            implied: implied.to_string(),
+        }),
+        (Some(kind), _) | (None, Some(kind)) => Ok(kind),
+        (None, None) => Ok(default),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Manifest;
+    use crate::occi::text::Attribute;
+
+    fn spec(pairs: &[(&str, &str)]) -> Result<ClusterSpec, SpecError> {
+        let given: Vec<Attribute> = pairs
+            .iter()
+            .map(|(name, value)| Attribute {
+                name: name.to_string(),
+                value: AttributeValue::String(value.to_string()),
+            })
+            .collect();
+        let checked = Manifest::built_in()
+            .expect("manifest")
+            .check_request(&given)
+            .expect("manifest check");
+        ClusterSpec::from_attributes(ClusterId::new(), &checked, ProviderKind::File)
+    }
+
+    #[test]
+    fn the_seed_request_becomes_a_spec_with_its_components_in_order() {
+        let spec = spec(&[
+            (INJECT, "{'hadoop': '', 'spark': '', 'jupyter': ''}"),
+            (SLAVE_COUNT, "3"),
+            ("icclab.disco.deployer.password", "$OS_PASSWORD"),
+        ])
+        .expect("spec");
+        assert_eq!(spec.component_names(), vec!["hadoop", "spark", "jupyter"]);
+        assert_eq!(spec.slaves.get(), 3);
+        assert!(spec.name.as_str().starts_with("disco-"));
+        assert!(
+            !spec
+                .attributes
+                .contains_key("icclab.disco.deployer.password")
+        );
+        assert_eq!(spec.infrastructure.external_network_name, "public");
+    }
+
+    #[test]
+    fn component_parameters_join_their_component() {
+        let spec = spec(&[
+            (INJECT, "{'spark': {'cores': 2}}"),
+            ("icclab.disco.components.spark.version", "3.5.1"),
+        ])
+        .expect("spec");
+        let spark = &spec.components[0];
+        assert_eq!(spark.params["cores"], Scalar::Integer(2));
+        assert_eq!(spark.params["version"], Scalar::String("3.5.1".into()));
+    }
+
+    #[test]
+    fn a_parameter_of_a_component_not_requested_is_refused() {
+        let err = spec(&[
+            (INJECT, "['spark']"),
+            ("icclab.disco.components.dask.workers", "2"),
+        ])
+        .expect_err("refused");
+        assert!(err.to_string().contains("\"dask\" is not in"), "{err}");
+    }
+
+    #[test]
+    fn the_deployer_type_picks_the_provider_unless_it_contradicts_it() {
+        let file = spec(&[(INJECT, "{}"), (DEPLOYER_TYPE, "FileDeployer")]).expect("spec");
+        assert_eq!(file.provider, ProviderKind::File);
+        let err = spec(&[
+            (INJECT, "{}"),
+            (DEPLOYER_TYPE, "FileDeployer"),
+            (PROVIDER, "openstack"),
+        ])
+        .expect_err("conflict");
+        assert!(err.to_string().contains(PROVIDER), "{err}");
+    }
+
+    #[test]
+    fn a_deploy_path_may_not_leave_its_directory() {
+        for bad in ["../etc/passwd", "/etc/passwd", "a/../../b", ""] {
+            assert!(DeployPath::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let ok = DeployPath::parse("team/cluster.json").expect("plain relative path");
+        assert_eq!(
+            ok.under(Path::new("/d")),
+            PathBuf::from("/d/team/cluster.json")
+        );
+    }
+
+    #[test]
+    fn cluster_names_are_dns_labels() {
+        assert!(ClusterName::parse("spark-1").is_ok());
+        for bad in ["Spark", "1spark", "spark-", "spark_1", "", &"a".repeat(64)] {
+            assert!(ClusterName::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

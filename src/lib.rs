@@ -1,0 +1,14 @@
+//! DISCO: distributed-computing clusters on demand, behind an OCCI REST interface.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod cluster;
+pub mod config;
+pub mod frameworks;
+pub mod manifest;
+pub mod occi;
+pub mod providers;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

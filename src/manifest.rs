@@ -1,0 +1,730 @@
+//! The service manifest: the OCCI kind DISCO offers, its actions, and every attribute with
+//! its type, bounds, default and flags. `GET /-/` is rendered from it, and every create
+//! request is checked against it before anything else looks at the attributes.
+//!
+//! `RawManifest` is the JSON as written; `Manifest` is the checked form, whose defaults are
+//! known to have their attribute's type.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::occi::text::{Attribute, AttributeValue};
+
+/// The manifest compiled into the binary.
+pub const BUILT_IN: &str = include_str!("../manifests/disco.json");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawManifest {
+    pub kind: KindSpec,
+    #[serde(default)]
+    pub actions: Vec<ActionSpec>,
+    pub attributes: Vec<RawAttribute>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindSpec {
+    pub term: String,
+    pub scheme: String,
+    pub title: String,
+    #[serde(default)]
+    pub rel: Option<String>,
+    pub location: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSpec {
+    pub term: String,
+    pub scheme: String,
+    pub title: String,
+}
+
+impl ActionSpec {
+    /// The action's identifier: scheme followed by term.
+    pub fn id(&self) -> String {
+        format!("{}{}", self.scheme, self.term)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAttribute {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: AttributeType,
+    #[serde(default)]
+    pub default: Option<serde_json::Value>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub mutable: bool,
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default)]
+    pub set_by: SetBy,
+    pub description: String,
+    #[serde(default)]
+    pub min: Option<i64>,
+    #[serde(default)]
+    pub max: Option<i64>,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttributeType {
+    String,
+    Integer,
+    Float,
+    Boolean,
+    Enum,
+    /// A string holding a Python literal (the `inject` attribute).
+    PythonLiteral,
+    /// A string, an integer, a float or a boolean.
+    Scalar,
+    Timestamp,
+}
+
+impl AttributeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttributeType::String => "string",
+            AttributeType::Integer => "integer",
+            AttributeType::Float => "float",
+            AttributeType::Boolean => "boolean",
+            AttributeType::Enum => "enum",
+            AttributeType::PythonLiteral => "python-literal",
+            AttributeType::Scalar => "scalar",
+            AttributeType::Timestamp => "timestamp",
+        }
+    }
+
+    /// The type in the OCCI JSON rendering's vocabulary.
+    pub fn occi_json_type(self) -> &'static str {
+        match self {
+            AttributeType::Integer | AttributeType::Float => "number",
+            AttributeType::Boolean => "boolean",
+            _ => "string",
+        }
+    }
+}
+
+/// Who gives an attribute its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SetBy {
+    /// The request; checked against the type.
+    #[default]
+    User,
+    /// The service: a state attribute; a request may not set it.
+    Service,
+}
+
+/// An attribute name, or a pattern such as `icclab.disco.components.<component>.<param>`
+/// whose `<...>` segments each match one name segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamePattern {
+    text: String,
+    segments: Vec<Option<String>>,
+}
+
+impl NamePattern {
+    fn parse(text: &str) -> NamePattern {
+        let segments = text
+            .split('.')
+            .map(|segment| {
+                let wild = segment.starts_with('<') && segment.ends_with('>');
+                (!wild).then(|| segment.to_string())
+            })
+            .collect();
+        NamePattern {
+            text: text.to_string(),
+            segments,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_pattern(&self) -> bool {
+        self.segments.iter().any(Option::is_none)
+    }
+
+    /// Whether `owner` (an exact name) owns the value `name` gives this pattern's first
+    /// wildcard: they agree on every segment up to and including it.
+    fn wildcard_taken_by(&self, name: &str, owner: &str) -> bool {
+        let Some(wildcard) = self.segments.iter().position(Option::is_none) else {
+            return false;
+        };
+        let name: Vec<&str> = name.split('.').take(wildcard + 1).collect();
+        let owner: Vec<&str> = owner.split('.').take(wildcard + 1).collect();
+        name.len() == wildcard + 1 && name == owner
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        let parts: Vec<&str> = name.split('.').collect();
+        parts.len() == self.segments.len()
+            && parts.iter().zip(&self.segments).all(|(part, segment)| {
+                !part.is_empty() && segment.as_deref().is_none_or(|fixed| fixed == *part)
+            })
+    }
+}
+
+/// One attribute of the kind, checked.
+#[derive(Debug, Clone)]
+pub struct AttributeSpec {
+    pub name: NamePattern,
+    pub kind: AttributeType,
+    pub default: Option<AttributeValue>,
+    pub required: bool,
+    pub mutable: bool,
+    pub secret: bool,
+    pub set_by: SetBy,
+    pub description: String,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub values: Vec<String>,
+}
+
+impl AttributeSpec {
+    /// What a valid value looks like, in words, for error messages.
+    pub fn expectation(&self) -> String {
+        match self.kind {
+            AttributeType::Integer => match (self.min, self.max) {
+                (Some(min), Some(max)) => format!("an integer from {min} to {max}"),
+                (Some(min), None) => format!("an integer of at least {min}"),
+                (None, Some(max)) => format!("an integer of at most {max}"),
+                (None, None) => "an integer".to_string(),
+            },
+            AttributeType::Float => "a number".to_string(),
+            AttributeType::Boolean => "true or false".to_string(),
+            AttributeType::Enum => format!("one of {}", self.values.join(", ")),
+            AttributeType::PythonLiteral => "a Python literal in a quoted string".to_string(),
+            AttributeType::Scalar => "a string, a number or true/false".to_string(),
+            AttributeType::String | AttributeType::Timestamp => "a quoted string".to_string(),
+        }
+    }
+
+    /// Converts a given value to this attribute's type. Numbers and booleans may arrive
+    /// quoted, as the original's clients send every value.
+    fn coerce(&self, value: &AttributeValue) -> Option<AttributeValue> {
+        use AttributeValue as V;
+        let text = match value {
+            V::String(s) => Some(s.trim()),
+            _ => None,
+        };
+        let coerced = match self.kind {
+            AttributeType::String | AttributeType::PythonLiteral | AttributeType::Timestamp => {
+                match value {
+                    V::String(s) => V::String(s.clone()),
+                    _ => return None,
+                }
+            }
+            AttributeType::Scalar => value.clone(),
+            AttributeType::Integer => match value {
+                V::Integer(i) => V::Integer(*i),
+                _ => V::Integer(text?.parse().ok()?),
+            },
+            AttributeType::Float => match value {
+                V::Integer(i) => V::Float(*i as f64),
+                V::Float(f) => V::Float(*f),
+                _ => V::Float(text?.parse().ok().filter(|f: &f64| f.is_finite())?),
+            },
+            AttributeType::Boolean => match value {
+                V::Bool(b) => V::Bool(*b),
+                _ => match text?.to_ascii_lowercase().as_str() {
+                    "true" => V::Bool(true),
+                    "false" => V::Bool(false),
+                    _ => return None,
+                },
+            },
+            AttributeType::Enum => {
+                let text = text?;
+                self.values.iter().find(|v| v.as_str() == text)?;
+                V::String(text.to_string())
+            }
+        };
+        if let V::Integer(i) = coerced {
+            let below = self.min.is_some_and(|min| i < min);
+            let above = self.max.is_some_and(|max| i > max);
+            if below || above {
+                return None;
+            }
+        }
+        Some(coerced)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub kind: KindSpec,
+    pub actions: Vec<ActionSpec>,
+    pub attributes: Vec<AttributeSpec>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("reading the manifest {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the manifest is not valid: {0}")]
+    Syntax(#[from] serde_json::Error),
+    #[error("the manifest's attribute {name}: {problem}")]
+    Attribute { name: String, problem: String },
+}
+
+/// Why a request's attributes were refused; each names the attribute.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttributeError {
+    #[error("{name}: unknown attribute of kind {kind}{hint}")]
+    Unknown {
+        name: String,
+        kind: String,
+        hint: String,
+    },
+    #[error("{name}: set by the service, a request cannot set it")]
+    ReadOnly { name: String },
+    #[error("{name}: given more than once")]
+    Duplicate { name: String },
+    #[error("{name}: expected {expected}, got {got}")]
+    Invalid {
+        name: String,
+        expected: String,
+        got: String,
+    },
+    #[error("{name}: required attribute is missing ({expected})")]
+    Missing { name: String, expected: String },
+}
+
+/// A request's attributes after the manifest's check: every user attribute with a
+/// default is present, every value has its attribute's type.
+#[derive(Debug, Clone, Default)]
+pub struct CheckedAttributes {
+    values: BTreeMap<String, AttributeValue>,
+    secret: BTreeSet<String>,
+}
+
+impl CheckedAttributes {
+    pub fn get(&self, name: &str) -> Option<&AttributeValue> {
+        self.values.get(name)
+    }
+
+    pub fn string(&self, name: &str) -> Option<&str> {
+        match self.values.get(name)? {
+            AttributeValue::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn is_secret(&self, name: &str) -> bool {
+        self.secret.contains(name)
+    }
+
+    /// Every attribute, secrets included: for building the spec, never for rendering.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &AttributeValue)> {
+        self.values
+            .iter()
+            .map(|(name, value)| (name.as_str(), value))
+    }
+
+    /// The attributes that may be stored and shown.
+    pub fn public(&self) -> BTreeMap<String, AttributeValue> {
+        self.values
+            .iter()
+            .filter(|(name, _)| !self.secret.contains(*name))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect()
+    }
+}
+
+impl Manifest {
+    pub fn built_in() -> Result<Manifest, ManifestError> {
+        Manifest::from_json(BUILT_IN)
+    }
+
+    pub fn load(path: Option<&Path>) -> Result<Manifest, ManifestError> {
+        match path {
+            None => Manifest::built_in(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Manifest::from_json(&text)
+            }
+        }
+    }
+
+    pub fn from_json(text: &str) -> Result<Manifest, ManifestError> {
+        let raw: RawManifest = serde_json::from_str(text)?;
+        Manifest::check(raw)
+    }
+
+    fn check(raw: RawManifest) -> Result<Manifest, ManifestError> {
+        let mut attributes = Vec::with_capacity(raw.attributes.len());
+        let mut seen = BTreeSet::new();
+        for attr in raw.attributes {
+            let problem = |problem: &str| ManifestError::Attribute {
+                name: attr.name.clone(),
+                problem: problem.to_string(),
+            };
+            if !seen.insert(attr.name.clone()) {
+                return Err(problem("listed twice"));
+            }
+            if attr.kind == AttributeType::Enum && attr.values.is_empty() {
+                return Err(problem("an enum needs its values"));
+            }
+            let mut spec = AttributeSpec {
+                name: NamePattern::parse(&attr.name),
+                kind: attr.kind,
+                default: None,
+                required: attr.required,
+                mutable: attr.mutable,
+                secret: attr.secret,
+                set_by: attr.set_by,
+                description: attr.description,
+                min: attr.min,
+                max: attr.max,
+                values: attr.values,
+            };
+            if let Some(default) = attr.default {
+                let value = json_to_value(&default)
+                    .and_then(|v| spec.coerce(&v))
+                    .ok_or_else(|| problem("the default does not have the attribute's type"))?;
+                spec.default = Some(value);
+            }
+            attributes.push(spec);
+        }
+        Ok(Manifest {
+            kind: raw.kind,
+            actions: raw.actions,
+            attributes,
+        })
+    }
+
+    /// The kind's identifier: scheme followed by term.
+    pub fn kind_id(&self) -> String {
+        format!("{}{}", self.kind.scheme, self.kind.term)
+    }
+
+    pub fn action(&self, term: &str) -> Option<&ActionSpec> {
+        self.actions.iter().find(|action| action.term == term)
+    }
+
+    /// The spec of an attribute: the exact name first, then the patterns. A pattern's
+    /// wildcard never takes a value that exact names own at that place, so a misspelt
+    /// `icclab.disco.components.heat.slavecont` is unknown, not a parameter of a
+    /// component called `heat`.
+    pub fn attribute(&self, name: &str) -> Option<&AttributeSpec> {
+        let exact = |spec: &&AttributeSpec| !spec.name.is_pattern();
+        if let Some(spec) = self
+            .attributes
+            .iter()
+            .filter(exact)
+            .find(|s| s.name.as_str() == name)
+        {
+            return Some(spec);
+        }
+        self.attributes.iter().find(|spec| {
+            spec.name.matches(name)
+                && !self
+                    .attributes
+                    .iter()
+                    .filter(exact)
+                    .any(|owner| spec.name.wildcard_taken_by(name, owner.name.as_str()))
+        })
+    }
+
+    /// Checks a request's attributes: every problem found is returned, in the order given.
+    pub fn check_request(
+        &self,
+        given: &[Attribute],
+    ) -> Result<CheckedAttributes, Vec<AttributeError>> {
+        let mut errors = Vec::new();
+        let mut checked = CheckedAttributes::default();
+        for attribute in given {
+            let name = attribute.name.as_str();
+            let Some(spec) = self.attribute(name) else {
+                errors.push(AttributeError::Unknown {
+                    name: name.to_string(),
+                    kind: self.kind.term.clone(),
+                    hint: self.hint_for(name),
+                });
+                continue;
+            };
+            if spec.set_by == SetBy::Service {
+                errors.push(AttributeError::ReadOnly {
+                    name: name.to_string(),
+                });
+                continue;
+            }
+            if checked.values.contains_key(name) {
+                errors.push(AttributeError::Duplicate {
+                    name: name.to_string(),
+                });
+                continue;
+            }
+            match spec.coerce(&attribute.value) {
+                Some(value) => {
+                    if spec.secret {
+                        checked.secret.insert(name.to_string());
+                    }
+                    checked.values.insert(name.to_string(), value);
+                }
+                None => errors.push(AttributeError::Invalid {
+                    name: name.to_string(),
+                    expected: spec.expectation(),
+                    got: describe(&attribute.value, spec.secret),
+                }),
+            }
+        }
+        for spec in self.user_attributes() {
+            let name = spec.name.as_str();
+            if checked.values.contains_key(name) {
+                continue;
+            }
+            if let Some(default) = &spec.default {
+                checked.values.insert(name.to_string(), default.clone());
+            } else if spec.required && !errors.iter().any(|e| e.names(name)) {
+                errors.push(AttributeError::Missing {
+                    name: name.to_string(),
+                    expected: spec.expectation(),
+                });
+            }
+        }
+        if errors.is_empty() {
+            Ok(checked)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The attributes a request may set, patterns excluded.
+    fn user_attributes(&self) -> impl Iterator<Item = &AttributeSpec> {
+        self.attributes
+            .iter()
+            .filter(|spec| spec.set_by == SetBy::User && !spec.name.is_pattern())
+    }
+
+    fn hint_for(&self, name: &str) -> String {
+        let closest = self
+            .user_attributes()
+            .map(|spec| {
+                let candidate = spec.name.as_str();
+                (strsim::damerau_levenshtein(name, candidate), candidate)
+            })
+            .min();
+        match closest {
+            Some((distance, candidate)) if distance <= 4 => {
+                format!("; did you mean {candidate}? (GET /-/ lists them all)")
+            }
+            _ => "; GET /-/ lists the attributes it accepts".to_string(),
+        }
+    }
+}
+
+impl AttributeError {
+    fn names(&self, attribute: &str) -> bool {
+        match self {
+            AttributeError::Unknown { name, .. }
+            | AttributeError::ReadOnly { name }
+            | AttributeError::Duplicate { name }
+            | AttributeError::Invalid { name, .. }
+            | AttributeError::Missing { name, .. } => name == attribute,
+        }
+    }
+}
+
+/// A value as shown in an error: quoted if it was a string; a secret is never repeated.
+fn describe(value: &AttributeValue, secret: bool) -> String {
+    if secret {
+        return "a value of the wrong type".to_string();
+    }
+    let mut text = value.to_string();
+    if text.chars().count() > 60 {
+        text = text.chars().take(57).collect::<String>() + "...";
+    }
+    text
+}
+
+fn json_to_value(value: &serde_json::Value) -> Option<AttributeValue> {
+    use serde_json::Value as J;
+    match value {
+        J::String(s) => Some(AttributeValue::String(s.clone())),
+        J::Bool(b) => Some(AttributeValue::Bool(*b)),
+        J::Number(n) => n
+            .as_i64()
+            .map(AttributeValue::Integer)
+            .or_else(|| n.as_f64().map(AttributeValue::Float)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr(name: &str, value: AttributeValue) -> Attribute {
+        Attribute {
+            name: name.to_string(),
+            value,
+        }
+    }
+
+    fn s(text: &str) -> AttributeValue {
+        AttributeValue::String(text.to_string())
+    }
+
+    const INJECT: &str = "icclab.disco.dependencies.inject";
+    const SLAVES: &str = "icclab.disco.components.heat.slavecount";
+
+    #[test]
+    fn the_built_in_manifest_loads_and_has_the_originals_attributes() {
+        let manifest = Manifest::built_in().expect("built-in manifest");
+        for name in [
+            "icclab.disco.components.heat.masterimage",
+            "icclab.disco.components.heat.slaveimage",
+            "icclab.disco.components.heat.masterflavor",
+            "icclab.disco.components.heat.slaveflavor",
+            SLAVES,
+            "icclab.disco.components.heat.networkname",
+            "icclab.disco.components.heat.externalnetworkname",
+            "icclab.disco.deployer.username",
+            "icclab.disco.deployer.password",
+            "icclab.disco.deployer.region",
+            "icclab.disco.deployer.type",
+            "icclab.disco.deployer.path",
+            INJECT,
+            "icclab.disco.components.spark.version",
+        ] {
+            assert!(manifest.attribute(name).is_some(), "{name} missing");
+        }
+        assert_eq!(
+            manifest.kind_id(),
+            "http://schemas.cloudcomplab.ch/occi/sm#disco"
+        );
+    }
+
+    #[test]
+    fn quoted_integers_are_accepted_and_defaults_filled_in() {
+        let manifest = Manifest::built_in().expect("manifest");
+        let checked = manifest
+            .check_request(&[attr(INJECT, s("{'spark': ''}")), attr(SLAVES, s(" 3 "))])
+            .expect("valid");
+        assert_eq!(checked.get(SLAVES), Some(&AttributeValue::Integer(3)));
+        assert_eq!(
+            checked.string("icclab.disco.components.heat.externalnetworkname"),
+            Some("public")
+        );
+        assert_eq!(
+            checked.get("icclab.disco.stage"),
+            Some(&AttributeValue::Bool(false))
+        );
+    }
+
+    #[test]
+    fn an_out_of_range_slave_count_names_the_bounds() {
+        let manifest = Manifest::built_in().expect("manifest");
+        let errors = manifest
+            .check_request(&[
+                attr(INJECT, s("{}")),
+                attr(SLAVES, AttributeValue::Integer(101)),
+            ])
+            .expect_err("out of range");
+        assert_eq!(
+            errors[0].to_string(),
+            "icclab.disco.components.heat.slavecount: expected an integer from 0 to 100, got 101"
+        );
+    }
+
+    #[test]
+    fn an_unknown_attribute_suggests_the_closest_known_one() {
+        let manifest = Manifest::built_in().expect("manifest");
+        let errors = manifest
+            .check_request(&[
+                attr(INJECT, s("{}")),
+                attr("icclab.disco.components.heat.slavecont", s("2")),
+            ])
+            .expect_err("unknown");
+        let text = errors[0].to_string();
+        assert!(
+            text.contains("did you mean icclab.disco.components.heat.slavecount?"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_missing_required_attribute_and_a_state_attribute_are_both_reported() {
+        let manifest = Manifest::built_in().expect("manifest");
+        let errors = manifest
+            .check_request(&[attr("external_ip", s("1.2.3.4"))])
+            .expect_err("invalid");
+        let texts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            texts,
+            vec![
+                "external_ip: set by the service, a request cannot set it".to_string(),
+                format!(
+                    "{INJECT}: required attribute is missing (a Python literal in a quoted string)"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_not_echoed() {
+        let manifest = Manifest::built_in().expect("manifest");
+        let errors = manifest
+            .check_request(&[
+                attr(INJECT, s("{}")),
+                attr(
+                    "icclab.disco.deployer.password",
+                    AttributeValue::Integer(123456789),
+                ),
+            ])
+            .expect_err("invalid");
+        assert!(!errors[0].to_string().contains("123456789"));
+    }
+
+    #[test]
+    fn secrets_are_kept_out_of_the_public_attributes() {
+        let manifest = Manifest::built_in().expect("manifest");
+        let checked = manifest
+            .check_request(&[
+                attr(INJECT, s("{}")),
+                attr("icclab.disco.deployer.password", s("hunter2")),
+            ])
+            .expect("valid");
+        assert!(checked.is_secret("icclab.disco.deployer.password"));
+        assert!(
+            !checked
+                .public()
+                .contains_key("icclab.disco.deployer.password")
+        );
+    }
+
+    #[test]
+    fn a_pattern_matches_exactly_its_number_of_segments() {
+        let pattern = NamePattern::parse("icclab.disco.components.<component>.<param>");
+        assert!(pattern.matches("icclab.disco.components.spark.version"));
+        assert!(!pattern.matches("icclab.disco.components.spark"));
+        assert!(!pattern.matches("icclab.disco.components.spark.a.b"));
+        assert!(!pattern.matches("icclab.disco.components..version"));
+    }
+
+    #[test]
+    fn a_default_of_the_wrong_type_is_refused_at_load() {
+        let text = r#"{"kind": {"term": "k", "scheme": "s#", "title": "t", "location": "/k/"},
+            "attributes": [{"name": "a", "type": "integer", "default": "x", "description": "d"}]}"#;
+        let err = Manifest::from_json(text).expect_err("bad default");
+        assert!(err.to_string().contains("attribute a"), "{err}");
+    }
+}

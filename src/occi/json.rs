@@ -1,0 +1,222 @@
+//! The JSON rendering (application/occi+json, OCCI 1.2): resources, collections, the query
+//! interface, and the parser of a resource sent to be created.
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::text::{Attribute, AttributeValue, Category, CategoryClass, TextRequest};
+use super::{KindDescription, QueryInterface, Resource};
+
+pub fn resource(resource: &Resource) -> Value {
+    let attributes: Map<String, Value> = resource
+        .attributes
+        .iter()
+        .map(|attribute| (attribute.name.clone(), value(&attribute.value)))
+        .collect();
+    let actions: Vec<Value> = resource
+        .actions
+        .iter()
+        .map(|link| Value::String(link.rel.clone()))
+        .collect();
+    json!({
+        "kind": category_id(&resource.kind),
+        "id": resource.id,
+        "title": resource.title,
+        "location": resource.location,
+        "attributes": attributes,
+        "actions": actions,
+        "mixins": [],
+        "links": [],
+    })
+}
+
+pub fn collection(resources: &[Resource]) -> Value {
+    json!({ "resources": resources.iter().map(resource).collect::<Vec<_>>() })
+}
+
+pub fn query_interface(query: &QueryInterface) -> Value {
+    json!({
+        "kinds": query.kinds.iter().map(kind).collect::<Vec<_>>(),
+        "mixins": query.mixins.iter().map(category).collect::<Vec<_>>(),
+        "actions": query.actions.iter().map(category).collect::<Vec<_>>(),
+    })
+}
+
+fn kind(kind: &KindDescription) -> Value {
+    let mut described = category(&kind.category);
+    let attributes: Map<String, Value> = kind
+        .attributes
+        .iter()
+        .map(|a| {
+            let mut spec = json!({
+                "type": a.json_type,
+                "disco_type": a.kind,
+                "required": a.required,
+                "mutable": a.mutable,
+                "description": a.description,
+            });
+            if let Some(default) = &a.default {
+                spec["default"] = value(default);
+            }
+            if a.pattern {
+                spec["pattern"] = Value::Bool(true);
+            }
+            if !a.values.is_empty() {
+                spec["enum"] = json!(a.values);
+            }
+            (a.name.clone(), spec)
+        })
+        .collect();
+    described["attributes"] = Value::Object(attributes);
+    described["actions"] = json!(kind.category.actions);
+    described
+}
+
+fn category(category: &Category) -> Value {
+    let mut described = json!({ "term": category.term, "scheme": category.scheme });
+    for (key, field) in [
+        ("title", &category.title),
+        ("parent", &category.rel),
+        ("location", &category.location),
+    ] {
+        if let Some(text) = field {
+            described[key] = Value::String(text.clone());
+        }
+    }
+    described
+}
+
+fn category_id(category: &Category) -> String {
+    format!("{}{}", category.scheme, category.term)
+}
+
+fn value(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::String(s) => Value::String(s.clone()),
+        AttributeValue::Integer(i) => Value::from(*i),
+        AttributeValue::Float(f) => Value::from(*f),
+        AttributeValue::Bool(b) => Value::Bool(*b),
+    }
+}
+
+/// A resource as a client sends it to be created.
+#[derive(Debug, Deserialize)]
+struct IncomingResource {
+    kind: Option<String>,
+    #[serde(default)]
+    mixins: Vec<String>,
+    #[serde(default)]
+    attributes: Map<String, Value>,
+}
+
+/// Why a JSON body was refused; the message names the field.
+#[derive(Debug, thiserror::Error)]
+#[error("application/occi+json body: {0}")]
+pub struct JsonError(String);
+
+/// Reads a resource to create into the same shape the text renderings give.
+pub fn parse_resource(body: &[u8]) -> Result<TextRequest, JsonError> {
+    let incoming: IncomingResource =
+        serde_json::from_slice(body).map_err(|e| JsonError(e.to_string()))?;
+    let mut request = TextRequest::default();
+    for (id, class) in incoming
+        .kind
+        .iter()
+        .map(|id| (id, CategoryClass::Kind))
+        .chain(incoming.mixins.iter().map(|id| (id, CategoryClass::Mixin)))
+    {
+        request.categories.push(split_category_id(id, class)?);
+    }
+    for (name, raw) in incoming.attributes {
+        let value = match raw {
+            Value::String(s) => AttributeValue::String(s),
+            Value::Bool(b) => AttributeValue::Bool(b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => AttributeValue::Integer(i),
+                None => AttributeValue::Float(n.as_f64().ok_or_else(|| {
+                    JsonError(format!(
+                        "attributes.{name}: expected a number that fits 64 bits"
+                    ))
+                })?),
+            },
+            other => {
+                return Err(JsonError(format!(
+                    "attributes.{name}: expected a string, number or boolean, got {}",
+                    kind_of(&other)
+                )));
+            }
+        };
+        request.attributes.push(Attribute { name, value });
+    }
+    Ok(request)
+}
+
+/// `scheme#term` into a category: the scheme keeps its `#`.
+fn split_category_id(id: &str, class: CategoryClass) -> Result<Category, JsonError> {
+    let Some(hash) = id.rfind('#') else {
+        return Err(JsonError(format!(
+            "kind: expected scheme#term, such as http://schemas.cloudcomplab.ch/occi/sm#disco; got {id:?}"
+        )));
+    };
+    let (scheme, term) = id.split_at(hash + 1);
+    Ok(Category {
+        term: term.to_string(),
+        scheme: scheme.to_string(),
+        class,
+        title: None,
+        rel: None,
+        location: None,
+        attributes: Vec::new(),
+        actions: Vec::new(),
+    })
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_resource_becomes_categories_and_attributes() {
+        let body = br#"{"kind": "http://schemas.cloudcomplab.ch/occi/sm#disco",
+            "attributes": {"icclab.disco.components.heat.slavecount": 2,
+                           "icclab.disco.stage": true,
+                           "icclab.disco.dependencies.inject": "{'spark': ''}"}}"#;
+        let request = parse_resource(body).expect("parses");
+        assert_eq!(request.categories[0].term, "disco");
+        assert_eq!(
+            request.categories[0].scheme,
+            "http://schemas.cloudcomplab.ch/occi/sm#"
+        );
+        assert!(request.attributes.contains(&Attribute {
+            name: "icclab.disco.components.heat.slavecount".into(),
+            value: AttributeValue::Integer(2)
+        }));
+    }
+
+    #[test]
+    fn a_nested_attribute_value_is_refused_naming_the_attribute() {
+        let err = parse_resource(br#"{"kind": "s#disco", "attributes": {"a.b": {"c": 1}}}"#)
+            .expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "application/occi+json body: attributes.a.b: expected a string, number or boolean, got an object"
+        );
+    }
+
+    #[test]
+    fn a_kind_without_a_hash_is_refused() {
+        let err = parse_resource(br#"{"kind": "disco"}"#).expect_err("refused");
+        assert!(err.to_string().contains("scheme#term"), "{err}");
+    }
+}

@@ -1,0 +1,83 @@
+//! Providers turn a cluster into machines and take them away again. The lifecycle calls
+//! them from its jobs, never from a request handler.
+//!
+//! Every call must be idempotent: a job that died half-way runs again from the start after
+//! a restart, so `deploy` finds what an earlier attempt made instead of making it twice.
+
+pub mod file;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::cluster::{Cluster, Outputs, ProviderKind};
+
+/// Where a deployment stands, as the provider sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// The nodes are being created.
+    Deploying(Outputs),
+    /// The nodes exist; their software is being installed.
+    Installing(Outputs),
+    /// Everything is up.
+    Ready(Outputs),
+    /// It will not get further; the reason is the provider's own words.
+    Failed { reason: String, outputs: Outputs },
+}
+
+/// Where a tear-down stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Teardown {
+    InProgress,
+    Gone,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// Worth another attempt: the peer was unreachable or answered 5xx.
+    #[error("{0}")]
+    Transient(String),
+    /// Another attempt would fail the same way; the reason is shown to the user.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn kind(&self) -> ProviderKind;
+
+    /// Starts creating the cluster's resources, or finds those an earlier attempt made.
+    async fn deploy(&self, cluster: &Cluster) -> Result<Progress, ProviderError>;
+
+    /// Where the deployment stands now.
+    async fn observe(&self, cluster: &Cluster) -> Result<Progress, ProviderError>;
+
+    /// Starts tearing the cluster's resources down; nothing there is `Gone`.
+    async fn delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError>;
+
+    /// Where the tear-down stands now.
+    async fn observe_delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError>;
+}
+
+/// The providers this server runs, by kind.
+#[derive(Clone, Default)]
+pub struct Providers {
+    by_kind: BTreeMap<&'static str, Arc<dyn Provider>>,
+}
+
+impl Providers {
+    pub fn with(mut self, provider: Arc<dyn Provider>) -> Self {
+        self.by_kind.insert(provider.kind().as_str(), provider);
+        self
+    }
+
+    pub fn get(&self, kind: ProviderKind) -> Option<&Arc<dyn Provider>> {
+        self.by_kind.get(kind.as_str())
+    }
+
+    /// The kinds available, for error messages and the query interface.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.by_kind.keys().copied().collect()
+    }
+}

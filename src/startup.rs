@@ -1,0 +1,115 @@
+//! Building and running the service: the store, the providers, the lifecycle worker and
+//! the HTTP server, wired together from `Settings`.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use tokio::sync::watch;
+use tracing_actix_web::TracingLogger;
+
+use crate::api::{self, AppState};
+use crate::auth::{Authenticator, NoAuth};
+use crate::cluster::lifecycle::Lifecycle;
+use crate::config::{AuthMode, Settings};
+use crate::manifest::Manifest;
+use crate::providers::Providers;
+use crate::providers::file::FileProvider;
+use crate::store::Store;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    lifecycle: Lifecycle,
+    worker: Option<tokio::task::JoinHandle<()>>,
+    stop_worker: watch::Sender<bool>,
+    store: Store,
+}
+
+impl Application {
+    /// Opens the store, binds the listener (port 0 picks a free one) and starts the
+    /// lifecycle worker, which resumes every job left queued by an earlier run.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let settings = Arc::new(settings);
+        let manifest = Arc::new(
+            Manifest::load(settings.manifest_path()).context("loading the service manifest")?,
+        );
+        let store = Store::open(&settings.database_path())
+            .await
+            .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
+        let providers = Providers::default().with(Arc::new(FileProvider::new(
+            settings.provider.file.dir.clone(),
+        )));
+        let auth: Arc<dyn Authenticator> = match settings.auth.mode {
+            AuthMode::None => Arc::new(NoAuth),
+        };
+        let lifecycle = Lifecycle::new(store.clone(), providers.clone(), settings.jobs.clone());
+        let (stop_worker, stopped) = watch::channel(false);
+        let worker = settings
+            .jobs
+            .enabled
+            .then(|| tokio::spawn(lifecycle.clone().run(stopped)));
+
+        let listener = TcpListener::bind(settings.server.listen)
+            .with_context(|| format!("listening on {}", settings.server.listen))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+            manifest: Arc::clone(&manifest),
+            auth,
+            lifecycle: lifecycle.clone(),
+            providers,
+            settings: Arc::clone(&settings),
+        });
+        let location = manifest.kind.location.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .configure(|cfg| api::configure(cfg, &location))
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, data_dir = %settings.data_dir.display(), "DISCO is listening");
+        Ok(Application {
+            port,
+            server,
+            lifecycle,
+            worker,
+            stop_worker,
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The lifecycle, so tests can run queued jobs themselves.
+    pub fn lifecycle(&self) -> Lifecycle {
+        self.lifecycle.clone()
+    }
+
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+
+    /// Serves until the server is stopped (SIGINT or SIGTERM: requests in flight finish),
+    /// then stops the worker; its unfinished jobs stay queued for the next start.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let served = self.server.await;
+        let _ = self.stop_worker.send(true);
+        if let Some(worker) = self.worker
+            && tokio::time::timeout(Duration::from_secs(5), worker)
+                .await
+                .is_err()
+        {
+            tracing::warn!("the lifecycle worker did not stop within 5 s");
+        }
+        served.context("running the HTTP server")
+    }
+}

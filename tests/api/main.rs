@@ -1,0 +1,13 @@
+//! Integration tests: the real server on a random port, driven over HTTP.
+
+mod bad_input;
+mod create;
+mod delete;
+mod helpers;
+mod lifecycle;
+mod query_interface;
+mod renderings;
+mod restart;
+mod secrets;
+mod seed;
+mod tenancy;
