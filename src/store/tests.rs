@@ -1,1 +1,234 @@
+use chrono::Utc;
 
+use super::*;
+use crate::cluster::spec::ClusterSpec;
+use crate::cluster::{ProviderKind, keys::KeyPair};
+use crate::manifest::Manifest;
+use crate::occi::text::{Attribute, AttributeValue};
+
+async fn store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Store::open(&dir.path().join("disco.db"))
+        .await
+        .expect("open");
+    (store, dir)
+}
+
+fn cluster(tenant: &str, attributes: &[(&str, &str)]) -> Cluster {
+    let given: Vec<Attribute> = attributes
+        .iter()
+        .map(|(n, v)| Attribute {
+            name: n.to_string(),
+            value: AttributeValue::String(v.to_string()),
+        })
+        .collect();
+    let checked = Manifest::built_in()
+        .expect("manifest")
+        .check_request(&given)
+        .expect("valid");
+    let id = ClusterId::new();
+    let now = Utc::now();
+    Cluster {
+        id,
+        tenant: TenantId::parse(tenant).expect("tenant"),
+        spec: ClusterSpec::from_attributes(id, &checked, ProviderKind::File).expect("spec"),
+        state: ClusterState::Pending,
+        state_reason: "queued".into(),
+        outputs: Outputs::default(),
+        keys: KeyPair::generate("k").expect("key"),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+const INJECT: (&str, &str) = ("icclab.disco.dependencies.inject", "['spark']");
+
+#[tokio::test]
+async fn a_cluster_reads_back_as_stored_with_its_deploy_job_queued() {
+    let (store, _dir) = store().await;
+    let new = cluster("t", &[INJECT]);
+    store.insert_cluster(new.clone()).await.expect("insert");
+    let read = store
+        .cluster(None, new.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(read.spec, new.spec);
+    assert_eq!(
+        read.keys.expose_private_key(),
+        new.keys.expose_private_key()
+    );
+    assert!(
+        store
+            .has_queued_job(new.id, JobKind::Deploy)
+            .await
+            .expect("query")
+    );
+    let transitions = store.transitions(new.id).await.expect("history");
+    assert_eq!(transitions.len(), 1);
+    assert_eq!(
+        (transitions[0].from, transitions[0].to),
+        (None, ClusterState::Pending)
+    );
+}
+
+#[tokio::test]
+async fn a_staged_cluster_gets_no_job_until_deploy_is_requested_once() {
+    let (store, _dir) = store().await;
+    let new = cluster("t", &[INJECT, ("icclab.disco.stage", "true")]);
+    let tenant = new.tenant.clone();
+    store.insert_cluster(new.clone()).await.expect("insert");
+    assert!(
+        !store
+            .has_queued_job(new.id, JobKind::Deploy)
+            .await
+            .expect("query")
+    );
+    store
+        .request_deploy(&tenant, new.id)
+        .await
+        .expect("deploy")
+        .expect("found");
+    store
+        .request_deploy(&tenant, new.id)
+        .await
+        .expect("deploy again")
+        .expect("found");
+    assert!(store.next_job(vec![]).await.expect("next").is_some());
+    let first = store.next_job(vec![]).await.expect("next").expect("job");
+    assert!(
+        store
+            .next_job(vec![first.id])
+            .await
+            .expect("next")
+            .is_none(),
+        "one job, not two"
+    );
+}
+
+#[tokio::test]
+async fn names_are_unique_per_tenant_among_live_clusters() {
+    let (store, _dir) = store().await;
+    let named = [INJECT, ("icclab.disco.name", "lab")];
+    store
+        .insert_cluster(cluster("a", &named))
+        .await
+        .expect("first");
+    let err = store
+        .insert_cluster(cluster("a", &named))
+        .await
+        .expect_err("taken");
+    assert!(
+        matches!(err, StoreError::NameTaken(ref n) if n == "lab"),
+        "{err}"
+    );
+    store
+        .insert_cluster(cluster("b", &named))
+        .await
+        .expect("another tenant may");
+}
+
+#[tokio::test]
+async fn a_transition_the_lifecycle_forbids_is_refused_and_changes_nothing() {
+    let (store, _dir) = store().await;
+    let new = cluster("t", &[INJECT]);
+    store.insert_cluster(new.clone()).await.expect("insert");
+    assert!(
+        store
+            .transition(new.id, ClusterState::Deploying, "go", None)
+            .await
+            .expect("ok")
+    );
+    assert!(
+        store
+            .transition(new.id, ClusterState::Ready, "up", None)
+            .await
+            .expect("ok")
+    );
+    let moved = store
+        .transition(new.id, ClusterState::Deploying, "again?", None)
+        .await
+        .expect("ok");
+    assert!(!moved);
+    let read = store
+        .cluster(None, new.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(
+        (read.state, read.state_reason.as_str()),
+        (ClusterState::Ready, "up")
+    );
+}
+
+#[tokio::test]
+async fn delete_cancels_the_queued_deploy_and_queues_one_delete_however_often_asked() {
+    let (store, _dir) = store().await;
+    let new = cluster("t", &[INJECT]);
+    let tenant = new.tenant.clone();
+    store.insert_cluster(new.clone()).await.expect("insert");
+    for _ in 0..3 {
+        let deleting = store
+            .request_delete(&tenant, new.id)
+            .await
+            .expect("delete")
+            .expect("found");
+        assert_eq!(deleting.state, ClusterState::Deleting);
+    }
+    assert!(
+        !store
+            .has_queued_job(new.id, JobKind::Deploy)
+            .await
+            .expect("query")
+    );
+    let job = store
+        .next_job(vec![])
+        .await
+        .expect("next")
+        .expect("the delete");
+    assert_eq!(job.kind, JobKind::Delete);
+    assert!(store.next_job(vec![job.id]).await.expect("next").is_none());
+    let other = TenantId::parse("other").expect("tenant");
+    assert!(
+        store
+            .request_delete(&other, new.id)
+            .await
+            .expect("query")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_retried_job_is_not_due_until_its_time() {
+    let (store, _dir) = store().await;
+    let new = cluster("t", &[INJECT]);
+    store.insert_cluster(new.clone()).await.expect("insert");
+    let job = store.next_job(vec![]).await.expect("next").expect("job");
+    let later = Utc::now() + chrono::Duration::seconds(60);
+    store
+        .retry_job(job.id, later, "peer down")
+        .await
+        .expect("retry");
+    assert!(store.next_job(vec![]).await.expect("next").is_none());
+    let due = store.next_due().await.expect("due").expect("a queued job");
+    assert!((due - later).num_milliseconds().abs() < 5);
+}
+
+#[tokio::test]
+async fn reopening_the_database_keeps_everything() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("disco.db");
+    let new = cluster("t", &[INJECT]);
+    {
+        let store = Store::open(&path).await.expect("open");
+        store.insert_cluster(new.clone()).await.expect("insert");
+    }
+    let store = Store::open(&path).await.expect("reopen");
+    let read = store
+        .cluster(None, new.id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(read.spec, new.spec);
+    assert_eq!(store.clusters(&new.tenant).await.expect("list").len(), 1);
+}

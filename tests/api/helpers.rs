@@ -18,7 +18,7 @@ pub struct TestApp {
     pub lifecycle: Lifecycle,
     pub settings: Settings,
     /// Lives as long as the test: the database and every file the providers write.
-    pub data_dir: TempDir,
+    _data_dir: TempDir,
 }
 
 /// The real application on port 0, with a fresh data directory and the worker running.
@@ -53,7 +53,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         client: reqwest::Client::new(),
         lifecycle,
         settings,
-        data_dir,
+        _data_dir: data_dir,
     }
 }
 

@@ -1,1 +1,297 @@
+//! The lifecycle against a scripted provider: the error paths a real peer will not
+//! produce on demand (transient failures, panics, a deploy that never finishes).
 
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use super::*;
+use crate::cluster::keys::KeyPair;
+use crate::cluster::spec::ClusterSpec;
+use crate::cluster::{ClusterId, Outputs, ProviderKind, TenantId};
+use crate::manifest::Manifest;
+use crate::occi::text::{Attribute, AttributeValue};
+
+/// Answers `deploy`/`observe` with the scripted results in order; the last one repeats.
+struct Scripted {
+    script: Mutex<VecDeque<Step>>,
+}
+
+#[derive(Clone)]
+enum Step {
+    Progress(Progress),
+    Transient,
+    Permanent,
+    Panic,
+}
+
+impl Scripted {
+    fn new(steps: Vec<Step>) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            script: Mutex::new(steps.into()),
+        })
+    }
+
+    fn next(&self) -> Result<Progress, ProviderError> {
+        let step = {
+            let mut script = self.script.lock().expect("lock");
+            if script.len() > 1 {
+                script.pop_front()
+            } else {
+                script.front().cloned()
+            }
+        };
+        match step.expect("a scripted step") {
+            Step::Progress(p) => Ok(p),
+            Step::Transient => Err(ProviderError::Transient("connection refused".into())),
+            Step::Permanent => Err(ProviderError::Permanent("quota exceeded".into())),
+            Step::Panic => panic!("scripted panic"),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for Scripted {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::File
+    }
+    async fn deploy(&self, _: &Cluster) -> Result<Progress, ProviderError> {
+        self.next()
+    }
+    async fn observe(&self, _: &Cluster) -> Result<Progress, ProviderError> {
+        self.next()
+    }
+    async fn delete(&self, _: &Cluster) -> Result<Teardown, ProviderError> {
+        Ok(Teardown::Gone)
+    }
+    async fn observe_delete(&self, _: &Cluster) -> Result<Teardown, ProviderError> {
+        Ok(Teardown::Gone)
+    }
+}
+
+struct Bed {
+    store: Store,
+    lifecycle: Lifecycle,
+    id: ClusterId,
+    _dir: tempfile::TempDir,
+}
+
+async fn bed(steps: Vec<Step>, adjust: impl FnOnce(&mut JobSettings)) -> Bed {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Store::open(&dir.path().join("disco.db"))
+        .await
+        .expect("open");
+    let mut settings = JobSettings {
+        enabled: true,
+        poll_interval_secs: 1,
+        max_attempts: 3,
+        deploy_timeout_secs: 60,
+        delete_timeout_secs: 60,
+    };
+    adjust(&mut settings);
+    let providers = Providers::default().with(Scripted::new(steps));
+    let lifecycle = Lifecycle::new(store.clone(), providers, settings);
+    let given = [Attribute {
+        name: "icclab.disco.dependencies.inject".into(),
+        value: AttributeValue::String("['spark']".into()),
+    }];
+    let checked = Manifest::built_in()
+        .expect("manifest")
+        .check_request(&given)
+        .expect("valid");
+    let id = ClusterId::new();
+    let now = Utc::now();
+    store
+        .insert_cluster(Cluster {
+            id,
+            tenant: TenantId::default_tenant(),
+            spec: ClusterSpec::from_attributes(id, &checked, ProviderKind::File).expect("spec"),
+            state: ClusterState::Pending,
+            state_reason: String::new(),
+            outputs: Outputs::default(),
+            keys: KeyPair::generate("k").expect("key"),
+            created_at: now,
+            updated_at: now,
+        })
+        .await
+        .expect("insert");
+    Bed {
+        store,
+        lifecycle,
+        id,
+        _dir: dir,
+    }
+}
+
+impl Bed {
+    async fn cluster(&self) -> Cluster {
+        self.store
+            .cluster(None, self.id)
+            .await
+            .expect("read")
+            .expect("found")
+    }
+
+    async fn states(&self) -> Vec<ClusterState> {
+        self.store
+            .transitions(self.id)
+            .await
+            .expect("history")
+            .into_iter()
+            .map(|t| t.to)
+            .collect()
+    }
+}
+
+fn with_ip(ip: &str) -> Outputs {
+    Outputs {
+        external_ip: Some(ip.into()),
+        ..Outputs::default()
+    }
+}
+
+#[tokio::test]
+async fn progress_moves_the_cluster_through_each_state_and_keeps_the_outputs() {
+    let bed = bed(
+        vec![
+            Step::Progress(Progress::Deploying(Outputs::default())),
+            Step::Progress(Progress::Installing(with_ip("192.0.2.7"))),
+            Step::Progress(Progress::Ready(Outputs {
+                stack_status: Some("CREATE_COMPLETE".into()),
+                ..Outputs::default()
+            })),
+        ],
+        |_| {},
+    )
+    .await;
+    assert_eq!(bed.lifecycle.run_pending_jobs().await.expect("ran"), 1);
+    let cluster = bed.cluster().await;
+    assert_eq!(cluster.state, ClusterState::Ready);
+    assert_eq!(
+        cluster.outputs.external_ip.as_deref(),
+        Some("192.0.2.7"),
+        "earlier outputs kept"
+    );
+    assert_eq!(
+        cluster.outputs.stack_status.as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    assert_eq!(
+        bed.states().await,
+        vec![
+            ClusterState::Pending,
+            ClusterState::Deploying,
+            ClusterState::Installing,
+            ClusterState::Ready
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_permanent_error_fails_the_cluster_with_the_providers_words() {
+    let bed = bed(vec![Step::Permanent], |_| {}).await;
+    bed.lifecycle.run_pending_jobs().await.expect("ran");
+    let cluster = bed.cluster().await;
+    assert_eq!(cluster.state, ClusterState::Failed);
+    assert_eq!(cluster.state_reason, "quota exceeded");
+}
+
+#[tokio::test]
+async fn a_transient_error_is_retried_later_and_gives_up_after_max_attempts() {
+    let bed = bed(vec![Step::Transient], |s| s.max_attempts = 2).await;
+    bed.lifecycle.run_pending_jobs().await.expect("ran");
+    let cluster = bed.cluster().await;
+    assert_eq!(cluster.state, ClusterState::Deploying, "still trying");
+    assert!(
+        cluster
+            .state_reason
+            .starts_with("retrying in 2s after: connection refused"),
+        "{}",
+        cluster.state_reason
+    );
+    assert!(
+        bed.store.next_job(vec![]).await.expect("next").is_none(),
+        "not due yet"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(bed.lifecycle.run_pending_jobs().await.expect("ran"), 1);
+    let cluster = bed.cluster().await;
+    assert_eq!(cluster.state, ClusterState::Failed);
+    assert_eq!(
+        cluster.state_reason,
+        "gave up after 2 attempts: connection refused"
+    );
+}
+
+#[tokio::test]
+async fn a_deploy_that_never_finishes_fails_at_its_deadline() {
+    let bed = bed(
+        vec![Step::Progress(Progress::Installing(Outputs::default()))],
+        |s| s.deploy_timeout_secs = 1,
+    )
+    .await;
+    bed.lifecycle.run_pending_jobs().await.expect("ran");
+    let cluster = bed.cluster().await;
+    assert_eq!(cluster.state, ClusterState::Failed);
+    assert_eq!(cluster.state_reason, "the deploy did not finish within 1 s");
+}
+
+#[tokio::test]
+async fn a_delete_overtaking_a_deploy_stops_the_deploy_and_tears_down() {
+    let bed = bed(
+        vec![Step::Progress(Progress::Installing(Outputs::default()))],
+        |_| {},
+    )
+    .await;
+    let runner = bed.lifecycle.clone();
+    let deploying = tokio::spawn(async move { runner.run_pending_jobs().await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(bed.cluster().await.state, ClusterState::Installing);
+    bed.store
+        .request_delete(&TenantId::default_tenant(), bed.id)
+        .await
+        .expect("delete")
+        .expect("found");
+    // The deploy notices at its next poll and stands back; the delete then runs.
+    let ran = tokio::time::timeout(std::time::Duration::from_secs(10), deploying)
+        .await
+        .expect("finished")
+        .expect("joined")
+        .expect("ran");
+    assert_eq!(ran, 2);
+    assert!(
+        bed.store
+            .cluster(None, bed.id)
+            .await
+            .expect("read")
+            .is_none(),
+        "deleted"
+    );
+    assert_eq!(
+        bed.states().await.last().copied(),
+        Some(ClusterState::Deleted)
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_job_fails_its_cluster_and_the_worker_carries_on() {
+    let bed = bed(vec![Step::Panic], |_| {}).await;
+    let (stop, stopped) = watch::channel(false);
+    let worker = tokio::spawn(bed.lifecycle.clone().run(stopped));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while bed.cluster().await.state != ClusterState::Failed {
+        assert!(std::time::Instant::now() < deadline, "never failed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        bed.cluster().await.state_reason,
+        "internal error while running the job; see the server log"
+    );
+    stop.send(true).expect("stop");
+    tokio::time::timeout(std::time::Duration::from_secs(5), worker)
+        .await
+        .expect("the worker stops")
+        .expect("the worker did not panic");
+}
