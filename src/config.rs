@@ -16,11 +16,18 @@ pub const DEFAULTS: &str = include_str!("../etc/disco.toml");
 pub struct Settings {
     pub data_dir: PathBuf,
     pub manifest: PathBuf,
+    pub catalogue: CatalogueSettings,
     pub server: ServerSettings,
     pub auth: AuthSettings,
     pub provider: ProviderSettings,
     pub jobs: JobSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CatalogueSettings {
+    pub frameworks_dir: PathBuf,
+    pub templates_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,6 +127,13 @@ impl Settings {
     fn resolve_paths(&mut self) -> Result<(), ConfigError> {
         if self.data_dir.as_os_str().is_empty() {
             self.data_dir = default_data_dir().ok_or(ConfigError::NoDataDir)?;
+        }
+        let source_tree = Path::new(env!("CARGO_MANIFEST_DIR"));
+        if self.catalogue.frameworks_dir.as_os_str().is_empty() {
+            self.catalogue.frameworks_dir = source_tree.join("frameworks");
+        }
+        if self.catalogue.templates_dir.as_os_str().is_empty() {
+            self.catalogue.templates_dir = source_tree.join("heat-templates");
         }
         if self.provider.file.dir.as_os_str().is_empty() {
             self.provider.file.dir = self.data_dir.join("deployments");

@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod cluster;
+pub mod compose;
 pub mod config;
 pub mod frameworks;
 pub mod manifest;

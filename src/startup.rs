@@ -14,7 +14,9 @@ use tracing_actix_web::TracingLogger;
 use crate::api::{self, AppState};
 use crate::auth::{Authenticator, NoAuth};
 use crate::cluster::lifecycle::Lifecycle;
+use crate::compose::Composer;
 use crate::config::{AuthMode, Settings};
+use crate::frameworks::catalogue::Catalogue;
 use crate::manifest::Manifest;
 use crate::providers::Providers;
 use crate::providers::file::FileProvider;
@@ -46,7 +48,20 @@ impl Application {
         let auth: Arc<dyn Authenticator> = match settings.auth.mode {
             AuthMode::None => Arc::new(NoAuth),
         };
-        let lifecycle = Lifecycle::new(store.clone(), providers.clone(), settings.jobs.clone());
+        let catalogue = Arc::new(
+            Catalogue::load(&settings.catalogue.frameworks_dir)
+                .context("loading the component catalogue")?,
+        );
+        let composer = Arc::new(
+            Composer::load(&settings.catalogue.templates_dir).context("loading the templates")?,
+        );
+        let lifecycle = Lifecycle::new(
+            store.clone(),
+            providers.clone(),
+            settings.jobs.clone(),
+            Arc::clone(&catalogue),
+            composer,
+        );
         let (stop_worker, stopped) = watch::channel(false);
         let worker = settings
             .jobs
@@ -59,6 +74,7 @@ impl Application {
         let state = web::Data::new(AppState {
             store: store.clone(),
             manifest: Arc::clone(&manifest),
+            catalogue,
             auth,
             lifecycle: lifecycle.clone(),
             providers,

@@ -13,6 +13,7 @@ use super::request::read_occi;
 use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::PROVIDER;
 use crate::cluster::{Cluster, ClusterId, ClusterSpec, ClusterState, Outputs};
+use crate::frameworks::resolve::resolve;
 use crate::manifest::Manifest;
 use crate::occi::text::{Category, CategoryClass};
 
@@ -41,7 +42,7 @@ async fn create_cluster(
         .check_request(&occi.attributes)
         .map_err(ApiError::attributes)?;
     let id = ClusterId::new();
-    let spec = ClusterSpec::from_attributes(id, &checked, state.settings.provider.default)?;
+    let mut spec = ClusterSpec::from_attributes(id, &checked, state.settings.provider.default)?;
     if state.providers.get(spec.provider).is_none() {
         return Err(ApiError::bad_request(format!(
             "{PROVIDER}: provider {} is not available on this server; expected one of {}",
@@ -49,6 +50,9 @@ async fn create_cluster(
             state.providers.kinds().join(", ")
         )));
     }
+    let plan =
+        resolve(&spec, &state.catalogue).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    spec.hide_secret_parameters(&plan);
     let keys = KeyPair::generate(&format!("disco-{}", id.short())).map_err(ApiError::internal)?;
     let now = Utc::now();
     let state_reason = if spec.staged {
@@ -60,6 +64,7 @@ async fn create_cluster(
         id,
         tenant: identity.tenant,
         spec,
+        plan,
         state: ClusterState::Pending,
         state_reason: state_reason.to_string(),
         outputs: Outputs::default(),
@@ -244,4 +249,52 @@ fn parse_id(path: &str) -> Result<ClusterId, ApiError> {
 fn no_cluster(path: &str) -> ApiError {
     let shown: String = path.chars().take(64).collect();
     ApiError::not_found(format!("no cluster {shown:?} here"))
+}
+
+/// `GET /disco/components`: the catalogue, for clients (JSON).
+pub(super) async fn components(state: web::Data<AppState>) -> HttpResponse {
+    let components: Vec<_> = state
+        .catalogue
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "name": c.name,
+                "version": c.version,
+                "description": c.description,
+                "depends_on": c.depends_on,
+                "providers": c.providers,
+                "parameters": c.parameters,
+                "ports": c.ports,
+                "web_uis": c.web_uis,
+            })
+        })
+        .collect();
+    HttpResponse::Ok().json(serde_json::json!({ "components": components }))
+}
+
+/// `GET /disco/UUID/plan`: what the request resolved to (JSON), secrets hidden.
+pub(super) async fn plan(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let cluster = owned_cluster(&req, &path, &state).await?;
+    Ok(HttpResponse::Ok().json(cluster.plan.redacted()))
+}
+
+/// `GET /disco/UUID/template`: the Heat template the cluster deploys, secrets hidden.
+pub(super) async fn template(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut cluster = owned_cluster(&req, &path, &state).await?;
+    cluster.plan = cluster.plan.redacted();
+    let composition = state
+        .lifecycle
+        .compose(&cluster)
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/yaml; charset=utf-8")
+        .body(composition.template))
 }

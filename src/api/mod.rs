@@ -14,6 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::auth::{Authenticator, Identity};
 use crate::cluster::lifecycle::Lifecycle;
 use crate::config::Settings;
+use crate::frameworks::catalogue::Catalogue;
 use crate::manifest::Manifest;
 use crate::providers::Providers;
 use crate::store::Store;
@@ -24,6 +25,7 @@ use negotiate::{Produces, negotiate};
 pub struct AppState {
     pub store: Store,
     pub manifest: Arc<Manifest>,
+    pub catalogue: Arc<Catalogue>,
     pub auth: Arc<dyn Authenticator>,
     pub lifecycle: Lifecycle,
     pub providers: Providers,
@@ -59,6 +61,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
                 .route(web::get().to(clusters::list))
                 .route(web::post().to(clusters::create)),
         )
+        .route(
+            &format!("{collection}/components"),
+            web::get().to(clusters::components),
+        )
+        .route(
+            &format!("{collection}/{{id}}/plan"),
+            web::get().to(clusters::plan),
+        )
+        .route(
+            &format!("{collection}/{{id}}/template"),
+            web::get().to(clusters::template),
+        )
         .service(
             web::resource(format!("{collection}/{{id}}"))
                 .route(web::get().to(clusters::show))
@@ -72,8 +86,8 @@ async fn query_interface(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let media = negotiate(&req, Produces::Entity)?;
-    present::query(media, &present::query_interface(&state.manifest))
-        .map_err(|e| e.rendered_as(media))
+    let query = present::query_interface(&state.manifest, &state.catalogue);
+    present::query(media, &query).map_err(|e| e.rendered_as(media))
 }
 
 async fn health() -> HttpResponse {

@@ -8,6 +8,7 @@ use chrono::SecondsFormat;
 
 use super::error::ApiError;
 use crate::cluster::Cluster;
+use crate::frameworks::catalogue::Catalogue;
 use crate::manifest::{Manifest, SetBy};
 use crate::occi::render::{self, Line};
 use crate::occi::text::{Attribute, AttributeValue, Category, CategoryClass, Link};
@@ -105,7 +106,10 @@ pub fn cluster_resource(
     }
 }
 
-pub fn query_interface(manifest: &Manifest) -> QueryInterface {
+/// The scheme of the mixins that stand for the catalogue's components in `GET /-/`.
+pub const COMPONENT_SCHEME: &str = "http://schemas.cloudcomplab.ch/occi/sm/disco/component#";
+
+pub fn query_interface(manifest: &Manifest, catalogue: &Catalogue) -> QueryInterface {
     // A pattern such as `icclab.disco.components.<component>.<param>` is not an attribute
     // name in the text grammar; the JSON rendering describes it.
     let attribute_names = manifest
@@ -164,9 +168,31 @@ pub fn query_interface(manifest: &Manifest) -> QueryInterface {
             actions: Vec::new(),
         })
         .collect();
+    // Each component is listed as a mixin whose attributes are its parameters, so a
+    // client can see what it may request and set.
+    let mixins = catalogue
+        .iter()
+        .map(|component| Category {
+            term: component.name.clone(),
+            scheme: COMPONENT_SCHEME.to_string(),
+            class: CategoryClass::Mixin,
+            title: Some(format!(
+                "{} {}: {}",
+                component.name, component.version, component.description
+            )),
+            rel: None,
+            location: None,
+            attributes: component
+                .parameters
+                .keys()
+                .map(|param| format!("icclab.disco.components.{}.{param}", component.name))
+                .collect(),
+            actions: Vec::new(),
+        })
+        .collect();
     QueryInterface {
         kinds: vec![kind],
-        mixins: Vec::new(),
+        mixins,
         actions,
     }
 }

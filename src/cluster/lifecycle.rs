@@ -15,7 +15,9 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::{Cluster, ClusterState};
+use crate::compose::{Composer, Composition, Facts};
 use crate::config::JobSettings;
+use crate::frameworks::catalogue::Catalogue;
 use crate::providers::{Progress, Provider, ProviderError, Providers, Teardown};
 use crate::store::{Job, JobKind, JobOutcome, Store, StoreError};
 
@@ -34,6 +36,8 @@ struct Inner {
     store: Store,
     providers: Providers,
     settings: JobSettings,
+    catalogue: Arc<Catalogue>,
+    composer: Arc<Composer>,
     wake: Notify,
 }
 
@@ -44,15 +48,30 @@ enum Attempt {
 }
 
 impl Lifecycle {
-    pub fn new(store: Store, providers: Providers, settings: JobSettings) -> Lifecycle {
+    pub fn new(
+        store: Store,
+        providers: Providers,
+        settings: JobSettings,
+        catalogue: Arc<Catalogue>,
+        composer: Arc<Composer>,
+    ) -> Lifecycle {
         Lifecycle {
             inner: Arc::new(Inner {
                 store,
                 providers,
                 settings,
+                catalogue,
+                composer,
                 wake: Notify::new(),
             }),
         }
+    }
+
+    /// What a cluster's plan composes to: its node scripts and Heat template.
+    pub fn compose(&self, cluster: &Cluster) -> Result<Composition, crate::compose::ComposeError> {
+        self.inner
+            .composer
+            .compose(&cluster.plan, &self.inner.catalogue, &facts(cluster))
     }
 
     /// Tells the worker a job was queued, so it need not wait for its next poll.
@@ -238,7 +257,17 @@ impl Lifecycle {
         {
             return Ok(cancelled("the cluster moved on before its deploy started"));
         }
-        let mut progress = provider.deploy(&cluster).await;
+        let composition = match self.compose(&cluster) {
+            Ok(composition) => composition,
+            Err(e) => {
+                let reason = format!("composing the deployment: {e}");
+                store
+                    .transition(cluster.id, ClusterState::Failed, &reason, None)
+                    .await?;
+                return Ok(Attempt::Finished(JobOutcome::Failed, reason));
+            }
+        };
+        let mut progress = provider.deploy(&cluster, &composition).await;
         let mut poll = FIRST_POLL;
         let mut last_applied = None;
         loop {
@@ -353,6 +382,18 @@ impl Lifecycle {
             poll = (poll * 3 / 2).min(LAST_POLL);
             teardown = provider.observe_delete(&cluster).await;
         }
+    }
+}
+
+/// The facts of a cluster its composition needs.
+pub fn facts(cluster: &Cluster) -> Facts {
+    Facts {
+        cluster_id: cluster.id.to_string(),
+        cluster_name: cluster.spec.name.to_string(),
+        key_name: cluster.keys.name.clone(),
+        public_key: cluster.keys.public_key.clone(),
+        report_url: None,
+        report_token: None,
     }
 }
 

@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use spec::ClusterSpec;
+
+use crate::frameworks::plan::Plan;
 pub use state::ClusterState;
 
 /// A cluster's identity: the UUID in `/disco/UUID`.
@@ -153,6 +155,8 @@ pub struct Cluster {
     pub id: ClusterId,
     pub tenant: TenantId,
     pub spec: ClusterSpec,
+    /// The spec resolved against the catalogue at create.
+    pub plan: Plan,
     pub state: ClusterState,
     pub state_reason: String,
     pub outputs: Outputs,

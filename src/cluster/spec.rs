@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ClusterId, ProviderKind};
 use crate::frameworks::inject::{self, InjectError, ParamValue};
+use crate::frameworks::plan::{Plan, REDACTED};
 use crate::manifest::CheckedAttributes;
 use crate::occi::text::AttributeValue;
 
@@ -19,6 +20,8 @@ pub const DEPLOYER_TYPE: &str = "icclab.disco.deployer.type";
 pub const DEPLOYER_PATH: &str = "icclab.disco.deployer.path";
 pub const NAME: &str = "icclab.disco.name";
 pub const STAGE: &str = "icclab.disco.stage";
+pub const EXISTING_NETWORK: &str = "icclab.disco.existingnetwork";
+pub const NETWORK_NAME: &str = "icclab.disco.components.heat.networkname";
 const COMPONENT_PREFIX: &str = "icclab.disco.components.";
 const HEAT_PREFIX: &str = "icclab.disco.components.heat.";
 
@@ -184,6 +187,9 @@ pub struct Infrastructure {
     pub slave_flavor: String,
     pub network_name: String,
     pub external_network_name: String,
+    /// `network_name` names an existing network instead of one to make.
+    #[serde(default)]
+    pub existing_network: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -200,7 +206,12 @@ pub struct ClusterSpec {
     pub slaves: SlaveCount,
     pub staged: bool,
     pub infrastructure: Infrastructure,
+    /// The components `inject` names, with the parameters given there.
     pub components: Vec<ComponentRequest>,
+    /// Parameters given as `icclab.disco.components.<component>.<param>` attributes, by
+    /// component; they win over those given in `inject`.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, BTreeMap<String, Scalar>>,
     pub deployer: Deployer,
     /// The request's attributes with defaults filled in, secrets left out: what the
     /// cluster's rendering shows as "created with".
@@ -225,11 +236,6 @@ pub enum SpecError {
         deployer_type: String,
         implied: String,
     },
-    #[error("{attribute}: component {component:?} is not in {INJECT}")]
-    ParameterOfUnrequested {
-        attribute: String,
-        component: String,
-    },
 }
 
 impl ClusterSpec {
@@ -244,7 +250,7 @@ impl ClusterSpec {
         let optional = |name: &str| attrs.string(name).map(str::to_string);
 
         let injected = inject::parse_inject(attrs.string(INJECT).unwrap_or("{}"))?;
-        let mut components: Vec<ComponentRequest> = injected
+        let components: Vec<ComponentRequest> = injected
             .components
             .into_iter()
             .map(|c| ComponentRequest {
@@ -252,17 +258,16 @@ impl ClusterSpec {
                 params: c.params.into_iter().map(|(k, v)| (k, v.into())).collect(),
             })
             .collect();
+        // Parameters given as attributes may also be for components that come as
+        // dependencies; resolution checks them against the components the plan has.
+        let mut parameters: BTreeMap<String, BTreeMap<String, Scalar>> = BTreeMap::new();
         for (name, value) in attrs.iter() {
-            let Some((component, param)) = component_parameter(name) else {
-                continue;
-            };
-            let Some(request) = components.iter_mut().find(|c| c.name == component) else {
-                return Err(SpecError::ParameterOfUnrequested {
-                    attribute: name.to_string(),
-                    component: component.to_string(),
-                });
-            };
-            request.params.insert(param.to_string(), value.into());
+            if let Some((component, param)) = component_parameter(name) {
+                parameters
+                    .entry(component.to_string())
+                    .or_default()
+                    .insert(param.to_string(), value.into());
+            }
         }
 
         let slaves = match attrs.get(SLAVE_COUNT) {
@@ -291,6 +296,19 @@ impl ClusterSpec {
                 expected,
             })?;
 
+        let existing_network = matches!(
+            attrs.get(EXISTING_NETWORK),
+            Some(AttributeValue::Bool(true))
+        );
+        if existing_network && text(NETWORK_NAME).trim().is_empty() {
+            return Err(SpecError::Invalid {
+                attribute: NETWORK_NAME,
+                expected: format!(
+                    "the name of the existing network, as {EXISTING_NETWORK} is true"
+                ),
+            });
+        }
+
         Ok(ClusterSpec {
             name,
             provider: provider(attrs, default_provider)?,
@@ -301,10 +319,12 @@ impl ClusterSpec {
                 slave_image: text("icclab.disco.components.heat.slaveimage"),
                 master_flavor: text("icclab.disco.components.heat.masterflavor"),
                 slave_flavor: text("icclab.disco.components.heat.slaveflavor"),
-                network_name: text("icclab.disco.components.heat.networkname"),
+                network_name: text(NETWORK_NAME),
                 external_network_name: text("icclab.disco.components.heat.externalnetworkname"),
+                existing_network,
             },
             components,
+            parameters,
             deployer: Deployer {
                 username: optional("icclab.disco.deployer.username"),
                 region: optional("icclab.disco.deployer.region"),
@@ -316,6 +336,58 @@ impl ClusterSpec {
                 .map(|(name, value)| (name.clone(), value.into()))
                 .collect(),
         })
+    }
+
+    /// Replaces the values of secret component parameters (a Jupyter token, say) wherever
+    /// the spec keeps the request's words, so that renderings never show them. The plan
+    /// keeps the values the nodes need.
+    pub fn hide_secret_parameters(&mut self, plan: &Plan) {
+        let secret: Vec<(&str, &str)> = plan
+            .components
+            .iter()
+            .flat_map(|c| {
+                c.secret_params
+                    .iter()
+                    .map(move |p| (c.name.as_str(), p.as_str()))
+            })
+            .collect();
+        if secret.is_empty() {
+            return;
+        }
+        let hidden = || Scalar::String(REDACTED.to_string());
+        for (component, param) in &secret {
+            let attribute = format!("{COMPONENT_PREFIX}{component}.{param}");
+            if let Some(value) = self.attributes.get_mut(&attribute) {
+                *value = hidden();
+            }
+            for request in self.components.iter_mut().filter(|r| r.name == *component) {
+                if let Some(value) = request.params.get_mut(*param) {
+                    *value = hidden();
+                }
+            }
+            if let Some(value) = self
+                .parameters
+                .get_mut(*component)
+                .and_then(|params| params.get_mut(*param))
+            {
+                *value = hidden();
+            }
+        }
+        if let Some(Scalar::String(text)) = self.attributes.get(INJECT)
+            && let Ok(mut injected) = inject::parse_inject(text)
+        {
+            for request in &mut injected.components {
+                for (component, param) in &secret {
+                    if request.name == *component
+                        && let Some(value) = request.params.get_mut(*param)
+                    {
+                        *value = ParamValue::Str(REDACTED.to_string());
+                    }
+                }
+            }
+            self.attributes
+                .insert(INJECT.to_string(), Scalar::String(injected.to_string()));
+        }
     }
 
     /// The names of the requested components, in request order.
@@ -394,25 +466,18 @@ mod tests {
     }
 
     #[test]
-    fn component_parameters_join_their_component() {
+    fn component_parameters_are_kept_from_inject_and_from_attributes() {
         let spec = spec(&[
-            (INJECT, "{'spark': {'cores': 2}}"),
+            (INJECT, "{'zeppelin': {'port': 2}}"),
             ("icclab.disco.components.spark.version", "3.5.1"),
         ])
         .expect("spec");
-        let spark = &spec.components[0];
-        assert_eq!(spark.params["cores"], Scalar::Integer(2));
-        assert_eq!(spark.params["version"], Scalar::String("3.5.1".into()));
-    }
-
-    #[test]
-    fn a_parameter_of_a_component_not_requested_is_refused() {
-        let err = spec(&[
-            (INJECT, "['spark']"),
-            ("icclab.disco.components.dask.workers", "2"),
-        ])
-        .expect_err("refused");
-        assert!(err.to_string().contains("\"dask\" is not in"), "{err}");
+        assert_eq!(spec.components[0].params["port"], Scalar::Integer(2));
+        assert_eq!(
+            spec.parameters["spark"]["version"],
+            Scalar::String("3.5.1".into()),
+            "a dependency's parameter is kept for resolution"
+        );
     }
 
     #[test]

@@ -1,27 +1,17 @@
 //! The `file` provider, the original's FileDeployer: instead of deploying, it writes what
-//! would be deployed to a file, and the cluster is ready once the file is written. For
-//! checking requests and templates without a cloud.
+//! would be deployed — the cluster's Heat template — to a file, and the cluster is ready
+//! once the file is written. For checking requests and templates without a cloud.
 
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use serde::Serialize;
 
 use super::{Progress, Provider, ProviderError, Teardown};
-use crate::cluster::{Cluster, ClusterSpec, Outputs, ProviderKind};
+use crate::cluster::{Cluster, Outputs, ProviderKind};
+use crate::compose::Composition;
 
 pub struct FileProvider {
     dir: PathBuf,
-}
-
-/// The document written: the cluster's identity, its spec and its public key.
-#[derive(Serialize)]
-struct Deployment<'a> {
-    id: String,
-    name: &'a str,
-    ssh_key_name: &'a str,
-    ssh_public_key: &'a str,
-    spec: &'a ClusterSpec,
 }
 
 impl FileProvider {
@@ -29,11 +19,11 @@ impl FileProvider {
         FileProvider { dir: dir.into() }
     }
 
-    /// The file a cluster is written to: its deployer path, or `<id>.json`.
+    /// The file a cluster is written to: its deployer path, or `<id>.yaml`.
     pub fn path_of(&self, cluster: &Cluster) -> PathBuf {
         match &cluster.spec.deployer.path {
             Some(path) => path.under(&self.dir),
-            None => self.dir.join(format!("{}.json", cluster.id)),
+            None => self.dir.join(format!("{}.yaml", cluster.id)),
         }
     }
 
@@ -55,17 +45,12 @@ impl Provider for FileProvider {
         ProviderKind::File
     }
 
-    async fn deploy(&self, cluster: &Cluster) -> Result<Progress, ProviderError> {
+    async fn deploy(
+        &self,
+        cluster: &Cluster,
+        composition: &Composition,
+    ) -> Result<Progress, ProviderError> {
         let path = self.path_of(cluster);
-        let document = Deployment {
-            id: cluster.id.to_string(),
-            name: cluster.spec.name.as_str(),
-            ssh_key_name: &cluster.keys.name,
-            ssh_public_key: &cluster.keys.public_key,
-            spec: &cluster.spec,
-        };
-        let text = serde_json::to_string_pretty(&document)
-            .map_err(|e| ProviderError::Permanent(format!("encoding the deployment: {e}")))?;
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
@@ -73,7 +58,7 @@ impl Provider for FileProvider {
         }
         // Write beside and rename, so a reader never sees half a file.
         let partial = path.with_extension("partial");
-        tokio::fs::write(&partial, text + "\n")
+        tokio::fs::write(&partial, &composition.template)
             .await
             .map_err(|e| io_error("writing", &partial, e))?;
         tokio::fs::rename(&partial, &path)

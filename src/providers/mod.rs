@@ -12,6 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::cluster::{Cluster, Outputs, ProviderKind};
+use crate::compose::Composition;
 
 /// Where a deployment stands, as the provider sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +49,11 @@ pub trait Provider: Send + Sync {
     fn kind(&self) -> ProviderKind;
 
     /// Starts creating the cluster's resources, or finds those an earlier attempt made.
-    async fn deploy(&self, cluster: &Cluster) -> Result<Progress, ProviderError>;
+    async fn deploy(
+        &self,
+        cluster: &Cluster,
+        composition: &Composition,
+    ) -> Result<Progress, ProviderError>;
 
     /// Where the deployment stands now.
     async fn observe(&self, cluster: &Cluster) -> Result<Progress, ProviderError>;

@@ -3,8 +3,9 @@
 use rusqlite_migration::{M, Migrations};
 
 pub(super) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        r#"
+    Migrations::new(vec![
+        M::up(
+            r#"
         CREATE TABLE clusters (
             id           TEXT PRIMARY KEY,
             tenant       TEXT NOT NULL,
@@ -47,7 +48,11 @@ pub(super) fn migrations() -> Migrations<'static> {
         );
         CREATE INDEX jobs_queued ON jobs (status, run_after);
         "#,
-    )])
+        ),
+        // The plan a cluster was resolved to at create: what it deploys, whatever the
+        // catalogue becomes later.
+        M::up("ALTER TABLE clusters ADD COLUMN plan TEXT NOT NULL DEFAULT '';"),
+    ])
 }
 
 #[cfg(test)]

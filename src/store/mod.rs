@@ -105,7 +105,7 @@ pub struct Store {
 }
 
 const CLUSTER_COLUMNS: &str = "id, tenant, state, state_reason, spec, outputs, key_name, \
-     public_key, private_key, created_at, updated_at";
+     public_key, private_key, created_at, updated_at, plan";
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
@@ -160,8 +160,8 @@ impl Store {
             let now = timestamp(cluster.created_at);
             tx.execute(
                 "INSERT INTO clusters (id, tenant, name, provider, state, state_reason, spec, outputs, \
-                 key_name, public_key, private_key, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                 key_name, public_key, private_key, created_at, updated_at, plan) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
                 params![
                     cluster.id.to_string(),
                     cluster.tenant.as_str(),
@@ -175,6 +175,7 @@ impl Store {
                     cluster.keys.public_key,
                     cluster.keys.private_key.expose_secret(),
                     now,
+                    to_json(&cluster.plan)?,
                 ],
             )?;
             record_transition(&tx, cluster.id, None, cluster.state, &cluster.state_reason)?;
@@ -573,6 +574,7 @@ struct ClusterRow {
     private_key: String,
     created_at: String,
     updated_at: String,
+    plan: String,
 }
 
 fn read_row(row: &Row<'_>) -> rusqlite::Result<ClusterRow> {
@@ -588,6 +590,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<ClusterRow> {
         private_key: row.get(8)?,
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
+        plan: row.get(11)?,
     })
 }
 
@@ -601,6 +604,7 @@ impl ClusterRow {
             serde_json::from_str(&self.spec).map_err(|e| corrupt(format!("spec: {e}")))?;
         let outputs: Outputs =
             serde_json::from_str(&self.outputs).map_err(|e| corrupt(format!("outputs: {e}")))?;
+        let plan = serde_json::from_str(&self.plan).map_err(|e| corrupt(format!("plan: {e}")))?;
         Ok(Cluster {
             id: self
                 .id
@@ -611,6 +615,7 @@ impl ClusterRow {
             state: parse_state(&self.state).map_err(corrupt)?,
             state_reason: self.state_reason.clone(),
             spec,
+            plan,
             outputs,
             keys: KeyPair {
                 name: self.key_name.clone(),

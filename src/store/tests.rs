@@ -28,10 +28,13 @@ fn cluster(tenant: &str, attributes: &[(&str, &str)]) -> Cluster {
         .expect("valid");
     let id = ClusterId::new();
     let now = Utc::now();
+    let spec = ClusterSpec::from_attributes(id, &checked, ProviderKind::File).expect("spec");
     Cluster {
         id,
         tenant: TenantId::parse(tenant).expect("tenant"),
-        spec: ClusterSpec::from_attributes(id, &checked, ProviderKind::File).expect("spec"),
+        plan: crate::frameworks::resolve::resolve(&spec, &crate::frameworks::testing::standard())
+            .expect("plan"),
+        spec,
         state: ClusterState::Pending,
         state_reason: "queued".into(),
         outputs: Outputs::default(),

@@ -91,7 +91,7 @@ async fn create_accepts_application_occi_json_and_answers_with_the_resource() {
         .header("Accept", "application/occi+json")
         .body(
             r#"{"kind": "http://schemas.cloudcomplab.ch/occi/sm#disco",
-                "attributes": {"icclab.disco.dependencies.inject": "{'spark': {'cores': 2}}",
+                "attributes": {"icclab.disco.dependencies.inject": "{'spark': {'worker_cores': 2}}",
                                "icclab.disco.components.heat.slavecount": 1}}"#,
         )
         .send()

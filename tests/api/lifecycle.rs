@@ -1,12 +1,12 @@
 use crate::helpers::spawn_app;
 
 #[tokio::test]
-async fn the_file_provider_writes_the_deployment_and_the_cluster_becomes_ready() {
+async fn the_file_provider_writes_the_heat_template_and_the_cluster_becomes_ready() {
     let app = spawn_app().await;
     let location = app
         .create_ok(
-            "icclab.disco.dependencies.inject=\"{'spark': {'cores': 2}, 'jupyter': ''}\",\
-             icclab.disco.deployer.type=\"FileDeployer\",icclab.disco.deployer.path=\"out.json\"",
+            "icclab.disco.dependencies.inject=\"{'spark': {'worker_cores': 2}, 'jupyter': ''}\",\
+             icclab.disco.deployer.type=\"FileDeployer\",icclab.disco.deployer.path=\"out/cluster.yaml\"",
         )
         .await;
     app.wait_for(&location, Some("ready")).await;
@@ -17,20 +17,33 @@ async fn the_file_provider_writes_the_deployment_and_the_cluster_becomes_ready()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     };
-    let path = app.deployments_dir().join("out.json");
+    let path = app.deployments_dir().join("out/cluster.yaml");
     assert_eq!(get("stackid"), Some(path.to_str().expect("utf-8 path")));
     assert_eq!(get("mcn.service.state"), Some("ready"));
 
-    let written: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("written")).expect("json");
-    assert_eq!(written["spec"]["components"][0]["name"], "spark");
-    assert_eq!(written["spec"]["components"][0]["params"]["cores"], 2);
-    assert_eq!(written["spec"]["components"][1]["name"], "jupyter");
-    assert_eq!(written["ssh_public_key"].as_str(), get("ssh_public_key"));
     let text = std::fs::read_to_string(&path).expect("written");
+    let served = app
+        .client
+        .get(format!("{location}/template"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(
+        text, served,
+        "the file holds the template GET /template shows"
+    );
+    let hot: serde_json::Value = serde_saphyr::from_str(&text).expect("YAML");
+    assert_eq!(hot["heat_template_version"], "2018-08-31");
+    assert_eq!(
+        hot["parameters"]["ssh_public_key"]["default"].as_str(),
+        get("ssh_public_key")
+    );
     assert!(
         !text.contains("PRIVATE KEY"),
-        "the written deployment holds no private key"
+        "the template holds no private key"
     );
 }
 

@@ -1,10 +1,13 @@
 //! Integration tests: the real server on a random port, driven over HTTP.
 
 mod bad_input;
+mod catalogue;
 mod create;
 mod delete;
+mod heat;
 mod helpers;
 mod lifecycle;
+mod plans;
 mod query_interface;
 mod renderings;
 mod restart;

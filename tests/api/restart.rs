@@ -100,7 +100,7 @@ async fn a_deploy_queued_before_a_crash_runs_after_the_restart() {
     assert!(
         body["attributes"]["stackid"]
             .as_str()
-            .is_some_and(|s| s.ends_with(".json"))
+            .is_some_and(|s| s.ends_with(".yaml"))
     );
     assert!(second.log_text().contains("every component is up"));
 }

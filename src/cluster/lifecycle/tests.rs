@@ -57,7 +57,7 @@ impl Provider for Scripted {
     fn kind(&self) -> ProviderKind {
         ProviderKind::File
     }
-    async fn deploy(&self, _: &Cluster) -> Result<Progress, ProviderError> {
+    async fn deploy(&self, _: &Cluster, _: &Composition) -> Result<Progress, ProviderError> {
         self.next()
     }
     async fn observe(&self, _: &Cluster) -> Result<Progress, ProviderError> {
@@ -92,7 +92,16 @@ async fn bed(steps: Vec<Step>, adjust: impl FnOnce(&mut JobSettings)) -> Bed {
     };
     adjust(&mut settings);
     let providers = Providers::default().with(Scripted::new(steps));
-    let lifecycle = Lifecycle::new(store.clone(), providers, settings);
+    let catalogue = Arc::new(crate::frameworks::testing::standard());
+    let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("heat-templates");
+    let composer = Arc::new(Composer::load(&templates).expect("templates"));
+    let lifecycle = Lifecycle::new(
+        store.clone(),
+        providers,
+        settings,
+        Arc::clone(&catalogue),
+        composer,
+    );
     let given = [Attribute {
         name: "icclab.disco.dependencies.inject".into(),
         value: AttributeValue::String("['spark']".into()),
@@ -103,11 +112,13 @@ async fn bed(steps: Vec<Step>, adjust: impl FnOnce(&mut JobSettings)) -> Bed {
         .expect("valid");
     let id = ClusterId::new();
     let now = Utc::now();
+    let spec = ClusterSpec::from_attributes(id, &checked, ProviderKind::File).expect("spec");
     store
         .insert_cluster(Cluster {
             id,
             tenant: TenantId::default_tenant(),
-            spec: ClusterSpec::from_attributes(id, &checked, ProviderKind::File).expect("spec"),
+            plan: crate::frameworks::resolve::resolve(&spec, &catalogue).expect("plan"),
+            spec,
             state: ClusterState::Pending,
             state_reason: String::new(),
             outputs: Outputs::default(),

@@ -1,0 +1,27 @@
+# dask smoke (master): a client on the master waits (bounded) for one worker per slave,
+# checks the count, and runs a small computation across the workers.
+set -euo pipefail
+: "${DISCO_MASTER_ADDRESS:?}" "${DISCO_SLAVE_COUNT:?}" "${DISCO_HOME:?}"
+cd /
+
+expected=$DISCO_SLAVE_COUNT
+[ "$expected" -gt 0 ] || expected=1   # without slaves the master runs the one worker
+
+runuser -u dask -- env HOME=/var/lib/dask "$DISCO_HOME/dask/venv/bin/python" - \
+  "tcp://$DISCO_MASTER_ADDRESS:8786" "$expected" <<'PY'
+import sys
+
+from dask.distributed import Client
+
+address, expected = sys.argv[1], int(sys.argv[2])
+with Client(address, timeout="60s") as client:
+    client.wait_for_workers(expected, timeout=600)
+    workers = len(client.nthreads())
+    if workers != expected:
+        sys.exit(f"dask: {workers} workers, expected {expected}")
+    squares = client.map(lambda x: x * x, range(100))
+    total = client.submit(sum, squares).result(timeout=300)
+    if total != 328350:
+        sys.exit(f"dask: sum of squares 0..99 came out as {total}, expected 328350")
+    print(f"dask: {workers} workers; sum of squares 0..99 = {total}")
+PY

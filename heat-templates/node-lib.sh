@@ -1,0 +1,146 @@
+# DISCO node library: composed into every node script, before the component steps.
+# It runs each step with its output captured, keeps the node's deployment log, reports
+# each stage to DISCO, and signals the stack's wait condition at the end. The same
+# library runs on a cloud VM (as root, from cloud-init) and on a local node.
+#
+# Facts it expects, exported by the composed script: DISCO_CLUSTER_ID, DISCO_NODE,
+# DISCO_NODE_GROUP, DISCO_MASTER_ADDRESS; optionally DISCO_REPORT_URL and
+# DISCO_REPORT_TOKEN.
+
+DISCO_HOME=${DISCO_HOME:-/opt/disco}
+DISCO_LOG_DIR=${DISCO_LOG_DIR:-/var/log/disco}
+DISCO_DEPLOYMENT_LOG="$DISCO_LOG_DIR/deployment.log"
+export DISCO_HOME DISCO_LOG_DIR DISCO_DEPLOYMENT_LOG
+mkdir -p "$DISCO_HOME" "$DISCO_LOG_DIR"
+
+# This node's own address on the cluster network: the source address of its route
+# to the master.
+disco_node_address() {
+  local address
+  address=$(ip -4 route get "${DISCO_MASTER_ADDRESS:-127.0.0.1}" 2>/dev/null \
+    | awk '{for (i = 1; i < NF; i++) if ($i == "src") {print $(i + 1); exit}}')
+  printf '%s\n' "${address:-$(hostname -I 2>/dev/null | awk '{print $1}')}"
+}
+
+disco_log() {
+  printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$DISCO_NODE" "$*" >>"$DISCO_DEPLOYMENT_LOG"
+}
+
+# Prints $1 as a JSON string.
+disco_json() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  s=$(printf '%s' "$s" | tr -d '\000-\010\013\014\016-\037')
+  printf '"%s"' "$s"
+}
+
+# disco_report STAGE STATUS [RC] [OUTPUT]: tells DISCO how a stage went. Never fails
+# the deployment: a report that cannot be sent is only logged.
+disco_report() {
+  [ -n "${DISCO_REPORT_URL:-}" ] || return 0
+  local body
+  body=$(printf '{"stage": %s, "node": %s, "status": %s, "rc": %s, "output": %s}' \
+    "$(disco_json "$1")" "$(disco_json "$DISCO_NODE")" "$(disco_json "$2")" \
+    "${3:-null}" "$(disco_json "${4:-}")")
+  curl -fsS --max-time 10 --retry 3 --retry-delay 2 -o /dev/null \
+    -H "Authorization: Bearer ${DISCO_REPORT_TOKEN:-}" -H 'Content-Type: application/json' \
+    --data-binary "$body" "$DISCO_REPORT_URL" 2>>"$DISCO_LOG_DIR/report-errors.log" \
+    || disco_log "could not report $1 $2"
+}
+
+# disco_signal SUCCESS|FAILURE REASON: signals the wait condition (once per node).
+disco_signal() {
+  local body
+  body=$(printf '{"status": %s, "reason": %s, "id": %s}' \
+    "$(disco_json "$1")" "$(disco_json "$2")" "$(disco_json "$DISCO_NODE")")
+  disco_wc_notify "$body" >>"$DISCO_LOG_DIR/signal.log" 2>&1 || disco_log "could not signal $1"
+}
+
+disco_fail() {
+  disco_log "FAILED: $1"
+  disco_signal FAILURE "$DISCO_NODE: $1"
+  exit 1
+}
+
+# disco_run_step COMPONENT PHASE FUNCTION: runs one step, its output in
+# $DISCO_LOG_DIR/COMPONENT-PHASE.log; a failing step fails the node.
+disco_run_step() {
+  local stage="$1 $2" out rc started tail
+  out="$DISCO_LOG_DIR/$1-$2.log"
+  started=$(date +%s)
+  disco_log "START $stage"
+  disco_report "$stage" executing
+  set +e
+  "$3" >"$out" 2>&1 </dev/null
+  rc=$?
+  set -e
+  tail=$(tail -c 2000 "$out")
+  if [ "$rc" -eq 0 ]; then
+    disco_log "DONE $stage in $(($(date +%s) - started))s"
+    disco_report "$stage" succeeded 0 "$tail"
+  else
+    disco_log "FAILED $stage (rc $rc) after $(($(date +%s) - started))s"
+    disco_report "$stage" failed "$rc" "$tail"
+    disco_fail "$stage failed with return code $rc: $(tail -n 3 "$out" | tr '\n' ' ')"
+  fi
+}
+
+disco_finish() {
+  disco_log "READY"
+  disco_report "node ready" succeeded 0
+  disco_signal SUCCESS "$DISCO_NODE is ready"
+}
+
+# disco_wait_tcp HOST PORT [SECONDS]: waits until HOST:PORT accepts connections.
+disco_wait_tcp() {
+  local deadline=$(($(date +%s) + ${3:-600}))
+  until timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "gave up waiting for $1:$2" >&2; return 1; }
+    sleep 2
+  done
+}
+
+# disco_wait_http URL [SECONDS] [STATUS]: waits until URL answers STATUS (default 200).
+disco_wait_http() {
+  local deadline=$(($(date +%s) + ${2:-600})) code
+  while true; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1" || true)
+    [ "$code" = "${3:-200}" ] && return 0
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "gave up waiting for $1 (last status $code)" >&2; return 1; }
+    sleep 2
+  done
+}
+
+# disco_apt_install PACKAGE...: installs Debian/Ubuntu packages, waiting for apt's lock
+# (cloud-init and unattended-upgrades hold it at first boot).
+disco_apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -q
+  apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "$@"
+}
+
+# disco_download URL DEST: downloads with retries.
+disco_download() {
+  curl -fsSL --retry 5 --retry-delay 5 --connect-timeout 20 -o "$2" "$1"
+}
+
+# disco_service NAME USER COMMAND [KEY=VALUE...]: runs COMMAND as a systemd service
+# disco-NAME under USER, restarted on failure, started now and at boot.
+disco_service() {
+  local name=$1 user=$2 command=$3 unit
+  shift 3
+  unit="/etc/systemd/system/disco-$name.service"
+  {
+    printf '[Unit]\nDescription=DISCO %s\nAfter=network-online.target\nWants=network-online.target\n\n' "$name"
+    printf '[Service]\nUser=%s\nExecStart=%s\nRestart=on-failure\nRestartSec=5\nLimitNOFILE=65536\n' "$user" "$command"
+    local pair
+    for pair in "$@"; do printf 'Environment="%s"\n' "$pair"; done
+    printf '\n[Install]\nWantedBy=multi-user.target\n'
+  } >"$unit"
+  systemctl daemon-reload
+  systemctl enable --now "disco-$name.service"
+}

@@ -1,0 +1,153 @@
+//! The HOT template, rendered from `heat-templates/cluster.yaml.hbs`.
+//!
+//! handlebars escapes for HTML by default, which would corrupt YAML and let a request
+//! value inject YAML keys. Here every value is escaped as a JSON string instead (JSON is
+//! valid YAML, and a JSON string is one scalar whatever it holds), and strict mode makes
+//! a misspelt name an error instead of an empty value.
+
+use handlebars::Handlebars;
+use serde::Serialize;
+
+use super::{ComposeError, Facts};
+use crate::frameworks::catalogue::NodeGroup;
+use crate::frameworks::plan::Plan;
+
+/// The most slaves a template accepts, as the manifest bounds the slave count.
+pub const MAX_SLAVES: u16 = 100;
+/// Seconds the nodes have to install, unless the stack is created with another value.
+pub const INSTALL_TIMEOUT_SECS: u32 = 3600;
+
+pub struct HeatTemplates {
+    registry: Handlebars<'static>,
+}
+
+#[derive(Serialize)]
+struct TemplateData<'a> {
+    description: String,
+    master_image: &'a str,
+    slave_image: &'a str,
+    master_flavor: &'a str,
+    slave_flavor: &'a str,
+    slave_count: u16,
+    max_slaves: u16,
+    create_network: bool,
+    network_name: String,
+    network_description: &'static str,
+    external_network: &'a str,
+    public_key: &'a str,
+    key_name: &'a str,
+    install_timeout: u32,
+    security_group: String,
+    public_ports: Vec<u16>,
+    master_name: String,
+    slave_name: String,
+    master_script: &'a str,
+    slave_script: &'a str,
+    web_uis: Vec<WebUiOutput>,
+}
+
+#[derive(Serialize)]
+struct WebUiOutput {
+    output: String,
+    description: String,
+    url: String,
+}
+
+impl HeatTemplates {
+    pub fn new(template: &str) -> Result<HeatTemplates, ComposeError> {
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        registry.register_escape_fn(|text| {
+            serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\""))
+        });
+        registry
+            .register_template_string("cluster", template)
+            .map_err(Box::new)?;
+        Ok(HeatTemplates { registry })
+    }
+
+    pub fn render(
+        &self,
+        plan: &Plan,
+        facts: &Facts,
+        master_script: &str,
+        slave_script: &str,
+    ) -> Result<String, ComposeError> {
+        let infra = &plan.infrastructure;
+        let name = &plan.cluster;
+        // An empty network name means "make one named after the cluster"; a name means
+        // the network is made with that name, as the original did, unless the request
+        // said it exists.
+        let network_name = if infra.network_name.is_empty() {
+            format!("{name}-net")
+        } else {
+            infra.network_name.clone()
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        let web_uis = plan
+            .master_web_uis()
+            .into_iter()
+            .map(|(component, ui)| {
+                let mut output = format!("web_ui_{}_{}", slug(component), slug(&ui.name));
+                while !seen.insert(output.clone()) {
+                    output.push('_');
+                }
+                WebUiOutput {
+                    output,
+                    description: format!("{} ({component})", ui.name),
+                    url: format!("http://DISCO_MASTER_HOST:{}{}", ui.port, ui.path),
+                }
+            })
+            .collect();
+        let data = TemplateData {
+            description: format!(
+                "DISCO cluster {name} ({}): {} on a master and {} slaves",
+                facts.cluster_id,
+                plan.component_names().join(", "),
+                plan.slave_count()
+            ),
+            master_image: &infra.master_image,
+            slave_image: &infra.slave_image,
+            master_flavor: &infra.master_flavor,
+            slave_flavor: &infra.slave_flavor,
+            slave_count: plan.slave_count(),
+            max_slaves: MAX_SLAVES,
+            create_network: !infra.existing_network,
+            network_name,
+            network_description: if infra.existing_network {
+                "Name of the existing network the nodes are put on"
+            } else {
+                "Name of the network made for the cluster"
+            },
+            external_network: &infra.external_network_name,
+            public_key: &facts.public_key,
+            key_name: &facts.key_name,
+            install_timeout: INSTALL_TIMEOUT_SECS,
+            security_group: format!("{name}-secgroup"),
+            public_ports: plan.public_ports(NodeGroup::Master).into_iter().collect(),
+            master_name: format!("{name}-master"),
+            slave_name: format!("{name}-slave-%index%"),
+            master_script,
+            slave_script,
+            web_uis,
+        };
+        self.registry
+            .render("cluster", &data)
+            .map_err(|e| ComposeError::Render(Box::new(e)))
+    }
+}
+
+/// A name as it may appear in an output name: lowercase letters, digits and `_`.
+fn slug(text: &str) -> String {
+    let slug: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    slug.trim_matches('_').to_string()
+}

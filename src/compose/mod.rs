@@ -1,0 +1,107 @@
+//! Composition: a `Plan` becomes what a provider deploys — one shell script per node group
+//! and the Heat (HOT) template that boots the nodes with them. Pure: no I/O once built,
+//! no HTTP, no database.
+
+pub mod heat;
+pub mod script;
+
+use std::path::Path;
+
+use crate::frameworks::catalogue::{Catalogue, NodeGroup};
+use crate::frameworks::plan::Plan;
+
+/// What a cluster's composition needs besides its plan.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub cluster_id: String,
+    pub cluster_name: String,
+    pub key_name: String,
+    pub public_key: String,
+    /// Where node scripts report their stages, and the cluster's token for it.
+    pub report_url: Option<String>,
+    pub report_token: Option<String>,
+}
+
+/// Everything a provider needs to deploy a plan.
+#[derive(Debug, Clone)]
+pub struct Composition {
+    /// The master's script, whole.
+    pub master_script: String,
+    /// The slaves' script, whole; composed even for no slaves, so that a cluster scaled
+    /// up later works.
+    pub slave_script: String,
+    /// The scripts as cloud user data (see `script::NodeScript::user_data`).
+    pub master_user_data: String,
+    pub slave_user_data: String,
+    /// The Heat template, booting the nodes with the user data.
+    pub template: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("reading the templates in {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("heat template: {0}")]
+    Template(#[from] Box<handlebars::TemplateError>),
+    #[error("rendering the heat template: {0}")]
+    Render(#[from] Box<handlebars::RenderError>),
+    #[error("component {component} has no {group} {phase} script in the catalogue")]
+    MissingScript {
+        component: String,
+        group: String,
+        phase: String,
+    },
+}
+
+/// The composer: the catalogue's scripts and the templates, loaded once.
+pub struct Composer {
+    heat: heat::HeatTemplates,
+    node_lib: String,
+}
+
+impl Composer {
+    /// Loads `cluster.yaml.hbs` and `node-lib.sh` from the templates directory.
+    pub fn load(templates: &Path) -> Result<Composer, ComposeError> {
+        let read = |name: &str| {
+            let path = templates.join(name);
+            std::fs::read_to_string(&path).map_err(|source| ComposeError::Read {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        Ok(Composer {
+            heat: heat::HeatTemplates::new(&read("cluster.yaml.hbs")?)?,
+            node_lib: read("node-lib.sh")?,
+        })
+    }
+
+    pub fn compose(
+        &self,
+        plan: &Plan,
+        catalogue: &Catalogue,
+        facts: &Facts,
+    ) -> Result<Composition, ComposeError> {
+        let master =
+            script::node_script(plan, catalogue, facts, NodeGroup::Master, &self.node_lib)?;
+        let slaves =
+            script::node_script(plan, catalogue, facts, NodeGroup::Slaves, &self.node_lib)?;
+        let master_user_data = master.user_data();
+        let slave_user_data = slaves.user_data();
+        let template = self
+            .heat
+            .render(plan, facts, &master_user_data, &slave_user_data)?;
+        Ok(Composition {
+            master_script: master.plain(),
+            slave_script: slaves.plain(),
+            master_user_data,
+            slave_user_data,
+            template,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,225 @@
+//! Node scripts: the facts of the cluster as shell exports, the node library, and each
+//! component step as a function, run in plan order.
+//!
+//! The script comes in two forms. `plain` is the whole script as a reader (and the local
+//! provider) sees it. `user_data` is what a cloud node boots with: the facts in the
+//! clear, then the library and steps gzipped and base64-encoded, because Nova takes at
+//! most 64 KiB of user data and a cluster with many components needs more.
+//!
+//! Two placeholders are left for the provider to fill in, because only it knows them:
+//! `__DISCO_MASTER_ADDRESS__` (Heat: the master port's address) and `__DISCO_WC_NOTIFY__`
+//! (Heat: the wait condition handle's curl command). Slave scripts also carry Heat's
+//! `%index%`, which the ResourceGroup replaces with the slave's index.
+
+use std::fmt::Write as _;
+
+use super::{ComposeError, Facts};
+use crate::cluster::spec::Scalar;
+use crate::frameworks::catalogue::{Catalogue, NodeGroup};
+use crate::frameworks::plan::Plan;
+
+pub const MASTER_ADDRESS: &str = "__DISCO_MASTER_ADDRESS__";
+pub const WC_NOTIFY: &str = "__DISCO_WC_NOTIFY__";
+pub const SLAVE_INDEX: &str = "%index%";
+
+/// A node group's script: the facts (`head`, which holds every placeholder) and the rest.
+pub struct NodeScript {
+    head: String,
+    body: String,
+}
+
+impl NodeScript {
+    /// The whole script, as it runs.
+    pub fn plain(&self) -> String {
+        format!("{}{}", self.head, self.body)
+    }
+
+    /// The script as cloud user data: the body compressed, unpacked at boot into
+    /// `/var/lib/disco/node-steps.sh` (root only) and sourced.
+    pub fn user_data(&self) -> String {
+        use base64::Engine as _;
+        use std::io::Write as _;
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        // Writing to a Vec cannot fail.
+        let _ = gzip.write_all(self.body.as_bytes());
+        let packed = gzip.finish().unwrap_or_default();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(packed);
+        let mut out = String::with_capacity(self.head.len() + encoded.len() + 256);
+        out.push_str(&self.head);
+        out.push_str(
+            "umask 077
+mkdir -p /var/lib/disco
+",
+        );
+        out.push_str(
+            "base64 -d <<'DISCO_PAYLOAD' | gunzip >/var/lib/disco/node-steps.sh
+",
+        );
+        for line in encoded.as_bytes().chunks(76) {
+            out.push_str(std::str::from_utf8(line).unwrap_or_default());
+            out.push('\n');
+        }
+        out.push_str(
+            "DISCO_PAYLOAD
+umask 022
+# shellcheck disable=SC1091
+. /var/lib/disco/node-steps.sh
+",
+        );
+        out
+    }
+}
+
+pub fn node_script(
+    plan: &Plan,
+    catalogue: &Catalogue,
+    facts: &Facts,
+    group: NodeGroup,
+    node_lib: &str,
+) -> Result<NodeScript, ComposeError> {
+    let mut out = String::with_capacity(16 * 1024);
+    let _ = writeln!(out, "#!/bin/bash");
+    let _ = writeln!(
+        out,
+        "# DISCO node script: cluster {} ({}), node group {group}.",
+        one_line(&facts.cluster_name),
+        one_line(&facts.cluster_id)
+    );
+    let _ = writeln!(
+        out,
+        "# Composed from the component catalogue: {}.",
+        plan.component_names().join(", ")
+    );
+    out.push_str("set -euo pipefail\numask 022\n\n");
+
+    let export = |out: &mut String, name: &str, value: &str| {
+        let _ = writeln!(out, "export {name}={}", quote(value));
+    };
+    export(&mut out, "DISCO_CLUSTER_ID", &facts.cluster_id);
+    export(&mut out, "DISCO_CLUSTER_NAME", &facts.cluster_name);
+    export(&mut out, "DISCO_NODE_GROUP", group.as_str());
+    export(
+        &mut out,
+        "DISCO_SLAVE_COUNT",
+        &plan.slave_count().to_string(),
+    );
+    export(&mut out, "DISCO_MASTER_ADDRESS", MASTER_ADDRESS);
+    export(
+        &mut out,
+        "DISCO_COMPONENTS",
+        &plan.component_names().join(" "),
+    );
+    export(
+        &mut out,
+        "DISCO_REPORT_URL",
+        facts.report_url.as_deref().unwrap_or_default(),
+    );
+    export(
+        &mut out,
+        "DISCO_REPORT_TOKEN",
+        facts.report_token.as_deref().unwrap_or_default(),
+    );
+    match group {
+        NodeGroup::Master => export(&mut out, "DISCO_NODE", "master"),
+        NodeGroup::Slaves => {
+            export(&mut out, "DISCO_SLAVE_INDEX", SLAVE_INDEX);
+            out.push_str("export DISCO_NODE=\"slaves:$((DISCO_SLAVE_INDEX + 1))\"\n");
+        }
+    }
+    for component in &plan.components {
+        for (param, value) in &component.params {
+            export(
+                &mut out,
+                &format!(
+                    "DISCO_PARAM_{}_{}",
+                    env_name(&component.name),
+                    env_name(param)
+                ),
+                &scalar_text(value),
+            );
+        }
+    }
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "disco_wc_notify() {{\n  {WC_NOTIFY} --data-binary \"$1\"\n}}\n"
+    );
+    let head = std::mem::take(&mut out);
+    out.push_str(node_lib.trim_end());
+    out.push_str("\n\n");
+
+    let steps = plan.steps_for(group);
+    for (component, step) in &steps {
+        let script = catalogue
+            .get(&component.name)
+            .and_then(|c| c.steps.get(&group))
+            .and_then(|phases| phases.get(&step.phase))
+            .ok_or_else(|| ComposeError::MissingScript {
+                component: component.name.clone(),
+                group: group.to_string(),
+                phase: step.phase.to_string(),
+            })?;
+        let _ = writeln!(
+            out,
+            "# {} {} ({}/{})",
+            component.name, step.phase, component.name, script.file
+        );
+        let _ = writeln!(
+            out,
+            "{}() (",
+            function_name(&component.name, step.phase.as_str())
+        );
+        for param in component.params.keys() {
+            let _ = writeln!(
+                out,
+                "  export PARAM_{0}=\"$DISCO_PARAM_{1}_{0}\"",
+                env_name(param),
+                env_name(&component.name)
+            );
+        }
+        out.push_str(script.text.trim_end());
+        out.push_str("\n)\n\n");
+    }
+
+    out.push_str("trap 'disco_fail \"the node script stopped at line $LINENO\"' ERR\n");
+    out.push_str("disco_log \"node script started\"\n");
+    for (component, step) in &steps {
+        let _ = writeln!(
+            out,
+            "disco_run_step {} {} {}",
+            component.name,
+            step.phase,
+            function_name(&component.name, step.phase.as_str())
+        );
+    }
+    out.push_str("disco_finish\n");
+    Ok(NodeScript { head, body: out })
+}
+
+fn function_name(component: &str, phase: &str) -> String {
+    format!("step_{}_{phase}", component.replace('-', "_"))
+}
+
+/// A name as it appears in an environment variable: uppercase, `-` as `_`.
+pub fn env_name(name: &str) -> String {
+    name.to_ascii_uppercase().replace('-', "_")
+}
+
+fn scalar_text(value: &Scalar) -> String {
+    match value {
+        Scalar::String(s) => s.clone(),
+        Scalar::Integer(i) => i.to_string(),
+        Scalar::Float(f) => f.to_string(),
+        Scalar::Bool(b) => b.to_string(),
+    }
+}
+
+/// A single-quoted shell word: nothing inside is expanded.
+fn quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+/// Text for a comment line: no line breaks can end the comment early.
+fn one_line(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
+}

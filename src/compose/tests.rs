@@ -1,0 +1,269 @@
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::*;
+use crate::cluster::spec::{ClusterName, ComponentRequest, Deployer, Infrastructure, Scalar};
+use crate::cluster::{ClusterId, ClusterSpec, ProviderKind};
+use crate::frameworks::resolve::resolve;
+use crate::frameworks::testing::standard;
+
+fn composer() -> Composer {
+    Composer::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("heat-templates"))
+        .expect("templates")
+}
+
+fn facts() -> Facts {
+    Facts {
+        cluster_id: "00000000-0000-4000-8000-000000000000".into(),
+        cluster_name: "lab".into(),
+        key_name: "disco-00000000".into(),
+        public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests disco-00000000".into(),
+        report_url: None,
+        report_token: None,
+    }
+}
+
+fn plan(components: &[&str], slaves: u16, infrastructure: Infrastructure) -> Plan {
+    let spec = ClusterSpec {
+        name: ClusterName::parse("lab").expect("name"),
+        provider: ProviderKind::Openstack,
+        slaves: serde_json::from_value(Value::from(slaves)).expect("count"),
+        staged: false,
+        infrastructure,
+        components: components
+            .iter()
+            .map(|name| ComponentRequest {
+                name: name.to_string(),
+                params: Default::default(),
+            })
+            .collect(),
+        parameters: Default::default(),
+        deployer: Deployer::default(),
+        attributes: Default::default(),
+    };
+    let _ = ClusterId::new();
+    resolve(&spec, &standard()).expect("plan")
+}
+
+fn infrastructure() -> Infrastructure {
+    Infrastructure {
+        master_image: "ubuntu-22.04".into(),
+        slave_image: "ubuntu-22.04".into(),
+        master_flavor: "m1.medium".into(),
+        slave_flavor: "m1.small".into(),
+        network_name: String::new(),
+        external_network_name: "public".into(),
+        existing_network: false,
+    }
+}
+
+fn yaml(text: &str) -> Value {
+    serde_saphyr::from_str(text).expect("the template is YAML")
+}
+
+#[test]
+fn the_template_has_the_cluster_resources_and_outputs() {
+    let composition = composer()
+        .compose(
+            &plan(&["spark", "jupyter"], 3, infrastructure()),
+            &standard(),
+            &facts(),
+        )
+        .expect("composed");
+    let hot = yaml(&composition.template);
+    let resources = hot["resources"].as_object().expect("resources");
+    for name in [
+        "key_pair",
+        "network",
+        "subnet",
+        "router",
+        "router_interface",
+        "security_group",
+        "master_port",
+        "master_floating_ip",
+        "wait_handle",
+        "wait_condition",
+        "master",
+        "slaves",
+    ] {
+        assert!(resources.contains_key(name), "{name} missing");
+    }
+    assert_eq!(resources["slaves"]["type"], "OS::Heat::ResourceGroup");
+    assert_eq!(
+        resources["slaves"]["properties"]["count"],
+        serde_json::json!({"get_param": "slave_count"})
+    );
+    assert_eq!(hot["parameters"]["slave_count"]["default"], 3);
+    assert_eq!(hot["parameters"]["master_image"]["default"], "ubuntu-22.04");
+    assert_eq!(
+        resources["key_pair"]["properties"]["name"],
+        "disco-00000000"
+    );
+    for output in [
+        "external_ip",
+        "master_private_ip",
+        "slave_ips",
+        "ssh_key_name",
+        "ssh_public_key",
+    ] {
+        assert!(
+            hot["outputs"].get(output).is_some(),
+            "output {output} missing"
+        );
+    }
+    let master_data = &resources["master"]["properties"]["user_data"]["str_replace"];
+    assert_eq!(
+        master_data["template"].as_str(),
+        Some(composition.master_user_data.as_str())
+    );
+    assert!(master_data["params"].get("__DISCO_WC_NOTIFY__").is_some());
+}
+
+#[test]
+fn the_template_does_not_grow_with_the_slave_count() {
+    let one = composer()
+        .compose(
+            &plan(&["spark"], 1, infrastructure()),
+            &standard(),
+            &facts(),
+        )
+        .expect("composed");
+    let many = composer()
+        .compose(
+            &plan(&["spark"], 100, infrastructure()),
+            &standard(),
+            &facts(),
+        )
+        .expect("composed");
+    let difference = many.template.len().abs_diff(one.template.len());
+    assert!(
+        difference < 16,
+        "only the slave count default differs: {difference} bytes"
+    );
+}
+
+#[test]
+fn request_values_cannot_add_yaml_structure() {
+    let mut infra = infrastructure();
+    infra.master_image = "x\"\nevil: true\n#".into();
+    infra.external_network_name = "{get_file: /etc/passwd}".into();
+    let composition = composer()
+        .compose(&plan(&["spark"], 1, infra.clone()), &standard(), &facts())
+        .expect("composed");
+    let hot = yaml(&composition.template);
+    assert!(hot.get("evil").is_none());
+    assert_eq!(
+        hot["parameters"]["master_image"]["default"],
+        infra.master_image.as_str()
+    );
+    assert_eq!(
+        hot["parameters"]["external_network"]["default"],
+        infra.external_network_name.as_str()
+    );
+}
+
+#[test]
+fn an_existing_network_is_used_instead_of_making_one() {
+    let mut infra = infrastructure();
+    infra.network_name = "shared-net".into();
+    infra.existing_network = true;
+    let composition = composer()
+        .compose(&plan(&["spark"], 2, infra), &standard(), &facts())
+        .expect("composed");
+    let hot = yaml(&composition.template);
+    let resources = hot["resources"].as_object().expect("resources");
+    for made in ["network", "subnet", "router", "router_interface"] {
+        assert!(
+            !resources.contains_key(made),
+            "{made} made for an existing network"
+        );
+    }
+    assert_eq!(hot["parameters"]["network_name"]["default"], "shared-net");
+    assert_eq!(
+        resources["master_port"]["properties"]["network"],
+        serde_json::json!({"get_param": "network_name"})
+    );
+}
+
+#[test]
+fn node_scripts_export_the_facts_and_run_the_steps_in_plan_order() {
+    let mut plan = plan(&["zeppelin"], 2, infrastructure());
+    plan.components[0]
+        .params
+        .insert("cores".into(), Scalar::String("it's 4".into()));
+    let composition = composer()
+        .compose(&plan, &standard(), &facts())
+        .expect("composed");
+    let master = &composition.master_script;
+    assert!(master.starts_with("#!/bin/bash\n"));
+    assert!(master.contains("export DISCO_NODE='master'\n"));
+    assert!(master.contains("export DISCO_COMPONENTS='spark zeppelin'\n"));
+    assert!(
+        master.contains("export DISCO_PARAM_SPARK_CORES='it'\\''s 4'\n"),
+        "quoted safely"
+    );
+    let order: Vec<&str> = master
+        .lines()
+        .filter(|l| l.starts_with("disco_run_step "))
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            "disco_run_step spark install step_spark_install",
+            "disco_run_step zeppelin install step_zeppelin_install",
+            "disco_run_step spark smoke step_spark_smoke",
+            "disco_run_step zeppelin smoke step_zeppelin_smoke",
+        ]
+    );
+    let slave = &composition.slave_script;
+    assert!(slave.contains("export DISCO_SLAVE_INDEX='%index%'\n"));
+    assert!(slave.contains("export DISCO_NODE=\"slaves:$((DISCO_SLAVE_INDEX + 1))\"\n"));
+    for script in [master, slave] {
+        let status = std::process::Command::new("bash")
+            .args(["-n", "-c", script])
+            .status()
+            .expect("bash runs");
+        assert!(status.success(), "bash -n rejects:\n{script}");
+    }
+}
+
+#[test]
+fn user_data_unpacks_to_the_plain_script_with_the_placeholders_left_in_the_clear() {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let composition = composer()
+        .compose(
+            &plan(&["zeppelin", "jupyter"], 2, infrastructure()),
+            &standard(),
+            &facts(),
+        )
+        .expect("composed");
+    for (plain, user_data) in [
+        (&composition.master_script, &composition.master_user_data),
+        (&composition.slave_script, &composition.slave_user_data),
+    ] {
+        let (head, rest) = user_data
+            .split_once("umask 077\nmkdir -p /var/lib/disco\n")
+            .expect("a bootstrap");
+        assert!(head.contains(script::MASTER_ADDRESS) && head.contains(script::WC_NOTIFY));
+        let payload: String = rest
+            .lines()
+            .skip(1)
+            .take_while(|l| *l != "DISCO_PAYLOAD")
+            .collect();
+        let packed = base64::engine::general_purpose::STANDARD
+            .decode(payload)
+            .expect("base64");
+        let mut body = String::new();
+        flate2::read::GzDecoder::new(&packed[..])
+            .read_to_string(&mut body)
+            .expect("gzip");
+        assert_eq!(format!("{head}{body}"), *plain);
+        let status = std::process::Command::new("bash")
+            .args(["-n", "-c", user_data])
+            .status()
+            .expect("bash");
+        assert!(status.success());
+    }
+}

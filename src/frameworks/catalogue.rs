@@ -1,0 +1,508 @@
+//! The component catalogue: one folder per component under `frameworks/`, each with a
+//! `component.toml` and its step scripts. `RawComponent` is the TOML as written; the
+//! `Catalogue` holds checked components with their scripts read in, so a bad folder is
+//! found at start-up, not at a user's deploy.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::ProviderKind;
+use crate::cluster::spec::Scalar;
+
+/// A node group of a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeGroup {
+    Master,
+    Slaves,
+}
+
+impl NodeGroup {
+    pub const ALL: [NodeGroup; 2] = [NodeGroup::Master, NodeGroup::Slaves];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeGroup::Master => "master",
+            NodeGroup::Slaves => "slaves",
+        }
+    }
+}
+
+impl fmt::Display for NodeGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a port or check applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupScope {
+    Master,
+    Slaves,
+    All,
+}
+
+impl GroupScope {
+    pub fn includes(self, group: NodeGroup) -> bool {
+        matches!(
+            (self, group),
+            (GroupScope::All, _)
+                | (GroupScope::Master, NodeGroup::Master)
+                | (GroupScope::Slaves, NodeGroup::Slaves)
+        )
+    }
+}
+
+/// The phases of a component's steps, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Install,
+    Configure,
+    Start,
+    Smoke,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 4] = [Phase::Install, Phase::Configure, Phase::Start, Phase::Smoke];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Install => "install",
+            Phase::Configure => "configure",
+            Phase::Start => "start",
+            Phase::Smoke => "smoke",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamType {
+    String,
+    Integer,
+    Float,
+    Boolean,
+}
+
+impl ParamType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamType::String => "string",
+            ParamType::Integer => "integer",
+            ParamType::Float => "float",
+            ParamType::Boolean => "boolean",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawComponent {
+    name: String,
+    version: String,
+    description: String,
+    #[serde(default)]
+    depends_on: Vec<String>,
+    #[serde(default)]
+    after: Vec<String>,
+    providers: Vec<ProviderKind>,
+    #[serde(default)]
+    parameters: BTreeMap<String, RawParameter>,
+    #[serde(default)]
+    ports: Vec<Port>,
+    #[serde(default)]
+    web_uis: Vec<WebUi>,
+    #[serde(default)]
+    health: Vec<RawHealth>,
+    #[serde(default)]
+    steps: BTreeMap<NodeGroup, BTreeMap<Phase, String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParameter {
+    #[serde(rename = "type")]
+    kind: ParamType,
+    default: toml::Value,
+    description: String,
+    #[serde(default)]
+    min: Option<i64>,
+    #[serde(default)]
+    max: Option<i64>,
+    #[serde(default)]
+    values: Vec<String>,
+    #[serde(default)]
+    secret: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    node_group: GroupScope,
+    #[serde(default)]
+    tcp: Option<u16>,
+    #[serde(default)]
+    http: Option<HttpCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    pub port: u16,
+    pub node_group: GroupScope,
+    #[serde(default)]
+    pub public: bool,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebUi {
+    pub name: String,
+    pub node_group: GroupScope,
+    pub port: u16,
+    #[serde(default = "root_path")]
+    pub path: String,
+}
+
+fn root_path() -> String {
+    "/".to_string()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCheck {
+    pub port: u16,
+    pub path: String,
+    pub status: u16,
+}
+
+/// How DISCO checks that a component is up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Check {
+    Tcp(u16),
+    Http(HttpCheck),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    pub node_group: GroupScope,
+    pub check: Check,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Parameter {
+    pub kind: ParamType,
+    pub default: Scalar,
+    pub description: String,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub values: Vec<String>,
+    pub secret: bool,
+}
+
+impl Parameter {
+    /// What a valid value looks like, in words.
+    pub fn expectation(&self) -> String {
+        match self.kind {
+            ParamType::Integer => match (self.min, self.max) {
+                (Some(min), Some(max)) => format!("an integer from {min} to {max}"),
+                (Some(min), None) => format!("an integer of at least {min}"),
+                (None, Some(max)) => format!("an integer of at most {max}"),
+                (None, None) => "an integer".to_string(),
+            },
+            ParamType::String if !self.values.is_empty() => {
+                format!("one of {}", self.values.join(", "))
+            }
+            ParamType::String => "a string".to_string(),
+            ParamType::Float => "a number".to_string(),
+            ParamType::Boolean => "true or false".to_string(),
+        }
+    }
+
+    /// The value converted to this parameter's type; quoted numbers and booleans are
+    /// accepted, as every value of the original's requests was a string.
+    pub fn coerce(&self, value: &Scalar) -> Option<Scalar> {
+        let text = match value {
+            Scalar::String(s) => Some(s.trim()),
+            _ => None,
+        };
+        let coerced = match (self.kind, value) {
+            (ParamType::String, Scalar::String(s)) => Scalar::String(s.clone()),
+            (ParamType::String, Scalar::Integer(i)) => Scalar::String(i.to_string()),
+            (ParamType::String, Scalar::Float(f)) => Scalar::String(f.to_string()),
+            (ParamType::String, Scalar::Bool(_)) => return None,
+            (ParamType::Integer, Scalar::Integer(i)) => Scalar::Integer(*i),
+            (ParamType::Integer, _) => Scalar::Integer(text?.parse().ok()?),
+            (ParamType::Float, Scalar::Float(f)) => Scalar::Float(*f),
+            (ParamType::Float, Scalar::Integer(i)) => Scalar::Float(*i as f64),
+            (ParamType::Float, _) => {
+                Scalar::Float(text?.parse().ok().filter(|f: &f64| f.is_finite())?)
+            }
+            (ParamType::Boolean, Scalar::Bool(b)) => Scalar::Bool(*b),
+            (ParamType::Boolean, _) => match text?.to_ascii_lowercase().as_str() {
+                "true" => Scalar::Bool(true),
+                "false" => Scalar::Bool(false),
+                _ => return None,
+            },
+        };
+        let in_range = match coerced {
+            Scalar::Integer(i) => {
+                self.min.is_none_or(|min| i >= min) && self.max.is_none_or(|max| i <= max)
+            }
+            Scalar::String(ref s) => self.values.is_empty() || self.values.contains(s),
+            _ => true,
+        };
+        in_range.then_some(coerced)
+    }
+}
+
+/// A step's script, read from the component's folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    pub file: String,
+    pub text: String,
+}
+
+/// A component, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Component {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub depends_on: Vec<String>,
+    pub after: Vec<String>,
+    pub providers: Vec<ProviderKind>,
+    pub parameters: BTreeMap<String, Parameter>,
+    pub ports: Vec<Port>,
+    pub web_uis: Vec<WebUi>,
+    pub health: Vec<HealthCheck>,
+    pub steps: BTreeMap<NodeGroup, BTreeMap<Phase, Script>>,
+}
+
+impl Component {
+    pub fn supports(&self, provider: ProviderKind) -> bool {
+        self.providers.contains(&provider)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    components: BTreeMap<String, Component>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("reading the component catalogue {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Syntax {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("component {component}: {problem}")]
+    Invalid { component: String, problem: String },
+}
+
+impl Catalogue {
+    /// Reads every `<dir>/<name>/component.toml`; folders without one are skipped.
+    pub fn load(dir: &Path) -> Result<Catalogue, CatalogueError> {
+        let read_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CatalogueError::Read { path, source }
+        };
+        let mut folders: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(read_err(dir))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.join("component.toml").is_file())
+            .collect();
+        folders.sort();
+        let mut components = Vec::with_capacity(folders.len());
+        for folder in folders {
+            let file = folder.join("component.toml");
+            let text = std::fs::read_to_string(&file).map_err(read_err(&file))?;
+            let raw: RawComponent =
+                toml::from_str(&text).map_err(|source| CatalogueError::Syntax {
+                    path: file.clone(),
+                    source: Box::new(source),
+                })?;
+            let folder_name = folder
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            components.push(check_component(raw, &folder, &folder_name)?);
+        }
+        Catalogue::from_components(components)
+    }
+
+    /// A catalogue of already checked components; checks what spans components.
+    pub fn from_components(list: Vec<Component>) -> Result<Catalogue, CatalogueError> {
+        let components: BTreeMap<String, Component> =
+            list.into_iter().map(|c| (c.name.clone(), c)).collect();
+        for component in components.values() {
+            for dependency in component.depends_on.iter().chain(&component.after) {
+                if !components.contains_key(dependency) {
+                    return Err(CatalogueError::Invalid {
+                        component: component.name.clone(),
+                        problem: format!("names {dependency:?}, which is not in the catalogue"),
+                    });
+                }
+            }
+        }
+        Ok(Catalogue { components })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Component> {
+        self.components.get(name)
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.components.keys().map(String::as_str).collect()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Component> {
+        self.components.values()
+    }
+}
+
+fn check_component(
+    raw: RawComponent,
+    folder: &Path,
+    folder_name: &str,
+) -> Result<Component, CatalogueError> {
+    let invalid = |problem: String| CatalogueError::Invalid {
+        component: raw.name.clone(),
+        problem,
+    };
+    if raw.name != folder_name {
+        return Err(invalid(format!("its folder is named {folder_name:?}")));
+    }
+    if crate::frameworks::inject::parse_inject(&format!("['{}']", raw.name)).is_err() {
+        return Err(invalid(
+            "name must be [a-z][a-z0-9_-]*, at most 63".to_string(),
+        ));
+    }
+    let mut parameters = BTreeMap::new();
+    for (name, param) in raw.parameters.clone() {
+        let name_ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !name_ok {
+            return Err(invalid(format!(
+                "parameter {name:?}: name must be [a-z][a-z0-9_]*"
+            )));
+        }
+        let default = toml_scalar(&param.default)
+            .ok_or_else(|| invalid(format!("parameter {name}: default must be a scalar")))?;
+        let mut checked = Parameter {
+            kind: param.kind,
+            default: default.clone(),
+            description: param.description,
+            min: param.min,
+            max: param.max,
+            values: param.values,
+            secret: param.secret,
+        };
+        checked.default = checked.coerce(&default).ok_or_else(|| {
+            invalid(format!(
+                "parameter {name}: default is not {}",
+                checked.expectation()
+            ))
+        })?;
+        parameters.insert(name, checked);
+    }
+    let declared: BTreeSet<u16> = raw.ports.iter().map(|p| p.port).collect();
+    let undeclared = |port: u16, what: &str| {
+        (!declared.contains(&port))
+            .then(|| invalid(format!("{what} uses port {port}, not in [[ports]]")))
+    };
+    for ui in &raw.web_uis {
+        if let Some(err) = undeclared(ui.port, &format!("web UI {:?}", ui.name)) {
+            return Err(err);
+        }
+    }
+    let mut health = Vec::new();
+    for check in raw.health.clone() {
+        let check = match (check.tcp, check.http) {
+            (Some(port), None) => HealthCheck {
+                node_group: check.node_group,
+                check: Check::Tcp(port),
+            },
+            (None, Some(http)) => HealthCheck {
+                node_group: check.node_group,
+                check: Check::Http(http),
+            },
+            _ => {
+                return Err(invalid(
+                    "a [[health]] entry has exactly one of tcp, http".into(),
+                ));
+            }
+        };
+        let port = match &check.check {
+            Check::Tcp(port) => *port,
+            Check::Http(http) => http.port,
+        };
+        if let Some(err) = undeclared(port, "a health check") {
+            return Err(err);
+        }
+        health.push(check);
+    }
+    let mut steps = BTreeMap::new();
+    for (group, phases) in raw.steps {
+        let mut scripts = BTreeMap::new();
+        for (phase, file) in phases {
+            let path = folder.join(&file);
+            let plain = Path::new(&file)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !plain {
+                return Err(invalid(format!(
+                    "step script {file:?} must be a file in its folder"
+                )));
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| invalid(format!("{group} {phase} script {file}: {e}")))?;
+            scripts.insert(phase, Script { file, text });
+        }
+        steps.insert(group, scripts);
+    }
+    Ok(Component {
+        name: raw.name,
+        version: raw.version,
+        description: raw.description,
+        depends_on: raw.depends_on,
+        after: raw.after,
+        providers: raw.providers,
+        parameters,
+        ports: raw.ports,
+        web_uis: raw.web_uis,
+        health,
+        steps,
+    })
+}
+
+fn toml_scalar(value: &toml::Value) -> Option<Scalar> {
+    match value {
+        toml::Value::String(s) => Some(Scalar::String(s.clone())),
+        toml::Value::Integer(i) => Some(Scalar::Integer(*i)),
+        toml::Value::Float(f) => Some(Scalar::Float(*f)),
+        toml::Value::Boolean(b) => Some(Scalar::Bool(*b)),
+        _ => None,
+    }
+}

@@ -1,0 +1,116 @@
+//! `Plan`: a request resolved against the catalogue. It says which nodes there are, which
+//! components in which order, with which parameters, and which steps run on which node
+//! group. Deploys, templates and the task tree are all made from it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::catalogue::{GroupScope, HealthCheck, NodeGroup, Phase, Port, WebUi};
+use crate::cluster::ProviderKind;
+use crate::cluster::spec::{Infrastructure, Scalar};
+
+/// What a secret parameter's value is shown as.
+pub const REDACTED: &str = "********";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub cluster: String,
+    pub provider: ProviderKind,
+    pub node_groups: Vec<PlannedGroup>,
+    pub infrastructure: Infrastructure,
+    /// In the order they are installed: dependencies first, ties by name.
+    pub components: Vec<PlannedComponent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedGroup {
+    pub group: NodeGroup,
+    pub count: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedComponent {
+    pub name: String,
+    pub version: String,
+    /// Asked for by the user, rather than pulled in as a dependency.
+    pub requested: bool,
+    pub params: BTreeMap<String, Scalar>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub secret_params: BTreeSet<String>,
+    pub steps: Vec<PlannedStep>,
+    pub ports: Vec<Port>,
+    pub web_uis: Vec<WebUi>,
+    pub health: Vec<HealthCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedStep {
+    pub group: NodeGroup,
+    pub phase: Phase,
+    /// The script's file in the component's folder.
+    pub script: String,
+}
+
+impl Plan {
+    pub fn slave_count(&self) -> u16 {
+        self.node_groups
+            .iter()
+            .find(|g| g.group == NodeGroup::Slaves)
+            .map_or(0, |g| g.count)
+    }
+
+    pub fn component_names(&self) -> Vec<&str> {
+        self.components.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    /// Ports opened to the outside on the master, sorted, without repeats.
+    pub fn public_ports(&self, group: NodeGroup) -> BTreeSet<u16> {
+        self.components
+            .iter()
+            .flat_map(|c| &c.ports)
+            .filter(|p| p.public && p.node_group.includes(group))
+            .map(|p| p.port)
+            .collect()
+    }
+
+    /// The steps one node group runs, in order: each component's install, configure and
+    /// start in component order, then every component's smoke test.
+    pub fn steps_for(&self, group: NodeGroup) -> Vec<(&PlannedComponent, &PlannedStep)> {
+        let mut steps: Vec<_> = self
+            .components
+            .iter()
+            .flat_map(|c| c.steps.iter().map(move |s| (c, s)))
+            .filter(|(_, s)| s.group == group)
+            .collect();
+        // Stable: component order is kept within the smoke phase and before it.
+        steps.sort_by_key(|(_, s)| s.phase == Phase::Smoke);
+        steps
+    }
+
+    /// The plan as shown to users: secret parameter values replaced.
+    pub fn redacted(&self) -> Plan {
+        let mut plan = self.clone();
+        for component in &mut plan.components {
+            for name in &component.secret_params {
+                // An empty secret (generate one on the node) is shown as it is: hiding
+                // it would suggest a value was set.
+                if let Some(value) = component.params.get_mut(name)
+                    && *value != Scalar::String(String::new())
+                {
+                    *value = Scalar::String(REDACTED.to_string());
+                }
+            }
+        }
+        plan
+    }
+
+    /// Web UIs on the master, for links and template outputs.
+    pub fn master_web_uis(&self) -> Vec<(&str, &WebUi)> {
+        self.components
+            .iter()
+            .flat_map(|c| c.web_uis.iter().map(move |ui| (c.name.as_str(), ui)))
+            .filter(|(_, ui)| ui.node_group != GroupScope::Slaves)
+            .collect()
+    }
+}

@@ -1,0 +1,282 @@
+//! Resolution: a request's components and parameters, checked against the catalogue,
+//! with every dependency added, in a deterministic order (topological; ties by name).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::catalogue::{Catalogue, NodeGroup, Phase};
+use super::plan::{Plan, PlannedComponent, PlannedGroup, PlannedStep};
+use crate::cluster::spec::{ClusterSpec, INJECT, Scalar};
+
+/// Why a request's components do not make a plan; each names the attribute and the
+/// problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("{INJECT}: no component is requested; known components: {}", known.join(", "))]
+    Empty { known: Vec<String> },
+    #[error("{INJECT}: unknown component {name:?}; known components: {}", known.join(", "))]
+    Unknown { name: String, known: Vec<String> },
+    #[error("{INJECT}: dependency cycle: {}", path.join(" -> "))]
+    Cycle { path: Vec<String> },
+    #[error(
+        "icclab.disco.components.{component}.{param}: {component} has no parameter {param:?}; its parameters: {}",
+        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+    )]
+    UnknownParameter {
+        component: String,
+        param: String,
+        known: Vec<String>,
+    },
+    #[error(
+        "icclab.disco.components.{component}.{param}: {component} is not part of this cluster (it has {})",
+        components.join(", ")
+    )]
+    NotInPlan {
+        component: String,
+        param: String,
+        components: Vec<String>,
+    },
+    #[error("icclab.disco.components.{component}.{param}: expected {expected}, got {got}")]
+    InvalidParameter {
+        component: String,
+        param: String,
+        expected: String,
+        got: String,
+    },
+    #[error(
+        "icclab.disco.provider: component {component} cannot run on provider {provider} (it runs on {})",
+        supported.join(", ")
+    )]
+    Unsupported {
+        component: String,
+        provider: String,
+        supported: Vec<String>,
+    },
+}
+
+/// Resolves a cluster's spec into its plan.
+pub fn resolve(spec: &ClusterSpec, catalogue: &Catalogue) -> Result<Plan, ResolveError> {
+    let known = || {
+        catalogue
+            .names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+    };
+    if spec.components.is_empty() {
+        return Err(ResolveError::Empty { known: known() });
+    }
+    let mut included: BTreeSet<String> = BTreeSet::new();
+    let mut pending: Vec<String> = Vec::new();
+    for request in &spec.components {
+        if catalogue.get(&request.name).is_none() {
+            return Err(ResolveError::Unknown {
+                name: request.name.clone(),
+                known: known(),
+            });
+        }
+        pending.push(request.name.clone());
+    }
+    while let Some(name) = pending.pop() {
+        if included.insert(name.clone())
+            && let Some(component) = catalogue.get(&name)
+        {
+            pending.extend(component.depends_on.iter().cloned());
+        }
+    }
+    let order = order(&included, catalogue)?;
+
+    let requested: BTreeMap<&str, &BTreeMap<String, Scalar>> = spec
+        .components
+        .iter()
+        .map(|r| (r.name.as_str(), &r.params))
+        .collect();
+    let slaves = spec.slaves.get();
+    let mut components = Vec::with_capacity(order.len());
+    for name in order {
+        let Some(component) = catalogue.get(&name) else {
+            continue;
+        };
+        if !component.supports(spec.provider) {
+            return Err(ResolveError::Unsupported {
+                component: name,
+                provider: spec.provider.to_string(),
+                supported: component.providers.iter().map(|p| p.to_string()).collect(),
+            });
+        }
+        let given = requested.get(name.as_str());
+        let from_attributes = spec.parameters.get(&name);
+        let mut params: BTreeMap<String, Scalar> = BTreeMap::new();
+        let all_given = given
+            .into_iter()
+            .flat_map(|g| g.iter())
+            .chain(from_attributes.into_iter().flat_map(|g| g.iter()));
+        for (param, value) in all_given {
+            let Some(spec) = component.parameters.get(param) else {
+                return Err(ResolveError::UnknownParameter {
+                    component: name.clone(),
+                    param: param.clone(),
+                    known: component.parameters.keys().cloned().collect(),
+                });
+            };
+            let value = spec
+                .coerce(value)
+                .ok_or_else(|| ResolveError::InvalidParameter {
+                    component: name.clone(),
+                    param: param.clone(),
+                    expected: spec.expectation(),
+                    got: if spec.secret {
+                        "a value of the wrong type".to_string()
+                    } else {
+                        describe(value)
+                    },
+                })?;
+            params.insert(param.clone(), value);
+        }
+        for (param, spec) in &component.parameters {
+            params
+                .entry(param.clone())
+                .or_insert_with(|| spec.default.clone());
+        }
+        let version = match params.get("version") {
+            Some(Scalar::String(v)) => v.clone(),
+            _ => component.version.clone(),
+        };
+        // Slave steps are planned even for no slaves, so that a cluster scaled up later
+        // gets working slaves.
+        let steps = component
+            .steps
+            .iter()
+            .flat_map(|(group, phases)| {
+                Phase::ALL.into_iter().filter_map(move |phase| {
+                    phases.get(&phase).map(|script| PlannedStep {
+                        group: *group,
+                        phase,
+                        script: script.file.clone(),
+                    })
+                })
+            })
+            .collect();
+        components.push(PlannedComponent {
+            name: name.clone(),
+            version,
+            requested: given.is_some(),
+            params,
+            secret_params: component
+                .parameters
+                .iter()
+                .filter(|(_, p)| p.secret)
+                .map(|(n, _)| n.clone())
+                .collect(),
+            steps,
+            ports: component.ports.clone(),
+            web_uis: component.web_uis.clone(),
+            health: component.health.clone(),
+        });
+    }
+    let planned: Vec<String> = components
+        .iter()
+        .map(|c: &PlannedComponent| c.name.clone())
+        .collect();
+    for (component, params) in &spec.parameters {
+        if !planned.contains(component)
+            && let Some(param) = params.keys().next()
+        {
+            return Err(ResolveError::NotInPlan {
+                component: component.clone(),
+                param: param.clone(),
+                components: planned,
+            });
+        }
+    }
+    let node_groups = vec![
+        PlannedGroup {
+            group: NodeGroup::Master,
+            count: 1,
+        },
+        PlannedGroup {
+            group: NodeGroup::Slaves,
+            count: slaves,
+        },
+    ];
+    Ok(Plan {
+        cluster: spec.name.to_string(),
+        provider: spec.provider,
+        node_groups,
+        infrastructure: spec.infrastructure.clone(),
+        components,
+    })
+}
+
+/// Kahn's algorithm over `depends_on` and `after` edges among the included components;
+/// among the components ready at each point the first by name goes next.
+fn order(included: &BTreeSet<String>, catalogue: &Catalogue) -> Result<Vec<String>, ResolveError> {
+    let before = |name: &str| -> Vec<String> {
+        catalogue
+            .get(name)
+            .map(|c| {
+                c.depends_on
+                    .iter()
+                    .chain(&c.after)
+                    .filter(|d| included.contains(*d))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut waiting: BTreeMap<String, BTreeSet<String>> = included
+        .iter()
+        .map(|name| (name.clone(), before(name).into_iter().collect()))
+        .collect();
+    let mut order = Vec::with_capacity(included.len());
+    while let Some(next) = waiting
+        .iter()
+        .find(|(_, deps)| deps.is_empty())
+        .map(|(name, _)| name.clone())
+    {
+        waiting.remove(&next);
+        for deps in waiting.values_mut() {
+            deps.remove(&next);
+        }
+        order.push(next);
+    }
+    if waiting.is_empty() {
+        Ok(order)
+    } else {
+        Err(ResolveError::Cycle {
+            path: cycle_path(&waiting),
+        })
+    }
+}
+
+/// A cycle among the components left waiting: follow first dependencies until one repeats.
+fn cycle_path(waiting: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let Some(start) = waiting.keys().next() else {
+        return Vec::new();
+    };
+    let mut path = vec![start.clone()];
+    let mut current = start.clone();
+    loop {
+        let Some(next) = waiting.get(&current).and_then(|deps| deps.iter().next()) else {
+            return path;
+        };
+        if let Some(at) = path.iter().position(|n| n == next) {
+            let mut cycle = path.split_off(at);
+            cycle.push(next.clone());
+            return cycle;
+        }
+        path.push(next.clone());
+        current = next.clone();
+    }
+}
+
+fn describe(value: &Scalar) -> String {
+    match value {
+        Scalar::String(s) => format!("{s:?}"),
+        Scalar::Integer(i) => i.to_string(),
+        Scalar::Float(f) => f.to_string(),
+        Scalar::Bool(b) => b.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

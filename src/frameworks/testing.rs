@@ -1,0 +1,78 @@
+//! A small catalogue made in code, for unit tests of what consumes catalogues.
+
+use std::collections::BTreeMap;
+
+use super::catalogue::{Catalogue, Component, NodeGroup, ParamType, Parameter, Phase, Script};
+use crate::cluster::ProviderKind;
+use crate::cluster::spec::Scalar;
+
+pub(crate) fn component(name: &str, depends_on: &[&str], after: &[&str]) -> Component {
+    let script = |file: &str| Script {
+        file: file.to_string(),
+        text: format!("echo {name} {file}\n"),
+    };
+    let mut steps = BTreeMap::new();
+    steps.insert(
+        NodeGroup::Master,
+        BTreeMap::from([
+            (Phase::Install, script("install.sh")),
+            (Phase::Smoke, script("smoke.sh")),
+        ]),
+    );
+    steps.insert(
+        NodeGroup::Slaves,
+        BTreeMap::from([(Phase::Start, script("start.sh"))]),
+    );
+    Component {
+        name: name.to_string(),
+        version: "1.0".to_string(),
+        description: format!("{name} for tests"),
+        depends_on: depends_on.iter().map(|s| s.to_string()).collect(),
+        after: after.iter().map(|s| s.to_string()).collect(),
+        providers: vec![ProviderKind::File, ProviderKind::Openstack],
+        parameters: BTreeMap::from([
+            (
+                "cores".to_string(),
+                Parameter {
+                    kind: ParamType::Integer,
+                    default: Scalar::Integer(2),
+                    description: "cores".into(),
+                    min: Some(1),
+                    max: Some(64),
+                    values: vec![],
+                    secret: false,
+                },
+            ),
+            (
+                "token".to_string(),
+                Parameter {
+                    kind: ParamType::String,
+                    default: Scalar::String(String::new()),
+                    description: "token".into(),
+                    min: None,
+                    max: None,
+                    values: vec![],
+                    secret: true,
+                },
+            ),
+        ]),
+        ports: vec![],
+        web_uis: vec![],
+        health: vec![],
+        steps,
+    }
+}
+
+pub(crate) fn catalogue(components: Vec<Component>) -> Catalogue {
+    Catalogue::from_components(components).expect("catalogue")
+}
+
+pub(crate) fn standard() -> Catalogue {
+    catalogue(vec![
+        component("hadoop", &[], &[]),
+        component("spark", &[], &["hadoop"]),
+        component("zeppelin", &["spark"], &[]),
+        component("jupyter", &[], &["spark"]),
+        component("dask", &[], &[]),
+    ])
+}

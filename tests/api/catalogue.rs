@@ -1,0 +1,170 @@
+//! Every template the real catalogue can produce — each component alone, all of them
+//! together, with 1 and 20 slaves — is checked: its node scripts with `bash -n` and
+//! shellcheck, and (in `heat.rs`) the template by the real Heat.
+
+use std::path::Path;
+
+use disco::cluster::spec::ClusterSpec;
+use disco::cluster::{ClusterId, ProviderKind};
+use disco::compose::{Composer, Composition, Facts};
+use disco::frameworks::catalogue::Catalogue;
+use disco::frameworks::resolve::resolve;
+use disco::manifest::Manifest;
+use disco::occi::text::parse_attributes;
+
+pub fn catalogue() -> Catalogue {
+    Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("frameworks")).expect("catalogue")
+}
+
+/// The component sets to check: each alone, then all together.
+pub fn component_sets(catalogue: &Catalogue) -> Vec<Vec<String>> {
+    let mut sets: Vec<Vec<String>> = catalogue
+        .names()
+        .iter()
+        .map(|n| vec![n.to_string()])
+        .collect();
+    sets.push(catalogue.names().iter().map(|n| n.to_string()).collect());
+    sets
+}
+
+/// Composes a cluster of `components` with `slaves` slaves for OpenStack, through the
+/// same manifest check and resolution a create request takes.
+pub fn compose(catalogue: &Catalogue, components: &[String], slaves: u16) -> Composition {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let composer = Composer::load(&root.join("heat-templates")).expect("templates");
+    let inject: Vec<String> = components.iter().map(|c| format!("'{c}'")).collect();
+    let attributes = parse_attributes(&format!(
+        "icclab.disco.dependencies.inject=\"[{}]\",icclab.disco.components.heat.slavecount={slaves}",
+        inject.join(", ")
+    ))
+    .expect("attributes");
+    let checked = Manifest::built_in()
+        .expect("manifest")
+        .check_request(&attributes)
+        .expect("checked");
+    let id = ClusterId::new();
+    let spec = ClusterSpec::from_attributes(id, &checked, ProviderKind::Openstack).expect("spec");
+    let plan = resolve(&spec, catalogue).expect("resolves");
+    let facts = Facts {
+        cluster_id: id.to_string(),
+        cluster_name: spec.name.to_string(),
+        key_name: format!("disco-{}", id.short()),
+        public_key:
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOTaIXbZ2h1Md2u9X7pGHY6yR1BgW5FfN5R0TGY6OxM3 test"
+                .into(),
+        report_url: Some(format!("http://192.0.2.1:8888/disco/{id}/report")),
+        report_token: Some("report-token".into()),
+    };
+    composer
+        .compose(&plan, catalogue, &facts)
+        .expect("composes")
+}
+
+fn shellcheck(script: &str, what: &str) {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("node.sh");
+    std::fs::write(&file, script).expect("write");
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&file)
+        .output()
+        .expect("bash");
+    assert!(
+        syntax.status.success(),
+        "{what}: bash -n: {}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+    let checked = std::process::Command::new("shellcheck")
+        .args(["-s", "bash", "-S", "warning", "-f", "gcc"])
+        .arg(&file)
+        .output()
+        .expect("shellcheck is installed (tests/run.sh installs it)");
+    assert!(
+        checked.status.success(),
+        "{what}: shellcheck:\n{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+}
+
+#[test]
+fn every_composed_node_script_passes_bash_n_and_shellcheck() {
+    let catalogue = catalogue();
+    assert!(
+        catalogue.names().len() >= 6,
+        "the catalogue has its components: {:?}",
+        catalogue.names()
+    );
+    for components in component_sets(&catalogue) {
+        let composition = compose(&catalogue, &components, 2);
+        shellcheck(
+            &composition.master_script,
+            &format!("{components:?} master"),
+        );
+        shellcheck(&composition.slave_script, &format!("{components:?} slaves"));
+        shellcheck(
+            &composition.master_user_data,
+            &format!("{components:?} master user data"),
+        );
+        shellcheck(
+            &composition.slave_user_data,
+            &format!("{components:?} slave user data"),
+        );
+    }
+}
+
+#[test]
+fn every_component_set_composes_to_a_template_with_its_web_ui_outputs() {
+    let catalogue = catalogue();
+    for components in component_sets(&catalogue) {
+        for slaves in [1, 20] {
+            let composition = compose(&catalogue, &components, slaves);
+            let hot: serde_json::Value =
+                serde_saphyr::from_str(&composition.template).expect("the template is YAML");
+            assert_eq!(hot["parameters"]["slave_count"]["default"], slaves);
+            let outputs = hot["outputs"].as_object().expect("outputs");
+            for name in &components {
+                let component = catalogue.get(name).expect("component");
+                for ui in component.web_uis.iter() {
+                    let rule = format!("port_range_min: {}", ui.port);
+                    assert!(
+                        composition.template.contains(&rule),
+                        "{name}: port {} is opened",
+                        ui.port
+                    );
+                    assert!(
+                        outputs
+                            .keys()
+                            .any(|k| k.starts_with(&format!("web_ui_{}_", name.replace('-', "_")))),
+                        "{name}: a web UI output"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Nova refuses user data over 65,535 bytes once base64-encoded.
+const NOVA_USER_DATA_LIMIT: usize = 65_535;
+
+#[test]
+fn every_node_fits_novas_user_data_limit_even_with_every_component() {
+    let catalogue = catalogue();
+    for components in component_sets(&catalogue) {
+        let composition = compose(&catalogue, &components, 20);
+        for (group, user_data) in [
+            ("master", &composition.master_user_data),
+            ("slaves", &composition.slave_user_data),
+        ] {
+            let encoded = user_data.len().div_ceil(3) * 4;
+            assert!(
+                encoded <= NOVA_USER_DATA_LIMIT,
+                "{components:?} {group}: {encoded} bytes of base64 user data (plain script {} bytes)",
+                if group == "master" {
+                    composition.master_script.len()
+                } else {
+                    composition.slave_script.len()
+                }
+            );
+        }
+    }
+}

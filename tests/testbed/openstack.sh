@@ -1,0 +1,653 @@
+#!/usr/bin/env bash
+# A real OpenStack Keystone + Heat on loopback, for DISCO's integration tests.
+#
+#   tests/testbed/openstack.sh install   # apt + pip venv, once (seconds when already there)
+#   tests/testbed/openstack.sh up        # fresh state; MariaDB, RabbitMQ, Keystone, Heat, fake cloud
+#   tests/testbed/openstack.sh env [demo|other|admin|disco]   # export OS_* lines
+#   tests/testbed/openstack.sh status    # which services answer (exit 1 if any does not)
+#   tests/testbed/openstack.sh down      # stop exactly what `up` started, by recorded PID
+#
+# Keystone http://127.0.0.1:5000/v3, Heat http://127.0.0.1:8004/v1/<project_id>,
+# fake nova :8774, neutron :9696, glance :9292. Everything listens on 127.0.0.1 only;
+# MariaDB has no TCP port at all (unix socket). See README.md beside this file.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TB_DIR=${DISCO_TESTBED_DIR:-/var/tmp/disco-testbed}
+VENV=$TB_DIR/venv                 # kept across runs (install)
+RUN=$TB_DIR/run                   # runtime state: wiped by every `up`
+PIDDIR=$RUN/pids
+LOGS=$RUN/logs
+PY=${DISCO_TESTBED_PYTHON:-/usr/bin/python3}   # Debian's python3 (matches python3-dev)
+
+KS_PORT=${DISCO_TESTBED_KEYSTONE_PORT:-5000}
+HEAT_PORT=${DISCO_TESTBED_HEAT_PORT:-8004}
+NOVA_PORT=8774 NEUTRON_PORT=9696 GLANCE_PORT=9292   # fixed in fake_cloud.py
+AMQP_PORT=${DISCO_TESTBED_AMQP_PORT:-35672}         # not 5672: stay clear of a system RabbitMQ
+EPMD_PORT=${DISCO_TESTBED_EPMD_PORT:-34369}
+DIST_PORT=${DISCO_TESTBED_DIST_PORT:-35673}
+UP_TIMEOUT=${DISCO_TESTBED_UP_TIMEOUT:-240}          # seconds for the whole of `up`
+GRACE=${DISCO_TESTBED_GRACE:-10}                     # seconds between TERM and KILL in `down`
+ENGINE_WORKERS=${DISCO_TESTBED_HEAT_WORKERS:-1}
+
+KEYSTONE_VERSION=30.0.0
+HEAT_VERSION=27.0.1
+PIP_PKGS=("keystone==$KEYSTONE_VERSION" "openstack-heat==$HEAT_VERSION" uwsgi PyMySQL)
+APT_PKGS=(mariadb-server mariadb-client rabbitmq-server gcc python3-dev python3-venv curl procps)
+
+# Start order is the reverse of the stop order used by `down`.
+STOP_ORDER=(heat-engine heat-api keystone fake-cloud rabbitmq epmd mariadb)
+
+T0=$(date +%s.%N)
+log() { printf '[%5.1fs] %s\n' "$(awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN{print a-b}')" "$*" >&2; }
+die() { echo "openstack.sh: $*" >&2; exit 1; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# ---------------------------------------------------------------------------- install
+install_stamp() {  # what the venv was built from; a change rebuilds it
+  { echo "${PIP_PKGS[*]}"; "$PY" -c 'import sys; print(sys.version)'; constraints; } | sha256sum | cut -c1-16
+}
+
+cmd_install() {
+  local t0=$SECONDS missing=() p
+  [ -x "$PY" ] || missing+=(python3)
+  while read -r p st; do
+    [ "$st" = installed ] || missing+=("$p")
+  done < <(for p in "${APT_PKGS[@]}"; do
+             printf '%s %s\n' "$p" "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || echo missing)"; done)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "apt-get install ${missing[*]}"
+    # Keep Debian's maintainer scripts from starting system-wide mariadb/rabbitmq daemons.
+    local made_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+      as_root chmod 755 /usr/sbin/policy-rc.d; made_policy=1
+    fi
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${APT_PKGS[@]}" >/dev/null
+    [ $made_policy = 1 ] && as_root rm -f /usr/sbin/policy-rc.d
+  fi
+  mkdir -p "$TB_DIR"
+  local stamp; stamp=$(install_stamp)
+  if [ "$(cat "$VENV/.disco-testbed-stamp" 2>/dev/null)" != "$stamp" ]; then
+    log "pip install into $VENV (keystone $KEYSTONE_VERSION, heat $HEAT_VERSION, uwsgi from source)"
+    if ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then rm -rf "$VENV"; "$PY" -m venv "$VENV"; fi
+    constraints > "$TB_DIR/constraints.txt"
+    # uwsgi is built from source by pip: needs gcc and python3-dev (installed above).
+    "$VENV/bin/pip" install -q --disable-pip-version-check -c "$TB_DIR/constraints.txt" "${PIP_PKGS[@]}"
+    echo "$stamp" > "$VENV/.disco-testbed-stamp"
+  fi
+  log "install done in $((SECONDS - t0)) s ($VENV)"
+}
+
+# Versions that were installed and tested together (pip freeze of a working venv).
+# keystone and heat pin their own direct dependencies only loosely; this keeps a
+# later release of some library from breaking the test bed.
+constraints() {
+  cat <<'EOF'
+alembic==1.20.1
+amqp==5.4.2
+aniso8601==10.0.1
+aodhclient==3.12.0
+attrs==26.1.0
+autopage==0.6.0
+bcrypt==5.0.0
+blinker==1.9.0
+cachetools==8.0.1
+certifi==2026.10.18
+cffi==2.1.1
+charset-normalizer==3.5.2
+click==8.5.1
+cliff==4.17.0
+cmd2==4.3.1
+cotyledon==2.2.0
+croniter==7.0.0
+cryptography==50.0.2
+debtcollector==3.1.0
+decorator==5.3.1
+defusedxml==0.7.1
+dnspython==2.9.2
+docker==7.2.0
+dogpile.cache==1.5.0
+elementpath==4.8.0
+eventlet==0.41.3
+fasteners==0.20
+Flask==3.1.3
+Flask-RESTful==0.3.10
+futurist==3.5.0
+greenlet==3.5.6
+idna==3.20
+invoke==3.0.3
+iso8601==2.1.0
+itsdangerous==2.2.0
+Jinja2==3.1.6
+jmespath==1.1.0
+jsonpatch==1.47
+jsonpointer==3.12
+jsonschema==4.26.0
+jsonschema-specifications==2025.9.1
+keystone==30.0.0
+keystoneauth1==5.18.1
+keystonemiddleware==13.0.1
+kombu==5.7.0
+lxml==6.1.3
+Mako==1.4.3
+markdown-it-py==4.3.0
+MarkupSafe==3.0.4
+mdurl==0.1.2
+msgpack==1.2.4
+ncclient==0.7.1
+netaddr==1.3.0
+neutron-lib==5.0.1
+oauthlib==4.0.1
+openstack-heat==27.0.1
+openstacksdk==4.22.0
+os-ken==4.2.2
+os-service-types==1.9.0
+os-traits==3.9.0
+osc-lib==4.7.0
+oslo.cache==4.3.0
+oslo.concurrency==7.6.1
+oslo.config==10.7.0
+oslo.context==6.5.0
+oslo.db==18.1.1
+oslo.i18n==6.9.0
+oslo.log==8.3.2
+oslo.messaging==18.3.1
+oslo.metrics==0.17.0
+oslo.middleware==8.2.0
+oslo.policy==6.0.1
+oslo.reports==3.9.0
+oslo.serialization==5.11.0
+oslo.service==4.8.0
+oslo.upgradecheck==2.8.0
+oslo.utils==10.2.0
+oslo.versionedobjects==3.12.0
+osprofiler==4.4.0
+ovs==4.0.0
+packaging==26.3
+paramiko==5.1.0
+Paste==3.10.1
+PasteDeploy==3.1.0
+pbr==7.1.3
+pecan==1.8.0
+platformdirs==4.14.7
+prettytable==3.18.0
+prometheus_client==0.26.0
+prompt_toolkit==3.0.53
+psutil==7.2.2
+pycadf==4.1.0
+pycparser==3.12
+Pygments==2.21.0
+PyJWT==2.15.1
+PyMySQL==1.2.4
+PyNaCl==1.6.2
+pyOpenSSL==26.4.0
+pyparsing==3.3.3
+pyperclip==1.11.0
+pysaml2==7.5.5
+python-barbicanclient==7.6.0
+python-blazarclient==4.6.0
+python-cinderclient==9.10.0
+python-dateutil==4.0.0
+python-designateclient==7.0.0
+python-glanceclient==4.13.0
+python-heatclient==5.3.0
+python-ironicclient==6.3.0
+python-keystoneclient==6.0.0
+python-magnumclient==5.0.0
+python-manilaclient==6.3.0
+python-mistralclient==6.3.0
+python-neutronclient==14.0.0
+python-novaclient==18.13.1
+python-octaviaclient==3.15.0
+python-openstackclient==10.5.0
+python-swiftclient==4.11.0
+python-troveclient==8.11.0
+python-zaqarclient==4.7.0
+python-zunclient==5.5.0
+pytz==2026.6
+PyYAML==6.0.3
+referencing==0.37.0
+repoze-lru==0.8
+requests==2.34.2
+rfc3986==2.0.0
+rich==15.0.0
+rich-argparse==1.8.0
+Routes==2.5.1
+rpds-py==2026.9.1
+setproctitle==1.3.8
+six==1.17.0
+sortedcontainers==2.4.0
+SQLAlchemy==2.1.9
+statsd==4.0.1
+stevedore==5.10.0
+tenacity==9.2.1
+testresources==2.1.2
+testscenarios==0.7.0
+typing_extensions==4.16.0
+tzdata==2026.6
+urllib3==2.8.0
+uWSGI==2.0.31
+vine==5.1.0
+warlock==2.1.0
+wcwidth==0.9.4
+WebOb==1.8.11
+websocket-client==1.9.2
+Werkzeug==3.1.9
+wrapt==2.5.2
+xmlschema==2.5.1
+yappi==1.7.6
+yaql==3.2.0
+EOF
+}
+
+# ---------------------------------------------------------------------------- processes
+proc_start() {  # pid -> start time in jiffies (field 22 of /proc/PID/stat), guards PID reuse
+  local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  s=${s##*) }; set -- $s; echo "${20}"
+}
+group_alive() {  # pgid -> 0 if any non-zombie process is in that process group
+  ps -e -o pgid=,stat= | awk -v g="$1" '$1==g && $2 !~ /^Z/ {f=1} END {exit !f}'
+}
+
+spawn() {  # name logfile cmd... : start in its own session, record PID + start time
+  local name=$1 out=$2; shift 2
+  setsid "$@" >"$out" 2>&1 </dev/null &
+  local pid=$!
+  echo "$pid $(proc_start $pid || echo 0)" > "$PIDDIR/$name.pid"
+  # setsid only keeps the PID when the caller is not a process-group leader (true in a
+  # script); a forked setsid would leave us with the wrong PID, so say so loudly.
+  sleep 0.05
+  if [ -d /proc/$pid ] && [ "$(ps -o sid= -p $pid | tr -d ' ')" != "$pid" ]; then
+    die "spawn $name: PID $pid is not a session leader (setsid forked?)"
+  fi
+}
+
+stop_one() {  # name: TERM the recorded process group, KILL after $GRACE s
+  local f=$PIDDIR/$1.pid pid st now i
+  [ -s "$f" ] || return 0
+  read -r pid st < "$f"
+  now=$(proc_start "$pid" || echo gone)
+  if [ "$now" = "$st" ]; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  elif ! group_alive "$pid"; then   # already gone (or PID reused by someone else: leave it)
+    rm -f "$f"; return 0
+  else                              # leader gone, its children still in our group
+    kill -TERM -- "-$pid" 2>/dev/null || true
+  fi
+  for ((i = 0; i < GRACE * 10; i++)); do group_alive "$pid" || break; sleep 0.1; done
+  if group_alive "$pid"; then
+    echo "  $1 (pgid $pid) did not stop in ${GRACE}s: KILL" >&2
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do group_alive "$pid" || break; sleep 0.1; done
+  fi
+  rm -f "$f"
+}
+
+cmd_down() {
+  local n
+  [ -d "$PIDDIR" ] || { log "nothing to stop"; return 0; }
+  for n in "${STOP_ORDER[@]}"; do
+    if [ -s "$PIDDIR/$n.pid" ]; then stop_one "$n"; log "stopped $n"; fi
+  done
+  rm -f "$RUN/up"
+  log "down"
+}
+
+# ---------------------------------------------------------------------------- waiting
+DEADLINE=0
+left() { echo $((DEADLINE - SECONDS)); }
+fail() {  # service message logfile...
+  local svc=$1 msg=$2 f; shift 2
+  {
+    echo "openstack.sh up: FAILED: $svc: $msg"
+    for f in "$@"; do
+      [ -e "$f" ] || continue
+      echo "----- tail of $f"; tail -n 40 "$f"
+    done
+    echo "----- (all logs in $LOGS)"
+  } >&2
+  [ "${IN_BG:-0}" = 1 ] && exit 1    # a background step: the main flow reports and cleans up
+  if [ "${DISCO_TESTBED_KEEP_ON_FAILURE:-0}" != 1 ]; then cmd_down 2>/dev/null || true; fi
+  exit 1
+}
+alive_or_fail() {  # name logfile...
+  local pid st; read -r pid st < "$PIDDIR/$1.pid"
+  [ "$(proc_start "$pid" || echo gone)" = "$st" ] || fail "$@" "process exited" "${@:2}"
+}
+http_code() { curl -s -m "${2:-3}" -o /dev/null -w '%{http_code}' "$1" 2>/dev/null || true; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_for() {  # service "what" check-cmd... ; logs via WAIT_LOGS
+  local svc=$1 what=$2; shift 2
+  while ! "$@"; do
+    [ "$(left)" -gt 0 ] || fail "$svc" "no answer within ${UP_TIMEOUT}s: $what" "${WAIT_LOGS[@]}"
+    [ -z "${WAIT_PROC:-}" ] || alive_or_fail "$WAIT_PROC" "${WAIT_LOGS[@]}"
+    sleep 0.2
+  done
+}
+is_http() { [ "$(http_code "$1")" = "$2" ]; }
+
+# ---------------------------------------------------------------------------- services
+start_epmd_rabbit() {
+  mkdir -p "$RUN/rabbitmq/mnesia"
+  cat > "$RUN/rabbitmq/rabbitmq.conf" <<EOF
+listeners.tcp.1 = 127.0.0.1:$AMQP_PORT
+loopback_users = none
+default_user = os
+default_pass = ospass
+log.file.level = warning
+EOF
+  echo '[].' > "$RUN/rabbitmq/enabled_plugins"
+  rabbit_env
+  spawn epmd "$LOGS/epmd.log" epmd -address 127.0.0.1 -port "$EPMD_PORT"
+  WAIT_PROC=epmd WAIT_LOGS=("$LOGS/epmd.log") wait_for epmd "port $EPMD_PORT" port_open "$EPMD_PORT"
+  spawn rabbitmq "$LOGS/rabbitmq.out" /usr/lib/rabbitmq/bin/rabbitmq-server
+}
+rabbit_env() {
+  export HOME=$RUN/rabbitmq RABBITMQ_NODENAME=disco@localhost RABBITMQ_USE_LONGNAME=false
+  export RABBITMQ_CONF_ENV_FILE=$RUN/rabbitmq/rabbitmq-env.conf
+  : > "$RUN/rabbitmq/rabbitmq-env.conf"
+  export RABBITMQ_CONFIG_FILE=$RUN/rabbitmq/rabbitmq.conf RABBITMQ_MNESIA_BASE=$RUN/rabbitmq/mnesia
+  export RABBITMQ_LOG_BASE=$LOGS RABBITMQ_ENABLED_PLUGINS_FILE=$RUN/rabbitmq/enabled_plugins
+  export RABBITMQ_PID_FILE=$RUN/rabbitmq/rabbit.pid RABBITMQ_DIST_PORT=$DIST_PORT
+  export ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT=$EPMD_PORT
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+}
+
+mysql_cli() { mariadb --defaults-file="$RUN/mysql/my.cnf" "$@"; }
+start_mariadb() {
+  mkdir -p "$RUN/mysql/data" "$RUN/mysql/tmp"
+  cat > "$RUN/mysql/my.cnf" <<EOF
+[mysqld]
+user = $(id -un)
+datadir = $RUN/mysql/data
+tmpdir = $RUN/mysql/tmp
+socket = $RUN/mysql/mysql.sock
+pid-file = $RUN/mysql/mysqld.pid
+log-error = $LOGS/mariadb.err
+skip-networking
+skip-name-resolve
+skip-log-bin
+character-set-server = utf8mb4
+collation-server = utf8mb4_general_ci
+innodb_buffer_pool_size = 64M
+innodb_log_file_size = 32M
+innodb_flush_log_at_trx_commit = 0
+innodb_doublewrite = 0
+performance_schema = OFF
+max_connections = 500
+[client]
+socket = $RUN/mysql/mysql.sock
+EOF
+  mariadb-install-db --defaults-file="$RUN/mysql/my.cnf" --auth-root-authentication-method=socket \
+    --skip-test-db >"$LOGS/mariadb-install.log" 2>&1 \
+    || fail mariadb "mariadb-install-db failed" "$LOGS/mariadb-install.log"
+  spawn mariadb "$LOGS/mariadb.out" mariadbd --defaults-file="$RUN/mysql/my.cnf"
+  WAIT_PROC=mariadb WAIT_LOGS=("$LOGS/mariadb.err" "$LOGS/mariadb.out") \
+    wait_for mariadb "mariadb-admin ping" mariadb_ping
+  mysql_cli -e "
+    CREATE DATABASE keystone CHARACTER SET utf8mb4; CREATE DATABASE heat CHARACTER SET utf8mb4;
+    CREATE USER 'os'@'localhost' IDENTIFIED BY 'ospass';
+    GRANT ALL ON keystone.* TO 'os'@'localhost'; GRANT ALL ON heat.* TO 'os'@'localhost';" \
+    || fail mariadb "creating databases failed" "$LOGS/mariadb.err"
+}
+mariadb_ping() { mariadb-admin --defaults-file="$RUN/mysql/my.cnf" ping >/dev/null 2>&1; }
+db_url() { echo "mysql+pymysql://os:ospass@localhost/$1?unix_socket=$RUN/mysql/mysql.sock&charset=utf8mb4"; }
+
+write_keystone_conf() {
+  mkdir -p "$RUN/keystone"
+  cat > "$RUN/keystone/keystone.conf" <<EOF
+[DEFAULT]
+log_file = $LOGS/keystone.log
+[database]
+connection = $(db_url keystone)
+[token]
+provider = fernet
+expiration = 14400
+[fernet_tokens]
+key_repository = $RUN/keystone/fernet-keys
+[credential]
+key_repository = $RUN/keystone/credential-keys
+[identity]
+# bcrypt's default 12 rounds cost ~0.25 s of CPU per password check; tests authenticate a lot.
+password_hash_rounds = 4
+EOF
+}
+
+setup_keystone() {  # runs in the background during `up`; output -> keystone-setup.log
+  local C=(--config-file "$RUN/keystone/keystone.conf") me grp
+  me=$(id -un); grp=$(id -gn)
+  "$VENV/bin/keystone-manage" "${C[@]}" db_sync
+  "$VENV/bin/keystone-manage" "${C[@]}" fernet_setup --keystone-user "$me" --keystone-group "$grp"
+  "$VENV/bin/keystone-manage" "${C[@]}" credential_setup --keystone-user "$me" --keystone-group "$grp"
+  "$VENV/bin/keystone-manage" "${C[@]}" bootstrap --bootstrap-password adminpass \
+    --bootstrap-username admin --bootstrap-project-name admin --bootstrap-role-name admin \
+    --bootstrap-service-name keystone --bootstrap-region-id RegionOne \
+    --bootstrap-admin-url "http://127.0.0.1:$KS_PORT/v3/" \
+    --bootstrap-internal-url "http://127.0.0.1:$KS_PORT/v3/" \
+    --bootstrap-public-url "http://127.0.0.1:$KS_PORT/v3/"
+  # uwsgi, not gunicorn (oslo.config parses sys.argv); --http11-socket, not --http-socket
+  # (that one drops keep-alive and clients see "connection reset").
+  spawn keystone "$LOGS/keystone-uwsgi.log" "$VENV/bin/uwsgi" --http11-socket "127.0.0.1:$KS_PORT" \
+    --virtualenv "$VENV" --env "OS_KEYSTONE_CONFIG_FILES=$RUN/keystone/keystone.conf" \
+    --module keystone.wsgi.api:application --master --processes 1 --threads 8 --lazy-apps \
+    --die-on-term --need-app --disable-logging --log-5xx --log-4xx
+  WAIT_PROC=keystone WAIT_LOGS=("$LOGS/keystone-uwsgi.log" "$LOGS/keystone.log") \
+    wait_for keystone "GET /v3" is_http "http://127.0.0.1:$KS_PORT/v3" 200
+  KS="http://127.0.0.1:$KS_PORT/v3" HEAT_PORT=$HEAT_PORT IDS="$RUN/ids.env" \
+    NOVA_PORT=$NOVA_PORT NEUTRON_PORT=$NEUTRON_PORT GLANCE_PORT=$GLANCE_PORT \
+    "$VENV/bin/python" - <<'EOF'
+# Users, projects, roles, the Heat stack domain and the service catalog.
+import json, os, urllib.request
+KS = os.environ["KS"]
+def call(method, path, body=None, tok=None):
+    h = {"Content-Type": "application/json"}
+    if tok: h["X-Auth-Token"] = tok
+    r = urllib.request.Request(KS + path, json.dumps(body).encode() if body else None, h, method=method)
+    with urllib.request.urlopen(r, timeout=30) as resp:
+        t = resp.read()
+        return resp.headers, (json.loads(t) if t else None)
+hd, _ = call("POST", "/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {
+    "user": {"name": "admin", "domain": {"id": "default"}, "password": "adminpass"}}},
+    "scope": {"system": {"all": True}}}})
+T = hd["X-Subject-Token"]
+def mk(kind, body): return call("POST", "/%ss" % kind, {kind: body}, T)[1][kind]["id"]
+def grant(target, tid, user, role): call("PUT", f"/{target}/{tid}/users/{user}/roles/{role}", tok=T)
+role = {r["name"]: r["id"] for r in call("GET", "/roles", tok=T)[1]["roles"]}
+for n in ("member", "reader", "admin", "heat_stack_owner", "heat_stack_user"):
+    if n not in role: role[n] = mk("role", {"name": n})
+proj = {p["name"]: p["id"] for p in call("GET", "/projects", tok=T)[1]["projects"]}
+for n in ("service", "demo", "other"):
+    proj[n] = mk("project", {"name": n, "domain_id": "default", "description": "disco test bed"})
+users = {}
+for name, pw, project, r in (("heat", "heatpass", "service", "admin"),
+                             ("disco", "discopass", "service", "admin"),
+                             ("demo", "demopass", "demo", "member"),
+                             ("other", "otherpass", "other", "member")):
+    users[name] = mk("user", {"name": name, "password": pw, "domain_id": "default",
+                              "default_project_id": proj[project]})
+    grant("projects", proj[project], users[name], role[r])
+# Heat's stack domain: users for WaitConditionHandle & co. live there.
+dom = mk("domain", {"name": "heat", "description": "Heat stack projects and users"})
+dadm = mk("user", {"name": "heat_domain_admin", "password": "domainadminpass", "domain_id": dom})
+grant("domains", dom, dadm, role["admin"])
+def service(name, typ, url, interfaces=("public", "internal", "admin")):
+    sid = mk("service", {"name": name, "type": typ})
+    for i in interfaces:
+        mk("endpoint", {"service_id": sid, "interface": i, "region_id": "RegionOne", "url": url})
+service("heat", "orchestration", "http://127.0.0.1:%s/v1/%%(tenant_id)s" % os.environ["HEAT_PORT"])
+service("nova", "compute", "http://127.0.0.1:%s/v2.1" % os.environ["NOVA_PORT"])
+service("neutron", "network", "http://127.0.0.1:%s" % os.environ["NEUTRON_PORT"])
+service("glance", "image", "http://127.0.0.1:%s" % os.environ["GLANCE_PORT"])
+with open(os.environ["IDS"], "w") as f:
+    for n, i in proj.items(): f.write("%s_PROJECT_ID=%s\n" % (n.upper(), i))
+    for n, i in users.items(): f.write("%s_USER_ID=%s\n" % (n.upper(), i))
+    f.write("HEAT_DOMAIN_ID=%s\n" % dom)
+print("keystone objects created")
+EOF
+}
+
+write_heat_conf() {
+  mkdir -p "$RUN/heat/locks"
+  cat > "$RUN/heat/heat.conf" <<EOF
+[DEFAULT]
+transport_url = rabbit://os:ospass@127.0.0.1:$AMQP_PORT/
+log_dir = $LOGS
+num_engine_workers = $ENGINE_WORKERS
+graceful_shutdown_timeout = 5
+region_name_for_services = RegionOne
+stack_user_domain_name = heat
+stack_domain_admin = heat_domain_admin
+stack_domain_admin_password = domainadminpass
+heat_metadata_server_url = http://127.0.0.1:$HEAT_PORT
+heat_waitcondition_server_url = http://127.0.0.1:$HEAT_PORT/v1/waitcondition
+[database]
+connection = $(db_url heat)
+[paste_deploy]
+api_paste_config = $VENV/etc/heat/api-paste.ini
+[keystone_authtoken]
+www_authenticate_uri = http://127.0.0.1:$KS_PORT/v3
+auth_url = http://127.0.0.1:$KS_PORT
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = heat
+password = heatpass
+[trustee]
+auth_type = password
+auth_url = http://127.0.0.1:$KS_PORT
+username = heat
+password = heatpass
+user_domain_name = Default
+[clients_keystone]
+auth_uri = http://127.0.0.1:$KS_PORT
+[oslo_concurrency]
+lock_path = $RUN/heat/locks
+EOF
+}
+
+start_heat() {  # after heat db_sync and RabbitMQ; Keystone need not be up yet
+  spawn heat-engine "$LOGS/heat-engine.out" "$VENV/bin/heat-engine" --config-file "$RUN/heat/heat.conf"
+  spawn heat-api "$LOGS/heat-api-uwsgi.log" "$VENV/bin/uwsgi" --http11-socket "127.0.0.1:$HEAT_PORT" \
+    --virtualenv "$VENV" --module heat.wsgi.api:application --pyargv "--config-file $RUN/heat/heat.conf" \
+    --master --processes 1 --threads 8 --lazy-apps --die-on-term --need-app \
+    --disable-logging --log-5xx --log-4xx
+}
+
+engine_registered() {
+  [ "$(mysql_cli -N -e 'SELECT COUNT(*) FROM heat.service WHERE deleted_at IS NULL' 2>/dev/null)" -ge 1 ] 2>/dev/null
+}
+
+admin_token() {  # project-scoped admin token (Heat wants a project)
+  curl -s -m 10 -D - -o /dev/null -H 'Content-Type: application/json' \
+    -d '{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","domain":{"id":"default"},"password":"adminpass"}}},"scope":{"project":{"name":"admin","domain":{"id":"default"}}}}}' \
+    "http://127.0.0.1:$KS_PORT/v3/auth/tokens" | awk 'tolower($1)=="x-subject-token:" {print $2}' | tr -d '\r'
+}
+
+cmd_up() {
+  DEADLINE=$((SECONDS + UP_TIMEOUT))
+  [ -f "$VENV/.disco-testbed-stamp" ] || cmd_install
+  if [ -d "$PIDDIR" ] && [ -n "$(ls -A "$PIDDIR" 2>/dev/null)" ]; then
+    log "a previous test bed is running: stopping it first"; cmd_down
+  fi
+  local p
+  for p in "$KS_PORT" "$HEAT_PORT" "$NOVA_PORT" "$NEUTRON_PORT" "$GLANCE_PORT" "$AMQP_PORT" "$EPMD_PORT" "$DIST_PORT"; do
+    port_open "$p" && die "127.0.0.1:$p is already in use by a process this script did not start"
+  done
+  rm -rf "$RUN"; mkdir -p "$PIDDIR" "$LOGS"; touch "$RUN/up"
+  export PYTHONWARNINGS=ignore PYTHONDONTWRITEBYTECODE=1
+  ( IN_BG=1; start_epmd_rabbit ) || fail rabbitmq "start failed" "$LOGS/epmd.log";                                         log "rabbitmq launched"
+  spawn fake-cloud "$LOGS/fake-cloud.log" "$VENV/bin/python" "$HERE/fake_cloud.py"
+  start_mariadb;                                                 log "mariadb ready"
+  write_keystone_conf; write_heat_conf
+  # Keystone (migrations, bootstrap, uwsgi, objects) and Heat (migrations) in parallel.
+  ( IN_BG=1; setup_keystone ) >"$LOGS/keystone-setup.log" 2>&1 &
+  local ks_job=$!
+  "$VENV/bin/heat-manage" --config-file "$RUN/heat/heat.conf" db_sync >"$LOGS/heat-dbsync.log" 2>&1 \
+    || fail heat "heat-manage db_sync failed" "$LOGS/heat-dbsync.log"
+  log "heat database ready"
+  WAIT_PROC=rabbitmq WAIT_LOGS=("$LOGS/rabbitmq.out" "$LOGS"/disco@localhost.log) \
+    wait_for rabbitmq "AMQP port $AMQP_PORT" port_open "$AMQP_PORT"
+  log "rabbitmq ready"
+  start_heat
+  wait $ks_job || fail keystone "setup failed" "$LOGS/keystone-setup.log" "$LOGS/keystone-uwsgi.log" "$LOGS/keystone.log"
+  log "keystone ready (users, projects, catalog)"
+  WAIT_PROC=fake-cloud WAIT_LOGS=("$LOGS/fake-cloud.log") \
+    wait_for fake-cloud "GET :$NEUTRON_PORT/" is_http "http://127.0.0.1:$NEUTRON_PORT/" 200
+  WAIT_PROC=heat-api WAIT_LOGS=("$LOGS/heat-api-uwsgi.log" "$LOGS/heat-api.log") \
+    wait_for heat-api "GET /" is_http "http://127.0.0.1:$HEAT_PORT/" 300
+  WAIT_PROC=heat-engine WAIT_LOGS=("$LOGS/heat-engine.out" "$LOGS/heat-engine.log") \
+    wait_for heat-engine "service registration" engine_registered
+  # End to end: Keystone token -> heat-api -> RPC over RabbitMQ -> heat-engine -> MariaDB.
+  local tok code; tok=$(admin_token)
+  [ -n "$tok" ] || fail keystone "no admin token" "$LOGS/keystone.log"
+  . "$RUN/ids.env"
+  code=$(curl -s -m "$(( $(left) > 5 ? $(left) : 5 ))" -o "$LOGS/first-stack-list.json" -w '%{http_code}' \
+         -H "X-Auth-Token: $tok" "http://127.0.0.1:$HEAT_PORT/v1/$ADMIN_PROJECT_ID/stacks" || true)
+  [ "$code" = 200 ] || fail heat-engine "GET /v1/<admin>/stacks answered '$code'" \
+    "$LOGS/heat-api.log" "$LOGS/heat-engine.log" "$LOGS/heat-api-uwsgi.log"
+  log "heat api + engine answer"
+  echo "testbed up: keystone http://127.0.0.1:$KS_PORT/v3 heat http://127.0.0.1:$HEAT_PORT/v1"
+}
+
+# ---------------------------------------------------------------------------- env, status
+cmd_env() {
+  local who=${1:-demo} pw project
+  case $who in
+    demo) pw=demopass project=demo ;; other) pw=otherpass project=other ;;
+    admin) pw=adminpass project=admin ;; disco) pw=discopass project=service ;;
+    *) die "env: unknown user '$who' (demo, other, admin, disco)" ;;
+  esac
+  cat <<EOF
+export OS_AUTH_URL=http://127.0.0.1:$KS_PORT/v3
+export OS_IDENTITY_API_VERSION=3
+export OS_AUTH_TYPE=password
+export OS_USERNAME=$who
+export OS_PASSWORD=$pw
+export OS_PROJECT_NAME=$project
+export OS_TENANT_NAME=$project
+export OS_USER_DOMAIN_NAME=Default
+export OS_PROJECT_DOMAIN_NAME=Default
+export OS_REGION_NAME=RegionOne
+export OS_INTERFACE=public
+export DISCO_TESTBED_HEAT_URL=http://127.0.0.1:$HEAT_PORT/v1
+export DISCO_TESTBED_HEAT_ENV=$HERE/heat-env
+EOF
+  if [ -s "$RUN/ids.env" ]; then
+    local id; id=$(awk -F= -v k="$(echo "$project" | tr a-z A-Z)_PROJECT_ID" '$1==k {print $2}' "$RUN/ids.env")
+    [ -z "$id" ] || echo "export OS_PROJECT_ID=$id"
+  fi
+}
+
+cmd_status() {
+  local bad=0 n pid st
+  say() { printf '%-12s %s\n' "$1" "$2"; }
+  for n in mariadb rabbitmq epmd keystone heat-api heat-engine fake-cloud; do
+    if [ -s "$PIDDIR/$n.pid" ] && read -r pid st < "$PIDDIR/$n.pid" && [ "$(proc_start "$pid" || true)" = "$st" ]; then
+      case $n in
+        mariadb) mariadb_ping && say $n "answers (pid $pid, socket $RUN/mysql/mysql.sock)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
+        rabbitmq) port_open "$AMQP_PORT" && say $n "answers (pid $pid, 127.0.0.1:$AMQP_PORT)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
+        epmd) say $n "running (pid $pid, 127.0.0.1:$EPMD_PORT)" ;;
+        keystone) is_http "http://127.0.0.1:$KS_PORT/v3" 200 && say $n "answers (pid $pid, http://127.0.0.1:$KS_PORT/v3)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
+        heat-api) is_http "http://127.0.0.1:$HEAT_PORT/" 300 && say $n "answers (pid $pid, http://127.0.0.1:$HEAT_PORT/v1)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
+        heat-engine) engine_registered && say $n "registered (pid $pid)" || { say $n "running (pid $pid), not registered"; bad=1; } ;;
+        fake-cloud) is_http "http://127.0.0.1:$NEUTRON_PORT/" 200 && say $n "answers (pid $pid, :$NOVA_PORT :$NEUTRON_PORT :$GLANCE_PORT)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
+      esac
+    else
+      say $n "not running"; bad=1
+    fi
+  done
+  return $bad
+}
+
+case "${1:-}" in
+  install) cmd_install ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  env) cmd_env "${2:-demo}" ;;
+  status) cmd_status ;;
+  *) echo "usage: $0 install|up|down|env [demo|other|admin|disco]|status" >&2; exit 2 ;;
+esac
