@@ -39,7 +39,7 @@ impl NodeScript {
     pub fn user_data(&self) -> String {
         use base64::Engine as _;
         use std::io::Write as _;
-        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         // Writing to a Vec cannot fail.
         let _ = gzip.write_all(self.body.as_bytes());
         let packed = gzip.finish().unwrap_or_default();

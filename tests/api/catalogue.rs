@@ -30,6 +30,15 @@ pub fn component_sets(catalogue: &Catalogue) -> Vec<Vec<String>> {
 /// Composes a cluster of `components` with `slaves` slaves for OpenStack, through the
 /// same manifest check and resolution a create request takes.
 pub fn compose(catalogue: &Catalogue, components: &[String], slaves: u16) -> Composition {
+    compose_as(catalogue, components, slaves, ClusterId::new())
+}
+
+fn compose_as(
+    catalogue: &Catalogue,
+    components: &[String],
+    slaves: u16,
+    id: ClusterId,
+) -> Composition {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let composer = Composer::load(&root.join("heat-templates")).expect("templates");
     let inject: Vec<String> = components.iter().map(|c| format!("'{c}'")).collect();
@@ -42,7 +51,6 @@ pub fn compose(catalogue: &Catalogue, components: &[String], slaves: u16) -> Com
         .expect("manifest")
         .check_request(&attributes)
         .expect("checked");
-    let id = ClusterId::new();
     let spec = ClusterSpec::from_attributes(id, &checked, ProviderKind::Openstack).expect("spec");
     let plan = resolve(&spec, catalogue).expect("resolves");
     let facts = Facts {
@@ -167,4 +175,49 @@ fn every_node_fits_novas_user_data_limit_even_with_every_component() {
             );
         }
     }
+}
+
+/// The template with each node's packed payload replaced by its size, so that a snapshot
+/// diff shows what changed in the template; the scripts have snapshots of their own.
+fn readable(template: &str) -> String {
+    let mut out = String::new();
+    for line in template.lines() {
+        match line.split_once("base64 -d <<'DISCO_PAYLOAD'") {
+            Some((before, rest)) => {
+                let payload = rest.split("DISCO_PAYLOAD").nth(1).unwrap_or_default();
+                out.push_str(before);
+                out.push_str(&format!(
+                    "[gzip+base64 node script, {} bytes]",
+                    rest.len() - payload.len()
+                ));
+                out.push_str(rest.rsplit("DISCO_PAYLOAD").next().unwrap_or_default());
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn golden_templates_for_several_component_sets() {
+    let catalogue = catalogue();
+    let id: ClusterId = "0c0ffee0-d15c-4000-8000-000000000001".parse().expect("id");
+    for (name, components, slaves) in [
+        ("spark", vec!["spark"], 2),
+        (
+            "hadoop_spark_jupyter",
+            vec!["hadoop", "spark", "jupyter"],
+            3,
+        ),
+        ("zeppelin_dask", vec!["zeppelin", "dask"], 1),
+        ("swarm_no_slaves", vec!["swarm"], 0),
+    ] {
+        let components: Vec<String> = components.into_iter().map(String::from).collect();
+        let composition = compose_as(&catalogue, &components, slaves, id);
+        insta::assert_snapshot!(format!("template_{name}"), readable(&composition.template));
+    }
+    let composition = compose_as(&catalogue, &["spark".to_string()], 2, id);
+    insta::assert_snapshot!("master_script_spark", composition.master_script);
+    insta::assert_snapshot!("slave_script_spark", composition.slave_script);
 }

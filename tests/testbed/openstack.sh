@@ -6,6 +6,7 @@
 #   tests/testbed/openstack.sh env [demo|other|admin|disco]   # export OS_* lines
 #   tests/testbed/openstack.sh status    # which services answer (exit 1 if any does not)
 #   tests/testbed/openstack.sh down      # stop exactly what `up` started, by recorded PID
+#   tests/testbed/openstack.sh smoke [TEMPLATE]  # end-to-end proof over REST (see cmd_smoke)
 #
 # Keystone http://127.0.0.1:5000/v3, Heat http://127.0.0.1:8004/v1/<project_id>,
 # fake nova :8774, neutron :9696, glance :9292. Everything listens on 127.0.0.1 only;
@@ -35,8 +36,7 @@ HEAT_VERSION=27.0.1
 PIP_PKGS=("keystone==$KEYSTONE_VERSION" "openstack-heat==$HEAT_VERSION" uwsgi PyMySQL)
 APT_PKGS=(mariadb-server mariadb-client rabbitmq-server gcc python3-dev python3-venv curl procps)
 
-# Start order is the reverse of the stop order used by `down`.
-STOP_ORDER=(heat-engine heat-api keystone fake-cloud rabbitmq epmd mariadb)
+SERVICES=(mariadb rabbitmq epmd keystone heat-api heat-engine fake-cloud)
 
 T0=$(date +%s.%N)
 log() { printf '[%5.1fs] %s\n' "$(awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN{print a-b}')" "$*" >&2; }
@@ -265,32 +265,66 @@ spawn() {  # name logfile cmd... : start in its own session, record PID + start 
   fi
 }
 
-stop_one() {  # name: TERM the recorded process group, KILL after $GRACE s
-  local f=$PIDDIR/$1.pid pid st now i
-  [ -s "$f" ] || return 0
-  read -r pid st < "$f"
-  now=$(proc_start "$pid" || echo gone)
-  if [ "$now" = "$st" ]; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  elif ! group_alive "$pid"; then   # already gone (or PID reused by someone else: leave it)
-    rm -f "$f"; return 0
-  else                              # leader gone, its children still in our group
+members() {  # pid -> the pid, its process group and all its descendants (one per line)
+  ps -e -o pid=,ppid=,pgid= | awk -v root="$1" '
+    { parent[$1] = $2; if ($3 == root) print $1 }
+    END { for (p in parent) { q = p; n = 0
+            while (q != root && (q in parent) && n++ < 64) q = parent[q]
+            if (q == root) print p } }' | sort -u
+}
+alive() {  # pids... -> the ones still running (not zombies)
+  local p s
+  for p in "$@"; do
+    s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    s=${s##*) }; [ "${s%% *}" = Z ] || echo "$p"
+  done
+}
+
+stop_group() {  # names...: TERM each recorded process (its group and descendants) at once,
+               # wait for all of them, KILL what is left after $GRACE s
+  local n f pid st i left procs=()
+  for n in "$@"; do
+    f=$PIDDIR/$n.pid
+    [ -s "$f" ] || continue
+    read -r pid st < "$f"
+    if [ "$(proc_start "$pid" || echo gone)" != "$st" ] && ! group_alive "$pid"; then
+      rm -f "$f"; continue          # already gone (a reused PID is someone else's: left alone)
+    fi
+    local mine; mine=($(members "$pid"))
     kill -TERM -- "-$pid" 2>/dev/null || true
+    [ ${#mine[@]} -eq 0 ] || kill -TERM "${mine[@]}" 2>/dev/null || true
+    procs+=("${mine[@]}")
+  done
+  [ ${#procs[@]} -gt 0 ] || return 0
+  for ((i = 0; i < GRACE * 10; i++)); do
+    left=$(alive "${procs[@]}"); [ -n "$left" ] || break; sleep 0.1
+  done
+  left=$(alive "${procs[@]}")
+  if [ -n "$left" ]; then
+    echo "  $* did not stop in ${GRACE}s: KILL $(echo $left)" >&2
+    kill -KILL $left 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do [ -n "$(alive $left)" ] || break; sleep 0.1; done
   fi
-  for ((i = 0; i < GRACE * 10; i++)); do group_alive "$pid" || break; sleep 0.1; done
-  if group_alive "$pid"; then
-    echo "  $1 (pgid $pid) did not stop in ${GRACE}s: KILL" >&2
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do group_alive "$pid" || break; sleep 0.1; done
-  fi
-  rm -f "$f"
+  STOPPED+=("${procs[@]}")
+  for n in "$@"; do rm -f "$PIDDIR/$n.pid"; done
 }
 
 cmd_down() {
   local n
   [ -d "$PIDDIR" ] || { log "nothing to stop"; return 0; }
-  for n in "${STOP_ORDER[@]}"; do
-    if [ -s "$PIDDIR/$n.pid" ]; then stop_one "$n"; log "stopped $n"; fi
+  STOPPED=()
+  # heat-engine first (it still talks to RabbitMQ, MariaDB and Keystone while it stops),
+  # then the APIs, then what they stand on; each tier is stopped in parallel.
+  stop_group heat-engine;                  log "stopped heat-engine"
+  stop_group heat-api keystone fake-cloud; log "stopped heat-api, keystone, fake-cloud"
+  stop_group rabbitmq mariadb;             log "stopped rabbitmq, mariadb"
+  stop_group epmd;                         log "stopped epmd"
+  # They are dead; give PID 1 (which inherited them when `up` exited) a moment to reap
+  # the zombies so that `ps` right after `down` is clean.
+  local i p z
+  for ((i = 0; i < 50; i++)); do
+    z=0; for p in "${STOPPED[@]}"; do [ -e "/proc/$p" ] && { z=1; break; }; done
+    [ $z = 1 ] || break; sleep 0.1
   done
   rm -f "$RUN/up"
   log "down"
@@ -417,25 +451,34 @@ EOF
 }
 
 setup_keystone() {  # runs in the background during `up`; output -> keystone-setup.log
-  local C=(--config-file "$RUN/keystone/keystone.conf") me grp
-  me=$(id -un); grp=$(id -gn)
-  "$VENV/bin/keystone-manage" "${C[@]}" db_sync
-  "$VENV/bin/keystone-manage" "${C[@]}" fernet_setup --keystone-user "$me" --keystone-group "$grp"
-  "$VENV/bin/keystone-manage" "${C[@]}" credential_setup --keystone-user "$me" --keystone-group "$grp"
+  local C=(--config-file "$RUN/keystone/keystone.conf")
+  "$VENV/bin/keystone-manage" "${C[@]}" db_sync;   log "keystone db_sync done"
+  # What `keystone-manage fernet_setup` / `credential_setup` write (key 0 staged, key 1
+  # primary; a key is 32 random bytes, urlsafe base64), without 2 x 2 s of Python start-up.
+  local d k
+  for d in fernet-keys credential-keys; do
+    mkdir -m 700 "$RUN/keystone/$d"
+    for k in 0 1; do
+      (umask 077; head -c 32 /dev/urandom | base64 | tr '+/' '-_' > "$RUN/keystone/$d/$k")
+    done
+  done
+  # uwsgi, not gunicorn (oslo.config parses sys.argv); --http11-socket, not --http-socket
+  # (that one drops keep-alive and clients see "connection reset"). Started now: its
+  # imports overlap with the bootstrap below, and it answers once both are done.
+  spawn keystone "$LOGS/keystone-uwsgi.log" "$VENV/bin/uwsgi" --http11-socket "127.0.0.1:$KS_PORT" \
+    --virtualenv "$VENV" --env "OS_KEYSTONE_CONFIG_FILES=$RUN/keystone/keystone.conf" \
+    --module keystone.wsgi.api:application --master --processes 1 --threads 8 --lazy-apps \
+    --die-on-term --need-app --disable-logging --log-5xx --log-4xx
   "$VENV/bin/keystone-manage" "${C[@]}" bootstrap --bootstrap-password adminpass \
     --bootstrap-username admin --bootstrap-project-name admin --bootstrap-role-name admin \
     --bootstrap-service-name keystone --bootstrap-region-id RegionOne \
     --bootstrap-admin-url "http://127.0.0.1:$KS_PORT/v3/" \
     --bootstrap-internal-url "http://127.0.0.1:$KS_PORT/v3/" \
     --bootstrap-public-url "http://127.0.0.1:$KS_PORT/v3/"
-  # uwsgi, not gunicorn (oslo.config parses sys.argv); --http11-socket, not --http-socket
-  # (that one drops keep-alive and clients see "connection reset").
-  spawn keystone "$LOGS/keystone-uwsgi.log" "$VENV/bin/uwsgi" --http11-socket "127.0.0.1:$KS_PORT" \
-    --virtualenv "$VENV" --env "OS_KEYSTONE_CONFIG_FILES=$RUN/keystone/keystone.conf" \
-    --module keystone.wsgi.api:application --master --processes 1 --threads 8 --lazy-apps \
-    --die-on-term --need-app --disable-logging --log-5xx --log-4xx
+  log "keystone bootstrap done"
   WAIT_PROC=keystone WAIT_LOGS=("$LOGS/keystone-uwsgi.log" "$LOGS/keystone.log") \
     wait_for keystone "GET /v3" is_http "http://127.0.0.1:$KS_PORT/v3" 200
+  log "keystone answers"
   KS="http://127.0.0.1:$KS_PORT/v3" HEAT_PORT=$HEAT_PORT IDS="$RUN/ids.env" \
     NOVA_PORT=$NOVA_PORT NEUTRON_PORT=$NEUTRON_PORT GLANCE_PORT=$GLANCE_PORT \
     "$VENV/bin/python" - <<'EOF'
@@ -494,9 +537,8 @@ write_heat_conf() {
   cat > "$RUN/heat/heat.conf" <<EOF
 [DEFAULT]
 transport_url = rabbit://os:ospass@127.0.0.1:$AMQP_PORT/
-log_dir = $LOGS
 num_engine_workers = $ENGINE_WORKERS
-graceful_shutdown_timeout = 5
+graceful_shutdown_timeout = 2
 region_name_for_services = RegionOne
 stack_user_domain_name = heat
 stack_domain_admin = heat_domain_admin
@@ -530,9 +572,10 @@ EOF
 }
 
 start_heat() {  # after heat db_sync and RabbitMQ; Keystone need not be up yet
-  spawn heat-engine "$LOGS/heat-engine.out" "$VENV/bin/heat-engine" --config-file "$RUN/heat/heat.conf"
+  spawn heat-engine "$LOGS/heat-engine.out" "$VENV/bin/heat-engine" --config-file "$RUN/heat/heat.conf" \
+    --log-file "$LOGS/heat-engine.log"
   spawn heat-api "$LOGS/heat-api-uwsgi.log" "$VENV/bin/uwsgi" --http11-socket "127.0.0.1:$HEAT_PORT" \
-    --virtualenv "$VENV" --module heat.wsgi.api:application --pyargv "--config-file $RUN/heat/heat.conf" \
+    --virtualenv "$VENV" --module heat.wsgi.api:application --pyargv "--config-file $RUN/heat/heat.conf --log-file $LOGS/heat-api.log" \
     --master --processes 1 --threads 8 --lazy-apps --die-on-term --need-app \
     --disable-logging --log-5xx --log-4xx
 }
@@ -593,6 +636,108 @@ cmd_up() {
   echo "testbed up: keystone http://127.0.0.1:$KS_PORT/v3 heat http://127.0.0.1:$HEAT_PORT/v1"
 }
 
+# ---------------------------------------------------------------------------- smoke
+# End-to-end proof over REST (stdlib Python + curl, no openstack CLI): token for demo,
+# validate, create with the fake environment, signal every WaitConditionHandle the way a
+# booted node does (running the handle's curl_cli), CREATE_COMPLETE, outputs, delete;
+# then the same template with fake-env-failing.yaml must end CREATE_FAILED.
+# SMOKE_PARAMS='{"slave_count": 5}' passes stack parameters.
+cmd_smoke() {
+  local tpl=${1:-$HERE/../../../shared/testbed/tpl/cluster.yaml}
+  [ -f "$tpl" ] || die "smoke: template '$tpl' not found (give a cluster template as argument)"
+  KS="http://127.0.0.1:$KS_PORT/v3" HEAT_ENV_DIR="$HERE/heat-env" TEMPLATE=$tpl \
+    SMOKE_PARAMS=${SMOKE_PARAMS:-} "$PY" - <<'PYEOF'
+import glob, json, os, shlex, subprocess, sys, time, urllib.error, urllib.request
+KS, ENVDIR, T0 = os.environ["KS"], os.environ["HEAT_ENV_DIR"], time.time()
+PARAMS = json.loads(os.environ["SMOKE_PARAMS"] or "{}")
+def say(*a): print("[%5.1fs]" % (time.time() - T0), *a, flush=True)
+def check(cond, what):
+    if not cond: say("smoke FAILED:", what); sys.exit(1)
+def req(method, url, body=None, tok=None):
+    h = {"Content-Type": "application/json", "Accept": "application/json"}
+    if tok: h["X-Auth-Token"] = tok
+    r = urllib.request.Request(url, json.dumps(body).encode() if body is not None else None, h, method=method)
+    try:
+        with urllib.request.urlopen(r, timeout=60) as resp:
+            t = resp.read().decode()
+            return resp.status, resp.headers, (json.loads(t) if t else None)
+    except urllib.error.HTTPError as e:
+        t = e.read().decode()
+        try: t = json.loads(t)
+        except ValueError: pass
+        return e.code, e.headers, t
+st, hd, js = req("POST", KS + "/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {
+    "user": {"name": "demo", "domain": {"id": "default"}, "password": "demopass"}}},
+    "scope": {"project": {"name": "demo", "domain": {"id": "default"}}}}})
+check(st == 201, "token for demo: %s %s" % (st, js))
+tok = hd["X-Subject-Token"]
+heat = [e["url"] for s in js["token"]["catalog"] if s["type"] == "orchestration"
+        for e in s["endpoints"] if e["interface"] == "public"][0]
+say("POST /v3/auth/tokens (demo): 201; heat", heat)
+template = open(os.environ["TEMPLATE"]).read()
+files = {os.path.basename(f): open(f).read() for f in sorted(glob.glob(os.path.join(ENVDIR, "fake_*.yaml")))}
+env = open(os.path.join(ENVDIR, "fake-env.yaml")).read()
+t = time.time(); st, _, js = req("POST", heat + "/validate", {"template": template}, tok)
+check(st == 200, "validate: %s %s" % (st, json.dumps(js)[:800]))
+say("POST validate (template alone): 200 in %.2fs" % (time.time() - t))
+t = time.time(); st, _, js = req("POST", heat + "/validate", {"template": template, "environment": env, "files": files}, tok)
+check(st == 200, "validate with environment: %s %s" % (st, json.dumps(js)[:800]))
+say("POST validate (with fake environment + files): 200 in %.2fs" % (time.time() - t))
+def create(name, env):
+    st, _, js = req("POST", heat + "/stacks", {"stack_name": name, "template": template, "environment": env,
+                                              "files": files, "parameters": PARAMS, "timeout_mins": 10}, tok)
+    check(st == 201, "create %s: %s %s" % (name, st, json.dumps(js)[:800]))
+    return "%s/stacks/%s/%s" % (heat, name, js["stack"]["id"])
+def wait(url, deadline, on_poll=None):
+    while True:
+        st, _, js = req("GET", url, None, tok)
+        if st == 404: return "DELETE_COMPLETE", None
+        s = js["stack"]
+        if not s["stack_status"].endswith("IN_PROGRESS"): return s["stack_status"], s
+        check(time.time() < deadline, "timeout: %s still %s" % (url, s["stack_status"]))
+        if on_poll: on_poll()
+        time.sleep(0.25)
+def delete(url):
+    t = time.time(); st, _, js = req("DELETE", url, None, tok)
+    check(st == 204, "delete: %s %s" % (st, js))
+    status, _ = wait(url, time.time() + 300)
+    check(status == "DELETE_COMPLETE", "delete ended " + status)
+    return time.time() - t
+signalled = {}
+def signal_handles(url):  # what a booted node's user_data does: run the handle's curl_cli
+    st, _, js = req("GET", url + "/resources", None, tok)
+    for r in (js or {}).get("resources", []):
+        if r["resource_type"] != "OS::Heat::WaitConditionHandle" or r["resource_status"] != "CREATE_COMPLETE":
+            continue
+        if time.time() - signalled.get(r["resource_name"], 0) < 3: continue
+        st, _, a = req("GET", "%s/resources/%s?with_attr=curl_cli" % (url, r["resource_name"]), None, tok)
+        cli = a["resource"]["attributes"]["curl_cli"]
+        data = json.dumps({"status": "SUCCESS", "reason": "smoke", "data": "%s up" % r["resource_name"]})
+        out = subprocess.run(["bash", "-c", cli + " --data-binary " + shlex.quote(data) +
+                              " -s -o /dev/null -w '%{http_code}'"], capture_output=True, text=True)
+        check(out.stdout in ("200", "204"), "signal %s: %r %r" % (r["resource_name"], out.stdout, out.stderr[-300:]))
+        if r["resource_name"] not in signalled:
+            say("signalled %s by running its curl_cli: HTTP %s" % (r["resource_name"], out.stdout))
+        signalled[r["resource_name"]] = time.time()
+name = "smoke-%d" % os.getpid()
+t = time.time(); url = create(name, env)
+say("POST stacks (fake-env.yaml + %d files): 201" % len(files))
+status, s = wait(url, time.time() + 300, lambda: signal_handles(url))
+check(status == "CREATE_COMPLETE", "create ended %s: %s" % (status, s and s.get("stack_status_reason")))
+say("CREATE_COMPLETE in %.1fs" % (time.time() - t))
+for o in sorted(s.get("outputs") or [], key=lambda o: o["output_key"]):
+    check("output_error" not in o, "output %s: %s" % (o["output_key"], o.get("output_error")))
+    say("  output %-20s %s" % (o["output_key"], json.dumps(o.get("output_value"))[:100]))
+say("DELETE_COMPLETE in %.1fs" % delete(url))
+t = time.time(); url = create(name + "-fail", open(os.path.join(ENVDIR, "fake-env-failing.yaml")).read())
+status, s = wait(url, time.time() + 300)
+check(status == "CREATE_FAILED", "with fake-env-failing.yaml the stack ended " + status)
+say("fake-env-failing.yaml: CREATE_FAILED in %.1fs: %s" % (time.time() - t, s["stack_status_reason"]))
+say("DELETE_COMPLETE in %.1fs" % delete(url))
+say("smoke passed")
+PYEOF
+}
+
 # ---------------------------------------------------------------------------- env, status
 cmd_env() {
   local who=${1:-demo} pw project
@@ -625,7 +770,7 @@ EOF
 cmd_status() {
   local bad=0 n pid st
   say() { printf '%-12s %s\n' "$1" "$2"; }
-  for n in mariadb rabbitmq epmd keystone heat-api heat-engine fake-cloud; do
+  for n in "${SERVICES[@]}"; do
     if [ -s "$PIDDIR/$n.pid" ] && read -r pid st < "$PIDDIR/$n.pid" && [ "$(proc_start "$pid" || true)" = "$st" ]; then
       case $n in
         mariadb) mariadb_ping && say $n "answers (pid $pid, socket $RUN/mysql/mysql.sock)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
@@ -649,5 +794,6 @@ case "${1:-}" in
   down) cmd_down ;;
   env) cmd_env "${2:-demo}" ;;
   status) cmd_status ;;
-  *) echo "usage: $0 install|up|down|env [demo|other|admin|disco]|status" >&2; exit 2 ;;
+  smoke) cmd_smoke "${2:-}" ;;
+  *) echo "usage: $0 install|up|down|env [demo|other|admin|disco]|status|smoke [TEMPLATE]" >&2; exit 2 ;;
 esac
