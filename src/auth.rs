@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cluster::TenantId;
+use crate::openstack::keystone::{Keystone, KeystoneError, PasswordAuth, Token, UserRef};
 
 /// A request's credentials, as sent. Secrets stay wrapped so that they cannot be
 /// formatted into a log line by accident.
@@ -33,10 +34,12 @@ impl fmt::Debug for Credentials {
 }
 
 /// The caller, once authenticated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Identity {
     pub tenant: TenantId,
     pub user: Option<String>,
+    /// With Keystone: the caller's token, from which a trust can be made.
+    pub token: Option<Token>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +57,10 @@ pub enum AuthError {
         header: &'static str,
         expected: &'static str,
     },
+    #[error("no credentials: send X-Auth-Token, or X-User-Name, X-Password and X-Tenant-Name")]
+    Missing,
+    #[error("{0}")]
+    Keystone(#[from] KeystoneError),
 }
 
 #[async_trait]
@@ -87,7 +94,76 @@ impl Authenticator for NoAuth {
         Ok(Identity {
             tenant,
             user: credentials.user.clone(),
+            token: None,
         })
+    }
+}
+
+/// Auth mode `keystone`: the caller's token is validated with Keystone, or their user,
+/// password and project are exchanged for one; the tenant is the Keystone project's id.
+pub struct KeystoneAuth {
+    keystone: Keystone,
+    user_domain: String,
+    project_domain: String,
+}
+
+impl KeystoneAuth {
+    pub fn new(keystone: Keystone, user_domain: &str, project_domain: &str) -> KeystoneAuth {
+        KeystoneAuth {
+            keystone,
+            user_domain: user_domain.to_string(),
+            project_domain: project_domain.to_string(),
+        }
+    }
+}
+
+#[async_trait]
+impl Authenticator for KeystoneAuth {
+    async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
+        let token = match (&credentials.token, &credentials.password) {
+            (Some(token), _) => {
+                usable_secret("X-Auth-Token", token)?;
+                self.keystone.validate(token).await?
+            }
+            (None, Some(password)) => {
+                let user = usable_text("X-User-Name", credentials.user.as_deref())?;
+                let project = usable_text("X-Tenant-Name", credentials.tenant.as_deref())?;
+                let password = usable_secret("X-Password", password)?;
+                self.keystone
+                    .password(&PasswordAuth {
+                        user: UserRef {
+                            name: user.to_string(),
+                            domain: self.user_domain.clone(),
+                        },
+                        password: SecretString::from(password),
+                        project: project.to_string(),
+                        project_domain: self.project_domain.clone(),
+                    })
+                    .await?
+            }
+            (None, None) => return Err(AuthError::Missing),
+        };
+        Ok(Identity {
+            tenant: TenantId::parse(&token.project_id).ok_or(AuthError::Malformed {
+                header: "X-Auth-Token",
+                expected: "a token scoped to a project",
+            })?,
+            user: Some(token.user_name.clone()),
+            token: Some(token),
+        })
+    }
+}
+
+/// A header that is about to be used as a credential: present, and not a literal
+/// unexpanded shell variable.
+fn usable_text<'a>(header: &'static str, value: Option<&'a str>) -> Result<&'a str, AuthError> {
+    let value = value.ok_or(AuthError::Missing)?;
+    match unexpanded_variable(value) {
+        Some(_) => Err(AuthError::UnexpandedVariable {
+            header,
+            variable: value.trim().to_string(),
+        }),
+        None => Ok(value),
     }
 }
 

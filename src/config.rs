@@ -20,6 +20,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub auth: AuthSettings,
     pub provider: ProviderSettings,
+    pub openstack: OpenstackSettings,
     pub jobs: JobSettings,
     pub log: LogSettings,
 }
@@ -47,6 +48,34 @@ pub struct AuthSettings {
 #[serde(rename_all = "lowercase")]
 pub enum AuthMode {
     None,
+    Keystone,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct OpenstackSettings {
+    pub auth_url: String,
+    pub region: String,
+    pub interface: String,
+    pub user_domain: String,
+    pub project_domain: String,
+    pub service_user: String,
+    pub service_password: String,
+    pub service_project: String,
+    pub heat_environment: Vec<PathBuf>,
+    pub stack_timeout_mins: u32,
+    pub disable_rollback: bool,
+    pub request_timeout_secs: u64,
+}
+
+impl std::fmt::Debug for OpenstackSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenstackSettings")
+            .field("auth_url", &self.auth_url)
+            .field("service_user", &self.service_user)
+            .field("service_password", &"[REDACTED]")
+            .field("heat_environment", &self.heat_environment)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,6 +117,9 @@ pub struct Overrides {
     pub config_file: Option<PathBuf>,
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
+    pub provider: Option<ProviderKind>,
+    pub cloud: Option<String>,
+    pub heat_environment: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +130,8 @@ pub enum ConfigError {
         "configuration: cannot find a data directory: set data_dir, DISCO_DATA_DIR or --data-dir"
     )]
     NoDataDir,
+    #[error("configuration: {0}")]
+    Clouds(#[from] crate::openstack::CloudsError),
 }
 
 impl Settings {
@@ -118,7 +152,17 @@ impl Settings {
         if let Some(dir) = &overrides.data_dir {
             builder = builder.set_override("data_dir", dir.to_string_lossy().into_owned())?;
         }
+        if let Some(provider) = overrides.provider {
+            builder = builder.set_override("provider.default", provider.as_str())?;
+        }
         let mut settings: Settings = builder.build()?.try_deserialize()?;
+        settings
+            .openstack
+            .heat_environment
+            .extend(overrides.heat_environment.iter().cloned());
+        settings
+            .openstack
+            .fill_from_environment(overrides.cloud.as_deref())?;
         settings.resolve_paths()?;
         Ok(settings)
     }

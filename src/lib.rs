@@ -9,6 +9,7 @@ pub mod config;
 pub mod frameworks;
 pub mod manifest;
 pub mod occi;
+pub mod openstack;
 pub mod providers;
 pub mod startup;
 pub mod store;

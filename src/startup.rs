@@ -12,14 +12,17 @@ use tokio::sync::watch;
 use tracing_actix_web::TracingLogger;
 
 use crate::api::{self, AppState};
-use crate::auth::{Authenticator, NoAuth};
+use crate::auth::{Authenticator, KeystoneAuth, NoAuth};
+use crate::cluster::ProviderKind;
 use crate::cluster::lifecycle::Lifecycle;
 use crate::compose::Composer;
 use crate::config::{AuthMode, Settings};
 use crate::frameworks::catalogue::Catalogue;
 use crate::manifest::Manifest;
+use crate::openstack::keystone::Keystone;
 use crate::providers::Providers;
 use crate::providers::file::FileProvider;
+use crate::providers::openstack::OpenstackProvider;
 use crate::store::Store;
 
 pub struct Application {
@@ -42,11 +45,36 @@ impl Application {
         let store = Store::open(&settings.database_path())
             .await
             .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
-        let providers = Providers::default().with(Arc::new(FileProvider::new(
+        let mut providers = Providers::default().with(Arc::new(FileProvider::new(
             settings.provider.file.dir.clone(),
         )));
+        // OpenStack is offered when the operator configured a cloud for it, and required
+        // when it is the default.
+        let wants_openstack = settings.provider.default == ProviderKind::Openstack;
+        if wants_openstack || settings.openstack.service_auth().is_some() {
+            match OpenstackProvider::new(&settings.openstack) {
+                Ok(provider) => providers = providers.with(Arc::new(provider)),
+                Err(e) if wants_openstack => return Err(e).context("the openstack provider"),
+                Err(e) => tracing::warn!("the openstack provider is not available: {e}"),
+            }
+        }
         let auth: Arc<dyn Authenticator> = match settings.auth.mode {
             AuthMode::None => Arc::new(NoAuth),
+            AuthMode::Keystone => {
+                let openstack = &settings.openstack;
+                anyhow::ensure!(
+                    openstack.has_keystone(),
+                    "auth.mode = \"keystone\" needs openstack.auth_url (or --cloud, or OS_AUTH_URL)"
+                );
+                Arc::new(KeystoneAuth::new(
+                    Keystone::new(
+                        &openstack.auth_url,
+                        Duration::from_secs(openstack.request_timeout_secs),
+                    )?,
+                    &openstack.user_domain,
+                    &openstack.project_domain,
+                ))
+            }
         };
         let catalogue = Arc::new(
             Catalogue::load(&settings.catalogue.frameworks_dir)

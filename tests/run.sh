@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what the tests need, then runs every test target.
+# The whole test suite: installs what the tests need, starts the Keystone + Heat test
+# bed, then runs every test target.
 # Usage: tests/run.sh [extra cargo test arguments]
+# DISCO_TESTBED=running uses a test bed already started with tests/testbed/openstack.sh up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,5 +18,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
+
+# Build first, so the test bed's services do not compete with the compiler for the
+# machine's cores and memory.
+cargo test --locked --all-targets --no-run
+
+# The real Keystone and Heat the OpenStack tests talk to (tests/testbed/README.md):
+# installed on first use, started fresh, stopped whatever happens.
+if [ "${DISCO_TESTBED:-start}" = start ]; then
+  trap 'tests/testbed/openstack.sh down >/dev/null 2>&1 || true' EXIT
+  tests/testbed/openstack.sh up
+fi
+eval "$(tests/testbed/openstack.sh env)"
 
 cargo test --locked --all-targets "$@"

@@ -6,16 +6,17 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ApiErrorKind};
 use super::negotiate::{Produces, negotiate};
 use super::present::{self, PrivateKey};
 use super::request::read_occi;
 use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::PROVIDER;
-use crate::cluster::{Cluster, ClusterId, ClusterSpec, ClusterState, Outputs};
+use crate::cluster::{Cluster, ClusterId, ClusterSpec, ClusterState, Delegation, Outputs};
 use crate::frameworks::resolve::resolve;
 use crate::manifest::Manifest;
 use crate::occi::text::{Category, CategoryClass};
+use crate::providers::ProviderError;
 
 pub(super) async fn create(
     req: HttpRequest,
@@ -53,6 +54,13 @@ async fn create_cluster(
     let plan =
         resolve(&spec, &state.catalogue).map_err(|e| ApiError::bad_request(e.to_string()))?;
     spec.hide_secret_parameters(&plan);
+    let delegation = match state.providers.get(spec.provider) {
+        Some(provider) => provider.delegate(&identity).await.map_err(|e| match e {
+            ProviderError::Transient(reason) => ApiError::from(ApiErrorKind::Unavailable(reason)),
+            ProviderError::Permanent(reason) => ApiError::from(ApiErrorKind::Forbidden(reason)),
+        })?,
+        None => Delegation::default(),
+    };
     let keys = KeyPair::generate(&format!("disco-{}", id.short())).map_err(ApiError::internal)?;
     let now = Utc::now();
     let state_reason = if spec.staged {
@@ -65,6 +73,7 @@ async fn create_cluster(
         tenant: identity.tenant,
         spec,
         plan,
+        delegation,
         state: ClusterState::Pending,
         state_reason: state_reason.to_string(),
         outputs: Outputs::default(),

@@ -10,6 +10,7 @@ use crate::auth::AuthError;
 use crate::cluster::spec::SpecError;
 use crate::manifest::AttributeError;
 use crate::occi::MediaType;
+use crate::openstack::keystone::KeystoneError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,10 @@ pub enum ApiErrorKind {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error; the server log has the details")]
     Internal(#[source] anyhow::Error),
 }
@@ -94,9 +99,16 @@ impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> ApiError {
         match error {
             AuthError::Malformed { .. } => ApiError::bad_request(error.to_string()),
-            AuthError::UnexpandedVariable { .. } => {
+            AuthError::UnexpandedVariable { .. } | AuthError::Missing => {
                 ApiErrorKind::Unauthorized(error.to_string()).into()
             }
+            AuthError::Keystone(ref keystone) => match keystone {
+                KeystoneError::Unauthorized(_) => {
+                    ApiErrorKind::Unauthorized(error.to_string()).into()
+                }
+                KeystoneError::Forbidden(_) => ApiErrorKind::Forbidden(error.to_string()).into(),
+                _ => ApiErrorKind::Unavailable(error.to_string()).into(),
+            },
         }
     }
 }
@@ -111,6 +123,8 @@ impl ResponseError for ApiError {
             ApiErrorKind::Conflict(_) => StatusCode::CONFLICT,
             ApiErrorKind::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiErrorKind::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiErrorKind::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiErrorKind::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiErrorKind::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -123,6 +137,9 @@ impl ResponseError for ApiError {
             tracing::error!(error = ?cause, "request failed");
         }
         let mut response = HttpResponse::build(status);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("30")));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((
                 header::WWW_AUTHENTICATE,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::cluster::ProviderKind;
 use crate::config::{Overrides, Settings};
 use crate::startup::Application;
 use crate::telemetry;
@@ -37,6 +38,20 @@ pub struct ServeArgs {
     /// Configuration file; only the keys it names change (see etc/disco.toml).
     #[arg(long, value_name = "PATH", env = "DISCO_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Provider of requests that name none [config provider.default].
+    #[arg(long, value_name = "PROVIDER", value_parser = parse_provider)]
+    pub provider: Option<ProviderKind>,
+    /// Take the OpenStack settings the configuration leaves empty from this clouds.yaml entry.
+    #[arg(long, value_name = "NAME")]
+    pub cloud: Option<String>,
+    /// A Heat environment file passed with every stack (repeatable) [config openstack.heat_environment].
+    #[arg(long = "heat-environment", value_name = "FILE")]
+    pub heat_environment: Vec<PathBuf>,
+}
+
+fn parse_provider(text: &str) -> Result<ProviderKind, String> {
+    ProviderKind::parse(text)
+        .ok_or_else(|| format!("expected one of file, local, openstack; got {text:?}"))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -50,6 +65,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config_file: args.config,
         listen: args.listen,
         data_dir: args.data_dir,
+        provider: args.provider,
+        cloud: args.cloud,
+        heat_environment: args.heat_environment,
     })?;
     telemetry::init(&settings.log);
     let app = Application::build(settings).await?;

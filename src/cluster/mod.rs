@@ -149,6 +149,14 @@ impl Outputs {
     }
 }
 
+/// What lets a provider act for a cluster's owner long after the create request: a
+/// Keystone trust to DISCO's service user. Never a password.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Delegation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_id: Option<String>,
+}
+
 /// A cluster as stored.
 #[derive(Debug, Clone)]
 pub struct Cluster {
@@ -157,6 +165,8 @@ pub struct Cluster {
     pub spec: ClusterSpec,
     /// The spec resolved against the catalogue at create.
     pub plan: Plan,
+    /// How the provider may act for the owner after the request that created it.
+    pub delegation: Delegation,
     pub state: ClusterState,
     pub state_reason: String,
     pub outputs: Outputs,

@@ -5,13 +5,15 @@
 //! a restart, so `deploy` finds what an earlier attempt made instead of making it twice.
 
 pub mod file;
+pub mod openstack;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::cluster::{Cluster, Outputs, ProviderKind};
+use crate::auth::Identity;
+use crate::cluster::{Cluster, Delegation, Outputs, ProviderKind};
 use crate::compose::Composition;
 
 /// Where a deployment stands, as the provider sees it.
@@ -47,6 +49,12 @@ pub enum ProviderError {
 #[async_trait]
 pub trait Provider: Send + Sync {
     fn kind(&self) -> ProviderKind;
+
+    /// At create, on the request path: what the provider needs to act for the caller
+    /// later (a Keystone trust). Nothing by default.
+    async fn delegate(&self, _caller: &Identity) -> Result<Delegation, ProviderError> {
+        Ok(Delegation::default())
+    }
 
     /// Starts creating the cluster's resources, or finds those an earlier attempt made.
     async fn deploy(

@@ -52,6 +52,9 @@ pub(super) fn migrations() -> Migrations<'static> {
         // The plan a cluster was resolved to at create: what it deploys, whatever the
         // catalogue becomes later.
         M::up("ALTER TABLE clusters ADD COLUMN plan TEXT NOT NULL DEFAULT '';"),
+        // How DISCO may act for the cluster's owner later (a Keystone trust id): never a
+        // password.
+        M::up("ALTER TABLE clusters ADD COLUMN delegation TEXT NOT NULL DEFAULT '{}';"),
     ])
 }
 

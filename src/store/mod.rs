@@ -105,7 +105,7 @@ pub struct Store {
 }
 
 const CLUSTER_COLUMNS: &str = "id, tenant, state, state_reason, spec, outputs, key_name, \
-     public_key, private_key, created_at, updated_at, plan";
+     public_key, private_key, created_at, updated_at, plan, delegation";
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
@@ -160,8 +160,8 @@ impl Store {
             let now = timestamp(cluster.created_at);
             tx.execute(
                 "INSERT INTO clusters (id, tenant, name, provider, state, state_reason, spec, outputs, \
-                 key_name, public_key, private_key, created_at, updated_at, plan) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)",
+                 key_name, public_key, private_key, created_at, updated_at, plan, delegation) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14)",
                 params![
                     cluster.id.to_string(),
                     cluster.tenant.as_str(),
@@ -176,6 +176,7 @@ impl Store {
                     cluster.keys.private_key.expose_secret(),
                     now,
                     to_json(&cluster.plan)?,
+                    to_json(&cluster.delegation)?,
                 ],
             )?;
             record_transition(&tx, cluster.id, None, cluster.state, &cluster.state_reason)?;
@@ -575,6 +576,7 @@ struct ClusterRow {
     created_at: String,
     updated_at: String,
     plan: String,
+    delegation: String,
 }
 
 fn read_row(row: &Row<'_>) -> rusqlite::Result<ClusterRow> {
@@ -591,6 +593,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<ClusterRow> {
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
         plan: row.get(11)?,
+        delegation: row.get(12)?,
     })
 }
 
@@ -605,6 +608,8 @@ impl ClusterRow {
         let outputs: Outputs =
             serde_json::from_str(&self.outputs).map_err(|e| corrupt(format!("outputs: {e}")))?;
         let plan = serde_json::from_str(&self.plan).map_err(|e| corrupt(format!("plan: {e}")))?;
+        let delegation = serde_json::from_str(&self.delegation)
+            .map_err(|e| corrupt(format!("delegation: {e}")))?;
         Ok(Cluster {
             id: self
                 .id
@@ -616,6 +621,7 @@ impl ClusterRow {
             state_reason: self.state_reason.clone(),
             spec,
             plan,
+            delegation,
             outputs,
             keys: KeyPair {
                 name: self.key_name.clone(),

@@ -35,6 +35,7 @@ fn cluster(tenant: &str, attributes: &[(&str, &str)]) -> Cluster {
         plan: crate::frameworks::resolve::resolve(&spec, &crate::frameworks::testing::standard())
             .expect("plan"),
         spec,
+        delegation: Default::default(),
         state: ClusterState::Pending,
         state_reason: "queued".into(),
         outputs: Outputs::default(),

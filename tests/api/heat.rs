@@ -106,10 +106,12 @@ async fn real_heat_refuses_a_broken_template_so_the_check_above_means_something(
         .header("X-Auth-Token", &cloud.token)
         .json(&json!({"template": {
             "heat_template_version": "2018-08-31",
-            "resources": {"x": {"type": "OS::Heat::ResourceGroup", "properties": {"count": {"get_param": "missing"}}}}
+            "resources": {"x": {"type": "OS::Disco::NoSuchType"}}
         }}))
         .send()
         .await
         .expect("Heat answers");
     assert_eq!(response.status(), 400);
+    let body = response.text().await.expect("body");
+    assert!(body.contains("OS::Disco::NoSuchType"), "{body}");
 }

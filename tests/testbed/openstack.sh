@@ -74,7 +74,9 @@ cmd_install() {
     log "pip install into $VENV (keystone $KEYSTONE_VERSION, heat $HEAT_VERSION, uwsgi from source)"
     if ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then rm -rf "$VENV"; "$PY" -m venv "$VENV"; fi
     constraints > "$TB_DIR/constraints.txt"
-    # uwsgi is built from source by pip: needs gcc and python3-dev (installed above).
+    # uwsgi is built from source by pip: needs gcc and python3-dev (installed above);
+    # with `wheel` present pip caches the built wheel for the next fresh venv.
+    "$VENV/bin/pip" install -q --disable-pip-version-check -c "$TB_DIR/constraints.txt" wheel
     "$VENV/bin/pip" install -q --disable-pip-version-check -c "$TB_DIR/constraints.txt" "${PIP_PKGS[@]}"
     echo "$stamp" > "$VENV/.disco-testbed-stamp"
   fi
@@ -236,6 +238,7 @@ wcwidth==0.9.4
 WebOb==1.8.11
 websocket-client==1.9.2
 Werkzeug==3.1.9
+wheel==0.48.0
 wrapt==2.5.2
 xmlschema==2.5.1
 yappi==1.7.6
@@ -326,20 +329,23 @@ cmd_down() {
     z=0; for p in "${STOPPED[@]}"; do [ -e "/proc/$p" ] && { z=1; break; }; done
     [ $z = 1 ] || break; sleep 0.1
   done
-  rm -f "$RUN/up"
   log "down"
 }
 
 # ---------------------------------------------------------------------------- waiting
 DEADLINE=0
 left() { echo $((DEADLINE - SECONDS)); }
+bounded() {  # cmd...: run it, killed when the `up` deadline passes
+  local l; l=$(left); [ "$l" -gt 0 ] || { echo "deadline passed before: $*" >&2; return 124; }
+  timeout -k 2 "$l" "$@"
+}
 fail() {  # service message logfile...
   local svc=$1 msg=$2 f; shift 2
   {
     echo "openstack.sh up: FAILED: $svc: $msg"
     for f in "$@"; do
       [ -e "$f" ] || continue
-      echo "----- tail of $f"; tail -n 40 "$f"
+      echo "----- tail of $f"; tail -n 25 "$f"
     done
     echo "----- (all logs in $LOGS)"
   } >&2
@@ -349,7 +355,7 @@ fail() {  # service message logfile...
 }
 alive_or_fail() {  # name logfile...
   local pid st; read -r pid st < "$PIDDIR/$1.pid"
-  [ "$(proc_start "$pid" || echo gone)" = "$st" ] || fail "$@" "process exited" "${@:2}"
+  [ "$(proc_start "$pid" || echo gone)" = "$st" ] || fail "$1" "process exited" "${@:2}"
 }
 http_code() { curl -s -m "${2:-3}" -o /dev/null -w '%{http_code}' "$1" 2>/dev/null || true; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -415,7 +421,7 @@ max_connections = 500
 [client]
 socket = $RUN/mysql/mysql.sock
 EOF
-  mariadb-install-db --defaults-file="$RUN/mysql/my.cnf" --auth-root-authentication-method=socket \
+  bounded mariadb-install-db --defaults-file="$RUN/mysql/my.cnf" --auth-root-authentication-method=socket \
     --skip-test-db >"$LOGS/mariadb-install.log" 2>&1 \
     || fail mariadb "mariadb-install-db failed" "$LOGS/mariadb-install.log"
   spawn mariadb "$LOGS/mariadb.out" mariadbd --defaults-file="$RUN/mysql/my.cnf"
@@ -452,7 +458,7 @@ EOF
 
 setup_keystone() {  # runs in the background during `up`; output -> keystone-setup.log
   local C=(--config-file "$RUN/keystone/keystone.conf")
-  "$VENV/bin/keystone-manage" "${C[@]}" db_sync;   log "keystone db_sync done"
+  bounded "$VENV/bin/keystone-manage" "${C[@]}" db_sync;   log "keystone db_sync done"
   # What `keystone-manage fernet_setup` / `credential_setup` write (key 0 staged, key 1
   # primary; a key is 32 random bytes, urlsafe base64), without 2 x 2 s of Python start-up.
   local d k
@@ -468,8 +474,9 @@ setup_keystone() {  # runs in the background during `up`; output -> keystone-set
   spawn keystone "$LOGS/keystone-uwsgi.log" "$VENV/bin/uwsgi" --http11-socket "127.0.0.1:$KS_PORT" \
     --virtualenv "$VENV" --env "OS_KEYSTONE_CONFIG_FILES=$RUN/keystone/keystone.conf" \
     --module keystone.wsgi.api:application --master --processes 1 --threads 8 --lazy-apps \
-    --die-on-term --need-app --disable-logging --log-5xx --log-4xx
-  "$VENV/bin/keystone-manage" "${C[@]}" bootstrap --bootstrap-password adminpass \
+    --die-on-term --need-app --disable-logging --log-5xx --log-4xx \
+    --worker-reload-mercy 2 --reload-mercy 2 --skip-atexit-teardown
+  bounded "$VENV/bin/keystone-manage" "${C[@]}" bootstrap --bootstrap-password adminpass \
     --bootstrap-username admin --bootstrap-project-name admin --bootstrap-role-name admin \
     --bootstrap-service-name keystone --bootstrap-region-id RegionOne \
     --bootstrap-admin-url "http://127.0.0.1:$KS_PORT/v3/" \
@@ -481,7 +488,7 @@ setup_keystone() {  # runs in the background during `up`; output -> keystone-set
   log "keystone answers"
   KS="http://127.0.0.1:$KS_PORT/v3" HEAT_PORT=$HEAT_PORT IDS="$RUN/ids.env" \
     NOVA_PORT=$NOVA_PORT NEUTRON_PORT=$NEUTRON_PORT GLANCE_PORT=$GLANCE_PORT \
-    "$VENV/bin/python" - <<'EOF'
+    bounded "$VENV/bin/python" - <<'EOF'
 # Users, projects, roles, the Heat stack domain and the service catalog.
 import json, os, urllib.request
 KS = os.environ["KS"]
@@ -543,8 +550,10 @@ region_name_for_services = RegionOne
 stack_user_domain_name = heat
 stack_domain_admin = heat_domain_admin
 stack_domain_admin_password = domainadminpass
-heat_metadata_server_url = http://127.0.0.1:$HEAT_PORT
-heat_waitcondition_server_url = http://127.0.0.1:$HEAT_PORT/v1/waitcondition
+# heat-api-cfn is not started: OS::Heat::WaitConditionHandle (token signal through the
+# native API) works, AWS::CloudFormation::WaitConditionHandle and CFN_SIGNAL do not.
+heat_metadata_server_url = http://127.0.0.1:8000
+heat_waitcondition_server_url = http://127.0.0.1:8000/v1/waitcondition
 [database]
 connection = $(db_url heat)
 [paste_deploy]
@@ -577,7 +586,7 @@ start_heat() {  # after heat db_sync and RabbitMQ; Keystone need not be up yet
   spawn heat-api "$LOGS/heat-api-uwsgi.log" "$VENV/bin/uwsgi" --http11-socket "127.0.0.1:$HEAT_PORT" \
     --virtualenv "$VENV" --module heat.wsgi.api:application --pyargv "--config-file $RUN/heat/heat.conf --log-file $LOGS/heat-api.log" \
     --master --processes 1 --threads 8 --lazy-apps --die-on-term --need-app \
-    --disable-logging --log-5xx --log-4xx
+    --disable-logging --log-5xx --log-4xx --worker-reload-mercy 2 --reload-mercy 2 --skip-atexit-teardown
 }
 
 engine_registered() {
@@ -592,7 +601,7 @@ admin_token() {  # project-scoped admin token (Heat wants a project)
 
 cmd_up() {
   DEADLINE=$((SECONDS + UP_TIMEOUT))
-  [ -f "$VENV/.disco-testbed-stamp" ] || cmd_install
+  cmd_install   # a no-op taking ~0.1 s when everything is there
   if [ -d "$PIDDIR" ] && [ -n "$(ls -A "$PIDDIR" 2>/dev/null)" ]; then
     log "a previous test bed is running: stopping it first"; cmd_down
   fi
@@ -600,7 +609,7 @@ cmd_up() {
   for p in "$KS_PORT" "$HEAT_PORT" "$NOVA_PORT" "$NEUTRON_PORT" "$GLANCE_PORT" "$AMQP_PORT" "$EPMD_PORT" "$DIST_PORT"; do
     port_open "$p" && die "127.0.0.1:$p is already in use by a process this script did not start"
   done
-  rm -rf "$RUN"; mkdir -p "$PIDDIR" "$LOGS"; touch "$RUN/up"
+  rm -rf "$RUN"; mkdir -p "$PIDDIR" "$LOGS"
   export PYTHONWARNINGS=ignore PYTHONDONTWRITEBYTECODE=1
   ( IN_BG=1; start_epmd_rabbit ) || fail rabbitmq "start failed" "$LOGS/epmd.log";                                         log "rabbitmq launched"
   spawn fake-cloud "$LOGS/fake-cloud.log" "$VENV/bin/python" "$HERE/fake_cloud.py"
@@ -609,7 +618,7 @@ cmd_up() {
   # Keystone (migrations, bootstrap, uwsgi, objects) and Heat (migrations) in parallel.
   ( IN_BG=1; setup_keystone ) >"$LOGS/keystone-setup.log" 2>&1 &
   local ks_job=$!
-  "$VENV/bin/heat-manage" --config-file "$RUN/heat/heat.conf" db_sync >"$LOGS/heat-dbsync.log" 2>&1 \
+  bounded "$VENV/bin/heat-manage" --config-file "$RUN/heat/heat.conf" db_sync >"$LOGS/heat-dbsync.log" 2>&1 \
     || fail heat "heat-manage db_sync failed" "$LOGS/heat-dbsync.log"
   log "heat database ready"
   WAIT_PROC=rabbitmq WAIT_LOGS=("$LOGS/rabbitmq.out" "$LOGS"/disco@localhost.log) \
@@ -633,6 +642,11 @@ cmd_up() {
   [ "$code" = 200 ] || fail heat-engine "GET /v1/<admin>/stacks answered '$code'" \
     "$LOGS/heat-api.log" "$LOGS/heat-engine.log" "$LOGS/heat-api-uwsgi.log"
   log "heat api + engine answer"
+  local n pid st   # for the record: every process of every service (down finds them anew)
+  for n in "${SERVICES[@]}"; do
+    read -r pid st < "$PIDDIR/$n.pid"
+    ps -o pid=,pgid=,rss=,args= -p "$(members "$pid" | paste -sd, -)" | sed "s/^/$n /"
+  done > "$RUN/processes.txt"
   echo "testbed up: keystone http://127.0.0.1:$KS_PORT/v3 heat http://127.0.0.1:$HEAT_PORT/v1"
 }
 
@@ -703,26 +717,42 @@ def delete(url):
     status, _ = wait(url, time.time() + 300)
     check(status == "DELETE_COMPLETE", "delete ended " + status)
     return time.time() - t
-signalled = {}
-def signal_handles(url):  # what a booted node's user_data does: run the handle's curl_cli
+signals = {}
+def signal_handles(url, handle_of):
+    # Nodes boot and each runs its handle's curl_cli (as in their user_data). Signal while
+    # a WaitCondition waits, one new node (id) every 1.5 s, until it has its count.
     st, _, js = req("GET", url + "/resources", None, tok)
-    for r in (js or {}).get("resources", []):
-        if r["resource_type"] != "OS::Heat::WaitConditionHandle" or r["resource_status"] != "CREATE_COMPLETE":
+    res = {r["resource_name"]: r for r in (js or {}).get("resources", [])}
+    for wc, r in res.items():
+        if r["resource_type"] != "OS::Heat::WaitCondition" or r["resource_status"] != "CREATE_IN_PROGRESS":
             continue
-        if time.time() - signalled.get(r["resource_name"], 0) < 3: continue
-        st, _, a = req("GET", "%s/resources/%s?with_attr=curl_cli" % (url, r["resource_name"]), None, tok)
+        handle = handle_of.get(wc)
+        if handle not in res or res[handle]["resource_status"] != "CREATE_COMPLETE":
+            continue
+        sent = signals.setdefault(handle, [])
+        if sent and time.time() - sent[-1] < 1.5: continue
+        st, _, a = req("GET", "%s/resources/%s?with_attr=curl_cli" % (url, handle), None, tok)
         cli = a["resource"]["attributes"]["curl_cli"]
-        data = json.dumps({"status": "SUCCESS", "reason": "smoke", "data": "%s up" % r["resource_name"]})
+        node = "node-%d" % (len(sent) + 1)
+        data = json.dumps({"status": "SUCCESS", "reason": "smoke", "id": node, "data": node + " up"})
         out = subprocess.run(["bash", "-c", cli + " --data-binary " + shlex.quote(data) +
                               " -s -o /dev/null -w '%{http_code}'"], capture_output=True, text=True)
-        check(out.stdout in ("200", "204"), "signal %s: %r %r" % (r["resource_name"], out.stdout, out.stderr[-300:]))
-        if r["resource_name"] not in signalled:
-            say("signalled %s by running its curl_cli: HTTP %s" % (r["resource_name"], out.stdout))
-        signalled[r["resource_name"]] = time.time()
+        check(out.stdout in ("200", "204"), "signal %s: %r %r" % (handle, out.stdout, out.stderr[-300:]))
+        say("%s waits: %s signalled %s by running its curl_cli: HTTP %s" % (wc, node, handle, out.stdout))
+        sent.append(time.time())
+def handles(url):  # WaitCondition name -> its handle's name, from the stored template
+    st, _, t = req("GET", url + "/template", None, tok)
+    out = {}
+    for n, r in (t.get("resources") or {}).items():
+        h = (r.get("properties") or {}).get("handle")
+        if r.get("type") == "OS::Heat::WaitCondition" and isinstance(h, dict) and "get_resource" in h:
+            out[n] = h["get_resource"]
+    return out
 name = "smoke-%d" % os.getpid()
 t = time.time(); url = create(name, env)
 say("POST stacks (fake-env.yaml + %d files): 201" % len(files))
-status, s = wait(url, time.time() + 300, lambda: signal_handles(url))
+handle_of = handles(url)
+status, s = wait(url, time.time() + 300, lambda: signal_handles(url, handle_of))
 check(status == "CREATE_COMPLETE", "create ended %s: %s" % (status, s and s.get("stack_status_reason")))
 say("CREATE_COMPLETE in %.1fs" % (time.time() - t))
 for o in sorted(s.get("outputs") or [], key=lambda o: o["output_key"]):
@@ -768,7 +798,7 @@ EOF
 }
 
 cmd_status() {
-  local bad=0 n pid st
+  local bad=0 n pid st total=0 kb
   say() { printf '%-12s %s\n' "$1" "$2"; }
   for n in "${SERVICES[@]}"; do
     if [ -s "$PIDDIR/$n.pid" ] && read -r pid st < "$PIDDIR/$n.pid" && [ "$(proc_start "$pid" || true)" = "$st" ]; then
@@ -781,10 +811,13 @@ cmd_status() {
         heat-engine) engine_registered && say $n "registered (pid $pid)" || { say $n "running (pid $pid), not registered"; bad=1; } ;;
         fake-cloud) is_http "http://127.0.0.1:$NEUTRON_PORT/" 200 && say $n "answers (pid $pid, :$NOVA_PORT :$NEUTRON_PORT :$GLANCE_PORT)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
       esac
+      kb=$(ps -o rss= -p "$(members "$pid" | paste -sd, -)" | awk '{s += $1} END {print s + 0}')
+      total=$((total + kb))
     else
       say $n "not running"; bad=1
     fi
   done
+  [ $total = 0 ] || say memory "$((total / 1024)) MiB RSS in all (ps, every process of every service)"
   return $bad
 }
 

@@ -119,6 +119,7 @@ async fn bed(steps: Vec<Step>, adjust: impl FnOnce(&mut JobSettings)) -> Bed {
             tenant: TenantId::default_tenant(),
             plan: crate::frameworks::resolve::resolve(&spec, &catalogue).expect("plan"),
             spec,
+            delegation: Default::default(),
             state: ClusterState::Pending,
             state_reason: String::new(),
             outputs: Outputs::default(),

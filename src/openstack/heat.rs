@@ -1,0 +1,252 @@
+//! Heat (orchestration v1): create, find, read and delete stacks, and list a stack's
+//! resources. Errors keep Heat's own words, and say whether another attempt could help.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Heat for one project: its endpoint (`.../v1/<project id>`) and a token.
+pub struct Heat {
+    http: reqwest::Client,
+    endpoint: String,
+    token: SecretString,
+}
+
+/// What `POST /stacks` takes.
+#[derive(Debug, Serialize)]
+pub struct CreateStack<'a> {
+    pub stack_name: &'a str,
+    /// The template, parsed: Heat takes a dict (or JSON text), not YAML text.
+    pub template: &'a Value,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<&'a Value>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
+    pub timeout_mins: u32,
+    pub disable_rollback: bool,
+}
+
+/// A stack as Heat shows it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Stack {
+    pub id: String,
+    pub stack_name: String,
+    pub stack_status: String,
+    #[serde(default)]
+    pub stack_status_reason: Option<String>,
+    #[serde(default)]
+    pub outputs: Vec<StackOutput>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StackOutput {
+    pub output_key: String,
+    #[serde(default)]
+    pub output_value: Value,
+}
+
+impl Stack {
+    pub fn output(&self, key: &str) -> Option<&Value> {
+        self.outputs
+            .iter()
+            .find(|o| o.output_key == key)
+            .map(|o| &o.output_value)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StackResource {
+    pub resource_name: String,
+    pub resource_type: String,
+    pub resource_status: String,
+    #[serde(default)]
+    pub resource_status_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HeatError {
+    /// Unreachable, timed out, or a 5xx: worth another attempt.
+    #[error("Heat is unavailable: {0}")]
+    Unavailable(String),
+    /// Heat refused the request; the message is Heat's own.
+    #[error("{message}")]
+    Refused { status: u16, message: String },
+    #[error("no such stack")]
+    NotFound,
+}
+
+impl HeatError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, HeatError::Unavailable(_))
+    }
+}
+
+impl Heat {
+    pub fn new(endpoint: &str, token: SecretString, timeout: Duration) -> Result<Heat, HeatError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| HeatError::Unavailable(e.to_string()))?;
+        Ok(Heat {
+            http,
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            token,
+        })
+    }
+
+    /// Creates a stack; returns its id.
+    pub async fn create_stack(&self, request: &CreateStack<'_>) -> Result<String, HeatError> {
+        let response = self
+            .send(
+                self.http
+                    .post(format!("{}/stacks", self.endpoint))
+                    .json(request),
+            )
+            .await?;
+        let body: Value = response.json().await.map_err(undecodable)?;
+        body["stack"]["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| undecodable("no stack id in Heat's answer"))
+    }
+
+    /// The stack of this name, if the project has one that is not deleted.
+    pub async fn find_stack(&self, name: &str) -> Result<Option<Stack>, HeatError> {
+        let response = self
+            .send(
+                self.http
+                    .get(format!("{}/stacks", self.endpoint))
+                    .query(&[("name", name)]),
+            )
+            .await?;
+        let body: Value = response.json().await.map_err(undecodable)?;
+        let found = body["stacks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["stack_name"] == name && s["stack_status"] != "DELETE_COMPLETE")
+            .and_then(|s| s["id"].as_str().map(str::to_string));
+        match found {
+            Some(id) => self.stack(name, &id).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A stack with its outputs.
+    pub async fn stack(&self, name: &str, id: &str) -> Result<Stack, HeatError> {
+        let response = self
+            .send(
+                self.http
+                    .get(format!("{}/stacks/{name}/{id}", self.endpoint)),
+            )
+            .await?;
+        #[derive(Deserialize)]
+        struct Body {
+            stack: Stack,
+        }
+        let body: Body = response.json().await.map_err(undecodable)?;
+        Ok(body.stack)
+    }
+
+    pub async fn resources(&self, name: &str, id: &str) -> Result<Vec<StackResource>, HeatError> {
+        let response = self
+            .send(
+                self.http
+                    .get(format!("{}/stacks/{name}/{id}/resources", self.endpoint)),
+            )
+            .await?;
+        #[derive(Deserialize)]
+        struct Body {
+            resources: Vec<StackResource>,
+        }
+        let body: Body = response.json().await.map_err(undecodable)?;
+        Ok(body.resources)
+    }
+
+    pub async fn delete_stack(&self, name: &str, id: &str) -> Result<(), HeatError> {
+        match self
+            .send(
+                self.http
+                    .delete(format!("{}/stacks/{name}/{id}", self.endpoint)),
+            )
+            .await
+        {
+            Ok(_) | Err(HeatError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, HeatError> {
+        let response = request
+            .header("X-Auth-Token", self.token.expose_secret())
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| HeatError::Unavailable(e.without_url().to_string()))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let text = response.text().await.unwrap_or_default();
+        if status == StatusCode::NOT_FOUND {
+            return Err(HeatError::NotFound);
+        }
+        let message = heat_message(&text);
+        if status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE {
+            Err(HeatError::Unavailable(format!(
+                "{}: {message}",
+                status.as_u16()
+            )))
+        } else {
+            Err(HeatError::Refused {
+                status: status.as_u16(),
+                message,
+            })
+        }
+    }
+}
+
+/// Heat's reason in its error body (`{"error": {"message": ...}}` or `explanation`).
+fn heat_message(text: &str) -> String {
+    let parsed: Option<Value> = serde_json::from_str(text).ok();
+    parsed
+        .as_ref()
+        .and_then(|v| {
+            v["error"]["message"]
+                .as_str()
+                .or_else(|| v["explanation"].as_str())
+                .or_else(|| v["title"].as_str())
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| text.chars().take(300).collect())
+}
+
+fn undecodable(error: impl std::fmt::Display) -> HeatError {
+    HeatError::Unavailable(format!("an answer DISCO cannot read: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heats_reason_is_taken_from_its_error_body() {
+        let body = r#"{"explanation": "The server could not comply", "code": 400,
+            "error": {"message": "Property error: resources.master.properties.flavor: Error validating value 'm9'", "type": "StackValidationFailed"}}"#;
+        assert_eq!(
+            heat_message(body),
+            "Property error: resources.master.properties.flavor: Error validating value 'm9'"
+        );
+        assert_eq!(
+            heat_message("<html>bad gateway</html>"),
+            "<html>bad gateway</html>"
+        );
+    }
+}

@@ -1,0 +1,347 @@
+//! Keystone v3: tokens (password, token, application credential, trust), token
+//! validation, and trusts, which let DISCO act for a user long after the request that
+//! created a cluster — without keeping the user's password.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Where Keystone is and how long a call may take.
+#[derive(Clone)]
+pub struct Keystone {
+    http: reqwest::Client,
+    /// `.../v3`, without a trailing slash.
+    auth_url: String,
+}
+
+/// A user's or the service's identity in a domain.
+#[derive(Debug, Clone)]
+pub struct UserRef {
+    pub name: String,
+    pub domain: String,
+}
+
+/// Password credentials scoped to a project.
+#[derive(Clone)]
+pub struct PasswordAuth {
+    pub user: UserRef,
+    pub password: SecretString,
+    pub project: String,
+    pub project_domain: String,
+}
+
+/// An issued token and what Keystone said about it.
+#[derive(Clone)]
+pub struct Token {
+    pub id: SecretString,
+    pub user_id: String,
+    pub user_name: String,
+    pub project_id: String,
+    pub project_name: String,
+    pub roles: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    catalog: Vec<CatalogEntry>,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("id", &"[REDACTED]")
+            .field("user_name", &self.user_name)
+            .field("project_name", &self.project_name)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct CatalogEntry {
+    #[serde(rename = "type")]
+    kind: String,
+    endpoints: Vec<Endpoint>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Endpoint {
+    interface: String,
+    #[serde(default)]
+    region_id: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    url: String,
+}
+
+impl Token {
+    /// The URL of a service from the token's catalog.
+    pub fn endpoint(
+        &self,
+        service_type: &str,
+        interface: &str,
+        region: Option<&str>,
+    ) -> Option<String> {
+        self.catalog
+            .iter()
+            .filter(|entry| entry.kind == service_type)
+            .flat_map(|entry| &entry.endpoints)
+            .find(|e| {
+                e.interface == interface
+                    && region.is_none_or(|r| {
+                        e.region_id.as_deref() == Some(r) || e.region.as_deref() == Some(r)
+                    })
+            })
+            .map(|e| e.url.trim_end_matches('/').to_string())
+    }
+
+    /// Whether the token will still be valid `margin` from now.
+    pub fn fresh_for(&self, margin: Duration) -> bool {
+        let margin = chrono::Duration::from_std(margin).unwrap_or_default();
+        self.expires_at.is_none_or(|at| at > Utc::now() + margin)
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum KeystoneError {
+    /// Keystone refused the credentials; the message is Keystone's.
+    #[error("Keystone refused the credentials: {0}")]
+    Unauthorized(String),
+    #[error("Keystone refused: {0}")]
+    Forbidden(String),
+    #[error("Keystone is unreachable: {0}")]
+    Unreachable(String),
+    #[error("Keystone answered {status}: {message}")]
+    Unexpected { status: u16, message: String },
+}
+
+impl KeystoneError {
+    /// Worth another attempt later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            KeystoneError::Unreachable(_) => true,
+            KeystoneError::Unexpected { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    token: TokenInfo,
+}
+
+#[derive(Deserialize)]
+struct TokenInfo {
+    user: Named,
+    #[serde(default)]
+    project: Option<Named>,
+    #[serde(default)]
+    roles: Vec<Named>,
+    #[serde(default)]
+    expires_at: Option<String>,
+    #[serde(default)]
+    catalog: Vec<CatalogEntry>,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    id: String,
+    #[serde(default)]
+    name: String,
+}
+
+impl Keystone {
+    pub fn new(auth_url: &str, timeout: Duration) -> Result<Keystone, KeystoneError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| KeystoneError::Unreachable(e.to_string()))?;
+        Ok(Keystone {
+            http,
+            auth_url: auth_url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    pub fn auth_url(&self) -> &str {
+        &self.auth_url
+    }
+
+    /// A project-scoped token for a user and password.
+    pub async fn password(&self, auth: &PasswordAuth) -> Result<Token, KeystoneError> {
+        self.issue(json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": auth.user.name,
+                "domain": {"name": auth.user.domain},
+                "password": auth.password.expose_secret(),
+            }}},
+            "scope": {"project": {"name": auth.project, "domain": {"name": auth.project_domain}}},
+        }}))
+        .await
+    }
+
+    /// A token for an application credential (scoped to the project it was made in).
+    pub async fn application_credential(
+        &self,
+        id: &str,
+        secret: &SecretString,
+    ) -> Result<Token, KeystoneError> {
+        self.issue(json!({"auth": {"identity": {
+            "methods": ["application_credential"],
+            "application_credential": {"id": id, "secret": secret.expose_secret()},
+        }}}))
+        .await
+    }
+
+    /// A token acting for a trust's trustor, as its trustee (the service user).
+    pub async fn trust_token(
+        &self,
+        trustee: &PasswordAuth,
+        trust_id: &str,
+    ) -> Result<Token, KeystoneError> {
+        self.issue(json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": trustee.user.name,
+                "domain": {"name": trustee.user.domain},
+                "password": trustee.password.expose_secret(),
+            }}},
+            "scope": {"OS-TRUST:trust": {"id": trust_id}},
+        }}))
+        .await
+    }
+
+    /// What Keystone says of a token a caller presented (a token may validate itself).
+    pub async fn validate(&self, token: &SecretString) -> Result<Token, KeystoneError> {
+        let response = self
+            .http
+            .get(format!("{}/auth/tokens", self.auth_url))
+            .header("X-Auth-Token", token.expose_secret())
+            .header("X-Subject-Token", token.expose_secret())
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let response = check(response).await?;
+        let body: TokenBody = response.json().await.map_err(undecodable)?;
+        into_token(token.clone(), body.token)
+    }
+
+    /// Delegates the token's roles on its project to `trustee_user_id`, with
+    /// impersonation, so the trustee can act for the user until the trust is deleted.
+    pub async fn create_trust(
+        &self,
+        trustor: &Token,
+        trustee_user_id: &str,
+    ) -> Result<String, KeystoneError> {
+        let roles: Vec<Value> = trustor
+            .roles
+            .iter()
+            .map(|name| json!({"name": name}))
+            .collect();
+        let response = self
+            .http
+            .post(format!("{}/OS-TRUST/trusts", self.auth_url))
+            .header("X-Auth-Token", trustor.id.expose_secret())
+            .json(&json!({"trust": {
+                "trustor_user_id": trustor.user_id,
+                "trustee_user_id": trustee_user_id,
+                "project_id": trustor.project_id,
+                "impersonation": true,
+                "roles": roles,
+            }}))
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let response = check(response).await?;
+        let body: Value = response.json().await.map_err(undecodable)?;
+        body["trust"]["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| undecodable("no trust id in Keystone's answer"))
+    }
+
+    /// Removes a trust; one already gone counts as removed.
+    pub async fn delete_trust(&self, token: &Token, trust_id: &str) -> Result<(), KeystoneError> {
+        let response = self
+            .http
+            .delete(format!("{}/OS-TRUST/trusts/{trust_id}", self.auth_url))
+            .header("X-Auth-Token", token.id.expose_secret())
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        check(response).await.map(|_| ())
+    }
+
+    async fn issue(&self, body: Value) -> Result<Token, KeystoneError> {
+        let response = self
+            .http
+            .post(format!("{}/auth/tokens", self.auth_url))
+            .json(&body)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let response = check(response).await?;
+        let id = response
+            .headers()
+            .get("x-subject-token")
+            .and_then(|v| v.to_str().ok())
+            .map(SecretString::from)
+            .ok_or_else(|| undecodable("no X-Subject-Token in Keystone's answer"))?;
+        let body: TokenBody = response.json().await.map_err(undecodable)?;
+        into_token(id, body.token)
+    }
+}
+
+fn into_token(id: SecretString, info: TokenInfo) -> Result<Token, KeystoneError> {
+    let project = info
+        .project
+        .ok_or_else(|| KeystoneError::Forbidden("the token is not scoped to a project".into()))?;
+    Ok(Token {
+        id,
+        user_id: info.user.id,
+        user_name: info.user.name,
+        project_id: project.id,
+        project_name: project.name,
+        roles: info.roles.into_iter().map(|r| r.name).collect(),
+        expires_at: info
+            .expires_at
+            .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
+            .map(|at| at.with_timezone(&Utc)),
+        catalog: info.catalog,
+    })
+}
+
+/// A successful answer, or Keystone's own words about why not.
+async fn check(response: reqwest::Response) -> Result<reqwest::Response, KeystoneError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let text = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| text.chars().take(200).collect());
+    Err(match status {
+        StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND => KeystoneError::Unauthorized(message),
+        StatusCode::FORBIDDEN => KeystoneError::Forbidden(message),
+        _ => KeystoneError::Unexpected {
+            status: status.as_u16(),
+            message,
+        },
+    })
+}
+
+fn unreachable(error: reqwest::Error) -> KeystoneError {
+    KeystoneError::Unreachable(error.without_url().to_string())
+}
+
+fn undecodable(error: impl std::fmt::Display) -> KeystoneError {
+    KeystoneError::Unexpected {
+        status: 200,
+        message: format!("an answer DISCO cannot read: {error}"),
+    }
+}

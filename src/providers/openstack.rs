@@ -1,0 +1,442 @@
+//! The `openstack` provider: a cluster is a Heat stack, created, watched and deleted in
+//! the owner's project through a Keystone trust from the owner to DISCO's service user.
+//!
+//! The stack's name derives from the cluster's id (`disco-<short id>`), so a deploy that
+//! runs again after a crash finds the stack the first attempt made instead of making a
+//! second. Unreachable peers and 5xx answers are transient (the job retries with
+//! backoff); Heat's 4xx reasons are kept verbatim as the cluster's failure reason.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::{Progress, Provider, ProviderError, Teardown};
+use crate::auth::Identity;
+use crate::cluster::{Cluster, Delegation, Outputs, ProviderKind};
+use crate::compose::Composition;
+use crate::config::OpenstackSettings;
+use crate::openstack::heat::{CreateStack, Heat, HeatError, Stack};
+use crate::openstack::keystone::{Keystone, KeystoneError, PasswordAuth, Token};
+
+/// Tokens are renewed this long before they expire.
+const TOKEN_MARGIN: Duration = Duration::from_secs(300);
+
+pub struct OpenstackProvider {
+    keystone: Keystone,
+    service: PasswordAuth,
+    settings: OpenstackSettings,
+    environment: Option<HeatEnvironment>,
+    /// Trust-scoped tokens by trust id, reused until shortly before they expire.
+    tokens: Mutex<HashMap<String, Token>>,
+    service_user_id: tokio::sync::OnceCell<String>,
+    /// Calls made to Heat and Keystone, for measuring what a cluster costs.
+    heat_calls: AtomicU64,
+    keystone_calls: AtomicU64,
+}
+
+/// The operator's Heat environment(s), merged, and the files their registries name.
+#[derive(Debug, Clone)]
+pub struct HeatEnvironment {
+    pub environment: Value,
+    pub files: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(
+        "the openstack provider needs a service user: set openstack.service_user and service_password (or OS_USERNAME / OS_PASSWORD, or --cloud)"
+    )]
+    NoServiceUser,
+    #[error("the openstack provider needs openstack.auth_url (or OS_AUTH_URL, or --cloud)")]
+    NoKeystone,
+    #[error("heat environment {path}: {problem}")]
+    Environment { path: String, problem: String },
+    #[error("{0}")]
+    Keystone(#[from] KeystoneError),
+}
+
+impl HeatEnvironment {
+    /// Reads environment files as python-heatclient's `-e` does: later files win, and
+    /// every file a `resource_registry` names is sent along under that name.
+    pub fn load(paths: &[impl AsRef<Path>]) -> Result<Option<HeatEnvironment>, SetupError> {
+        if paths.is_empty() {
+            return Ok(None);
+        }
+        let mut merged = serde_json::json!({});
+        let mut files = BTreeMap::new();
+        for path in paths {
+            let path = path.as_ref();
+            let problem = |problem: String| SetupError::Environment {
+                path: path.display().to_string(),
+                problem,
+            };
+            let text = std::fs::read_to_string(path).map_err(|e| problem(e.to_string()))?;
+            let environment: Value =
+                serde_saphyr::from_str(&text).map_err(|e| problem(e.to_string()))?;
+            if let Some(registry) = environment["resource_registry"].as_object() {
+                for target in registry.values().filter_map(Value::as_str) {
+                    if target.ends_with(".yaml") || target.ends_with(".template") {
+                        let file = path.parent().unwrap_or(Path::new(".")).join(target);
+                        let body = std::fs::read_to_string(&file)
+                            .map_err(|e| problem(format!("{}: {e}", file.display())))?;
+                        files.insert(target.to_string(), body);
+                    }
+                }
+            }
+            merge(&mut merged, environment);
+        }
+        Ok(Some(HeatEnvironment {
+            environment: merged,
+            files,
+        }))
+    }
+}
+
+/// Deep-merges `from` into `into`: objects key by key, anything else replaced.
+fn merge(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(into), Value::Object(from)) => {
+            for (key, value) in from {
+                merge(into.entry(key).or_insert(Value::Null), value);
+            }
+        }
+        (into, from) => *into = from,
+    }
+}
+
+impl OpenstackProvider {
+    pub fn new(settings: &OpenstackSettings) -> Result<OpenstackProvider, SetupError> {
+        if !settings.has_keystone() {
+            return Err(SetupError::NoKeystone);
+        }
+        let service = settings.service_auth().ok_or(SetupError::NoServiceUser)?;
+        Ok(OpenstackProvider {
+            keystone: Keystone::new(&settings.auth_url, timeout(settings))?,
+            service,
+            settings: settings.clone(),
+            environment: HeatEnvironment::load(&settings.heat_environment)?,
+            tokens: Mutex::new(HashMap::new()),
+            service_user_id: tokio::sync::OnceCell::new(),
+            heat_calls: AtomicU64::new(0),
+            keystone_calls: AtomicU64::new(0),
+        })
+    }
+
+    /// (Heat calls, Keystone calls) made so far.
+    pub fn calls(&self) -> (u64, u64) {
+        (
+            self.heat_calls.load(Ordering::Relaxed),
+            self.keystone_calls.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The stack of a cluster: named after its id, so reruns find it.
+    pub fn stack_name(cluster: &Cluster) -> String {
+        format!("disco-{}", cluster.id.short())
+    }
+
+    async fn service_user_id(&self) -> Result<&String, ProviderError> {
+        self.service_user_id
+            .get_or_try_init(|| async {
+                self.keystone_calls.fetch_add(1, Ordering::Relaxed);
+                let token = self
+                    .keystone
+                    .password(&self.service)
+                    .await
+                    .map_err(keystone_error)?;
+                Ok(token.user_id)
+            })
+            .await
+    }
+
+    /// A token acting for the cluster's owner, through its trust.
+    async fn token_for(&self, cluster: &Cluster) -> Result<Token, ProviderError> {
+        let trust = cluster.delegation.trust_id.as_deref().ok_or_else(|| {
+            ProviderError::Permanent(
+                "the cluster has no Keystone trust for DISCO to act with; create it again with Keystone authentication".into(),
+            )
+        })?;
+        if let Some(token) = self.cached(trust) {
+            return Ok(token);
+        }
+        self.keystone_calls.fetch_add(1, Ordering::Relaxed);
+        let token = self
+            .keystone
+            .trust_token(&self.service, trust)
+            .await
+            .map_err(keystone_error)?;
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.insert(trust.to_string(), token.clone());
+        }
+        Ok(token)
+    }
+
+    fn cached(&self, trust: &str) -> Option<Token> {
+        let tokens = self.tokens.lock().ok()?;
+        tokens
+            .get(trust)
+            .filter(|t| t.fresh_for(TOKEN_MARGIN))
+            .cloned()
+    }
+
+    async fn heat_for(&self, cluster: &Cluster) -> Result<Heat, ProviderError> {
+        let token = self.token_for(cluster).await?;
+        let endpoint = token
+            .endpoint(
+                "orchestration",
+                &self.settings.interface,
+                self.settings.region(),
+            )
+            .ok_or_else(|| {
+                ProviderError::Permanent(format!(
+                    "no {} orchestration (Heat) endpoint{} in the project's catalog",
+                    self.settings.interface,
+                    self.settings
+                        .region()
+                        .map(|r| format!(" in region {r}"))
+                        .unwrap_or_default()
+                ))
+            })?;
+        Heat::new(&endpoint, token.id.clone(), timeout(&self.settings)).map_err(heat_error)
+    }
+
+    fn count(&self) {
+        self.heat_calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The stack's id: recorded at create, else looked up by name.
+    async fn stack_of(
+        &self,
+        heat: &Heat,
+        cluster: &Cluster,
+    ) -> Result<Option<Stack>, ProviderError> {
+        let name = Self::stack_name(cluster);
+        self.count();
+        match &cluster.outputs.stack_id {
+            Some(id) => match heat.stack(&name, id).await {
+                Ok(stack) => Ok(Some(stack)),
+                Err(HeatError::NotFound) => Ok(None),
+                Err(e) => Err(heat_error(e)),
+            },
+            None => heat.find_stack(&name).await.map_err(heat_error),
+        }
+    }
+
+    async fn progress(&self, heat: &Heat, stack: &Stack) -> Result<Progress, ProviderError> {
+        let outputs = Outputs {
+            stack_id: Some(stack.id.clone()),
+            stack_status: Some(stack.stack_status.clone()),
+            stack_status_reason: stack.stack_status_reason.clone(),
+            external_ip: stack
+                .output("external_ip")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        };
+        let reason = || {
+            stack
+                .stack_status_reason
+                .clone()
+                .unwrap_or_else(|| stack.stack_status.clone())
+        };
+        Ok(match stack.stack_status.as_str() {
+            "CREATE_COMPLETE" => Progress::Ready(outputs),
+            "CREATE_IN_PROGRESS" => {
+                // The nodes exist once the master server does; until the wait condition
+                // completes they are installing.
+                self.count();
+                let resources = heat
+                    .resources(&stack.stack_name, &stack.id)
+                    .await
+                    .map_err(heat_error)?;
+                let booted = resources
+                    .iter()
+                    .any(|r| r.resource_name == "master" && r.resource_status == "CREATE_COMPLETE");
+                if booted {
+                    Progress::Installing(outputs)
+                } else {
+                    Progress::Deploying(outputs)
+                }
+            }
+            _ => Progress::Failed {
+                reason: reason(),
+                outputs,
+            },
+        })
+    }
+
+    async fn forget_trust(&self, cluster: &Cluster) {
+        let Some(trust) = cluster.delegation.trust_id.as_deref() else {
+            return;
+        };
+        let token = match self.token_for(cluster).await {
+            Ok(token) => token,
+            Err(e) => {
+                tracing::warn!(cluster = %cluster.id, "cannot remove the cluster's trust: {e}");
+                return;
+            }
+        };
+        self.keystone_calls.fetch_add(1, Ordering::Relaxed);
+        match self.keystone.delete_trust(&token, trust).await {
+            Ok(()) => tracing::info!(cluster = %cluster.id, "trust removed"),
+            Err(e) => {
+                tracing::warn!(cluster = %cluster.id, "cannot remove the cluster's trust: {e}")
+            }
+        }
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.remove(trust);
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for OpenstackProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Openstack
+    }
+
+    async fn delegate(&self, caller: &Identity) -> Result<Delegation, ProviderError> {
+        let token = caller.token.as_ref().ok_or_else(|| {
+            ProviderError::Permanent(
+                "the openstack provider acts for Keystone users: this server's auth.mode must be \"keystone\"".into(),
+            )
+        })?;
+        let trustee = self.service_user_id().await?.clone();
+        self.keystone_calls.fetch_add(1, Ordering::Relaxed);
+        let trust = self
+            .keystone
+            .create_trust(token, &trustee)
+            .await
+            .map_err(|e| match e {
+                e if e.is_transient() => ProviderError::Transient(e.to_string()),
+                e => ProviderError::Permanent(format!(
+                    "Keystone would not let DISCO act for you later (a trust to its service user): {e}"
+                )),
+            })?;
+        Ok(Delegation {
+            trust_id: Some(trust),
+        })
+    }
+
+    async fn deploy(
+        &self,
+        cluster: &Cluster,
+        composition: &Composition,
+    ) -> Result<Progress, ProviderError> {
+        let heat = self.heat_for(cluster).await?;
+        if let Some(stack) = self.stack_of(&heat, cluster).await? {
+            return self.progress(&heat, &stack).await;
+        }
+        let template: Value = serde_saphyr::from_str(&composition.template)
+            .map_err(|e| ProviderError::Permanent(format!("the composed template: {e}")))?;
+        let name = Self::stack_name(cluster);
+        let request = CreateStack {
+            stack_name: &name,
+            template: &template,
+            parameters: BTreeMap::new(),
+            environment: self.environment.as_ref().map(|e| &e.environment),
+            files: self
+                .environment
+                .as_ref()
+                .map(|e| e.files.clone())
+                .unwrap_or_default(),
+            timeout_mins: self.settings.stack_timeout_mins,
+            disable_rollback: self.settings.disable_rollback,
+        };
+        self.count();
+        let id = heat.create_stack(&request).await.map_err(heat_error)?;
+        tracing::info!(cluster = %cluster.id, stack = %name, id = %id, "stack created");
+        Ok(Progress::Deploying(Outputs {
+            stack_id: Some(id),
+            stack_status: Some("CREATE_IN_PROGRESS".into()),
+            ..Outputs::default()
+        }))
+    }
+
+    async fn observe(&self, cluster: &Cluster) -> Result<Progress, ProviderError> {
+        let heat = self.heat_for(cluster).await?;
+        match self.stack_of(&heat, cluster).await? {
+            Some(stack) => self.progress(&heat, &stack).await,
+            None => Err(ProviderError::Permanent(format!(
+                "the stack {} is no longer in Heat",
+                Self::stack_name(cluster)
+            ))),
+        }
+    }
+
+    async fn delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError> {
+        let heat = match self.heat_for(cluster).await {
+            Ok(heat) => heat,
+            // A cluster that never got a trust never made a stack.
+            Err(_) if cluster.delegation.trust_id.is_none() => return Ok(Teardown::Gone),
+            Err(e) => return Err(e),
+        };
+        let Some(stack) = self.stack_of(&heat, cluster).await? else {
+            self.forget_trust(cluster).await;
+            return Ok(Teardown::Gone);
+        };
+        if stack.stack_status == "DELETE_COMPLETE" {
+            self.forget_trust(cluster).await;
+            return Ok(Teardown::Gone);
+        }
+        self.count();
+        heat.delete_stack(&stack.stack_name, &stack.id)
+            .await
+            .map_err(heat_error)?;
+        Ok(Teardown::InProgress)
+    }
+
+    async fn observe_delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError> {
+        let heat = self.heat_for(cluster).await?;
+        let name = Self::stack_name(cluster);
+        let stack = match &cluster.outputs.stack_id {
+            Some(id) => {
+                self.count();
+                match heat.stack(&name, id).await {
+                    Ok(stack) => Some(stack),
+                    Err(HeatError::NotFound) => None,
+                    Err(e) => return Err(heat_error(e)),
+                }
+            }
+            None => self.stack_of(&heat, cluster).await?,
+        };
+        match stack {
+            None => {}
+            Some(stack) if stack.stack_status == "DELETE_COMPLETE" => {}
+            Some(stack) if stack.stack_status == "DELETE_FAILED" => {
+                return Err(ProviderError::Permanent(
+                    stack
+                        .stack_status_reason
+                        .unwrap_or_else(|| "DELETE_FAILED".into()),
+                ));
+            }
+            Some(_) => return Ok(Teardown::InProgress),
+        }
+        self.forget_trust(cluster).await;
+        Ok(Teardown::Gone)
+    }
+}
+
+fn timeout(settings: &OpenstackSettings) -> Duration {
+    Duration::from_secs(settings.request_timeout_secs.max(1))
+}
+
+fn keystone_error(e: KeystoneError) -> ProviderError {
+    if e.is_transient() {
+        ProviderError::Transient(e.to_string())
+    } else {
+        ProviderError::Permanent(e.to_string())
+    }
+}
+
+fn heat_error(e: HeatError) -> ProviderError {
+    if e.is_transient() {
+        ProviderError::Transient(e.to_string())
+    } else {
+        ProviderError::Permanent(e.to_string())
+    }
+}
