@@ -38,7 +38,8 @@ impl fmt::Debug for Credentials {
 pub struct Identity {
     pub tenant: TenantId,
     pub user: Option<String>,
-    /// With Keystone: the caller's token, from which a trust can be made.
+    /// With Keystone: the caller's token, with which a provider can make the credential
+    /// it acts with later.
     pub token: Option<Token>,
 }
 

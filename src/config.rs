@@ -58,9 +58,6 @@ pub struct OpenstackSettings {
     pub interface: String,
     pub user_domain: String,
     pub project_domain: String,
-    pub service_user: String,
-    pub service_password: String,
-    pub service_project: String,
     pub heat_environment: Vec<PathBuf>,
     pub stack_timeout_mins: u32,
     pub disable_rollback: bool,
@@ -71,8 +68,6 @@ impl std::fmt::Debug for OpenstackSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenstackSettings")
             .field("auth_url", &self.auth_url)
-            .field("service_user", &self.service_user)
-            .field("service_password", &"[REDACTED]")
             .field("heat_environment", &self.heat_environment)
             .finish()
     }

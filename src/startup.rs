@@ -51,7 +51,7 @@ impl Application {
         // OpenStack is offered when the operator configured a cloud for it, and required
         // when it is the default.
         let wants_openstack = settings.provider.default == ProviderKind::Openstack;
-        if wants_openstack || settings.openstack.service_auth().is_some() {
+        if wants_openstack || settings.openstack.has_keystone() {
             match OpenstackProvider::new(&settings.openstack) {
                 Ok(provider) => providers = providers.with(Arc::new(provider)),
                 Err(e) if wants_openstack => return Err(e).context("the openstack provider"),

@@ -55,10 +55,15 @@ async fn create_cluster(
         resolve(&spec, &state.catalogue).map_err(|e| ApiError::bad_request(e.to_string()))?;
     spec.hide_secret_parameters(&plan);
     let delegation = match state.providers.get(spec.provider) {
-        Some(provider) => provider.delegate(&identity).await.map_err(|e| match e {
-            ProviderError::Transient(reason) => ApiError::from(ApiErrorKind::Unavailable(reason)),
-            ProviderError::Permanent(reason) => ApiError::from(ApiErrorKind::Forbidden(reason)),
-        })?,
+        Some(provider) => provider
+            .delegate(&identity, id)
+            .await
+            .map_err(|e| match e {
+                ProviderError::Transient(reason) => {
+                    ApiError::from(ApiErrorKind::Unavailable(reason))
+                }
+                ProviderError::Permanent(reason) => ApiError::from(ApiErrorKind::Forbidden(reason)),
+            })?,
         None => Delegation::default(),
     };
     let keys = KeyPair::generate(&format!("disco-{}", id.short())).map_err(ApiError::internal)?;

@@ -150,11 +150,49 @@ impl Outputs {
 }
 
 /// What lets a provider act for a cluster's owner long after the create request: a
-/// Keystone trust to DISCO's service user. Never a password.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+/// Keystone application credential made for this cluster alone, deleted with it. Never
+/// the owner's password. The secret is kept like the SSH private key: in the store only,
+/// never rendered, never logged.
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Delegation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trust_id: Option<String>,
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_credential_id: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose_secret",
+        deserialize_with = "read_secret"
+    )]
+    pub application_credential_secret: Option<SecretString>,
+}
+
+impl fmt::Debug for Delegation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delegation")
+            .field("user_id", &self.user_id)
+            .field("application_credential_id", &self.application_credential_id)
+            .field("application_credential_secret", &"[REDACTED]")
+            .finish()
+    }
+}
+
+fn expose_secret<S: serde::Serializer>(
+    secret: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use secrecy::ExposeSecret;
+    match secret {
+        Some(secret) => serializer.serialize_some(secret.expose_secret()),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn read_secret<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SecretString>, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.map(SecretString::from))
 }
 
 /// A cluster as stored.

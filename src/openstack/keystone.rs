@@ -1,6 +1,6 @@
-//! Keystone v3: tokens (password, token, application credential, trust), token
-//! validation, and trusts, which let DISCO act for a user long after the request that
-//! created a cluster — without keeping the user's password.
+//! Keystone v3: tokens (password, application credential), token validation, and
+//! application credentials, which let DISCO act for a user long after the request that
+//! created a cluster, without keeping the user's password.
 
 use std::time::Duration;
 
@@ -194,23 +194,6 @@ impl Keystone {
         .await
     }
 
-    /// A token acting for a trust's trustor, as its trustee (the service user).
-    pub async fn trust_token(
-        &self,
-        trustee: &PasswordAuth,
-        trust_id: &str,
-    ) -> Result<Token, KeystoneError> {
-        self.issue(json!({"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": trustee.user.name,
-                "domain": {"name": trustee.user.domain},
-                "password": trustee.password.expose_secret(),
-            }}},
-            "scope": {"OS-TRUST:trust": {"id": trust_id}},
-        }}))
-        .await
-    }
-
     /// What Keystone says of a token a caller presented (a token may validate itself).
     pub async fn validate(&self, token: &SecretString) -> Result<Token, KeystoneError> {
         let response = self
@@ -226,45 +209,54 @@ impl Keystone {
         into_token(token.clone(), body.token)
     }
 
-    /// Delegates the token's roles on its project to `trustee_user_id`, with
-    /// impersonation, so the trustee can act for the user until the trust is deleted.
-    pub async fn create_trust(
+    /// Makes an application credential for the token's user on its project: its tokens
+    /// are ordinary project tokens, with which Heat can create its own trust. It must be
+    /// unrestricted for that (a restricted one may not create trusts).
+    pub async fn create_application_credential(
         &self,
-        trustor: &Token,
-        trustee_user_id: &str,
-    ) -> Result<String, KeystoneError> {
-        let roles: Vec<Value> = trustor
-            .roles
-            .iter()
-            .map(|name| json!({"name": name}))
-            .collect();
+        owner: &Token,
+        name: &str,
+        description: &str,
+    ) -> Result<(String, SecretString), KeystoneError> {
         let response = self
             .http
-            .post(format!("{}/OS-TRUST/trusts", self.auth_url))
-            .header("X-Auth-Token", trustor.id.expose_secret())
-            .json(&json!({"trust": {
-                "trustor_user_id": trustor.user_id,
-                "trustee_user_id": trustee_user_id,
-                "project_id": trustor.project_id,
-                "impersonation": true,
-                "roles": roles,
+            .post(format!(
+                "{}/users/{}/application_credentials",
+                self.auth_url, owner.user_id
+            ))
+            .header("X-Auth-Token", owner.id.expose_secret())
+            .json(&json!({"application_credential": {
+                "name": name,
+                "description": description,
+                "unrestricted": true,
             }}))
             .send()
             .await
             .map_err(unreachable)?;
         let response = check(response).await?;
         let body: Value = response.json().await.map_err(undecodable)?;
-        body["trust"]["id"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| undecodable("no trust id in Keystone's answer"))
+        let credential = &body["application_credential"];
+        match (credential["id"].as_str(), credential["secret"].as_str()) {
+            (Some(id), Some(secret)) => Ok((id.to_string(), SecretString::from(secret))),
+            _ => Err(undecodable(
+                "no application credential in Keystone's answer",
+            )),
+        }
     }
 
-    /// Removes a trust; one already gone counts as removed.
-    pub async fn delete_trust(&self, token: &Token, trust_id: &str) -> Result<(), KeystoneError> {
+    /// Removes an application credential; one already gone counts as removed.
+    pub async fn delete_application_credential(
+        &self,
+        token: &Token,
+        user_id: &str,
+        id: &str,
+    ) -> Result<(), KeystoneError> {
         let response = self
             .http
-            .delete(format!("{}/OS-TRUST/trusts/{trust_id}", self.auth_url))
+            .delete(format!(
+                "{}/users/{user_id}/application_credentials/{id}",
+                self.auth_url
+            ))
             .header("X-Auth-Token", token.id.expose_secret())
             .send()
             .await

@@ -8,11 +8,9 @@ pub mod keystone;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::config::OpenstackSettings;
-use keystone::{PasswordAuth, UserRef};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CloudsError {
@@ -43,9 +41,6 @@ struct Cloud {
 #[derive(Deserialize, Default)]
 struct CloudAuth {
     auth_url: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
-    project_name: Option<String>,
     user_domain_name: Option<String>,
     project_domain_name: Option<String>,
 }
@@ -93,9 +88,6 @@ impl OpenstackSettings {
             })?;
             let auth = &entry.auth;
             fill(&mut self.auth_url, auth.auth_url.clone());
-            fill(&mut self.service_user, auth.username.clone());
-            fill(&mut self.service_password, auth.password.clone());
-            fill(&mut self.service_project, auth.project_name.clone());
             fill(&mut self.user_domain, auth.user_domain_name.clone());
             fill(&mut self.project_domain, auth.project_domain_name.clone());
             fill(&mut self.region, entry.region_name.clone());
@@ -103,12 +95,6 @@ impl OpenstackSettings {
         }
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         fill(&mut self.auth_url, var("OS_AUTH_URL"));
-        fill(&mut self.service_user, var("OS_USERNAME"));
-        fill(&mut self.service_password, var("OS_PASSWORD"));
-        fill(
-            &mut self.service_project,
-            var("OS_PROJECT_NAME").or_else(|| var("OS_TENANT_NAME")),
-        );
         fill(&mut self.user_domain, var("OS_USER_DOMAIN_NAME"));
         fill(&mut self.project_domain, var("OS_PROJECT_DOMAIN_NAME"));
         fill(&mut self.region, var("OS_REGION_NAME"));
@@ -126,19 +112,6 @@ impl OpenstackSettings {
     /// Whether DISCO has a Keystone to talk to.
     pub fn has_keystone(&self) -> bool {
         !self.auth_url.is_empty()
-    }
-
-    /// DISCO's own service user, the trustee of users' trusts, if configured.
-    pub fn service_auth(&self) -> Option<PasswordAuth> {
-        (!self.service_user.is_empty() && !self.service_password.is_empty()).then(|| PasswordAuth {
-            user: UserRef {
-                name: self.service_user.clone(),
-                domain: self.user_domain.clone(),
-            },
-            password: SecretString::from(self.service_password.as_str()),
-            project: self.service_project.clone(),
-            project_domain: self.project_domain.clone(),
-        })
     }
 
     pub fn region(&self) -> Option<&str> {

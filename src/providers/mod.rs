@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::auth::Identity;
-use crate::cluster::{Cluster, Delegation, Outputs, ProviderKind};
+use crate::cluster::{Cluster, ClusterId, Delegation, Outputs, ProviderKind};
 use crate::compose::Composition;
 
 /// Where a deployment stands, as the provider sees it.
@@ -51,8 +51,12 @@ pub trait Provider: Send + Sync {
     fn kind(&self) -> ProviderKind;
 
     /// At create, on the request path: what the provider needs to act for the caller
-    /// later (a Keystone trust). Nothing by default.
-    async fn delegate(&self, _caller: &Identity) -> Result<Delegation, ProviderError> {
+    /// later (a Keystone application credential). Nothing by default.
+    async fn delegate(
+        &self,
+        _caller: &Identity,
+        _cluster: ClusterId,
+    ) -> Result<Delegation, ProviderError> {
         Ok(Delegation::default())
     }
 

@@ -1,5 +1,12 @@
 //! The `openstack` provider: a cluster is a Heat stack, created, watched and deleted in
-//! the owner's project through a Keystone trust from the owner to DISCO's service user.
+//! the owner's project with an application credential the owner's token made for this
+//! cluster at create, and which is deleted with it.
+//!
+//! Why not a trust to a DISCO service user, as Magnum and Sahara keep theirs: Heat itself
+//! makes a trust when it creates a stack, and Keystone refuses to make one from a
+//! trust-scoped token unless the cloud allows redelegation, which stock Keystone does
+//! not. An application credential's tokens are ordinary project tokens, so Heat works
+//! with them on any Keystone since Queens; it must be unrestricted for Heat's trust.
 //!
 //! The stack's name derives from the cluster's id (`disco-<short id>`), so a deploy that
 //! runs again after a crash finds the stack the first attempt made instead of making a
@@ -17,23 +24,21 @@ use serde_json::Value;
 
 use super::{Progress, Provider, ProviderError, Teardown};
 use crate::auth::Identity;
-use crate::cluster::{Cluster, Delegation, Outputs, ProviderKind};
+use crate::cluster::{Cluster, ClusterId, Delegation, Outputs, ProviderKind};
 use crate::compose::Composition;
 use crate::config::OpenstackSettings;
 use crate::openstack::heat::{CreateStack, Heat, HeatError, Stack};
-use crate::openstack::keystone::{Keystone, KeystoneError, PasswordAuth, Token};
+use crate::openstack::keystone::{Keystone, KeystoneError, Token};
 
 /// Tokens are renewed this long before they expire.
 const TOKEN_MARGIN: Duration = Duration::from_secs(300);
 
 pub struct OpenstackProvider {
     keystone: Keystone,
-    service: PasswordAuth,
     settings: OpenstackSettings,
     environment: Option<HeatEnvironment>,
-    /// Trust-scoped tokens by trust id, reused until shortly before they expire.
+    /// Tokens by application credential id, reused until shortly before they expire.
     tokens: Mutex<HashMap<String, Token>>,
-    service_user_id: tokio::sync::OnceCell<String>,
     /// Calls made to Heat and Keystone, for measuring what a cluster costs.
     heat_calls: AtomicU64,
     keystone_calls: AtomicU64,
@@ -48,10 +53,6 @@ pub struct HeatEnvironment {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error(
-        "the openstack provider needs a service user: set openstack.service_user and service_password (or OS_USERNAME / OS_PASSWORD, or --cloud)"
-    )]
-    NoServiceUser,
     #[error("the openstack provider needs openstack.auth_url (or OS_AUTH_URL, or --cloud)")]
     NoKeystone,
     #[error("heat environment {path}: {problem}")]
@@ -114,14 +115,11 @@ impl OpenstackProvider {
         if !settings.has_keystone() {
             return Err(SetupError::NoKeystone);
         }
-        let service = settings.service_auth().ok_or(SetupError::NoServiceUser)?;
         Ok(OpenstackProvider {
             keystone: Keystone::new(&settings.auth_url, timeout(settings))?,
-            service,
             settings: settings.clone(),
             environment: HeatEnvironment::load(&settings.heat_environment)?,
             tokens: Mutex::new(HashMap::new()),
-            service_user_id: tokio::sync::OnceCell::new(),
             heat_calls: AtomicU64::new(0),
             keystone_calls: AtomicU64::new(0),
         })
@@ -140,46 +138,36 @@ impl OpenstackProvider {
         format!("disco-{}", cluster.id.short())
     }
 
-    async fn service_user_id(&self) -> Result<&String, ProviderError> {
-        self.service_user_id
-            .get_or_try_init(|| async {
-                self.keystone_calls.fetch_add(1, Ordering::Relaxed);
-                let token = self
-                    .keystone
-                    .password(&self.service)
-                    .await
-                    .map_err(keystone_error)?;
-                Ok(token.user_id)
-            })
-            .await
-    }
-
-    /// A token acting for the cluster's owner, through its trust.
+    /// A token acting for the cluster's owner, from the cluster's application credential.
     async fn token_for(&self, cluster: &Cluster) -> Result<Token, ProviderError> {
-        let trust = cluster.delegation.trust_id.as_deref().ok_or_else(|| {
-            ProviderError::Permanent(
-                "the cluster has no Keystone trust for DISCO to act with; create it again with Keystone authentication".into(),
-            )
-        })?;
-        if let Some(token) = self.cached(trust) {
+        let delegation = &cluster.delegation;
+        let (Some(id), Some(secret)) = (
+            delegation.application_credential_id.as_deref(),
+            delegation.application_credential_secret.as_ref(),
+        ) else {
+            return Err(ProviderError::Permanent(
+                "the cluster has no credential for DISCO to act with; create it again with Keystone authentication".into(),
+            ));
+        };
+        if let Some(token) = self.cached(id) {
             return Ok(token);
         }
         self.keystone_calls.fetch_add(1, Ordering::Relaxed);
         let token = self
             .keystone
-            .trust_token(&self.service, trust)
+            .application_credential(id, secret)
             .await
             .map_err(keystone_error)?;
         if let Ok(mut tokens) = self.tokens.lock() {
-            tokens.insert(trust.to_string(), token.clone());
+            tokens.insert(id.to_string(), token.clone());
         }
         Ok(token)
     }
 
-    fn cached(&self, trust: &str) -> Option<Token> {
+    fn cached(&self, credential: &str) -> Option<Token> {
         let tokens = self.tokens.lock().ok()?;
         tokens
-            .get(trust)
+            .get(credential)
             .filter(|t| t.fresh_for(TOKEN_MARGIN))
             .cloned()
     }
@@ -269,26 +257,35 @@ impl OpenstackProvider {
         })
     }
 
-    async fn forget_trust(&self, cluster: &Cluster) {
-        let Some(trust) = cluster.delegation.trust_id.as_deref() else {
+    /// Deletes the cluster's application credential: DISCO can no longer act for the owner.
+    async fn forget_credential(&self, cluster: &Cluster) {
+        let delegation = &cluster.delegation;
+        let (Some(user), Some(id)) = (
+            delegation.user_id.as_deref(),
+            delegation.application_credential_id.as_deref(),
+        ) else {
             return;
         };
         let token = match self.token_for(cluster).await {
             Ok(token) => token,
             Err(e) => {
-                tracing::warn!(cluster = %cluster.id, "cannot remove the cluster's trust: {e}");
+                tracing::warn!(cluster = %cluster.id, "cannot remove the cluster's application credential: {e}");
                 return;
             }
         };
         self.keystone_calls.fetch_add(1, Ordering::Relaxed);
-        match self.keystone.delete_trust(&token, trust).await {
-            Ok(()) => tracing::info!(cluster = %cluster.id, "trust removed"),
+        match self
+            .keystone
+            .delete_application_credential(&token, user, id)
+            .await
+        {
+            Ok(()) => tracing::info!(cluster = %cluster.id, "application credential removed"),
             Err(e) => {
-                tracing::warn!(cluster = %cluster.id, "cannot remove the cluster's trust: {e}")
+                tracing::warn!(cluster = %cluster.id, "cannot remove the cluster's application credential: {e}")
             }
         }
         if let Ok(mut tokens) = self.tokens.lock() {
-            tokens.remove(trust);
+            tokens.remove(id);
         }
     }
 }
@@ -299,26 +296,35 @@ impl Provider for OpenstackProvider {
         ProviderKind::Openstack
     }
 
-    async fn delegate(&self, caller: &Identity) -> Result<Delegation, ProviderError> {
+    async fn delegate(
+        &self,
+        caller: &Identity,
+        cluster: ClusterId,
+    ) -> Result<Delegation, ProviderError> {
         let token = caller.token.as_ref().ok_or_else(|| {
             ProviderError::Permanent(
                 "the openstack provider acts for Keystone users: this server's auth.mode must be \"keystone\"".into(),
             )
         })?;
-        let trustee = self.service_user_id().await?.clone();
         self.keystone_calls.fetch_add(1, Ordering::Relaxed);
-        let trust = self
+        let (id, secret) = self
             .keystone
-            .create_trust(token, &trustee)
+            .create_application_credential(
+                token,
+                &format!("disco-{cluster}"),
+                &format!("DISCO acts with it for cluster {cluster}; deleted with the cluster"),
+            )
             .await
             .map_err(|e| match e {
                 e if e.is_transient() => ProviderError::Transient(e.to_string()),
                 e => ProviderError::Permanent(format!(
-                    "Keystone would not let DISCO act for you later (a trust to its service user): {e}"
+                    "Keystone would not make the application credential DISCO acts with later: {e}"
                 )),
             })?;
         Ok(Delegation {
-            trust_id: Some(trust),
+            user_id: Some(token.user_id.clone()),
+            application_credential_id: Some(id),
+            application_credential_secret: Some(secret),
         })
     }
 
@@ -371,16 +377,18 @@ impl Provider for OpenstackProvider {
     async fn delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError> {
         let heat = match self.heat_for(cluster).await {
             Ok(heat) => heat,
-            // A cluster that never got a trust never made a stack.
-            Err(_) if cluster.delegation.trust_id.is_none() => return Ok(Teardown::Gone),
+            // A cluster that never got a credential never made a stack.
+            Err(_) if cluster.delegation.application_credential_id.is_none() => {
+                return Ok(Teardown::Gone);
+            }
             Err(e) => return Err(e),
         };
         let Some(stack) = self.stack_of(&heat, cluster).await? else {
-            self.forget_trust(cluster).await;
+            self.forget_credential(cluster).await;
             return Ok(Teardown::Gone);
         };
         if stack.stack_status == "DELETE_COMPLETE" {
-            self.forget_trust(cluster).await;
+            self.forget_credential(cluster).await;
             return Ok(Teardown::Gone);
         }
         self.count();
@@ -416,7 +424,7 @@ impl Provider for OpenstackProvider {
             }
             Some(_) => return Ok(Teardown::InProgress),
         }
-        self.forget_trust(cluster).await;
+        self.forget_credential(cluster).await;
         Ok(Teardown::Gone)
     }
 }

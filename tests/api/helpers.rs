@@ -41,6 +41,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     })
     .expect("settings");
     settings.jobs.poll_interval_secs = 1;
+    // The suite runs with the test bed's OS_* variables set; a plain app must not pick
+    // them up as its cloud. OpenStack tests configure it themselves.
+    settings.openstack.auth_url.clear();
     adjust(&mut settings);
     let app = Application::build(settings.clone())
         .await
