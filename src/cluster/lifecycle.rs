@@ -268,6 +268,13 @@ impl Lifecycle {
             }
         };
         let mut progress = provider.deploy(&cluster, &composition).await;
+        // Once the provider has made the resources, the credentials only creation needs
+        // are dropped from the store.
+        if progress.is_ok() && cluster.delegation.creation_token.is_some() {
+            store
+                .set_delegation(cluster.id, &cluster.delegation.after_creation())
+                .await?;
+        }
         let mut poll = FIRST_POLL;
         let mut last_applied = None;
         loop {

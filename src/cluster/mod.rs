@@ -149,12 +149,20 @@ impl Outputs {
     }
 }
 
-/// What lets a provider act for a cluster's owner long after the create request: a
-/// Keystone application credential made for this cluster alone, deleted with it. Never
-/// the owner's password. The secret is kept like the SSH private key: in the store only,
-/// never rendered, never logged.
+/// What lets a provider act for a cluster's owner after the create request: a Keystone
+/// application credential made for this cluster alone, deleted with it; and, until the
+/// stack exists, the owner's own token (Heat makes a trust when it creates a stack, which
+/// current Keystone refuses to delegated tokens). Never the owner's password. Secrets are
+/// kept like the SSH private key: in the store only, never rendered, never logged.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Delegation {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose_secret",
+        deserialize_with = "read_secret"
+    )]
+    pub creation_token: Option<SecretString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,7 +182,21 @@ impl fmt::Debug for Delegation {
             .field("user_id", &self.user_id)
             .field("application_credential_id", &self.application_credential_id)
             .field("application_credential_secret", &"[REDACTED]")
+            .field(
+                "creation_token",
+                &self.creation_token.as_ref().map(|_| "[REDACTED]"),
+            )
             .finish()
+    }
+}
+
+impl Delegation {
+    /// What is kept once the resources exist: the short-lived creation token is dropped.
+    pub fn after_creation(&self) -> Delegation {
+        Delegation {
+            creation_token: None,
+            ..self.clone()
+        }
     }
 }
 

@@ -101,6 +101,10 @@ impl Heat {
         })
     }
 
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     /// Creates a stack; returns its id.
     pub async fn create_stack(&self, request: &CreateStack<'_>) -> Result<String, HeatError> {
         let response = self

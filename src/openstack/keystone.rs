@@ -225,10 +225,14 @@ impl Keystone {
                 self.auth_url, owner.user_id
             ))
             .header("X-Auth-Token", owner.id.expose_secret())
+            // The roles are named: left out, Keystone takes them from the request token,
+            // and a token Heat has already made a trust from can come back with roles the
+            // user was never assigned (seen with Keystone 30).
             .json(&json!({"application_credential": {
                 "name": name,
                 "description": description,
                 "unrestricted": true,
+                "roles": owner.roles.iter().map(|name| json!({"name": name})).collect::<Vec<_>>(),
             }}))
             .send()
             .await

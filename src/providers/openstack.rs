@@ -322,6 +322,7 @@ impl Provider for OpenstackProvider {
                 )),
             })?;
         Ok(Delegation {
+            creation_token: Some(token.id.clone()),
             user_id: Some(token.user_id.clone()),
             application_credential_id: Some(id),
             application_credential_secret: Some(secret),
@@ -340,6 +341,15 @@ impl Provider for OpenstackProvider {
         let template: Value = serde_saphyr::from_str(&composition.template)
             .map_err(|e| ProviderError::Permanent(format!("the composed template: {e}")))?;
         let name = Self::stack_name(cluster);
+        // Heat makes a trust from the creating token, which Keystone refuses to
+        // application-credential tokens: the stack is created with the owner's own token.
+        let owner_token = cluster.delegation.creation_token.clone().ok_or_else(|| {
+            ProviderError::Permanent(
+                "the stack was not created while DISCO still had your token (it is kept only until the stack exists); delete the cluster and create it again".into(),
+            )
+        })?;
+        let heat =
+            Heat::new(heat.endpoint(), owner_token, timeout(&self.settings)).map_err(heat_error)?;
         let request = CreateStack {
             stack_name: &name,
             template: &template,
@@ -354,7 +364,12 @@ impl Provider for OpenstackProvider {
             disable_rollback: self.settings.disable_rollback,
         };
         self.count();
-        let id = heat.create_stack(&request).await.map_err(heat_error)?;
+        let id = heat.create_stack(&request).await.map_err(|e| match e {
+            HeatError::Refused { status: 401, .. } => ProviderError::Permanent(
+                "your token expired before the stack was created; delete the cluster and create it again".into(),
+            ),
+            e => heat_error(e),
+        })?;
         tracing::info!(cluster = %cluster.id, stack = %name, id = %id, "stack created");
         Ok(Progress::Deploying(Outputs {
             stack_id: Some(id),

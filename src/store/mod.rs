@@ -325,6 +325,23 @@ impl Store {
         .await
     }
 
+    /// Replaces what the provider keeps to act for the cluster's owner.
+    pub async fn set_delegation(
+        &self,
+        id: ClusterId,
+        delegation: &crate::cluster::Delegation,
+    ) -> Result<(), StoreError> {
+        let text = to_json(delegation)?;
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE clusters SET delegation = ?2 WHERE id = ?1",
+                params![id.to_string(), text],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Changes only a cluster's reason: why it waits in the state it is in.
     pub async fn set_reason(&self, id: ClusterId, reason: &str) -> Result<(), StoreError> {
         let reason = reason.to_string();

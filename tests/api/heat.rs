@@ -68,6 +68,7 @@ pub async fn cloud() -> Cloud {
 
 #[tokio::test]
 async fn real_heat_validates_every_template_the_catalogue_can_produce() {
+    let _heat = crate::openstack::HEAT_GATE.read().await;
     let cloud = cloud().await;
     let catalogue = catalogue();
     let mut validated = 0;
@@ -99,6 +100,7 @@ async fn real_heat_validates_every_template_the_catalogue_can_produce() {
 
 #[tokio::test]
 async fn real_heat_refuses_a_broken_template_so_the_check_above_means_something() {
+    let _heat = crate::openstack::HEAT_GATE.read().await;
     let cloud = cloud().await;
     let response = cloud
         .client

@@ -219,6 +219,14 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(data_dir: &std::path::Path, env: &[(&str, &str)]) -> ServerProcess {
+        ServerProcess::start_with(data_dir, env, &[])
+    }
+
+    pub fn start_with(
+        data_dir: &std::path::Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> ServerProcess {
         let log = data_dir.join(format!(
             "server-{}.log",
             std::time::SystemTime::now()
@@ -231,6 +239,7 @@ impl ServerProcess {
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(args)
             .env_remove("RUST_LOG")
             .stdout(log_file.try_clone().expect("log file"))
             .stderr(log_file);

@@ -10,7 +10,12 @@ use disco::config::{AuthMode, Settings};
 use serde_json::{Value, json};
 
 use crate::heat::{Cloud, cloud};
-use crate::helpers::{CATEGORY, TestApp, location, spawn_app_with};
+use crate::helpers::{CATEGORY, ServerProcess, TestApp, location, spawn_app_with};
+use crate::seed::{readme_block, response_headers, run_with};
+
+/// Tests that use Heat hold this shared; the one that stops Heat holds it alone, so that
+/// its outage does not reach the others.
+pub static HEAT_GATE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 pub fn heat_environment(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -74,10 +79,36 @@ impl Cloud {
         body["stacks"].as_array().cloned().unwrap_or_default()
     }
 
-    /// Signals the stack's wait condition once per node, as each node's script would.
+    /// Signals the stack's wait conditions once per node, as each node's script would:
+    /// the master its own handle, the slaves theirs.
     pub async fn play_nodes(&self, stack: &str, nodes: &[String], status: &str, reason: &str) {
+        for node in nodes {
+            let handle = if node == "master" {
+                "wait_handle"
+            } else {
+                "slaves_wait_handle"
+            };
+            let (endpoint, token) = self.signal_url(stack, handle).await;
+            let response = self
+                .client
+                .post(&endpoint)
+                .header("X-Auth-Token", &token)
+                .json(&json!({"status": status, "reason": reason, "data": node, "id": node}))
+                .send()
+                .await
+                .expect("Heat answers the signal");
+            assert!(
+                response.status().is_success(),
+                "signal {node}: {}",
+                response.status()
+            );
+        }
+    }
+
+    /// Where, and with which token, a wait condition handle takes signals (its curl_cli).
+    async fn signal_url(&self, stack: &str, handle: &str) -> (String, String) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        let (endpoint, token) = loop {
+        loop {
             let id = self
                 .stacks_named(stack)
                 .await
@@ -86,7 +117,7 @@ impl Cloud {
             let (code, body) = match id {
                 Some(id) => {
                     self.get(&format!(
-                        "/stacks/{stack}/{id}/resources/wait_handle?with_attr=curl_cli"
+                        "/stacks/{stack}/{id}/resources/{handle}?with_attr=curl_cli"
                     ))
                     .await
                 }
@@ -107,28 +138,13 @@ impl Cloud {
                     .last()
                     .expect("a URL")
                     .trim_matches('\'');
-                break (endpoint.to_string(), token);
+                return (endpoint.to_string(), token);
             }
             assert!(
                 Instant::now() < deadline,
-                "the wait handle of {stack} never appeared: {body}"
+                "the {handle} of {stack} never appeared: {body}"
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
-        };
-        for node in nodes {
-            let response = self
-                .client
-                .post(&endpoint)
-                .header("X-Auth-Token", &token)
-                .json(&json!({"status": status, "reason": reason, "data": node, "id": node}))
-                .send()
-                .await
-                .expect("Heat answers the signal");
-            assert!(
-                response.status().is_success(),
-                "signal {node}: {}",
-                response.status()
-            );
         }
     }
 }
@@ -141,9 +157,8 @@ pub fn nodes(slaves: usize) -> Vec<String> {
 }
 
 /// The cluster's JSON rendering, as its owner sees it.
-pub async fn rendering(app: &TestApp, url: &str, token: &str) -> (u16, Value) {
-    let response = app
-        .client
+pub async fn rendering(client: &reqwest::Client, url: &str, token: &str) -> (u16, Value) {
+    let response = client
         .get(url)
         .header("Accept", "application/occi+json")
         .header("X-Auth-Token", token)
@@ -154,17 +169,26 @@ pub async fn rendering(app: &TestApp, url: &str, token: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or_default())
 }
 
-pub async fn wait_for_state(app: &TestApp, url: &str, token: &str, state: &str) -> Value {
+pub async fn wait_for_state(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    state: &str,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let (_, body) = rendering(app, url, token).await;
+        let (_, body) = rendering(client, url, token).await;
         if body["attributes"]["icclab.disco.state"] == state {
             return body;
         }
+        let attributes = &body["attributes"];
         assert!(
             Instant::now() < deadline,
-            "{url} never became {state}: {}",
-            body["attributes"]
+            "{url} never became {state}: it is {} ({}), stack {} {}",
+            attributes["icclab.disco.state"],
+            attributes["icclab.disco.state_reason"],
+            attributes["stack_status"],
+            attributes["stack_status_reason"],
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -188,6 +212,7 @@ async fn create(app: &TestApp, token: &str, attributes: &str) -> reqwest::Respon
 
 #[tokio::test]
 async fn a_cluster_becomes_a_heat_stack_that_is_ready_once_its_nodes_signal_and_is_deleted() {
+    let _heat = HEAT_GATE.read().await;
     let app = spawn_openstack_app().await;
     let cloud = cloud().await;
     let token = token_for("demo", "demopass", "demo").await;
@@ -206,7 +231,7 @@ async fn a_cluster_becomes_a_heat_stack_that_is_ready_once_its_nodes_signal_and_
     let url = location(response.headers());
     let stack = stack_name(&url);
 
-    let deploying = wait_for_state(&app, &url, &token, "installing").await;
+    let deploying = wait_for_state(&app.client, &url, &token, "installing").await;
     assert_eq!(
         deploying["attributes"]["stack_status"],
         "CREATE_IN_PROGRESS"
@@ -218,7 +243,7 @@ async fn a_cluster_becomes_a_heat_stack_that_is_ready_once_its_nodes_signal_and_
     cloud
         .play_nodes(&stack, &nodes(2), "SUCCESS", "installed")
         .await;
-    let ready = wait_for_state(&app, &url, &token, "ready").await;
+    let ready = wait_for_state(&app.client, &url, &token, "ready").await;
     let attributes = &ready["attributes"];
     assert_eq!(attributes["stack_status"], "CREATE_COMPLETE");
     assert_eq!(attributes["mcn.service.state"], "ready");
@@ -254,7 +279,7 @@ async fn a_cluster_becomes_a_heat_stack_that_is_ready_once_its_nodes_signal_and_
         .expect("sent");
     assert_eq!(deleted.status(), 200);
     let deadline = Instant::now() + Duration::from_secs(120);
-    while rendering(&app, &url, &token).await.0 != 404 {
+    while rendering(&app.client, &url, &token).await.0 != 404 {
         assert!(
             Instant::now() < deadline,
             "the cluster never left the listing"
@@ -314,6 +339,7 @@ async fn a_wrong_password_is_a_401_with_keystones_reason_and_a_literal_variable_
 
 #[tokio::test]
 async fn another_projects_token_cannot_see_or_delete_a_cluster_even_by_uuid() {
+    let _heat = HEAT_GATE.read().await;
     let app = spawn_openstack_app().await;
     let demo = token_for("demo", "demopass", "demo").await;
     let other = token_for("other", "otherpass", "other").await;
@@ -325,7 +351,7 @@ async fn another_projects_token_cannot_see_or_delete_a_cluster_even_by_uuid() {
     .await;
     assert_eq!(response.status(), 201);
     let url = location(response.headers());
-    assert_eq!(rendering(&app, &url, &other).await.0, 404);
+    assert_eq!(rendering(&app.client, &url, &other).await.0, 404);
     let delete = app
         .client
         .delete(&url)
@@ -346,13 +372,14 @@ async fn another_projects_token_cannot_see_or_delete_a_cluster_even_by_uuid() {
         .await
         .expect("body");
     assert!(listing.is_empty(), "{listing}");
-    let (status, body) = rendering(&app, &url, &demo).await;
+    let (status, body) = rendering(&app.client, &url, &demo).await;
     assert_eq!(status, 200);
     assert_eq!(body["attributes"]["icclab.disco.state"], "pending");
 }
 
 #[tokio::test]
 async fn a_node_that_fails_its_install_fails_the_cluster_with_heats_reason() {
+    let _heat = HEAT_GATE.read().await;
     let app = spawn_openstack_app().await;
     let cloud = cloud().await;
     let token = token_for("demo", "demopass", "demo").await;
@@ -364,7 +391,7 @@ async fn a_node_that_fails_its_install_fails_the_cluster_with_heats_reason() {
     .await;
     assert_eq!(response.status(), 201);
     let url = location(response.headers());
-    wait_for_state(&app, &url, &token, "installing").await;
+    wait_for_state(&app.client, &url, &token, "installing").await;
     cloud
         .play_nodes(
             &stack_name(&url),
@@ -373,7 +400,7 @@ async fn a_node_that_fails_its_install_fails_the_cluster_with_heats_reason() {
             "slaves:1: dask start failed with return code 3",
         )
         .await;
-    let failed = wait_for_state(&app, &url, &token, "failed").await;
+    let failed = wait_for_state(&app.client, &url, &token, "failed").await;
     let reason = failed["attributes"]["icclab.disco.state_reason"]
         .as_str()
         .expect("reason");
@@ -390,6 +417,7 @@ async fn a_node_that_fails_its_install_fails_the_cluster_with_heats_reason() {
 
 #[tokio::test]
 async fn a_stack_heat_cannot_create_fails_the_cluster_with_heats_words() {
+    let _heat = HEAT_GATE.read().await;
     let app = spawn_app_with(|s| on_the_test_bed(s, "fake-env-failing.yaml")).await;
     let token = token_for("demo", "demopass", "demo").await;
     let response = create(
@@ -400,7 +428,7 @@ async fn a_stack_heat_cannot_create_fails_the_cluster_with_heats_words() {
     .await;
     assert_eq!(response.status(), 201);
     let url = location(response.headers());
-    let failed = wait_for_state(&app, &url, &token, "failed").await;
+    let failed = wait_for_state(&app.client, &url, &token, "failed").await;
     let reason = failed["attributes"]["icclab.disco.state_reason"]
         .as_str()
         .expect("reason");
@@ -415,11 +443,300 @@ async fn a_stack_heat_cannot_create_fails_the_cluster_with_heats_words() {
         .expect("sent");
     assert_eq!(deleted.status(), 200);
     let deadline = Instant::now() + Duration::from_secs(120);
-    while rendering(&app, &url, &token).await.0 != 404 {
+    while rendering(&app.client, &url, &token).await.0 != 404 {
         assert!(
             Instant::now() < deadline,
             "the failed cluster was never deleted"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+#[tokio::test]
+async fn the_readme_walk_through_works_with_keystone_credentials_sent_as_the_seed_sends_them() {
+    let _heat = HEAT_GATE.read().await;
+    let app = spawn_openstack_app().await;
+    let cloud = cloud().await;
+    let port: u16 = app
+        .address
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .parse()
+        .expect("number");
+    let token = token_for("demo", "demopass", "demo").await;
+    // The user's shell: openrc sourced, and a token in TOKEN.
+    let shell = [
+        ("OS_USERNAME", "demo"),
+        ("OS_PASSWORD", "demopass"),
+        ("OS_TENANT_NAME", "demo"),
+        ("OS_REGION_NAME", "RegionOne"),
+        ("TOKEN", token.as_str()),
+    ];
+    let verbose = run_with(&readme_block("create"), port, &shell).await;
+    assert!(verbose.contains("HTTP/1.1 201 Created"), "{verbose}");
+    let created = response_headers(&verbose);
+    let url = created
+        .iter()
+        .find_map(|h| h.strip_prefix("location: "))
+        .expect("Location")
+        .to_string();
+    let uuid = url.rsplit('/').next().expect("uuid").to_string();
+    let stack = stack_name(&url);
+
+    let listed = response_headers(&run_with(&readme_block("list"), port, &shell).await);
+    assert!(
+        listed.contains(&format!("x-occi-location: {url}")),
+        "password auth sees it: {listed:?}"
+    );
+
+    wait_for_state(&app.client, &url, &token, "installing").await;
+    assert_eq!(
+        cloud.stacks_named(&stack).await.len(),
+        1,
+        "the stack is in Heat"
+    );
+    cloud
+        .play_nodes(&stack, &nodes(2), "SUCCESS", "installed")
+        .await;
+    wait_for_state(&app.client, &url, &token, "ready").await;
+
+    let show = readme_block("show").replace("/disco/UUID ", &format!("/disco/{uuid} "));
+    let shown = response_headers(&run_with(&show, port, &shell).await);
+    for expected in [
+        "x-occi-attribute: icclab.disco.state=\"ready\"",
+        "x-occi-attribute: stack_status=\"CREATE_COMPLETE\"",
+    ] {
+        assert!(
+            shown.contains(&expected.to_string()),
+            "{expected} not in {shown:?}"
+        );
+    }
+    for name in [
+        "external_ip",
+        "ssh_key_name",
+        "ssh_public_key",
+        "ssh_private_key",
+    ] {
+        let line = shown
+            .iter()
+            .find(|h| h.starts_with(&format!("x-occi-attribute: {name}=")))
+            .unwrap_or_else(|| panic!("{name} not shown"));
+        assert!(!line.ends_with("=\"\""), "{name} has a value: {line}");
+    }
+
+    let mut env = shell.to_vec();
+    env.push(("UUID", uuid.as_str()));
+    let deleted = run_with(&readme_block("delete"), port, &env).await;
+    assert!(deleted.contains("HTTP/1.1 200 OK"), "{deleted}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let listed = response_headers(&run_with(&readme_block("list"), port, &shell).await);
+        if !listed.iter().any(|h| h.starts_with("x-occi-location")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still listed: {listed:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        cloud.stacks_named(&stack).await.is_empty(),
+        "the stack is gone from Heat"
+    );
+}
+
+#[tokio::test]
+async fn keystone_unreachable_is_a_503_that_says_so() {
+    let app = spawn_app_with(|s| {
+        on_the_test_bed(s, "fake-env.yaml");
+        s.openstack.auth_url = "http://127.0.0.1:9/v3".into();
+        s.openstack.request_timeout_secs = 2;
+    })
+    .await;
+    let response = app
+        .client
+        .get(app.url("/disco/"))
+        .header("X-Auth-Token", "any-token")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let body = response.text().await.expect("body");
+    assert!(body.starts_with("Keystone is unreachable"), "{body}");
+}
+
+/// The real `disco` serving from `dir` on the test bed, as an operator would run it.
+fn openstack_server(dir: &std::path::Path) -> ServerProcess {
+    let auth_url = std::env::var("OS_AUTH_URL").expect("OS_AUTH_URL");
+    let environment = heat_environment("fake-env.yaml");
+    ServerProcess::start_with(
+        dir,
+        &[
+            ("DISCO_AUTH__MODE", "keystone"),
+            ("DISCO_OPENSTACK__AUTH_URL", auth_url.as_str()),
+            ("DISCO_JOBS__POLL_INTERVAL_SECS", "1"),
+        ],
+        &[
+            "--provider",
+            "openstack",
+            "--heat-environment",
+            environment.to_str().expect("utf-8 path"),
+        ],
+    )
+}
+
+#[tokio::test]
+async fn sigkill_with_five_clusters_in_flight_then_restart_gives_five_ready_clusters_and_five_stacks()
+ {
+    let _heat = HEAT_GATE.read().await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let client = reqwest::Client::new();
+    let mut first = openstack_server(dir.path());
+    let mut urls = Vec::new();
+    for i in 0..5 {
+        let response = client
+            .post(first.url("/disco/"))
+            .header("Category", CATEGORY)
+            .header("X-Auth-Token", &token)
+            .header(
+                "X-OCCI-Attribute",
+                format!("icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.components.heat.slavecount={}", i % 2),
+            )
+            .send()
+            .await
+            .expect("sent");
+        let status = response.status();
+        let url = location(response.headers());
+        assert_eq!(status, 201, "{}", response.text().await.unwrap_or_default());
+        urls.push(url);
+    }
+    first.kill(); // SIGKILL while the deploys are being started
+
+    let second = openstack_server(dir.path());
+    let urls: Vec<String> = urls
+        .iter()
+        .map(|u| u.replace(&first.address, &second.address))
+        .collect();
+    for (i, url) in urls.iter().enumerate() {
+        wait_for_state(&client, url, &token, "installing").await;
+        cloud
+            .play_nodes(&stack_name(url), &nodes(i % 2), "SUCCESS", "installed")
+            .await;
+    }
+    for url in &urls {
+        let ready = wait_for_state(&client, url, &token, "ready").await;
+        let stacks = cloud.stacks_named(&stack_name(url)).await;
+        assert_eq!(stacks.len(), 1, "one stack, no duplicate, for {url}");
+        assert_eq!(ready["attributes"]["stackid"], stacks[0]["id"]);
+    }
+    for url in &urls {
+        let deleted = client
+            .delete(url)
+            .header("X-Auth-Token", &token)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(deleted.status(), 200);
+    }
+    for url in &urls {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while rendering(&client, url, &token).await.0 != 404 {
+            assert!(Instant::now() < deadline, "{url} was never deleted");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        assert!(
+            cloud.stacks_named(&stack_name(url)).await.is_empty(),
+            "no orphan stack"
+        );
+    }
+}
+
+/// Stops (SIGSTOP) every process of the test bed's heat-api; resumes them when dropped,
+/// whatever the test's outcome.
+struct HeatOutage {
+    group: String,
+}
+
+impl HeatOutage {
+    fn start() -> HeatOutage {
+        let dir =
+            std::env::var("DISCO_TESTBED_DIR").unwrap_or_else(|_| "/var/tmp/disco-testbed".into());
+        let pid = std::fs::read_to_string(format!("{dir}/run/pids/heat-api.pid"))
+            .expect("heat-api's pid");
+        let group = pid.split_whitespace().next().expect("pid").to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-STOP", "--", &format!("-{group}")])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "heat-api stopped");
+        HeatOutage { group }
+    }
+}
+
+impl Drop for HeatOutage {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", "--", &format!("-{}", self.group)])
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn heat_stopped_for_30_seconds_during_a_create_and_the_cluster_still_completes() {
+    let _alone = HEAT_GATE.write().await;
+    let app = spawn_app_with(|s| {
+        on_the_test_bed(s, "fake-env.yaml");
+        s.openstack.request_timeout_secs = 3;
+    })
+    .await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let response = create(
+        &app,
+        &token,
+        "icclab.disco.dependencies.inject=\"['spark']\"",
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let url = location(response.headers());
+    wait_for_state(&app.client, &url, &token, "installing").await;
+
+    let outage = HeatOutage::start();
+    let stopped = Instant::now();
+    let mut felt = String::new();
+    while stopped.elapsed() < Duration::from_secs(30) {
+        let (_, body) = rendering(&app.client, &url, &token).await;
+        let reason = body["attributes"]["icclab.disco.state_reason"]
+            .as_str()
+            .unwrap_or_default();
+        if reason.contains("Heat is unavailable") {
+            felt = reason.to_string();
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    drop(outage);
+    assert!(
+        felt.starts_with("retrying in"),
+        "DISCO noticed the outage: {felt:?}"
+    );
+    let (_, during) = rendering(&app.client, &url, &token).await;
+    assert_eq!(
+        during["attributes"]["icclab.disco.state"], "installing",
+        "not failed by the outage"
+    );
+
+    cloud
+        .play_nodes(&stack_name(&url), &nodes(2), "SUCCESS", "installed")
+        .await;
+    wait_for_state(&app.client, &url, &token, "ready").await;
+    let deleted = app
+        .client
+        .delete(&url)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deleted.status(), 200);
 }

@@ -9,7 +9,7 @@ use crate::helpers::spawn_app;
 const README: &str = include_str!("../../README.md");
 
 /// The shell block that follows `<!-- tested: NAME -->` in the README.
-fn readme_block(name: &str) -> String {
+pub fn readme_block(name: &str) -> String {
     let marker = format!("<!-- tested: {name} -->");
     let after = README
         .split_once(&marker)
@@ -28,17 +28,27 @@ fn readme_block(name: &str) -> String {
 /// Runs a README command with bash in an environment without OpenStack variables;
 /// returns curl's verbose output (the response head, `< ` lines) and body.
 async fn run(command: &str, port: u16, uuid: &str) -> String {
+    run_with(command, port, &[("UUID", uuid)]).await
+}
+
+/// Runs a README command with bash with exactly these OpenStack variables (and `UUID`,
+/// `TOKEN`) set, as a user's shell would have them.
+pub async fn run_with(command: &str, port: u16, env: &[(&str, &str)]) -> String {
     let command = command.replace("127.0.0.1:8888", &format!("127.0.0.1:{port}"));
     let mut bash = tokio::process::Command::new("bash");
-    bash.arg("-c").arg(&command).env("UUID", uuid);
+    bash.arg("-c").arg(&command);
     for variable in [
         "OS_TENANT_NAME",
         "OS_REGION_NAME",
         "OS_USERNAME",
         "OS_PASSWORD",
         "TOKEN",
+        "UUID",
     ] {
         bash.env_remove(variable);
+    }
+    for (name, value) in env {
+        bash.env(name, value);
     }
     let output = bash.output().await.expect("bash runs (is curl installed?)");
     assert!(
@@ -54,7 +64,7 @@ async fn run(command: &str, port: u16, uuid: &str) -> String {
 }
 
 /// The response header lines of curl -v, lowercased names: `name: value`.
-fn response_headers(verbose: &str) -> Vec<String> {
+pub fn response_headers(verbose: &str) -> Vec<String> {
     verbose
         .lines()
         .filter_map(|line| line.strip_prefix("< "))
@@ -73,8 +83,9 @@ async fn the_readme_walk_through_runs_as_written() {
         .parse()
         .expect("number");
 
-    let query = response_headers(&run(&readme_block("query"), port, "").await);
-    assert!(query.contains(&"HTTP/1.1 200 OK".to_string()), "{query:?}");
+    let verbose = run(&readme_block("query"), port, "").await;
+    assert!(verbose.contains("HTTP/1.1 200 OK"), "{verbose}");
+    let query = response_headers(&verbose);
     assert!(
         query.iter().any(|h| h.starts_with(
             "category: disco; scheme=\"http://schemas.cloudcomplab.ch/occi/sm#\"; class=\"kind\""
@@ -82,11 +93,9 @@ async fn the_readme_walk_through_runs_as_written() {
         "{query:?}"
     );
 
-    let created = response_headers(&run(&readme_block("create"), port, "").await);
-    assert!(
-        created.contains(&"HTTP/1.1 201 Created".to_string()),
-        "{created:?}"
-    );
+    let verbose = run(&readme_block("create"), port, "").await;
+    assert!(verbose.contains("HTTP/1.1 201 Created"), "{verbose}");
+    let created = response_headers(&verbose);
     let location = created
         .iter()
         .find_map(|h| h.strip_prefix("location: "))
@@ -138,11 +147,8 @@ async fn the_readme_walk_through_runs_as_written() {
         "the password attribute is write-only"
     );
 
-    let deleted = response_headers(&run(&readme_block("delete"), port, &uuid).await);
-    assert!(
-        deleted.contains(&"HTTP/1.1 200 OK".to_string()),
-        "{deleted:?}"
-    );
+    let deleted = run(&readme_block("delete"), port, &uuid).await;
+    assert!(deleted.contains("HTTP/1.1 200 OK"), "{deleted}");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let listed = response_headers(&run(&readme_block("list"), port, "").await);
