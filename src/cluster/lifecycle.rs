@@ -21,9 +21,17 @@ use crate::frameworks::catalogue::Catalogue;
 use crate::providers::{Progress, Provider, ProviderError, Providers, Teardown};
 use crate::store::{Job, JobKind, JobOutcome, Store, StoreError};
 
-/// How often a job asks its provider for news: quickly at first, then less often.
+/// How often a job asks its provider for news: every 1/25 of the time it has waited so
+/// far, within these bounds. A change is then noticed at most 4% late (2% on average),
+/// whether the cloud takes ten seconds or an hour, with a number of polls that grows only
+/// with the logarithm of the time.
 const FIRST_POLL: Duration = Duration::from_millis(500);
 const LAST_POLL: Duration = Duration::from_secs(15);
+const POLL_FRACTION: u32 = 25;
+
+fn next_poll(waited: Duration) -> Duration {
+    (waited / POLL_FRACTION).clamp(FIRST_POLL, LAST_POLL)
+}
 /// The longest wait before a job that hit a transient error runs again.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
 
@@ -267,6 +275,7 @@ impl Lifecycle {
                 return Ok(Attempt::Finished(JobOutcome::Failed, reason));
             }
         };
+        let started = std::time::Instant::now();
         let mut progress = provider.deploy(&cluster, &composition).await;
         // Once the provider has made the resources, the credentials only creation needs
         // are dropped from the store.
@@ -275,7 +284,6 @@ impl Lifecycle {
                 .set_delegation(cluster.id, &cluster.delegation.after_creation())
                 .await?;
         }
-        let mut poll = FIRST_POLL;
         let mut last_applied = None;
         loop {
             let current = match progress {
@@ -330,8 +338,7 @@ impl Lifecycle {
                     .await?;
                 return Ok(Attempt::Finished(JobOutcome::Failed, reason));
             }
-            tokio::time::sleep(poll).await;
-            poll = (poll * 3 / 2).min(LAST_POLL);
+            tokio::time::sleep(next_poll(started.elapsed())).await;
             match store.cluster(None, cluster.id).await? {
                 Some(now) if now.state.is_deploying() => {}
                 _ => {
@@ -355,8 +362,8 @@ impl Lifecycle {
             + chrono::Duration::seconds(
                 i64::try_from(self.inner.settings.delete_timeout_secs).unwrap_or(i64::MAX / 2),
             );
+        let started = std::time::Instant::now();
         let mut teardown = provider.delete(&cluster).await;
-        let mut poll = FIRST_POLL;
         loop {
             match teardown {
                 Ok(Teardown::Gone) => {
@@ -385,8 +392,7 @@ impl Lifecycle {
                     .await?;
                 return Ok(Attempt::Finished(JobOutcome::Failed, reason));
             }
-            tokio::time::sleep(poll).await;
-            poll = (poll * 3 / 2).min(LAST_POLL);
+            tokio::time::sleep(next_poll(started.elapsed())).await;
             teardown = provider.observe_delete(&cluster).await;
         }
     }

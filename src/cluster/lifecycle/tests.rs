@@ -307,3 +307,10 @@ async fn a_panicking_job_fails_its_cluster_and_the_worker_carries_on() {
         .expect("the worker stops")
         .expect("the worker did not panic");
 }
+
+#[test]
+fn polls_come_at_a_twenty_fifth_of_the_wait_within_bounds() {
+    assert_eq!(next_poll(Duration::ZERO), FIRST_POLL);
+    assert_eq!(next_poll(Duration::from_secs(50)), Duration::from_secs(2));
+    assert_eq!(next_poll(Duration::from_secs(3600)), LAST_POLL);
+}
