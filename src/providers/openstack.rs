@@ -13,7 +13,7 @@
 //! second. Unreachable peers and 5xx answers are transient (the job retries with
 //! backoff); Heat's 4xx reasons are kept verbatim as the cluster's failure reason.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +39,8 @@ pub struct OpenstackProvider {
     environment: Option<HeatEnvironment>,
     /// Tokens by application credential id, reused until shortly before they expire.
     tokens: Mutex<HashMap<String, Token>>,
+    /// Stacks whose servers are known to exist: their resources need no more listing.
+    booted: Mutex<HashSet<String>>,
     /// Calls made to Heat and Keystone, for measuring what a cluster costs.
     heat_calls: AtomicU64,
     keystone_calls: AtomicU64,
@@ -120,6 +122,7 @@ impl OpenstackProvider {
             settings: settings.clone(),
             environment: HeatEnvironment::load(&settings.heat_environment)?,
             tokens: Mutex::new(HashMap::new()),
+            booted: Mutex::new(HashSet::new()),
             heat_calls: AtomicU64::new(0),
             keystone_calls: AtomicU64::new(0),
         })
@@ -234,16 +237,26 @@ impl OpenstackProvider {
         Ok(match stack.stack_status.as_str() {
             "CREATE_COMPLETE" => Progress::Ready(outputs),
             "CREATE_IN_PROGRESS" => {
-                // The nodes exist once the master server does; until the wait condition
-                // completes they are installing.
-                self.count();
-                let resources = heat
-                    .resources(&stack.stack_name, &stack.id)
-                    .await
-                    .map_err(heat_error)?;
-                let booted = resources
-                    .iter()
-                    .any(|r| r.resource_name == "master" && r.resource_status == "CREATE_COMPLETE");
+                // The nodes exist once the master server does; until the wait conditions
+                // complete they are installing. Once seen, that is remembered, so the
+                // resources are not listed on every poll.
+                let known = self.booted.lock().is_ok_and(|b| b.contains(&stack.id));
+                let booted = known || {
+                    self.count();
+                    let resources = heat
+                        .resources(&stack.stack_name, &stack.id)
+                        .await
+                        .map_err(heat_error)?;
+                    resources.iter().any(|r| {
+                        r.resource_name == "master" && r.resource_status == "CREATE_COMPLETE"
+                    })
+                };
+                if booted
+                    && !known
+                    && let Ok(mut set) = self.booted.lock()
+                {
+                    set.insert(stack.id.clone());
+                }
                 if booted {
                     Progress::Installing(outputs)
                 } else {
@@ -348,7 +361,7 @@ impl Provider for OpenstackProvider {
                 "the stack was not created while DISCO still had your token (it is kept only until the stack exists); delete the cluster and create it again".into(),
             )
         })?;
-        let heat =
+        let creator =
             Heat::new(heat.endpoint(), owner_token, timeout(&self.settings)).map_err(heat_error)?;
         let request = CreateStack {
             stack_name: &name,
@@ -364,12 +377,25 @@ impl Provider for OpenstackProvider {
             disable_rollback: self.settings.disable_rollback,
         };
         self.count();
-        let id = heat.create_stack(&request).await.map_err(|e| match e {
-            HeatError::Refused { status: 401, .. } => ProviderError::Permanent(
-                "your token expired before the stack was created; delete the cluster and create it again".into(),
-            ),
-            e => heat_error(e),
-        })?;
+        let id = match creator.create_stack(&request).await {
+            Ok(id) => id,
+            // A create sent by an earlier attempt (before a crash) can land after this
+            // attempt looked for it: the stack is there, so carry on with it.
+            Err(HeatError::Refused { status: 409, .. }) => {
+                if let Some(stack) = heat.find_stack(&name).await.map_err(heat_error)? {
+                    return self.progress(&heat, &stack).await;
+                }
+                return Err(ProviderError::Transient(format!(
+                    "Heat says {name} exists but does not list it yet"
+                )));
+            }
+            Err(HeatError::Refused { status: 401, .. }) => {
+                return Err(ProviderError::Permanent(
+                    "your token expired before the stack was created; delete the cluster and create it again".into(),
+                ));
+            }
+            Err(e) => return Err(heat_error(e)),
+        };
         tracing::info!(cluster = %cluster.id, stack = %name, id = %id, "stack created");
         Ok(Progress::Deploying(Outputs {
             stack_id: Some(id),

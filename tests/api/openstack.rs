@@ -73,10 +73,17 @@ impl Cloud {
         (status, response.json().await.unwrap_or_default())
     }
 
-    /// The stacks of the demo project with this name (not deleted).
+    /// The stacks of the demo project with this name that are not deleted (Heat may list
+    /// a stack as DELETE_COMPLETE for a moment before it drops it).
     pub async fn stacks_named(&self, name: &str) -> Vec<Value> {
         let (_, body) = self.get(&format!("/stacks?name={name}")).await;
-        body["stacks"].as_array().cloned().unwrap_or_default()
+        body["stacks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["stack_status"] != "DELETE_COMPLETE")
+            .cloned()
+            .collect()
     }
 
     /// Signals the stack's wait conditions once per node, as each node's script would:
