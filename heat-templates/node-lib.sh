@@ -129,11 +129,14 @@ disco_download() {
 }
 
 # disco_service NAME USER COMMAND [KEY=VALUE...]: runs COMMAND as a systemd service
-# disco-NAME under USER, restarted on failure, started now and at boot.
+# disco-NAME under USER, restarted on failure, started now and at boot. A service that
+# was already running is restarted, so that a rerun applies the configuration just
+# written.
 disco_service() {
-  local name=$1 user=$2 command=$3 unit
+  local name=$1 user=$2 command=$3 unit was
   shift 3
   unit="/etc/systemd/system/disco-$name.service"
+  was=$(systemctl is-active "disco-$name.service" 2>/dev/null || true)
   {
     printf '[Unit]\nDescription=DISCO %s\nAfter=network-online.target\nWants=network-online.target\n\n' "$name"
     printf '[Service]\nUser=%s\nExecStart=%s\nRestart=on-failure\nRestartSec=5\nLimitNOFILE=65536\n' "$user" "$command"
@@ -143,4 +146,72 @@ disco_service() {
   } >"$unit"
   systemctl daemon-reload
   systemctl enable --now "disco-$name.service"
+  if [ "$was" = active ]; then
+    systemctl restart "disco-$name.service"
+  fi
+}
+
+# disco_java_home: the installed JDK/JRE to use, OpenJDK 11 first, then 17.
+disco_java_home() {
+  local dir
+  for dir in /usr/lib/jvm/java-11-openjdk-* /usr/lib/jvm/java-17-openjdk-*; do
+    if [ -x "$dir/bin/java" ]; then
+      printf '%s\n' "$dir"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# disco_sha512_from FILE: the SHA-512 in an Apache .sha512 file, in any of the three layouts
+# the projects have published: "HEX  name", "SHA512 (name) = HEX", "name: HE X..." (gpg).
+disco_sha512_from() {
+  local text
+  text=$(tr -d '\r' <"$1")
+  text=${text#"${text%%[![:space:]]*}"}
+  case $text in
+    *=*) text=${text##*=} ;;
+    *:*) text=${text#*:} ;;
+    *) text=${text%%[[:space:]]*} ;;
+  esac
+  text=$(printf '%s' "$text" | tr -d '[:space:]' | tr 'A-F' 'a-f')
+  if [[ ! $text =~ ^[0-9a-f]{128}$ ]]; then
+    echo "no SHA-512 found in $1" >&2
+    return 1
+  fi
+  printf '%s\n' "$text"
+}
+
+# disco_fetch_verified URL DEST: DEST is URL's content, checked against URL.sha512. A DEST
+# already present with the right checksum is kept (reruns do not download again).
+disco_fetch_verified() {
+  local url=$1 dest=$2 expected actual
+  disco_download "$url.sha512" "$dest.sha512"
+  expected=$(disco_sha512_from "$dest.sha512")
+  if [ -f "$dest" ]; then
+    actual=$(sha512sum "$dest" | cut -d' ' -f1)
+    if [ "$actual" = "$expected" ]; then
+      return 0
+    fi
+  fi
+  disco_download "$url" "$dest.part"
+  actual=$(sha512sum "$dest.part" | cut -d' ' -f1)
+  if [ "$actual" != "$expected" ]; then
+    rm -f "$dest.part"
+    echo "checksum mismatch for $url: expected $expected, got $actual" >&2
+    return 1
+  fi
+  mv "$dest.part" "$dest"
+}
+
+# disco_ensure_user NAME HOME: a system user with its own group and home, created once.
+disco_ensure_user() {
+  if ! id -u "$1" >/dev/null 2>&1; then
+    if getent group "$1" >/dev/null; then
+      useradd --system --gid "$1" --home-dir "$2" --shell /bin/bash "$1"
+    else
+      useradd --system --user-group --home-dir "$2" --shell /bin/bash "$1"
+    fi
+  fi
+  install -d -o "$1" -g "$1" -m 0755 "$2"
 }

@@ -8,18 +8,7 @@ cd /
 venv=$DISCO_HOME/dask/venv
 master=$DISCO_MASTER_ADDRESS
 
-# start_service NAME USER COMMAND [KEY=VALUE...]: disco_service, restarting a service
-# that was already running so that a rerun applies the configuration just written.
-start_service() {
-  local was
-  was=$(systemctl is-active "disco-$1.service" 2>/dev/null || true)
-  disco_service "$@"
-  if [ "$was" = active ]; then
-    systemctl restart "disco-$1.service"
-  fi
-}
-
-start_service dask-scheduler dask \
+disco_service dask-scheduler dask \
   "$venv/bin/dask scheduler --port 8786 --dashboard-address :8787" \
   "HOME=/var/lib/dask"
 disco_wait_tcp "$master" 8786 300
@@ -32,7 +21,7 @@ if [ "$DISCO_SLAVE_COUNT" = 0 ]; then
     || { echo "dask: worker_memory must look like 4GB, 0.8 or auto, got '$PARAM_WORKER_MEMORY'" >&2; exit 2; }
   threads=()
   if [ "$PARAM_WORKER_THREADS" -gt 0 ]; then threads=(--nthreads "$PARAM_WORKER_THREADS"); fi
-  start_service dask-worker dask \
+  disco_service dask-worker dask \
     "$venv/bin/dask worker tcp://$master:8786 --name $DISCO_NODE --host $master ${threads[*]} --memory-limit ${PARAM_WORKER_MEMORY// /} --worker-port 8788 --nanny-port 8789 --dashboard-address :8790 --local-directory /var/lib/dask/worker" \
     "HOME=/var/lib/dask"
   disco_wait_tcp "$master" 8788 300

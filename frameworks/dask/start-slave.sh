@@ -15,19 +15,8 @@ self=$(disco_node_address)
 threads=()
 if [ "$PARAM_WORKER_THREADS" -gt 0 ]; then threads=(--nthreads "$PARAM_WORKER_THREADS"); fi
 
-# start_service NAME USER COMMAND [KEY=VALUE...]: disco_service, restarting a service
-# that was already running so that a rerun applies the configuration just written.
-start_service() {
-  local was
-  was=$(systemctl is-active "disco-$1.service" 2>/dev/null || true)
-  disco_service "$@"
-  if [ "$was" = active ]; then
-    systemctl restart "disco-$1.service"
-  fi
-}
-
 disco_wait_tcp "$master" 8786 1800
-start_service dask-worker dask \
+disco_service dask-worker dask \
   "$venv/bin/dask worker tcp://$master:8786 --name $DISCO_NODE --host $self ${threads[*]} --memory-limit ${PARAM_WORKER_MEMORY// /} --worker-port 8788 --nanny-port 8789 --dashboard-address :8790 --local-directory /var/lib/dask/worker" \
   "HOME=/var/lib/dask"
 disco_wait_tcp "$self" 8788 300

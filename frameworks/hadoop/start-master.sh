@@ -10,17 +10,6 @@ hadoop_home=$DISCO_HOME/hadoop
 env_home="HADOOP_HOME=$hadoop_home"
 env_conf="HADOOP_CONF_DIR=$hadoop_home/etc/hadoop"
 
-# start_service NAME USER COMMAND [KEY=VALUE...]: disco_service, restarting a service
-# that was already running so that a rerun applies the configuration just written.
-start_service() {
-  local was
-  was=$(systemctl is-active "disco-$1.service" 2>/dev/null || true)
-  disco_service "$@"
-  if [ "$was" = active ]; then
-    systemctl restart "disco-$1.service"
-  fi
-}
-
 as_hadoop() {
   runuser -u hadoop -- "$@"
 }
@@ -30,7 +19,7 @@ if [ ! -f /var/lib/hadoop/hdfs/namenode/current/VERSION ]; then
   as_hadoop "$hadoop_home/bin/hdfs" namenode -format -clusterid "CID-$DISCO_CLUSTER_ID" -force -nonInteractive
 fi
 
-start_service hdfs-namenode hadoop "$hadoop_home/bin/hdfs namenode" "$env_home" "$env_conf"
+disco_service hdfs-namenode hadoop "$hadoop_home/bin/hdfs namenode" "$env_home" "$env_conf"
 disco_wait_tcp "$master" 8020 300
 disco_wait_http "http://127.0.0.1:9870/index.html" 300
 timeout 600 runuser -u hadoop -- "$hadoop_home/bin/hdfs" dfsadmin -safemode wait
@@ -38,14 +27,14 @@ timeout 600 runuser -u hadoop -- "$hadoop_home/bin/hdfs" dfsadmin -safemode wait
 as_hadoop "$hadoop_home/bin/hdfs" dfs -mkdir -p /tmp /user/hadoop
 as_hadoop "$hadoop_home/bin/hdfs" dfs -chmod 1777 /tmp
 
-start_service yarn-resourcemanager hadoop "$hadoop_home/bin/yarn resourcemanager" "$env_home" "$env_conf"
+disco_service yarn-resourcemanager hadoop "$hadoop_home/bin/yarn resourcemanager" "$env_home" "$env_conf"
 disco_wait_tcp "$master" 8031 300
 disco_wait_tcp "$master" 8032 300
 
 if [ "$DISCO_SLAVE_COUNT" = 0 ]; then
   echo "hadoop: no slaves: the master runs the datanode and the nodemanager too"
-  start_service hdfs-datanode hadoop "$hadoop_home/bin/hdfs datanode" "$env_home" "$env_conf"
-  start_service yarn-nodemanager hadoop "$hadoop_home/bin/yarn nodemanager" "$env_home" "$env_conf"
+  disco_service hdfs-datanode hadoop "$hadoop_home/bin/hdfs datanode" "$env_home" "$env_conf"
+  disco_service yarn-nodemanager hadoop "$hadoop_home/bin/yarn nodemanager" "$env_home" "$env_conf"
   disco_wait_tcp 127.0.0.1 9866 300
   disco_wait_tcp 127.0.0.1 8042 300
 fi

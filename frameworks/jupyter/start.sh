@@ -17,13 +17,9 @@ case " $DISCO_COMPONENTS " in
   *" hadoop "*) environment+=("HADOOP_CONF_DIR=$DISCO_HOME/hadoop/etc/hadoop") ;;
 esac
 
-was=$(systemctl is-active disco-jupyter.service 2>/dev/null || true)
 disco_service jupyter jupyter \
   "$venv/bin/jupyter lab --no-browser --ip=0.0.0.0 --port=8888 --ServerApp.root_dir=/var/lib/jupyter/notebooks" \
   "${environment[@]}"
-if [ "$was" = active ]; then
-  systemctl restart disco-jupyter.service
-fi
 
 # Without the token the API answers 403: that is the server up and enforcing the token.
 disco_wait_http "http://127.0.0.1:8888/api/status" 300 403

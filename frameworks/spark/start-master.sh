@@ -9,33 +9,22 @@ spark_home=$DISCO_HOME/spark
 on_yarn=false
 case " $DISCO_COMPONENTS " in *" hadoop "*) on_yarn=true ;; esac
 
-# start_service NAME USER COMMAND [KEY=VALUE...]: disco_service, restarting a service
-# that was already running so that a rerun applies the configuration just written.
-start_service() {
-  local was
-  was=$(systemctl is-active "disco-$1.service" 2>/dev/null || true)
-  disco_service "$@"
-  if [ "$was" = active ]; then
-    systemctl restart "disco-$1.service"
-  fi
-}
-
 if [ "$on_yarn" = false ]; then
-  start_service spark-master spark \
+  disco_service spark-master spark \
     "$spark_home/bin/spark-class org.apache.spark.deploy.master.Master --host $master --port 7077 --webui-port 8080" \
     "SPARK_HOME=$spark_home"
   disco_wait_tcp "$master" 7077 300
   disco_wait_http "http://127.0.0.1:8080/json/" 300
   if [ "$DISCO_SLAVE_COUNT" = 0 ]; then
     echo "spark: no slaves: the master runs a worker too"
-    start_service spark-worker spark \
+    disco_service spark-worker spark \
       "$spark_home/bin/spark-class org.apache.spark.deploy.worker.Worker --host $master --port 7078 --webui-port 8081 --work-dir /var/lib/spark/work spark://$master:7077" \
       "SPARK_HOME=$spark_home"
     disco_wait_tcp "$master" 7078 300
   fi
 fi
 
-start_service spark-history spark \
+disco_service spark-history spark \
   "$spark_home/bin/spark-class org.apache.spark.deploy.history.HistoryServer" \
   "SPARK_HOME=$spark_home"
 disco_wait_http "http://127.0.0.1:18080/api/v1/applications" 300

@@ -15,19 +15,8 @@ master=$DISCO_MASTER_ADDRESS
 self=$(disco_node_address)
 spark_home=$DISCO_HOME/spark
 
-# start_service NAME USER COMMAND [KEY=VALUE...]: disco_service, restarting a service
-# that was already running so that a rerun applies the configuration just written.
-start_service() {
-  local was
-  was=$(systemctl is-active "disco-$1.service" 2>/dev/null || true)
-  disco_service "$@"
-  if [ "$was" = active ]; then
-    systemctl restart "disco-$1.service"
-  fi
-}
-
 disco_wait_tcp "$master" 7077 1800
-start_service spark-worker spark \
+disco_service spark-worker spark \
   "$spark_home/bin/spark-class org.apache.spark.deploy.worker.Worker --host $self --port 7078 --webui-port 8081 --work-dir /var/lib/spark/work spark://$master:7077" \
   "SPARK_HOME=$spark_home"
 disco_wait_tcp "$self" 7078 300

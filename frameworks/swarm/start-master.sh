@@ -40,10 +40,6 @@ if ! id -u disco-swarm >/dev/null 2>&1; then
     useradd --system --user-group --home-dir /nonexistent --shell /usr/sbin/nologin disco-swarm
   fi
 fi
-was=$(systemctl is-active disco-swarm-token.service 2>/dev/null || true)
 disco_service swarm-token disco-swarm "/usr/bin/python3 -m http.server 2378 --bind $master --directory $www"
-if [ "$was" = active ]; then
-  systemctl restart disco-swarm-token.service
-fi
 disco_wait_http "http://$master:2378/worker-token" 120
 echo "swarm: manager at $master:2377, worker token served on $master:2378"

@@ -14,47 +14,6 @@ fi
 
 # --- helpers (node-lib.sh has no checksum-verified download) ---
 
-# sha512_from FILE: the SHA-512 in an Apache .sha512 file, in any of the three layouts
-# the projects have published: "HEX  name", "SHA512 (name) = HEX", "name: HE X..." (gpg).
-sha512_from() {
-  local text
-  text=$(tr -d '\r' <"$1")
-  text=${text#"${text%%[![:space:]]*}"}
-  case $text in
-    *=*) text=${text##*=} ;;
-    *:*) text=${text#*:} ;;
-    *) text=${text%%[[:space:]]*} ;;
-  esac
-  text=$(printf '%s' "$text" | tr -d '[:space:]' | tr 'A-F' 'a-f')
-  if [[ ! $text =~ ^[0-9a-f]{128}$ ]]; then
-    echo "no SHA-512 found in $1" >&2
-    return 1
-  fi
-  printf '%s\n' "$text"
-}
-
-# fetch_verified URL DEST: DEST is URL's content, checked against URL.sha512. A DEST
-# already present with the right checksum is kept (reruns do not download again).
-fetch_verified() {
-  local url=$1 dest=$2 expected actual
-  disco_download "$url.sha512" "$dest.sha512"
-  expected=$(sha512_from "$dest.sha512")
-  if [ -f "$dest" ]; then
-    actual=$(sha512sum "$dest" | cut -d' ' -f1)
-    if [ "$actual" = "$expected" ]; then
-      return 0
-    fi
-  fi
-  disco_download "$url" "$dest.part"
-  actual=$(sha512sum "$dest.part" | cut -d' ' -f1)
-  if [ "$actual" != "$expected" ]; then
-    rm -f "$dest.part"
-    echo "checksum mismatch for $url: expected $expected, got $actual" >&2
-    return 1
-  fi
-  mv "$dest.part" "$dest"
-}
-
 # --- Java: spark (a dependency, installed before) brought OpenJDK 11, or 17 ---
 java_home=
 for dir in /usr/lib/jvm/java-11-openjdk-* /usr/lib/jvm/java-17-openjdk-*; do
@@ -83,7 +42,7 @@ dest=$DISCO_HOME/zeppelin/$build
 if [ ! -f "$dest/.disco-installed" ]; then
   downloads=$DISCO_HOME/downloads
   install -d -m 0755 "$downloads"
-  fetch_verified "https://archive.apache.org/dist/zeppelin/zeppelin-$version/$build.tgz" "$downloads/$build.tgz"
+  disco_fetch_verified "https://archive.apache.org/dist/zeppelin/zeppelin-$version/$build.tgz" "$downloads/$build.tgz"
   rm -rf "$dest.partial"
   mkdir -p "$dest.partial"
   tar -xzf "$downloads/$build.tgz" -C "$dest.partial" --strip-components=1 --no-same-owner

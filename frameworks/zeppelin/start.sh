@@ -14,12 +14,8 @@ case " $DISCO_COMPONENTS " in
   *) spark_master=spark://$DISCO_MASTER_ADDRESS:7077 ;;
 esac
 
-was=$(systemctl is-active disco-zeppelin.service 2>/dev/null || true)
 disco_service zeppelin zeppelin "$zeppelin_home/bin/zeppelin.sh" \
   "ZEPPELIN_HOME=$zeppelin_home" "HOME=/var/lib/zeppelin"
-if [ "$was" = active ]; then
-  systemctl restart disco-zeppelin.service
-fi
 disco_wait_http "$api/version" 600
 
 work=$(mktemp -d)

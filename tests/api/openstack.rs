@@ -201,6 +201,15 @@ pub async fn wait_for_state(
     }
 }
 
+/// Polls until the cluster is gone (404), or panics with `what` at the deadline.
+pub async fn wait_until_gone(client: &reqwest::Client, url: &str, token: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while rendering(client, url, token).await.0 != 404 {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 pub fn stack_name(url: &str) -> String {
     let id = url.rsplit('/').next().expect("id").replace('-', "");
     format!("disco-{}", &id[..8])
@@ -285,14 +294,13 @@ async fn a_cluster_becomes_a_heat_stack_that_is_ready_once_its_nodes_signal_and_
         .await
         .expect("sent");
     assert_eq!(deleted.status(), 200);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while rendering(&app.client, &url, &token).await.0 != 404 {
-        assert!(
-            Instant::now() < deadline,
-            "the cluster never left the listing"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    wait_until_gone(
+        &app.client,
+        &url,
+        &token,
+        "the cluster never left the listing",
+    )
+    .await;
     assert!(
         cloud.stacks_named(&stack).await.is_empty(),
         "the stack is gone from Heat"
@@ -449,14 +457,13 @@ async fn a_stack_heat_cannot_create_fails_the_cluster_with_heats_words() {
         .await
         .expect("sent");
     assert_eq!(deleted.status(), 200);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while rendering(&app.client, &url, &token).await.0 != 404 {
-        assert!(
-            Instant::now() < deadline,
-            "the failed cluster was never deleted"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    wait_until_gone(
+        &app.client,
+        &url,
+        &token,
+        "the failed cluster was never deleted",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -648,11 +655,7 @@ async fn sigkill_with_five_clusters_in_flight_then_restart_gives_five_ready_clus
         assert_eq!(deleted.status(), 200);
     }
     for url in &urls {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while rendering(&client, url, &token).await.0 != 404 {
-            assert!(Instant::now() < deadline, "{url} was never deleted");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        wait_until_gone(&client, url, &token, &format!("{url} was never deleted")).await;
         assert!(
             cloud.stacks_named(&stack_name(url)).await.is_empty(),
             "no orphan stack"
