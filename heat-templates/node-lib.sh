@@ -13,9 +13,13 @@ DISCO_DEPLOYMENT_LOG="$DISCO_LOG_DIR/deployment.log"
 export DISCO_HOME DISCO_LOG_DIR DISCO_DEPLOYMENT_LOG
 mkdir -p "$DISCO_HOME" "$DISCO_LOG_DIR"
 
-# This node's own address on the cluster network: the source address of its route
-# to the master.
+# This node's own address on the cluster network: the one the provider gave it (local
+# nodes), else the source address of its route to the master.
 disco_node_address() {
+  if [ -n "${DISCO_NODE_ADDRESS:-}" ]; then
+    printf '%s\n' "$DISCO_NODE_ADDRESS"
+    return
+  fi
   local address
   address=$(ip -4 route get "${DISCO_MASTER_ADDRESS:-127.0.0.1}" 2>/dev/null \
     | awk '{for (i = 1; i < NF; i++) if ($i == "src") {print $(i + 1); exit}}')

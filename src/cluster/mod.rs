@@ -82,7 +82,7 @@ impl TenantId {
 }
 
 /// What turns a cluster's plan into machines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     /// The original's FileDeployer: writes what would be deployed to a file.

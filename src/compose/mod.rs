@@ -7,6 +7,7 @@ pub mod script;
 
 use std::path::Path;
 
+use crate::cluster::ProviderKind;
 use crate::frameworks::catalogue::{Catalogue, NodeGroup};
 use crate::frameworks::plan::Plan;
 
@@ -60,6 +61,8 @@ pub enum ComposeError {
 pub struct Composer {
     heat: heat::HeatTemplates,
     node_lib: String,
+    /// Added after `node_lib` on local nodes.
+    local_lib: String,
 }
 
 impl Composer {
@@ -75,6 +78,7 @@ impl Composer {
         Ok(Composer {
             heat: heat::HeatTemplates::new(&read("cluster.yaml.hbs")?)?,
             node_lib: read("node-lib.sh")?,
+            local_lib: read("node-lib-local.sh")?,
         })
     }
 
@@ -84,10 +88,16 @@ impl Composer {
         catalogue: &Catalogue,
         facts: &Facts,
     ) -> Result<Composition, ComposeError> {
-        let master =
-            script::node_script(plan, catalogue, facts, NodeGroup::Master, &self.node_lib)?;
-        let slaves =
-            script::node_script(plan, catalogue, facts, NodeGroup::Slaves, &self.node_lib)?;
+        let local_lib;
+        let lib = match plan.provider {
+            ProviderKind::Local => {
+                local_lib = format!("{}\n\n{}", self.node_lib.trim_end(), self.local_lib);
+                &local_lib
+            }
+            _ => &self.node_lib,
+        };
+        let master = script::node_script(plan, catalogue, facts, NodeGroup::Master, lib)?;
+        let slaves = script::node_script(plan, catalogue, facts, NodeGroup::Slaves, lib)?;
         let master_user_data = master.user_data();
         let slave_user_data = slaves.user_data();
         let template = self

@@ -152,7 +152,7 @@ pub fn node_script(
     for (component, step) in &steps {
         let script = catalogue
             .get(&component.name)
-            .and_then(|c| c.steps.get(&group))
+            .and_then(|c| c.steps_for(plan.provider).get(&group))
             .and_then(|phases| phases.get(&step.phase))
             .ok_or_else(|| ComposeError::MissingScript {
                 component: component.name.clone(),

@@ -127,6 +127,24 @@ struct RawComponent {
     health: Vec<RawHealth>,
     #[serde(default)]
     steps: BTreeMap<NodeGroup, BTreeMap<Phase, String>>,
+    /// How the local provider runs the component, where it differs from a VM.
+    #[serde(default)]
+    local: Option<RawLocal>,
+    /// Why the component cannot run on a provider it does not list, for the error.
+    #[serde(default)]
+    unsupported: BTreeMap<ProviderKind, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocal {
+    steps: BTreeMap<NodeGroup, BTreeMap<Phase, String>>,
+    /// Replaces the component's checks when given.
+    #[serde(default)]
+    health: Option<Vec<RawHealth>>,
+    /// Replaces the component's web UIs when given.
+    #[serde(default)]
+    web_uis: Option<Vec<WebUi>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -290,11 +308,61 @@ pub struct Component {
     pub web_uis: Vec<WebUi>,
     pub health: Vec<HealthCheck>,
     pub steps: BTreeMap<NodeGroup, BTreeMap<Phase, Script>>,
+    /// The local provider's variant: its own steps (no root, no systemd, no apt), and
+    /// where they differ, its own checks and web UIs.
+    pub local: Option<LocalVariant>,
+    /// Why the component cannot run on a provider, by provider.
+    pub unsupported: BTreeMap<ProviderKind, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalVariant {
+    pub steps: BTreeMap<NodeGroup, BTreeMap<Phase, Script>>,
+    pub health: Option<Vec<HealthCheck>>,
+    pub web_uis: Option<Vec<WebUi>>,
 }
 
 impl Component {
     pub fn supports(&self, provider: ProviderKind) -> bool {
         self.providers.contains(&provider)
+    }
+
+    /// The step scripts a provider runs.
+    pub fn steps_for(
+        &self,
+        provider: ProviderKind,
+    ) -> &BTreeMap<NodeGroup, BTreeMap<Phase, Script>> {
+        match (&self.local, provider) {
+            (Some(local), ProviderKind::Local) => &local.steps,
+            _ => &self.steps,
+        }
+    }
+
+    /// The health checks that tell whether the component is up on a provider.
+    pub fn health_for(&self, provider: ProviderKind) -> &[HealthCheck] {
+        match (&self.local, provider) {
+            (
+                Some(LocalVariant {
+                    health: Some(health),
+                    ..
+                }),
+                ProviderKind::Local,
+            ) => health,
+            _ => &self.health,
+        }
+    }
+
+    /// The web UIs the component serves on a provider.
+    pub fn web_uis_for(&self, provider: ProviderKind) -> &[WebUi] {
+        match (&self.local, provider) {
+            (
+                Some(LocalVariant {
+                    web_uis: Some(uis), ..
+                }),
+                ProviderKind::Local,
+            ) => uis,
+            _ => &self.web_uis,
+        }
     }
 }
 
@@ -428,59 +496,41 @@ fn check_component(
         parameters.insert(name, checked);
     }
     let declared: BTreeSet<u16> = raw.ports.iter().map(|p| p.port).collect();
-    let undeclared = |port: u16, what: &str| {
-        (!declared.contains(&port))
-            .then(|| invalid(format!("{what} uses port {port}, not in [[ports]]")))
+    check_web_uis(&raw.web_uis, &declared).map_err(invalid)?;
+    let health = check_health(&raw.health, &declared).map_err(invalid)?;
+    let steps = read_steps(&raw.steps, folder).map_err(invalid)?;
+    let local = match &raw.local {
+        None => None,
+        Some(local) => {
+            if let Some(uis) = &local.web_uis {
+                check_web_uis(uis, &declared).map_err(|p| invalid(format!("[local] {p}")))?;
+            }
+            Some(LocalVariant {
+                steps: read_steps(&local.steps, folder)
+                    .map_err(|p| invalid(format!("[local] {p}")))?,
+                health: match &local.health {
+                    Some(checks) => Some(
+                        check_health(checks, &declared)
+                            .map_err(|p| invalid(format!("[local] {p}")))?,
+                    ),
+                    None => None,
+                },
+                web_uis: local.web_uis.clone(),
+            })
+        }
     };
-    for ui in &raw.web_uis {
-        if let Some(err) = undeclared(ui.port, &format!("web UI {:?}", ui.name)) {
-            return Err(err);
-        }
+    let runs_locally = raw.providers.contains(&ProviderKind::Local);
+    if runs_locally != local.is_some() {
+        return Err(invalid(
+            "a component runs on provider local exactly when it has [local.steps]: the local \
+             provider cannot run a VM's steps"
+                .to_string(),
+        ));
     }
-    let mut health = Vec::new();
-    for check in raw.health.clone() {
-        let check = match (check.tcp, check.http) {
-            (Some(port), None) => HealthCheck {
-                node_group: check.node_group,
-                check: Check::Tcp(port),
-            },
-            (None, Some(http)) => HealthCheck {
-                node_group: check.node_group,
-                check: Check::Http(http),
-            },
-            _ => {
-                return Err(invalid(
-                    "a [[health]] entry has exactly one of tcp, http".into(),
-                ));
-            }
-        };
-        let port = match &check.check {
-            Check::Tcp(port) => *port,
-            Check::Http(http) => http.port,
-        };
-        if let Some(err) = undeclared(port, "a health check") {
-            return Err(err);
-        }
-        health.push(check);
-    }
-    let mut steps = BTreeMap::new();
-    for (group, phases) in raw.steps {
-        let mut scripts = BTreeMap::new();
-        for (phase, file) in phases {
-            let path = folder.join(&file);
-            let plain = Path::new(&file)
-                .components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)));
-            if !plain {
-                return Err(invalid(format!(
-                    "step script {file:?} must be a file in its folder"
-                )));
-            }
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| invalid(format!("{group} {phase} script {file}: {e}")))?;
-            scripts.insert(phase, Script { file, text });
-        }
-        steps.insert(group, scripts);
+    if let Some(listed) = raw.unsupported.keys().find(|p| raw.providers.contains(p)) {
+        return Err(invalid(format!(
+            "[unsupported] names {listed}, which is in its providers"
+        )));
     }
     Ok(Component {
         name: raw.name,
@@ -494,7 +544,77 @@ fn check_component(
         web_uis: raw.web_uis,
         health,
         steps,
+        local,
+        unsupported: raw.unsupported,
     })
+}
+
+fn check_web_uis(uis: &[WebUi], declared: &BTreeSet<u16>) -> Result<(), String> {
+    match uis.iter().find(|ui| !declared.contains(&ui.port)) {
+        Some(ui) => Err(format!(
+            "web UI {:?} uses port {}, not in [[ports]]",
+            ui.name, ui.port
+        )),
+        None => Ok(()),
+    }
+}
+
+fn check_health(raw: &[RawHealth], declared: &BTreeSet<u16>) -> Result<Vec<HealthCheck>, String> {
+    let mut health = Vec::with_capacity(raw.len());
+    for check in raw {
+        let check = match (check.tcp, &check.http) {
+            (Some(port), None) => HealthCheck {
+                node_group: check.node_group,
+                check: Check::Tcp(port),
+            },
+            (None, Some(http)) => HealthCheck {
+                node_group: check.node_group,
+                check: Check::Http(http.clone()),
+            },
+            _ => return Err("a [[health]] entry has exactly one of tcp, http".into()),
+        };
+        let port = match &check.check {
+            Check::Tcp(port) => *port,
+            Check::Http(http) => http.port,
+        };
+        if !declared.contains(&port) {
+            return Err(format!("a health check uses port {port}, not in [[ports]]"));
+        }
+        health.push(check);
+    }
+    Ok(health)
+}
+
+/// Reads each step's script from the component's folder.
+fn read_steps(
+    raw: &BTreeMap<NodeGroup, BTreeMap<Phase, String>>,
+    folder: &Path,
+) -> Result<BTreeMap<NodeGroup, BTreeMap<Phase, Script>>, String> {
+    let mut steps = BTreeMap::new();
+    for (group, phases) in raw {
+        let mut scripts = BTreeMap::new();
+        for (phase, file) in phases {
+            let plain = Path::new(file)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !plain {
+                return Err(format!(
+                    "step script {file:?} must be a file in its folder or a subfolder"
+                ));
+            }
+            let text = std::fs::read_to_string(folder.join(file))
+                .map_err(|e| format!("{group} {phase} script {file}: {e}"))?;
+            scripts.insert(
+                *phase,
+                Script {
+                    file: file.clone(),
+                    text,
+                },
+            );
+        }
+        steps.insert(*group, scripts);
+    }
+    Ok(steps)
 }
 
 fn toml_scalar(value: &toml::Value) -> Option<Scalar> {

@@ -43,12 +43,14 @@ pub enum ResolveError {
         got: String,
     },
     #[error(
-        "icclab.disco.provider: component {component} cannot run on provider {provider} (it runs on {})",
+        "icclab.disco.provider: component {component} cannot run on provider {provider}{} (it runs on {})",
+        why.as_ref().map(|w| format!(": {w}")).unwrap_or_default(),
         supported.join(", ")
     )]
     Unsupported {
         component: String,
         provider: String,
+        why: Option<String>,
         supported: Vec<String>,
     },
 }
@@ -100,6 +102,7 @@ pub fn resolve(spec: &ClusterSpec, catalogue: &Catalogue) -> Result<Plan, Resolv
             return Err(ResolveError::Unsupported {
                 component: name,
                 provider: spec.provider.to_string(),
+                why: component.unsupported.get(&spec.provider).cloned(),
                 supported: component.providers.iter().map(|p| p.to_string()).collect(),
             });
         }
@@ -144,7 +147,7 @@ pub fn resolve(spec: &ClusterSpec, catalogue: &Catalogue) -> Result<Plan, Resolv
         // Slave steps are planned even for no slaves, so that a cluster scaled up later
         // gets working slaves.
         let steps = component
-            .steps
+            .steps_for(spec.provider)
             .iter()
             .flat_map(|(group, phases)| {
                 Phase::ALL.into_iter().filter_map(move |phase| {
@@ -169,8 +172,8 @@ pub fn resolve(spec: &ClusterSpec, catalogue: &Catalogue) -> Result<Plan, Resolv
                 .collect(),
             steps,
             ports: component.ports.clone(),
-            web_uis: component.web_uis.clone(),
-            health: component.health.clone(),
+            web_uis: component.web_uis_for(spec.provider).to_vec(),
+            health: component.health_for(spec.provider).to_vec(),
         });
     }
     let planned: Vec<String> = components

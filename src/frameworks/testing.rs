@@ -60,6 +60,8 @@ pub(crate) fn component(name: &str, depends_on: &[&str], after: &[&str]) -> Comp
         web_uis: vec![],
         health: vec![],
         steps,
+        local: None,
+        unsupported: BTreeMap::new(),
     }
 }
 

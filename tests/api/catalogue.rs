@@ -7,7 +7,7 @@ use std::path::Path;
 use disco::cluster::spec::ClusterSpec;
 use disco::cluster::{ClusterId, ProviderKind};
 use disco::compose::{Composer, Composition, Facts};
-use disco::frameworks::catalogue::Catalogue;
+use disco::frameworks::catalogue::{Catalogue, NodeGroup};
 use disco::frameworks::resolve::resolve;
 use disco::manifest::Manifest;
 use disco::occi::text::parse_attributes;
@@ -39,6 +39,16 @@ fn compose_as(
     slaves: u16,
     id: ClusterId,
 ) -> Composition {
+    compose_for(catalogue, components, slaves, id, ProviderKind::Openstack)
+}
+
+fn compose_for(
+    catalogue: &Catalogue,
+    components: &[String],
+    slaves: u16,
+    id: ClusterId,
+    provider: ProviderKind,
+) -> Composition {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let composer = Composer::load(&root.join("heat-templates")).expect("templates");
     let inject: Vec<String> = components.iter().map(|c| format!("'{c}'")).collect();
@@ -51,7 +61,7 @@ fn compose_as(
         .expect("manifest")
         .check_request(&attributes)
         .expect("checked");
-    let spec = ClusterSpec::from_attributes(id, &checked, ProviderKind::Openstack).expect("spec");
+    let spec = ClusterSpec::from_attributes(id, &checked, provider).expect("spec");
     let plan = resolve(&spec, catalogue).expect("resolves");
     let facts = Facts {
         cluster_id: id.to_string(),
@@ -117,6 +127,49 @@ fn every_composed_node_script_passes_bash_n_and_shellcheck() {
             &composition.slave_user_data,
             &format!("{components:?} slave user data"),
         );
+    }
+}
+
+#[test]
+fn every_local_node_script_passes_bash_n_and_shellcheck() {
+    let catalogue = catalogue();
+    let local: Vec<String> = catalogue
+        .iter()
+        .filter(|c| c.supports(ProviderKind::Local))
+        .map(|c| c.name.clone())
+        .collect();
+    assert_eq!(local, ["dask", "jupyter", "spark"]);
+    let mut sets: Vec<Vec<String>> = local.iter().map(|c| vec![c.clone()]).collect();
+    sets.push(local.clone());
+    for components in sets {
+        let composition = compose_for(
+            &catalogue,
+            &components,
+            2,
+            ClusterId::new(),
+            ProviderKind::Local,
+        );
+        for (script, group) in [
+            (&composition.master_script, NodeGroup::Master),
+            (&composition.slave_script, NodeGroup::Slaves),
+        ] {
+            assert!(
+                script.contains("disco_local_signal() {"),
+                "{components:?} {group}: the local library is in"
+            );
+            for component in &components {
+                let steps = catalogue.get(component).expect("component");
+                if !steps.steps_for(ProviderKind::Local).contains_key(&group) {
+                    continue;
+                }
+                assert!(
+                    script.contains(&format!("({component}/local/install.sh)"))
+                        && !script.contains(&format!("({component}/install.sh)")),
+                    "{components:?} {group}: {component}'s local steps, not the VM's"
+                );
+            }
+            shellcheck(script, &format!("{components:?} local {group}"));
+        }
     }
 }
 

@@ -1,0 +1,21 @@
+# spark smoke (local master): every worker registered and alive, as the master's JSON API
+# tells (bounded wait).
+set -euo pipefail
+: "${DISCO_HOME:?}" "${DISCO_NODE_ADDRESS:?}" "${DISCO_SLAVE_COUNT:?}"
+# shellcheck disable=SC1091
+. "$DISCO_HOME/spark/env.sh"
+
+expected=$DISCO_SLAVE_COUNT
+[ "$expected" -gt 0 ] || expected=1   # without slaves the master runs the one worker
+alive_workers() {
+  curl -fsS --max-time 2 "http://$DISCO_NODE_ADDRESS:8080/json/" \
+    | "$PYSPARK_PYTHON" -c 'import json, sys; print(json.load(sys.stdin).get("aliveworkers", 0))'
+}
+workers_alive() {
+  [ "$(alive_workers 2>/dev/null)" = "$expected" ]
+}
+if ! disco_wait_until 300 "$expected alive Spark workers" workers_alive; then
+  echo "spark: $(alive_workers 2>/dev/null || echo no) alive workers, expected $expected" >&2
+  exit 1
+fi
+echo "spark: $expected alive workers"
