@@ -77,6 +77,22 @@ impl std::fmt::Debug for OpenstackSettings {
 pub struct ProviderSettings {
     pub default: ProviderKind,
     pub file: FileProviderSettings,
+    pub local: LocalProviderSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LocalProviderSettings {
+    /// Where each local cluster's directory is made.
+    pub dir: PathBuf,
+    /// The virtual environments components install into, shared by every cluster.
+    pub venv_dir: PathBuf,
+    /// Where address claims are kept, shared by every DISCO server on the machine.
+    pub claims_dir: PathBuf,
+    /// The Python that makes the virtual environments.
+    pub python: String,
+    pub max_slaves: u16,
+    /// How long a process has between SIGTERM and SIGKILL.
+    pub stop_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +107,8 @@ pub struct JobSettings {
     pub max_attempts: u32,
     pub deploy_timeout_secs: u64,
     pub delete_timeout_secs: u64,
+    /// How often ready clusters are checked to still run (and once at start-up).
+    pub watch_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -177,6 +195,18 @@ impl Settings {
         if self.provider.file.dir.as_os_str().is_empty() {
             self.provider.file.dir = self.data_dir.join("deployments");
         }
+        let local = &mut self.provider.local;
+        if local.dir.as_os_str().is_empty() {
+            local.dir = self.data_dir.join("local");
+        }
+        if local.venv_dir.as_os_str().is_empty() {
+            local.venv_dir = default_cache_dir()
+                .map(|cache| cache.join("disco/venvs"))
+                .unwrap_or_else(|| self.data_dir.join("venvs"));
+        }
+        if local.claims_dir.as_os_str().is_empty() {
+            local.claims_dir = std::env::temp_dir().join("disco-local-addresses");
+        }
         Ok(())
     }
 
@@ -188,6 +218,13 @@ impl Settings {
     pub fn manifest_path(&self) -> Option<&Path> {
         (!self.manifest.as_os_str().is_empty()).then_some(self.manifest.as_path())
     }
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    let non_empty = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    non_empty("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| non_empty("HOME").map(|home| PathBuf::from(home).join(".cache")))
 }
 
 fn default_data_dir() -> Option<PathBuf> {

@@ -22,6 +22,7 @@ use crate::manifest::Manifest;
 use crate::openstack::keystone::Keystone;
 use crate::providers::Providers;
 use crate::providers::file::FileProvider;
+use crate::providers::local::LocalProvider;
 use crate::providers::openstack::OpenstackProvider;
 use crate::store::Store;
 
@@ -45,9 +46,13 @@ impl Application {
         let store = Store::open(&settings.database_path())
             .await
             .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
-        let mut providers = Providers::default().with(Arc::new(FileProvider::new(
-            settings.provider.file.dir.clone(),
-        )));
+        let mut providers = Providers::default()
+            .with(Arc::new(FileProvider::new(
+                settings.provider.file.dir.clone(),
+            )))
+            .with(Arc::new(LocalProvider::new(
+                settings.provider.local.clone(),
+            )));
         // OpenStack is offered when the operator configured a cloud for it, and required
         // when it is the default.
         let wants_openstack = settings.provider.default == ProviderKind::Openstack;

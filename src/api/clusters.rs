@@ -53,6 +53,9 @@ async fn create_cluster(
     }
     let plan =
         resolve(&spec, &state.catalogue).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if let Some(provider) = state.providers.get(spec.provider) {
+        provider.admits(&plan).map_err(ApiError::bad_request)?;
+    }
     spec.hide_secret_parameters(&plan);
     let delegation = match state.providers.get(spec.provider) {
         Some(provider) => provider

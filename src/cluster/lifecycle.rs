@@ -18,7 +18,7 @@ use super::{Cluster, ClusterState};
 use crate::compose::{Composer, Composition, Facts};
 use crate::config::JobSettings;
 use crate::frameworks::catalogue::Catalogue;
-use crate::providers::{Progress, Provider, ProviderError, Providers, Teardown};
+use crate::providers::{Liveness, Progress, Provider, ProviderError, Providers, Teardown};
 use crate::store::{Job, JobKind, JobOutcome, Store, StoreError};
 
 /// How often a job asks its provider for news: every 1/25 of the time it has waited so
@@ -93,6 +93,7 @@ impl Lifecycle {
         let mut tasks: JoinSet<()> = JoinSet::new();
         let mut running: HashMap<tokio::task::Id, Job> = HashMap::new();
         let poll = Duration::from_secs(self.inner.settings.poll_interval_secs.max(1));
+        let watcher = tokio::spawn(self.clone().watch(shutdown.clone()));
         loop {
             if *shutdown.borrow() {
                 break;
@@ -130,6 +131,50 @@ impl Lifecycle {
             }
         }
         tasks.abort_all();
+        watcher.abort();
+    }
+
+    /// Checks now, and then every `watch_interval_secs`, that ready clusters still run;
+    /// one whose provider finds it stopped becomes failed with the provider's reason.
+    async fn watch(self, mut shutdown: watch::Receiver<bool>) {
+        let every = Duration::from_secs(self.inner.settings.watch_interval_secs.max(1));
+        loop {
+            if let Err(e) = self.check_ready_clusters().await {
+                tracing::error!(error = %e, "checking the ready clusters");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// One round of `watch`; returns how many clusters it found stopped.
+    pub async fn check_ready_clusters(&self) -> Result<usize, StoreError> {
+        let store = &self.inner.store;
+        let mut stopped = 0;
+        for cluster in store.clusters_in_state(ClusterState::Ready).await? {
+            let Some(provider) = self.inner.providers.get(cluster.spec.provider) else {
+                continue;
+            };
+            match provider.check(&cluster).await {
+                Ok(Liveness::Running) => {}
+                Ok(Liveness::Stopped(reason)) => {
+                    let reason = format!("stopped: {reason}");
+                    tracing::warn!(cluster = %cluster.id, "{reason}");
+                    if store
+                        .transition(cluster.id, ClusterState::Failed, &reason, None)
+                        .await?
+                    {
+                        stopped += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(cluster = %cluster.id, error = %e, "could not check the cluster")
+                }
+            }
+        }
+        Ok(stopped)
     }
 
     /// Runs every job that is due now, and those they queue, until none is left; returns

@@ -72,6 +72,8 @@ impl ClusterState {
             (Pending, Deploying) => true,
             (Deploying, Installing) => true,
             (Pending | Deploying | Installing, Ready | Failed) => true,
+            // A ready cluster whose provider finds it stopped.
+            (Ready, Failed) => true,
             // A delete may interrupt anything but a finished delete.
             (Pending | Deploying | Installing | Ready | Failed, Deleting) => true,
             (Deleting, Deleted | Failed) => true,
@@ -114,12 +116,12 @@ mod tests {
     }
 
     #[test]
-    fn ready_only_moves_to_deleting() {
+    fn ready_only_moves_to_failed_or_deleting() {
         let allowed: Vec<_> = ClusterState::ALL
             .into_iter()
             .filter(|next| Ready.can_move_to(*next))
             .collect();
-        assert_eq!(allowed, vec![Deleting]);
+        assert_eq!(allowed, vec![Failed, Deleting]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! a restart, so `deploy` finds what an earlier attempt made instead of making it twice.
 
 pub mod file;
+pub mod local;
 pub mod openstack;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 use crate::auth::Identity;
 use crate::cluster::{Cluster, ClusterId, Delegation, Outputs, ProviderKind};
 use crate::compose::Composition;
+use crate::frameworks::plan::Plan;
 
 /// Where a deployment stands, as the provider sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,14 @@ pub enum Teardown {
     Gone,
 }
 
+/// Whether a ready cluster is still running, as the provider sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Liveness {
+    Running,
+    /// It stopped; the reason says what is gone.
+    Stopped(String),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     /// Worth another attempt: the peer was unreachable or answered 5xx.
@@ -49,6 +59,12 @@ pub enum ProviderError {
 #[async_trait]
 pub trait Provider: Send + Sync {
     fn kind(&self) -> ProviderKind;
+
+    /// At create: whether the provider can run this plan at all; the error names the
+    /// attribute at fault and is shown to the user. Everything by default.
+    fn admits(&self, _plan: &Plan) -> Result<(), String> {
+        Ok(())
+    }
 
     /// At create, on the request path: what the provider needs to act for the caller
     /// later (a Keystone application credential). Nothing by default.
@@ -75,6 +91,12 @@ pub trait Provider: Send + Sync {
 
     /// Where the tear-down stands now.
     async fn observe_delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError>;
+
+    /// Whether a ready cluster is still running: asked at start-up and then now and
+    /// again. Providers that cannot tell cheaply say it runs.
+    async fn check(&self, _cluster: &Cluster) -> Result<Liveness, ProviderError> {
+        Ok(Liveness::Running)
+    }
 }
 
 /// The providers this server runs, by kind.

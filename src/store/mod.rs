@@ -214,6 +214,18 @@ impl Store {
         .await
     }
 
+    /// Every tenant's clusters in `state`, oldest first: for the lifecycle's checks.
+    pub async fn clusters_in_state(&self, state: ClusterState) -> Result<Vec<Cluster>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE state = ?1 ORDER BY created_at, id"
+            ))?;
+            let rows = stmt.query_map(params![state.as_str()], read_row)?;
+            rows.map(|row| row?.into_cluster()).collect()
+        })
+        .await
+    }
+
     /// Starts tearing a cluster down: it becomes deleting, queued deploys are cancelled and
     /// a delete job is queued. Asking again while a delete is queued changes nothing.
     /// `None` when the tenant has no such cluster.

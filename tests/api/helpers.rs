@@ -44,6 +44,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     // The suite runs with the test bed's OS_* variables set; a plain app must not pick
     // them up as its cloud. OpenStack tests configure it themselves.
     settings.openstack.auth_url.clear();
+    // Tests of the interface deploy with the file provider; those of a provider pick it.
+    settings.provider.default = disco::cluster::ProviderKind::File;
     adjust(&mut settings);
     let app = Application::build(settings.clone())
         .await
@@ -53,7 +55,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        client: reqwest::Client::new(),
+        client: client(),
         lifecycle,
         settings,
         _data_dir: data_dir,
@@ -169,6 +171,15 @@ impl TestApp {
     }
 }
 
+/// A client that drops idle connections before the server does (actix closes them after
+/// 5 s), so a request after a long wait never goes out on a connection being closed.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build()
+        .expect("client")
+}
+
 pub fn location(headers: &HeaderMap) -> String {
     headers
         .get("location")
@@ -241,6 +252,8 @@ impl ServerProcess {
             .arg(data_dir)
             .args(args)
             .env_remove("RUST_LOG")
+            // As in spawn_app: the file provider unless the test picks one.
+            .env("DISCO_PROVIDER__DEFAULT", "file")
             .stdout(log_file.try_clone().expect("log file"))
             .stderr(log_file);
         for (key, value) in env {

@@ -7,6 +7,7 @@ mod delete;
 mod heat;
 mod helpers;
 mod lifecycle;
+mod local;
 mod openstack;
 mod plans;
 mod query_interface;

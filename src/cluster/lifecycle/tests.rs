@@ -89,6 +89,7 @@ async fn bed(steps: Vec<Step>, adjust: impl FnOnce(&mut JobSettings)) -> Bed {
         max_attempts: 3,
         deploy_timeout_secs: 60,
         delete_timeout_secs: 60,
+        watch_interval_secs: 30,
     };
     adjust(&mut settings);
     let providers = Providers::default().with(Scripted::new(steps));

@@ -1,0 +1,180 @@
+//! Loopback addresses for local clusters. All of 127.0.0.0/8 reaches this machine, so
+//! each node gets an address of its own and every node can use the ports a VM would.
+//! A cluster holds one block, 127.0.N.0/24: the master is 127.0.N.10 and slave i is
+//! 127.0.N.(10 + i).
+//!
+//! Blocks are claimed in a directory shared by every DISCO server of the machine, one
+//! file per block naming the cluster directory that holds it. A claim is stale, and
+//! taken over, once that directory is gone and no process of the cluster (named by the
+//! directory) runs any more. So clusters never collide, whichever server runs them.
+
+use std::io::Write as _;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Blocks 127.0.0.0/24 to 127.0.255.0/24.
+const BLOCKS: u16 = 256;
+const MASTER_HOST: u8 = 10;
+/// The most slaves a block holds: 127.0.N.11 to 127.0.N.250.
+pub const BLOCK_SLAVES: u16 = 240;
+
+/// A cluster's block and its nodes' addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation {
+    pub block: u8,
+}
+
+impl Allocation {
+    pub fn master(&self) -> Ipv4Addr {
+        Ipv4Addr::new(127, 0, self.block, MASTER_HOST)
+    }
+
+    /// Slave `index` (from 0).
+    pub fn slave(&self, index: u16) -> Ipv4Addr {
+        let host = u16::from(MASTER_HOST) + 1 + index.min(BLOCK_SLAVES - 1);
+        Ipv4Addr::new(127, 0, self.block, host as u8)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("every loopback block 127.0.0.0/24 to 127.0.255.0/24 is held by a local cluster")]
+    Exhausted,
+    #[error("claiming a loopback block in {dir}: {source}")]
+    Io {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The claims directory.
+pub struct Claims {
+    dir: PathBuf,
+}
+
+impl Claims {
+    pub fn new(dir: impl Into<PathBuf>) -> Claims {
+        Claims { dir: dir.into() }
+    }
+
+    fn file(&self, block: u8) -> PathBuf {
+        self.dir.join(format!("127.0.{block}.0"))
+    }
+
+    /// Claims the lowest free block for the cluster whose directory is `owner`.
+    pub fn claim(&self, owner: &Path) -> Result<Allocation, ClaimError> {
+        let io = |source| ClaimError::Io {
+            dir: self.dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        for block in 0..BLOCKS {
+            let block = block as u8;
+            let file = self.file(block);
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&file)
+            {
+                Ok(mut claim) => {
+                    claim
+                        .write_all(owner.as_os_str().as_encoded_bytes())
+                        .map_err(io)?;
+                    return Ok(Allocation { block });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if self.is_stale(&file) {
+                        // Another server may take it over at the same moment: only one
+                        // create_new wins, the other goes on to the next block.
+                        let _ = std::fs::remove_file(&file);
+                        if let Ok(mut claim) = std::fs::OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(&file)
+                        {
+                            claim
+                                .write_all(owner.as_os_str().as_encoded_bytes())
+                                .map_err(io)?;
+                            return Ok(Allocation { block });
+                        }
+                    }
+                }
+                Err(e) => return Err(io(e)),
+            }
+        }
+        Err(ClaimError::Exhausted)
+    }
+
+    /// A claim is stale when the directory it names is gone and nothing of its cluster
+    /// runs (a server that crashed may have left processes bound to the block).
+    fn is_stale(&self, file: &Path) -> bool {
+        match std::fs::read(file) {
+            Ok(owner) if !owner.is_empty() => {
+                use std::os::unix::ffi::OsStrExt as _;
+                let owner = Path::new(std::ffi::OsStr::from_bytes(&owner));
+                let cluster = owner
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                !owner.exists() && super::process::processes_of(&cluster, None).is_empty()
+            }
+            // Empty: a claim being written right now, or one cut short by a crash; the
+            // first is not ours to take, the second costs one block until cleaned.
+            _ => false,
+        }
+    }
+
+    /// Gives the block back, if `owner` still holds it.
+    pub fn release(&self, allocation: &Allocation, owner: &Path) {
+        let file = self.file(allocation.block);
+        if std::fs::read(&file).is_ok_and(|held| held == owner.as_os_str().as_encoded_bytes()) {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_follow_the_block() {
+        let allocation = Allocation { block: 3 };
+        assert_eq!(allocation.master(), Ipv4Addr::new(127, 0, 3, 10));
+        assert_eq!(allocation.slave(0), Ipv4Addr::new(127, 0, 3, 11));
+        assert_eq!(allocation.slave(1), Ipv4Addr::new(127, 0, 3, 12));
+        assert_eq!(allocation.slave(239), Ipv4Addr::new(127, 0, 3, 250));
+    }
+
+    #[test]
+    fn two_clusters_get_different_blocks_and_a_released_block_is_reused() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let claims = Claims::new(root.path().join("claims"));
+        let (a, b) = (root.path().join("a"), root.path().join("b"));
+        std::fs::create_dir_all(&a).expect("a");
+        std::fs::create_dir_all(&b).expect("b");
+        let first = claims.claim(&a).expect("first");
+        let second = claims.claim(&b).expect("second");
+        assert_ne!(first, second);
+        claims.release(&first, &b); // not b's: kept
+        let third = claims.claim(&b).expect("third");
+        assert!(third != first && third != second);
+        claims.release(&first, &a);
+        assert_eq!(claims.claim(&a).expect("again"), first);
+    }
+
+    #[test]
+    fn a_claim_whose_cluster_directory_is_gone_is_taken_over() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let claims = Claims::new(root.path().join("claims"));
+        let gone = root.path().join("gone");
+        std::fs::create_dir_all(&gone).expect("gone");
+        let held = claims.claim(&gone).expect("claim");
+        std::fs::remove_dir_all(&gone).expect("remove");
+        let live = root.path().join("live");
+        std::fs::create_dir_all(&live).expect("live");
+        assert_eq!(claims.claim(&live).expect("take over"), held);
+    }
+}

@@ -1,0 +1,158 @@
+//! Processes of local clusters, seen through `/proc`: a recorded process is its PID and
+//! its start time, so a PID the kernel gave to another process since is not mistaken for
+//! it; and every process of a cluster carries `DISCO_CLUSTER_ID` in its environment
+//! (node scripts are started with it, and everything they start inherits it), which finds
+//! them all, however they were started.
+
+use std::path::Path;
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+/// The variable that marks a process as part of a cluster.
+pub const CLUSTER_VARIABLE: &str = "DISCO_CLUSTER_ID";
+
+/// A process as recorded when it was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessRecord {
+    pub pid: i32,
+    /// Clock ticks after boot (`/proc/PID/stat` field 22).
+    pub start_time: u64,
+}
+
+impl ProcessRecord {
+    /// The record of a running process, read now.
+    pub fn of(pid: i32) -> Option<ProcessRecord> {
+        let stat = Stat::read(pid)?;
+        (!stat.zombie).then_some(ProcessRecord {
+            pid,
+            start_time: stat.start_time,
+        })
+    }
+
+    /// Reads `PID START_TIME` as a record file holds it.
+    pub fn parse(text: &str) -> Option<ProcessRecord> {
+        let mut words = text.split_whitespace();
+        let pid = words.next()?.parse().ok().filter(|pid| *pid > 1)?;
+        let start_time = words.next()?.parse().ok()?;
+        Some(ProcessRecord { pid, start_time })
+    }
+
+    pub fn render(&self) -> String {
+        format!("{} {}\n", self.pid, self.start_time)
+    }
+
+    /// Still running, and still the process that was recorded (a zombie is not running).
+    pub fn is_alive(&self) -> bool {
+        Stat::read(self.pid).is_some_and(|stat| !stat.zombie && stat.start_time == self.start_time)
+    }
+
+    /// Sends `signal` to the process group this process leads, if it is still the recorded
+    /// process. Returns whether it was sent.
+    pub fn signal_group(&self, signal: Signal) -> bool {
+        self.is_alive() && killpg(Pid::from_raw(self.pid), signal).is_ok()
+    }
+}
+
+struct Stat {
+    zombie: bool,
+    start_time: u64,
+}
+
+impl Stat {
+    fn read(pid: i32) -> Option<Stat> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name (field 2) is in parentheses and may hold spaces and ')'.
+        let rest = &text[text.rfind(')')? + 1..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        Some(Stat {
+            zombie: matches!(fields.first(), Some(&"Z") | Some(&"X")),
+            start_time: fields.get(19)?.parse().ok()?,
+        })
+    }
+}
+
+/// Every live process whose environment says it belongs to `cluster` (and, when given,
+/// to `node`), other than this one. Processes that cannot be read (another user's) are
+/// not ours.
+pub fn processes_of(cluster: &str, node: Option<&str>) -> Vec<ProcessRecord> {
+    let marker = format!("{CLUSTER_VARIABLE}={cluster}");
+    let node_marker = node.map(|n| format!("DISCO_NODE={n}"));
+    let own = std::process::id() as i32;
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != own)
+        .filter(|pid| {
+            environment(Path::new(&format!("/proc/{pid}/environ"))).is_some_and(|env| {
+                let has = |wanted: &str| env.split(|b| *b == 0).any(|v| v == wanted.as_bytes());
+                has(&marker) && node_marker.as_deref().is_none_or(has)
+            })
+        })
+        .filter_map(ProcessRecord::of)
+        .collect()
+}
+
+fn environment(path: &Path) -> Option<Vec<u8>> {
+    std::fs::read(path).ok()
+}
+
+/// Sends `signal` to each process (checked to still be the recorded one).
+pub fn signal_each(processes: &[ProcessRecord], signal: Signal) {
+    for process in processes {
+        if process.is_alive() {
+            let _ = kill(Pid::from_raw(process.pid), signal);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_has_a_record_that_is_alive() {
+        let me = ProcessRecord::of(std::process::id() as i32).expect("own stat");
+        assert!(me.is_alive());
+        let reused = ProcessRecord {
+            start_time: me.start_time + 1,
+            ..me
+        };
+        assert!(!reused.is_alive(), "another start time is another process");
+    }
+
+    #[test]
+    fn records_round_trip_and_reject_nonsense() {
+        let record = ProcessRecord {
+            pid: 4242,
+            start_time: 987654,
+        };
+        assert_eq!(ProcessRecord::parse(&record.render()), Some(record));
+        for bad in ["", "12", "x 1", "1 2", "0 5", "-3 5", "12 y"] {
+            assert_eq!(ProcessRecord::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_cluster_s_processes_are_found_by_their_environment_and_stopped() {
+        let cluster = uuid::Uuid::new_v4().to_string();
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .env(CLUSTER_VARIABLE, &cluster)
+            .env("DISCO_NODE", "slaves:2")
+            .spawn()
+            .expect("spawn sleep");
+        let pid = child.id() as i32;
+        let found = processes_of(&cluster, None);
+        assert_eq!(found.iter().map(|p| p.pid).collect::<Vec<_>>(), vec![pid]);
+        assert_eq!(processes_of(&cluster, Some("slaves:2")).len(), 1);
+        assert!(processes_of(&cluster, Some("master")).is_empty());
+        assert!(processes_of(&uuid::Uuid::new_v4().to_string(), None).is_empty());
+        signal_each(&found, Signal::SIGTERM);
+        let status = child.wait().expect("wait");
+        assert!(!status.success());
+        assert!(processes_of(&cluster, None).is_empty());
+    }
+}

@@ -1,0 +1,515 @@
+//! The local provider, for real: clusters of processes on loopback addresses, with
+//! Spark, Dask and JupyterLab installed from PyPI (into the shared virtual environments,
+//! so only the first run downloads), used the way a user would, then deleted with
+//! nothing left behind.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use disco::cluster::ProviderKind;
+use disco::providers::local::process::{ProcessRecord, processes_of};
+
+use crate::helpers::{ServerProcess, TestApp, location, plain_attributes, spawn_app_with};
+
+/// Long enough for a first install from PyPI (pyspark: a 300 MB download) on a slow
+/// machine; a warm run takes seconds.
+const READY_WITHIN: Duration = Duration::from_secs(900);
+
+async fn spawn_local_app() -> TestApp {
+    spawn_app_with(|settings| {
+        settings.provider.default = ProviderKind::Local;
+        settings.provider.local.stop_grace_secs = 5;
+    })
+    .await
+}
+
+/// Polls until the cluster is ready; panics with its reason if it fails.
+async fn wait_ready(client: &reqwest::Client, location: &str) -> Vec<(String, String)> {
+    let deadline = Instant::now() + READY_WITHIN;
+    loop {
+        let attributes = get_attributes(client, location)
+            .await
+            .expect("the cluster exists");
+        let state = value(&attributes, "icclab.disco.state");
+        match state.as_str() {
+            "ready" => return attributes,
+            "failed" => panic!(
+                "{location} failed: {}",
+                value(&attributes, "icclab.disco.state_reason")
+            ),
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "{location} stayed {state}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn wait_state(
+    client: &reqwest::Client,
+    location: &str,
+    wanted: &str,
+) -> Vec<(String, String)> {
+    let deadline = Instant::now() + READY_WITHIN;
+    loop {
+        let attributes = get_attributes(client, location)
+            .await
+            .expect("the cluster exists");
+        if value(&attributes, "icclab.disco.state") == wanted {
+            return attributes;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{location} never {wanted}: {attributes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_gone(client: &reqwest::Client, location: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while get_attributes(client, location).await.is_some() {
+        assert!(Instant::now() < deadline, "{location} was never deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn get_attributes(client: &reqwest::Client, location: &str) -> Option<Vec<(String, String)>> {
+    let response = client
+        .get(location)
+        .header("Accept", "text/plain")
+        .send()
+        .await
+        .expect("sent");
+    if response.status() == 404 {
+        return None;
+    }
+    assert_eq!(response.status(), 200);
+    Some(plain_attributes(&response.text().await.expect("body")))
+}
+
+fn value(attributes: &[(String, String)], name: &str) -> String {
+    attributes
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+fn cluster_id(location: &str) -> String {
+    location.rsplit('/').next().expect("uuid").to_string()
+}
+
+/// Every process record the provider keeps for a cluster: node scripts and services.
+fn recorded_processes(cluster_dir: &Path) -> Vec<(PathBuf, ProcessRecord)> {
+    let mut records = Vec::new();
+    let nodes = std::fs::read_dir(cluster_dir.join("nodes")).expect("nodes");
+    for node in nodes.flatten() {
+        let mut files = vec![node.path().join("script")];
+        if let Ok(pids) = std::fs::read_dir(node.path().join("pids")) {
+            files.extend(pids.flatten().map(|e| e.path()));
+        }
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("record");
+            let record = ProcessRecord::parse(&text)
+                .unwrap_or_else(|| panic!("{}: not a record: {text:?}", file.display()));
+            records.push((file, record));
+        }
+    }
+    records
+}
+
+/// Deletes the cluster and checks, through /proc, that none of its recorded processes
+/// and no process marked with it is left, and that its directory is gone.
+async fn delete_and_check_nothing_left(
+    app_client: &reqwest::Client,
+    location: &str,
+    cluster_dir: &Path,
+) {
+    let recorded = recorded_processes(cluster_dir);
+    let response = app_client.delete(location).send().await.expect("sent");
+    assert_eq!(response.status(), 200);
+    wait_gone(app_client, location).await;
+    for (file, record) in &recorded {
+        assert!(
+            !record.is_alive(),
+            "{} (pid {}) still runs after the delete",
+            file.display(),
+            record.pid
+        );
+    }
+    let left = processes_of(&cluster_id(location), None);
+    assert!(left.is_empty(), "processes of the cluster left: {left:?}");
+    assert!(
+        !cluster_dir.exists(),
+        "{} is still there",
+        cluster_dir.display()
+    );
+}
+
+/// Kills what is left of the clusters when a test ends, passed or not, so that a failed
+/// test leaves no process bound to an address the next one gets.
+struct KillOnDrop(Vec<String>);
+
+impl KillOnDrop {
+    fn watch(&mut self, location: &str) {
+        self.0.push(cluster_id(location));
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for id in &self.0 {
+            disco::providers::local::process::signal_each(
+                &processes_of(id, None),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+fn local_dir(app: &TestApp, location: &str) -> PathBuf {
+    app.settings.provider.local.dir.join(cluster_id(location))
+}
+
+fn venv(app: &TestApp, name: &str) -> PathBuf {
+    app.settings.provider.local.venv_dir.join(name)
+}
+
+/// Runs a Python program with a venv's interpreter; its stdout, or a panic with both
+/// streams.
+fn python(venv: &Path, program: &str, args: &[&str], env: &[(&str, String)]) -> String {
+    let mut command = Command::new(venv.join("bin/python"));
+    command.arg("-c").arg(program).args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "the program failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+const SPARK_JOB: &str = r#"
+import os, sys
+from operator import add
+from pyspark.sql import SparkSession
+spark = (SparkSession.builder.appName("disco-local-test").master(sys.argv[1])
+         .config("spark.driver.host", "127.0.0.1")
+         .config("spark.driver.bindAddress", "127.0.0.1")
+         .config("spark.executor.memory", "512m")
+         .config("spark.executor.cores", "1")
+         .getOrCreate())
+sc = spark.sparkContext
+total = sc.parallelize(range(1, 100001), 8).map(lambda x: x * 2).reduce(add)
+hosts = sc.parallelize(range(64), 64).map(lambda _: os.environ.get("SPARK_LOCAL_IP", "?")).distinct().collect()
+print("total", total)
+print("hosts", " ".join(sorted(hosts)))
+spark.stop()
+"#;
+
+#[tokio::test]
+async fn spark_with_two_slaves_runs_a_job_on_both_workers_and_leaves_nothing_after_delete() {
+    let app = spawn_local_app().await;
+    let location = app
+        .create_ok(
+            "icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.components.heat.slavecount=2",
+        )
+        .await;
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    let attributes = wait_ready(&app.client, &location).await;
+    let master = value(&attributes, "external_ip");
+    assert!(
+        master.starts_with("127.0.") && master.ends_with(".10"),
+        "{master}"
+    );
+    assert!(!value(&attributes, "ssh_public_key").is_empty());
+    let prefix = master.trim_end_matches(".10");
+
+    let spark_venv = venv(&app, "spark-3.5.3");
+    let spark_home = spark_venv.join("lib/python3.11/site-packages/pyspark");
+    let output = python(
+        &spark_venv,
+        SPARK_JOB,
+        &[&format!("spark://{master}:7077")],
+        &[
+            ("SPARK_HOME", spark_home.display().to_string()),
+            (
+                "PYSPARK_PYTHON",
+                spark_venv.join("bin/python").display().to_string(),
+            ),
+        ],
+    );
+    assert!(
+        output.lines().any(|l| l == "total 10000100000"),
+        "wrong result: {output}"
+    );
+    let hosts: BTreeSet<&str> = output
+        .lines()
+        .find_map(|l| l.strip_prefix("hosts "))
+        .expect("hosts line")
+        .split(' ')
+        .collect();
+    let workers: BTreeSet<String> = [format!("{prefix}.11"), format!("{prefix}.12")].into();
+    assert_eq!(
+        hosts,
+        workers.iter().map(String::as_str).collect(),
+        "the job's tasks ran on {hosts:?}"
+    );
+
+    delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
+}
+
+const DASK_JOB: &str = r#"
+import sys, time
+from dask.distributed import Client
+with Client(sys.argv[1], timeout="60s") as client:
+    futures = client.map(lambda x: (time.sleep(0.05), x * x)[1], range(40))
+    total = client.submit(sum, futures).result()
+    holders = set()
+    for workers in client.who_has(futures).values():
+        holders.update(workers)
+    print("total", total)
+    print("workers", " ".join(sorted(holders)))
+"#;
+
+#[tokio::test]
+async fn dask_with_two_slaves_computes_on_both_workers() {
+    let app = spawn_local_app().await;
+    let location = app
+        .create_ok(
+            "icclab.disco.dependencies.inject=\"{'dask': {'worker_threads': 1}}\",icclab.disco.components.heat.slavecount=2",
+        )
+        .await;
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    let attributes = wait_ready(&app.client, &location).await;
+    let master = value(&attributes, "external_ip");
+    let prefix = master.trim_end_matches(".10");
+    let output = python(
+        &venv(&app, "dask-2025.12.0"),
+        DASK_JOB,
+        &[&format!("tcp://{master}:8786")],
+        &[],
+    );
+    assert!(
+        output.lines().any(|l| l == "total 20540"),
+        "wrong result: {output}"
+    );
+    let workers = output
+        .lines()
+        .find_map(|l| l.strip_prefix("workers "))
+        .expect("workers line");
+    assert_eq!(
+        workers,
+        format!("tcp://{prefix}.11:8788 tcp://{prefix}.12:8788"),
+        "tasks did not run on both workers"
+    );
+    delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
+}
+
+/// `/api/status` of a JupyterLab: the status with the token, and without.
+async fn jupyter_status(master: &str, token: &str) -> (u16, u16) {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let url = format!("http://{master}:8888/api/status");
+    let with = client
+        .get(&url)
+        .header("Authorization", format!("token {token}"))
+        .send()
+        .await
+        .expect("jupyter answers");
+    let without = client.get(&url).send().await.expect("jupyter answers");
+    (with.status().as_u16(), without.status().as_u16())
+}
+
+#[tokio::test]
+async fn two_jupyter_clusters_at_once_get_their_own_addresses_and_tokens() {
+    let app = spawn_local_app().await;
+    let create = |token: &'static str| {
+        let app = &app;
+        async move {
+            app.create_ok(&format!(
+                "icclab.disco.dependencies.inject=\"{{'jupyter': {{'token': '{token}'}}}}\",icclab.disco.components.heat.slavecount=0"
+            ))
+            .await
+        }
+    };
+    let (first, second) = tokio::join!(create("first-token"), create("second-token"));
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&first);
+    guard.watch(&second);
+    let (a, b) = tokio::join!(
+        wait_ready(&app.client, &first),
+        wait_ready(&app.client, &second)
+    );
+    let (a, b) = (value(&a, "external_ip"), value(&b, "external_ip"));
+    assert_ne!(a, b, "two clusters on one address");
+    assert_eq!(jupyter_status(&a, "first-token").await, (200, 403));
+    assert_eq!(jupyter_status(&b, "second-token").await, (200, 403));
+    assert_eq!(jupyter_status(&a, "second-token").await.0, 403);
+
+    // The token is a secret: in no rendering of the cluster, and on no command line.
+    let shown = app
+        .client
+        .get(&first)
+        .header("Accept", "text/plain")
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("body");
+    assert!(!shown.contains("first-token"), "{shown}");
+    for record in recorded_processes(&local_dir(&app, &first)) {
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", record.1.pid)).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&cmdline).contains("first-token"));
+    }
+
+    delete_and_check_nothing_left(&app.client, &first, &local_dir(&app, &first)).await;
+    delete_and_check_nothing_left(&app.client, &second, &local_dir(&app, &second)).await;
+}
+
+#[tokio::test]
+async fn what_the_local_provider_cannot_run_is_refused_at_create_saying_why() {
+    let app = spawn_local_app().await;
+    let response = app
+        .create("icclab.disco.dependencies.inject=\"['hadoop', 'spark']\"")
+        .await;
+    assert_eq!(response.status(), 400);
+    let reason = response.text().await.expect("body");
+    assert!(
+        reason.contains("icclab.disco.provider")
+            && reason.contains("hadoop cannot run on provider local")
+            && reason.contains("PyPI"),
+        "{reason}"
+    );
+    let response = app
+        .create("icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.components.heat.slavecount=17")
+        .await;
+    assert_eq!(response.status(), 400);
+    let reason = response.text().await.expect("body");
+    assert!(
+        reason.contains("icclab.disco.components.heat.slavecount") && reason.contains("at most 16"),
+        "{reason}"
+    );
+    assert!(app.listing().await.is_empty(), "nothing is stored");
+}
+
+#[tokio::test]
+async fn a_failing_step_fails_the_cluster_with_its_reason_and_stops_its_processes() {
+    let app = spawn_local_app().await;
+    // No pyspark 0.0.1 on PyPI: the install step fails on every node.
+    let location = app
+        .create_ok(
+            "icclab.disco.dependencies.inject=\"{'spark': {'version': '0.0.1'}}\",icclab.disco.components.heat.slavecount=1",
+        )
+        .await;
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    let attributes = wait_state(&app.client, &location, "failed").await;
+    let reason = value(&attributes, "icclab.disco.state_reason");
+    assert!(
+        reason.contains("spark install failed with return code"),
+        "{reason}"
+    );
+    assert!(
+        processes_of(&cluster_id(&location), None).is_empty(),
+        "a failed cluster leaves nothing running"
+    );
+    let logs = local_dir(&app, &location).join("nodes/master/logs/spark-install.log");
+    let log = std::fs::read_to_string(&logs).expect("the step's log is kept");
+    assert!(log.contains("pyspark==0.0.1"), "{log}");
+    delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
+}
+
+#[tokio::test]
+async fn a_cluster_installing_when_the_service_is_killed_is_adopted_after_the_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [("DISCO_PROVIDER__DEFAULT", "local")];
+    let mut first = ServerProcess::start(dir.path(), &env);
+    let client = crate::helpers::client();
+    let response = client
+        .post(first.url("/disco/"))
+        .header("Category", crate::helpers::CATEGORY)
+        .header(
+            "X-OCCI-Attribute",
+            "icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.components.heat.slavecount=1",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 201);
+    let location = location(response.headers());
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    wait_state(&client, &location, "installing").await;
+    first.kill(); // SIGKILL: the node scripts go on without it
+
+    let id = cluster_id(&location);
+    let second = ServerProcess::start(dir.path(), &env);
+    let location = second.url(&format!("/disco/{id}"));
+    let attributes = wait_ready(&client, &location).await;
+    assert!(value(&attributes, "external_ip").ends_with(".10"));
+    let cluster_dir = dir.path().join("local").join(&id);
+    let scripts: Vec<_> = std::fs::read_dir(cluster_dir.join("nodes"))
+        .expect("nodes")
+        .flatten()
+        .map(|node| std::fs::read_to_string(node.path().join("node.sh")).expect("script"))
+        .collect();
+    assert_eq!(scripts.len(), 2, "one script per node, none started twice");
+    delete_and_check_nothing_left(&client, &location, &cluster_dir).await;
+}
+
+#[tokio::test]
+async fn a_cluster_whose_processes_died_with_the_machine_is_failed_and_cleaned_at_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [("DISCO_PROVIDER__DEFAULT", "local")];
+    let mut first = ServerProcess::start(dir.path(), &env);
+    let client = crate::helpers::client();
+    let response = client
+        .post(first.url("/disco/"))
+        .header("Category", crate::helpers::CATEGORY)
+        .header(
+            "X-OCCI-Attribute",
+            "icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.components.heat.slavecount=1",
+        )
+        .send()
+        .await
+        .expect("sent");
+    let location = location(response.headers());
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    wait_ready(&client, &location).await;
+    let id = cluster_id(&location);
+    let cluster_dir = dir.path().join("local").join(&id);
+    first.kill();
+    // As if the machine had rebooted: the scheduler is gone, the worker still runs.
+    let scheduler = std::fs::read_to_string(cluster_dir.join("nodes/master/pids/dask-scheduler"))
+        .expect("record");
+    let scheduler = ProcessRecord::parse(&scheduler).expect("record");
+    assert!(scheduler.signal_group(nix::sys::signal::Signal::SIGKILL));
+
+    let second = ServerProcess::start(dir.path(), &env);
+    let location = second.url(&format!("/disco/{id}"));
+    let attributes = wait_state(&client, &location, "failed").await;
+    let reason = value(&attributes, "icclab.disco.state_reason");
+    assert!(
+        reason.contains("dask-scheduler on master") && reason.contains("stopped"),
+        "{reason}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !processes_of(&id, None).is_empty() {
+        assert!(Instant::now() < deadline, "the worker was left running");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    delete_and_check_nothing_left(&client, &location, &cluster_dir).await;
+}
