@@ -7,11 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: curl runs the README's walk-through; gcc builds the
-# bundled SQLite; shellcheck checks every composed node script.
+# bundled SQLite; shellcheck checks every composed node script; the local provider's
+# clusters need Java (Spark) and Python's venv (components install from PyPI).
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  missing+=(python3-venv)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -233,13 +233,20 @@ async fn spark_with_two_slaves_runs_a_job_on_both_workers_and_leaves_nothing_aft
     let prefix = master.trim_end_matches(".10");
 
     let spark_venv = venv(&app, "spark-3.5.3");
-    let spark_home = spark_venv.join("lib/python3.11/site-packages/pyspark");
+    let spark_home = python(
+        &spark_venv,
+        "import os, pyspark; print(os.path.dirname(pyspark.__file__))",
+        &[],
+        &[],
+    )
+    .trim()
+    .to_string();
     let output = python(
         &spark_venv,
         SPARK_JOB,
         &[&format!("spark://{master}:7077")],
         &[
-            ("SPARK_HOME", spark_home.display().to_string()),
+            ("SPARK_HOME", spark_home),
             (
                 "PYSPARK_PYTHON",
                 spark_venv.join("bin/python").display().to_string(),

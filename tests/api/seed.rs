@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::spawn_app;
+use crate::helpers::spawn_app_with;
 
 const README: &str = include_str!("../../README.md");
 
@@ -74,7 +74,11 @@ pub fn response_headers(verbose: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn the_readme_walk_through_runs_as_written() {
-    let app = spawn_app().await;
+    // As the README's run command does: the local provider, a real cluster.
+    let app = spawn_app_with(|settings| {
+        settings.provider.default = disco::cluster::ProviderKind::Local;
+    })
+    .await;
     let port: u16 = app
         .address
         .rsplit(':')
@@ -111,18 +115,24 @@ async fn the_readme_walk_through_runs_as_written() {
     );
 
     let show = readme_block("show").replace("/disco/UUID ", &format!("/disco/{uuid} "));
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // A first run installs Spark and JupyterLab from PyPI.
+    let deadline = Instant::now() + Duration::from_secs(900);
     let shown = loop {
         let shown = response_headers(&run(&show, port, "").await);
         if shown.contains(&"x-occi-attribute: icclab.disco.state=\"ready\"".to_string()) {
             break shown;
         }
+        assert!(
+            !shown.contains(&"x-occi-attribute: icclab.disco.state=\"failed\"".to_string()),
+            "failed: {shown:?}"
+        );
         assert!(Instant::now() < deadline, "never ready: {shown:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     for expected in [
         format!("x-occi-attribute: occi.core.id=\"{uuid}\""),
-        "x-occi-attribute: icclab.disco.dependencies.inject=\"{'hadoop': '', 'spark': '', 'jupyter': ''}\"".to_string(),
+        "x-occi-attribute: icclab.disco.dependencies.inject=\"{'spark': '', 'jupyter': ''}\""
+            .to_string(),
         "x-occi-attribute: icclab.disco.components.heat.slavecount=2".to_string(),
         "x-occi-attribute: icclab.disco.deployer.username=\"$OS_USERNAME\"".to_string(),
         "x-occi-attribute: mcn.service.state=\"ready\"".to_string(),
@@ -147,6 +157,33 @@ async fn the_readme_walk_through_runs_as_written() {
         "the password attribute is write-only"
     );
 
+    // What the README promises is there: Spark's master with both workers, JupyterLab
+    // behind its token, on the master's loopback address.
+    let external_ip = shown
+        .iter()
+        .find_map(|h| h.strip_prefix("x-occi-attribute: external_ip=\""))
+        .map(|v| v.trim_end_matches('"').to_string())
+        .expect("external_ip");
+    let local = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let spark: serde_json::Value = local
+        .get(format!("http://{external_ip}:8080/json/"))
+        .send()
+        .await
+        .expect("the Spark master answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(spark["aliveworkers"], 2, "{spark}");
+    let jupyter = local
+        .get(format!("http://{external_ip}:8888/api/status"))
+        .send()
+        .await
+        .expect("JupyterLab answers");
+    assert_eq!(jupyter.status(), 403, "JupyterLab wants its token");
+
     let deleted = run(&readme_block("delete"), port, &uuid).await;
     assert!(deleted.contains("HTTP/1.1 200 OK"), "{deleted}");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -158,4 +195,6 @@ async fn the_readme_walk_through_runs_as_written() {
         assert!(Instant::now() < deadline, "still listed: {listed:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let left = disco::providers::local::process::processes_of(&uuid, None);
+    assert!(left.is_empty(), "processes of the cluster left: {left:?}");
 }
