@@ -15,7 +15,9 @@ if ! java_home=$(disco_local_java_home); then
 fi
 
 disco_venv spark "$PARAM_VERSION" "pyspark==$PARAM_VERSION"
-spark_home=$("$DISCO_VENV/bin/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')
+spark_homes=("$DISCO_VENV"/lib/python3*/site-packages/pyspark)
+spark_home=${spark_homes[0]}
+[ -x "$spark_home/bin/spark-class" ] || { echo "spark: no bin/spark-class in $spark_home" >&2; exit 1; }
 
 mkdir -p "$DISCO_HOME/spark/conf" "$DISCO_HOME/spark/work" "$TMPDIR/spark" "$DISCO_SHARED_DIR/spark"
 {
@@ -29,4 +31,4 @@ mkdir -p "$DISCO_HOME/spark/conf" "$DISCO_HOME/spark/work" "$TMPDIR/spark" "$DIS
   printf 'export SPARK_NO_DAEMONIZE=1\n'
   printf 'export SPARK_DAEMON_MEMORY=512m\n'
 } >"$DISCO_HOME/spark/env.sh"
-echo "spark: pyspark $("$DISCO_VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)') with $("$java_home/bin/java" -version 2>&1 | head -n 1)"
+echo "spark: pyspark $PARAM_VERSION in $spark_home, Java in $java_home"
