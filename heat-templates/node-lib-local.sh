@@ -71,14 +71,16 @@ disco_daemon() {
 # disco_daemon_alive NAME: whether the recorded process is still the one started.
 disco_daemon_alive() {
   local pid start
-  read -r pid start <"$DISCO_NODE_DIR/pids/$1" 2>/dev/null || return 1
+  [ -f "$DISCO_NODE_DIR/pids/$1" ] || return 1
+  read -r pid start <"$DISCO_NODE_DIR/pids/$1" || return 1
   [ -n "$start" ] && [ "$(disco_start_time "$pid")" = "$start" ]
 }
 
 # disco_daemon_stop NAME: SIGTERM to the daemon's process group, SIGKILL after 10 s.
 disco_daemon_stop() {
   local pid start
-  read -r pid start <"$DISCO_NODE_DIR/pids/$1" 2>/dev/null || return 0
+  [ -f "$DISCO_NODE_DIR/pids/$1" ] || return 0
+  read -r pid start <"$DISCO_NODE_DIR/pids/$1" || return 0
   if disco_daemon_alive "$1"; then
     kill -TERM -- "-$pid" 2>/dev/null || true
     for _ in $(seq 1 40); do
@@ -92,7 +94,7 @@ disco_daemon_stop() {
   rm -f "$DISCO_NODE_DIR/pids/$1"
 }
 
-# disco_daemon_wait NAME SECONDS COMMAND...: runs COMMAND every quarter second until it
+# disco_daemon_wait NAME SECONDS COMMAND...: runs COMMAND every tenth of a second until it
 # succeeds. Fails with the end of the daemon's log as soon as the daemon has stopped,
 # and after SECONDS.
 disco_daemon_wait() {
@@ -108,7 +110,7 @@ disco_daemon_wait() {
       echo "$name: gave up waiting for: $*" >&2
       return 1
     fi
-    sleep 0.25
+    sleep 0.1
   done
 }
 
@@ -117,7 +119,7 @@ disco_tcp_open() {
   timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
 }
 
-# disco_wait_until SECONDS WHAT COMMAND...: runs COMMAND every quarter second until it
+# disco_wait_until SECONDS WHAT COMMAND...: runs COMMAND every tenth of a second until it
 # succeeds; fails after SECONDS, saying what it waited for.
 disco_wait_until() {
   local seconds=$1 what=$2 deadline
@@ -128,7 +130,7 @@ disco_wait_until() {
       echo "gave up after $seconds s waiting for $what" >&2
       return 1
     fi
-    sleep 0.25
+    sleep 0.1
   done
 }
 

@@ -42,15 +42,16 @@ disco_json() {
   printf '"%s"' "$s"
 }
 
-# disco_report STAGE STATUS [RC] [OUTPUT]: tells DISCO how a stage went. Never fails
-# the deployment: a report that cannot be sent is only logged.
+# disco_report STAGE STATUS [RC] [STDOUT] [STDERR]: tells DISCO how a stage went, with
+# the cluster's report token. Never fails the deployment: a report that cannot be sent
+# is only logged.
 disco_report() {
   [ -n "${DISCO_REPORT_URL:-}" ] || return 0
   local body
-  body=$(printf '{"stage": %s, "node": %s, "status": %s, "rc": %s, "output": %s}' \
+  body=$(printf '{"stage": %s, "node": %s, "status": %s, "rc": %s, "output": %s, "error": %s}' \
     "$(disco_json "$1")" "$(disco_json "$DISCO_NODE")" "$(disco_json "$2")" \
-    "${3:-null}" "$(disco_json "${4:-}")")
-  curl -fsS --max-time 10 --retry 3 --retry-delay 2 -o /dev/null \
+    "${3:-null}" "$(disco_json "${4:-}")" "$(disco_json "${5:-}")")
+  curl -fsS --max-time 10 --retry 3 --retry-delay 1 -o /dev/null \
     -H "Authorization: Bearer ${DISCO_REPORT_TOKEN:-}" -H 'Content-Type: application/json' \
     --data-binary "$body" "$DISCO_REPORT_URL" 2>>"$DISCO_LOG_DIR/report-errors.log" \
     || disco_log "could not report $1 $2"
@@ -70,26 +71,30 @@ disco_fail() {
   exit 1
 }
 
-# disco_run_step COMPONENT PHASE FUNCTION: runs one step, its output in
-# $DISCO_LOG_DIR/COMPONENT-PHASE.log; a failing step fails the node.
+# disco_run_step COMPONENT PHASE FUNCTION: runs one step, its standard output in
+# $DISCO_LOG_DIR/COMPONENT-PHASE.log and its standard error in ...-PHASE.err; reports
+# the step's start and end (with the tails of both); a failing step fails the node.
 disco_run_step() {
-  local stage="$1 $2" out rc started tail
+  local stage="$1 $2" out err rc started
   out="$DISCO_LOG_DIR/$1-$2.log"
+  err="$DISCO_LOG_DIR/$1-$2.err"
   started=$(date +%s)
   disco_log "START $stage"
   disco_report "$stage" executing
   set +e
-  "$3" >"$out" 2>&1 </dev/null
+  "$3" >"$out" 2>"$err" </dev/null
   rc=$?
   set -e
-  tail=$(tail -c 2000 "$out")
   if [ "$rc" -eq 0 ]; then
     disco_log "DONE $stage in $(($(date +%s) - started))s"
-    disco_report "$stage" succeeded 0 "$tail"
+    disco_report "$stage" succeeded 0 "$(tail -c 2000 "$out")" "$(tail -c 2000 "$err")"
   else
     disco_log "FAILED $stage (rc $rc) after $(($(date +%s) - started))s"
-    disco_report "$stage" failed "$rc" "$tail"
-    disco_fail "$stage failed with return code $rc: $(tail -n 3 "$out" | tr '\n' ' ')"
+    disco_report "$stage" failed "$rc" "$(tail -c 2000 "$out")" "$(tail -c 2000 "$err")"
+    local last
+    last=$(tail -n 3 "$err" | tr '\n' ' ')
+    [ -n "$last" ] || last=$(tail -n 3 "$out" | tr '\n' ' ')
+    disco_fail "$stage failed with return code $rc: $last"
   fi
 }
 

@@ -13,4 +13,5 @@ pub mod openstack;
 pub mod providers;
 pub mod startup;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;

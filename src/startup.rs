@@ -88,12 +88,21 @@ impl Application {
         let composer = Arc::new(
             Composer::load(&settings.catalogue.templates_dir).context("loading the templates")?,
         );
+        let listener = TcpListener::bind(settings.server.listen)
+            .with_context(|| format!("listening on {}", settings.server.listen))?;
+        let port = listener.local_addr()?.port();
+        let location = manifest.kind.location.clone();
         let lifecycle = Lifecycle::new(
             store.clone(),
             providers.clone(),
             settings.jobs.clone(),
             Arc::clone(&catalogue),
             composer,
+            Some(format!(
+                "{}/{}",
+                report_base(&settings, port),
+                location.trim_matches('/')
+            )),
         );
         let (stop_worker, stopped) = watch::channel(false);
         let worker = settings
@@ -101,9 +110,6 @@ impl Application {
             .enabled
             .then(|| tokio::spawn(lifecycle.clone().run(stopped)));
 
-        let listener = TcpListener::bind(settings.server.listen)
-            .with_context(|| format!("listening on {}", settings.server.listen))?;
-        let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             store: store.clone(),
             manifest: Arc::clone(&manifest),
@@ -113,7 +119,6 @@ impl Application {
             providers,
             settings: Arc::clone(&settings),
         });
-        let location = manifest.kind.location.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
@@ -161,4 +166,20 @@ impl Application {
         }
         served.context("running the HTTP server")
     }
+}
+
+/// Where nodes send their reports: `server.public_url`, else the address this server
+/// listens on (a wildcard address as loopback, which local nodes reach).
+fn report_base(settings: &Settings, port: u16) -> String {
+    let configured = settings.server.public_url.trim_end_matches('/');
+    if !configured.is_empty() {
+        return configured.to_string();
+    }
+    let ip = settings.server.listen.ip();
+    let ip = if ip.is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        ip
+    };
+    format!("http://{}", std::net::SocketAddr::new(ip, port))
 }

@@ -245,7 +245,7 @@ pub(super) async fn action(
 }
 
 /// The caller's cluster named in the path; another tenant's is as absent as a missing one.
-async fn owned_cluster(
+pub(super) async fn owned_cluster(
     req: &HttpRequest,
     path: &str,
     state: &AppState,
@@ -259,7 +259,7 @@ async fn owned_cluster(
         .ok_or_else(|| no_cluster(path))
 }
 
-fn parse_id(path: &str) -> Result<ClusterId, ApiError> {
+pub(super) fn parse_id(path: &str) -> Result<ClusterId, ApiError> {
     path.parse().map_err(|_| no_cluster(path))
 }
 

@@ -6,6 +6,7 @@ pub mod error;
 mod negotiate;
 mod present;
 mod request;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -72,6 +73,22 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
         .route(
             &format!("{collection}/{{id}}/template"),
             web::get().to(clusters::template),
+        )
+        .route(
+            &format!("{collection}/{{id}}/report"),
+            web::post().to(tasks::report),
+        )
+        .route(
+            &format!("{collection}/{{id}}/tasks"),
+            web::get().to(tasks::tasks),
+        )
+        .route(
+            &format!("{collection}/{{id}}/events"),
+            web::get().to(tasks::events),
+        )
+        .route(
+            &format!("{collection}/{{id}}/logs"),
+            web::get().to(tasks::logs),
         )
         .service(
             web::resource(format!("{collection}/{{id}}"))

@@ -25,12 +25,12 @@ use crate::store::{Job, JobKind, JobOutcome, Store, StoreError};
 /// far, within these bounds. A change is then noticed at most 4% late (2% on average),
 /// whether the cloud takes ten seconds or an hour, with a number of polls that grows only
 /// with the logarithm of the time.
-const FIRST_POLL: Duration = Duration::from_millis(500);
 const LAST_POLL: Duration = Duration::from_secs(15);
 const POLL_FRACTION: u32 = 25;
 
-fn next_poll(waited: Duration) -> Duration {
-    (waited / POLL_FRACTION).clamp(FIRST_POLL, LAST_POLL)
+/// The wait after `waited`, no shorter than what the provider calls cheap.
+fn next_poll(waited: Duration, first: Duration) -> Duration {
+    (waited / POLL_FRACTION).clamp(first.min(LAST_POLL), LAST_POLL)
 }
 /// The longest wait before a job that hit a transient error runs again.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
@@ -47,6 +47,9 @@ struct Inner {
     catalogue: Arc<Catalogue>,
     composer: Arc<Composer>,
     wake: Notify,
+    /// The clusters' collection URL (`http://127.0.0.1:8888/disco`): nodes report their
+    /// stages to `<this>/UUID/report`. `None`: they do not report.
+    reports_to: Option<String>,
 }
 
 /// How one attempt at a job ended.
@@ -62,6 +65,7 @@ impl Lifecycle {
         settings: JobSettings,
         catalogue: Arc<Catalogue>,
         composer: Arc<Composer>,
+        reports_to: Option<String>,
     ) -> Lifecycle {
         Lifecycle {
             inner: Arc::new(Inner {
@@ -71,6 +75,7 @@ impl Lifecycle {
                 catalogue,
                 composer,
                 wake: Notify::new(),
+                reports_to,
             }),
         }
     }
@@ -310,16 +315,26 @@ impl Lifecycle {
         {
             return Ok(cancelled("the cluster moved on before its deploy started"));
         }
-        let composition = match self.compose(&cluster) {
-            Ok(composition) => composition,
-            Err(e) => {
-                let reason = format!("composing the deployment: {e}");
-                store
-                    .transition(cluster.id, ClusterState::Failed, &reason, None)
-                    .await?;
-                return Ok(Attempt::Finished(JobOutcome::Failed, reason));
-            }
-        };
+        let mut facts = facts(&cluster);
+        if let Some(reports_to) = &self.inner.reports_to {
+            facts.report_url = Some(format!("{reports_to}/{}/report", cluster.id));
+            facts.report_token = Some(store.report_token(cluster.id).await?);
+        }
+        let composition =
+            match self
+                .inner
+                .composer
+                .compose(&cluster.plan, &self.inner.catalogue, &facts)
+            {
+                Ok(composition) => composition,
+                Err(e) => {
+                    let reason = format!("composing the deployment: {e}");
+                    store
+                        .transition(cluster.id, ClusterState::Failed, &reason, None)
+                        .await?;
+                    return Ok(Attempt::Finished(JobOutcome::Failed, reason));
+                }
+            };
         let started = std::time::Instant::now();
         let mut progress = provider.deploy(&cluster, &composition).await;
         // Once the provider has made the resources, the credentials only creation needs
@@ -383,7 +398,7 @@ impl Lifecycle {
                     .await?;
                 return Ok(Attempt::Finished(JobOutcome::Failed, reason));
             }
-            tokio::time::sleep(next_poll(started.elapsed())).await;
+            tokio::time::sleep(next_poll(started.elapsed(), provider.first_poll())).await;
             match store.cluster(None, cluster.id).await? {
                 Some(now) if now.state.is_deploying() => {}
                 _ => {
@@ -437,7 +452,7 @@ impl Lifecycle {
                     .await?;
                 return Ok(Attempt::Finished(JobOutcome::Failed, reason));
             }
-            tokio::time::sleep(next_poll(started.elapsed())).await;
+            tokio::time::sleep(next_poll(started.elapsed(), provider.first_poll())).await;
             teardown = provider.observe_delete(&cluster).await;
         }
     }

@@ -183,6 +183,7 @@ pub fn node_script(
 
     out.push_str("trap 'disco_fail \"the node script stopped at line $LINENO\"' ERR\n");
     out.push_str("disco_log \"node script started\"\n");
+    out.push_str("disco_report \"node started\" succeeded 0\n");
     for (component, step) in &steps {
         let _ = writeln!(
             out,

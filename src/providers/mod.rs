@@ -60,6 +60,11 @@ pub enum ProviderError {
 pub trait Provider: Send + Sync {
     fn kind(&self) -> ProviderKind;
 
+    /// The shortest wait between two looks at a deploy or delete: how cheap a look is.
+    fn first_poll(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(500)
+    }
+
     /// At create: whether the provider can run this plan at all; the error names the
     /// attribute at fault and is shown to the user. Everything by default.
     fn admits(&self, _plan: &Plan) -> Result<(), String> {

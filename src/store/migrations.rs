@@ -55,6 +55,28 @@ pub(super) fn migrations() -> Migrations<'static> {
         // How DISCO may act for the cluster's owner later (a Keystone trust id): never a
         // password.
         M::up("ALTER TABLE clusters ADD COLUMN delegation TEXT NOT NULL DEFAULT '{}';"),
+        // What the nodes report of their stages, and the token each cluster's nodes
+        // report with (valid for that cluster only, and refused once it is deleted).
+        M::up(
+            r#"
+        CREATE TABLE report_tokens (
+            cluster_id  TEXT PRIMARY KEY REFERENCES clusters (id),
+            token       TEXT NOT NULL
+        );
+        CREATE TABLE reports (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            cluster_id  TEXT NOT NULL REFERENCES clusters (id),
+            at          TEXT NOT NULL,
+            node        TEXT NOT NULL,
+            stage       TEXT NOT NULL,
+            status      TEXT NOT NULL CHECK (status IN ('executing', 'succeeded', 'failed')),
+            rc          INTEGER,
+            output      TEXT NOT NULL DEFAULT '',
+            error       TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX reports_of_cluster ON reports (cluster_id, id);
+        "#,
+        ),
     ])
 }
 

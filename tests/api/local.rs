@@ -432,9 +432,16 @@ async fn a_failing_step_fails_the_cluster_with_its_reason_and_stops_its_processe
         processes_of(&cluster_id(&location), None).is_empty(),
         "a failed cluster leaves nothing running"
     );
-    let logs = local_dir(&app, &location).join("nodes/master/logs/spark-install.log");
-    let log = std::fs::read_to_string(&logs).expect("the step's log is kept");
-    assert!(log.contains("pyspark==0.0.1"), "{log}");
+    // The failing node's step log is kept (the other node may have been stopped first).
+    let nodes = std::fs::read_dir(local_dir(&app, &location).join("nodes")).expect("nodes");
+    let logs: Vec<String> = nodes
+        .flatten()
+        .filter_map(|n| std::fs::read_to_string(n.path().join("logs/spark-install.err")).ok())
+        .collect();
+    assert!(
+        logs.iter().any(|log| log.contains("pyspark==0.0.1")),
+        "{logs:?}"
+    );
     delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
 }
 

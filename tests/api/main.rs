@@ -15,4 +15,5 @@ mod renderings;
 mod restart;
 mod secrets;
 mod seed;
+mod tasks;
 mod tenancy;

@@ -7,9 +7,10 @@ set -euo pipefail
 
 expected=$DISCO_SLAVE_COUNT
 [ "$expected" -gt 0 ] || expected=1   # without slaves the master runs the one worker
+# The master's JSON has the line "aliveworkers" : N.
 alive_workers() {
   curl -fsS --max-time 2 "http://$DISCO_NODE_ADDRESS:8080/json/" \
-    | "$PYSPARK_PYTHON" -c 'import json, sys; print(json.load(sys.stdin).get("aliveworkers", 0))'
+    | sed -n 's/^ *"aliveworkers" *: *\([0-9]*\).*/\1/p'
 }
 workers_alive() {
   [ "$(alive_workers 2>/dev/null)" = "$expected" ]

@@ -102,6 +102,7 @@ async fn bed(steps: Vec<Step>, adjust: impl FnOnce(&mut JobSettings)) -> Bed {
         settings,
         Arc::clone(&catalogue),
         composer,
+        None,
     );
     let given = [Attribute {
         name: "icclab.disco.dependencies.inject".into(),
@@ -311,7 +312,23 @@ async fn a_panicking_job_fails_its_cluster_and_the_worker_carries_on() {
 
 #[test]
 fn polls_come_at_a_twenty_fifth_of_the_wait_within_bounds() {
-    assert_eq!(next_poll(Duration::ZERO), FIRST_POLL);
-    assert_eq!(next_poll(Duration::from_secs(50)), Duration::from_secs(2));
-    assert_eq!(next_poll(Duration::from_secs(3600)), LAST_POLL);
+    let first = Duration::from_millis(500);
+    assert_eq!(next_poll(Duration::ZERO, first), first);
+    assert_eq!(
+        next_poll(Duration::from_secs(50), first),
+        Duration::from_secs(2)
+    );
+    assert_eq!(next_poll(Duration::from_secs(3600), first), LAST_POLL);
+    // A provider whose looks are cheap is looked at more often early on.
+    let cheap = Duration::from_millis(100);
+    assert_eq!(next_poll(Duration::from_secs(1), cheap), cheap);
+    assert_eq!(
+        next_poll(Duration::from_secs(5), cheap),
+        Duration::from_millis(200)
+    );
+    // Nor may a provider ask for less often than the longest wait.
+    assert_eq!(
+        next_poll(Duration::ZERO, Duration::from_secs(60)),
+        LAST_POLL
+    );
 }

@@ -233,6 +233,14 @@ impl LocalProvider {
         if let Some(cache) = pip_cache() {
             command.env("PIP_CACHE_DIR", cache);
         }
+        // Reports and checks go to loopback addresses: never through a proxy.
+        let no_proxy = match std::env::var("no_proxy").or_else(|_| std::env::var("NO_PROXY")) {
+            Ok(list) if !list.is_empty() => format!("{list},127.0.0.0/8,localhost"),
+            _ => "127.0.0.0/8,localhost".to_string(),
+        };
+        command
+            .env("no_proxy", &no_proxy)
+            .env("NO_PROXY", &no_proxy);
         let mut child = command.spawn().map_err(|e| {
             ProviderError::Permanent(format!("starting bash for {}: {e}", node.name))
         })?;
@@ -406,6 +414,11 @@ impl LocalProvider {
 impl Provider for LocalProvider {
     fn kind(&self) -> ProviderKind {
         ProviderKind::Local
+    }
+
+    /// A look is a few file reads and a /proc lookup.
+    fn first_poll(&self) -> Duration {
+        Duration::from_millis(100)
     }
 
     fn admits(&self, plan: &Plan) -> Result<(), String> {

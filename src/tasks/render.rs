@@ -1,0 +1,225 @@
+//! The task tree as people read it, in DTK's layouts: the snapshot table of
+//! `task-status`, and the stage blocks of `task-status -m stream`.
+
+use chrono::{DateTime, Utc};
+use comfy_table::{ContentArrangement, Table};
+
+use super::{Task, TaskKind, TaskStatus};
+
+/// ASCII borders with a line under the header only, as DTK draws its tables.
+const DTK_TABLE: &str = "||--+-++|    ++++++";
+const RULE: &str = "============================================================";
+const THIN_RULE: &str = "------------------------------------------------------------";
+
+/// A table in DTK's layout, with "N rows in set" under it.
+pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let count = rows.len();
+    let mut table = Table::new();
+    table
+        .load_preset(DTK_TABLE)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.iter().copied());
+    for row in rows {
+        table.add_row(row);
+    }
+    let noun = if count == 1 { "row" } else { "rows" };
+    format!("{table}\n{count} {noun} in set\n")
+}
+
+/// `17:16:55 26/11/15`, as DTK's tables show times.
+pub fn table_time(at: DateTime<Utc>) -> String {
+    at.format("%H:%M:%S %d/%m/%y").to_string()
+}
+
+/// `2015-11-26 17:16:55 +0000`, as DTK's stream shows times.
+pub fn stream_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S %z").to_string()
+}
+
+fn duration(task: &Task) -> String {
+    task.duration_secs()
+        .map(|secs| format!("{secs:.1}s"))
+        .unwrap_or_default()
+}
+
+/// The snapshot table of `task-status`.
+pub fn snapshot(root: &Task) -> String {
+    let rows = root
+        .rows()
+        .into_iter()
+        .map(|(depth, task)| {
+            let label = if task.number.is_empty() {
+                task.name.clone()
+            } else {
+                format!("{}{} {}", "  ".repeat(depth), task.number, task.name)
+            };
+            let status = match task.status {
+                TaskStatus::Pending => String::new(),
+                other => other.as_str().to_string(),
+            };
+            vec![
+                label,
+                status,
+                task.node.clone().unwrap_or_default(),
+                duration(task),
+                task.started_at.map(table_time).unwrap_or_default(),
+                task.ended_at.map(table_time).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &[
+            "TASK TYPE",
+            "STATUS",
+            "NODE",
+            "DURATION",
+            "STARTED AT",
+            "ENDED AT",
+        ],
+        rows,
+    );
+    // What failed, with its return code and the end of its output, under the table.
+    for leaf in root.leaves() {
+        if leaf.status != TaskStatus::Failed || leaf.command.is_none() {
+            continue;
+        }
+        out.push_str(&format!(
+            "\n{} {} on {} failed: {} returned {}\n",
+            leaf.number,
+            leaf.name,
+            leaf.node.as_deref().unwrap_or_default(),
+            leaf.command.as_deref().unwrap_or_default(),
+            leaf.rc
+                .map(|rc| rc.to_string())
+                .unwrap_or_else(|| "?".into())
+        ));
+        for (label, text) in [("STDOUT", &leaf.stdout), ("STDERR", &leaf.stderr)] {
+            if let Some(text) = text {
+                out.push_str(&format!("{label}:\n"));
+                for line in text.lines() {
+                    out.push_str(&format!("  {line}\n"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The line `task-status -m stream` starts with.
+pub fn stream_start(root: &Task) -> String {
+    let at = root.started_at.map(stream_time).unwrap_or_default();
+    format!(
+        "========================= {at} start '{}' =========================\n",
+        root.name
+    )
+}
+
+/// The line `task-status -m stream` ends with.
+pub fn stream_end(root: &Task) -> String {
+    let at = root.ended_at.map(stream_time).unwrap_or_default();
+    format!(
+        "========================= {at} end '{}' ({}) =========================\n",
+        root.name,
+        root.status.as_str()
+    )
+}
+
+/// One stage (a child of the root) as `task-status -m stream` prints it once finished.
+pub fn stream_stage(index: usize, stage: &Task) -> String {
+    let mut out = String::new();
+    let mut line = |text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    line(RULE.to_string());
+    line(format!("STAGE {index}: {}", stage.name));
+    line(format!(
+        "TIME START: {}",
+        stage.started_at.map(stream_time).unwrap_or_default()
+    ));
+    let what: Vec<String> = stage
+        .children
+        .iter()
+        .map(|child| match child.kind {
+            TaskKind::ConfigureNodegroup => format!(
+                "node-group:{}/{}",
+                child.node.as_deref().unwrap_or_default(),
+                qualified(&stage.name)
+            ),
+            _ => format!(
+                "{}/{}",
+                child.node.as_deref().unwrap_or_default(),
+                qualified(&stage.name)
+            ),
+        })
+        .collect();
+    match stage.kind {
+        TaskKind::CreateNodesStage => {
+            line("OPERATION: CreateNodes".to_string());
+            for child in &stage.children {
+                line(format!("  {}", child.node.as_deref().unwrap_or_default()));
+            }
+        }
+        TaskKind::ActionStage if what.len() == 1 => line(format!("ACTION: {}", what[0])),
+        TaskKind::ActionStage => {
+            line("ACTIONS:".to_string());
+            for item in &what {
+                line(format!("  {item}"));
+            }
+        }
+        _ if what.len() == 1 => line(format!("COMPONENT: {}", what[0])),
+        _ => {
+            line("COMPONENTS:".to_string());
+            for item in &what {
+                line(format!("  {item}"));
+            }
+        }
+    }
+    line(format!("STATUS: {}", stage.status.as_str()));
+    line(format!("DURATION: {}", duration(stage)));
+    // Actions show what they ran; other stages only what failed.
+    let shown: Vec<&Task> = stage
+        .leaves()
+        .into_iter()
+        .filter(|leaf| leaf.command.is_some())
+        .filter(|leaf| stage.kind == TaskKind::ActionStage || leaf.status == TaskStatus::Failed)
+        .collect();
+    if !shown.is_empty() {
+        line("RESULTS:".to_string());
+        for (i, leaf) in shown.iter().enumerate() {
+            if i > 0 {
+                line("--".to_string());
+            }
+            line(format!(
+                "NODE: {}",
+                leaf.node.as_deref().unwrap_or_default()
+            ));
+            line(format!(
+                "RUN: {} (script)",
+                leaf.command.as_deref().unwrap_or_default()
+            ));
+            line(format!(
+                "RETURN CODE: {}",
+                leaf.rc.map(|rc| rc.to_string()).unwrap_or_default()
+            ));
+            for (label, text) in [("STDOUT", &leaf.stdout), ("STDERR", &leaf.stderr)] {
+                if let Some(text) = text {
+                    line(format!("{label}:"));
+                    for text_line in text.lines() {
+                        line(format!("  {text_line}"));
+                    }
+                }
+            }
+        }
+    }
+    line(THIN_RULE.to_string());
+    out
+}
+
+/// `spark install` as `spark::install`.
+fn qualified(stage: &str) -> String {
+    match stage.split_once(' ') {
+        Some((component, phase)) => format!("{component}::{phase}"),
+        None => stage.to_string(),
+    }
+}
