@@ -47,7 +47,7 @@ disco_venv() {
 # there is no such process or it is a zombie.
 disco_start_time() {
   local stat fields
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0
   read -r -a fields <<<"${stat##*) }"
   [ "${fields[0]}" != Z ] || return 0
   printf '%s' "${fields[19]}"
@@ -94,7 +94,7 @@ disco_daemon_stop() {
   rm -f "$DISCO_NODE_DIR/pids/$1"
 }
 
-# disco_daemon_wait NAME SECONDS COMMAND...: runs COMMAND every tenth of a second until it
+# disco_daemon_wait NAME SECONDS COMMAND...: runs COMMAND every fifth of a second until it
 # succeeds. Fails with the end of the daemon's log as soon as the daemon has stopped,
 # and after SECONDS.
 disco_daemon_wait() {
@@ -110,16 +110,17 @@ disco_daemon_wait() {
       echo "$name: gave up waiting for: $*" >&2
       return 1
     fi
-    sleep 0.1
+    sleep 0.2
   done
 }
 
-# disco_tcp_open HOST PORT: whether HOST:PORT accepts a connection now.
+# disco_tcp_open HOST PORT: whether HOST:PORT accepts a connection now. Loopback
+# answers at once, so no timeout (and no process) is needed.
 disco_tcp_open() {
-  timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
+  (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
 }
 
-# disco_wait_until SECONDS WHAT COMMAND...: runs COMMAND every tenth of a second until it
+# disco_wait_until SECONDS WHAT COMMAND...: runs COMMAND every fifth of a second until it
 # succeeds; fails after SECONDS, saying what it waited for.
 disco_wait_until() {
   local seconds=$1 what=$2 deadline
@@ -130,7 +131,7 @@ disco_wait_until() {
       echo "gave up after $seconds s waiting for $what" >&2
       return 1
     fi
-    sleep 0.1
+    sleep 0.2
   done
 }
 

@@ -90,18 +90,21 @@ disco_run_step() {
     disco_report "$stage" succeeded 0 "$(tail -c 2000 "$out")" "$(tail -c 2000 "$err")"
   else
     disco_log "FAILED $stage (rc $rc) after $(($(date +%s) - started))s"
-    disco_report "$stage" failed "$rc" "$(tail -c 2000 "$out")" "$(tail -c 2000 "$err")"
     local last
     last=$(tail -n 3 "$err" | tr '\n' ' ')
     [ -n "$last" ] || last=$(tail -n 3 "$out" | tr '\n' ' ')
-    disco_fail "$stage failed with return code $rc: $last"
+    # The wait condition first: the report tells DISCO to look at it.
+    disco_signal FAILURE "$DISCO_NODE: $stage failed with return code $rc: $last"
+    disco_report "$stage" failed "$rc" "$(tail -c 2000 "$out")" "$(tail -c 2000 "$err")"
+    exit 1
   fi
 }
 
 disco_finish() {
   disco_log "READY"
-  disco_report "node ready" succeeded 0
+  # The wait condition first: the report tells DISCO to look at it.
   disco_signal SUCCESS "$DISCO_NODE is ready"
+  disco_report "node ready" succeeded 0
 }
 
 # disco_wait_tcp HOST PORT [SECONDS]: waits until HOST:PORT accepts connections.

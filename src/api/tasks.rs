@@ -64,6 +64,8 @@ pub(super) async fn report(
         ))
     })?;
     let report = check(body)?;
+    // A node that finished or failed may have finished the deploy: look now.
+    let decisive = report.stage == tasks::NODE_READY || report.status == ReportStatus::Failed;
     if !state
         .store
         .add_report(id, token.to_string(), report)
@@ -73,6 +75,9 @@ pub(super) async fn report(
             "the report token is not this cluster's, or the cluster is deleted".into(),
         )
         .into());
+    }
+    if decisive {
+        state.lifecycle.nudge();
     }
     Ok(HttpResponse::NoContent().finish())
 }
@@ -177,37 +182,11 @@ pub(super) async fn logs(
         .iter()
         .filter(|(_, r)| query.node.as_ref().is_none_or(|n| *n == r.node))
     {
-        out.push_str(&log_lines(report));
+        out.push_str(&tasks::render::log_lines(report));
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body(out))
-}
-
-/// A report as deployment log lines: the event, then the output tails indented.
-pub fn log_lines(report: &Report) -> String {
-    let mut out = format!(
-        "{} {} {} {}",
-        report.at.format("%Y-%m-%dT%H:%M:%SZ"),
-        report.node,
-        report.stage,
-        report.status.as_str()
-    );
-    if report.status != ReportStatus::Executing
-        && let Some(rc) = report.rc
-    {
-        out.push_str(&format!(" (rc {rc})"));
-    }
-    out.push('\n');
-    for (label, text) in [("stdout", &report.output), ("stderr", &report.error)] {
-        if !text.is_empty() {
-            out.push_str(&format!("  {label}:\n"));
-            for line in text.lines() {
-                out.push_str(&format!("    {line}\n"));
-            }
-        }
-    }
-    out
 }
 
 /// Where an event stream is.

@@ -1,4 +1,9 @@
-//! The `disco` command line: `disco serve` runs the service.
+//! The `disco` command line: `disco serve` runs the service; the other subcommands are a
+//! client of its REST interface at `DISCO_URL`, in the manner of DTK's shell (`ls`,
+//! `deploy`, `task-status` ...).
+
+pub mod client;
+pub mod commands;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,12 +24,113 @@ use crate::telemetry;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub connection: Connection,
+}
+
+/// Where the service is and who is asking (client subcommands).
+#[derive(Debug, clap::Args)]
+pub struct Connection {
+    /// The DISCO service.
+    #[arg(
+        long,
+        global = true,
+        env = "DISCO_URL",
+        default_value = "http://127.0.0.1:8888"
+    )]
+    pub url: String,
+    /// A Keystone token (X-Auth-Token).
+    #[arg(
+        long = "os-token",
+        global = true,
+        env = "OS_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Keystone user name, with --os-password and --os-project-name.
+    #[arg(long = "os-username", global = true, env = "OS_USERNAME")]
+    pub username: Option<String>,
+    #[arg(
+        long = "os-password",
+        global = true,
+        env = "OS_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
+    /// Project (tenant); with auth none, the tenant label.
+    #[arg(long = "os-project-name", global = true, env = "OS_PROJECT_NAME")]
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the DISCO service (REST/OCCI interface and the lifecycle worker).
     Serve(ServeArgs),
+    /// List your clusters.
+    Ls,
+    /// Create a cluster and deploy it.
+    Deploy(CreateArgs),
+    /// Create a cluster without deploying it (then: disco converge NAME).
+    Stage(CreateArgs),
+    /// Deploy a staged cluster.
+    Converge { name: String },
+    /// The cluster's deploy, stage by stage.
+    #[command(name = "task-status")]
+    TaskStatus {
+        /// Cluster name or UUID.
+        name: String,
+        /// Refresh in place until the task ends (Ctrl-C leaves; the task goes on).
+        #[arg(long)]
+        wait: bool,
+        /// snapshot: the task tree; stream: each stage as it finishes.
+        #[arg(short = 'm', long = "mode", value_enum, default_value = "snapshot")]
+        mode: commands::Mode,
+    },
+    /// A cluster's attributes (its private key: disco key).
+    Show { name: String },
+    /// Delete a cluster.
+    Delete {
+        name: String,
+        /// Wait until it is gone.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// A cluster's SSH private key, to stdout or to a file (mode 0600).
+    Key {
+        name: String,
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// The component catalogue.
+    Components,
+    /// A cluster's deployment log.
+    Logs {
+        name: String,
+        /// Only this node: master, slaves:1 ...
+        #[arg(long)]
+        node: Option<String>,
+        /// Follow new entries until the deploy ends.
+        #[arg(short, long)]
+        follow: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// The cluster's name.
+    pub name: String,
+    /// Components, comma-separated: spark,jupyter.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub components: Vec<String>,
+    /// Number of slave nodes.
+    #[arg(long, default_value_t = 2)]
+    pub slaves: u16,
+    /// local, openstack or file [default: the server's].
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// A component parameter, component.parameter=value (repeatable).
+    #[arg(long = "param", value_name = "COMPONENT.PARAM=VALUE")]
+    pub params: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -55,8 +161,42 @@ fn parse_provider(text: &str) -> Result<ProviderKind, String> {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let connection = cli.connection;
+    let client = || {
+        client::Client::new(
+            &connection.url,
+            &client::Credentials {
+                token: connection.token.clone(),
+                username: connection.username.clone(),
+                password: connection.password.clone(),
+                project: connection.project.clone(),
+            },
+        )
+    };
+    let request = |args: CreateArgs, staged: bool| commands::Request {
+        name: args.name,
+        components: args.components,
+        slaves: args.slaves,
+        provider: args.provider,
+        params: args.params,
+        staged,
+    };
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Ls => commands::ls(&client()?).await,
+        Command::Deploy(args) => commands::create(&client()?, &request(args, false)).await,
+        Command::Stage(args) => commands::create(&client()?, &request(args, true)).await,
+        Command::Converge { name } => commands::converge(&client()?, &name).await,
+        Command::TaskStatus { name, wait, mode } => {
+            commands::task_status(&client()?, &name, wait, mode).await
+        }
+        Command::Show { name } => commands::show(&client()?, &name).await,
+        Command::Delete { name, wait } => commands::delete(&client()?, &name, wait).await,
+        Command::Key { name, output } => commands::key(&client()?, &name, output.as_deref()).await,
+        Command::Components => commands::components(&client()?).await,
+        Command::Logs { name, node, follow } => {
+            commands::logs(&client()?, &name, node.as_deref(), follow).await
+        }
     }
 }
 

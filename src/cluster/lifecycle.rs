@@ -47,6 +47,8 @@ struct Inner {
     catalogue: Arc<Catalogue>,
     composer: Arc<Composer>,
     wake: Notify,
+    /// Wakes the jobs waiting for their provider: a node said something happened.
+    nudged: Notify,
     /// The clusters' collection URL (`http://127.0.0.1:8888/disco`): nodes report their
     /// stages to `<this>/UUID/report`. `None`: they do not report.
     reports_to: Option<String>,
@@ -75,6 +77,7 @@ impl Lifecycle {
                 catalogue,
                 composer,
                 wake: Notify::new(),
+                nudged: Notify::new(),
                 reports_to,
             }),
         }
@@ -90,6 +93,20 @@ impl Lifecycle {
     /// Tells the worker a job was queued, so it need not wait for its next poll.
     pub fn wake(&self) {
         self.inner.wake.notify_one();
+    }
+
+    /// Tells the running jobs to look at their provider now rather than at their next
+    /// poll: a node reported that it finished or failed.
+    pub fn nudge(&self) {
+        self.inner.nudged.notify_waiters();
+    }
+
+    /// Waits until the next look at a provider is due, or a nudge.
+    async fn pause(&self, waited: Duration, provider: &dyn Provider) {
+        tokio::select! {
+            _ = tokio::time::sleep(next_poll(waited, provider.first_poll())) => {}
+            _ = self.inner.nudged.notified() => {}
+        }
     }
 
     /// Runs jobs until `shutdown` turns true. Jobs still running then are dropped; they
@@ -398,7 +415,7 @@ impl Lifecycle {
                     .await?;
                 return Ok(Attempt::Finished(JobOutcome::Failed, reason));
             }
-            tokio::time::sleep(next_poll(started.elapsed(), provider.first_poll())).await;
+            self.pause(started.elapsed(), provider.as_ref()).await;
             match store.cluster(None, cluster.id).await? {
                 Some(now) if now.state.is_deploying() => {}
                 _ => {
@@ -452,7 +469,7 @@ impl Lifecycle {
                     .await?;
                 return Ok(Attempt::Finished(JobOutcome::Failed, reason));
             }
-            tokio::time::sleep(next_poll(started.elapsed(), provider.first_poll())).await;
+            self.pause(started.elapsed(), provider.as_ref()).await;
             teardown = provider.observe_delete(&cluster).await;
         }
     }

@@ -71,6 +71,8 @@ pub struct Report {
 
 /// The stage a node reports first, as its script starts.
 pub const NODE_STARTED: &str = "node started";
+/// The stage a node reports last, once every step succeeded.
+pub const NODE_READY: &str = "node ready";
 
 /// A fresh report token: 32 random bytes, hex.
 pub fn new_report_token() -> String {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use comfy_table::{ContentArrangement, Table};
 
-use super::{Task, TaskKind, TaskStatus};
+use super::{Report, ReportStatus, Task, TaskKind, TaskStatus};
 
 /// ASCII borders with a line under the header only, as DTK draws its tables.
 const DTK_TABLE: &str = "||--+-++|    ++++++";
@@ -222,4 +222,30 @@ fn qualified(stage: &str) -> String {
         Some((component, phase)) => format!("{component}::{phase}"),
         None => stage.to_string(),
     }
+}
+
+/// A report as deployment log lines: the event, then the output tails indented.
+pub fn log_lines(report: &Report) -> String {
+    let mut out = format!(
+        "{} {} {} {}",
+        report.at.format("%Y-%m-%dT%H:%M:%SZ"),
+        report.node,
+        report.stage,
+        report.status.as_str()
+    );
+    if report.status != ReportStatus::Executing
+        && let Some(rc) = report.rc
+    {
+        out.push_str(&format!(" (rc {rc})"));
+    }
+    out.push('\n');
+    for (label, text) in [("stdout", &report.output), ("stderr", &report.error)] {
+        if !text.is_empty() {
+            out.push_str(&format!("  {label}:\n"));
+            for line in text.lines() {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+    }
+    out
 }

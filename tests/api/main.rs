@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod catalogue;
+mod cli;
 mod create;
 mod delete;
 mod heat;

@@ -1,0 +1,312 @@
+//! The REST client the command line uses: DISCO's OCCI interface at `DISCO_URL`, with the
+//! caller's OpenStack credentials sent the way the original's curl commands sent them.
+
+use anyhow::{Context as _, anyhow, bail};
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::Value;
+
+use crate::tasks::Task;
+
+/// The kind's Category header, as every create sends it.
+pub const CATEGORY: &str =
+    r#"disco; scheme="http://schemas.cloudcomplab.ch/occi/sm#"; class="kind""#;
+
+/// Who the caller is: a token, or a user and password, and the project (tenant).
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    pub token: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub project: Option<String>,
+}
+
+impl Credentials {
+    fn headers(&self) -> anyhow::Result<HeaderMap> {
+        let mut headers = HeaderMap::new();
+        let mut put = |name: &'static str, value: &Option<String>| -> anyhow::Result<()> {
+            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+                let mut value = HeaderValue::from_str(value)
+                    .with_context(|| format!("{name}: not a valid header value"))?;
+                value.set_sensitive(true);
+                headers.insert(name, value);
+            }
+            Ok(())
+        };
+        put("X-Auth-Token", &self.token)?;
+        put("X-User-Name", &self.username)?;
+        put("X-Password", &self.password)?;
+        put("X-Tenant-Name", &self.project)?;
+        Ok(headers)
+    }
+}
+
+/// A cluster as the listing shows it.
+#[derive(Debug, Clone)]
+pub struct ClusterRef {
+    pub id: String,
+    pub name: String,
+    pub location: String,
+    pub attributes: serde_json::Map<String, Value>,
+}
+
+impl ClusterRef {
+    pub fn attribute(&self, name: &str) -> String {
+        match self.attributes.get(name) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        }
+    }
+}
+
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(base: &str, credentials: &Credentials) -> anyhow::Result<Client> {
+        let http = reqwest::Client::builder()
+            .default_headers(credentials.headers()?)
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()?;
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            http,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request; a non-2xx answer is an error carrying the server's reason.
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach DISCO at {}", self.base))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        let reason = serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| v["errors"][0]["detail"].as_str().map(str::to_string))
+            .unwrap_or_else(|| body.trim().to_string());
+        bail!("{} {}", status.as_u16(), reason)
+    }
+
+    pub async fn clusters(&self) -> anyhow::Result<Vec<ClusterRef>> {
+        let body: Value = self
+            .send(
+                self.http
+                    .get(self.url("/disco/"))
+                    .header("Accept", "application/occi+json"),
+            )
+            .await?
+            .json()
+            .await?;
+        let resources = body["resources"].as_array().cloned().unwrap_or_default();
+        Ok(resources
+            .into_iter()
+            .map(|resource| {
+                let attributes = resource["attributes"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                let id = resource["id"].as_str().unwrap_or_default().to_string();
+                ClusterRef {
+                    name: attributes
+                        .get("occi.core.title")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    location: resource["location"]
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| self.url(&format!("/disco/{id}"))),
+                    id,
+                    attributes,
+                }
+            })
+            .collect())
+    }
+
+    /// The cluster named `wanted`: by name, UUID, or a unique UUID prefix of 8 or more.
+    pub async fn find(&self, wanted: &str) -> anyhow::Result<ClusterRef> {
+        let clusters = self.clusters().await?;
+        if let Some(found) = clusters.iter().find(|c| c.name == wanted || c.id == wanted) {
+            return Ok(found.clone());
+        }
+        let by_prefix: Vec<&ClusterRef> = clusters
+            .iter()
+            .filter(|c| wanted.len() >= 8 && c.id.starts_with(wanted))
+            .collect();
+        match by_prefix.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => bail!("no cluster named {wanted:?} (disco ls lists yours)"),
+            _ => bail!("{wanted:?} is the start of several clusters' ids; give more of it"),
+        }
+    }
+
+    /// The cluster with its secrets, as its owner sees it (text/plain rendering).
+    pub async fn show(&self, cluster: &ClusterRef) -> anyhow::Result<Vec<(String, String)>> {
+        let text = self
+            .send(
+                self.http
+                    .get(&cluster.location)
+                    .header("Accept", "text/plain"),
+            )
+            .await?
+            .text()
+            .await?;
+        Ok(text
+            .lines()
+            .filter_map(|line| line.strip_prefix("X-OCCI-Attribute: "))
+            .filter_map(|pair| {
+                let attribute = crate::occi::text::parse_attributes(pair)
+                    .ok()?
+                    .into_iter()
+                    .next()?;
+                let value = match attribute.value {
+                    crate::occi::text::AttributeValue::String(s) => s,
+                    other => other.to_string(),
+                };
+                Some((attribute.name, value))
+            })
+            .collect())
+    }
+
+    /// POST /disco/ with these attributes; the new cluster's location.
+    pub async fn create(&self, attributes: &str) -> anyhow::Result<String> {
+        let response = self
+            .send(
+                self.http
+                    .post(self.url("/disco/"))
+                    .header("Category", CATEGORY)
+                    .header("Content-Type", "text/occi")
+                    .header("X-OCCI-Attribute", attributes),
+            )
+            .await?;
+        response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("DISCO answered without a Location"))
+    }
+
+    pub async fn deploy(&self, cluster: &ClusterRef) -> anyhow::Result<()> {
+        self.send(
+            self.http
+                .post(format!("{}?action=deploy", cluster.location))
+                .header("Category", CATEGORY),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete(&self, cluster: &ClusterRef) -> anyhow::Result<()> {
+        self.send(self.http.delete(&cluster.location)).await?;
+        Ok(())
+    }
+
+    /// The cluster's state, or `None` once it is gone.
+    pub async fn state(&self, cluster: &ClusterRef) -> anyhow::Result<Option<(String, String)>> {
+        let response = self
+            .http
+            .get(&cluster.location)
+            .header("Accept", "application/occi+json")
+            .send()
+            .await
+            .with_context(|| format!("cannot reach DISCO at {}", self.base))?;
+        if response.status() == 404 {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            bail!("{}", response.status());
+        }
+        let body: Value = response.json().await?;
+        let attribute = |name: &str| {
+            body["attributes"][name]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        Ok(Some((
+            attribute("icclab.disco.state"),
+            attribute("icclab.disco.state_reason"),
+        )))
+    }
+
+    pub async fn json(&self, path: &str) -> anyhow::Result<Value> {
+        Ok(self
+            .send(self.http.get(self.url(path)))
+            .await?
+            .json()
+            .await?)
+    }
+
+    pub async fn tasks(&self, cluster: &ClusterRef) -> anyhow::Result<Task> {
+        Ok(self
+            .send(self.http.get(format!("{}/tasks", cluster.location)))
+            .await?
+            .json()
+            .await?)
+    }
+
+    pub async fn text(&self, url: &str) -> anyhow::Result<String> {
+        Ok(self.send(self.http.get(url)).await?.text().await?)
+    }
+
+    /// Opens the cluster's event stream.
+    pub async fn events(&self, cluster: &ClusterRef) -> anyhow::Result<EventStream> {
+        let response = self
+            .send(
+                self.http
+                    .get(format!("{}/events", cluster.location))
+                    .header("Accept", "text/event-stream"),
+            )
+            .await?;
+        Ok(EventStream {
+            response,
+            buffer: String::new(),
+        })
+    }
+}
+
+/// Server-Sent Events, one `(event, data)` at a time.
+pub struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl EventStream {
+    /// The next event; `None` when the stream ended.
+    pub async fn next(&mut self) -> anyhow::Result<Option<(String, String)>> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut name = String::from("message");
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("event: ") {
+                        name = value.to_string();
+                    } else if let Some(value) = line.strip_prefix("data: ") {
+                        data.push_str(value);
+                    }
+                }
+                if data.is_empty() {
+                    continue; // a keepalive comment
+                }
+                return Ok(Some((name, data)));
+            }
+            match self.response.chunk().await? {
+                Some(chunk) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                None => return Ok(None),
+            }
+        }
+    }
+}

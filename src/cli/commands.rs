@@ -1,0 +1,473 @@
+//! What each client subcommand does: requests to DISCO, and the tables and streams a
+//! person reads, in DTK's layouts.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, Utc};
+
+use super::client::{Client, ClusterRef};
+use crate::tasks::render::{self, table, table_time};
+use crate::tasks::{Task, TaskStatus};
+
+/// `disco ls`: the caller's clusters, as DTK lists service instances.
+pub async fn ls(client: &Client) -> anyhow::Result<()> {
+    let clusters = client.clusters().await?;
+    let paths: Vec<String> = clusters
+        .iter()
+        .map(|c| format!("/disco/{}/plan", c.id))
+        .collect();
+    let plans = futures_util::future::join_all(paths.iter().map(|path| client.json(path))).await;
+    let rows = clusters
+        .iter()
+        .zip(plans)
+        .map(|(cluster, plan)| {
+            let plan = plan.unwrap_or_default();
+            let components: Vec<&str> = plan["components"]
+                .as_array()
+                .map(|list| list.iter().filter_map(|c| c["name"].as_str()).collect())
+                .unwrap_or_default();
+            let slaves = plan["node_groups"]
+                .as_array()
+                .and_then(|groups| {
+                    groups
+                        .iter()
+                        .find(|g| g["group"] == "slaves")
+                        .and_then(|g| g["count"].as_u64())
+                })
+                .unwrap_or(0);
+            let provider = plan["provider"].as_str().unwrap_or_default();
+            let region = cluster.attribute("icclab.disco.deployer.region");
+            let target = if region.is_empty() || region.starts_with('$') {
+                provider.to_string()
+            } else {
+                format!("{provider}/{region}")
+            };
+            let state = cluster.attribute("icclab.disco.state");
+            let created = DateTime::parse_from_rfc3339(&cluster.attribute("icclab.disco.created"))
+                .map(|t| table_time(t.with_timezone(&Utc)))
+                .unwrap_or_default();
+            vec![
+                cluster.id.clone(),
+                cluster.name.clone(),
+                instance_status(&state).to_string(),
+                last_run(&state).to_string(),
+                components.join(","),
+                target,
+                (slaves + 1).to_string(),
+                created,
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &[
+                "ID",
+                "NAME",
+                "STATUS",
+                "LAST RUN",
+                "TEMPLATE",
+                "TARGET",
+                "# NODES",
+                "CREATED AT",
+            ],
+            rows,
+        )
+    );
+    Ok(())
+}
+
+/// DTK's instance status: is the cluster there (running), not yet (pending), going, or
+/// broken.
+fn instance_status(state: &str) -> &'static str {
+    match state {
+        "pending" => "pending",
+        "deploying" | "installing" | "ready" => "running",
+        "failed" => "failed",
+        "deleting" => "deleting",
+        _ => "unknown",
+    }
+}
+
+/// How the last task went.
+fn last_run(state: &str) -> &'static str {
+    match state {
+        "deploying" | "installing" | "deleting" => "executing",
+        "ready" => "succeeded",
+        "failed" => "failed",
+        _ => "",
+    }
+}
+
+/// What `deploy` and `stage` ask for.
+pub struct Request {
+    pub name: String,
+    pub components: Vec<String>,
+    pub slaves: u16,
+    pub provider: Option<String>,
+    /// `component.parameter=value`
+    pub params: Vec<String>,
+    pub staged: bool,
+}
+
+fn quote(value: &str) -> String {
+    format!(
+        "\"{}\"",
+        value
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    )
+}
+
+impl Request {
+    fn attributes(&self) -> anyhow::Result<String> {
+        if self.components.is_empty() {
+            bail!("--components: expected a list such as spark,jupyter");
+        }
+        let inject: Vec<String> = self
+            .components
+            .iter()
+            .map(|c| format!("'{}'", c.trim()))
+            .collect();
+        let mut attributes = vec![
+            format!("icclab.disco.name={}", quote(&self.name)),
+            format!(
+                "icclab.disco.dependencies.inject={}",
+                quote(&format!("[{}]", inject.join(", ")))
+            ),
+            format!("icclab.disco.components.heat.slavecount={}", self.slaves),
+        ];
+        if let Some(provider) = &self.provider {
+            attributes.push(format!("icclab.disco.provider={}", quote(provider)));
+        }
+        for param in &self.params {
+            let Some((key, value)) = param.split_once('=') else {
+                bail!("--param: expected component.parameter=value, got {param:?}");
+            };
+            let Some((component, name)) = key.split_once('.') else {
+                bail!("--param: expected component.parameter=value, got {param:?}");
+            };
+            attributes.push(format!(
+                "icclab.disco.components.{component}.{name}={}",
+                quote(value)
+            ));
+        }
+        if self.staged {
+            attributes.push("icclab.disco.stage=true".to_string());
+        }
+        Ok(attributes.join(","))
+    }
+}
+
+/// `disco deploy` and `disco stage`.
+pub async fn create(client: &Client, request: &Request) -> anyhow::Result<()> {
+    let location = client.create(&request.attributes()?).await?;
+    let id = location.rsplit('/').next().unwrap_or_default();
+    println!("  {id}");
+    println!("  cluster_name: {}", request.name);
+    println!(
+        "  {}",
+        if request.staged {
+            "staged: deploy it with `disco converge NAME`"
+        } else {
+            "task: cluster_converge (follow it with `disco task-status NAME`)"
+        }
+    );
+    Ok(())
+}
+
+/// `disco converge NAME`: deploys a staged cluster.
+pub async fn converge(client: &Client, name: &str) -> anyhow::Result<()> {
+    let cluster = client.find(name).await?;
+    client.deploy(&cluster).await?;
+    println!("  {}", cluster.id);
+    println!("  task: cluster_converge (follow it with `disco task-status {name}`)");
+    Ok(())
+}
+
+/// How `task-status` shows the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    Snapshot,
+    Stream,
+}
+
+/// `disco task-status NAME [--wait] [-m stream]`; fails when the task failed.
+pub async fn task_status(
+    client: &Client,
+    name: &str,
+    wait: bool,
+    mode: Mode,
+) -> anyhow::Result<()> {
+    let cluster = client.find(name).await?;
+    let task = match (mode, wait) {
+        (Mode::Stream, _) => stream(client, &cluster).await?,
+        (Mode::Snapshot, true) => top(client, &cluster).await?,
+        (Mode::Snapshot, false) => {
+            let task = client.tasks(&cluster).await?;
+            print!("{}", render::snapshot(&task));
+            task
+        }
+    };
+    match task.status {
+        TaskStatus::Failed => bail!("the task failed: {}", failure(client, &cluster).await),
+        TaskStatus::Cancelled if wait || mode == Mode::Stream => bail!("the task was cancelled"),
+        _ => Ok(()),
+    }
+}
+
+async fn failure(client: &Client, cluster: &ClusterRef) -> String {
+    match client.state(cluster).await {
+        Ok(Some((_, reason))) => reason,
+        _ => "see disco logs".to_string(),
+    }
+}
+
+/// The task tree each time it changes, until the deploy ends.
+async fn follow(
+    client: &Client,
+    cluster: &ClusterRef,
+    mut on_change: impl FnMut(&Task) -> anyhow::Result<()>,
+) -> anyhow::Result<Task> {
+    let mut events = client.events(cluster).await?;
+    let mut last: Option<Task> = None;
+    while let Some((name, data)) = events.next().await? {
+        match name.as_str() {
+            "tasks" => {
+                let task: Task = serde_json::from_str(&data).context("a tasks event")?;
+                on_change(&task)?;
+                last = Some(task);
+            }
+            "end" => break,
+            _ => {}
+        }
+    }
+    // The last word, in case the stream ended between two changes.
+    let task = client.tasks(cluster).await.or_else(|e| last.ok_or(e))?;
+    on_change(&task)?;
+    Ok(task)
+}
+
+/// `--wait`: the snapshot redrawn in place, top-like, until the task ends. Not on a
+/// terminal, only the last snapshot is printed.
+async fn top(client: &Client, cluster: &ClusterRef) -> anyhow::Result<Task> {
+    let terminal = std::io::stdout().is_terminal();
+    let task = follow(client, cluster, |task| {
+        if terminal {
+            let mut out = std::io::stdout().lock();
+            write!(out, "\x1b[H\x1b[2J{}", render::snapshot(task))?;
+            writeln!(out, "(Ctrl-C leaves; the task goes on)")?;
+            out.flush()?;
+        }
+        Ok(())
+    })
+    .await?;
+    if !terminal {
+        print!("{}", render::snapshot(&task));
+    }
+    Ok(task)
+}
+
+/// `-m stream`: each stage printed as it finishes, in order; started late, the stages
+/// already finished come first.
+async fn stream(client: &Client, cluster: &ClusterRef) -> anyhow::Result<Task> {
+    let mut printed = 0usize;
+    let mut started = false;
+    let print_finished = |task: &Task, printed: &mut usize, started: &mut bool| {
+        let mut out = std::io::stdout().lock();
+        if !*started && task.started_at.is_some() {
+            let _ = write!(out, "{}", render::stream_start(task));
+            *started = true;
+        }
+        while let Some(stage) = task.children.get(*printed) {
+            if !stage.status.is_finished() {
+                break;
+            }
+            *printed += 1;
+            let _ = write!(out, "{}", render::stream_stage(*printed, stage));
+        }
+        let _ = out.flush();
+    };
+    let task = follow(client, cluster, |task| {
+        print_finished(task, &mut printed, &mut started);
+        Ok(())
+    })
+    .await?;
+    if task.status.is_finished() {
+        print!("{}", render::stream_end(&task));
+    }
+    Ok(task)
+}
+
+/// `disco show NAME`: the cluster's attributes, its private key left out (`disco key`).
+pub async fn show(client: &Client, name: &str) -> anyhow::Result<()> {
+    let cluster = client.find(name).await?;
+    let attributes = client.show(&cluster).await?;
+    let rows = attributes
+        .into_iter()
+        .filter(|(name, _)| name != "ssh_private_key")
+        .map(|(name, value)| {
+            let value = if value.len() > 100 {
+                format!("{}…", &value[..value.floor_char_boundary(100)])
+            } else {
+                value
+            };
+            vec![name, value]
+        })
+        .collect();
+    print!("{}", table(&["ATTRIBUTE", "VALUE"], rows));
+    Ok(())
+}
+
+/// `disco delete NAME [--wait]`.
+pub async fn delete(client: &Client, name: &str, wait: bool) -> anyhow::Result<()> {
+    let cluster = client.find(name).await?;
+    client.delete(&cluster).await?;
+    if !wait {
+        println!("  {}: deleting", cluster.name);
+        return Ok(());
+    }
+    let spinner = progress(&format!("deleting {}", cluster.name));
+    loop {
+        match client.state(&cluster).await? {
+            None => break,
+            Some((state, reason)) if state == "failed" => {
+                spinner.finish_and_clear();
+                bail!("the delete failed: {reason}");
+            }
+            Some((state, _)) => spinner.set_message(format!("{}: {state}", cluster.name)),
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    spinner.finish_and_clear();
+    println!("  {}: deleted", cluster.name);
+    Ok(())
+}
+
+/// A spinner where a person waits; nothing when the output is not a terminal.
+fn progress(message: &str) -> indicatif::ProgressBar {
+    let spinner = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    spinner.set_message(message.to_string());
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner
+}
+
+/// `disco key NAME [-o FILE]`: the private key, to stdout or to a file only its owner
+/// can read.
+pub async fn key(client: &Client, name: &str, output: Option<&Path>) -> anyhow::Result<()> {
+    let cluster = client.find(name).await?;
+    let attributes = client.show(&cluster).await?;
+    let Some((_, key)) = attributes.into_iter().find(|(n, _)| n == "ssh_private_key") else {
+        bail!("DISCO did not show the private key of {}", cluster.name);
+    };
+    let key = if key.ends_with('\n') {
+        key
+    } else {
+        format!("{key}\n")
+    };
+    match output {
+        None => print!("{key}"),
+        Some(path) => {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            // An existing file keeps its mode on open: make it 0600 too.
+            std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+            file.write_all(key.as_bytes())?;
+            eprintln!("wrote {} (mode 0600)", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// `disco components`: the catalogue.
+pub async fn components(client: &Client) -> anyhow::Result<()> {
+    let body = client.json("/disco/components").await?;
+    let rows = body["components"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            let list = |key: &str| {
+                c[key]
+                    .as_array()
+                    .map(|l| {
+                        l.iter()
+                            .filter_map(|v| v.as_str())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .unwrap_or_default()
+            };
+            vec![
+                c["name"].as_str().unwrap_or_default().to_string(),
+                c["version"].as_str().unwrap_or_default().to_string(),
+                list("providers"),
+                list("depends_on"),
+                c["description"].as_str().unwrap_or_default().to_string(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &["NAME", "VERSION", "PROVIDERS", "DEPENDS ON", "DESCRIPTION"],
+            rows
+        )
+    );
+    Ok(())
+}
+
+/// `disco logs NAME [--node N] [-f]`.
+pub async fn logs(
+    client: &Client,
+    name: &str,
+    node: Option<&str>,
+    follow_on: bool,
+) -> anyhow::Result<()> {
+    let cluster = client.find(name).await?;
+    if !follow_on {
+        let mut url = format!("{}/logs", cluster.location);
+        if let Some(node) = node {
+            url.push_str(&format!("?node={}", url_escape(node)));
+        }
+        print!("{}", client.text(&url).await?);
+        return Ok(());
+    }
+    let mut events = client.events(&cluster).await?;
+    while let Some((name, data)) = events.next().await? {
+        if name == "report" {
+            let report: crate::tasks::Report = serde_json::from_str(&data)?;
+            if node.is_none_or(|n| n == report.node) {
+                print!("{}", render::log_lines(&report));
+                let _ = std::io::stdout().flush();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
