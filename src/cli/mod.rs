@@ -60,6 +60,10 @@ pub struct Connection {
     /// Project (tenant); with auth none, the tenant label.
     #[arg(long = "os-project-name", global = true, env = "OS_PROJECT_NAME")]
     pub project: Option<String>,
+    /// Take user, password and project from this clouds.yaml entry (the flags and
+    /// OS_* variables win).
+    #[arg(long = "os-cloud", global = true, env = "OS_CLOUD")]
+    pub cloud: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,13 +167,18 @@ fn parse_provider(text: &str) -> Result<ProviderKind, String> {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let connection = cli.connection;
     let client = || {
+        // Only client subcommands call this: `serve` reads clouds.yaml its own way.
+        let cloud = match &connection.cloud {
+            Some(name) => crate::openstack::cloud_credentials(name)?,
+            None => Default::default(),
+        };
         client::Client::new(
             &connection.url,
             &client::Credentials {
                 token: connection.token.clone(),
-                username: connection.username.clone(),
-                password: connection.password.clone(),
-                project: connection.project.clone(),
+                username: connection.username.clone().or(cloud.username),
+                password: connection.password.clone().or(cloud.password),
+                project: connection.project.clone().or(cloud.project_name),
             },
         )
     };

@@ -43,6 +43,52 @@ struct CloudAuth {
     auth_url: Option<String>,
     user_domain_name: Option<String>,
     project_domain_name: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    project_name: Option<String>,
+}
+
+/// A user's credentials from a clouds.yaml entry, for the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CloudCredentials {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub project_name: Option<String>,
+}
+
+/// The credentials of the clouds.yaml entry `name` (the file found as `openstack` finds
+/// it: OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack, /etc/openstack).
+pub fn cloud_credentials(name: &str) -> Result<CloudCredentials, CloudsError> {
+    let auth = read_cloud(name)?.auth;
+    Ok(CloudCredentials {
+        username: auth.username,
+        password: auth.password,
+        project_name: auth.project_name,
+    })
+}
+
+fn read_cloud(name: &str) -> Result<Cloud, CloudsError> {
+    let paths = clouds_paths();
+    let path = paths.iter().find(|p| p.is_file()).ok_or_else(|| {
+        CloudsError::NotFound(
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    })?;
+    let text = std::fs::read_to_string(path).map_err(|e| CloudsError::Read {
+        path: path.display().to_string(),
+        problem: e.to_string(),
+    })?;
+    let mut file: CloudsFile = serde_saphyr::from_str(&text).map_err(|e| CloudsError::Read {
+        path: path.display().to_string(),
+        problem: e.to_string(),
+    })?;
+    file.clouds
+        .remove(name)
+        .ok_or_else(|| CloudsError::NoSuchCloud(name.to_string(), path.display().to_string()))
 }
 
 /// Where `clouds.yaml` is looked for, in order, as the OpenStack client does.
@@ -64,28 +110,7 @@ impl OpenstackSettings {
     /// from the `OS_*` variables.
     pub fn fill_from_environment(&mut self, cloud: Option<&str>) -> Result<(), CloudsError> {
         if let Some(name) = cloud {
-            let paths = clouds_paths();
-            let path = paths.iter().find(|p| p.is_file()).ok_or_else(|| {
-                CloudsError::NotFound(
-                    paths
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                )
-            })?;
-            let text = std::fs::read_to_string(path).map_err(|e| CloudsError::Read {
-                path: path.display().to_string(),
-                problem: e.to_string(),
-            })?;
-            let file: CloudsFile =
-                serde_saphyr::from_str(&text).map_err(|e| CloudsError::Read {
-                    path: path.display().to_string(),
-                    problem: e.to_string(),
-                })?;
-            let entry = file.clouds.get(name).ok_or_else(|| {
-                CloudsError::NoSuchCloud(name.to_string(), path.display().to_string())
-            })?;
+            let entry = read_cloud(name)?;
             let auth = &entry.auth;
             fill(&mut self.auth_url, auth.auth_url.clone());
             fill(&mut self.user_domain, auth.user_domain_name.clone());

@@ -285,3 +285,83 @@ async fn a_failed_step_shows_its_return_code_and_stderr_in_snapshot_and_stream()
     );
     ok(&app, &["delete", "bad", "--wait"]).await;
 }
+
+#[tokio::test]
+async fn credentials_come_from_a_clouds_yaml_entry_and_flags_win() {
+    let app = spawn_local_app().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let clouds = dir.path().join("clouds.yaml");
+    std::fs::write(
+        &clouds,
+        "clouds:\n  mine:\n    auth:\n      auth_url: http://127.0.0.1:5000/v3\n      username: alice\n      password: secret\n      project_name: team-a\n",
+    )
+    .expect("clouds.yaml");
+    let run = |args: Vec<String>| {
+        let url = app.address.clone();
+        let clouds = clouds.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_disco"))
+                    .arg("--url")
+                    .arg(url)
+                    .args(&args)
+                    .env("OS_CLIENT_CONFIG_FILE", &clouds)
+                    .env_remove("OS_USERNAME")
+                    .env_remove("OS_PASSWORD")
+                    .env_remove("OS_PROJECT_NAME")
+                    .env_remove("OS_TOKEN")
+                    .env_remove("OS_CLOUD")
+                    .output()
+                    .expect("disco runs")
+            })
+            .await
+            .expect("joined")
+        }
+    };
+    let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let staged = run(args(&[
+        "--os-cloud",
+        "mine",
+        "stage",
+        "t1",
+        "--components",
+        "dask",
+    ]))
+    .await;
+    assert!(staged.status.success(), "{}", stderr(&staged));
+    // With auth none the project is the tenant label: team-a's cluster is not default's.
+    let mine = run(args(&["--os-cloud", "mine", "ls"])).await;
+    assert!(
+        stdout(&mine).ends_with("1 row in set\n"),
+        "{}",
+        stdout(&mine)
+    );
+    let default = run(args(&["ls"])).await;
+    assert!(
+        stdout(&default).ends_with("0 rows in set\n"),
+        "{}",
+        stdout(&default)
+    );
+    let flag_wins = run(args(&[
+        "--os-cloud",
+        "mine",
+        "--os-project-name",
+        "team-b",
+        "ls",
+    ]))
+    .await;
+    assert!(
+        stdout(&flag_wins).ends_with("0 rows in set\n"),
+        "{}",
+        stdout(&flag_wins)
+    );
+    let unknown = run(args(&["--os-cloud", "nope", "ls"])).await;
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("no cloud named \"nope\""),
+        "{}",
+        stderr(&unknown)
+    );
+    let deleted = run(args(&["--os-cloud", "mine", "delete", "t1", "--wait"])).await;
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+}
