@@ -24,7 +24,12 @@ disco_local_signal() {
 disco_venv() {
   local name=$1 version=$2 dir lock
   shift 2
-  dir="$DISCO_VENV_DIR/$name-${version//[^A-Za-z0-9.]/_}"
+  dir="$DISCO_VENV_DIR/$name-$version"
+  if [[ ! $version =~ ^[A-Za-z0-9.]+$ ]]; then
+    # A specifier (>=2025.1): its characters cannot name a directory, and two specifiers
+    # must not share one, so its checksum goes along.
+    dir="$DISCO_VENV_DIR/$name-${version//[^A-Za-z0-9.]/_}-$(printf '%s' "$version" | cksum | cut -d' ' -f1)"
+  fi
   mkdir -p "$DISCO_VENV_DIR"
   exec {lock}>"$dir.lock"
   flock "$lock"

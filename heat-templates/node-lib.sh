@@ -51,9 +51,11 @@ disco_report() {
   body=$(printf '{"stage": %s, "node": %s, "status": %s, "rc": %s, "output": %s, "error": %s}' \
     "$(disco_json "$1")" "$(disco_json "$DISCO_NODE")" "$(disco_json "$2")" \
     "${3:-null}" "$(disco_json "${4:-}")" "$(disco_json "${5:-}")")
-  curl -fsS --max-time 10 --retry 3 --retry-delay 1 -o /dev/null \
-    -H "Authorization: Bearer ${DISCO_REPORT_TOKEN:-}" -H 'Content-Type: application/json' \
-    --data-binary "$body" "$DISCO_REPORT_URL" 2>>"$DISCO_LOG_DIR/report-errors.log" \
+  # The token goes in on stdin (curl -K -), not on the command line any user can see.
+  printf 'header = "Authorization: Bearer %s"\n' "${DISCO_REPORT_TOKEN:-}" \
+    | curl -fsS -K - --max-time 10 --retry 3 --retry-delay 1 -o /dev/null \
+      -H 'Content-Type: application/json' --data-binary "$body" "$DISCO_REPORT_URL" \
+      2>>"$DISCO_LOG_DIR/report-errors.log" \
     || disco_log "could not report $1 $2"
 }
 

@@ -205,7 +205,10 @@ impl Settings {
                 .unwrap_or_else(|| self.data_dir.join("venvs"));
         }
         if local.claims_dir.as_os_str().is_empty() {
-            local.claims_dir = std::env::temp_dir().join("disco-local-addresses");
+            // Per user: a directory others could write to would let them take or block
+            // every address block.
+            let uid = nix::unistd::getuid();
+            local.claims_dir = std::env::temp_dir().join(format!("disco-local-addresses-{uid}"));
         }
         Ok(())
     }

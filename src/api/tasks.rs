@@ -58,7 +58,10 @@ pub(super) async fn report(
         .into());
     };
     let id = parse_id(&path)?;
-    let body: ReportBody = serde_json::from_slice(&body).map_err(|e| {
+    // Output tails are cut by bytes on the node and may end in half a character, or
+    // hold binary output: take what is text rather than lose the report.
+    let body = String::from_utf8_lossy(&body);
+    let body: ReportBody = serde_json::from_str(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "report: expected JSON {{\"stage\", \"node\", \"status\", \"rc\", \"output\", \"error\"}}: {e}"
         ))
@@ -210,10 +213,18 @@ impl Watch {
     /// it changed, and `end` once the cluster is ready, failed or gone.
     async fn next_events(&mut self) -> Vec<web::Bytes> {
         let mut events = Vec::new();
-        let Ok(Some(cluster)) = self.store.cluster(None, self.id).await else {
-            self.ended = true;
-            events.push(event("end", &serde_json::json!({ "state": "deleted" })));
-            return events;
+        let cluster = match self.store.cluster(None, self.id).await {
+            Ok(Some(cluster)) => cluster,
+            Ok(None) => {
+                self.ended = true;
+                events.push(event("end", &serde_json::json!({ "state": "deleted" })));
+                return events;
+            }
+            // The store is busy or failing: try again at the next look.
+            Err(e) => {
+                tracing::warn!(cluster = %self.id, error = %e, "event stream: reading the cluster");
+                return events;
+            }
         };
         if let Ok(reports) = self.store.reports(self.id, self.last_report).await {
             for (number, report) in reports {

@@ -272,7 +272,7 @@ impl Client {
             .await?;
         Ok(EventStream {
             response,
-            buffer: String::new(),
+            buffer: Vec::new(),
         })
     }
 }
@@ -280,15 +280,17 @@ impl Client {
 /// Server-Sent Events, one `(event, data)` at a time.
 pub struct EventStream {
     response: reqwest::Response,
-    buffer: String,
+    /// Bytes, not text: a character may be split between two chunks.
+    buffer: Vec<u8>,
 }
 
 impl EventStream {
     /// The next event; `None` when the stream ended.
     pub async fn next(&mut self) -> anyhow::Result<Option<(String, String)>> {
         loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
+            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
+                let raw: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                let block = String::from_utf8_lossy(&raw);
                 let mut name = String::from("message");
                 let mut data = String::new();
                 for line in block.lines() {
@@ -304,7 +306,7 @@ impl EventStream {
                 return Ok(Some((name, data)));
             }
             match self.response.chunk().await? {
-                Some(chunk) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                Some(chunk) => self.buffer.extend_from_slice(&chunk),
                 None => return Ok(None),
             }
         }

@@ -184,10 +184,7 @@ impl Lifecycle {
                 Ok(Liveness::Stopped(reason)) => {
                     let reason = format!("stopped: {reason}");
                     tracing::warn!(cluster = %cluster.id, "{reason}");
-                    if store
-                        .transition(cluster.id, ClusterState::Failed, &reason, None)
-                        .await?
-                    {
+                    if store.fail_if_ready(cluster.id, &reason).await? {
                         stopped += 1;
                     }
                 }
@@ -253,6 +250,7 @@ impl Lifecycle {
             store
                 .transition(job.cluster_id, ClusterState::Failed, &reason, None)
                 .await?;
+            self.stop_failed(job.cluster_id).await;
             return store.finish_job(job.id, JobOutcome::Failed, &reason).await;
         }
         let delay = Duration::from_secs(1 << attempts.min(9)).min(MAX_RETRY_DELAY);
@@ -278,6 +276,18 @@ impl Lifecycle {
         }
         if let Err(e) = store.finish_job(job.id, JobOutcome::Failed, panic).await {
             tracing::error!(error = %e, "recording the panic");
+        }
+    }
+
+    /// Asks the provider to stop what a cluster that just failed still runs.
+    async fn stop_failed(&self, id: super::ClusterId) {
+        let Ok(Some(cluster)) = self.inner.store.cluster(None, id).await else {
+            return;
+        };
+        if let Some(provider) = self.inner.providers.get(cluster.spec.provider)
+            && let Err(e) = provider.stop(&cluster).await
+        {
+            tracing::warn!(cluster = %id, error = %e, "stopping what a failed cluster runs");
         }
     }
 
@@ -333,7 +343,9 @@ impl Lifecycle {
             return Ok(cancelled("the cluster moved on before its deploy started"));
         }
         let mut facts = facts(&cluster);
-        if let Some(reports_to) = &self.inner.reports_to {
+        if let Some(reports_to) = &self.inner.reports_to
+            && provider.runs_nodes()
+        {
             facts.report_url = Some(format!("{reports_to}/{}/report", cluster.id));
             facts.report_token = Some(store.report_token(cluster.id).await?);
         }
@@ -370,6 +382,7 @@ impl Lifecycle {
                     store
                         .transition(cluster.id, ClusterState::Failed, &reason, None)
                         .await?;
+                    self.stop_failed(cluster.id).await;
                     return Ok(Attempt::Finished(JobOutcome::Failed, reason));
                 }
             };
@@ -413,6 +426,7 @@ impl Lifecycle {
                 store
                     .transition(cluster.id, ClusterState::Failed, &reason, None)
                     .await?;
+                self.stop_failed(cluster.id).await;
                 return Ok(Attempt::Finished(JobOutcome::Failed, reason));
             }
             self.pause(started.elapsed(), provider.as_ref()).await;

@@ -45,6 +45,10 @@ impl Provider for FileProvider {
         ProviderKind::File
     }
 
+    fn runs_nodes(&self) -> bool {
+        false
+    }
+
     async fn deploy(
         &self,
         cluster: &Cluster,

@@ -60,6 +60,12 @@ pub enum ProviderError {
 pub trait Provider: Send + Sync {
     fn kind(&self) -> ProviderKind;
 
+    /// Whether the provider runs node scripts, which then report their stages (with a
+    /// token that must not end up where nothing runs, such as the file provider's file).
+    fn runs_nodes(&self) -> bool {
+        true
+    }
+
     /// The shortest wait between two looks at a deploy or delete: how cheap a look is.
     fn first_poll(&self) -> std::time::Duration {
         std::time::Duration::from_millis(500)
@@ -96,6 +102,13 @@ pub trait Provider: Send + Sync {
 
     /// Where the tear-down stands now.
     async fn observe_delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError>;
+
+    /// After a deploy failed for a reason of the lifecycle's own (its deadline, too
+    /// many transient errors): stops what still runs, where that is the provider's way
+    /// with failed clusters. Nothing by default (a failed stack is kept for inspection).
+    async fn stop(&self, _cluster: &Cluster) -> Result<(), ProviderError> {
+        Ok(())
+    }
 
     /// Whether a ready cluster is still running: asked at start-up and then now and
     /// again. Providers that cannot tell cheaply say it runs.

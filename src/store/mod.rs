@@ -449,6 +449,25 @@ impl Store {
         .await
     }
 
+    /// Moves a ready cluster to failed; `false` (nothing changed) when it is no longer
+    /// ready, say because a delete started meanwhile.
+    pub async fn fail_if_ready(&self, id: ClusterId, reason: &str) -> Result<bool, StoreError> {
+        let reason = reason.to_string();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(cluster) = find_any_cluster(&tx, id)? else {
+                return Ok(false);
+            };
+            if cluster.state != ClusterState::Ready {
+                return Ok(false);
+            }
+            move_state(&tx, &cluster, ClusterState::Failed, &reason)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
     /// Replaces what the provider keeps to act for the cluster's owner.
     pub async fn set_delegation(
         &self,

@@ -343,7 +343,13 @@ pub fn deploy_task(cluster: &Cluster, transitions: &[Transition], reports: &[Rep
             Some(node.clone()),
         );
         task.started_at = run.started;
-        let created = first_seen.get(node.as_str()).copied().or(run.nodes_created);
+        // A node exists once it reports. Until the deploy ends, one that has not is
+        // still being made; after, the time its provider said the nodes existed is the
+        // best there is (nodes that cannot reach DISCO never report).
+        let created = first_seen.get(node.as_str()).copied().or(match run.status {
+            TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Cancelled => run.nodes_created,
+            _ => None,
+        });
         match (run.started, created, run.status) {
             (None, _, _) => {}
             (Some(_), Some(at), _) => {

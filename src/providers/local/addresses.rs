@@ -69,7 +69,18 @@ impl Claims {
             dir: self.dir.clone(),
             source,
         };
-        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.dir)
+                .map_err(io)?;
+        }
+        // One claim at a time, across servers: taking over a stale claim is a remove and
+        // a create, which two servers must not interleave.
+        let lock = std::fs::File::create(self.dir.join(".lock")).map_err(io)?;
+        lock.lock().map_err(io)?;
         for block in 0..BLOCKS {
             let block = block as u8;
             let file = self.file(block);
@@ -118,7 +129,9 @@ impl Claims {
                     .file_name()
                     .map(|name| name.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                !owner.exists() && super::process::processes_of(&cluster, None).is_empty()
+                // Gone means not found: a directory we may not look into is not gone.
+                matches!(owner.try_exists(), Ok(false))
+                    && super::process::processes_of(&cluster, None).is_empty()
             }
             // Empty: a claim being written right now, or one cut short by a crash; the
             // first is not ours to take, the second costs one block until cleaned.

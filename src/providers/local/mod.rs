@@ -468,12 +468,25 @@ impl Provider for LocalProvider {
         Ok(progress)
     }
 
+    async fn stop(&self, cluster: &Cluster) -> Result<(), ProviderError> {
+        self.stop_all(cluster).await
+    }
+
     async fn check(&self, cluster: &Cluster) -> Result<Liveness, ProviderError> {
         let Some(allocation) = self.read_allocation(cluster.id).await else {
-            return Ok(Liveness::Stopped(format!(
-                "its directory {} is gone",
-                self.cluster_dir(cluster.id).display()
-            )));
+            let dir = self.cluster_dir(cluster.id);
+            // Only a directory that is really gone means the cluster is; a read that
+            // failed otherwise (out of file descriptors...) says nothing.
+            return match tokio::fs::try_exists(dir.join("allocation.json")).await {
+                Ok(false) => Ok(Liveness::Stopped(format!(
+                    "its directory {} is gone",
+                    dir.display()
+                ))),
+                _ => Err(ProviderError::Transient(format!(
+                    "cannot read {}",
+                    dir.join("allocation.json").display()
+                ))),
+            };
         };
         let nodes = self.nodes(cluster, &allocation);
         match dead_service(&nodes).await {
@@ -496,7 +509,14 @@ impl Provider for LocalProvider {
             match tokio::fs::remove_dir_all(&dir).await {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_error("removing", &dir, e)),
+                // A last file written as the processes went (a script's exit code):
+                // the next attempt removes it.
+                Err(e) => {
+                    return Err(ProviderError::Transient(format!(
+                        "removing {}: {e}",
+                        dir.display()
+                    )));
+                }
             }
             self.claims.release(&allocation, &dir);
         } else if tokio::fs::try_exists(&dir).await.unwrap_or(false) {

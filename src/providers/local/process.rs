@@ -145,7 +145,13 @@ mod tests {
             .spawn()
             .expect("spawn sleep");
         let pid = child.id() as i32;
-        let found = processes_of(&cluster, None);
+        // Until the child has exec'd, /proc shows the parent's environment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut found = processes_of(&cluster, None);
+        while found.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            found = processes_of(&cluster, None);
+        }
         assert_eq!(found.iter().map(|p| p.pid).collect::<Vec<_>>(), vec![pid]);
         assert_eq!(processes_of(&cluster, Some("slaves:2")).len(), 1);
         assert!(processes_of(&cluster, Some("master")).is_empty());
