@@ -38,9 +38,30 @@ async fn create_cluster(
     let identity = state.identify(req).await?;
     let occi = read_occi(req, payload, state.settings.server.body_limit).await?;
     check_kind(&occi.categories, &state.manifest)?;
+    let cluster = new_cluster(state, identity, &occi.attributes).await?;
+    let resource = present::cluster_resource(
+        &cluster,
+        &state.manifest,
+        &state.base_url(req),
+        PrivateKey::Hidden,
+    );
+    tracing::info!(cluster = %cluster.id, name = %cluster.spec.name, provider = %cluster.spec.provider,
+        components = ?cluster.spec.component_names(), staged = cluster.spec.staged, "cluster created");
+    state.store.insert_cluster(cluster).await?;
+    state.lifecycle.wake();
+    Ok(resource)
+}
+
+/// A cluster made from a create's attributes, checked, resolved and admitted by its
+/// provider, not stored yet: what every way of creating one (OCCI, dashboard) shares.
+pub(super) async fn new_cluster(
+    state: &AppState,
+    identity: crate::auth::Identity,
+    attributes: &[crate::occi::text::Attribute],
+) -> Result<Cluster, ApiError> {
     let checked = state
         .manifest
-        .check_request(&occi.attributes)
+        .check_request(attributes)
         .map_err(ApiError::attributes)?;
     let id = ClusterId::new();
     let mut spec = ClusterSpec::from_attributes(id, &checked, state.settings.provider.default)?;
@@ -89,17 +110,7 @@ async fn create_cluster(
         created_at: now,
         updated_at: now,
     };
-    let resource = present::cluster_resource(
-        &cluster,
-        &state.manifest,
-        &state.base_url(req),
-        PrivateKey::Hidden,
-    );
-    tracing::info!(cluster = %cluster.id, name = %cluster.spec.name, provider = %cluster.spec.provider,
-        components = ?cluster.spec.component_names(), staged = cluster.spec.staged, "cluster created");
-    state.store.insert_cluster(cluster).await?;
-    state.lifecycle.wake();
-    Ok(resource)
+    Ok(cluster)
 }
 
 /// A create names exactly the service's kind; other categories are refused by name.

@@ -37,6 +37,16 @@ pub enum ApiErrorKind {
     Internal(#[source] anyhow::Error),
 }
 
+impl ApiErrorKind {
+    /// The caller's to fix (4xx), rather than the server's or a peer's.
+    pub fn is_client_error(&self) -> bool {
+        !matches!(
+            self,
+            ApiErrorKind::Unavailable(_) | ApiErrorKind::Internal(_)
+        )
+    }
+}
+
 /// An error and the rendering its body should have.
 #[derive(Debug, thiserror::Error)]
 #[error("{kind}")]

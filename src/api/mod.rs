@@ -2,6 +2,7 @@
 //! read the store and queue jobs; they never wait on a provider.
 
 mod clusters;
+mod dashboard;
 pub mod error;
 mod negotiate;
 mod present;
@@ -89,6 +90,31 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
         .route(
             &format!("{collection}/{{id}}/logs"),
             web::get().to(tasks::logs),
+        )
+        .route("/dashboard", web::get().to(dashboard::clusters))
+        .route("/dashboard/", web::get().to(dashboard::clusters))
+        .route("/dashboard/states", web::get().to(dashboard::states))
+        .route("/dashboard/new", web::get().to(dashboard::new_form))
+        .route("/dashboard/new", web::post().to(dashboard::create))
+        .route(
+            "/dashboard/clusters/{id}",
+            web::get().to(dashboard::cluster),
+        )
+        .route(
+            "/dashboard/clusters/{id}/key",
+            web::get().to(dashboard::key),
+        )
+        .route(
+            "/dashboard/clusters/{id}/events",
+            web::get().to(dashboard::events),
+        )
+        .route(
+            "/dashboard/clusters/{id}/delete",
+            web::post().to(dashboard::delete),
+        )
+        .route(
+            "/dashboard/clusters/{id}/deploy",
+            web::post().to(dashboard::deploy),
         )
         .service(
             web::resource(format!("{collection}/{{id}}"))

@@ -4,6 +4,7 @@ mod bad_input;
 mod catalogue;
 mod cli;
 mod create;
+mod dashboard;
 mod delete;
 mod heat;
 mod helpers;

@@ -1,0 +1,460 @@
+//! The web dashboard at `/dashboard`: server-rendered pages (handlebars, HTML-escaped,
+//! compiled into the binary), a little JavaScript for live state and the task tree, no
+//! build step. Forms are protected by a double-submit CSRF token: a random value in an
+//! HttpOnly, SameSite=Strict cookie that each form must repeat.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use handlebars::Handlebars;
+use serde::Serialize;
+use serde_json::json;
+
+use super::AppState;
+use super::clusters::{new_cluster, owned_cluster};
+use super::error::{ApiError, ApiErrorKind};
+use crate::cluster::{Cluster, ClusterState};
+use crate::frameworks::catalogue::GroupScope;
+use crate::occi::text::{Attribute, AttributeValue};
+
+const CSRF_COOKIE: &str = "disco_csrf";
+/// How long a web UI's port has to answer for its dot to be green.
+const REACH_TIMEOUT: Duration = Duration::from_millis(500);
+
+fn templates() -> &'static Handlebars<'static> {
+    static TEMPLATES: OnceLock<Handlebars<'static>> = OnceLock::new();
+    TEMPLATES.get_or_init(|| {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(false);
+        for (name, text) in [
+            ("layout", include_str!("templates/layout.hbs")),
+            ("clusters", include_str!("templates/clusters.hbs")),
+            ("new", include_str!("templates/new.hbs")),
+            ("cluster", include_str!("templates/cluster.hbs")),
+        ] {
+            // The templates are part of the binary: a broken one is a bug found by any
+            // test that renders it.
+            if let Err(e) = hb.register_template_string(name, text) {
+                tracing::error!(template = name, error = %e, "dashboard template");
+            }
+        }
+        hb
+    })
+}
+
+fn page(name: &str, data: &serde_json::Value) -> Result<HttpResponse, ApiError> {
+    let html = templates()
+        .render(name, data)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("rendering {name}: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(html))
+}
+
+/// The CSRF token of this browser, made on its first page.
+fn csrf_token(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+    if let Some(cookie) = req.cookie(CSRF_COOKIE)
+        && cookie.value().len() == 64
+    {
+        return (cookie.value().to_string(), None);
+    }
+    let token = crate::tasks::new_report_token();
+    let cookie = Cookie::build(CSRF_COOKIE, token.clone())
+        .path("/dashboard")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .finish();
+    (token, Some(cookie))
+}
+
+fn with_cookie(mut response: HttpResponse, cookie: Option<Cookie<'static>>) -> HttpResponse {
+    if let Some(cookie) = cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    response
+}
+
+/// A form's token must be the cookie's.
+fn check_csrf(req: &HttpRequest, form: &[(String, String)]) -> Result<(), ApiError> {
+    let cookie = req.cookie(CSRF_COOKIE);
+    let given = form
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str());
+    match (cookie, given) {
+        (Some(cookie), Some(given)) if crate::tasks::tokens_match(cookie.value(), given) => Ok(()),
+        _ => Err(ApiErrorKind::Forbidden(
+            "csrf: the form's token does not match this browser's; reload the page and try again"
+                .into(),
+        )
+        .into()),
+    }
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .finish()
+}
+
+#[derive(Serialize)]
+struct Row {
+    id: String,
+    name: String,
+    components: String,
+    provider: String,
+    nodes: u16,
+    state: String,
+    created: String,
+}
+
+fn row(cluster: &Cluster) -> Row {
+    Row {
+        id: cluster.id.to_string(),
+        name: cluster.spec.name.to_string(),
+        components: cluster.plan.component_names().join(", "),
+        provider: cluster.spec.provider.to_string(),
+        nodes: cluster.plan.slave_count() + 1,
+        state: cluster.state.to_string(),
+        created: cluster.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+    }
+}
+
+/// `GET /dashboard`: the caller's clusters.
+pub(super) async fn clusters(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = state.identify(&req).await?;
+    let clusters = state.store.clusters(&identity.tenant).await?;
+    let rows: Vec<Row> = clusters.iter().map(row).collect();
+    page("clusters", &json!({ "clusters": rows }))
+}
+
+/// `GET /dashboard/states`: each cluster's state, for the live listing.
+pub(super) async fn states(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = state.identify(&req).await?;
+    let clusters = state.store.clusters(&identity.tenant).await?;
+    let states: serde_json::Map<String, serde_json::Value> = clusters
+        .iter()
+        .map(|c| (c.id.to_string(), json!(c.state)))
+        .collect();
+    Ok(HttpResponse::Ok().json(states))
+}
+
+fn new_form_data(
+    state: &AppState,
+    csrf: &str,
+    form: &[(String, String)],
+    error: Option<String>,
+) -> serde_json::Value {
+    let value = |key: &str| {
+        form.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let chosen: Vec<String> = form
+        .iter()
+        .filter(|(k, _)| k == "component")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let provider = match value("provider") {
+        p if p.is_empty() => state.settings.provider.default.to_string(),
+        p => p,
+    };
+    let providers: Vec<_> = state
+        .providers
+        .kinds()
+        .into_iter()
+        .map(|name| json!({ "name": name, "selected": name == provider }))
+        .collect();
+    let components: Vec<_> = state
+        .catalogue
+        .iter()
+        .map(|c| {
+            let params: Vec<_> = c
+                .parameters
+                .iter()
+                .map(|(name, p)| {
+                    json!({
+                        "name": name,
+                        "kind": p.kind.as_str(),
+                        "secret": p.secret,
+                        "description": p.description,
+                        "default": match &p.default {
+                            crate::cluster::spec::Scalar::String(s) => s.clone(),
+                            crate::cluster::spec::Scalar::Integer(i) => i.to_string(),
+                            crate::cluster::spec::Scalar::Float(f) => f.to_string(),
+                            crate::cluster::spec::Scalar::Bool(b) => b.to_string(),
+                        },
+                    })
+                })
+                .collect();
+            json!({
+                "name": c.name,
+                "version": c.version,
+                "description": c.description,
+                "providers": c.providers.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+                "depends": c.depends_on.join(","),
+                "checked": chosen.contains(&c.name),
+                "params": params,
+            })
+        })
+        .collect();
+    let or = |key: &str, default: &str| match value(key) {
+        v if v.is_empty() => default.to_string(),
+        v => v,
+    };
+    json!({
+        "csrf": csrf,
+        "error": error,
+        "providers": providers,
+        "components": components,
+        "form": {
+            "name": value("name"),
+            "slaves": or("slaves", "2"),
+            "masterimage": or("masterimage", "ubuntu-22.04"),
+            "slaveimage": or("slaveimage", "ubuntu-22.04"),
+            "masterflavor": or("masterflavor", "m1.medium"),
+            "slaveflavor": or("slaveflavor", "m1.small"),
+            "stage": value("stage") == "true",
+        },
+    })
+}
+
+/// `GET /dashboard/new`: the create form.
+pub(super) async fn new_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    state.identify(&req).await?;
+    let (csrf, cookie) = csrf_token(&req);
+    let data = new_form_data(&state, &csrf, &[], None);
+    Ok(with_cookie(page("new", &data)?, cookie))
+}
+
+/// The create request's attributes, from the form.
+fn attributes(form: &[(String, String)]) -> Vec<Attribute> {
+    let string = |name: &str, value: &str| Attribute {
+        name: name.to_string(),
+        value: AttributeValue::String(value.to_string()),
+    };
+    let value = |key: &str| {
+        form.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let components: Vec<String> = form
+        .iter()
+        .filter(|(k, _)| k == "component")
+        .map(|(_, v)| format!("'{}'", v.replace(['\'', '\\'], "")))
+        .collect();
+    let mut attributes = vec![
+        string("icclab.disco.name", &value("name")),
+        string(
+            "icclab.disco.dependencies.inject",
+            &format!("[{}]", components.join(", ")),
+        ),
+        string("icclab.disco.components.heat.slavecount", &value("slaves")),
+    ];
+    // Fields left empty keep the server's defaults.
+    if !value("provider").is_empty() {
+        attributes.push(string("icclab.disco.provider", &value("provider")));
+    }
+    for key in ["masterimage", "slaveimage", "masterflavor", "slaveflavor"] {
+        let v = value(key);
+        if !v.is_empty() {
+            attributes.push(string(&format!("icclab.disco.components.heat.{key}"), &v));
+        }
+    }
+    let chosen: Vec<&str> = form
+        .iter()
+        .filter(|(k, _)| k == "component")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    for (key, v) in form {
+        // Parameters of chosen components, those given: an empty field keeps the default.
+        if let Some(rest) = key.strip_prefix("param.")
+            && let Some((component, _)) = rest.split_once('.')
+            && chosen.contains(&component)
+            && !v.is_empty()
+        {
+            attributes.push(string(&format!("icclab.disco.components.{rest}"), v));
+        }
+    }
+    if value("stage") == "true" {
+        attributes.push(string("icclab.disco.stage", "true"));
+    }
+    attributes
+}
+
+/// `POST /dashboard/new`: creates the cluster and shows its page; a refused request
+/// shows the form again, filled in, with the reason.
+pub(super) async fn create(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let form = form.into_inner();
+    check_csrf(&req, &form)?;
+    let identity = state.identify(&req).await?;
+    match new_cluster(&state, identity, &attributes(&form)).await {
+        Ok(cluster) => {
+            let id = cluster.id;
+            tracing::info!(cluster = %id, name = %cluster.spec.name, "cluster created from the dashboard");
+            state.store.insert_cluster(cluster).await?;
+            state.lifecycle.wake();
+            Ok(see_other(&format!("/dashboard/clusters/{id}")))
+        }
+        Err(e) if e.kind.is_client_error() => {
+            let (csrf, cookie) = csrf_token(&req);
+            let data = new_form_data(&state, &csrf, &form, Some(e.to_string()));
+            let mut response = page("new", &data)?;
+            *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
+            Ok(with_cookie(response, cookie))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `GET /dashboard/clusters/UUID`: the cluster's page.
+pub(super) async fn cluster(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let cluster = owned_cluster(&req, &path, &state).await?;
+    let (csrf, cookie) = csrf_token(&req);
+    let address = cluster.outputs.external_ip.clone().unwrap_or_default();
+    let mut web_uis = Vec::new();
+    if !address.is_empty() {
+        let uis: Vec<_> = cluster
+            .plan
+            .components
+            .iter()
+            .flat_map(|c| c.web_uis.iter().map(move |ui| (c.name.clone(), ui.clone())))
+            .filter(|(_, ui)| ui.node_group != GroupScope::Slaves)
+            .collect();
+        let checks = uis.iter().map(|(_, ui)| {
+            let target = format!("{address}:{}", ui.port);
+            async move {
+                tokio::time::timeout(REACH_TIMEOUT, tokio::net::TcpStream::connect(target))
+                    .await
+                    .is_ok_and(|c| c.is_ok())
+            }
+        });
+        let reachable = futures_util::future::join_all(checks).await;
+        for ((component, ui), up) in uis.into_iter().zip(reachable) {
+            web_uis.push(json!({
+                "name": ui.name,
+                "component": component,
+                "url": format!("http://{address}:{}{}", ui.port, ui.path),
+                "up": up,
+            }));
+        }
+    }
+    let mut nodes = vec!["master".to_string()];
+    nodes.extend((1..=cluster.plan.slave_count()).map(|i| format!("slaves:{i}")));
+    let data = json!({
+        "csrf": csrf,
+        "cluster": {
+            "id": cluster.id.to_string(),
+            "name": cluster.spec.name.to_string(),
+            "state": cluster.state,
+            "reason": cluster.state_reason,
+            "components": cluster.plan.component_names().join(", "),
+            "provider": cluster.spec.provider.to_string(),
+            "nodes": cluster.plan.slave_count() + 1,
+            "external_ip": address,
+        },
+        "web_uis": web_uis,
+        "nodes": nodes,
+        "staged": cluster.state == ClusterState::Pending && cluster.spec.staged,
+    });
+    Ok(with_cookie(page("cluster", &data)?, cookie))
+}
+
+/// `GET /dashboard/clusters/UUID/key`: the private key as a file (owner only).
+pub(super) async fn key(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let cluster = owned_cluster(&req, &path, &state).await?;
+    let name: String = cluster
+        .spec
+        .name
+        .to_string()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-pem-file")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}.key\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(cluster.keys.expose_private_key().to_string()))
+}
+
+/// `GET /dashboard/clusters/UUID/events`: the cluster's event stream, for its page.
+pub(super) async fn events(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    super::tasks::events(req, path, state).await
+}
+
+/// `POST /dashboard/clusters/UUID/delete`.
+pub(super) async fn delete(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    check_csrf(&req, &form)?;
+    let cluster = owned_cluster(&req, &path, &state).await?;
+    let identity = state.identify(&req).await?;
+    state
+        .store
+        .request_delete(&identity.tenant, cluster.id)
+        .await?;
+    state.lifecycle.wake();
+    Ok(see_other("/dashboard"))
+}
+
+/// `POST /dashboard/clusters/UUID/deploy`: deploys a staged cluster.
+pub(super) async fn deploy(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    check_csrf(&req, &form)?;
+    let cluster = owned_cluster(&req, &path, &state).await?;
+    let identity = state.identify(&req).await?;
+    state
+        .store
+        .request_deploy(&identity.tenant, cluster.id)
+        .await?;
+    state.lifecycle.wake();
+    Ok(see_other(&format!("/dashboard/clusters/{}", cluster.id)))
+}

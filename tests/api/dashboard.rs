@@ -1,0 +1,225 @@
+//! The dashboard over HTTP: its pages, the create form with its CSRF token, the key
+//! download and delete. (The browser end-to-end test is still to come.)
+
+use reqwest::header::{COOKIE, SET_COOKIE};
+
+use crate::helpers::{TestApp, spawn_app};
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .expect("client")
+}
+
+/// The create form's page: its CSRF cookie and the token in the form.
+async fn form(app: &TestApp, client: &reqwest::Client) -> (String, String, String) {
+    let response = client
+        .get(app.url("/dashboard/new"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let cookie = response
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .expect("a CSRF cookie")
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().expect("pair").to_string();
+    let html = response.text().await.expect("html");
+    let token = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a token in the form")
+        .to_string();
+    (cookie, token, html)
+}
+
+#[tokio::test]
+async fn a_cluster_is_created_shown_and_deleted_through_the_dashboard_forms() {
+    let app = spawn_app().await;
+    let client = no_redirects();
+    let (cookie, token, html) = form(&app, &client).await;
+    // Every field has a label; every component a checkbox with its parameters.
+    for id in [
+        "name",
+        "provider",
+        "slaves",
+        "c-spark",
+        "c-zeppelin",
+        "p-spark-worker_cores",
+        "stage",
+    ] {
+        assert!(
+            html.contains(&format!("<label for=\"{id}\"")),
+            "no label for {id}"
+        );
+    }
+    assert!(
+        html.contains("data-depends=\"spark\""),
+        "zeppelin says it needs spark"
+    );
+
+    // Without the token, or with another, nothing is created.
+    let forged = client
+        .post(app.url("/dashboard/new"))
+        .header(COOKIE, &cookie)
+        .form(&[
+            ("csrf", "0".repeat(64).as_str()),
+            ("name", "x"),
+            ("component", "dask"),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(forged.status(), 403);
+    assert!(app.listing().await.is_empty());
+
+    // A refused request shows the form again with the reason, filled in.
+    let refused = client
+        .post(app.url("/dashboard/new"))
+        .header(COOKIE, &cookie)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("name", "<b>bad</b>"),
+            ("component", "nosuch"),
+            ("slaves", "1"),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status(), 400);
+    let page = refused.text().await.expect("html");
+    assert!(page.contains("role=\"alert\">icclab.disco.name"), "{page}");
+    // What the user typed comes back escaped, in the message and in the field.
+    assert!(
+        page.contains("value=\"&lt;b&gt;bad&lt;/b&gt;\""),
+        "the name is kept, escaped"
+    );
+    assert!(!page.contains("<b>bad</b>"), "{page}");
+
+    let created = client
+        .post(app.url("/dashboard/new"))
+        .header(COOKIE, &cookie)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("name", "web-1"),
+            ("provider", "file"),
+            ("component", "spark"),
+            ("param.spark.worker_cores", "3"),
+            ("param.dask.worker_threads", "9"),
+            ("slaves", "1"),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(created.status(), 303);
+    let page_url = created
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("location")
+        .to_string();
+    let id = page_url.rsplit('/').next().expect("id").to_string();
+    let location = app.url(&format!("/disco/{id}"));
+    app.wait_for(&location, Some("ready")).await;
+    let plan: serde_json::Value = app
+        .client
+        .get(format!("{location}/plan"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(plan["components"][0]["params"]["worker_cores"], 3);
+    assert_eq!(
+        plan["components"].as_array().map(Vec::len),
+        Some(1),
+        "dask's field was ignored"
+    );
+
+    // The cluster's page; the listing links to it.
+    let page = client
+        .get(app.url(&page_url))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("<h1>web-1</h1>"), "{page}");
+    assert!(
+        page.contains("new EventSource(\"/dashboard/clusters/"),
+        "live task tree"
+    );
+    let listing = app
+        .client
+        .get(app.url("/dashboard"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        listing.contains(&format!("href=\"/dashboard/clusters/{id}\"")),
+        "{listing}"
+    );
+
+    // The key, as a file.
+    let key = client
+        .get(app.url(&format!("/dashboard/clusters/{id}/key")))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(key.status(), 200);
+    let disposition = key
+        .headers()
+        .get("content-disposition")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(disposition, "attachment; filename=\"web-1.key\"");
+    assert!(
+        key.text()
+            .await
+            .expect("key")
+            .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
+    );
+    // Another tenant gets no key.
+    let other = client
+        .get(app.url(&format!("/dashboard/clusters/{id}/key")))
+        .header("X-Tenant-Name", "other")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(other.status(), 404);
+
+    // Delete needs the token too.
+    let forged = client
+        .post(app.url(&format!("/dashboard/clusters/{id}/delete")))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", "nope")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(forged.status(), 403);
+    let deleted = client
+        .post(app.url(&format!("/dashboard/clusters/{id}/delete")))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deleted.status(), 303);
+    app.wait_for(&location, None).await;
+}
