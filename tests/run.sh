@@ -14,6 +14,9 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+# The dashboard's end-to-end test drives Debian's Chromium over WebDriver.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   missing+=(python3-venv)

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a random port, driven over HTTP.
 
 mod bad_input;
+mod browser;
 mod catalogue;
 mod cli;
 mod create;

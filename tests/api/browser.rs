@@ -1,0 +1,310 @@
+//! The dashboard in a real headless Chromium (Debian's chromium and chromium-driver,
+//! over WebDriver): create a local JupyterLab cluster through the form, from the
+//! keyboard, watch it become ready without a reload, open its JupyterLab link, download
+//! its key, delete it. Screenshots of every page, at 1280 and 390 px wide, go to
+//! target/e2e-screenshots.
+
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use disco::cluster::ProviderKind;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::helpers::spawn_app_with;
+
+/// chromedriver and the browsers it started: one process group, killed whatever
+/// happens to the test.
+struct Driver {
+    child: std::process::Child,
+    port: u16,
+    scratch: tempfile::TempDir,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (tests/run.sh installs chromium-driver)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Driver {
+            child,
+            port,
+            scratch: tempfile::tempdir().expect("scratch"),
+        }
+    }
+
+    /// A browser session with a viewport of exactly `width` x `height`.
+    async fn session(&self, width: u32, height: u32) -> (Client, PathBuf) {
+        let profile = self.scratch.path().join(format!("profile-{width}"));
+        let downloads = self.scratch.path().join(format!("downloads-{width}"));
+        std::fs::create_dir_all(&downloads).expect("downloads");
+        let capabilities = serde_json::json!({ "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                format!("--user-data-dir={}", profile.display()),
+                format!("--window-size={width},{height}")],
+            "mobileEmulation": { "deviceMetrics": {
+                "width": width, "height": height, "pixelRatio": 1,
+                "mobile": width < 800, "touch": width < 800 } },
+            "prefs": { "download.default_directory": downloads,
+                "download.prompt_for_download": false } } });
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities.as_object().cloned().unwrap_or_default())
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a browser session");
+        (client, downloads)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+async fn shot(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(screenshots().join(format!("{name}.png")), png).expect("write");
+}
+
+async fn wait_until(what: &str, within: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    match client.find(Locator::Css(css)).await {
+        Ok(element) => element.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Whether the page fits its viewport's width (no sideways scrolling).
+async fn fits(client: &Client) -> bool {
+    let widths = client
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth]",
+            vec![],
+        )
+        .await
+        .expect("script");
+    widths[0].as_u64() <= widths[1].as_u64()
+}
+
+#[tokio::test]
+async fn a_local_jupyter_cluster_from_the_dashboard_form_to_its_deletion() {
+    let app = spawn_app_with(|settings| {
+        settings.provider.default = ProviderKind::Local;
+        settings.provider.local.stop_grace_secs = 5;
+    })
+    .await;
+    let driver = Driver::start();
+    let (browser, downloads) = driver.session(1280, 900).await;
+
+    browser.goto(&app.url("/dashboard")).await.expect("open");
+    shot(&browser, "clusters-1280-empty").await;
+    browser
+        .find(Locator::LinkText("Create a cluster"))
+        .await
+        .expect("the create link")
+        .click()
+        .await
+        .expect("click");
+    shot(&browser, "create-1280").await;
+
+    // The form, from the keyboard: fields found by their labels.
+    let field = async |label: &str| {
+        let label = browser
+            .find(Locator::XPath(&format!(
+                "//label[starts-with(normalize-space(.), '{label}')]"
+            )))
+            .await
+            .unwrap_or_else(|_| panic!("a label {label}"));
+        let id = label.attr("for").await.expect("attr").expect("for");
+        browser.find(Locator::Id(&id)).await.expect("its field")
+    };
+    field("Name")
+        .await
+        .send_keys("notebook")
+        .await
+        .expect("type");
+    field("jupyter")
+        .await
+        .send_keys(" ")
+        .await
+        .expect("space checks it");
+    field("jupyter.token")
+        .await
+        .send_keys("e2e-token-1")
+        .await
+        .expect("type");
+    let slaves = field("Slaves").await;
+    slaves.clear().await.expect("clear");
+    slaves.send_keys("0").await.expect("type");
+    field("Name")
+        .await
+        .send_keys(&String::from(char::from(Key::Enter)))
+        .await
+        .expect("enter submits");
+
+    wait_until("the cluster page", Duration::from_secs(20), async || {
+        browser
+            .current_url()
+            .await
+            .is_ok_and(|url| url.path().starts_with("/dashboard/clusters/"))
+    })
+    .await;
+    let page_url = browser.current_url().await.expect("url").to_string();
+    // A mark that a reload would wipe.
+    browser
+        .execute("window.stillTheSamePage = true; return true", vec![])
+        .await
+        .expect("mark");
+    wait_until("ready on the page", Duration::from_secs(900), async || {
+        text_of(&browser, "#state").await == "ready"
+    })
+    .await;
+    let same = browser
+        .execute("return window.stillTheSamePage === true", vec![])
+        .await
+        .expect("script");
+    assert_eq!(same, serde_json::json!(true), "the page was reloaded");
+    wait_until("the task tree", Duration::from_secs(10), async || {
+        text_of(&browser, "#tasks tbody")
+            .await
+            .contains("jupyter smoke")
+    })
+    .await;
+    wait_until("the JupyterLab link", Duration::from_secs(10), async || {
+        browser.find(Locator::Css("#web-uis a")).await.is_ok()
+    })
+    .await;
+    assert!(
+        browser.find(Locator::Css("#web-uis .dot-up")).await.is_ok(),
+        "the server reached JupyterLab"
+    );
+    shot(&browser, "cluster-1280-ready").await;
+
+    // The same page at phone width.
+    let (phone, _) = driver.session(390, 844).await;
+    phone.goto(&page_url).await.expect("open");
+    wait_until("the tree at 390 px", Duration::from_secs(10), async || {
+        text_of(&phone, "#tasks tbody")
+            .await
+            .contains("jupyter smoke")
+    })
+    .await;
+    assert!(fits(&phone).await, "the cluster page fits 390 px");
+    shot(&phone, "cluster-390").await;
+    phone.goto(&app.url("/dashboard/new")).await.expect("open");
+    assert!(fits(&phone).await, "the create form fits 390 px");
+    shot(&phone, "create-390").await;
+    phone.goto(&app.url("/dashboard")).await.expect("open");
+    assert!(fits(&phone).await, "the listing fits 390 px");
+    shot(&phone, "clusters-390").await;
+    phone.close().await.expect("close");
+
+    // The key, downloaded.
+    browser
+        .find(Locator::LinkText("Download the SSH private key"))
+        .await
+        .expect("the key link")
+        .click()
+        .await
+        .expect("click");
+    wait_until("the key file", Duration::from_secs(20), async || {
+        std::fs::read_dir(&downloads)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy() == "notebook.key")
+            })
+            .unwrap_or(false)
+    })
+    .await;
+    let key = std::fs::read_to_string(downloads.join("notebook.key")).expect("key");
+    assert!(key.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+
+    // JupyterLab, from its link: it answers, and wants the token.
+    let jupyter = browser
+        .find(Locator::Css("#web-uis a"))
+        .await
+        .expect("link")
+        .attr("href")
+        .await
+        .expect("attr")
+        .expect("href");
+    browser.goto(&jupyter).await.expect("open JupyterLab");
+    wait_until("JupyterLab's page", Duration::from_secs(20), async || {
+        browser
+            .title()
+            .await
+            .is_ok_and(|title| title.contains("Jupyter"))
+    })
+    .await;
+    shot(&browser, "jupyterlab-1280").await;
+
+    // Delete, confirmed.
+    browser.goto(&page_url).await.expect("back");
+    browser
+        .find(Locator::Css("button.danger"))
+        .await
+        .expect("the delete button")
+        .click()
+        .await
+        .expect("click");
+    let question = browser.get_alert_text().await.expect("a confirmation");
+    assert!(question.contains("Delete notebook"), "{question}");
+    browser.accept_alert().await.expect("confirm");
+    wait_until("the listing", Duration::from_secs(20), async || {
+        browser
+            .current_url()
+            .await
+            .is_ok_and(|url| url.path() == "/dashboard")
+    })
+    .await;
+    let location = app.url(&format!(
+        "/disco/{}",
+        page_url.rsplit('/').next().expect("id")
+    ));
+    app.wait_for(&location, None).await;
+    browser.refresh().await.expect("reload");
+    assert!(
+        text_of(&browser, "#clusters")
+            .await
+            .contains("No clusters yet.")
+    );
+    shot(&browser, "clusters-1280-after").await;
+    browser.close().await.expect("close");
+}
