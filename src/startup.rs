@@ -118,6 +118,7 @@ impl Application {
             lifecycle: lifecycle.clone(),
             providers,
             settings: Arc::clone(&settings),
+            sessions: Arc::default(),
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -262,10 +262,19 @@ pub(super) async fn owned_cluster(
     state: &AppState,
 ) -> Result<Cluster, ApiError> {
     let identity = state.identify(req).await?;
+    cluster_of(&identity.tenant, path, state).await
+}
+
+/// The tenant's cluster `path` names; 404 for any other.
+pub(super) async fn cluster_of(
+    tenant: &crate::cluster::TenantId,
+    path: &str,
+    state: &AppState,
+) -> Result<Cluster, ApiError> {
     let id = parse_id(path)?;
     state
         .store
-        .cluster(Some(&identity.tenant), id)
+        .cluster(Some(tenant), id)
         .await?
         .ok_or_else(|| no_cluster(path))
 }

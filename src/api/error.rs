@@ -33,6 +33,10 @@ pub enum ApiErrorKind {
     Forbidden(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Not an error for a person with a browser: go there first (the dashboard's
+    /// sign-in page).
+    #[error("see {0}")]
+    SeeOther(String),
     #[error("internal error; the server log has the details")]
     Internal(#[source] anyhow::Error),
 }
@@ -135,6 +139,7 @@ impl ResponseError for ApiError {
             ApiErrorKind::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiErrorKind::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiErrorKind::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiErrorKind::SeeOther(_) => StatusCode::SEE_OTHER,
             ApiErrorKind::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -147,6 +152,11 @@ impl ResponseError for ApiError {
             tracing::error!(error = ?cause, "request failed");
         }
         let mut response = HttpResponse::build(status);
+        if let ApiErrorKind::SeeOther(location) = &self.kind {
+            return response
+                .insert_header((header::LOCATION, location.clone()))
+                .finish();
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("30")));
         }

@@ -2,7 +2,7 @@
 //! read the store and queue jobs; they never wait on a provider.
 
 mod clusters;
-mod dashboard;
+pub mod dashboard;
 pub mod error;
 mod negotiate;
 mod present;
@@ -32,6 +32,8 @@ pub struct AppState {
     pub lifecycle: Lifecycle,
     pub providers: Providers,
     pub settings: Arc<Settings>,
+    /// Dashboard sign-ins: the Keystone token each browser session stands for.
+    pub sessions: Arc<dashboard::Sessions>,
 }
 
 impl AppState {
@@ -94,6 +96,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
         .route("/dashboard", web::get().to(dashboard::clusters))
         .route("/dashboard/", web::get().to(dashboard::clusters))
         .route("/dashboard/states", web::get().to(dashboard::states))
+        .route("/dashboard/login", web::get().to(dashboard::login_form))
+        .route("/dashboard/login", web::post().to(dashboard::login))
+        .route("/dashboard/logout", web::post().to(dashboard::logout))
         .route("/dashboard/new", web::get().to(dashboard::new_form))
         .route("/dashboard/new", web::post().to(dashboard::create))
         .route(

@@ -266,8 +266,13 @@ pub(super) async fn events(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let cluster = owned_cluster(&req, &path, &state).await?;
+    Ok(event_stream(&state.store, &cluster))
+}
+
+/// The event stream of a cluster its caller may see.
+pub(super) fn event_stream(store: &Store, cluster: &Cluster) -> HttpResponse {
     let watch = Watch {
-        store: state.store.clone(),
+        store: store.clone(),
         id: cluster.id,
         last_report: 0,
         last_state: None,
@@ -295,9 +300,9 @@ pub(super) async fn events(
             tokio::time::sleep(EVENT_POLL).await;
         }
     });
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(body))
+        .streaming(body)
 }

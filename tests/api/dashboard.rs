@@ -223,3 +223,112 @@ async fn a_cluster_is_created_shown_and_deleted_through_the_dashboard_forms() {
     assert_eq!(deleted.status(), 303);
     app.wait_for(&location, None).await;
 }
+
+/// The value of a Set-Cookie header's cookie, checked to be HttpOnly and SameSite=Strict.
+fn cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| {
+            assert!(
+                v.contains("HttpOnly") && v.contains("SameSite=Strict"),
+                "{v}"
+            );
+            v.split(';').next().expect("pair").to_string()
+        })
+}
+
+#[tokio::test]
+async fn with_keystone_the_dashboard_signs_in_against_keystone_and_out() {
+    let app =
+        crate::helpers::spawn_app_with(|s| crate::openstack::on_the_test_bed(s, "fake-env.yaml"))
+            .await;
+    let client = no_redirects();
+    let first = client
+        .get(app.url("/dashboard"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(first.status(), 303);
+    assert_eq!(first.headers()["location"], "/dashboard/login");
+
+    let login = client
+        .get(app.url("/dashboard/login"))
+        .send()
+        .await
+        .expect("sent");
+    let csrf = cookie_pair(&login, "disco_csrf").expect("a CSRF cookie");
+    let html = login.text().await.expect("html");
+    for id in ["user", "password", "project"] {
+        assert!(
+            html.contains(&format!("<label for=\"{id}\"")),
+            "no label for {id}"
+        );
+    }
+    let token = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("token")
+        .to_string();
+
+    let wrong = client
+        .post(app.url("/dashboard/login"))
+        .header(COOKIE, &csrf)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("user", "demo"),
+            ("password", "nope"),
+            ("project", "demo"),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.text().await.expect("html").contains("role=\"alert\""));
+
+    let signed_in = client
+        .post(app.url("/dashboard/login"))
+        .header(COOKIE, &csrf)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("user", "demo"),
+            ("password", "demopass"),
+            ("project", "demo"),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(signed_in.status(), 303);
+    let session = cookie_pair(&signed_in, "disco_session").expect("a session cookie");
+    let session_id = session.split('=').nth(1).expect("value");
+    assert_eq!(session_id.len(), 64, "an opaque id, not the Keystone token");
+    let cookies = format!("{csrf}; {session}");
+    let page = client
+        .get(app.url("/dashboard"))
+        .header(COOKIE, &cookies)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("html").contains("Sign out demo"));
+
+    let out = client
+        .post(app.url("/dashboard/logout"))
+        .header(COOKIE, &cookies)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(out.status(), 303);
+    let after = client
+        .get(app.url("/dashboard"))
+        .header(COOKIE, &cookies)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(after.status(), 303, "the old session is gone");
+}

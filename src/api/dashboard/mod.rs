@@ -3,7 +3,8 @@
 //! build step. Forms are protected by a double-submit CSRF token: a random value in an
 //! HttpOnly, SameSite=Strict cookie that each form must repeat.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -14,13 +15,16 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::AppState;
-use super::clusters::{new_cluster, owned_cluster};
+use super::clusters::{cluster_of, new_cluster};
 use super::error::{ApiError, ApiErrorKind};
+use crate::auth::{Credentials, Identity};
 use crate::cluster::{Cluster, ClusterState};
+use crate::config::AuthMode;
 use crate::frameworks::catalogue::GroupScope;
 use crate::occi::text::{Attribute, AttributeValue};
 
 const CSRF_COOKIE: &str = "disco_csrf";
+const SESSION_COOKIE: &str = "disco_session";
 /// How long a web UI's port has to answer for its dot to be green.
 const REACH_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -34,6 +38,7 @@ fn templates() -> &'static Handlebars<'static> {
             ("clusters", include_str!("templates/clusters.hbs")),
             ("new", include_str!("templates/new.hbs")),
             ("cluster", include_str!("templates/cluster.hbs")),
+            ("login", include_str!("templates/login.hbs")),
         ] {
             // The templates are part of the binary: a broken one is a bug found by any
             // test that renders it.
@@ -54,6 +59,107 @@ fn page(name: &str, data: &serde_json::Value) -> Result<HttpResponse, ApiError> 
         .insert_header(("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'"))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .body(html))
+}
+
+/// Signed-in browsers, with Keystone: the session id (in an HttpOnly, SameSite=Strict
+/// cookie) stands for the user's token, which stays on the server. Kept in memory: a
+/// restart signs everybody out.
+#[derive(Default)]
+pub struct Sessions {
+    by_id: Mutex<HashMap<String, Session>>,
+}
+
+struct Session {
+    token: secrecy::SecretString,
+    user: String,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Sessions {
+    fn open(
+        &self,
+        token: secrecy::SecretString,
+        user: String,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> String {
+        let id = crate::tasks::new_report_token();
+        let mut sessions = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        let now = chrono::Utc::now();
+        sessions.retain(|_, s| s.expires_at.is_none_or(|at| at > now));
+        sessions.insert(
+            id.clone(),
+            Session {
+                token,
+                user,
+                expires_at,
+            },
+        );
+        id
+    }
+
+    fn token(&self, id: &str) -> Option<(secrecy::SecretString, String)> {
+        let sessions = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        let session = sessions.get(id)?;
+        if session
+            .expires_at
+            .is_some_and(|at| at <= chrono::Utc::now())
+        {
+            return None;
+        }
+        Some((session.token.clone(), session.user.clone()))
+    }
+
+    fn close(&self, id: &str) {
+        self.by_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+}
+
+/// Who is asking. With Keystone: the browser's session, validated with Keystone on each
+/// request; without one, a 303 to the sign-in page.
+async fn who(req: &HttpRequest, state: &AppState) -> Result<Identity, ApiError> {
+    if state.settings.auth.mode == AuthMode::None {
+        return state.identify(req).await;
+    }
+    let signed_in = req
+        .cookie(SESSION_COOKIE)
+        .and_then(|c| state.sessions.token(c.value()));
+    let Some((token, _)) = signed_in else {
+        return Err(ApiErrorKind::SeeOther("/dashboard/login".into()).into());
+    };
+    let credentials = Credentials {
+        token: Some(token),
+        ..Credentials::default()
+    };
+    match state.auth.authenticate(&credentials).await {
+        Ok(identity) => Ok(identity),
+        // Expired or revoked: sign in again.
+        Err(crate::auth::AuthError::Keystone(_)) | Err(crate::auth::AuthError::Missing) => {
+            Err(ApiErrorKind::SeeOther("/dashboard/login".into()).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What every page's header needs: who is signed in, and the token to sign out.
+fn chrome(req: &HttpRequest, state: &AppState, csrf: &str) -> serde_json::Value {
+    let user = req
+        .cookie(SESSION_COOKIE)
+        .and_then(|c| state.sessions.token(c.value()))
+        .map(|(_, user)| user);
+    json!({ "signed_in": user.is_some(), "user": user, "csrf": csrf })
+}
+
+/// `data` with the header's values added.
+fn with_chrome(mut data: serde_json::Value, chrome: serde_json::Value) -> serde_json::Value {
+    if let (Some(data), Some(chrome)) = (data.as_object_mut(), chrome.as_object()) {
+        for (key, value) in chrome {
+            data.entry(key.clone()).or_insert(value.clone());
+        }
+    }
+    data
 }
 
 /// The CSRF token of this browser, made on its first page.
@@ -130,10 +236,12 @@ pub(super) async fn clusters(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = state.identify(&req).await?;
+    let identity = who(&req, &state).await?;
+    let (csrf, cookie) = csrf_token(&req);
     let clusters = state.store.clusters(&identity.tenant).await?;
     let rows: Vec<Row> = clusters.iter().map(row).collect();
-    page("clusters", &json!({ "clusters": rows }))
+    let data = with_chrome(json!({ "clusters": rows }), chrome(&req, &state, &csrf));
+    Ok(with_cookie(page("clusters", &data)?, cookie))
 }
 
 /// `GET /dashboard/states`: each cluster's state, for the live listing.
@@ -141,7 +249,7 @@ pub(super) async fn states(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let identity = state.identify(&req).await?;
+    let identity = who(&req, &state).await?;
     let clusters = state.store.clusters(&identity.tenant).await?;
     let states: serde_json::Map<String, serde_json::Value> = clusters
         .iter()
@@ -236,9 +344,12 @@ pub(super) async fn new_form(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.identify(&req).await?;
+    who(&req, &state).await?;
     let (csrf, cookie) = csrf_token(&req);
-    let data = new_form_data(&state, &csrf, &[], None);
+    let data = with_chrome(
+        new_form_data(&state, &csrf, &[], None),
+        chrome(&req, &state, &csrf),
+    );
     Ok(with_cookie(page("new", &data)?, cookie))
 }
 
@@ -307,7 +418,7 @@ pub(super) async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let form = form.into_inner();
     check_csrf(&req, &form)?;
-    let identity = state.identify(&req).await?;
+    let identity = who(&req, &state).await?;
     match new_cluster(&state, identity, &attributes(&form)).await {
         Ok(cluster) => {
             let id = cluster.id;
@@ -318,7 +429,10 @@ pub(super) async fn create(
         }
         Err(e) if e.kind.is_client_error() => {
             let (csrf, cookie) = csrf_token(&req);
-            let data = new_form_data(&state, &csrf, &form, Some(e.to_string()));
+            let data = with_chrome(
+                new_form_data(&state, &csrf, &form, Some(e.to_string())),
+                chrome(&req, &state, &csrf),
+            );
             let mut response = page("new", &data)?;
             *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
             Ok(with_cookie(response, cookie))
@@ -333,7 +447,8 @@ pub(super) async fn cluster(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let cluster = owned_cluster(&req, &path, &state).await?;
+    let identity = who(&req, &state).await?;
+    let cluster = cluster_of(&identity.tenant, &path, &state).await?;
     let (csrf, cookie) = csrf_token(&req);
     let address = cluster.outputs.external_ip.clone().unwrap_or_default();
     let mut web_uis = Vec::new();
@@ -381,6 +496,7 @@ pub(super) async fn cluster(
         "nodes": nodes,
         "staged": cluster.state == ClusterState::Pending && cluster.spec.staged,
     });
+    let data = with_chrome(data, chrome(&req, &state, &csrf));
     Ok(with_cookie(page("cluster", &data)?, cookie))
 }
 
@@ -390,7 +506,8 @@ pub(super) async fn key(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let cluster = owned_cluster(&req, &path, &state).await?;
+    let identity = who(&req, &state).await?;
+    let cluster = cluster_of(&identity.tenant, &path, &state).await?;
     let name: String = cluster
         .spec
         .name
@@ -420,7 +537,9 @@ pub(super) async fn events(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    super::tasks::events(req, path, state).await
+    let identity = who(&req, &state).await?;
+    let cluster = cluster_of(&identity.tenant, &path, &state).await?;
+    Ok(super::tasks::event_stream(&state.store, &cluster))
 }
 
 /// `POST /dashboard/clusters/UUID/delete`.
@@ -431,8 +550,8 @@ pub(super) async fn delete(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     check_csrf(&req, &form)?;
-    let cluster = owned_cluster(&req, &path, &state).await?;
-    let identity = state.identify(&req).await?;
+    let identity = who(&req, &state).await?;
+    let cluster = cluster_of(&identity.tenant, &path, &state).await?;
     state
         .store
         .request_delete(&identity.tenant, cluster.id)
@@ -449,12 +568,102 @@ pub(super) async fn deploy(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     check_csrf(&req, &form)?;
-    let cluster = owned_cluster(&req, &path, &state).await?;
-    let identity = state.identify(&req).await?;
+    let identity = who(&req, &state).await?;
+    let cluster = cluster_of(&identity.tenant, &path, &state).await?;
     state
         .store
         .request_deploy(&identity.tenant, cluster.id)
         .await?;
     state.lifecycle.wake();
     Ok(see_other(&format!("/dashboard/clusters/{}", cluster.id)))
+}
+
+/// `GET /dashboard/login`: the sign-in form (Keystone only).
+pub(super) async fn login_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if state.settings.auth.mode == AuthMode::None {
+        return Ok(see_other("/dashboard"));
+    }
+    let (csrf, cookie) = csrf_token(&req);
+    let data = json!({ "csrf": csrf, "form": { "user": "", "project": "" } });
+    Ok(with_cookie(page("login", &data)?, cookie))
+}
+
+/// `POST /dashboard/login`: user, password and project, exchanged with Keystone for a
+/// token that stays on the server; the browser gets a session cookie.
+pub(super) async fn login(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    check_csrf(&req, &form)?;
+    let value = |key: &str| {
+        form.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let credentials = Credentials {
+        user: Some(value("user")).filter(|v| !v.is_empty()),
+        password: Some(secrecy::SecretString::from(value("password"))),
+        tenant: Some(value("project")).filter(|v| !v.is_empty()),
+        ..Credentials::default()
+    };
+    match state.auth.authenticate(&credentials).await {
+        Ok(Identity {
+            token: Some(token),
+            user,
+            ..
+        }) => {
+            let session =
+                state
+                    .sessions
+                    .open(token.id.clone(), user.unwrap_or_default(), token.expires_at);
+            let cookie = Cookie::build(SESSION_COOKIE, session)
+                .path("/dashboard")
+                .http_only(true)
+                .same_site(SameSite::Strict)
+                .finish();
+            Ok(with_cookie(see_other("/dashboard"), Some(cookie)))
+        }
+        Ok(_) => Err(ApiError::internal(anyhow::anyhow!(
+            "keystone authentication gave no token"
+        ))),
+        Err(e) => {
+            let error: ApiError = e.into();
+            if !error.kind.is_client_error() {
+                return Err(error);
+            }
+            let (csrf, cookie) = csrf_token(&req);
+            let data = json!({
+                "csrf": csrf,
+                "error": error.to_string(),
+                "form": { "user": value("user"), "project": value("project") },
+            });
+            let mut response = page("login", &data)?;
+            *response.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
+            Ok(with_cookie(response, cookie))
+        }
+    }
+}
+
+/// `POST /dashboard/logout`: forgets the session and its token.
+pub(super) async fn logout(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    check_csrf(&req, &form)?;
+    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
+        state.sessions.close(cookie.value());
+    }
+    let mut gone = Cookie::build(SESSION_COOKIE, "")
+        .path("/dashboard")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .finish();
+    gone.make_removal();
+    Ok(with_cookie(see_other("/dashboard/login"), Some(gone)))
 }
