@@ -174,6 +174,10 @@ async fn a_cluster_is_created_shown_and_deleted_through_the_dashboard_forms() {
         listing.contains(&format!("href=\"/dashboard/clusters/{id}\"")),
         "{listing}"
     );
+    assert!(
+        listing.contains(&format!("action=\"/dashboard/clusters/{id}/delete\"")),
+        "a delete button on the listing"
+    );
 
     // The key, as a file.
     let key = client
