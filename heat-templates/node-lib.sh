@@ -95,9 +95,10 @@ disco_run_step() {
     local last
     last=$(tail -n 3 "$err" | tr '\n' ' ')
     [ -n "$last" ] || last=$(tail -n 3 "$out" | tr '\n' ' ')
-    # The wait condition first: the report tells DISCO to look at it.
-    disco_signal FAILURE "$DISCO_NODE: $stage failed with return code $rc: $last"
+    # The report first, so that the task tree holds the failure (its return code and
+    # output) by the time DISCO sees the wait condition and fails the cluster.
     disco_report "$stage" failed "$rc" "$(tail -c 2000 "$out")" "$(tail -c 2000 "$err")"
+    disco_signal FAILURE "$DISCO_NODE: $stage failed with return code $rc: $last"
     exit 1
   fi
 }

@@ -181,7 +181,7 @@ pub fn stream_stage(index: usize, stage: &Task) -> String {
     let shown: Vec<&Task> = stage
         .leaves()
         .into_iter()
-        .filter(|leaf| leaf.command.is_some())
+        .filter(|leaf| leaf.command.is_some() && leaf.rc.is_some())
         .filter(|leaf| stage.kind == TaskKind::ActionStage || leaf.status == TaskStatus::Failed)
         .collect();
     if !shown.is_empty() {
