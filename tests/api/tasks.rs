@@ -180,4 +180,13 @@ async fn a_deploy_reports_every_stage_and_only_its_own_token_is_accepted() {
 
     let response = app.client.delete(&first).send().await.expect("sent");
     assert_eq!(response.status(), 200);
+    // Gone before the test ends: the server stops with it, and would leave the
+    // cluster's processes behind.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app.attribute(&first, "icclab.disco.state").await.is_some() {
+        assert!(Instant::now() < deadline, "never deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let id = first.rsplit('/').next().expect("id");
+    assert!(disco::providers::local::process::processes_of(id, None).is_empty());
 }
