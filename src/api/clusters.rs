@@ -283,7 +283,7 @@ pub(super) fn parse_id(path: &str) -> Result<ClusterId, ApiError> {
     path.parse().map_err(|_| no_cluster(path))
 }
 
-fn no_cluster(path: &str) -> ApiError {
+pub(super) fn no_cluster(path: &str) -> ApiError {
     let shown: String = path.chars().take(64).collect();
     ApiError::not_found(format!("no cluster {shown:?} here"))
 }

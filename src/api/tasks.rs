@@ -123,12 +123,15 @@ fn check(body: ReportBody) -> Result<Report, ApiError> {
     })
 }
 
-async fn task_of(store: &Store, cluster: &Cluster) -> Result<(Task, i64), ApiError> {
+async fn task_of(store: &Store, cluster: &Cluster) -> Result<Task, ApiError> {
     let transitions = store.transitions(cluster.id).await?;
-    let numbered = store.reports(cluster.id, 0).await?;
-    let last = numbered.last().map_or(0, |(n, _)| *n);
-    let reports: Vec<Report> = numbered.into_iter().map(|(_, r)| r).collect();
-    Ok((tasks::deploy_task(cluster, &transitions, &reports), last))
+    let reports: Vec<Report> = store
+        .reports(cluster.id, 0)
+        .await?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    Ok(tasks::deploy_task(cluster, &transitions, &reports))
 }
 
 fn wants_text(req: &HttpRequest) -> bool {
@@ -146,7 +149,7 @@ pub(super) async fn tasks(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let cluster = owned_cluster(&req, &path, &state).await?;
-    let (task, _) = task_of(&state.store, &cluster).await?;
+    let task = task_of(&state.store, &cluster).await?;
     if wants_text(&req) {
         return Ok(HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
@@ -168,8 +171,7 @@ pub(super) async fn logs(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let cluster = owned_cluster(&req, &path, &state).await?;
-    let mut nodes = vec!["master".to_string()];
-    nodes.extend((1..=cluster.plan.slave_count()).map(|i| format!("slaves:{i}")));
+    let nodes = cluster.plan.node_names();
     if let Some(node) = &query.node
         && !nodes.contains(node)
     {
@@ -197,6 +199,8 @@ struct Watch {
     store: Store,
     id: ClusterId,
     last_report: i64,
+    /// Every report so far: read once each, not again at every look.
+    reports: Vec<Report>,
     last_state: Option<(ClusterState, String)>,
     last_task: Option<Task>,
     quiet_since: std::time::Instant,
@@ -230,6 +234,7 @@ impl Watch {
             for (number, report) in reports {
                 self.last_report = number;
                 events.push(event("report", &report));
+                self.reports.push(report);
             }
         }
         let state = (cluster.state, cluster.state_reason.clone());
@@ -240,7 +245,8 @@ impl Watch {
             ));
             self.last_state = Some(state);
         }
-        if let Ok((task, _)) = task_of(&self.store, &cluster).await
+        if let Ok(transitions) = self.store.transitions(cluster.id).await
+            && let task = tasks::deploy_task(&cluster, &transitions, &self.reports)
             && self.last_task.as_ref() != Some(&task)
         {
             events.push(event("tasks", &task));
@@ -275,6 +281,7 @@ pub(super) fn event_stream(store: &Store, cluster: &Cluster) -> HttpResponse {
         store: store.clone(),
         id: cluster.id,
         last_report: 0,
+        reports: Vec::new(),
         last_state: None,
         last_task: None,
         quiet_since: std::time::Instant::now(),

@@ -113,14 +113,9 @@ pub struct Request {
     pub staged: bool,
 }
 
+/// A string as an OCCI attribute value: quoted and escaped as the server parses it.
 fn quote(value: &str) -> String {
-    format!(
-        "\"{}\"",
-        value
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n")
-    )
+    crate::occi::text::AttributeValue::String(value.to_string()).to_string()
 }
 
 impl Request {

@@ -60,6 +60,13 @@ impl Plan {
             .map_or(0, |g| g.count)
     }
 
+    /// The nodes as scripts, reports and the task tree name them: `master`, `slaves:1`, ...
+    pub fn node_names(&self) -> Vec<String> {
+        std::iter::once("master".to_string())
+            .chain((1..=self.slave_count()).map(|i| format!("slaves:{i}")))
+            .collect()
+    }
+
     pub fn component_names(&self) -> Vec<&str> {
         self.components.iter().map(|c| c.name.as_str()).collect()
     }

@@ -309,8 +309,7 @@ fn run_of(cluster: &Cluster, transitions: &[Transition]) -> Run {
 pub fn deploy_task(cluster: &Cluster, transitions: &[Transition], reports: &[Report]) -> Task {
     let plan = &cluster.plan;
     let run = run_of(cluster, transitions);
-    let mut nodes = vec!["master".to_string()];
-    nodes.extend((1..=plan.slave_count()).map(|i| format!("slaves:{i}")));
+    let nodes = plan.node_names();
 
     // The latest report of each (node, stage), and each node's first.
     let mut latest: BTreeMap<(&str, &str), Vec<&Report>> = BTreeMap::new();

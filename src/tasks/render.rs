@@ -93,14 +93,7 @@ pub fn snapshot(root: &Task) -> String {
                 .map(|rc| rc.to_string())
                 .unwrap_or_else(|| "?".into())
         ));
-        for (label, text) in [("STDOUT", &leaf.stdout), ("STDERR", &leaf.stderr)] {
-            if let Some(text) = text {
-                out.push_str(&format!("{label}:\n"));
-                for line in text.lines() {
-                    out.push_str(&format!("  {line}\n"));
-                }
-            }
-        }
+        out.push_str(&output_tails(leaf));
     }
     out
 }
@@ -202,17 +195,27 @@ pub fn stream_stage(index: usize, stage: &Task) -> String {
                 "RETURN CODE: {}",
                 leaf.rc.map(|rc| rc.to_string()).unwrap_or_default()
             ));
-            for (label, text) in [("STDOUT", &leaf.stdout), ("STDERR", &leaf.stderr)] {
-                if let Some(text) = text {
-                    line(format!("{label}:"));
-                    for text_line in text.lines() {
-                        line(format!("  {text_line}"));
-                    }
-                }
+            let tails = output_tails(leaf);
+            if !tails.is_empty() {
+                line(tails.trim_end_matches('\n').to_string());
             }
         }
     }
     line(THIN_RULE.to_string());
+    out
+}
+
+/// A step's output tails, `STDOUT:` and `STDERR:` with their lines indented.
+fn output_tails(leaf: &Task) -> String {
+    let mut out = String::new();
+    for (label, text) in [("STDOUT", &leaf.stdout), ("STDERR", &leaf.stderr)] {
+        if let Some(text) = text {
+            out.push_str(&format!("{label}:\n"));
+            for line in text.lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+        }
+    }
     out
 }
 

@@ -445,14 +445,10 @@ async fn a_failing_step_fails_the_cluster_with_its_reason_and_stops_its_processe
     delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
 }
 
-#[tokio::test]
-async fn a_cluster_installing_when_the_service_is_killed_is_adopted_after_the_restart() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let env = [("DISCO_PROVIDER__DEFAULT", "local")];
-    let mut first = ServerProcess::start(dir.path(), &env);
-    let client = crate::helpers::client();
+/// A dask cluster with one slave, created on a server process; its location.
+async fn create_dask_on(client: &reqwest::Client, server: &ServerProcess) -> String {
     let response = client
-        .post(first.url("/disco/"))
+        .post(server.url("/disco/"))
         .header("Category", crate::helpers::CATEGORY)
         .header(
             "X-OCCI-Attribute",
@@ -462,7 +458,16 @@ async fn a_cluster_installing_when_the_service_is_killed_is_adopted_after_the_re
         .await
         .expect("sent");
     assert_eq!(response.status(), 201);
-    let location = location(response.headers());
+    location(response.headers())
+}
+
+#[tokio::test]
+async fn a_cluster_installing_when_the_service_is_killed_is_adopted_after_the_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [("DISCO_PROVIDER__DEFAULT", "local")];
+    let mut first = ServerProcess::start(dir.path(), &env);
+    let client = crate::helpers::client();
+    let location = create_dask_on(&client, &first).await;
     let mut guard = KillOnDrop(Vec::new());
     guard.watch(&location);
     wait_state(&client, &location, "installing").await;
@@ -489,17 +494,7 @@ async fn a_cluster_whose_processes_died_with_the_machine_is_failed_and_cleaned_a
     let env = [("DISCO_PROVIDER__DEFAULT", "local")];
     let mut first = ServerProcess::start(dir.path(), &env);
     let client = crate::helpers::client();
-    let response = client
-        .post(first.url("/disco/"))
-        .header("Category", crate::helpers::CATEGORY)
-        .header(
-            "X-OCCI-Attribute",
-            "icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.components.heat.slavecount=1",
-        )
-        .send()
-        .await
-        .expect("sent");
-    let location = location(response.headers());
+    let location = create_dask_on(&client, &first).await;
     let mut guard = KillOnDrop(Vec::new());
     guard.watch(&location);
     wait_ready(&client, &location).await;

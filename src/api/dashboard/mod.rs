@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::AppState;
-use super::clusters::{cluster_of, new_cluster};
+use super::clusters::{cluster_of, new_cluster, no_cluster, parse_id};
 use super::error::{ApiError, ApiErrorKind};
 use crate::auth::{Credentials, Identity};
 use crate::cluster::{Cluster, ClusterState};
@@ -202,6 +202,14 @@ fn check_csrf(req: &HttpRequest, form: &[(String, String)]) -> Result<(), ApiErr
     }
 }
 
+/// A form field's value, trimmed; empty when absent.
+fn field(form: &[(String, String)], key: &str) -> String {
+    form.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
 fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location.to_string()))
@@ -264,12 +272,7 @@ fn new_form_data(
     form: &[(String, String)],
     error: Option<String>,
 ) -> serde_json::Value {
-    let value = |key: &str| {
-        form.iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let value = |key: &str| field(form, key);
     let chosen: Vec<String> = form
         .iter()
         .filter(|(k, _)| k == "component")
@@ -359,12 +362,7 @@ fn attributes(form: &[(String, String)]) -> Vec<Attribute> {
         name: name.to_string(),
         value: AttributeValue::String(value.to_string()),
     };
-    let value = |key: &str| {
-        form.iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    let value = |key: &str| field(form, key);
     let components: Vec<String> = form
         .iter()
         .filter(|(k, _)| k == "component")
@@ -478,8 +476,7 @@ pub(super) async fn cluster(
             }));
         }
     }
-    let mut nodes = vec!["master".to_string()];
-    nodes.extend((1..=cluster.plan.slave_count()).map(|i| format!("slaves:{i}")));
+    let nodes = cluster.plan.node_names();
     let data = json!({
         "csrf": csrf,
         "cluster": {
@@ -551,11 +548,11 @@ pub(super) async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     check_csrf(&req, &form)?;
     let identity = who(&req, &state).await?;
-    let cluster = cluster_of(&identity.tenant, &path, &state).await?;
     state
         .store
-        .request_delete(&identity.tenant, cluster.id)
-        .await?;
+        .request_delete(&identity.tenant, parse_id(&path)?)
+        .await?
+        .ok_or_else(|| no_cluster(&path))?;
     state.lifecycle.wake();
     Ok(see_other("/dashboard"))
 }
@@ -569,11 +566,11 @@ pub(super) async fn deploy(
 ) -> Result<HttpResponse, ApiError> {
     check_csrf(&req, &form)?;
     let identity = who(&req, &state).await?;
-    let cluster = cluster_of(&identity.tenant, &path, &state).await?;
-    state
+    let cluster = state
         .store
-        .request_deploy(&identity.tenant, cluster.id)
-        .await?;
+        .request_deploy(&identity.tenant, parse_id(&path)?)
+        .await?
+        .ok_or_else(|| no_cluster(&path))?;
     state.lifecycle.wake();
     Ok(see_other(&format!("/dashboard/clusters/{}", cluster.id)))
 }
@@ -599,12 +596,7 @@ pub(super) async fn login(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     check_csrf(&req, &form)?;
-    let value = |key: &str| {
-        form.iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    let value = |key: &str| field(&form, key);
     let credentials = Credentials {
         user: Some(value("user")).filter(|v| !v.is_empty()),
         password: Some(secrecy::SecretString::from(value("password"))),

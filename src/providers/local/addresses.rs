@@ -50,6 +50,7 @@ pub enum ClaimError {
 }
 
 /// The claims directory.
+#[derive(Clone)]
 pub struct Claims {
     dir: PathBuf,
 }

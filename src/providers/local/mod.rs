@@ -151,7 +151,7 @@ impl LocalProvider {
         }
         let dir = self.cluster_dir(cluster.id);
         create_private_dir(&dir).await?;
-        let claims = Claims::new(&self.settings.claims_dir);
+        let claims = self.claims.clone();
         let owner = dir.clone();
         let allocation = tokio::task::spawn_blocking(move || claims.claim(&owner))
             .await
