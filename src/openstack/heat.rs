@@ -30,6 +30,9 @@ pub struct CreateStack<'a> {
     pub files: BTreeMap<String, String>,
     pub timeout_mins: u32,
     pub disable_rollback: bool,
+    /// Comma-separated tags: how a stack is told from another of the same name.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub tags: String,
 }
 
 /// A stack as Heat shows it.
@@ -57,6 +60,26 @@ impl Stack {
             .iter()
             .find(|o| o.output_key == key)
             .map(|o| &o.output_value)
+    }
+}
+
+/// A stack as Heat lists it: no outputs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StackSummary {
+    pub id: String,
+    pub stack_name: String,
+    pub stack_status: String,
+    #[serde(default)]
+    pub stack_status_reason: Option<String>,
+    #[serde(default)]
+    pub creation_time: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+impl StackSummary {
+    pub fn tagged(&self, tag: &str) -> bool {
+        self.tags.iter().flatten().any(|t| t == tag)
     }
 }
 
@@ -121,8 +144,10 @@ impl Heat {
             .ok_or_else(|| undecodable("no stack id in Heat's answer"))
     }
 
-    /// The stack of this name, if the project has one that is not deleted.
-    pub async fn find_stack(&self, name: &str) -> Result<Option<Stack>, HeatError> {
+    /// The project's stacks of this name that are not deleted, oldest first. Heat
+    /// refuses a second create of a name only when the first is already stored, so two
+    /// creates in flight at once can both succeed.
+    pub async fn stacks_named(&self, name: &str) -> Result<Vec<StackSummary>, HeatError> {
         let response = self
             .send(
                 self.http
@@ -130,17 +155,18 @@ impl Heat {
                     .query(&[("name", name)]),
             )
             .await?;
-        let body: Value = response.json().await.map_err(undecodable)?;
-        let found = body["stacks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|s| s["stack_name"] == name && s["stack_status"] != "DELETE_COMPLETE")
-            .and_then(|s| s["id"].as_str().map(str::to_string));
-        match found {
-            Some(id) => self.stack(name, &id).await.map(Some),
-            None => Ok(None),
+        #[derive(Deserialize)]
+        struct Body {
+            stacks: Vec<StackSummary>,
         }
+        let body: Body = response.json().await.map_err(undecodable)?;
+        let mut stacks: Vec<StackSummary> = body
+            .stacks
+            .into_iter()
+            .filter(|s| s.stack_name == name && s.stack_status != "DELETE_COMPLETE")
+            .collect();
+        stacks.sort_by(|a, b| (&a.creation_time, &a.id).cmp(&(&b.creation_time, &b.id)));
+        Ok(stacks)
     }
 
     /// A stack with its outputs.

@@ -8,9 +8,12 @@
 //! not. An application credential's tokens are ordinary project tokens, so Heat works
 //! with them on any Keystone since Queens; it must be unrestricted for Heat's trust.
 //!
-//! The stack's name derives from the cluster's id (`disco-<short id>`), so a deploy that
-//! runs again after a crash finds the stack the first attempt made instead of making a
-//! second. Unreachable peers and 5xx answers are transient (the job retries with
+//! The stack's name derives from the cluster's id (`disco-<short id>`) and the stack is
+//! tagged with the whole id, so a deploy that runs again after a crash finds the stack the
+//! first attempt made instead of making a second. A create still in flight when the
+//! service died can land after the restart made its own stack (Heat checks names before
+//! storing, not atomically): such a second stack is deleted before the cluster is called
+//! ready, and delete removes every stack tagged with the cluster. Unreachable peers and 5xx answers are transient (the job retries with
 //! backoff); Heat's 4xx reasons are kept verbatim as the cluster's failure reason.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -27,7 +30,7 @@ use crate::auth::Identity;
 use crate::cluster::{Cluster, ClusterId, Delegation, Outputs, ProviderKind};
 use crate::compose::Composition;
 use crate::config::OpenstackSettings;
-use crate::openstack::heat::{CreateStack, Heat, HeatError, Stack};
+use crate::openstack::heat::{CreateStack, Heat, HeatError, Stack, StackSummary};
 use crate::openstack::keystone::{Keystone, KeystoneError, Token};
 
 /// Tokens are renewed this long before they expire.
@@ -141,6 +144,100 @@ impl OpenstackProvider {
         format!("disco-{}", cluster.id.short())
     }
 
+    /// The tag every stack of the cluster carries: its name is short and could repeat.
+    fn tag(cluster: &Cluster) -> String {
+        format!("disco-cluster-{}", cluster.id)
+    }
+
+    /// The cluster's stacks in Heat, oldest first: those tagged with its id, and the one
+    /// it recorded.
+    async fn stacks_of(
+        &self,
+        heat: &Heat,
+        cluster: &Cluster,
+    ) -> Result<Vec<StackSummary>, ProviderError> {
+        let tag = Self::tag(cluster);
+        let recorded = cluster.outputs.stack_id.as_deref();
+        self.count();
+        Ok(heat
+            .stacks_named(&Self::stack_name(cluster))
+            .await
+            .map_err(heat_error)?
+            .into_iter()
+            .filter(|s| s.tagged(&tag) || Some(s.id.as_str()) == recorded)
+            .collect())
+    }
+
+    /// Deletes the cluster's stacks other than `keep`; true while any is still there.
+    async fn remove_duplicates(
+        &self,
+        heat: &Heat,
+        cluster: &Cluster,
+        keep: &str,
+    ) -> Result<bool, ProviderError> {
+        let others: Vec<StackSummary> = self
+            .stacks_of(heat, cluster)
+            .await?
+            .into_iter()
+            .filter(|s| s.id != keep)
+            .collect();
+        for stack in others
+            .iter()
+            .filter(|s| s.stack_status != "DELETE_IN_PROGRESS")
+        {
+            tracing::warn!(
+                cluster = %cluster.id,
+                stack = %stack.id,
+                kept = %keep,
+                "deleting a second stack of the cluster: a create sent before a restart landed after it"
+            );
+            self.delete_stack(heat, stack).await?;
+        }
+        Ok(!others.is_empty())
+    }
+
+    /// Asks Heat to delete every stack of the cluster not already being deleted
+    /// (`DELETE_FAILED` ones too when `retry_failed`); `Gone` once none is left.
+    async fn tear_down(
+        &self,
+        heat: &Heat,
+        cluster: &Cluster,
+        retry_failed: bool,
+    ) -> Result<Teardown, ProviderError> {
+        let stacks = self.stacks_of(heat, cluster).await?;
+        if !retry_failed
+            && let Some(failed) = stacks.iter().find(|s| s.stack_status == "DELETE_FAILED")
+        {
+            return Err(ProviderError::Permanent(
+                failed
+                    .stack_status_reason
+                    .clone()
+                    .unwrap_or_else(|| "DELETE_FAILED".into()),
+            ));
+        }
+        for stack in stacks
+            .iter()
+            .filter(|s| s.stack_status != "DELETE_IN_PROGRESS")
+        {
+            self.delete_stack(heat, stack).await?;
+        }
+        if stacks.is_empty() {
+            self.forget_credential(cluster).await;
+            Ok(Teardown::Gone)
+        } else {
+            Ok(Teardown::InProgress)
+        }
+    }
+
+    /// Asks Heat to delete a stack; one it is already acting on (409) is left to it.
+    async fn delete_stack(&self, heat: &Heat, stack: &StackSummary) -> Result<(), ProviderError> {
+        self.count();
+        match heat.delete_stack(&stack.stack_name, &stack.id).await {
+            Ok(()) | Err(HeatError::Refused { status: 409, .. }) => Ok(()),
+            Err(e) => Err(heat_error(e)),
+        }
+    }
+
     /// A token acting for the cluster's owner, from the cluster's application credential.
     async fn token_for(&self, cluster: &Cluster) -> Result<Token, ProviderError> {
         let delegation = &cluster.delegation;
@@ -200,25 +297,34 @@ impl OpenstackProvider {
         self.heat_calls.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The stack's id: recorded at create, else looked up by name.
+    /// The cluster's stack: the one recorded at create, else the oldest tagged with its id.
     async fn stack_of(
         &self,
         heat: &Heat,
         cluster: &Cluster,
     ) -> Result<Option<Stack>, ProviderError> {
         let name = Self::stack_name(cluster);
-        self.count();
-        match &cluster.outputs.stack_id {
-            Some(id) => match heat.stack(&name, id).await {
-                Ok(stack) => Ok(Some(stack)),
-                Err(HeatError::NotFound) => Ok(None),
-                Err(e) => Err(heat_error(e)),
+        let id = match &cluster.outputs.stack_id {
+            Some(id) => id.clone(),
+            None => match self.stacks_of(heat, cluster).await?.into_iter().next() {
+                Some(stack) => stack.id,
+                None => return Ok(None),
             },
-            None => heat.find_stack(&name).await.map_err(heat_error),
+        };
+        self.count();
+        match heat.stack(&name, &id).await {
+            Ok(stack) => Ok(Some(stack)),
+            Err(HeatError::NotFound) => Ok(None),
+            Err(e) => Err(heat_error(e)),
         }
     }
 
-    async fn progress(&self, heat: &Heat, stack: &Stack) -> Result<Progress, ProviderError> {
+    async fn progress(
+        &self,
+        heat: &Heat,
+        cluster: &Cluster,
+        stack: &Stack,
+    ) -> Result<Progress, ProviderError> {
         let outputs = Outputs {
             stack_id: Some(stack.id.clone()),
             stack_status: Some(stack.stack_status.clone()),
@@ -235,6 +341,10 @@ impl OpenstackProvider {
                 .unwrap_or_else(|| stack.stack_status.clone())
         };
         Ok(match stack.stack_status.as_str() {
+            // Ready only once it is the cluster's one stack.
+            "CREATE_COMPLETE" if self.remove_duplicates(heat, cluster, &stack.id).await? => {
+                Progress::Installing(outputs)
+            }
             "CREATE_COMPLETE" => Progress::Ready(outputs),
             "CREATE_IN_PROGRESS" => {
                 // The nodes exist once the master server does; until the wait conditions
@@ -349,7 +459,7 @@ impl Provider for OpenstackProvider {
     ) -> Result<Progress, ProviderError> {
         let heat = self.heat_for(cluster).await?;
         if let Some(stack) = self.stack_of(&heat, cluster).await? {
-            return self.progress(&heat, &stack).await;
+            return self.progress(&heat, cluster, &stack).await;
         }
         let template: Value = serde_saphyr::from_str(&composition.template)
             .map_err(|e| ProviderError::Permanent(format!("the composed template: {e}")))?;
@@ -375,6 +485,7 @@ impl Provider for OpenstackProvider {
                 .unwrap_or_default(),
             timeout_mins: self.settings.stack_timeout_mins,
             disable_rollback: self.settings.disable_rollback,
+            tags: format!("disco,{}", Self::tag(cluster)),
         };
         self.count();
         let id = match creator.create_stack(&request).await {
@@ -382,12 +493,20 @@ impl Provider for OpenstackProvider {
             // A create sent by an earlier attempt (before a crash) can land after this
             // attempt looked for it: the stack is there, so carry on with it.
             Err(HeatError::Refused { status: 409, .. }) => {
-                if let Some(stack) = heat.find_stack(&name).await.map_err(heat_error)? {
-                    return self.progress(&heat, &stack).await;
+                if let Some(stack) = self.stack_of(&heat, cluster).await? {
+                    return self.progress(&heat, cluster, &stack).await;
                 }
-                return Err(ProviderError::Transient(format!(
-                    "Heat says {name} exists but does not list it yet"
-                )));
+                self.count();
+                let named = heat.stacks_named(&name).await.map_err(heat_error)?;
+                return Err(if named.is_empty() {
+                    ProviderError::Transient(format!(
+                        "Heat says {name} exists but does not list it yet"
+                    ))
+                } else {
+                    ProviderError::Permanent(format!(
+                        "the project already has a stack named {name} that is not this cluster's; delete the cluster and create it again"
+                    ))
+                });
             }
             Err(HeatError::Refused { status: 401, .. }) => {
                 return Err(ProviderError::Permanent(
@@ -407,7 +526,7 @@ impl Provider for OpenstackProvider {
     async fn observe(&self, cluster: &Cluster) -> Result<Progress, ProviderError> {
         let heat = self.heat_for(cluster).await?;
         match self.stack_of(&heat, cluster).await? {
-            Some(stack) => self.progress(&heat, &stack).await,
+            Some(stack) => self.progress(&heat, cluster, &stack).await,
             None => Err(ProviderError::Permanent(format!(
                 "the stack {} is no longer in Heat",
                 Self::stack_name(cluster)
@@ -424,49 +543,12 @@ impl Provider for OpenstackProvider {
             }
             Err(e) => return Err(e),
         };
-        let Some(stack) = self.stack_of(&heat, cluster).await? else {
-            self.forget_credential(cluster).await;
-            return Ok(Teardown::Gone);
-        };
-        if stack.stack_status == "DELETE_COMPLETE" {
-            self.forget_credential(cluster).await;
-            return Ok(Teardown::Gone);
-        }
-        self.count();
-        heat.delete_stack(&stack.stack_name, &stack.id)
-            .await
-            .map_err(heat_error)?;
-        Ok(Teardown::InProgress)
+        self.tear_down(&heat, cluster, true).await
     }
 
     async fn observe_delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError> {
         let heat = self.heat_for(cluster).await?;
-        let name = Self::stack_name(cluster);
-        let stack = match &cluster.outputs.stack_id {
-            Some(id) => {
-                self.count();
-                match heat.stack(&name, id).await {
-                    Ok(stack) => Some(stack),
-                    Err(HeatError::NotFound) => None,
-                    Err(e) => return Err(heat_error(e)),
-                }
-            }
-            None => self.stack_of(&heat, cluster).await?,
-        };
-        match stack {
-            None => {}
-            Some(stack) if stack.stack_status == "DELETE_COMPLETE" => {}
-            Some(stack) if stack.stack_status == "DELETE_FAILED" => {
-                return Err(ProviderError::Permanent(
-                    stack
-                        .stack_status_reason
-                        .unwrap_or_else(|| "DELETE_FAILED".into()),
-                ));
-            }
-            Some(_) => return Ok(Teardown::InProgress),
-        }
-        self.forget_credential(cluster).await;
-        Ok(Teardown::Gone)
+        self.tear_down(&heat, cluster, false).await
     }
 }
 
