@@ -228,7 +228,7 @@ impl Heat {
         if status == StatusCode::NOT_FOUND {
             return Err(HeatError::NotFound);
         }
-        let message = heat_message(&text);
+        let message = super::error_message(&text);
         if status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE {
             Err(HeatError::Unavailable(format!(
                 "{}: {message}",
@@ -243,40 +243,6 @@ impl Heat {
     }
 }
 
-/// Heat's reason in its error body (`{"error": {"message": ...}}` or `explanation`).
-fn heat_message(text: &str) -> String {
-    let parsed: Option<Value> = serde_json::from_str(text).ok();
-    parsed
-        .as_ref()
-        .and_then(|v| {
-            v["error"]["message"]
-                .as_str()
-                .or_else(|| v["explanation"].as_str())
-                .or_else(|| v["title"].as_str())
-        })
-        .map(str::to_string)
-        .unwrap_or_else(|| text.chars().take(300).collect())
-}
-
 fn undecodable(error: impl std::fmt::Display) -> HeatError {
     HeatError::Unavailable(format!("an answer DISCO cannot read: {error}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn heats_reason_is_taken_from_its_error_body() {
-        let body = r#"{"explanation": "The server could not comply", "code": 400,
-            "error": {"message": "Property error: resources.master.properties.flavor: Error validating value 'm9'", "type": "StackValidationFailed"}}"#;
-        assert_eq!(
-            heat_message(body),
-            "Property error: resources.master.properties.flavor: Error validating value 'm9'"
-        );
-        assert_eq!(
-            heat_message("<html>bad gateway</html>"),
-            "<html>bad gateway</html>"
-        );
-    }
 }

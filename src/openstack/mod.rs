@@ -1,9 +1,10 @@
-//! OpenStack API clients (Keystone v3, Heat v1) and the operator's cloud settings:
+//! OpenStack API clients (Keystone v3, Heat v1, and Glance and Nova listings) and the operator's cloud settings:
 //! `[openstack]` in the configuration, with what it leaves empty taken from a
 //! `clouds.yaml` entry (`disco serve --cloud NAME`) and then from `OS_*` variables.
 
 pub mod heat;
 pub mod keystone;
+pub mod nodes;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,6 +12,27 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::config::OpenstackSettings;
+
+/// The reason in an OpenStack service's error body: `{"error": {"message": ...}}` (Heat),
+/// `{"itemNotFound": {"message": ...}}` (Nova), `explanation` or `title` (webob), or
+/// else the start of the text itself.
+pub(crate) fn error_message(text: &str) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(text).ok();
+    let from_json = parsed.as_ref().and_then(|v| {
+        v["error"]["message"]
+            .as_str()
+            .or_else(|| v["explanation"].as_str())
+            .or_else(|| v["title"].as_str())
+            .or_else(|| {
+                let fields = v.as_object()?;
+                let (_, only) = fields.iter().next().filter(|_| fields.len() == 1)?;
+                only["message"].as_str()
+            })
+    });
+    from_json
+        .map(str::to_string)
+        .unwrap_or_else(|| text.chars().take(300).collect())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CloudsError {
@@ -149,5 +171,29 @@ fn fill(value: &mut String, from: Option<String>) {
         && let Some(from) = from
     {
         *value = from;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reason_is_taken_from_heats_novas_or_a_plain_error_body() {
+        let heat = r#"{"explanation": "The server could not comply", "code": 400,
+            "error": {"message": "Property error: resources.master.properties.flavor: Error validating value 'm9'", "type": "StackValidationFailed"}}"#;
+        assert_eq!(
+            error_message(heat),
+            "Property error: resources.master.properties.flavor: Error validating value 'm9'"
+        );
+        let nova = r#"{"forbidden": {"code": 403, "message": "Policy doesn't allow os_compute_api:flavors to be performed."}}"#;
+        assert_eq!(
+            error_message(nova),
+            "Policy doesn't allow os_compute_api:flavors to be performed."
+        );
+        assert_eq!(
+            error_message("<html>bad gateway</html>"),
+            "<html>bad gateway</html>"
+        );
     }
 }

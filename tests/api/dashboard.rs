@@ -320,6 +320,36 @@ async fn with_keystone_the_dashboard_signs_in_against_keystone_and_out() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.expect("html").contains("Sign out demo"));
 
+    // The create form offers the cloud's own images and flavors, as the user's token
+    // lists them from Glance and Nova.
+    let form = client
+        .get(app.url("/dashboard/new"))
+        .header(COOKIE, &cookies)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(form.status(), 200);
+    let html = form.text().await.expect("html");
+    let demo = crate::openstack::token_for("demo", "demopass", "demo").await;
+    let images = listed_names(&demo, "image", "v2/images?status=active", "images").await;
+    let flavors = listed_names(&demo, "compute", "flavors/detail", "flavors").await;
+    assert!(
+        !images.is_empty() && !flavors.is_empty(),
+        "the test bed has images and flavors"
+    );
+    for (select, names) in [
+        ("masterimage", &images),
+        ("slaveimage", &images),
+        ("masterflavor", &flavors),
+        ("slaveflavor", &flavors),
+    ] {
+        let options = select_options(&html, select);
+        assert_eq!(
+            &options, names,
+            "the {select} select offers exactly the cloud's list"
+        );
+    }
+
     let out = client
         .post(app.url("/dashboard/logout"))
         .header(COOKIE, &cookies)
@@ -335,4 +365,66 @@ async fn with_keystone_the_dashboard_signs_in_against_keystone_and_out() {
         .await
         .expect("sent");
     assert_eq!(after.status(), 303, "the old session is gone");
+}
+
+/// The names the cloud lists at `path` of the catalog's `service_type` endpoint, sorted.
+async fn listed_names(token: &str, service_type: &str, path: &str, key: &str) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let auth_url = std::env::var("OS_AUTH_URL").expect("OS_AUTH_URL");
+    let catalog: serde_json::Value = client
+        .get(format!("{}/auth/catalog", auth_url.trim_end_matches('/')))
+        .header("X-Auth-Token", token)
+        .send()
+        .await
+        .expect("Keystone answers")
+        .json()
+        .await
+        .expect("json");
+    let endpoint = catalog["catalog"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["type"] == service_type)
+        .and_then(|s| {
+            s["endpoints"]
+                .as_array()?
+                .iter()
+                .find(|e| e["interface"] == "public")?["url"]
+                .as_str()
+        })
+        .unwrap_or_else(|| panic!("a public {service_type} endpoint"))
+        .trim_end_matches('/')
+        .to_string();
+    let body: serde_json::Value = client
+        .get(format!("{endpoint}/{path}"))
+        .header("X-Auth-Token", token)
+        .send()
+        .await
+        .expect("the service answers")
+        .json()
+        .await
+        .expect("json");
+    let mut names: Vec<String> = body[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["name"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The values of a select's options, sorted.
+fn select_options(html: &str, id: &str) -> Vec<String> {
+    let start = html
+        .find(&format!("<select id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no select {id}"));
+    let select = &html[start..start + html[start..].find("</select>").expect("closed")];
+    let mut values: Vec<String> = select
+        .split("<option value=\"")
+        .skip(1)
+        .filter_map(|o| o.split('"').next().map(str::to_string))
+        .collect();
+    values.sort();
+    values
 }

@@ -3,6 +3,8 @@
 //! build step. Forms are protected by a double-submit CSRF token: a random value in an
 //! HttpOnly, SameSite=Strict cookie that each form must repeat.
 
+mod node_choices;
+
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -271,6 +273,7 @@ fn new_form_data(
     csrf: &str,
     form: &[(String, String)],
     error: Option<String>,
+    choices: Option<&crate::openstack::nodes::NodeChoices>,
 ) -> serde_json::Value {
     let value = |key: &str| field(form, key);
     let chosen: Vec<String> = form
@@ -330,13 +333,10 @@ fn new_form_data(
         "error": error,
         "providers": providers,
         "components": components,
+        "nodes": node_choices::fields(form, choices),
         "form": {
             "name": value("name"),
             "slaves": or("slaves", "2"),
-            "masterimage": or("masterimage", "ubuntu-22.04"),
-            "slaveimage": or("slaveimage", "ubuntu-22.04"),
-            "masterflavor": or("masterflavor", "m1.medium"),
-            "slaveflavor": or("slaveflavor", "m1.small"),
             "stage": value("stage") == "true",
         },
     })
@@ -347,10 +347,11 @@ pub(super) async fn new_form(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    who(&req, &state).await?;
+    let identity = who(&req, &state).await?;
+    let choices = node_choices::listed(&state, &identity).await;
     let (csrf, cookie) = csrf_token(&req);
     let data = with_chrome(
-        new_form_data(&state, &csrf, &[], None),
+        new_form_data(&state, &csrf, &[], None, choices.as_ref()),
         chrome(&req, &state, &csrf),
     );
     Ok(with_cookie(page("new", &data)?, cookie))
@@ -417,6 +418,7 @@ pub(super) async fn create(
     let form = form.into_inner();
     check_csrf(&req, &form)?;
     let identity = who(&req, &state).await?;
+    let asking = identity.clone();
     match new_cluster(&state, identity, &attributes(&form)).await {
         Ok(cluster) => {
             let id = cluster.id;
@@ -426,9 +428,10 @@ pub(super) async fn create(
             Ok(see_other(&format!("/dashboard/clusters/{id}")))
         }
         Err(e) if e.kind.is_client_error() => {
+            let choices = node_choices::listed(&state, &asking).await;
             let (csrf, cookie) = csrf_token(&req);
             let data = with_chrome(
-                new_form_data(&state, &csrf, &form, Some(e.to_string())),
+                new_form_data(&state, &csrf, &form, Some(e.to_string()), choices.as_ref()),
                 chrome(&req, &state, &csrf),
             );
             let mut response = page("new", &data)?;
