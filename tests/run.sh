@@ -8,12 +8,14 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: curl runs the README's walk-through; gcc builds the
 # bundled SQLite; shellcheck checks every composed node script; the local provider's
-# clusters need Java (Spark) and Python's venv (components install from PyPI).
+# clusters need Java (Spark), Python's venv (components install from PyPI) and openssl
+# (each local Dask cluster's TLS certificate).
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # The dashboard's end-to-end test drives Debian's Chromium over WebDriver.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)

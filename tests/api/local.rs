@@ -4,6 +4,7 @@
 //! nothing left behind.
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -241,17 +242,53 @@ async fn spark_with_two_slaves_runs_a_job_on_both_workers_and_leaves_nothing_aft
     )
     .trim()
     .to_string();
+    // A driver without the cluster's secret is turned away at its first message.
+    let client_conf = local_dir(&app, &location).join("shared/spark/client");
+    let conf = std::fs::read_to_string(client_conf.join("spark-defaults.conf"))
+        .expect("the client configuration");
+    assert!(conf.contains("spark.authenticate true"), "{conf}");
+    let mode = std::fs::metadata(client_conf.join("spark-defaults.conf"))
+        .expect("metadata")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "the secret is for this user alone");
+    let environment = [
+        ("SPARK_HOME", spark_home.clone()),
+        (
+            "PYSPARK_PYTHON",
+            spark_venv.join("bin/python").display().to_string(),
+        ),
+    ];
+    let stranger = Command::new("timeout")
+        .arg("30")
+        .arg(spark_venv.join("bin/python"))
+        .args(["-c", SPARK_JOB, &format!("spark://{master}:7077")])
+        .envs(environment.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    let mut with_secret = environment.to_vec();
+    with_secret.push(("SPARK_CONF_DIR", client_conf.display().to_string()));
     let output = python(
         &spark_venv,
         SPARK_JOB,
         &[&format!("spark://{master}:7077")],
-        &[
-            ("SPARK_HOME", spark_home),
-            (
-                "PYSPARK_PYTHON",
-                spark_venv.join("bin/python").display().to_string(),
-            ),
-        ],
+        &with_secret,
+    );
+    let refused = stranger.wait_with_output().expect("the stranger ends");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&refused.stdout),
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(
+        !said.lines().any(|l| l.starts_with("total")),
+        "a driver without the secret ran its job: {said}"
+    );
+    assert!(
+        said.contains("SASL"),
+        "the driver without the secret was refused for want of authentication: {said}"
     );
     assert!(
         output.lines().any(|l| l == "total 10000100000"),
@@ -286,6 +323,17 @@ with Client(sys.argv[1], timeout="60s") as client:
     print("workers", " ".join(sorted(holders)))
 "#;
 
+/// Tries to run something on a scheduler: "refused ..." when it cannot.
+const DASK_STRANGER: &str = r#"
+import sys
+from dask.distributed import Client
+try:
+    with Client(sys.argv[1], timeout="10s") as client:
+        print("ran", client.submit(lambda: 6 * 7).result(timeout=10))
+except Exception as e:
+    print("refused", type(e).__name__, e)
+"#;
+
 #[tokio::test]
 async fn dask_with_two_slaves_computes_on_both_workers() {
     let app = spawn_local_app().await;
@@ -299,11 +347,13 @@ async fn dask_with_two_slaves_computes_on_both_workers() {
     let attributes = wait_ready(&app.client, &location).await;
     let master = value(&attributes, "external_ip");
     let prefix = master.trim_end_matches(".10");
+    let dask = venv(&app, "dask-2025.12.0");
+    let config = local_dir(&app, &location).join("shared/dask/config");
     let output = python(
-        &venv(&app, "dask-2025.12.0"),
+        &dask,
         DASK_JOB,
-        &[&format!("tcp://{master}:8786")],
-        &[],
+        &[&format!("tls://{master}:8786")],
+        &[("DASK_CONFIG", config.display().to_string())],
     );
     assert!(
         output.lines().any(|l| l == "total 20540"),
@@ -315,9 +365,57 @@ async fn dask_with_two_slaves_computes_on_both_workers() {
         .expect("workers line");
     assert_eq!(
         workers,
-        format!("tcp://{prefix}.11:8788 tcp://{prefix}.12:8788"),
+        format!("tls://{prefix}.11:8788 tls://{prefix}.12:8788"),
         "tasks did not run on both workers"
     );
+
+    // Without the cluster's key nobody gets in: not in the clear, and not with TLS and a
+    // certificate of one's own, even trusting the cluster's (certificates are not secret).
+    let stranger = tempfile::tempdir().expect("dir");
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=stranger"])
+        .arg("-keyout")
+        .arg(stranger.path().join("key.pem"))
+        .arg("-out")
+        .arg(stranger.path().join("cert.pem"))
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let own = stranger.path().display();
+    std::fs::write(
+        stranger.path().join("dask.yaml"),
+        format!(
+            "distributed:\n  comm:\n    tls:\n      ca-file: {}\n      client: {{cert: {own}/cert.pem, key: {own}/key.pem}}\n",
+            local_dir(&app, &location).join("shared/dask/cert.pem").display()
+        ),
+    )
+    .expect("config");
+    for (address, config) in [
+        (format!("tcp://{master}:8786"), None),
+        (
+            format!("tls://{master}:8786"),
+            Some(stranger.path().display().to_string()),
+        ),
+    ] {
+        let env: Vec<(&str, String)> = config.into_iter().map(|c| ("DASK_CONFIG", c)).collect();
+        let said = python(&dask, DASK_STRANGER, &[&address], &env);
+        assert!(
+            said.starts_with("refused"),
+            "a client without the cluster's certificate at {address}: {said}"
+        );
+    }
     delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
 }
 

@@ -1,12 +1,12 @@
 # dask smoke (local master): a client waits (bounded) for one worker per slave, checks
 # the count, and runs a small computation across the workers.
 set -euo pipefail
-: "${PARAM_VERSION:?}" "${DISCO_NODE_ADDRESS:?}" "${DISCO_SLAVE_COUNT:?}"
+: "${PARAM_VERSION:?}" "${DISCO_NODE_ADDRESS:?}" "${DISCO_SLAVE_COUNT:?}" "${DISCO_SHARED_DIR:?}"
 
 expected=$DISCO_SLAVE_COUNT
 [ "$expected" -gt 0 ] || expected=1   # without slaves the master runs the one worker
 disco_venv dask "$PARAM_VERSION" >/dev/null
-"$DISCO_VENV/bin/python" - "tcp://$DISCO_NODE_ADDRESS:8786" "$expected" <<'PY'
+DASK_CONFIG=$DISCO_SHARED_DIR/dask/config "$DISCO_VENV/bin/python" - "tls://$DISCO_NODE_ADDRESS:8786" "$expected" <<'PY'
 import sys
 
 from dask.distributed import Client
