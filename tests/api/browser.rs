@@ -122,6 +122,164 @@ async fn fits(client: &Client) -> bool {
     widths[0].as_u64() <= widths[1].as_u64()
 }
 
+/// The field a label (whose text starts with `label`) is for.
+async fn labelled(browser: &Client, label: &str) -> fantoccini::elements::Element {
+    let found = browser
+        .find(Locator::XPath(&format!(
+            "//label[starts-with(normalize-space(.), '{label}')]"
+        )))
+        .await
+        .unwrap_or_else(|_| panic!("a label {label}"));
+    let id = found.attr("for").await.expect("attr").expect("for");
+    browser.find(Locator::Id(&id)).await.expect("its field")
+}
+
+async fn wait_for_path(browser: &Client, path: &str) {
+    wait_until(path, Duration::from_secs(20), async || {
+        browser
+            .current_url()
+            .await
+            .is_ok_and(|url| url.path() == path)
+    })
+    .await;
+}
+
+const ENTER: fn() -> String = || String::from(char::from(Key::Enter));
+
+/// With Keystone: sign in, and the create form's image and flavor fields are the
+/// cloud's lists (Glance and Nova, with the user's token), chosen from the keyboard; a
+/// staged OpenStack cluster carries the choice. At 1280 and 390 px.
+#[tokio::test]
+async fn signed_in_with_keystone_the_form_offers_the_clouds_images_and_flavors() {
+    let app = spawn_app_with(|s| crate::openstack::on_the_test_bed(s, "fake-env.yaml")).await;
+    let driver = Driver::start();
+    for (width, height) in [(1280, 900), (390, 844)] {
+        let (browser, _) = driver.session(width, height).await;
+        browser.goto(&app.url("/dashboard")).await.expect("open");
+        wait_for_path(&browser, "/dashboard/login").await;
+        assert!(fits(&browser).await, "the sign-in page fits {width} px");
+        shot(&browser, &format!("login-{width}")).await;
+        labelled(&browser, "User")
+            .await
+            .send_keys("demo")
+            .await
+            .expect("type");
+        labelled(&browser, "Password")
+            .await
+            .send_keys("demopass")
+            .await
+            .expect("type");
+        let project = labelled(&browser, "Project").await;
+        project.send_keys("demo").await.expect("type");
+        project.send_keys(&ENTER()).await.expect("enter signs in");
+        wait_for_path(&browser, "/dashboard").await;
+
+        browser
+            .goto(&app.url("/dashboard/new"))
+            .await
+            .expect("open");
+        let flavor = labelled(&browser, "Master flavor").await;
+        assert_eq!(flavor.tag_name().await.expect("tag"), "select");
+        let offered = text_of(&browser, "#masterflavor").await;
+        for name in ["m1.tiny", "m1.small", "m1.medium", "m1.large", "m1.xlarge"] {
+            assert!(
+                offered.contains(name),
+                "{name} among the flavors: {offered}"
+            );
+        }
+        assert!(
+            offered.contains("m1.large — 4 vCPUs, 8 GiB RAM"),
+            "{offered}"
+        );
+        let images = text_of(&browser, "#slaveimage").await;
+        assert!(images.contains("debian-12"), "{images}");
+        assert!(fits(&browser).await, "the create form fits {width} px");
+        shot(&browser, &format!("create-openstack-{width}")).await;
+        browser
+            .execute(
+                "document.getElementById('masterimage').scrollIntoView(); return true",
+                vec![],
+            )
+            .await
+            .expect("scroll");
+        shot(&browser, &format!("create-openstack-{width}-nodes")).await;
+
+        // From the keyboard: typing a name in a focused select chooses it.
+        let name = format!("staged-{width}");
+        labelled(&browser, "Name")
+            .await
+            .send_keys(&name)
+            .await
+            .expect("type");
+        labelled(&browser, "dask ")
+            .await
+            .send_keys(" ")
+            .await
+            .expect("check");
+        flavor.send_keys("m1.l").await.expect("type");
+        labelled(&browser, "Slave image")
+            .await
+            .send_keys("debian")
+            .await
+            .expect("type");
+        let stage = labelled(&browser, "Stage only").await;
+        stage.send_keys(" ").await.expect("check");
+        stage.send_keys(&ENTER()).await.expect("enter submits");
+        wait_until("the cluster page", Duration::from_secs(20), async || {
+            browser
+                .current_url()
+                .await
+                .is_ok_and(|url| url.path().starts_with("/dashboard/clusters/"))
+        })
+        .await;
+        let id = browser
+            .current_url()
+            .await
+            .expect("url")
+            .path()
+            .rsplit('/')
+            .next()
+            .expect("id")
+            .to_string();
+        let token = crate::openstack::token_for("demo", "demopass", "demo").await;
+        let template = app
+            .client
+            .get(app.url(&format!("/disco/{id}/template")))
+            .header("X-Auth-Token", &token)
+            .send()
+            .await
+            .expect("sent")
+            .text()
+            .await
+            .expect("text");
+        for (parameter, chosen) in [("master_flavor", "m1.large"), ("slave_image", "debian-12")] {
+            let default = template
+                .split(&format!("  {parameter}:"))
+                .nth(1)
+                .and_then(|rest| rest.split("default: ").nth(1))
+                .and_then(|rest| rest.lines().next())
+                .unwrap_or_default();
+            assert_eq!(
+                default,
+                format!("\"{chosen}\""),
+                "{parameter} in the staged template"
+            );
+        }
+        shot(&browser, &format!("cluster-openstack-staged-{width}")).await;
+
+        browser
+            .find(Locator::Css("button.danger"))
+            .await
+            .expect("the delete button")
+            .click()
+            .await
+            .expect("click");
+        browser.accept_alert().await.expect("confirm");
+        wait_for_path(&browser, "/dashboard").await;
+        browser.close().await.expect("close");
+    }
+}
+
 #[tokio::test]
 async fn a_local_jupyter_cluster_from_the_dashboard_form_to_its_deletion() {
     let app = spawn_app_with(|settings| {
@@ -144,16 +302,7 @@ async fn a_local_jupyter_cluster_from_the_dashboard_form_to_its_deletion() {
     shot(&browser, "create-1280").await;
 
     // The form, from the keyboard: fields found by their labels.
-    let field = async |label: &str| {
-        let label = browser
-            .find(Locator::XPath(&format!(
-                "//label[starts-with(normalize-space(.), '{label}')]"
-            )))
-            .await
-            .unwrap_or_else(|_| panic!("a label {label}"));
-        let id = label.attr("for").await.expect("attr").expect("for");
-        browser.find(Locator::Id(&id)).await.expect("its field")
-    };
+    let field = async |label: &str| labelled(&browser, label).await;
     field("Name")
         .await
         .send_keys("notebook")
@@ -174,7 +323,7 @@ async fn a_local_jupyter_cluster_from_the_dashboard_form_to_its_deletion() {
     slaves.send_keys("0").await.expect("type");
     field("Name")
         .await
-        .send_keys(&String::from(char::from(Key::Enter)))
+        .send_keys(&ENTER())
         .await
         .expect("enter submits");
 
