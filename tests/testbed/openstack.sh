@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# A real OpenStack Keystone + Heat on loopback, for DISCO's integration tests.
+# A real OpenStack Keystone + Glance + Nova API + Heat on loopback, for DISCO's integration tests.
 #
 #   tests/testbed/openstack.sh install   # apt + pip venv, once (seconds when already there)
-#   tests/testbed/openstack.sh up        # fresh state; MariaDB, RabbitMQ, Keystone, Heat, fake cloud
+#   tests/testbed/openstack.sh up        # fresh state; MariaDB, RabbitMQ, Keystone, Glance, Nova API,
+#                                        # Heat, fake Neutron
 #   tests/testbed/openstack.sh env [demo|other|admin|disco]   # export OS_* lines
 #   tests/testbed/openstack.sh status    # which services answer (exit 1 if any does not)
 #   tests/testbed/openstack.sh down      # stop exactly what `up` started, by recorded PID
 #   tests/testbed/openstack.sh smoke [TEMPLATE]  # end-to-end proof over REST (see cmd_smoke)
 #
 # Keystone http://127.0.0.1:5000/v3, Heat http://127.0.0.1:8004/v1/<project_id>,
-# fake nova :8774, neutron :9696, glance :9292. Everything listens on 127.0.0.1 only;
-# MariaDB has no TCP port at all (unix socket). See README.md beside this file.
+# Glance http://127.0.0.1:9292 (public images), Nova API http://127.0.0.1:8774/v2.1 (public
+# flavors, key pairs; no compute, conductor or scheduler), fake Neutron :9696.
+# Everything listens on 127.0.0.1 only; MariaDB has no TCP port at all (unix socket).
+# See README.md beside this file.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,20 +26,27 @@ PY=${DISCO_TESTBED_PYTHON:-/usr/bin/python3}   # Debian's python3 (matches pytho
 
 KS_PORT=${DISCO_TESTBED_KEYSTONE_PORT:-5000}
 HEAT_PORT=${DISCO_TESTBED_HEAT_PORT:-8004}
-NOVA_PORT=8774 NEUTRON_PORT=9696 GLANCE_PORT=9292   # fixed in fake_cloud.py
+NOVA_PORT=${DISCO_TESTBED_NOVA_PORT:-8774}         # real nova-api (flavors, key pairs)
+GLANCE_PORT=${DISCO_TESTBED_GLANCE_PORT:-9292}     # real glance-api
+NEUTRON_PORT=9696                                   # fake, fixed in fake_cloud.py
 AMQP_PORT=${DISCO_TESTBED_AMQP_PORT:-35672}         # not 5672: stay clear of a system RabbitMQ
 EPMD_PORT=${DISCO_TESTBED_EPMD_PORT:-34369}
 DIST_PORT=${DISCO_TESTBED_DIST_PORT:-35673}
 UP_TIMEOUT=${DISCO_TESTBED_UP_TIMEOUT:-240}          # seconds for the whole of `up`
 GRACE=${DISCO_TESTBED_GRACE:-10}                     # seconds between TERM and KILL in `down`
 ENGINE_WORKERS=${DISCO_TESTBED_HEAT_WORKERS:-1}
+SETUP_NICE=${DISCO_TESTBED_SETUP_NICE:-5}   # glance/nova migrations yield to Keystone's, which `up` waits on first
 
+# One OpenStack series (2026.2): keystone 30, heat 27, glance 33, nova 34.
 KEYSTONE_VERSION=30.0.0
 HEAT_VERSION=27.0.1
-PIP_PKGS=("keystone==$KEYSTONE_VERSION" "openstack-heat==$HEAT_VERSION" uwsgi PyMySQL)
+GLANCE_VERSION=33.0.0
+NOVA_VERSION=34.0.0
+PIP_PKGS=("keystone==$KEYSTONE_VERSION" "openstack-heat==$HEAT_VERSION" "glance==$GLANCE_VERSION"
+          "nova==$NOVA_VERSION" uwsgi PyMySQL)
 APT_PKGS=(mariadb-server mariadb-client rabbitmq-server gcc python3-dev python3-venv curl procps)
 
-SERVICES=(mariadb rabbitmq epmd keystone heat-api heat-engine fake-cloud)
+SERVICES=(mariadb rabbitmq epmd keystone glance-api nova-api heat-api heat-engine fake-cloud)
 
 T0=$(date +%s.%N)
 log() { printf '[%5.1fs] %s\n' "$(awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN{print a-b}')" "$*" >&2; }
@@ -71,7 +81,7 @@ cmd_install() {
   mkdir -p "$TB_DIR"
   local stamp; stamp=$(install_stamp)
   if [ "$(cat "$VENV/.disco-testbed-stamp" 2>/dev/null)" != "$stamp" ]; then
-    log "pip install into $VENV (keystone $KEYSTONE_VERSION, heat $HEAT_VERSION, uwsgi from source)"
+    log "pip install into $VENV (keystone $KEYSTONE_VERSION, heat $HEAT_VERSION, glance $GLANCE_VERSION, nova $NOVA_VERSION, uwsgi from source)"
     if ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then rm -rf "$VENV"; "$PY" -m venv "$VENV"; fi
     constraints > "$TB_DIR/constraints.txt"
     # uwsgi is built from source by pip: needs gcc and python3-dev (installed above);
@@ -84,19 +94,22 @@ cmd_install() {
 }
 
 # Versions that were installed and tested together (pip freeze of a working venv).
-# keystone and heat pin their own direct dependencies only loosely; this keeps a
-# later release of some library from breaking the test bed.
+# keystone, heat, glance and nova pin their own direct dependencies only loosely; this
+# keeps a later release of some library from breaking the test bed.
 constraints() {
   cat <<'EOF'
 alembic==1.20.1
 amqp==5.4.2
 aniso8601==10.0.1
 aodhclient==3.12.0
+async-timeout==5.0.1
 attrs==26.1.0
+automaton==3.5.0
 autopage==0.6.0
 bcrypt==5.0.0
 blinker==1.9.0
 cachetools==8.0.1
+castellan==5.8.0
 certifi==2026.10.18
 cffi==2.1.1
 charset-normalizer==3.5.2
@@ -106,6 +119,7 @@ cmd2==4.3.1
 cotyledon==2.2.0
 croniter==7.0.0
 cryptography==50.0.2
+cursive==0.3.1
 debtcollector==3.1.0
 decorator==5.3.1
 defusedxml==0.7.1
@@ -115,11 +129,16 @@ dogpile.cache==1.5.0
 elementpath==4.8.0
 eventlet==0.41.3
 fasteners==0.20
+fixtures==4.3.2
 Flask==3.1.3
 Flask-RESTful==0.3.10
 futurist==3.5.0
+glance==33.0.0
+glance_store==5.7.0
 greenlet==3.5.6
+httplib2==0.32.1
 idna==3.20
+importlib_metadata==10.2.0
 invoke==3.0.3
 iso8601==2.1.0
 itsdangerous==2.2.0
@@ -129,25 +148,34 @@ jsonpatch==1.47
 jsonpointer==3.12
 jsonschema==4.26.0
 jsonschema-specifications==2025.9.1
+jwcrypto==1.6.1
 keystone==30.0.0
 keystoneauth1==5.18.1
 keystonemiddleware==13.0.1
 kombu==5.7.0
+lazy-importer==0.1.0
 lxml==6.1.3
 Mako==1.4.3
 markdown-it-py==4.3.0
 MarkupSafe==3.0.4
 mdurl==0.1.2
+microversion_parse==2.1.0
 msgpack==1.2.4
 ncclient==0.7.1
 netaddr==1.3.0
+networkx==3.6.1
 neutron-lib==5.0.1
+nova==34.0.0
+numpy==2.4.6
 oauthlib==4.0.1
 openstack-heat==27.0.1
 openstacksdk==4.22.0
+os-brick==7.1.1
 os-ken==4.2.2
+os-resource-classes==1.1.0
 os-service-types==1.9.0
 os-traits==3.9.0
+os_vif==5.3.0
 osc-lib==4.7.0
 oslo.cache==4.3.0
 oslo.concurrency==7.6.1
@@ -155,12 +183,15 @@ oslo.config==10.7.0
 oslo.context==6.5.0
 oslo.db==18.1.1
 oslo.i18n==6.9.0
+oslo.limit==2.12.0
 oslo.log==8.3.2
 oslo.messaging==18.3.1
 oslo.metrics==0.17.0
 oslo.middleware==8.2.0
 oslo.policy==6.0.1
+oslo.privsep==3.12.0
 oslo.reports==3.9.0
+oslo.rootwrap==7.10.0
 oslo.serialization==5.11.0
 oslo.service==4.8.0
 oslo.upgradecheck==2.8.0
@@ -168,6 +199,7 @@ oslo.utils==10.2.0
 oslo.versionedobjects==3.12.0
 osprofiler==4.4.0
 ovs==4.0.0
+ovsdbapp==3.0.0
 packaging==26.3
 paramiko==5.1.0
 Paste==3.10.1
@@ -181,6 +213,7 @@ prompt_toolkit==3.0.53
 psutil==7.2.2
 pycadf==4.1.0
 pycparser==3.12
+pydot==4.0.1
 Pygments==2.21.0
 PyJWT==2.15.1
 PyMySQL==1.2.4
@@ -188,6 +221,7 @@ PyNaCl==1.6.2
 pyOpenSSL==26.4.0
 pyparsing==3.3.3
 pyperclip==1.11.0
+pyroute2==0.9.7
 pysaml2==7.5.5
 python-barbicanclient==7.6.0
 python-blazarclient==4.6.0
@@ -211,38 +245,47 @@ python-zaqarclient==4.7.0
 python-zunclient==5.5.0
 pytz==2026.6
 PyYAML==6.0.3
+redis==8.1.0
 referencing==0.37.0
 repoze-lru==0.8
 requests==2.34.2
+retrying==1.4.2
 rfc3986==2.0.0
 rich==15.0.0
 rich-argparse==1.8.0
 Routes==2.5.1
 rpds-py==2026.9.1
 setproctitle==1.3.8
+simplegeneric==0.8.1
 six==1.17.0
 sortedcontainers==2.4.0
 SQLAlchemy==2.1.9
 statsd==4.0.1
 stevedore==5.10.0
+taskflow==6.5.0
 tenacity==9.2.1
 testresources==2.1.2
 testscenarios==0.7.0
+tooz==9.1.0
 typing_extensions==4.16.0
 tzdata==2026.6
 urllib3==2.8.0
 uWSGI==2.0.31
 vine==5.1.0
+voluptuous==0.16.0
 warlock==2.1.0
 wcwidth==0.9.4
 WebOb==1.8.11
 websocket-client==1.9.2
+websockify==0.13.0
 Werkzeug==3.1.9
 wheel==0.48.0
 wrapt==2.5.2
+WSME==0.13.0
 xmlschema==2.5.1
 yappi==1.7.6
 yaql==3.2.0
+zipp==4.1.2
 EOF
 }
 
@@ -319,7 +362,8 @@ cmd_down() {
   # heat-engine first (it still talks to RabbitMQ, MariaDB and Keystone while it stops),
   # then the APIs, then what they stand on; each tier is stopped in parallel.
   stop_group heat-engine;                  log "stopped heat-engine"
-  stop_group heat-api keystone fake-cloud; log "stopped heat-api, keystone, fake-cloud"
+  stop_group heat-api keystone glance-api nova-api fake-cloud
+  log "stopped heat-api, keystone, glance-api, nova-api, fake-cloud"
   stop_group rabbitmq mariadb;             log "stopped rabbitmq, mariadb"
   stop_group epmd;                         log "stopped epmd"
   # They are dead; give PID 1 (which inherited them when `up` exited) a moment to reap
@@ -350,8 +394,19 @@ fail() {  # service message logfile...
     echo "----- (all logs in $LOGS)"
   } >&2
   [ "${IN_BG:-0}" = 1 ] && exit 1    # a background step: the main flow reports and cleans up
-  if [ "${DISCO_TESTBED_KEEP_ON_FAILURE:-0}" != 1 ]; then cmd_down 2>/dev/null || true; fi
+  if [ "${DISCO_TESTBED_KEEP_ON_FAILURE:-0}" != 1 ]; then
+    stop_bg_jobs; cmd_down 2>/dev/null || true
+  fi
   exit 1
+}
+BG_JOBS=()     # `up`'s background setup steps (subshells)
+stop_bg_jobs() {  # TERM the setup steps still running and all they started, so that none
+                  # starts a service after `down` has looked for them
+  local j procs=()
+  for j in "${BG_JOBS[@]}"; do
+    [ -e "/proc/$j" ] && procs+=($(members "$j"))
+  done
+  [ ${#procs[@]} -eq 0 ] || kill -TERM "${procs[@]}" 2>/dev/null || true
 }
 alive_or_fail() {  # name logfile...
   local pid st; read -r pid st < "$PIDDIR/$1.pid"
@@ -427,11 +482,11 @@ EOF
   spawn mariadb "$LOGS/mariadb.out" mariadbd --defaults-file="$RUN/mysql/my.cnf"
   WAIT_PROC=mariadb WAIT_LOGS=("$LOGS/mariadb.err" "$LOGS/mariadb.out") \
     wait_for mariadb "mariadb-admin ping" mariadb_ping
-  mysql_cli -e "
-    CREATE DATABASE keystone CHARACTER SET utf8mb4; CREATE DATABASE heat CHARACTER SET utf8mb4;
-    CREATE USER 'os'@'localhost' IDENTIFIED BY 'ospass';
-    GRANT ALL ON keystone.* TO 'os'@'localhost'; GRANT ALL ON heat.* TO 'os'@'localhost';" \
-    || fail mariadb "creating databases failed" "$LOGS/mariadb.err"
+  local db sql="CREATE USER 'os'@'localhost' IDENTIFIED BY 'ospass';"
+  for db in keystone heat glance nova_api nova; do
+    sql+=" CREATE DATABASE $db CHARACTER SET utf8mb4; GRANT ALL ON $db.* TO 'os'@'localhost';"
+  done
+  mysql_cli -e "$sql" || fail mariadb "creating databases failed" "$LOGS/mariadb.err"
 }
 mariadb_ping() { mariadb-admin --defaults-file="$RUN/mysql/my.cnf" ping >/dev/null 2>&1; }
 db_url() { echo "mysql+pymysql://os:ospass@localhost/$1?unix_socket=$RUN/mysql/mysql.sock&charset=utf8mb4"; }
@@ -513,6 +568,8 @@ for n in ("service", "demo", "other"):
     proj[n] = mk("project", {"name": n, "domain_id": "default", "description": "disco test bed"})
 users = {}
 for name, pw, project, r in (("heat", "heatpass", "service", "admin"),
+                             ("glance", "glancepass", "service", "admin"),
+                             ("nova", "novapass", "service", "admin"),
                              ("disco", "discopass", "service", "admin"),
                              ("demo", "demopass", "demo", "member"),
                              ("other", "otherpass", "other", "member")):
@@ -593,6 +650,180 @@ engine_registered() {
   [ "$(mysql_cli -N -e 'SELECT COUNT(*) FROM heat.service WHERE deleted_at IS NULL' 2>/dev/null)" -ge 1 ] 2>/dev/null
 }
 
+# ---------------------------------------------------------------------------- glance, nova
+# Real glance-api (file store in the run dir) and real nova-api (the API service alone:
+# no conductor, scheduler, compute or placement, so it serves flavors and key pairs, not
+# servers), both under uwsgi with Keystone's auth_token middleware. nova-api wants its
+# API database (flavors, key pairs, cell mappings) and, at start-up, the main database
+# too: it records itself in `services` and asks for the oldest nova-compute there.
+UWSGI_APP_OPTS=(--master --processes 1 --threads 8 --lazy-apps --die-on-term --need-app
+                --disable-logging --log-5xx --log-4xx --worker-reload-mercy 2 --reload-mercy 2
+                --skip-atexit-teardown)
+authtoken_conf() {  # service-user password
+  cat <<EOF
+[keystone_authtoken]
+www_authenticate_uri = http://127.0.0.1:$KS_PORT/v3
+auth_url = http://127.0.0.1:$KS_PORT
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = $1
+password = $2
+EOF
+}
+
+write_glance_conf() {
+  mkdir -p "$RUN/glance/images" "$RUN/glance/staging" "$RUN/glance/tasks" "$RUN/glance/cache" \
+    "$RUN/glance/locks"
+  cat > "$RUN/glance/glance-api.conf" <<EOF
+[DEFAULT]
+log_file = $LOGS/glance-api.log
+enabled_backends = fs:file
+# Only uploads through the API: no import method that would fetch a URL.
+enabled_import_methods = [glance-direct]
+worker_self_reference_url = http://127.0.0.1:$GLANCE_PORT
+image_cache_dir = $RUN/glance/cache
+[database]
+connection = $(db_url glance)
+[glance_store]
+default_backend = fs
+[fs]
+filesystem_store_datadir = $RUN/glance/images
+[os_glance_staging_store]
+filesystem_store_datadir = $RUN/glance/staging
+[os_glance_tasks_store]
+filesystem_store_datadir = $RUN/glance/tasks
+[paste_deploy]
+flavor = keystone
+config_file = $VENV/etc/glance/glance-api-paste.ini
+[oslo_concurrency]
+lock_path = $RUN/glance/locks
+$(authtoken_conf glance glancepass)
+EOF
+}
+
+write_nova_conf() {
+  mkdir -p "$RUN/nova/locks"
+  cat > "$RUN/nova/nova.conf" <<EOF
+[DEFAULT]
+log_file = $LOGS/nova-api.log
+host = disco-testbed
+# Set, so that nothing probes a route to find the host's address.
+my_ip = 127.0.0.1
+state_path = $RUN/nova
+# nova-api makes no RPC call for flavors or key pairs; should it ever, it stays here.
+transport_url = rabbit://os:ospass@127.0.0.1:$AMQP_PORT/
+[api]
+auth_strategy = keystone
+[api_database]
+connection = $(db_url nova_api)
+[database]
+connection = $(db_url nova)
+[oslo_concurrency]
+lock_path = $RUN/nova/locks
+[oslo_policy]
+policy_file = $RUN/nova/policy.yaml
+$(authtoken_conf nova novapass)
+EOF
+  # Nothing could build a server (no conductor, scheduler, compute or placement): say so
+  # at once with 403 rather than leave it in BUILD for ever.
+  cat > "$RUN/nova/policy.yaml" <<'EOF'
+"os_compute_api:servers:create": "!"
+EOF
+}
+
+setup_glance() {  # runs in the background during `up`; output -> glance-setup.log
+  bounded nice -n "$SETUP_NICE" "$VENV/bin/glance-manage" --config-file "$RUN/glance/glance-api.conf" \
+    --log-file "$LOGS/glance-dbsync.log" db sync \
+    || fail glance-api "glance-manage db sync failed" "$LOGS/glance-setup.log" "$LOGS/glance-dbsync.log"
+  log "glance db sync done"
+  spawn glance-api "$LOGS/glance-api-uwsgi.log" "$VENV/bin/uwsgi" --http11-socket "127.0.0.1:$GLANCE_PORT" \
+    --virtualenv "$VENV" --env "OS_GLANCE_CONFIG_DIR=$RUN/glance" \
+    --module glance.wsgi.api:application "${UWSGI_APP_OPTS[@]}"
+}
+
+setup_nova() {  # runs in the background during `up`; output -> nova-setup.log
+  local C=(--config-file "$RUN/nova/nova.conf") api_job
+  # Native threads for nova-manage too (nova-api's WSGI module asks for them itself):
+  # no eventlet monkey patching, no deprecation warning.
+  export OS_NOVA_DISABLE_EVENTLET_PATCHING=true
+  # The two schemas are independent: migrate them at once. --local_cell: the main
+  # database only (no cell0 mapping is looked up, none exists).
+  bounded nice -n "$SETUP_NICE" "$VENV/bin/nova-manage" "${C[@]}" --log-file "$LOGS/nova-api-dbsync.log" \
+    api_db sync &
+  api_job=$!
+  bounded nice -n "$SETUP_NICE" "$VENV/bin/nova-manage" "${C[@]}" --log-file "$LOGS/nova-dbsync.log" \
+    db sync --local_cell || fail nova-api "nova-manage db sync failed" "$LOGS/nova-setup.log" "$LOGS/nova-dbsync.log"
+  wait $api_job || fail nova-api "nova-manage api_db sync failed" "$LOGS/nova-setup.log" "$LOGS/nova-api-dbsync.log"
+  log "nova api_db sync + db sync done"
+  spawn nova-api "$LOGS/nova-api-uwsgi.log" "$VENV/bin/uwsgi" --http11-socket "127.0.0.1:$NOVA_PORT" \
+    --virtualenv "$VENV" --env "OS_NOVA_CONFIG_FILES=$VENV/etc/nova/api-paste.ini;$RUN/nova/nova.conf" \
+    --module nova.wsgi.osapi_compute:application "${UWSGI_APP_OPTS[@]}"
+}
+
+seed_cloud() {  # after Keystone's objects, glance-api and nova-api; output -> cloud-seed.log
+  KS="http://127.0.0.1:$KS_PORT/v3" GLANCE="http://127.0.0.1:$GLANCE_PORT" \
+    NOVA="http://127.0.0.1:$NOVA_PORT/v2.1" IDS="$RUN/ids.env" bounded "$VENV/bin/python" - <<'EOF'
+# What a small cloud offers every project: public flavors, public active images (a few
+# bytes of data each), and key pairs "default" and "disco" for demo and other. Created as
+# admin through the real APIs; then demo must see them.
+import json, os, urllib.request
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+KS, GLANCE, NOVA = os.environ["KS"], os.environ["GLANCE"], os.environ["NOVA"]
+IDS = dict(l.strip().split("=", 1) for l in open(os.environ["IDS"]) if "=" in l)
+def call(method, url, body=None, tok=None, headers=None, raw=False):
+    h = {"Content-Type": "application/json", "Accept": "application/json"}
+    h.update(headers or {})
+    if tok: h["X-Auth-Token"] = tok
+    data = body if raw else (json.dumps(body).encode() if body is not None else None)
+    r = urllib.request.Request(url, data, h, method=method)
+    with urllib.request.urlopen(r, timeout=60) as resp:
+        t = resp.read()
+        return resp.headers, (json.loads(t) if t else None)
+def token(user, pw, project):
+    hd, _ = call("POST", KS + "/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {
+        "user": {"name": user, "domain": {"id": "default"}, "password": pw}}},
+        "scope": {"project": {"name": project, "domain": {"id": "default"}}}}})
+    return hd["X-Subject-Token"]
+T = token("admin", "adminpass", "admin")
+FLAVORS = [("1", "m1.tiny", 512, 1, 1), ("2", "m1.small", 2048, 1, 20), ("3", "m1.medium", 4096, 2, 40),
+           ("4", "m1.large", 8192, 4, 80), ("5", "m1.xlarge", 16384, 8, 160)]
+for fid, name, ram, vcpus, disk in FLAVORS:
+    call("POST", NOVA + "/flavors", {"flavor": {"id": fid, "name": name, "ram": ram, "vcpus": vcpus,
+         "disk": disk, "os-flavor-access:is_public": True}}, T)
+IMAGES = [("ubuntu-22.04", "ubuntu", "22.04"), ("ubuntu-24.04", "ubuntu", "24.04"),
+          ("ubuntu-20.04", "ubuntu", "20.04"), ("debian-12", "debian", "12"), ("cirros", "cirros", "0.6")]
+for name, distro, version in IMAGES:
+    _, img = call("POST", GLANCE + "/v2/images", {"name": name, "visibility": "public",
+                  "disk_format": "raw", "container_format": "bare", "os_distro": distro,
+                  "os_version": version}, T)
+    # raw: Glance checks that uploaded data is of the declared disk format.
+    call("PUT", GLANCE + "/v2/images/%s/file" % img["id"], ("disco test bed image %s\n" % name).encode(),
+         T, {"Content-Type": "application/octet-stream"}, raw=True)
+# Key pairs belong to a user; an admin creates them for another user_id (microversion >= 2.10).
+for user in ("DEMO", "OTHER"):
+    for name in ("default", "disco"):
+        pub = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+        call("POST", NOVA + "/os-keypairs", {"keypair": {"name": name, "user_id": IDS[user + "_USER_ID"],
+             "type": "ssh", "public_key": pub + " %s@disco-testbed" % name}}, T,
+             {"OpenStack-API-Version": "compute 2.92"})
+D = token("demo", "demopass", "demo")
+_, js = call("GET", GLANCE + "/v2/images", tok=D)
+images = sorted(i["name"] for i in js["images"] if i["status"] == "active")
+_, js = call("GET", NOVA + "/flavors/detail", tok=D)
+flavors = sorted(f["name"] for f in js["flavors"])
+_, js = call("GET", NOVA + "/os-keypairs", tok=D)
+keypairs = sorted(k["keypair"]["name"] for k in js["keypairs"])
+assert images == sorted(i[0] for i in IMAGES), images
+assert flavors == sorted(f[1] for f in FLAVORS), flavors
+assert keypairs == ["default", "disco"], keypairs
+print("demo sees images %s, flavors %s, key pairs %s" % (images, flavors, keypairs))
+EOF
+}
+
 admin_token() {  # project-scoped admin token (Heat wants a project)
   curl -s -m 10 -D - -o /dev/null -H 'Content-Type: application/json' \
     -d '{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","domain":{"id":"default"},"password":"adminpass"}}},"scope":{"project":{"name":"admin","domain":{"id":"default"}}}}}' \
@@ -612,12 +843,18 @@ cmd_up() {
   rm -rf "$RUN"; mkdir -p "$PIDDIR" "$LOGS"
   export PYTHONWARNINGS=ignore PYTHONDONTWRITEBYTECODE=1
   ( IN_BG=1; start_epmd_rabbit ) || fail rabbitmq "start failed" "$LOGS/epmd.log";                                         log "rabbitmq launched"
-  spawn fake-cloud "$LOGS/fake-cloud.log" "$VENV/bin/python" "$HERE/fake_cloud.py"
+  # fake_cloud.py's Neutron only: Nova and Glance are the real ones.
+  spawn fake-cloud "$LOGS/fake-cloud.log" "$VENV/bin/python" "$HERE/fake_neutron.py"
   start_mariadb;                                                 log "mariadb ready"
-  write_keystone_conf; write_heat_conf
-  # Keystone (migrations, bootstrap, uwsgi, objects) and Heat (migrations) in parallel.
+  write_keystone_conf; write_heat_conf; write_glance_conf; write_nova_conf
+  # Keystone (migrations, bootstrap, uwsgi, objects), Glance and Nova (migrations, uwsgi)
+  # and Heat (migrations) in parallel.
   ( IN_BG=1; setup_keystone ) >"$LOGS/keystone-setup.log" 2>&1 &
-  local ks_job=$!
+  local ks_job=$!; BG_JOBS+=($ks_job)
+  ( IN_BG=1; setup_glance ) >"$LOGS/glance-setup.log" 2>&1 &
+  local glance_job=$!; BG_JOBS+=($glance_job)
+  ( IN_BG=1; setup_nova ) >"$LOGS/nova-setup.log" 2>&1 &
+  local nova_job=$!; BG_JOBS+=($nova_job)
   bounded "$VENV/bin/heat-manage" --config-file "$RUN/heat/heat.conf" db_sync >"$LOGS/heat-dbsync.log" 2>&1 \
     || fail heat "heat-manage db_sync failed" "$LOGS/heat-dbsync.log"
   log "heat database ready"
@@ -627,6 +864,15 @@ cmd_up() {
   start_heat
   wait $ks_job || fail keystone "setup failed" "$LOGS/keystone-setup.log" "$LOGS/keystone-uwsgi.log" "$LOGS/keystone.log"
   log "keystone ready (users, projects, catalog)"
+  wait $glance_job || fail glance-api "setup failed" "$LOGS/glance-setup.log"
+  wait $nova_job || fail nova-api "setup failed" "$LOGS/nova-setup.log"
+  WAIT_PROC=glance-api WAIT_LOGS=("$LOGS/glance-api-uwsgi.log" "$LOGS/glance-api.log") \
+    wait_for glance-api "GET /" is_http "http://127.0.0.1:$GLANCE_PORT/" 300
+  WAIT_PROC=nova-api WAIT_LOGS=("$LOGS/nova-api-uwsgi.log" "$LOGS/nova-api.log") \
+    wait_for nova-api "GET /" is_http "http://127.0.0.1:$NOVA_PORT/" 200
+  log "glance-api and nova-api answer"
+  ( IN_BG=1; seed_cloud ) >"$LOGS/cloud-seed.log" 2>&1 &
+  local seed_job=$!; BG_JOBS+=($seed_job)
   WAIT_PROC=fake-cloud WAIT_LOGS=("$LOGS/fake-cloud.log") \
     wait_for fake-cloud "GET :$NEUTRON_PORT/" is_http "http://127.0.0.1:$NEUTRON_PORT/" 200
   WAIT_PROC=heat-api WAIT_LOGS=("$LOGS/heat-api-uwsgi.log" "$LOGS/heat-api.log") \
@@ -642,12 +888,16 @@ cmd_up() {
   [ "$code" = 200 ] || fail heat-engine "GET /v1/<admin>/stacks answered '$code'" \
     "$LOGS/heat-api.log" "$LOGS/heat-engine.log" "$LOGS/heat-api-uwsgi.log"
   log "heat api + engine answer"
+  wait $seed_job || fail glance-api "public images, flavors or key pairs failed" "$LOGS/cloud-seed.log" \
+    "$LOGS/glance-api.log" "$LOGS/nova-api.log"
+  log "$(tail -n 1 "$LOGS/cloud-seed.log")"
   local n pid st   # for the record: every process of every service (down finds them anew)
   for n in "${SERVICES[@]}"; do
     read -r pid st < "$PIDDIR/$n.pid"
     ps -o pid=,pgid=,rss=,args= -p "$(members "$pid" | paste -sd, -)" | sed "s/^/$n /"
   done > "$RUN/processes.txt"
-  echo "testbed up: keystone http://127.0.0.1:$KS_PORT/v3 heat http://127.0.0.1:$HEAT_PORT/v1"
+  echo "testbed up: keystone http://127.0.0.1:$KS_PORT/v3 heat http://127.0.0.1:$HEAT_PORT/v1" \
+    "glance http://127.0.0.1:$GLANCE_PORT nova http://127.0.0.1:$NOVA_PORT/v2.1"
 }
 
 # ---------------------------------------------------------------------------- smoke
@@ -809,7 +1059,9 @@ cmd_status() {
         keystone) is_http "http://127.0.0.1:$KS_PORT/v3" 200 && say $n "answers (pid $pid, http://127.0.0.1:$KS_PORT/v3)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
         heat-api) is_http "http://127.0.0.1:$HEAT_PORT/" 300 && say $n "answers (pid $pid, http://127.0.0.1:$HEAT_PORT/v1)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
         heat-engine) engine_registered && say $n "registered (pid $pid)" || { say $n "running (pid $pid), not registered"; bad=1; } ;;
-        fake-cloud) is_http "http://127.0.0.1:$NEUTRON_PORT/" 200 && say $n "answers (pid $pid, :$NOVA_PORT :$NEUTRON_PORT :$GLANCE_PORT)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
+        glance-api) is_http "http://127.0.0.1:$GLANCE_PORT/" 300 && say $n "answers (pid $pid, http://127.0.0.1:$GLANCE_PORT/v2)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
+        nova-api) is_http "http://127.0.0.1:$NOVA_PORT/" 200 && say $n "answers (pid $pid, http://127.0.0.1:$NOVA_PORT/v2.1)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
+        fake-cloud) is_http "http://127.0.0.1:$NEUTRON_PORT/" 200 && say $n "answers (pid $pid, neutron :$NEUTRON_PORT)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
       esac
       kb=$(ps -o rss= -p "$(members "$pid" | paste -sd, -)" | awk '{s += $1} END {print s + 0}')
       total=$((total + kb))
