@@ -42,4 +42,15 @@ if [ "${DISCO_TESTBED:-start}" = start ]; then
 fi
 eval "$(tests/testbed/openstack.sh env)"
 
-cargo test --locked --all-targets "$@"
+status=0
+cargo test --locked --all-targets "$@" || status=$?
+if [ "$status" -ne 0 ] && [ -d "${DISCO_TESTBED_DIR:-/var/tmp/disco-testbed}/run/logs" ]; then
+  # What the cloud's services refused or failed, for a failure that involved them
+  # (the logs go with the test bed's next `up`).
+  echo "--- the test bed's 4xx/5xx answers and errors:"
+  logs=${DISCO_TESTBED_DIR:-/var/tmp/disco-testbed}/run/logs
+  # (Heat's refused trust deletions at stack delete are expected here.)
+  grep -h "HTTP/1.1 [45]" "$logs"/*-uwsgi.log 2>/dev/null | grep -v "OS-TRUST/trusts" | tail -n 40 || true
+  grep -h " ERROR \| WARNING keystone.server.flask.application" "$logs"/*.log 2>/dev/null | tail -n 40 || true
+fi
+exit "$status"

@@ -148,10 +148,17 @@ const ENTER: fn() -> String = || String::from(char::from(Key::Enter));
 
 /// With Keystone: sign in, and the create form's image and flavor fields are the
 /// cloud's lists (Glance and Nova, with the user's token), chosen from the keyboard; a
-/// staged OpenStack cluster carries the choice. At 1280 and 390 px.
+/// staged OpenStack cluster carries the choice. At 1280 px it is then deployed from its
+/// page and followed to ready live; each is deleted, leaving no stack. At 1280 and 390 px.
 #[tokio::test]
 async fn signed_in_with_keystone_the_form_offers_the_clouds_images_and_flavors() {
-    let app = spawn_app_with(|s| crate::openstack::on_the_test_bed(s, "fake-env.yaml")).await;
+    let _heat = crate::openstack::HEAT_GATE.read().await;
+    let app = spawn_app_with(|s| {
+        crate::openstack::on_the_test_bed(s, "fake-env.yaml");
+        s.jobs.poll_interval_secs = 1;
+    })
+    .await;
+    let cloud = crate::heat::cloud().await;
     let driver = Driver::start();
     for (width, height) in [(1280, 900), (390, 844)] {
         let (browser, _) = driver.session(width, height).await;
@@ -267,6 +274,54 @@ async fn signed_in_with_keystone_the_form_offers_the_clouds_images_and_flavors()
         }
         shot(&browser, &format!("cluster-openstack-staged-{width}")).await;
 
+        if width == 1280 {
+            // Deploy from the page: the stack is made, and the page follows it to ready
+            // without a reload once the nodes signal.
+            browser
+                .find(Locator::XPath("//button[normalize-space(.)='Deploy']"))
+                .await
+                .expect("the deploy button")
+                .click()
+                .await
+                .expect("click");
+            wait_until(
+                "installing on the page",
+                Duration::from_secs(120),
+                async || text_of(&browser, "#state").await == "installing",
+            )
+            .await;
+            browser
+                .execute("window.stillTheSamePage = true; return true", vec![])
+                .await
+                .expect("mark");
+            let url = app.url(&format!("/disco/{id}"));
+            let stack = crate::openstack::stack_name(&url);
+            cloud
+                .play_nodes(&stack, &crate::openstack::nodes(2), "SUCCESS", "installed")
+                .await;
+            wait_until("ready on the page", Duration::from_secs(120), async || {
+                text_of(&browser, "#state").await == "ready"
+            })
+            .await;
+            let same = browser
+                .execute("return window.stillTheSamePage === true", vec![])
+                .await
+                .expect("script");
+            assert_eq!(same, serde_json::json!(true), "the page was reloaded");
+            wait_until(
+                "the address on the page",
+                Duration::from_secs(10),
+                async || {
+                    text_of(&browser, "#external-ip")
+                        .await
+                        .parse::<std::net::Ipv4Addr>()
+                        .is_ok()
+                },
+            )
+            .await;
+            shot(&browser, "cluster-openstack-ready-1280").await;
+        }
+
         browser
             .find(Locator::Css("button.danger"))
             .await
@@ -276,6 +331,15 @@ async fn signed_in_with_keystone_the_form_offers_the_clouds_images_and_flavors()
             .expect("click");
         browser.accept_alert().await.expect("confirm");
         wait_for_path(&browser, "/dashboard").await;
+        let url = app.url(&format!("/disco/{id}"));
+        crate::openstack::wait_until_gone(&app.client, &url, &token, "never deleted").await;
+        assert!(
+            cloud
+                .stacks_named(&crate::openstack::stack_name(&url))
+                .await
+                .is_empty(),
+            "no stack left"
+        );
         browser.close().await.expect("close");
     }
 }

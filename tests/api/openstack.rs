@@ -365,7 +365,8 @@ async fn a_cluster_becomes_a_heat_stack_that_is_ready_once_its_nodes_signal_and_
 /// follows one stack, deletes the others before it is ready, and delete leaves none.
 #[tokio::test]
 async fn a_second_stack_made_by_racing_creates_is_deleted_before_the_cluster_is_ready() {
-    let _heat = HEAT_GATE.read().await;
+    // Heat's stack table is held for a moment: no other test may use Heat meanwhile.
+    let _alone = HEAT_GATE.write().await;
     let app = spawn_openstack_app().await;
     let cloud = cloud().await;
     let token = token_for("demo", "demopass", "demo").await;
@@ -382,12 +383,17 @@ async fn a_second_stack_made_by_racing_creates_is_deleted_before_the_cluster_is_
         "disco,disco-cluster-{}",
         url.rsplit('/').next().expect("id")
     );
-    // Six creates at once let two through about every other time here; until they do,
-    // the stacks are removed and the race run again.
+    // Creates made while Heat's stack table is read-locked all pass the name check and
+    // then wait to be stored, as creates racing each other do.
     let mut landed = 0;
-    for _ in 0..30 {
-        let creates = (0..6).map(|_| cloud.create_stack(&stack, &tags));
-        futures_util::future::join_all(creates).await;
+    for _ in 0..5 {
+        let frozen = StackTable::freeze().await;
+        let creates =
+            futures_util::future::join_all((0..4).map(|_| cloud.create_stack(&stack, &tags)));
+        let thaw = async {
+            frozen.thaw_once_waited_on(2).await;
+        };
+        tokio::join!(creates, thaw);
         landed = cloud.stacks_named(&stack).await.len();
         if landed >= 2 {
             break;
@@ -478,8 +484,10 @@ async fn another_projects_token_cannot_see_or_delete_a_cluster_even_by_uuid() {
         "icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.stage=true",
     )
     .await;
-    assert_eq!(response.status(), 201);
-    let url = location(response.headers());
+    let status = response.status();
+    let headers = response.headers().clone();
+    assert_eq!(status, 201, "{}", response.text().await.unwrap_or_default());
+    let url = location(&headers);
     assert_eq!(rendering(&app.client, &url, &other).await.0, 404);
     let delete = app
         .client
@@ -736,9 +744,9 @@ async fn sigkill_with_five_clusters_in_flight_then_restart_gives_five_ready_clus
             .await
             .expect("sent");
         let status = response.status();
-        let url = location(response.headers());
+        let headers = response.headers().clone();
         assert_eq!(status, 201, "{}", response.text().await.unwrap_or_default());
-        urls.push(url);
+        urls.push(location(&headers));
     }
     first.kill(); // SIGKILL while the deploys are being started
 
@@ -786,6 +794,70 @@ async fn sigkill_with_five_clusters_in_flight_then_restart_gives_five_ready_clus
             cloud.stacks_named(&stack_name(url)).await.is_empty(),
             "no orphan stack"
         );
+    }
+}
+
+/// A read lock on Heat's `stack` table, held by a MariaDB session of the test bed:
+/// Heat can still look stacks up, but storing one waits until the lock is released.
+struct StackTable {
+    session: tokio::process::Child,
+}
+
+impl StackTable {
+    fn my_cnf() -> String {
+        let dir =
+            std::env::var("DISCO_TESTBED_DIR").unwrap_or_else(|_| "/var/tmp/disco-testbed".into());
+        format!("--defaults-file={dir}/run/mysql/my.cnf")
+    }
+
+    async fn freeze() -> StackTable {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let mut session = tokio::process::Command::new("mariadb")
+            .args([&Self::my_cnf(), "-N", "-B", "--unbuffered", "heat"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the test bed's mariadb client");
+        let stdin = session.stdin.as_mut().expect("stdin");
+        stdin
+            .write_all(b"LOCK TABLES stack READ;\nSELECT 'locked';\n")
+            .await
+            .expect("write");
+        stdin.flush().await.expect("flush");
+        let mut lines = tokio::io::BufReader::new(session.stdout.take().expect("stdout")).lines();
+        let said = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("the lock is taken in time")
+            .expect("read");
+        assert_eq!(said.as_deref(), Some("locked"));
+        StackTable { session }
+    }
+
+    /// Releases the lock once `waiting` sessions wait for it (or after 20 s).
+    async fn thaw_once_waited_on(mut self, waiting: usize) {
+        use tokio::io::AsyncWriteExt;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let output = tokio::process::Command::new("mariadb")
+                .args([&Self::my_cnf(), "-N", "-B", "-e"])
+                .arg("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table%'")
+                .output()
+                .await
+                .expect("mariadb");
+            let count: usize = String::from_utf8_lossy(&output.stdout)
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            if count >= waiting {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut stdin = self.session.stdin.take().expect("stdin");
+        stdin.write_all(b"UNLOCK TABLES;\n").await.expect("write");
+        drop(stdin);
+        self.session.wait().await.expect("the session ends");
     }
 }
 
