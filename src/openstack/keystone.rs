@@ -317,10 +317,7 @@ async fn check(response: reqwest::Response) -> Result<reqwest::Response, Keyston
         return Ok(response);
     }
     let text = response.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| text.chars().take(200).collect());
+    let message = super::error_message(&text);
     Err(match status {
         StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND => KeystoneError::Unauthorized(message),
         StatusCode::FORBIDDEN => KeystoneError::Forbidden(message),
