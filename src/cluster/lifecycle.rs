@@ -430,15 +430,17 @@ impl Lifecycle {
                 return Ok(Attempt::Finished(JobOutcome::Failed, reason));
             }
             self.pause(started.elapsed(), provider.as_ref()).await;
-            match store.cluster(None, cluster.id).await? {
-                Some(now) if now.state.is_deploying() => {}
+            // Observed as stored now: with what the provider recorded so far (its stack's
+            // id, say), not as it was when the job began.
+            let now = match store.cluster(None, cluster.id).await? {
+                Some(now) if now.state.is_deploying() => now,
                 _ => {
                     return Ok(cancelled(
                         "the cluster moved on (deleted?) during its deploy",
                     ));
                 }
-            }
-            progress = provider.observe(&cluster).await;
+            };
+            progress = provider.observe(&now).await;
         }
     }
 

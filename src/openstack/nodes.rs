@@ -72,7 +72,11 @@ pub struct NodeChoices {
 pub async fn choices(token: &Token, settings: &OpenstackSettings) -> NodeChoices {
     let timeout = Duration::from_secs(settings.request_timeout_secs.max(1));
     let lister = Lister {
-        http: match reqwest::Client::builder().timeout(timeout).build() {
+        http: match reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .build()
+        {
             Ok(http) => http,
             Err(e) => {
                 let failed = |service| ListError::Unavailable {
@@ -125,7 +129,11 @@ impl Lister<'_> {
         if root.path().ends_with("/v2/") {
             root = join(&root, "..", GLANCE)?;
         }
-        let mut url = join(&root, "v2/images?status=active&sort=name:asc", GLANCE)?;
+        let mut url = join(
+            &root,
+            "v2/images?status=active&sort=name:asc&limit=200",
+            GLANCE,
+        )?;
         let mut images = Vec::new();
         for _ in 0..MAX_PAGES {
             let page = self.get(GLANCE, url.clone()).await?;
@@ -185,7 +193,9 @@ impl Lister<'_> {
                 ram_mb: f.ram,
                 disk_gb: f.disk,
             }));
-            // Nova's next page is an absolute link among `flavors_links`.
+            // Nova's next page is an absolute link among `flavors_links`, named as Nova
+            // sees itself (behind a proxy: another scheme or host). Only its path and
+            // query are taken, on the catalog's endpoint: the token goes nowhere else.
             let next = page["flavors_links"]
                 .as_array()
                 .into_iter()
@@ -193,7 +203,7 @@ impl Lister<'_> {
                 .find(|l| l["rel"] == "next")
                 .and_then(|l| l["href"].as_str());
             match next {
-                Some(next) => url = join(&url, next, NOVA)?,
+                Some(next) => url = same_origin(&endpoint, next, NOVA)?,
                 None => break,
             }
         }
@@ -234,6 +244,15 @@ impl Lister<'_> {
     }
 }
 
+/// `link`'s path and query on `endpoint`'s scheme, host and port.
+fn same_origin(endpoint: &Url, link: &str, service: &'static str) -> Result<Url, ListError> {
+    let link = join(endpoint, link, service)?;
+    let mut url = endpoint.clone();
+    url.set_path(link.path());
+    url.set_query(link.query());
+    Ok(url)
+}
+
 fn join(base: &Url, next: &str, service: &'static str) -> Result<Url, ListError> {
     base.join(next).map_err(|e| undecodable(service, e))
 }
@@ -261,6 +280,18 @@ mod tests {
         assert_eq!(
             join(&versioned, "..", GLANCE).expect("join").as_str(),
             "http://cloud:9292/"
+        );
+        let proxied = "http://nova.internal:8774/v2.1/flavors/detail?marker=3";
+        assert_eq!(
+            same_origin(
+                &Url::parse("https://cloud/compute/v2.1/").expect("url"),
+                proxied,
+                NOVA
+            )
+            .expect("url")
+            .as_str(),
+            "https://cloud/v2.1/flavors/detail?marker=3",
+            "the token goes only to the catalog's host"
         );
         let nova = Url::parse("http://cloud:8774/v2.1/").expect("url");
         assert_eq!(

@@ -168,7 +168,10 @@ impl OpenstackProvider {
             .collect())
     }
 
-    /// Deletes the cluster's stacks other than `keep`; true while any is still there.
+    /// Deletes the cluster's stacks other than `keep`; true while one is still going.
+    /// One Heat could not delete (`DELETE_FAILED`, or a refused delete) does not hold the
+    /// cluster back: it is logged, and the cluster's delete tries again, as it removes
+    /// every stack tagged with the cluster.
     async fn remove_duplicates(
         &self,
         heat: &Heat,
@@ -181,19 +184,38 @@ impl OpenstackProvider {
             .into_iter()
             .filter(|s| s.id != keep)
             .collect();
-        for stack in others
-            .iter()
-            .filter(|s| s.stack_status != "DELETE_IN_PROGRESS")
-        {
-            tracing::warn!(
-                cluster = %cluster.id,
-                stack = %stack.id,
-                kept = %keep,
-                "deleting a second stack of the cluster: a create sent before a restart landed after it"
-            );
-            self.delete_stack(heat, stack).await?;
+        let mut going = false;
+        for stack in &others {
+            match stack.stack_status.as_str() {
+                "DELETE_IN_PROGRESS" => going = true,
+                "DELETE_FAILED" => tracing::warn!(
+                    cluster = %cluster.id,
+                    stack = %stack.id,
+                    reason = stack.stack_status_reason.as_deref().unwrap_or_default(),
+                    "a second stack of the cluster could not be deleted; deleting the cluster tries again"
+                ),
+                _ => {
+                    tracing::warn!(
+                        cluster = %cluster.id,
+                        stack = %stack.id,
+                        kept = %keep,
+                        "deleting a second stack of the cluster: a create sent before a restart landed after it"
+                    );
+                    match self.delete_stack(heat, stack).await {
+                        Ok(()) => going = true,
+                        Err(ProviderError::Transient(e)) => {
+                            return Err(ProviderError::Transient(e));
+                        }
+                        Err(ProviderError::Permanent(e)) => tracing::warn!(
+                            cluster = %cluster.id,
+                            stack = %stack.id,
+                            "Heat refused to delete a second stack of the cluster ({e}); deleting the cluster tries again"
+                        ),
+                    }
+                }
+            }
         }
-        Ok(!others.is_empty())
+        Ok(going)
     }
 
     /// Asks Heat to delete every stack of the cluster not already being deleted
@@ -306,7 +328,13 @@ impl OpenstackProvider {
         let name = Self::stack_name(cluster);
         let id = match &cluster.outputs.stack_id {
             Some(id) => id.clone(),
-            None => match self.stacks_of(heat, cluster).await?.into_iter().next() {
+            // The oldest not being deleted (a second one may be, by `remove_duplicates`).
+            None => match self
+                .stacks_of(heat, cluster)
+                .await?
+                .into_iter()
+                .find(|s| !s.stack_status.starts_with("DELETE_"))
+            {
                 Some(stack) => stack.id,
                 None => return Ok(None),
             },

@@ -46,10 +46,10 @@ distributed:
     default-scheme: tls
     require-encryption: true
     tls:
-      ca-file: $tls/cert.pem
-      scheduler: {cert: $tls/cert.pem, key: $tls/key.pem}
-      worker: {cert: $tls/cert.pem, key: $tls/key.pem}
-      client: {cert: $tls/cert.pem, key: $tls/key.pem}
+      ca-file: "$tls/cert.pem"
+      scheduler: {cert: "$tls/cert.pem", key: "$tls/key.pem"}
+      worker: {cert: "$tls/cert.pem", key: "$tls/key.pem"}
+      client: {cert: "$tls/cert.pem", key: "$tls/key.pem"}
 YAML
   mv "$tls/config/disco.yaml.tmp" "$tls/config/disco.yaml"
 ) 9>"$tls/.lock"

@@ -3,6 +3,7 @@
 # the cluster's master.
 set -euo pipefail
 : "${PARAM_VERSION:?}" "${DISCO_HOME:?}" "${DISCO_NODE_ADDRESS:?}" "${DISCO_MASTER_ADDRESS:?}"
+: "${DISCO_SHARED_DIR:?}"
 
 disco_venv jupyter "$PARAM_VERSION" >/dev/null
 self=$DISCO_NODE_ADDRESS
@@ -19,6 +20,10 @@ if [ -f "$DISCO_HOME/spark/env.sh" ]; then
   # pyspark and py4j sit side by side in the Spark environment's site-packages.
   environment+=("PYTHONPATH=$(dirname "$SPARK_HOME")" "DISCO_SPARK_MASTER=spark://$DISCO_MASTER_ADDRESS:7077")
 fi
+# With Dask in the cluster, notebooks connect to tls://<master>:8786 with its certificate.
+case " ${DISCO_COMPONENTS:-} " in
+  *" dask "*) environment+=("DASK_CONFIG=$DISCO_SHARED_DIR/dask/config") ;;
+esac
 options=(--no-browser --ip="$self" --port=8888 --port-retries=0 --ServerApp.root_dir="$home/notebooks")
 # JupyterLab refuses root unless told; the local provider runs as whoever runs DISCO.
 if [ "$(id -u)" = 0 ]; then options+=(--allow-root); fi
