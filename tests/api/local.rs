@@ -411,10 +411,11 @@ async fn dask_with_two_slaves_computes_on_both_workers() {
     ] {
         let env: Vec<(&str, String)> = config.into_iter().map(|c| ("DASK_CONFIG", c)).collect();
         let said = python(&dask, DASK_STRANGER, &[&address], &env);
-        // Turned away by the scheduler (the connection closed on it), not a timeout or
-        // a client that could not even start.
+        // Turned away by the scheduler (the connection closed on it: reset in the clear,
+        // an unknown-CA alert or EOF in the handshake), not a timeout or a client that
+        // could not even start.
         assert!(
-            said.starts_with("refused CommClosedError"),
+            said.starts_with("refused") && said.contains("CommClosedError"),
             "a client without the cluster's certificate at {address}: {said}"
         );
     }
