@@ -35,7 +35,7 @@ pub struct CreateStack<'a> {
     pub tags: String,
 }
 
-/// A stack as Heat shows it.
+/// A stack as Heat shows it (a listing leaves out the outputs).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Stack {
     pub id: String,
@@ -45,6 +45,10 @@ pub struct Stack {
     pub stack_status_reason: Option<String>,
     #[serde(default)]
     pub outputs: Vec<StackOutput>,
+    #[serde(default)]
+    pub creation_time: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,23 +65,8 @@ impl Stack {
             .find(|o| o.output_key == key)
             .map(|o| &o.output_value)
     }
-}
 
-/// A stack as Heat lists it: no outputs.
-#[derive(Debug, Clone, Deserialize)]
-pub struct StackSummary {
-    pub id: String,
-    pub stack_name: String,
-    pub stack_status: String,
-    #[serde(default)]
-    pub stack_status_reason: Option<String>,
-    #[serde(default)]
-    pub creation_time: Option<String>,
-    #[serde(default)]
-    pub tags: Option<Vec<String>>,
-}
-
-impl StackSummary {
+    /// Whether the stack carries `tag`.
     pub fn tagged(&self, tag: &str) -> bool {
         self.tags.iter().flatten().any(|t| t == tag)
     }
@@ -147,7 +136,7 @@ impl Heat {
     /// The project's stacks of this name that are not deleted, oldest first. Heat
     /// refuses a second create of a name only when the first is already stored, so two
     /// creates in flight at once can both succeed.
-    pub async fn stacks_named(&self, name: &str) -> Result<Vec<StackSummary>, HeatError> {
+    pub async fn stacks_named(&self, name: &str) -> Result<Vec<Stack>, HeatError> {
         let response = self
             .send(
                 self.http
@@ -157,10 +146,10 @@ impl Heat {
             .await?;
         #[derive(Deserialize)]
         struct Body {
-            stacks: Vec<StackSummary>,
+            stacks: Vec<Stack>,
         }
         let body: Body = response.json().await.map_err(undecodable)?;
-        let mut stacks: Vec<StackSummary> = body
+        let mut stacks: Vec<Stack> = body
             .stacks
             .into_iter()
             .filter(|s| s.stack_name == name && s.stack_status != "DELETE_COMPLETE")

@@ -30,7 +30,7 @@ use crate::auth::Identity;
 use crate::cluster::{Cluster, ClusterId, Delegation, Outputs, ProviderKind};
 use crate::compose::Composition;
 use crate::config::OpenstackSettings;
-use crate::openstack::heat::{CreateStack, Heat, HeatError, Stack, StackSummary};
+use crate::openstack::heat::{CreateStack, Heat, HeatError, Stack};
 use crate::openstack::keystone::{Keystone, KeystoneError, Token};
 
 /// Tokens are renewed this long before they expire.
@@ -151,11 +151,7 @@ impl OpenstackProvider {
 
     /// The cluster's stacks in Heat, oldest first: those tagged with its id, and the one
     /// it recorded.
-    async fn stacks_of(
-        &self,
-        heat: &Heat,
-        cluster: &Cluster,
-    ) -> Result<Vec<StackSummary>, ProviderError> {
+    async fn stacks_of(&self, heat: &Heat, cluster: &Cluster) -> Result<Vec<Stack>, ProviderError> {
         let tag = Self::tag(cluster);
         let recorded = cluster.outputs.stack_id.as_deref();
         self.count();
@@ -178,7 +174,7 @@ impl OpenstackProvider {
         cluster: &Cluster,
         keep: &str,
     ) -> Result<bool, ProviderError> {
-        let others: Vec<StackSummary> = self
+        let others: Vec<Stack> = self
             .stacks_of(heat, cluster)
             .await?
             .into_iter()
@@ -252,7 +248,7 @@ impl OpenstackProvider {
     }
 
     /// Asks Heat to delete a stack; one it is already acting on (409) is left to it.
-    async fn delete_stack(&self, heat: &Heat, stack: &StackSummary) -> Result<(), ProviderError> {
+    async fn delete_stack(&self, heat: &Heat, stack: &Stack) -> Result<(), ProviderError> {
         self.count();
         match heat.delete_stack(&stack.stack_name, &stack.id).await {
             Ok(()) | Err(HeatError::Refused { status: 409, .. }) => Ok(()),

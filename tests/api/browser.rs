@@ -144,6 +144,32 @@ async fn wait_for_path(browser: &Client, path: &str) {
     .await;
 }
 
+async fn wait_for_cluster_page(browser: &Client) {
+    wait_until("the cluster page", Duration::from_secs(20), async || {
+        browser
+            .current_url()
+            .await
+            .is_ok_and(|url| url.path().starts_with("/dashboard/clusters/"))
+    })
+    .await;
+}
+
+/// Leaves a mark in the page that a reload would wipe.
+async fn mark_the_page(browser: &Client) {
+    browser
+        .execute("window.stillTheSamePage = true; return true", vec![])
+        .await
+        .expect("mark");
+}
+
+async fn still_the_marked_page(browser: &Client) -> bool {
+    browser
+        .execute("return window.stillTheSamePage === true", vec![])
+        .await
+        .expect("script")
+        == serde_json::json!(true)
+}
+
 const ENTER: fn() -> String = || String::from(char::from(Key::Enter));
 
 /// With Keystone: sign in, and the create form's image and flavor fields are the
@@ -232,13 +258,7 @@ async fn signed_in_with_keystone_the_form_offers_the_clouds_images_and_flavors()
         let stage = labelled(&browser, "Stage only").await;
         stage.send_keys(" ").await.expect("check");
         stage.send_keys(&ENTER()).await.expect("enter submits");
-        wait_until("the cluster page", Duration::from_secs(20), async || {
-            browser
-                .current_url()
-                .await
-                .is_ok_and(|url| url.path().starts_with("/dashboard/clusters/"))
-        })
-        .await;
+        wait_for_cluster_page(&browser).await;
         let id = browser
             .current_url()
             .await
@@ -290,10 +310,7 @@ async fn signed_in_with_keystone_the_form_offers_the_clouds_images_and_flavors()
                 async || text_of(&browser, "#state").await == "installing",
             )
             .await;
-            browser
-                .execute("window.stillTheSamePage = true; return true", vec![])
-                .await
-                .expect("mark");
+            mark_the_page(&browser).await;
             let url = app.url(&format!("/disco/{id}"));
             let stack = crate::openstack::stack_name(&url);
             cloud
@@ -303,11 +320,10 @@ async fn signed_in_with_keystone_the_form_offers_the_clouds_images_and_flavors()
                 text_of(&browser, "#state").await == "ready"
             })
             .await;
-            let same = browser
-                .execute("return window.stillTheSamePage === true", vec![])
-                .await
-                .expect("script");
-            assert_eq!(same, serde_json::json!(true), "the page was reloaded");
+            assert!(
+                still_the_marked_page(&browser).await,
+                "the page was reloaded"
+            );
             wait_until(
                 "the address on the page",
                 Duration::from_secs(10),
@@ -391,28 +407,17 @@ async fn a_local_jupyter_cluster_from_the_dashboard_form_to_its_deletion() {
         .await
         .expect("enter submits");
 
-    wait_until("the cluster page", Duration::from_secs(20), async || {
-        browser
-            .current_url()
-            .await
-            .is_ok_and(|url| url.path().starts_with("/dashboard/clusters/"))
-    })
-    .await;
+    wait_for_cluster_page(&browser).await;
     let page_url = browser.current_url().await.expect("url").to_string();
-    // A mark that a reload would wipe.
-    browser
-        .execute("window.stillTheSamePage = true; return true", vec![])
-        .await
-        .expect("mark");
+    mark_the_page(&browser).await;
     wait_until("ready on the page", Duration::from_secs(900), async || {
         text_of(&browser, "#state").await == "ready"
     })
     .await;
-    let same = browser
-        .execute("return window.stillTheSamePage === true", vec![])
-        .await
-        .expect("script");
-    assert_eq!(same, serde_json::json!(true), "the page was reloaded");
+    assert!(
+        still_the_marked_page(&browser).await,
+        "the page was reloaded"
+    );
     wait_until("the task tree", Duration::from_secs(10), async || {
         text_of(&browser, "#tasks tbody")
             .await
@@ -500,13 +505,7 @@ async fn a_local_jupyter_cluster_from_the_dashboard_form_to_its_deletion() {
     let question = browser.get_alert_text().await.expect("a confirmation");
     assert!(question.contains("Delete notebook"), "{question}");
     browser.accept_alert().await.expect("confirm");
-    wait_until("the listing", Duration::from_secs(20), async || {
-        browser
-            .current_url()
-            .await
-            .is_ok_and(|url| url.path() == "/dashboard")
-    })
-    .await;
+    wait_for_path(&browser, "/dashboard").await;
     let location = app.url(&format!(
         "/disco/{}",
         page_url.rsplit('/').next().expect("id")

@@ -78,10 +78,14 @@ pub(super) fn fields(form: &[(String, String)], choices: Option<&NodeChoices>) -
 
 /// Images by name; by id where two share a name, which Heat could not tell apart.
 fn image_choices(images: &[Image]) -> Vec<Choice> {
+    let mut named: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for image in images {
+        *named.entry(image.name.as_str()).or_default() += 1;
+    }
     images
         .iter()
         .map(|image| {
-            let shared = images.iter().filter(|i| i.name == image.name).count() > 1;
+            let shared = named[image.name.as_str()] > 1;
             let mut text = image.name.clone();
             if shared {
                 text.push_str(&format!(" ({})", image.id));
