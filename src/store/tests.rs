@@ -1,8 +1,9 @@
 use chrono::Utc;
 
 use super::*;
+use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::ClusterSpec;
-use crate::cluster::{ProviderKind, keys::KeyPair};
+use crate::domain::ProviderKind;
 use crate::manifest::Manifest;
 use crate::occi::text::{Attribute, AttributeValue};
 

@@ -34,10 +34,11 @@ use serde::Deserialize;
 use self::addresses::{Allocation, BLOCK_SLAVES, Claims};
 use self::process::{ProcessRecord, processes_of, signal_each};
 use super::{Liveness, Progress, Provider, ProviderError, Teardown};
-use crate::cluster::{Cluster, ClusterId, Outputs, ProviderKind};
+use crate::cluster::{Cluster, Outputs};
 use crate::compose::Composition;
 use crate::compose::script::{MASTER_ADDRESS, SLAVE_INDEX, WC_NOTIFY};
 use crate::config::LocalProviderSettings;
+use crate::domain::{ClusterId, ProviderKind};
 use crate::frameworks::catalogue::{Check, NodeGroup};
 use crate::frameworks::plan::Plan;
 
