@@ -17,6 +17,7 @@ use crate::auth::{Authenticator, Identity};
 use crate::config::Settings;
 use crate::frameworks::catalogue::Catalogue;
 use crate::lifecycle::Lifecycle;
+use crate::lifecycle::create::Creator;
 use crate::manifest::Manifest;
 use crate::providers::Providers;
 use crate::store::Store;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub catalogue: Arc<Catalogue>,
     pub auth: Arc<dyn Authenticator>,
     pub lifecycle: Lifecycle,
+    /// The create use case, which the OCCI interface and the dashboard share.
+    pub creator: Creator,
     pub providers: Providers,
     pub settings: Arc<Settings>,
     /// Dashboard sign-ins: the Keystone token each browser session stands for.

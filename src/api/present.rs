@@ -40,7 +40,7 @@ pub fn cluster_resource(
 
     let mut attributes = vec![
         string("occi.core.id", &cluster.id.to_string()),
-        string("occi.core.title", cluster.spec.name.as_str()),
+        string("occi.core.title", cluster.spec.request.name.as_str()),
     ];
     attributes.extend(
         cluster
@@ -99,7 +99,7 @@ pub fn cluster_resource(
             attributes: Vec::new(),
             actions: Vec::new(),
         },
-        title: Some(cluster.spec.name.to_string()),
+        title: Some(cluster.spec.request.name.to_string()),
         location,
         attributes,
         actions,

@@ -6,6 +6,7 @@
 //!
 //! Nothing here depends on another module of the crate: std, serde, uuid and chrono only.
 
+pub mod attributes;
 pub mod ids;
 pub mod infrastructure;
 pub mod provider;

@@ -120,7 +120,7 @@ async fn bed(steps: Vec<Step>, adjust: impl FnOnce(&mut JobSettings)) -> Bed {
         .insert_cluster(Cluster {
             id,
             tenant: TenantId::default_tenant(),
-            plan: crate::frameworks::resolve::resolve(&spec, &catalogue).expect("plan"),
+            plan: crate::frameworks::resolve::resolve(&spec.request, &catalogue).expect("plan"),
             spec,
             delegation: Default::default(),
             state: ClusterState::Pending,

@@ -47,6 +47,15 @@ pub enum Liveness {
     Stopped(String),
 }
 
+/// Why a provider cannot run a plan at all: names the attribute at fault and what the
+/// provider allows; shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{attribute}: {reason}")]
+pub struct Inadmissible {
+    pub attribute: &'static str,
+    pub reason: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     /// Worth another attempt: the peer was unreachable or answered 5xx.
@@ -74,7 +83,7 @@ pub trait Provider: Send + Sync {
 
     /// At create: whether the provider can run this plan at all; the error names the
     /// attribute at fault and is shown to the user. Everything by default.
-    fn admits(&self, _plan: &Plan) -> Result<(), String> {
+    fn admits(&self, _plan: &Plan) -> Result<(), Inadmissible> {
         Ok(())
     }
 

@@ -143,11 +143,11 @@ impl Store {
             let tx = conn.transaction()?;
             let taken: bool = tx.query_row(
                 "SELECT EXISTS(SELECT 1 FROM clusters WHERE tenant = ?1 AND name = ?2 AND state <> 'deleted')",
-                params![cluster.tenant.as_str(), cluster.spec.name.as_str()],
+                params![cluster.tenant.as_str(), cluster.spec.request.name.as_str()],
                 |row| row.get(0),
             )?;
             if taken {
-                return Err(StoreError::NameTaken(cluster.spec.name.to_string()));
+                return Err(StoreError::NameTaken(cluster.spec.request.name.to_string()));
             }
             let now = timestamp(cluster.created_at);
             tx.execute(
@@ -157,8 +157,8 @@ impl Store {
                 params![
                     cluster.id.to_string(),
                     cluster.tenant.as_str(),
-                    cluster.spec.name.as_str(),
-                    cluster.spec.provider.as_str(),
+                    cluster.spec.request.name.as_str(),
+                    cluster.spec.request.provider.as_str(),
                     cluster.state.as_str(),
                     cluster.state_reason,
                     to_json(&cluster.spec)?,

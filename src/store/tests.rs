@@ -33,8 +33,11 @@ fn cluster(tenant: &str, attributes: &[(&str, &str)]) -> Cluster {
     Cluster {
         id,
         tenant: TenantId::parse(tenant).expect("tenant"),
-        plan: crate::frameworks::resolve::resolve(&spec, &crate::frameworks::testing::standard())
-            .expect("plan"),
+        plan: crate::frameworks::resolve::resolve(
+            &spec.request,
+            &crate::frameworks::testing::standard(),
+        )
+        .expect("plan"),
         spec,
         delegation: Default::default(),
         state: ClusterState::Pending,

@@ -27,8 +27,9 @@ fn cluster(state: ClusterState) -> Cluster {
         .expect("valid");
     let id = ClusterId::new();
     let spec = ClusterSpec::from_attributes(id, &checked, ProviderKind::File).expect("spec");
-    let plan = crate::frameworks::resolve::resolve(&spec, &crate::frameworks::testing::standard())
-        .expect("plan");
+    let plan =
+        crate::frameworks::resolve::resolve(&spec.request, &crate::frameworks::testing::standard())
+            .expect("plan");
     let now = Utc::now();
     Cluster {
         id,

@@ -17,13 +17,17 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::AppState;
-use super::clusters::{cluster_of, new_cluster, no_cluster, parse_id};
+use super::clusters::{cluster_of, no_cluster, parse_id};
 use super::error::{ApiError, ApiErrorKind};
 use crate::auth::{Credentials, Identity};
 use crate::cluster::Cluster;
+use crate::cluster::spec::SpecError;
 use crate::config::AuthMode;
 use crate::domain::ClusterState;
+use crate::domain::ComponentName;
 use crate::frameworks::catalogue::GroupScope;
+use crate::frameworks::request::ComponentRequest;
+use crate::lifecycle::create::{CreateError, CreateRequest};
 use crate::occi::text::{Attribute, AttributeValue};
 
 const CSRF_COOKIE: &str = "disco_csrf";
@@ -235,9 +239,9 @@ struct Row {
 fn row(cluster: &Cluster) -> Row {
     Row {
         id: cluster.id.to_string(),
-        name: cluster.spec.name.to_string(),
+        name: cluster.spec.request.name.to_string(),
         components: cluster.plan.component_names().join(", "),
-        provider: cluster.spec.provider.to_string(),
+        provider: cluster.spec.request.provider.to_string(),
         nodes: cluster.plan.slave_count() + 1,
         state: cluster.state.to_string(),
         created: cluster.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
@@ -360,24 +364,29 @@ pub(super) async fn new_form(
     Ok(with_cookie(page("new", &data)?, cookie))
 }
 
-/// The create request's attributes, from the form.
-fn attributes(form: &[(String, String)]) -> Vec<Attribute> {
+/// The create request, from the form: the components chosen as values, the rest as
+/// the attributes an OCCI request would give.
+fn create_request(form: &[(String, String)]) -> Result<CreateRequest, CreateError> {
     let string = |name: &str, value: &str| Attribute {
         name: name.to_string(),
         value: AttributeValue::String(value.to_string()),
     };
     let value = |key: &str| field(form, key);
-    let components: Vec<String> = form
+    let components = form
         .iter()
         .filter(|(k, _)| k == "component")
-        .map(|(_, v)| format!("'{}'", v.replace(['\'', '\\'], "")))
-        .collect();
+        .map(|(_, v)| {
+            Ok(ComponentRequest {
+                name: ComponentName::parse(v).map_err(|expected| SpecError::Invalid {
+                    attribute: "component",
+                    expected,
+                })?,
+                params: Default::default(),
+            })
+        })
+        .collect::<Result<Vec<_>, SpecError>>()?;
     let mut attributes = vec![
         string("icclab.disco.name", &value("name")),
-        string(
-            "icclab.disco.dependencies.inject",
-            &format!("[{}]", components.join(", ")),
-        ),
         string("icclab.disco.components.heat.slavecount", &value("slaves")),
     ];
     // Fields left empty keep the server's defaults.
@@ -408,7 +417,10 @@ fn attributes(form: &[(String, String)]) -> Vec<Attribute> {
     if value("stage") == "true" {
         attributes.push(string("icclab.disco.stage", "true"));
     }
-    attributes
+    Ok(CreateRequest {
+        attributes,
+        components: Some(components),
+    })
 }
 
 /// `POST /dashboard/new`: creates the cluster and shows its page; a refused request
@@ -422,26 +434,26 @@ pub(super) async fn create(
     check_csrf(&req, &form)?;
     let identity = who(&req, &state).await?;
     let asking = identity.clone();
-    match new_cluster(&state, identity, &attributes(&form)).await {
-        Ok(cluster) => {
-            let id = cluster.id;
-            tracing::info!(cluster = %id, name = %cluster.spec.name, "cluster created from the dashboard");
-            state.store.insert_cluster(cluster).await?;
-            state.lifecycle.wake();
-            Ok(see_other(&format!("/dashboard/clusters/{id}")))
-        }
-        Err(e) if e.kind.is_client_error() => {
+    let created = match create_request(&form) {
+        Ok(request) => state.creator.create(&identity, request).await,
+        Err(refused) => Err(refused),
+    };
+    match created {
+        Ok(cluster) => Ok(see_other(&format!("/dashboard/clusters/{}", cluster.id))),
+        Err(e) if e.is_refusal() => {
+            let reason = e.to_string();
+            let status = actix_web::ResponseError::status_code(&ApiError::from(e));
             let choices = node_choices::listed(&state, &asking).await;
             let (csrf, cookie) = csrf_token(&req);
             let data = with_chrome(
-                new_form_data(&state, &csrf, &form, Some(e.to_string()), choices.as_ref()),
+                new_form_data(&state, &csrf, &form, Some(reason), choices.as_ref()),
                 chrome(&req, &state, &csrf),
             );
             let mut response = page("new", &data)?;
-            *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
+            *response.status_mut() = status;
             Ok(with_cookie(response, cookie))
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -487,11 +499,11 @@ pub(super) async fn cluster(
         "csrf": csrf,
         "cluster": {
             "id": cluster.id.to_string(),
-            "name": cluster.spec.name.to_string(),
+            "name": cluster.spec.request.name.to_string(),
             "state": cluster.state,
             "reason": cluster.state_reason,
             "components": cluster.plan.component_names().join(", "),
-            "provider": cluster.spec.provider.to_string(),
+            "provider": cluster.spec.request.provider.to_string(),
             "nodes": cluster.plan.slave_count() + 1,
             "external_ip": address,
         },
@@ -513,6 +525,7 @@ pub(super) async fn key(
     let cluster = cluster_of(&identity.tenant, &path, &state).await?;
     let name: String = cluster
         .spec
+        .request
         .name
         .to_string()
         .chars()
