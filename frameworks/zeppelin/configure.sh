@@ -11,11 +11,7 @@ zeppelin_home=$DISCO_HOME/zeppelin/current
 conf=$zeppelin_home/conf
 [ -d "$conf" ] || { echo "zeppelin: $conf is missing; did install run?" >&2; exit 2; }
 
-java_home=
-for dir in /usr/lib/jvm/java-11-openjdk-* /usr/lib/jvm/java-17-openjdk-*; do
-  if [ -x "$dir/bin/java" ]; then java_home=$dir; break; fi
-done
-[ -n "$java_home" ] || { echo "zeppelin: no OpenJDK 11 or 17 found" >&2; exit 3; }
+java_home=$(disco_java_home) || { echo "zeppelin: no OpenJDK 11 or 17 found" >&2; exit 3; }
 
 on_yarn=false
 case " $DISCO_COMPONENTS " in *" hadoop "*) on_yarn=true ;; esac
