@@ -169,7 +169,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = || {
         // Only client subcommands call this: `serve` reads clouds.yaml its own way.
         let cloud = match &connection.cloud {
-            Some(name) => crate::openstack::cloud_credentials(name)?,
+            Some(name) => crate::config::clouds::cloud_credentials(name)?,
             None => Default::default(),
         };
         client::Client::new(
