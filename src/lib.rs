@@ -10,6 +10,7 @@ pub mod frameworks;
 pub mod manifest;
 pub mod occi;
 pub mod openstack;
+pub mod parsing;
 pub mod providers;
 pub mod startup;
 pub mod store;

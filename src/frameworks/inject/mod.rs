@@ -21,18 +21,18 @@
 //! (which the parser never produces) are written as the strings `'NaN'`,
 //! `'inf'` and `'-inf'`.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
 use nom::{
-    IResult, Parser,
+    Parser,
     branch::alt,
     bytes::complete::{take_while, take_while_m_n, take_while1},
     character::complete::{char, digit0, digit1, one_of},
     combinator::{opt, recognize},
-    error::{ErrorKind, ParseError},
 };
+
+use crate::parsing::{self, Wording, column, fail, offset_in};
 
 /// A Python literal value, as written.
 #[derive(Debug, Clone, PartialEq)]
@@ -266,9 +266,8 @@ const CONTEXT_CHARS: usize = 60;
 
 impl InjectError {
     fn new(input: &str, byte_offset: usize, message: String) -> Self {
-        let before = input.get(..byte_offset).unwrap_or(input);
         InjectError {
-            position: before.chars().count() + 1,
+            position: column(input, byte_offset),
             message,
             input: input.to_owned(),
         }
@@ -307,33 +306,15 @@ impl std::error::Error for InjectError {}
 // ---------------------------------------------------------------------------
 // Parser plumbing
 
-#[derive(Debug)]
-struct PErr<'a> {
-    at: &'a str,
-    message: Cow<'static, str>,
+/// Inject messages are whole sentences, so these are too.
+enum LiteralWording {}
+
+impl Wording for LiteralWording {
+    const UNLABELLED: &'static str = "invalid input";
+    const INCOMPLETE: &'static str = "expected more input";
 }
 
-impl<'a> ParseError<&'a str> for PErr<'a> {
-    fn from_error_kind(input: &'a str, _kind: ErrorKind) -> Self {
-        PErr {
-            at: input,
-            message: Cow::Borrowed("invalid input"),
-        }
-    }
-
-    fn append(_input: &'a str, _kind: ErrorKind, other: Self) -> Self {
-        other
-    }
-}
-
-type Res<'a, O> = IResult<&'a str, O, PErr<'a>>;
-
-fn fail<'a, O>(at: &'a str, message: impl Into<Cow<'static, str>>) -> Res<'a, O> {
-    Err(nom::Err::Failure(PErr {
-        at,
-        message: message.into(),
-    }))
-}
+type Res<'a, O> = parsing::Res<'a, O, LiteralWording>;
 
 const MAX_DEPTH: usize = 32;
 const A_VALUE: &str = "a value (a string, number, True, False, None, list, tuple, set or dict)";
@@ -400,19 +381,8 @@ impl Spanned {
 }
 
 fn parse_spanned(input: &str) -> Result<Spanned, InjectError> {
-    match document(input) {
-        Ok((_, value)) => Ok(value),
-        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
-            let offset = input.len().saturating_sub(e.at.len());
-            Err(InjectError::new(input, offset, e.message.into_owned()))
-        }
-        // Only streaming parsers report Incomplete; kept total for safety.
-        Err(nom::Err::Incomplete(_)) => Err(InjectError::new(
-            input,
-            input.len(),
-            "expected more input".to_owned(),
-        )),
-    }
+    parsing::finish(input, document)
+        .map_err(|e| InjectError::new(input, offset_in(input, e.at), e.message.into_owned()))
 }
 
 fn is_space(c: char) -> bool {

@@ -33,13 +33,15 @@ use std::borrow::Cow;
 use std::fmt;
 
 use nom::{
-    IResult, Parser,
+    Parser,
     branch::alt,
     bytes::complete::{take_while, take_while1},
     character::complete::{char, digit0, digit1, one_of, satisfy},
     combinator::{opt, recognize},
     error::{ErrorKind, ParseError},
 };
+
+use crate::parsing::{self, Wording, column, fail, offset_in};
 
 /// Which of the three OCCI category types a `Category` value describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -347,36 +349,16 @@ impl fmt::Display for Link {
 // ---------------------------------------------------------------------------
 // Parser plumbing
 
-/// A parse failure: where it happened and what should have been there.
-/// `at` is always a sub-slice of the value being parsed, so its address
-/// gives the position even when it was cut out of a quoted string.
-#[derive(Debug)]
-struct PErr<'a> {
-    at: &'a str,
-    expected: Cow<'static, str>,
+/// The OCCI errors say "expected" themselves, so these are what was expected.
+enum TextWording {}
+
+impl Wording for TextWording {
+    const UNLABELLED: &'static str = "valid input";
+    const INCOMPLETE: &'static str = "more input";
 }
 
-impl<'a> ParseError<&'a str> for PErr<'a> {
-    fn from_error_kind(input: &'a str, _kind: ErrorKind) -> Self {
-        PErr {
-            at: input,
-            expected: Cow::Borrowed("valid input"),
-        }
-    }
-
-    fn append(_input: &'a str, _kind: ErrorKind, other: Self) -> Self {
-        other
-    }
-}
-
-type Res<'a, O> = IResult<&'a str, O, PErr<'a>>;
-
-fn fail<'a, O>(at: &'a str, expected: impl Into<Cow<'static, str>>) -> Res<'a, O> {
-    Err(nom::Err::Failure(PErr {
-        at,
-        expected: expected.into(),
-    }))
-}
+type PErr<'a> = parsing::PErr<'a, TextWording>;
+type Res<'a, O> = parsing::Res<'a, O, TextWording>;
 
 /// Turns a recoverable failure of `parser` into a committed one that says
 /// what was expected at the place `parser` started.
@@ -386,10 +368,7 @@ where
 {
     move |input| {
         parser.parse(input).map_err(|e| match e {
-            nom::Err::Error(_) => nom::Err::Failure(PErr {
-                at: input,
-                expected: Cow::Borrowed(expected),
-            }),
+            nom::Err::Error(_) => nom::Err::Failure(PErr::new(input, expected)),
             other => other,
         })
     }
@@ -402,32 +381,8 @@ fn run<'a, T>(
     line: Option<usize>,
     parser: fn(&'a str) -> Res<'a, T>,
 ) -> Result<T, TextError> {
-    match parser(value) {
-        Ok((_, parsed)) => Ok(parsed),
-        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
-            Err(error_at(field, base, e.at, e.expected.into_owned(), line))
-        }
-        // Only streaming parsers report Incomplete; kept total for safety.
-        Err(nom::Err::Incomplete(_)) => Err(error_at(
-            field,
-            base,
-            base.get(base.len()..).unwrap_or_default(),
-            "more input".into(),
-            line,
-        )),
-    }
-}
-
-/// Byte offset of `part` inside `base`, found from their addresses because
-/// `part` may have been cut out of the middle of `base`.
-fn offset_in(base: &str, part: &str) -> usize {
-    let start = base.as_ptr() as usize;
-    let at = part.as_ptr() as usize;
-    if at >= start && at - start <= base.len() && base.is_char_boundary(at - start) {
-        at - start
-    } else {
-        base.len()
-    }
+    parsing::finish(value, parser)
+        .map_err(|e| error_at(field, base, e.at, e.message.into_owned(), line))
 }
 
 fn error_at(
@@ -438,7 +393,6 @@ fn error_at(
     line: Option<usize>,
 ) -> TextError {
     let offset = offset_in(base, at);
-    let before = base.get(..offset).unwrap_or_default();
     let rest = base.get(offset..).unwrap_or_default();
     let found = if rest.is_empty() {
         END_OF_INPUT.to_owned()
@@ -447,7 +401,7 @@ fn error_at(
     };
     TextError {
         field,
-        position: before.chars().count() + 1,
+        position: column(base, offset),
         line,
         expected,
         found,
@@ -587,10 +541,7 @@ fn within_quoted<'a, T>(
     check: impl for<'b> FnOnce(&'b str) -> Result<T, (usize, Cow<'static, str>)>,
 ) -> Result<T, nom::Err<PErr<'a>>> {
     check(&quoted.value).map_err(|(offset, expected)| {
-        nom::Err::Failure(PErr {
-            at: raw_at(quoted.raw, offset),
-            expected,
-        })
+        nom::Err::Failure(PErr::new(raw_at(quoted.raw, offset), expected))
     })
 }
 
@@ -600,13 +551,7 @@ fn complete_in<'b, T>(
     decoded: &'b str,
     parser: impl FnOnce(&'b str) -> Res<'b, T>,
 ) -> Result<T, (usize, Cow<'static, str>)> {
-    match parser(decoded) {
-        Ok((_, parsed)) => Ok(parsed),
-        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
-            Err((offset_in(decoded, e.at), e.expected))
-        }
-        Err(nom::Err::Incomplete(_)) => Err((decoded.len(), Cow::Borrowed("more input"))),
-    }
+    parsing::finish(decoded, parser).map_err(|e| (offset_in(decoded, e.at), e.message))
 }
 
 fn term(input: &str) -> Res<'_, &str> {
