@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod manifest;
 pub mod occi;
 pub mod openstack;
+pub mod parsing;
 pub mod providers;
 pub mod startup;
 pub mod store;
