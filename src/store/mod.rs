@@ -352,11 +352,7 @@ impl Store {
             let Some(cluster) = find_cluster(&tx, Some(&tenant), id)? else {
                 return Ok(None);
             };
-            let delete_queued: bool = tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM jobs WHERE cluster_id = ?1 AND kind = 'delete' AND status = 'queued')",
-                params![id.to_string()],
-                |row| row.get(0),
-            )?;
+            let delete_queued = job_queued(&tx, id, JobKind::Delete)?;
             if cluster.state == ClusterState::Deleting && delete_queued {
                 return Ok(Some(cluster));
             }
@@ -395,12 +391,7 @@ impl Store {
                     needed: "pending (created with icclab.disco.stage=\"true\")",
                 });
             }
-            let queued: bool = tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM jobs WHERE cluster_id = ?1 AND kind = 'deploy' AND status = 'queued')",
-                params![id.to_string()],
-                |row| row.get(0),
-            )?;
-            if !queued {
+            if !job_queued(&tx, id, JobKind::Deploy)? {
                 enqueue(&tx, id, JobKind::Deploy)?;
             }
             tx.commit()?;
@@ -620,14 +611,7 @@ impl Store {
 
     /// Whether the cluster has a queued job of this kind (for tests and reconciling).
     pub async fn has_queued_job(&self, id: ClusterId, kind: JobKind) -> Result<bool, StoreError> {
-        self.call(move |conn| {
-            Ok(conn.query_row(
-                "SELECT EXISTS(SELECT 1 FROM jobs WHERE cluster_id = ?1 AND kind = ?2 AND status = 'queued')",
-                params![id.to_string(), kind.as_str()],
-                |row| row.get(0),
-            )?)
-        })
-        .await
+        self.call(move |conn| job_queued(conn, id, kind)).await
     }
 }
 
@@ -650,6 +634,15 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
     }
     Ok(())
+}
+
+/// Whether the cluster has a job of this kind waiting to run.
+fn job_queued(conn: &Connection, id: ClusterId, kind: JobKind) -> Result<bool, StoreError> {
+    Ok(conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM jobs WHERE cluster_id = ?1 AND kind = ?2 AND status = 'queued')",
+        params![id.to_string(), kind.as_str()],
+        |row| row.get(0),
+    )?)
 }
 
 fn enqueue(conn: &Connection, id: ClusterId, kind: JobKind) -> Result<(), StoreError> {
