@@ -170,3 +170,17 @@ pub(super) fn enqueue(conn: &Connection, id: ClusterId, kind: JobKind) -> Result
     )?;
     Ok(())
 }
+
+/// Cancels the cluster's queued jobs of this kind: the cluster moved on without them.
+pub(super) fn cancel_queued(
+    conn: &Connection,
+    id: ClusterId,
+    kind: JobKind,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE jobs SET status = 'cancelled', updated_at = ?3 \
+         WHERE cluster_id = ?1 AND kind = ?2 AND status = 'queued'",
+        params![id.to_string(), kind.as_str(), timestamp(Utc::now())],
+    )?;
+    Ok(())
+}

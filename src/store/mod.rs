@@ -20,7 +20,7 @@ use secrecy::ExposeSecret;
 
 pub use self::jobs::{Job, JobKind, JobOutcome};
 
-use self::jobs::{enqueue, job_queued};
+use self::jobs::{cancel_queued, enqueue, job_queued};
 use self::rows::{
     CLUSTER_COLUMNS, ClusterRow, parse_state, parse_time, read_row, timestamp, to_json,
 };
@@ -319,11 +319,7 @@ impl Store {
             if cluster.state != ClusterState::Deleting {
                 move_state(&tx, &cluster, ClusterState::Deleting, "delete requested")?;
             }
-            tx.execute(
-                "UPDATE jobs SET status = 'cancelled', updated_at = ?2 \
-                 WHERE cluster_id = ?1 AND kind = 'deploy' AND status = 'queued'",
-                params![id.to_string(), timestamp(Utc::now())],
-            )?;
+            cancel_queued(&tx, id, JobKind::Deploy)?;
             enqueue(&tx, id, JobKind::Delete)?;
             let cluster = find_cluster(&tx, Some(&tenant), id)?;
             tx.commit()?;
