@@ -1,8 +1,9 @@
 use chrono::Utc;
 
-use super::*;
+use super::{JobKind, Store, StoreError};
+use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::ClusterSpec;
-use crate::cluster::{ProviderKind, keys::KeyPair};
+use crate::cluster::{Cluster, ClusterId, ClusterState, Outputs, ProviderKind, TenantId};
 use crate::manifest::Manifest;
 use crate::occi::text::{Attribute, AttributeValue};
 
