@@ -19,8 +19,13 @@
 //! Every process of a cluster carries `DISCO_CLUSTER_ID` in its environment, so a
 //! delete finds them all through `/proc`, not only the recorded ones, and checks that
 //! none is left.
+//!
+//! Here are the provider and the cluster as a whole (its block, progress, teardown);
+//! `node` starts one node's script and reads where it stands, `health` runs the
+//! components' checks and notices stopped services.
 
 pub mod addresses;
+mod health;
 mod node;
 pub mod process;
 
@@ -31,26 +36,26 @@ use async_trait::async_trait;
 use nix::sys::signal::Signal;
 
 use self::addresses::{Allocation, BLOCK_SLAVES, Claims};
-use self::node::{Node, Script, read_record};
+use self::health::{Probes, dead_service};
+use self::node::{Node, Script};
 use self::process::{ProcessRecord, processes_of, signal_each};
 use super::{Liveness, Progress, Provider, ProviderError, Teardown};
 use crate::cluster::{Cluster, ClusterId, Outputs, ProviderKind};
 use crate::compose::Composition;
 use crate::compose::script::{MASTER_ADDRESS, SLAVE_INDEX, WC_NOTIFY};
 use crate::config::LocalProviderSettings;
-use crate::frameworks::catalogue::{Check, NodeGroup};
+use crate::frameworks::catalogue::NodeGroup;
 use crate::frameworks::plan::Plan;
 
 /// What a node script's wait condition call becomes: a function of the local library.
 const LOCAL_SIGNAL: &str = "disco_local_signal";
-const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long after SIGKILL the processes have to be gone before a delete is retried.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
 pub struct LocalProvider {
     settings: LocalProviderSettings,
     claims: Claims,
-    http: reqwest::Client,
+    probes: Probes,
     /// Held while a deploy claims a block or starts nodes, so two attempts at one cluster
     /// never both start it.
     starting: tokio::sync::Mutex<()>,
@@ -62,15 +67,10 @@ fn io_error(action: &str, path: &Path, err: std::io::Error) -> ProviderError {
 
 impl LocalProvider {
     pub fn new(settings: LocalProviderSettings) -> LocalProvider {
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(HEALTH_TIMEOUT)
-            .build()
-            .unwrap_or_default();
         LocalProvider {
             claims: Claims::new(&settings.claims_dir),
             settings,
-            http,
+            probes: Probes::new(),
             starting: tokio::sync::Mutex::new(()),
         }
     }
@@ -161,47 +161,13 @@ impl LocalProvider {
         if let Some(reason) = dead_service(&nodes).await {
             return Ok(failed(reason));
         }
-        match self.failing_check(&cluster.plan, &nodes).await {
+        match self.probes.failing_check(&cluster.plan, &nodes).await {
             None => Ok(Progress::Ready(outputs)),
             Some(pending) => {
                 tracing::debug!(cluster = %cluster.id, "{pending}");
                 Ok(Progress::Installing(outputs))
             }
         }
-    }
-
-    /// The first failed health check, described; `None` when all pass.
-    async fn failing_check(&self, plan: &Plan, nodes: &[Node]) -> Option<String> {
-        for component in &plan.components {
-            for health in &component.health {
-                for node in nodes.iter().filter(|n| health.node_group.includes(n.group)) {
-                    let passed = match &health.check {
-                        Check::Tcp(port) => tokio::time::timeout(
-                            HEALTH_TIMEOUT,
-                            tokio::net::TcpStream::connect((node.address, *port)),
-                        )
-                        .await
-                        .is_ok_and(|connected| connected.is_ok()),
-                        Check::Http(http) => self
-                            .http
-                            .get(format!(
-                                "http://{}:{}{}",
-                                node.address, http.port, http.path
-                            ))
-                            .send()
-                            .await
-                            .is_ok_and(|response| response.status().as_u16() == http.status),
-                    };
-                    if !passed {
-                        return Some(format!(
-                            "{} on {}: {:?} not passing yet",
-                            component.name, node.name, health.check
-                        ));
-                    }
-                }
-            }
-        }
-        None
     }
 
     /// Stops every process of the cluster: SIGTERM to the recorded process groups and to
@@ -377,33 +343,6 @@ impl Provider for LocalProvider {
     async fn observe_delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError> {
         self.delete(cluster).await
     }
-}
-
-/// The first service a node started that is no longer running, described.
-async fn dead_service(nodes: &[Node]) -> Option<String> {
-    for node in nodes {
-        let Ok(mut entries) = tokio::fs::read_dir(node.dir.join("pids")).await else {
-            continue;
-        };
-        while let Ok(Some(entry)) = entries.next_entry().await {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".partial") {
-                continue;
-            }
-            let record = read_record(&entry.path()).await;
-            if !record.is_some_and(|r| r.is_alive()) {
-                let pid = record
-                    .map(|r| format!(" (pid {})", r.pid))
-                    .unwrap_or_default();
-                return Some(format!(
-                    "{name} on {}{pid} stopped; see {}",
-                    node.name,
-                    node.dir.join("logs").join(format!("{name}.log")).display()
-                ));
-            }
-        }
-    }
-    None
 }
 
 /// A directory only this user can enter (node directories hold secrets: the script,
