@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
-use crate::cluster::ProviderKind;
+use crate::domain::ProviderKind;
 
 /// The checked-in configuration file, which is also the documentation of every key.
 pub const DEFAULTS: &str = include_str!("../etc/disco.toml");

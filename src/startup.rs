@@ -13,11 +13,11 @@ use tracing_actix_web::TracingLogger;
 
 use crate::api::{self, AppState};
 use crate::auth::{Authenticator, KeystoneAuth, NoAuth};
-use crate::cluster::ProviderKind;
-use crate::cluster::lifecycle::Lifecycle;
 use crate::compose::Composer;
 use crate::config::{AuthMode, Settings};
+use crate::domain::ProviderKind;
 use crate::frameworks::catalogue::Catalogue;
+use crate::lifecycle::Lifecycle;
 use crate::manifest::Manifest;
 use crate::openstack::keystone::Keystone;
 use crate::providers::Providers;

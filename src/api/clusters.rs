@@ -12,7 +12,8 @@ use super::present::{self, PrivateKey};
 use super::request::read_occi;
 use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::PROVIDER;
-use crate::cluster::{Cluster, ClusterId, ClusterSpec, ClusterState, Delegation, Outputs};
+use crate::cluster::{Cluster, ClusterSpec, Delegation, Outputs};
+use crate::domain::{ClusterId, ClusterState};
 use crate::frameworks::resolve::resolve;
 use crate::manifest::Manifest;
 use crate::occi::text::{Category, CategoryClass};
@@ -267,7 +268,7 @@ pub(super) async fn owned_cluster(
 
 /// The tenant's cluster `path` names; 404 for any other.
 pub(super) async fn cluster_of(
-    tenant: &crate::cluster::TenantId,
+    tenant: &crate::domain::TenantId,
     path: &str,
     state: &AppState,
 ) -> Result<Cluster, ApiError> {

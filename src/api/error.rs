@@ -112,7 +112,9 @@ impl From<SpecError> for ApiError {
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> ApiError {
         match error {
-            AuthError::Malformed { .. } => ApiError::bad_request(error.to_string()),
+            AuthError::Malformed { .. } | AuthError::Tenant { .. } => {
+                ApiError::bad_request(error.to_string())
+            }
             AuthError::UnexpandedVariable { .. } | AuthError::Missing => {
                 ApiErrorKind::Unauthorized(error.to_string()).into()
             }

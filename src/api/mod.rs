@@ -14,9 +14,9 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::{Authenticator, Identity};
-use crate::cluster::lifecycle::Lifecycle;
 use crate::config::Settings;
 use crate::frameworks::catalogue::Catalogue;
+use crate::lifecycle::Lifecycle;
 use crate::manifest::Manifest;
 use crate::providers::Providers;
 use crate::store::Store;

@@ -72,7 +72,7 @@ pub fn cluster_resource(
     if key == PrivateKey::Shown {
         attributes.push(string("ssh_private_key", cluster.keys.expose_private_key()));
     }
-    let actions = if cluster.state == crate::cluster::ClusterState::Pending {
+    let actions = if cluster.state == crate::domain::ClusterState::Pending {
         manifest
             .actions
             .iter()

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::cluster::ProviderKind;
 use crate::config::{Overrides, Settings};
+use crate::domain::ProviderKind;
 use crate::startup::Application;
 use crate::telemetry;
 

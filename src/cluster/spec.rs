@@ -2,12 +2,11 @@
 //! has checked; everything after the API handler takes this, never raw attributes.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Component as PathComponent, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{ClusterId, ProviderKind};
+use crate::domain::{ClusterId, ClusterName, Infrastructure, ProviderKind, Scalar, SlaveCount};
 use crate::frameworks::inject::{self, InjectError, ParamValue};
 use crate::frameworks::plan::{Plan, REDACTED};
 use crate::manifest::CheckedAttributes;
@@ -24,16 +23,6 @@ pub const EXISTING_NETWORK: &str = "icclab.disco.existingnetwork";
 pub const NETWORK_NAME: &str = "icclab.disco.components.heat.networkname";
 const COMPONENT_PREFIX: &str = "icclab.disco.components.";
 const HEAT_PREFIX: &str = "icclab.disco.components.heat.";
-
-/// A scalar value as stored: an attribute's or a component parameter's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Scalar {
-    Bool(bool),
-    Integer(i64),
-    Float(f64),
-    String(String),
-}
 
 impl From<&AttributeValue> for Scalar {
     fn from(value: &AttributeValue) -> Scalar {
@@ -65,55 +54,6 @@ impl From<ParamValue> for Scalar {
             ParamValue::Float(f) => Scalar::Float(f),
             ParamValue::Bool(b) => Scalar::Bool(b),
         }
-    }
-}
-
-/// A cluster's name: a DNS label, so that it can name stacks, hosts and directories.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ClusterName(String);
-
-impl ClusterName {
-    pub fn parse(s: &str) -> Result<ClusterName, String> {
-        let mut chars = s.chars();
-        let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if starts_with_letter && rest_ok && s.len() <= 63 && !s.ends_with('-') {
-            Ok(ClusterName(s.to_string()))
-        } else {
-            Err(format!(
-                "a lowercase letter, then lowercase letters, digits and '-' (not last), \
-                 at most 63; got {s:?}"
-            ))
-        }
-    }
-
-    /// `disco-<short id>`, the name of a cluster whose request named none.
-    pub fn for_id(id: ClusterId) -> ClusterName {
-        ClusterName(format!("disco-{}", id.short()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for ClusterName {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        ClusterName::parse(&s)
-    }
-}
-
-impl From<ClusterName> for String {
-    fn from(name: ClusterName) -> String {
-        name.0
-    }
-}
-
-impl fmt::Display for ClusterName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -159,37 +99,12 @@ impl From<DeployPath> for String {
     }
 }
 
-/// How many slave nodes a cluster has; the manifest bounds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SlaveCount(u16);
-
-impl SlaveCount {
-    pub fn get(self) -> u16 {
-        self.0
-    }
-}
-
 /// A component the request asked for, with its parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComponentRequest {
     pub name: String,
     #[serde(default)]
     pub params: BTreeMap<String, Scalar>,
-}
-
-/// The original's `icclab.disco.components.heat.*` values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Infrastructure {
-    pub master_image: String,
-    pub slave_image: String,
-    pub master_flavor: String,
-    pub slave_flavor: String,
-    pub network_name: String,
-    pub external_network_name: String,
-    /// `network_name` names an existing network instead of one to make.
-    #[serde(default)]
-    pub existing_network: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -271,13 +186,12 @@ impl ClusterSpec {
         }
 
         let slaves = match attrs.get(SLAVE_COUNT) {
-            Some(AttributeValue::Integer(n)) => u16::try_from(*n).ok(),
-            _ => None,
+            Some(AttributeValue::Integer(n)) => SlaveCount::parse(*n),
+            _ => Err("a number of slaves".to_string()),
         }
-        .map(SlaveCount)
-        .ok_or_else(|| SpecError::Invalid {
+        .map_err(|expected| SpecError::Invalid {
             attribute: SLAVE_COUNT,
-            expected: "a number of slaves".to_string(),
+            expected,
         })?;
 
         let name = match attrs.string(NAME) {
@@ -503,13 +417,5 @@ mod tests {
             ok.under(Path::new("/d")),
             PathBuf::from("/d/team/cluster.json")
         );
-    }
-
-    #[test]
-    fn cluster_names_are_dns_labels() {
-        assert!(ClusterName::parse("spark-1").is_ok());
-        for bad in ["Spark", "1spark", "spark-", "spark_1", "", &"a".repeat(64)] {
-            assert!(ClusterName::parse(bad).is_err(), "{bad:?} accepted");
-        }
     }
 }

@@ -3,8 +3,10 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::*;
-use crate::cluster::spec::{ClusterName, ComponentRequest, Deployer, Infrastructure, Scalar};
-use crate::cluster::{ClusterId, ClusterSpec, ProviderKind};
+use crate::cluster::ClusterSpec;
+use crate::cluster::spec::{ComponentRequest, Deployer};
+use crate::domain::{ClusterId, ProviderKind};
+use crate::domain::{ClusterName, Infrastructure, Scalar};
 use crate::frameworks::resolve::resolve;
 use crate::frameworks::testing::standard;
 

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::catalogue::{Catalogue, NodeGroup, Phase};
 use super::plan::{Plan, PlannedComponent, PlannedGroup, PlannedStep};
-use crate::cluster::spec::{ClusterSpec, INJECT, Scalar};
+use crate::cluster::spec::{ClusterSpec, INJECT};
+use crate::domain::Scalar;
 
 /// Why a request's components do not make a plan; each names the attribute and the
 /// problem.

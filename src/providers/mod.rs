@@ -14,8 +14,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::auth::Identity;
-use crate::cluster::{Cluster, ClusterId, Delegation, Outputs, ProviderKind};
+use crate::cluster::{Cluster, Delegation, Outputs};
 use crate::compose::Composition;
+use crate::domain::{ClusterId, ProviderKind};
 use crate::frameworks::plan::Plan;
 
 /// Where a deployment stands, as the provider sees it.

@@ -2,7 +2,7 @@
 //! (with the job that carries them out, in the same transaction), and every transition
 //! recorded on the way.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 use secrecy::ExposeSecret;
 
@@ -11,16 +11,8 @@ use super::rows::{
     CLUSTER_COLUMNS, ClusterRow, parse_state, parse_time, read_row, timestamp, to_json,
 };
 use super::{Store, StoreError};
-use crate::cluster::{Cluster, ClusterId, ClusterState, Outputs, TenantId};
-
-/// A state change, for the cluster's history.
-#[derive(Debug, Clone)]
-pub struct Transition {
-    pub from: Option<ClusterState>,
-    pub to: ClusterState,
-    pub reason: String,
-    pub at: DateTime<Utc>,
-}
+use crate::cluster::{Cluster, Outputs};
+use crate::domain::{ClusterId, ClusterState, TenantId, Transition};
 
 impl Store {
     /// Stores a new cluster, pending, with its deploy job unless it is staged.

@@ -7,7 +7,7 @@ use rusqlite::{Connection, params};
 
 use super::rows::{parse_time, timestamp};
 use super::{Store, StoreError};
-use crate::cluster::ClusterId;
+use crate::domain::ClusterId;
 
 /// What a job does to its cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

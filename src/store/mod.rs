@@ -21,10 +21,9 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
-pub use self::clusters::Transition;
 pub use self::jobs::{Job, JobKind, JobOutcome};
 
-use crate::cluster::ClusterState;
+use crate::domain::ClusterState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -5,14 +5,14 @@ use rusqlite::{OptionalExtension, params};
 
 use super::rows::{parse_time, timestamp};
 use super::{Store, StoreError};
-use crate::cluster::{ClusterId, ClusterState};
+use crate::domain::{ClusterId, ClusterState};
 
 impl Store {
     /// The token a cluster's nodes report with: made on first use, then the same for the
     /// cluster's life.
     pub async fn report_token(&self, id: ClusterId) -> Result<String, StoreError> {
         self.call(move |conn| {
-            let token = crate::tasks::new_report_token();
+            let token = crate::auth::tokens::random_token();
             conn.execute(
                 "INSERT OR IGNORE INTO report_tokens (cluster_id, token) VALUES (?1, ?2)",
                 params![id.to_string(), token],
@@ -32,7 +32,7 @@ impl Store {
         &self,
         id: ClusterId,
         token: String,
-        report: crate::tasks::Report,
+        report: crate::domain::Report,
     ) -> Result<bool, StoreError> {
         self.call(move |conn| {
             let stored: Option<(String, String)> = conn
@@ -47,7 +47,7 @@ impl Store {
                 return Ok(false);
             };
             if state == ClusterState::Deleted.as_str()
-                || !crate::tasks::tokens_match(&expected, &token)
+                || !crate::auth::tokens::tokens_match(&expected, &token)
             {
                 return Ok(false);
             }
@@ -76,7 +76,7 @@ impl Store {
         &self,
         id: ClusterId,
         after: i64,
-    ) -> Result<Vec<(i64, crate::tasks::Report)>, StoreError> {
+    ) -> Result<Vec<(i64, crate::domain::Report)>, StoreError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, at, node, stage, status, rc, output, error FROM reports \
@@ -103,11 +103,11 @@ impl Store {
                 };
                 reports.push((
                     number,
-                    crate::tasks::Report {
+                    crate::domain::Report {
                         at: parse_time(&at).map_err(corrupt)?,
                         node,
                         stage,
-                        status: crate::tasks::ReportStatus::parse(&status)
+                        status: crate::domain::ReportStatus::parse(&status)
                             .ok_or_else(|| corrupt(format!("report status {status:?}")))?,
                         rc,
                         output,

@@ -7,7 +7,8 @@ use secrecy::SecretString;
 
 use super::StoreError;
 use crate::cluster::keys::KeyPair;
-use crate::cluster::{Cluster, ClusterSpec, ClusterState, Outputs, TenantId};
+use crate::cluster::{Cluster, ClusterSpec, Outputs};
+use crate::domain::{ClusterState, TenantId};
 
 /// The columns `read_row` expects, in its order.
 pub(super) const CLUSTER_COLUMNS: &str = "id, tenant, state, state_reason, spec, outputs, key_name, \
@@ -67,7 +68,7 @@ impl ClusterRow {
                 .parse()
                 .map_err(|e: uuid::Error| corrupt(e.to_string()))?,
             tenant: TenantId::parse(&self.tenant)
-                .ok_or_else(|| corrupt("empty tenant".to_string()))?,
+                .map_err(|why| corrupt(format!("tenant {why}")))?,
             state: parse_state(&self.state).map_err(corrupt)?,
             state_reason: self.state_reason.clone(),
             spec,

@@ -3,7 +3,8 @@ use chrono::Utc;
 use super::{JobKind, Store, StoreError};
 use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::ClusterSpec;
-use crate::cluster::{Cluster, ClusterId, ClusterState, Outputs, ProviderKind, TenantId};
+use crate::cluster::{Cluster, Outputs};
+use crate::domain::{ClusterId, ClusterState, ProviderKind, TenantId};
 use crate::manifest::Manifest;
 use crate::occi::text::{Attribute, AttributeValue};
 

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use disco::cluster::spec::ClusterSpec;
-use disco::cluster::{ClusterId, ProviderKind};
 use disco::compose::{Composer, Composition, Facts};
+use disco::domain::{ClusterId, ProviderKind};
 use disco::frameworks::catalogue::{Catalogue, NodeGroup};
 use disco::frameworks::resolve::resolve;
 use disco::manifest::Manifest;

@@ -20,8 +20,9 @@ use super::AppState;
 use super::clusters::{cluster_of, new_cluster, no_cluster, parse_id};
 use super::error::{ApiError, ApiErrorKind};
 use crate::auth::{Credentials, Identity};
-use crate::cluster::{Cluster, ClusterState};
+use crate::cluster::Cluster;
 use crate::config::AuthMode;
+use crate::domain::ClusterState;
 use crate::frameworks::catalogue::GroupScope;
 use crate::occi::text::{Attribute, AttributeValue};
 
@@ -84,7 +85,7 @@ impl Sessions {
         user: String,
         expires_at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> String {
-        let id = crate::tasks::new_report_token();
+        let id = crate::auth::tokens::random_token();
         let mut sessions = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
         let now = chrono::Utc::now();
         sessions.retain(|_, s| s.expires_at.is_none_or(|at| at > now));
@@ -171,7 +172,7 @@ fn csrf_token(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
     {
         return (cookie.value().to_string(), None);
     }
-    let token = crate::tasks::new_report_token();
+    let token = crate::auth::tokens::random_token();
     let cookie = Cookie::build(CSRF_COOKIE, token.clone())
         .path("/dashboard")
         .http_only(true)
@@ -195,7 +196,9 @@ fn check_csrf(req: &HttpRequest, form: &[(String, String)]) -> Result<(), ApiErr
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.as_str());
     match (cookie, given) {
-        (Some(cookie), Some(given)) if crate::tasks::tokens_match(cookie.value(), given) => Ok(()),
+        (Some(cookie), Some(given)) if crate::auth::tokens::tokens_match(cookie.value(), given) => {
+            Ok(())
+        }
         _ => Err(ApiErrorKind::Forbidden(
             "csrf: the form's token does not match this browser's; reload the page and try again"
                 .into(),
@@ -305,10 +308,10 @@ fn new_form_data(
                         "secret": p.secret,
                         "description": p.description,
                         "default": match &p.default {
-                            crate::cluster::spec::Scalar::String(s) => s.clone(),
-                            crate::cluster::spec::Scalar::Integer(i) => i.to_string(),
-                            crate::cluster::spec::Scalar::Float(f) => f.to_string(),
-                            crate::cluster::spec::Scalar::Bool(b) => b.to_string(),
+                            crate::domain::Scalar::String(s) => s.clone(),
+                            crate::domain::Scalar::Integer(i) => i.to_string(),
+                            crate::domain::Scalar::Float(f) => f.to_string(),
+                            crate::domain::Scalar::Bool(b) => b.to_string(),
                         },
                     })
                 })

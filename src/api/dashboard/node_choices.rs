@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::field;
 use crate::api::AppState;
 use crate::auth::Identity;
-use crate::cluster::ProviderKind;
+use crate::domain::ProviderKind;
 use crate::openstack::nodes::{Flavor, Image, ListError, NodeChoices};
 
 /// What the form's four node fields are chosen from: `None` where OpenStack is not a

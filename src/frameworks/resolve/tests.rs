@@ -1,13 +1,14 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::cluster::spec::{ComponentRequest, Deployer, Infrastructure, SlaveCount};
-use crate::cluster::{ClusterId, ProviderKind};
+use crate::cluster::spec::{ComponentRequest, Deployer};
+use crate::domain::{ClusterId, ProviderKind};
+use crate::domain::{Infrastructure, SlaveCount};
 use crate::frameworks::testing::{catalogue, component, standard};
 
 fn spec(requests: &[(&str, &[(&str, Scalar)])], provider: ProviderKind) -> ClusterSpec {
     ClusterSpec {
-        name: crate::cluster::spec::ClusterName::for_id(ClusterId::new()),
+        name: crate::domain::ClusterName::for_id(ClusterId::new()),
         provider,
         slaves: serde_json::from_str::<SlaveCount>("3").expect("count"),
         staged: false,

@@ -40,10 +40,11 @@ use self::health::{Probes, dead_service};
 use self::node::{Node, Script};
 use self::process::{ProcessRecord, processes_of, signal_each};
 use super::{Liveness, Progress, Provider, ProviderError, Teardown};
-use crate::cluster::{Cluster, ClusterId, Outputs, ProviderKind};
+use crate::cluster::{Cluster, Outputs};
 use crate::compose::Composition;
 use crate::compose::script::{MASTER_ADDRESS, SLAVE_INDEX, WC_NOTIFY};
 use crate::config::LocalProviderSettings;
+use crate::domain::{ClusterId, ProviderKind};
 use crate::frameworks::catalogue::NodeGroup;
 use crate::frameworks::plan::Plan;
 

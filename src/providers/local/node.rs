@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::process::{self, ProcessRecord, processes_of, signal_each};
 use super::{create_private_dir, io_error, write_whole};
-use crate::cluster::ClusterId;
 use crate::config::LocalProviderSettings;
+use crate::domain::ClusterId;
 use crate::frameworks::catalogue::NodeGroup;
 use crate::providers::ProviderError;
 

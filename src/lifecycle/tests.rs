@@ -8,9 +8,10 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::*;
+use crate::cluster::Outputs;
 use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::ClusterSpec;
-use crate::cluster::{ClusterId, Outputs, ProviderKind, TenantId};
+use crate::domain::{ClusterId, ProviderKind, TenantId};
 use crate::manifest::Manifest;
 use crate::occi::text::{Attribute, AttributeValue};
 

@@ -14,9 +14,10 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::{Cluster, ClusterState};
+use crate::cluster::Cluster;
 use crate::compose::{Composer, Composition, Facts};
 use crate::config::JobSettings;
+use crate::domain::{ClusterId, ClusterState};
 use crate::frameworks::catalogue::Catalogue;
 use crate::providers::{Liveness, Progress, Provider, ProviderError, Providers, Teardown};
 use crate::store::{Job, JobKind, JobOutcome, Store, StoreError};
@@ -280,7 +281,7 @@ impl Lifecycle {
     }
 
     /// Asks the provider to stop what a cluster that just failed still runs.
-    async fn stop_failed(&self, id: super::ClusterId) {
+    async fn stop_failed(&self, id: ClusterId) {
         let Ok(Some(cluster)) = self.inner.store.cluster(None, id).await else {
             return;
         };
