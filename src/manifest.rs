@@ -10,7 +10,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::occi::text::{Attribute, AttributeValue};
+use crate::domain::Scalar;
+use crate::occi::text::Attribute;
 
 /// The manifest compiled into the binary.
 pub const BUILT_IN: &str = include_str!("../manifests/disco.json");
@@ -181,7 +182,7 @@ impl NamePattern {
 pub struct AttributeSpec {
     pub name: NamePattern,
     pub kind: AttributeType,
-    pub default: Option<AttributeValue>,
+    pub default: Option<Scalar>,
     pub required: bool,
     pub mutable: bool,
     pub secret: bool,
@@ -213,8 +214,8 @@ impl AttributeSpec {
 
     /// Converts a given value to this attribute's type. Numbers and booleans may arrive
     /// quoted, as the original's clients send every value.
-    fn coerce(&self, value: &AttributeValue) -> Option<AttributeValue> {
-        use AttributeValue as V;
+    fn coerce(&self, value: &Scalar) -> Option<Scalar> {
+        use Scalar as V;
         let text = match value {
             V::String(s) => Some(s.trim()),
             _ => None,
@@ -308,18 +309,18 @@ pub enum AttributeError {
 /// default is present, every value has its attribute's type.
 #[derive(Debug, Clone, Default)]
 pub struct CheckedAttributes {
-    values: BTreeMap<String, AttributeValue>,
+    values: BTreeMap<String, Scalar>,
     secret: BTreeSet<String>,
 }
 
 impl CheckedAttributes {
-    pub fn get(&self, name: &str) -> Option<&AttributeValue> {
+    pub fn get(&self, name: &str) -> Option<&Scalar> {
         self.values.get(name)
     }
 
     pub fn string(&self, name: &str) -> Option<&str> {
         match self.values.get(name)? {
-            AttributeValue::String(s) => Some(s),
+            Scalar::String(s) => Some(s),
             _ => None,
         }
     }
@@ -329,14 +330,14 @@ impl CheckedAttributes {
     }
 
     /// Every attribute, secrets included: for building the spec, never for rendering.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &AttributeValue)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Scalar)> {
         self.values
             .iter()
             .map(|(name, value)| (name.as_str(), value))
     }
 
     /// The attributes that may be stored and shown.
-    pub fn public(&self) -> BTreeMap<String, AttributeValue> {
+    pub fn public(&self) -> BTreeMap<String, Scalar> {
         self.values
             .iter()
             .filter(|(name, _)| !self.secret.contains(*name))
@@ -561,26 +562,26 @@ impl AttributeError {
 }
 
 /// A value as shown in an error: quoted if it was a string; a secret is never repeated.
-fn describe(value: &AttributeValue, secret: bool) -> String {
+fn describe(value: &Scalar, secret: bool) -> String {
     if secret {
         return "a value of the wrong type".to_string();
     }
-    let mut text = value.to_string();
+    let mut text = crate::occi::text::OcciValue(value).to_string();
     if text.chars().count() > 60 {
         text = text.chars().take(57).collect::<String>() + "...";
     }
     text
 }
 
-fn json_to_value(value: &serde_json::Value) -> Option<AttributeValue> {
+fn json_to_value(value: &serde_json::Value) -> Option<Scalar> {
     use serde_json::Value as J;
     match value {
-        J::String(s) => Some(AttributeValue::String(s.clone())),
-        J::Bool(b) => Some(AttributeValue::Bool(*b)),
+        J::String(s) => Some(Scalar::String(s.clone())),
+        J::Bool(b) => Some(Scalar::Bool(*b)),
         J::Number(n) => n
             .as_i64()
-            .map(AttributeValue::Integer)
-            .or_else(|| n.as_f64().map(AttributeValue::Float)),
+            .map(Scalar::Integer)
+            .or_else(|| n.as_f64().map(Scalar::Float)),
         _ => None,
     }
 }
@@ -589,15 +590,15 @@ fn json_to_value(value: &serde_json::Value) -> Option<AttributeValue> {
 mod tests {
     use super::*;
 
-    fn attr(name: &str, value: AttributeValue) -> Attribute {
+    fn attr(name: &str, value: Scalar) -> Attribute {
         Attribute {
             name: name.to_string(),
             value,
         }
     }
 
-    fn s(text: &str) -> AttributeValue {
-        AttributeValue::String(text.to_string())
+    fn s(text: &str) -> Scalar {
+        Scalar::String(text.to_string())
     }
 
     const INJECT: &str = "icclab.disco.dependencies.inject";
@@ -636,14 +637,14 @@ mod tests {
         let checked = manifest
             .check_request(&[attr(INJECT, s("{'spark': ''}")), attr(SLAVES, s(" 3 "))])
             .expect("valid");
-        assert_eq!(checked.get(SLAVES), Some(&AttributeValue::Integer(3)));
+        assert_eq!(checked.get(SLAVES), Some(&Scalar::Integer(3)));
         assert_eq!(
             checked.string("icclab.disco.components.heat.externalnetworkname"),
             Some("public")
         );
         assert_eq!(
             checked.get("icclab.disco.stage"),
-            Some(&AttributeValue::Bool(false))
+            Some(&Scalar::Bool(false))
         );
     }
 
@@ -651,10 +652,7 @@ mod tests {
     fn an_out_of_range_slave_count_names_the_bounds() {
         let manifest = Manifest::built_in().expect("manifest");
         let errors = manifest
-            .check_request(&[
-                attr(INJECT, s("{}")),
-                attr(SLAVES, AttributeValue::Integer(101)),
-            ])
+            .check_request(&[attr(INJECT, s("{}")), attr(SLAVES, Scalar::Integer(101))])
             .expect_err("out of range");
         assert_eq!(
             errors[0].to_string(),
@@ -702,10 +700,7 @@ mod tests {
         let errors = manifest
             .check_request(&[
                 attr(INJECT, s("{}")),
-                attr(
-                    "icclab.disco.deployer.password",
-                    AttributeValue::Integer(123456789),
-                ),
+                attr("icclab.disco.deployer.password", Scalar::Integer(123456789)),
             ])
             .expect_err("invalid");
         assert!(!errors[0].to_string().contains("123456789"));

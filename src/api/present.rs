@@ -8,10 +8,11 @@ use chrono::SecondsFormat;
 
 use super::error::ApiError;
 use crate::cluster::Cluster;
+use crate::domain::Scalar;
 use crate::frameworks::catalogue::Catalogue;
 use crate::manifest::{Manifest, SetBy};
 use crate::occi::render::{self, Line};
-use crate::occi::text::{Attribute, AttributeValue, Category, CategoryClass, Link};
+use crate::occi::text::{Attribute, Category, CategoryClass, Link};
 use crate::occi::{
     AttributeDescription, KindDescription, MediaType, QueryInterface, Resource, json,
 };
@@ -33,7 +34,7 @@ pub fn cluster_resource(
     let location = format!("{base_url}{}{}", manifest.kind.location, cluster.id);
     let string = |name: &str, value: &str| Attribute {
         name: name.to_string(),
-        value: AttributeValue::String(value.to_string()),
+        value: Scalar::String(value.to_string()),
     };
     let optional = |value: &Option<String>| value.clone().unwrap_or_default();
     let time = |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
@@ -49,7 +50,7 @@ pub fn cluster_resource(
             .iter()
             .map(|(name, value)| Attribute {
                 name: name.clone(),
-                value: value.into(),
+                value: value.clone(),
             }),
     );
     let outputs = &cluster.outputs;

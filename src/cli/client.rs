@@ -171,8 +171,8 @@ impl Client {
                     .into_iter()
                     .next()?;
                 let value = match attribute.value {
-                    crate::occi::text::AttributeValue::String(s) => s,
-                    other => other.to_string(),
+                    crate::domain::Scalar::String(s) => s,
+                    other => crate::occi::text::OcciValue(&other).to_string(),
                 };
                 Some((attribute.name, value))
             })

@@ -115,7 +115,7 @@ pub struct Request {
 
 /// A string as an OCCI attribute value: quoted and escaped as the server parses it.
 fn quote(value: &str) -> String {
-    crate::occi::text::AttributeValue::String(value.to_string()).to_string()
+    crate::occi::text::OcciValue(&crate::domain::Scalar::String(value.to_string())).to_string()
 }
 
 impl Request {

@@ -10,47 +10,11 @@ use crate::domain::attributes::{
     self, COMPONENT_PREFIX, DEPLOYER_PATH, DEPLOYER_TYPE, EXISTING_NETWORK, HEAT_PREFIX, INJECT,
     NAME, NETWORK_NAME, PROVIDER, SLAVE_COUNT, STAGE,
 };
-use crate::domain::{
-    ClusterId, ClusterName, ComponentName, Infrastructure, ProviderKind, Scalar, SlaveCount,
-};
-use crate::frameworks::inject::{self, InjectError, ParamValue, PyValue};
+use crate::domain::{ClusterId, ClusterName, Infrastructure, ProviderKind, Scalar, SlaveCount};
+use crate::frameworks::inject::{self, InjectError};
 use crate::frameworks::plan::{Plan, REDACTED};
 use crate::frameworks::request::{ComponentRequest, PlanRequest};
 use crate::manifest::CheckedAttributes;
-use crate::occi::text::AttributeValue;
-
-impl From<&AttributeValue> for Scalar {
-    fn from(value: &AttributeValue) -> Scalar {
-        match value {
-            AttributeValue::String(s) => Scalar::String(s.clone()),
-            AttributeValue::Integer(i) => Scalar::Integer(*i),
-            AttributeValue::Float(f) => Scalar::Float(*f),
-            AttributeValue::Bool(b) => Scalar::Bool(*b),
-        }
-    }
-}
-
-impl From<&Scalar> for AttributeValue {
-    fn from(value: &Scalar) -> AttributeValue {
-        match value {
-            Scalar::String(s) => AttributeValue::String(s.clone()),
-            Scalar::Integer(i) => AttributeValue::Integer(*i),
-            Scalar::Float(f) => AttributeValue::Float(*f),
-            Scalar::Bool(b) => AttributeValue::Bool(*b),
-        }
-    }
-}
-
-impl From<ParamValue> for Scalar {
-    fn from(value: ParamValue) -> Scalar {
-        match value {
-            ParamValue::Str(s) => Scalar::String(s),
-            ParamValue::Int(i) => Scalar::Integer(i),
-            ParamValue::Float(f) => Scalar::Float(f),
-            ParamValue::Bool(b) => Scalar::Bool(b),
-        }
-    }
-}
 
 /// Where the file provider writes: a relative path that stays inside its directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,31 +124,17 @@ impl ClusterSpec {
         let chose = chosen.is_some();
         let components = match chosen {
             Some(components) => components,
-            None => inject::parse_inject(attrs.string(INJECT).unwrap_or("{}"))?
-                .components
-                .into_iter()
-                .map(|c| {
-                    Ok(ComponentRequest {
-                        name: ComponentName::parse(&c.name).map_err(|expected| {
-                            SpecError::Invalid {
-                                attribute: INJECT,
-                                expected,
-                            }
-                        })?,
-                        params: c.params.into_iter().map(|(k, v)| (k, v.into())).collect(),
-                    })
-                })
-                .collect::<Result<_, SpecError>>()?,
+            None => inject::parse_inject(attrs.string(INJECT).unwrap_or("{}"))?.components,
         };
         let mut shown: BTreeMap<String, Scalar> = attrs
             .public()
             .iter()
-            .map(|(name, value)| (name.clone(), value.into()))
+            .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
         if chose {
             shown.insert(
                 INJECT.to_string(),
-                Scalar::String(inject_literal(&components)),
+                Scalar::String(inject::literal_of(&components).to_string()),
             );
         }
         // Parameters given as attributes may also be for components that come as
@@ -195,12 +145,12 @@ impl ClusterSpec {
                 parameters
                     .entry(component.to_string())
                     .or_default()
-                    .insert(param.to_string(), value.into());
+                    .insert(param.to_string(), value.clone());
             }
         }
 
         let slaves = match attrs.get(SLAVE_COUNT) {
-            Some(AttributeValue::Integer(n)) => SlaveCount::parse(*n),
+            Some(Scalar::Integer(n)) => SlaveCount::parse(*n),
             _ => Err("a number of slaves".to_string()),
         }
         .map_err(|expected| SpecError::Invalid {
@@ -224,10 +174,7 @@ impl ClusterSpec {
                 expected,
             })?;
 
-        let existing_network = matches!(
-            attrs.get(EXISTING_NETWORK),
-            Some(AttributeValue::Bool(true))
-        );
+        let existing_network = matches!(attrs.get(EXISTING_NETWORK), Some(Scalar::Bool(true)));
         if existing_network && text(NETWORK_NAME).trim().is_empty() {
             return Err(SpecError::Invalid {
                 attribute: NETWORK_NAME,
@@ -254,7 +201,7 @@ impl ClusterSpec {
                 components,
                 parameters,
             },
-            staged: matches!(attrs.get(STAGE), Some(AttributeValue::Bool(true))),
+            staged: matches!(attrs.get(STAGE), Some(Scalar::Bool(true))),
             deployer: Deployer {
                 username: optional("icclab.disco.deployer.username"),
                 region: optional("icclab.disco.deployer.region"),
@@ -306,7 +253,7 @@ impl ClusterSpec {
         if self.attributes.contains_key(INJECT) {
             self.attributes.insert(
                 INJECT.to_string(),
-                Scalar::String(inject_literal(&self.request.components)),
+                Scalar::String(inject::literal_of(&self.request.components).to_string()),
             );
         }
     }
@@ -315,32 +262,6 @@ impl ClusterSpec {
     pub fn component_names(&self) -> Vec<&str> {
         self.request.component_names()
     }
-}
-
-/// The components as an `inject` value: a dict with `''` for a component without
-/// parameters and a dict of its parameters otherwise.
-fn inject_literal(components: &[ComponentRequest]) -> String {
-    let value = |scalar: &Scalar| match scalar {
-        Scalar::String(s) => PyValue::Str(s.clone()),
-        Scalar::Integer(i) => PyValue::Int(*i),
-        Scalar::Float(x) => PyValue::Float(*x),
-        Scalar::Bool(b) => PyValue::Bool(*b),
-    };
-    let pairs = components.iter().map(|component| {
-        let params = if component.params.is_empty() {
-            PyValue::Str(String::new())
-        } else {
-            PyValue::Dict(
-                component
-                    .params
-                    .iter()
-                    .map(|(name, v)| (PyValue::Str(name.clone()), value(v)))
-                    .collect(),
-            )
-        };
-        (PyValue::Str(component.name.to_string()), params)
-    });
-    PyValue::Dict(pairs.collect()).to_string()
 }
 
 /// `icclab.disco.components.<component>.<param>` (but not the original's `heat.*`).
@@ -383,7 +304,7 @@ mod tests {
             .iter()
             .map(|(name, value)| Attribute {
                 name: name.to_string(),
-                value: AttributeValue::String(value.to_string()),
+                value: Scalar::String(value.to_string()),
             })
             .collect();
         let checked = Manifest::built_in()

@@ -14,7 +14,6 @@
 use std::fmt::Write as _;
 
 use super::{ComposeError, Facts};
-use crate::domain::Scalar;
 use crate::frameworks::catalogue::{Catalogue, NodeGroup};
 use crate::frameworks::plan::Plan;
 
@@ -135,7 +134,7 @@ pub fn node_script(
                     env_name(&component.name),
                     env_name(param)
                 ),
-                &scalar_text(value),
+                &value.to_string(),
             );
         }
     }
@@ -204,15 +203,6 @@ fn function_name(component: &str, phase: &str) -> String {
 /// A name as it appears in an environment variable: uppercase, `-` as `_`.
 pub fn env_name(name: &str) -> String {
     name.to_ascii_uppercase().replace('-', "_")
-}
-
-fn scalar_text(value: &Scalar) -> String {
-    match value {
-        Scalar::String(s) => s.clone(),
-        Scalar::Integer(i) => i.to_string(),
-        Scalar::Float(f) => f.to_string(),
-        Scalar::Bool(b) => b.to_string(),
-    }
 }
 
 /// A single-quoted shell word: nothing inside is expanded.

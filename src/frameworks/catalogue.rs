@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ProviderKind;
-use crate::domain::Scalar;
+use crate::domain::{ComponentName, ProviderKind, Scalar};
 
 /// A node group of a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -460,10 +459,8 @@ fn check_component(
     if raw.name != folder_name {
         return Err(invalid(format!("its folder is named {folder_name:?}")));
     }
-    if crate::frameworks::inject::parse_inject(&format!("['{}']", raw.name)).is_err() {
-        return Err(invalid(
-            "name must be [a-z][a-z0-9_-]*, at most 63".to_string(),
-        ));
+    if ComponentName::parse(&raw.name).is_err() {
+        return Err(invalid(format!("name must be {}", ComponentName::EXPECTED)));
     }
     let mut parameters = BTreeMap::new();
     for (name, param) in raw.parameters.clone() {

@@ -11,9 +11,10 @@ use super::*;
 use crate::cluster::Outputs;
 use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::ClusterSpec;
+use crate::domain::Scalar;
 use crate::domain::{ClusterId, ProviderKind, TenantId};
 use crate::manifest::Manifest;
-use crate::occi::text::{Attribute, AttributeValue};
+use crate::occi::text::Attribute;
 
 /// Answers `deploy`/`observe` with the scripted results in order; the last one repeats.
 struct Scripted {
@@ -107,7 +108,7 @@ async fn bed(steps: Vec<Step>, adjust: impl FnOnce(&mut JobSettings)) -> Bed {
     );
     let given = [Attribute {
         name: "icclab.disco.dependencies.inject".into(),
-        value: AttributeValue::String("['spark']".into()),
+        value: Scalar::String("['spark']".into()),
     }];
     let checked = Manifest::built_in()
         .expect("manifest")

@@ -4,8 +4,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::text::{Attribute, AttributeValue, Category, CategoryClass, TextRequest};
+use super::text::{Attribute, Category, CategoryClass, TextRequest};
 use super::{KindDescription, QueryInterface, Resource};
+use crate::domain::Scalar;
 
 pub fn resource(resource: &Resource) -> Value {
     let attributes: Map<String, Value> = resource
@@ -90,12 +91,12 @@ fn category_id(category: &Category) -> String {
     format!("{}{}", category.scheme, category.term)
 }
 
-fn value(value: &AttributeValue) -> Value {
+fn value(value: &Scalar) -> Value {
     match value {
-        AttributeValue::String(s) => Value::String(s.clone()),
-        AttributeValue::Integer(i) => Value::from(*i),
-        AttributeValue::Float(f) => Value::from(*f),
-        AttributeValue::Bool(b) => Value::Bool(*b),
+        Scalar::String(s) => Value::String(s.clone()),
+        Scalar::Integer(i) => Value::from(*i),
+        Scalar::Float(f) => Value::from(*f),
+        Scalar::Bool(b) => Value::Bool(*b),
     }
 }
 
@@ -129,11 +130,11 @@ pub fn parse_resource(body: &[u8]) -> Result<TextRequest, JsonError> {
     }
     for (name, raw) in incoming.attributes {
         let value = match raw {
-            Value::String(s) => AttributeValue::String(s),
-            Value::Bool(b) => AttributeValue::Bool(b),
+            Value::String(s) => Scalar::String(s),
+            Value::Bool(b) => Scalar::Bool(b),
             Value::Number(n) => match n.as_i64() {
-                Some(i) => AttributeValue::Integer(i),
-                None => AttributeValue::Float(n.as_f64().ok_or_else(|| {
+                Some(i) => Scalar::Integer(i),
+                None => Scalar::Float(n.as_f64().ok_or_else(|| {
                     JsonError(format!(
                         "attributes.{name}: expected a number that fits 64 bits"
                     ))
@@ -200,7 +201,7 @@ mod tests {
         );
         assert!(request.attributes.contains(&Attribute {
             name: "icclab.disco.components.heat.slavecount".into(),
-            value: AttributeValue::Integer(2)
+            value: Scalar::Integer(2)
         }));
     }
 

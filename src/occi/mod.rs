@@ -7,7 +7,8 @@ pub mod json;
 pub mod render;
 pub mod text;
 
-use text::{Attribute, AttributeValue, Category, Link};
+use crate::domain::Scalar;
+use text::{Attribute, Category, Link};
 
 /// One OCCI resource instance, ready to render.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,7 +31,7 @@ pub struct AttributeDescription {
     pub json_type: &'static str,
     pub required: bool,
     pub mutable: bool,
-    pub default: Option<AttributeValue>,
+    pub default: Option<Scalar>,
     pub description: String,
     pub pattern: bool,
     pub values: Vec<String>,

@@ -4,9 +4,10 @@ use super::{JobKind, Store, StoreError};
 use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::ClusterSpec;
 use crate::cluster::{Cluster, Outputs};
+use crate::domain::Scalar;
 use crate::domain::{ClusterId, ClusterState, ProviderKind, TenantId};
 use crate::manifest::Manifest;
-use crate::occi::text::{Attribute, AttributeValue};
+use crate::occi::text::Attribute;
 
 async fn store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");
@@ -21,7 +22,7 @@ fn cluster(tenant: &str, attributes: &[(&str, &str)]) -> Cluster {
         .iter()
         .map(|(n, v)| Attribute {
             name: n.to_string(),
-            value: AttributeValue::String(v.to_string()),
+            value: Scalar::String(v.to_string()),
         })
         .collect();
     let checked = Manifest::built_in()

@@ -5,20 +5,21 @@ use super::*;
 use crate::cluster::Outputs;
 use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::ClusterSpec;
+use crate::domain::Scalar;
 use crate::domain::{ClusterId, ProviderKind, TenantId};
 use crate::manifest::Manifest;
-use crate::occi::text::{Attribute, AttributeValue};
+use crate::occi::text::Attribute;
 
 /// spark (master: install, smoke; slaves: start) with two slaves, in `state`.
 fn cluster(state: ClusterState) -> Cluster {
     let given = vec![
         Attribute {
             name: "icclab.disco.dependencies.inject".into(),
-            value: AttributeValue::String("['spark']".into()),
+            value: Scalar::String("['spark']".into()),
         },
         Attribute {
             name: "icclab.disco.components.heat.slavecount".into(),
-            value: AttributeValue::String("2".into()),
+            value: Scalar::String("2".into()),
         },
     ];
     let checked = Manifest::built_in()

@@ -196,8 +196,8 @@ pub fn plain_attributes(body: &str) -> Vec<(String, String)> {
             let parsed = disco::occi::text::parse_attributes(pair).ok()?;
             let attribute = parsed.into_iter().next()?;
             let value = match attribute.value {
-                disco::occi::text::AttributeValue::String(s) => s,
-                other => other.to_string(),
+                disco::domain::Scalar::String(s) => s,
+                other => disco::occi::text::OcciValue(&other).to_string(),
             };
             Some((attribute.name, value))
         })

@@ -25,10 +25,11 @@ use crate::cluster::spec::SpecError;
 use crate::config::AuthMode;
 use crate::domain::ClusterState;
 use crate::domain::ComponentName;
+use crate::domain::Scalar;
 use crate::frameworks::catalogue::GroupScope;
 use crate::frameworks::request::ComponentRequest;
 use crate::lifecycle::create::{CreateError, CreateRequest};
-use crate::occi::text::{Attribute, AttributeValue};
+use crate::occi::text::Attribute;
 
 const CSRF_COOKIE: &str = "disco_csrf";
 const SESSION_COOKIE: &str = "disco_session";
@@ -311,12 +312,7 @@ fn new_form_data(
                         "kind": p.kind.as_str(),
                         "secret": p.secret,
                         "description": p.description,
-                        "default": match &p.default {
-                            crate::domain::Scalar::String(s) => s.clone(),
-                            crate::domain::Scalar::Integer(i) => i.to_string(),
-                            crate::domain::Scalar::Float(f) => f.to_string(),
-                            crate::domain::Scalar::Bool(b) => b.to_string(),
-                        },
+                        "default": p.default.to_string(),
                     })
                 })
                 .collect();
@@ -369,7 +365,7 @@ pub(super) async fn new_form(
 fn create_request(form: &[(String, String)]) -> Result<CreateRequest, CreateError> {
     let string = |name: &str, value: &str| Attribute {
         name: name.to_string(),
-        value: AttributeValue::String(value.to_string()),
+        value: Scalar::String(value.to_string()),
     };
     let value = |key: &str| field(form, key);
     let components = form

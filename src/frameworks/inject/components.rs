@@ -3,43 +3,11 @@
 //! key or value when they are not.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use super::InjectError;
 use super::literal::{Node, PyValue, Spanned};
-
-/// A parameter value for one component.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ParamValue {
-    Str(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-}
-
-/// One component to install and its parameters.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ComponentRequest {
-    pub name: String,
-    pub params: BTreeMap<String, ParamValue>,
-}
-
-impl ParamValue {
-    pub(crate) fn to_py(&self) -> PyValue {
-        match self {
-            ParamValue::Str(s) => PyValue::Str(s.clone()),
-            ParamValue::Int(n) => PyValue::Int(*n),
-            ParamValue::Float(x) => PyValue::Float(*x),
-            ParamValue::Bool(b) => PyValue::Bool(*b),
-        }
-    }
-}
-
-impl fmt::Display for ParamValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.to_py())
-    }
-}
+use crate::domain::{ComponentName, Scalar};
+use crate::frameworks::request::ComponentRequest;
 
 /// The component requests `root`, the parsed `input`, spells: a dict of
 /// component name to `''`, `None`, a version string or a dict of
@@ -53,10 +21,7 @@ pub(crate) fn requests(input: &str, root: &Spanned) -> Result<Vec<ComponentReque
         if components.iter().any(|c| c.name == name) {
             return Err(error(key, format!("duplicate component '{name}'")));
         }
-        components.push(ComponentRequest {
-            name: name.to_owned(),
-            params,
-        });
+        components.push(ComponentRequest { name, params });
         Ok(())
     };
     match &root.node {
@@ -65,8 +30,8 @@ pub(crate) fn requests(input: &str, root: &Spanned) -> Result<Vec<ComponentReque
                 // Name the component in parameter errors only once it is
                 // known to be a valid name.
                 let name = component_name(key).map_err(|message| error(key, message))?;
-                let params =
-                    component_params(name, value).map_err(|(at, message)| error(at, message))?;
+                let params = component_params(name.as_str(), value)
+                    .map_err(|(at, message)| error(at, message))?;
                 add(key, params)?;
             }
         }
@@ -88,13 +53,6 @@ pub(crate) fn requests(input: &str, root: &Spanned) -> Result<Vec<ComponentReque
     Ok(components)
 }
 
-fn is_component_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && s.len() <= 63
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-}
-
 fn is_param_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
@@ -112,10 +70,9 @@ fn shown(s: &str) -> String {
     }
 }
 
-fn component_name(key: &Spanned) -> Result<&str, String> {
+fn component_name(key: &Spanned) -> Result<ComponentName, String> {
     match &key.node {
-        Node::Leaf(PyValue::Str(name)) if is_component_name(name) => Ok(name),
-        Node::Leaf(PyValue::Str(name)) => Err(format!(
+        Node::Leaf(PyValue::Str(name)) => ComponentName::parse(name).map_err(|_| format!(
             "expected a component name (a lowercase letter, then up to 62 lowercase letters, digits, '_' or '-'), found {}",
             shown(name)
         )),
@@ -129,13 +86,13 @@ fn component_name(key: &Spanned) -> Result<&str, String> {
 fn component_params<'s>(
     name: &str,
     value: &'s Spanned,
-) -> Result<BTreeMap<String, ParamValue>, (&'s Spanned, String)> {
+) -> Result<BTreeMap<String, Scalar>, (&'s Spanned, String)> {
     let mut params = BTreeMap::new();
     match &value.node {
         Node::Leaf(PyValue::None) => {}
         Node::Leaf(PyValue::Str(version)) => {
             if !version.is_empty() {
-                params.insert("version".to_owned(), ParamValue::Str(version.clone()));
+                params.insert("version".to_owned(), Scalar::String(version.clone()));
             }
         }
         Node::Dict(pairs) => {
@@ -162,10 +119,10 @@ fn component_params<'s>(
                     }
                 };
                 let scalar = match &param.node {
-                    Node::Leaf(PyValue::Str(s)) => ParamValue::Str(s.clone()),
-                    Node::Leaf(PyValue::Int(n)) => ParamValue::Int(*n),
-                    Node::Leaf(PyValue::Float(x)) => ParamValue::Float(*x),
-                    Node::Leaf(PyValue::Bool(b)) => ParamValue::Bool(*b),
+                    Node::Leaf(PyValue::Str(s)) => Scalar::String(s.clone()),
+                    Node::Leaf(PyValue::Int(n)) => Scalar::Integer(*n),
+                    Node::Leaf(PyValue::Float(x)) => Scalar::Float(*x),
+                    Node::Leaf(PyValue::Bool(b)) => Scalar::Bool(*b),
                     _ => {
                         return Err((
                             param,
@@ -199,8 +156,9 @@ fn component_params<'s>(
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::Scalar;
+    use crate::frameworks::inject::parse_inject;
     use crate::frameworks::inject::testing::{err_of, names};
-    use crate::frameworks::inject::{ParamValue, parse_inject};
 
     #[test]
     fn inject_reads_nested_parameter_dicts_versions_and_none() {
@@ -211,14 +169,14 @@ mod tests {
         .unwrap();
         assert_eq!(names(&inject), ["spark", "jupyter", "hadoop", "zeppelin"]);
         let spark = &inject.components[0].params;
-        assert_eq!(spark["workers_memory"], ParamValue::Str("2g".into()));
-        assert_eq!(spark["cores"], ParamValue::Int(2));
-        assert_eq!(spark["ratio"], ParamValue::Float(0.5));
-        assert_eq!(spark["ui"], ParamValue::Bool(true));
+        assert_eq!(spark["workers_memory"], Scalar::String("2g".into()));
+        assert_eq!(spark["cores"], Scalar::Integer(2));
+        assert_eq!(spark["ratio"], Scalar::Float(0.5));
+        assert_eq!(spark["ui"], Scalar::Bool(true));
         assert!(inject.components[1].params.is_empty());
         assert_eq!(
             inject.components[2].params["version"],
-            ParamValue::Str("3.3.6".into())
+            Scalar::String("3.3.6".into())
         );
         assert!(inject.components[3].params.is_empty());
     }

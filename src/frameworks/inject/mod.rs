@@ -26,9 +26,10 @@ mod testing;
 
 use std::fmt;
 
-pub use components::{ComponentRequest, ParamValue};
 pub use literal::{PyValue, parse_literal};
 
+use crate::domain::Scalar;
+use crate::frameworks::request::ComponentRequest;
 use crate::parsing::column;
 
 /// The parsed inject attribute.
@@ -56,35 +57,45 @@ pub fn parse_inject(input: &str) -> Result<Inject, InjectError> {
     Ok(Inject { components })
 }
 
-impl Inject {
-    /// The canonical literal: a dict with `''` for a component without
-    /// parameters and a dict of parameters otherwise.
-    pub fn to_literal(&self) -> PyValue {
-        PyValue::Dict(
-            self.components
-                .iter()
-                .map(|component| {
-                    let params = if component.params.is_empty() {
-                        PyValue::Str(String::new())
-                    } else {
-                        PyValue::Dict(
-                            component
-                                .params
-                                .iter()
-                                .map(|(key, value)| (PyValue::Str(key.clone()), value.to_py()))
-                                .collect(),
-                        )
-                    };
-                    (PyValue::Str(component.name.clone()), params)
-                })
-                .collect(),
-        )
-    }
+/// The canonical literal of component requests: a dict with `''` for a component
+/// without parameters and a dict of its parameters otherwise. `parse_inject` reads it
+/// back as the same requests.
+pub fn literal_of(components: &[ComponentRequest]) -> PyValue {
+    PyValue::Dict(
+        components
+            .iter()
+            .map(|component| {
+                let params = if component.params.is_empty() {
+                    PyValue::Str(String::new())
+                } else {
+                    PyValue::Dict(
+                        component
+                            .params
+                            .iter()
+                            .map(|(key, value)| (PyValue::Str(key.clone()), value.into()))
+                            .collect(),
+                    )
+                };
+                (PyValue::Str(component.name.to_string()), params)
+            })
+            .collect(),
+    )
 }
 
 impl fmt::Display for Inject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.to_literal())
+        write!(f, "{}", literal_of(&self.components))
+    }
+}
+
+impl From<&Scalar> for PyValue {
+    fn from(value: &Scalar) -> PyValue {
+        match value {
+            Scalar::String(s) => PyValue::Str(s.clone()),
+            Scalar::Integer(n) => PyValue::Int(*n),
+            Scalar::Float(x) => PyValue::Float(*x),
+            Scalar::Bool(b) => PyValue::Bool(*b),
+        }
     }
 }
 
@@ -137,7 +148,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::testing::{err_of, names};
-    use super::{ComponentRequest, Inject, ParamValue, PyValue, parse_inject, parse_literal};
+    use super::{ComponentRequest, Inject, PyValue, parse_inject, parse_literal};
+    use crate::domain::{ComponentName, Scalar};
 
     fn bare(inject: &Inject) -> bool {
         inject.components.iter().all(|c| c.params.is_empty())
@@ -204,14 +216,14 @@ mod tests {
         assert_eq!(lines[1].chars().nth(caret), Some('x'));
     }
 
-    fn param_value() -> impl Strategy<Value = ParamValue> {
+    fn param_value() -> impl Strategy<Value = Scalar> {
         prop_oneof![
-            any::<String>().prop_map(ParamValue::Str),
-            any::<i64>().prop_map(ParamValue::Int),
+            any::<String>().prop_map(Scalar::String),
+            any::<i64>().prop_map(Scalar::Integer),
             any::<f64>()
                 .prop_filter("finite", |x| x.is_finite())
-                .prop_map(ParamValue::Float),
-            any::<bool>().prop_map(ParamValue::Bool),
+                .prop_map(Scalar::Float),
+            any::<bool>().prop_map(Scalar::Bool),
         ]
     }
 
@@ -228,6 +240,7 @@ mod tests {
             let mut components: Vec<ComponentRequest> = Vec::new();
             let mut pairs = Vec::new();
             for (name, params, spelling) in raw {
+                let name = ComponentName::parse(&name).expect("the strategy makes names");
                 if components.iter().any(|c| c.name == name) {
                     continue;
                 }
@@ -235,18 +248,16 @@ mod tests {
                     (0, 0) => PyValue::Str(String::new()),
                     (0, _) => PyValue::None,
                     _ => match (params.get("version"), params.len(), spelling) {
-                        (Some(ParamValue::Str(v)), 1, 0) if !v.is_empty() => {
-                            PyValue::Str(v.clone())
-                        }
+                        (Some(Scalar::String(v)), 1, 0) if !v.is_empty() => PyValue::Str(v.clone()),
                         _ => PyValue::Dict(
                             params
                                 .iter()
-                                .map(|(k, v)| (PyValue::Str(k.clone()), v.to_py()))
+                                .map(|(k, v)| (PyValue::Str(k.clone()), v.into()))
                                 .collect(),
                         ),
                     },
                 };
-                pairs.push((PyValue::Str(name.clone()), value));
+                pairs.push((PyValue::Str(name.to_string()), value));
                 components.push(ComponentRequest { name, params });
             }
             (Inject { components }, PyValue::Dict(pairs))

@@ -16,7 +16,8 @@ use super::lex::{
     PErr, Res, after_parameter, at_element_end, attribute_name, comma_list, expect, is_ows,
     quoted_string, ws,
 };
-use super::{Attribute, AttributeValue, Link};
+use super::{Attribute, Link};
+use crate::domain::Scalar;
 use crate::parsing::fail;
 
 // ---------------------------------------------------------------------------
@@ -25,10 +26,10 @@ use crate::parsing::fail;
 const UNQUOTED: &str =
     "a number, true, false or a double-quoted string (strings must be double-quoted)";
 
-fn attribute_value(input: &str) -> Res<'_, AttributeValue> {
+fn attribute_value(input: &str) -> Res<'_, Scalar> {
     if input.starts_with('"') {
         let (rest, quoted) = quoted_string(input)?;
-        return Ok((rest, AttributeValue::String(quoted.value)));
+        return Ok((rest, Scalar::String(quoted.value)));
     }
     let (rest, token) = take_while(|c: char| !matches!(c, ',' | ';') && !is_ows(c)).parse(input)?;
     if token.is_empty() {
@@ -38,14 +39,14 @@ fn attribute_value(input: &str) -> Res<'_, AttributeValue> {
         );
     }
     match token {
-        "true" => return Ok((rest, AttributeValue::Bool(true))),
-        "false" => return Ok((rest, AttributeValue::Bool(false))),
+        "true" => return Ok((rest, Scalar::Bool(true))),
+        "false" => return Ok((rest, Scalar::Bool(false))),
         _ => {}
     }
     let integer: Res<'_, &str> = recognize((opt(one_of("+-")), digit1)).parse(token);
     if let Ok(("", _)) = integer {
         return match token.parse::<i64>() {
-            Ok(n) => Ok((rest, AttributeValue::Integer(n))),
+            Ok(n) => Ok((rest, Scalar::Integer(n))),
             Err(_) => fail(
                 input,
                 "an integer between -9223372036854775808 and 9223372036854775807",
@@ -54,7 +55,7 @@ fn attribute_value(input: &str) -> Res<'_, AttributeValue> {
     }
     if let Ok(("", _)) = float_literal(token) {
         return match token.parse::<f64>() {
-            Ok(x) if x.is_finite() => Ok((rest, AttributeValue::Float(x))),
+            Ok(x) if x.is_finite() => Ok((rest, Scalar::Float(x))),
             _ => fail(input, "a finite number"),
         };
     }
@@ -215,10 +216,9 @@ pub(crate) fn locations_value(input: &str) -> Res<'_, Vec<String>> {
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::Scalar;
     use crate::occi::text::testing::{err_of, string};
-    use crate::occi::text::{
-        Attribute, AttributeValue, Link, parse_attributes, parse_links, parse_locations,
-    };
+    use crate::occi::text::{Attribute, Link, parse_attributes, parse_links, parse_locations};
 
     const REAL_ATTRIBUTES: &str = "icclab.disco.components.heat.networkname=\"disco-net\",icclab.disco.components.heat.externalnetworkname=\"public\",icclab.disco.components.heat.masterimage=\"ubuntu-22.04\",icclab.disco.components.heat.slavecount=\"2\",icclab.disco.deployer.username=\"$OS_USERNAME\",icclab.disco.deployer.password=\"$OS_PASSWORD\",icclab.disco.dependencies.inject=\"{'hadoop': '', 'spark': '', 'jupyter': ''}\"";
 
@@ -251,7 +251,7 @@ mod tests {
         .into_iter()
         .map(|a| a.value)
         .collect();
-        use AttributeValue::*;
+        use Scalar::*;
         assert_eq!(
             values,
             vec![
@@ -299,7 +299,7 @@ mod tests {
         assert!(e.expected.starts_with("an integer between"));
         assert_eq!(
             parse_attributes("n=-9223372036854775808").unwrap()[0].value,
-            AttributeValue::Integer(i64::MIN)
+            Scalar::Integer(i64::MIN)
         );
         let e = err_of(parse_attributes("x=1e999"));
         assert_eq!(e.expected, "a finite number");
@@ -329,7 +329,7 @@ mod tests {
                     string("occi.networkinterface.interface", "eth0"),
                     Attribute {
                         name: "occi.x.mtu".into(),
-                        value: AttributeValue::Integer(1500)
+                        value: Scalar::Integer(1500)
                     }
                 ],
             }]

@@ -246,8 +246,9 @@ pub(crate) fn attribute_name(input: &str) -> Res<'_, &str> {
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::Scalar;
     use crate::occi::text::testing::{err_of, string};
-    use crate::occi::text::{Attribute, AttributeValue, parse_attributes};
+    use crate::occi::text::{Attribute, parse_attributes};
 
     #[test]
     fn attribute_value_keeps_commas_inside_quotes() {
@@ -298,7 +299,7 @@ mod tests {
             vec![
                 Attribute {
                     name: "a".into(),
-                    value: AttributeValue::Integer(1)
+                    value: Scalar::Integer(1)
                 },
                 string("b", "2")
             ]

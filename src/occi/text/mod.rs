@@ -43,6 +43,10 @@ mod testing;
 
 use std::fmt;
 
+pub use render::OcciValue;
+
+use crate::domain::Scalar;
+
 use attribute::{attributes_value, links_value, locations_value};
 use category::categories_value;
 use lex::{error_at, is_ows, is_tchar, run};
@@ -70,20 +74,12 @@ pub struct Category {
     pub actions: Vec<String>,
 }
 
-/// The typed value of an `X-OCCI-Attribute` (or link attribute).
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttributeValue {
-    String(String),
-    Integer(i64),
-    Float(f64),
-    Bool(bool),
-}
-
-/// One `name=value` pair.
+/// One `name=value` pair: the typed value of an `X-OCCI-Attribute` (or link
+/// attribute) is the service's one scalar.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attribute {
     pub name: String,
-    pub value: AttributeValue,
+    pub value: Scalar,
 }
 
 /// One link from a `Link` header value.

@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use super::{Attribute, AttributeValue, Category, CategoryClass, Link};
+use super::{Attribute, Category, CategoryClass, Link};
+use crate::domain::Scalar;
 
 impl fmt::Display for CategoryClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -63,23 +64,27 @@ impl fmt::Display for Category {
     }
 }
 
-impl fmt::Display for AttributeValue {
+/// A value as OCCI's text rendering writes it: strings quoted and escaped, floats
+/// always with '.' or an exponent, so that the parser reads back the same value.
+pub struct OcciValue<'a>(pub &'a Scalar);
+
+impl fmt::Display for OcciValue<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AttributeValue::String(s) => write!(f, "{}", Quoted(s)),
-            AttributeValue::Integer(n) => write!(f, "{n}"),
+        match self.0 {
+            Scalar::String(s) => write!(f, "{}", Quoted(s)),
+            Scalar::Integer(n) => write!(f, "{n}"),
             // `{:?}` always includes '.' or an exponent and is the shortest
             // form that reads back as the same f64.
-            AttributeValue::Float(x) if x.is_finite() => write!(f, "{x:?}"),
-            AttributeValue::Float(x) => write!(f, "{}", Quoted(&format!("{x}"))),
-            AttributeValue::Bool(b) => write!(f, "{b}"),
+            Scalar::Float(x) if x.is_finite() => write!(f, "{x:?}"),
+            Scalar::Float(x) => write!(f, "{}", Quoted(&format!("{x}"))),
+            Scalar::Bool(b) => write!(f, "{b}"),
         }
     }
 }
 
 impl fmt::Display for Attribute {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.name, self.value)
+        write!(f, "{}={}", self.name, OcciValue(&self.value))
     }
 }
 
@@ -103,10 +108,11 @@ impl fmt::Display for Link {
 mod tests {
     use proptest::prelude::*;
 
+    use super::OcciValue;
+    use crate::domain::Scalar;
     use crate::occi::text::testing::{REAL_CATEGORY, string};
     use crate::occi::text::{
-        Attribute, AttributeValue, Category, CategoryClass, Link, parse_attributes,
-        parse_categories, parse_links,
+        Attribute, Category, CategoryClass, Link, parse_attributes, parse_categories, parse_links,
     };
 
     #[test]
@@ -155,19 +161,22 @@ mod tests {
         ] {
             let a = Attribute {
                 name: "x".into(),
-                value: AttributeValue::Float(x),
+                value: Scalar::Float(x),
             };
             assert_eq!(parse_attributes(&a.to_string()).unwrap(), vec![a]);
         }
-        assert_eq!(AttributeValue::Float(3.0).to_string(), "3.0");
+        assert_eq!(OcciValue(&Scalar::Float(3.0)).to_string(), "3.0");
     }
 
     #[test]
     fn attribute_non_finite_floats_render_as_quoted_strings() {
-        assert_eq!(AttributeValue::Float(f64::NAN).to_string(), "\"NaN\"");
-        assert_eq!(AttributeValue::Float(f64::INFINITY).to_string(), "\"inf\"");
+        assert_eq!(OcciValue(&Scalar::Float(f64::NAN)).to_string(), "\"NaN\"");
         assert_eq!(
-            AttributeValue::Float(f64::NEG_INFINITY).to_string(),
+            OcciValue(&Scalar::Float(f64::INFINITY)).to_string(),
+            "\"inf\""
+        );
+        assert_eq!(
+            OcciValue(&Scalar::Float(f64::NEG_INFINITY)).to_string(),
             "\"-inf\""
         );
     }
@@ -176,14 +185,14 @@ mod tests {
         "[A-Za-z_][A-Za-z0-9_-]{0,6}(\\.[A-Za-z_][A-Za-z0-9_-]{0,6}){0,3}"
     }
 
-    fn value_strategy() -> impl Strategy<Value = AttributeValue> {
+    fn value_strategy() -> impl Strategy<Value = Scalar> {
         prop_oneof![
-            any::<String>().prop_map(AttributeValue::String),
-            any::<i64>().prop_map(AttributeValue::Integer),
+            any::<String>().prop_map(Scalar::String),
+            any::<i64>().prop_map(Scalar::Integer),
             any::<f64>()
                 .prop_filter("finite", |x| x.is_finite())
-                .prop_map(AttributeValue::Float),
-            any::<bool>().prop_map(AttributeValue::Bool),
+                .prop_map(Scalar::Float),
+            any::<bool>().prop_map(Scalar::Bool),
         ]
     }
 

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use super::{Attribute, AttributeValue, TextError};
+use super::{Attribute, TextError};
+use crate::domain::Scalar;
 
 pub(crate) const REAL_CATEGORY: &str =
     "disco; scheme=\"http://schemas.cloudcomplab.ch/occi/sm#\"; class=\"kind\";";
@@ -11,7 +12,7 @@ pub(crate) const REAL_CATEGORY: &str =
 pub(crate) fn string(name: &str, value: &str) -> Attribute {
     Attribute {
         name: name.to_owned(),
-        value: AttributeValue::String(value.to_owned()),
+        value: Scalar::String(value.to_owned()),
     }
 }
 
