@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::field;
+use super::form::field;
 use crate::api::AppState;
 use crate::auth::Identity;
 use crate::cluster::ProviderKind;
