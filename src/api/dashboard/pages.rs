@@ -1,33 +1,33 @@
 //! The dashboard's handlers: each reads the request, asks the store (or Keystone), and
 //! answers with a rendered page, a redirect or a download.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use actix_web::cookie::Cookie;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
 
 use super::csrf::{check_csrf, csrf_token};
 use super::form::{create_attributes, field};
 use super::node_choices;
 use super::session::{self, who};
-use super::views::{Row, new_form_data, page, row, with_chrome};
+use super::views::{Chrome, ClusterPage, ClustersPage, LoginPage, NewPage, WebUiLink, page};
 use crate::api::AppState;
 use crate::api::clusters::{cluster_of, new_cluster, no_cluster, parse_id};
 use crate::api::error::ApiError;
 use crate::auth::{Credentials, Identity};
-use crate::cluster::ClusterState;
+use crate::cluster::{Cluster, ClusterState};
 use crate::config::AuthMode;
 use crate::frameworks::catalogue::GroupScope;
+use crate::openstack::nodes::NodeChoices;
 
 /// How long a web UI's port has to answer for its dot to be green.
 const REACH_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// What every page's header needs: who is signed in, and the token to sign out.
-fn chrome(req: &HttpRequest, state: &AppState, csrf: &str) -> serde_json::Value {
-    let user = session::signed_in_user(req, state);
-    json!({ "signed_in": user.is_some(), "user": user, "csrf": csrf })
+fn chrome(req: &HttpRequest, state: &AppState, csrf: &str) -> Chrome {
+    Chrome::new(session::signed_in_user(req, state), csrf.to_string())
 }
 
 fn with_cookie(mut response: HttpResponse, cookie: Option<Cookie<'static>>) -> HttpResponse {
@@ -51,9 +51,8 @@ pub(crate) async fn clusters(
     let identity = who(&req, &state).await?;
     let (csrf, cookie) = csrf_token(&req);
     let clusters = state.store.clusters(&identity.tenant).await?;
-    let rows: Vec<Row> = clusters.iter().map(row).collect();
-    let data = with_chrome(json!({ "clusters": rows }), chrome(&req, &state, &csrf));
-    Ok(with_cookie(page("clusters", &data)?, cookie))
+    let view = ClustersPage::new(chrome(&req, &state, &csrf), &clusters);
+    Ok(with_cookie(page(&view)?, cookie))
 }
 
 /// `GET /dashboard/states`: each cluster's state, for the live listing.
@@ -63,11 +62,31 @@ pub(crate) async fn states(
 ) -> Result<HttpResponse, ApiError> {
     let identity = who(&req, &state).await?;
     let clusters = state.store.clusters(&identity.tenant).await?;
-    let states: serde_json::Map<String, serde_json::Value> = clusters
+    let states: BTreeMap<String, ClusterState> = clusters
         .iter()
-        .map(|c| (c.id.to_string(), json!(c.state)))
+        .map(|c| (c.id.to_string(), c.state))
         .collect();
     Ok(HttpResponse::Ok().json(states))
+}
+
+/// The create form: empty, or as `form` sent it with the reason it was refused.
+fn new_page(
+    req: &HttpRequest,
+    state: &AppState,
+    csrf: &str,
+    form: &[(String, String)],
+    error: Option<String>,
+    choices: Option<&NodeChoices>,
+) -> NewPage {
+    NewPage::new(
+        chrome(req, state, csrf),
+        &state.catalogue,
+        &state.providers.kinds(),
+        &state.settings.provider.default.to_string(),
+        form,
+        error,
+        node_choices::fields(form, choices),
+    )
 }
 
 /// `GET /dashboard/new`: the create form.
@@ -78,11 +97,8 @@ pub(crate) async fn new_form(
     let identity = who(&req, &state).await?;
     let choices = node_choices::listed(&state, &identity).await;
     let (csrf, cookie) = csrf_token(&req);
-    let data = with_chrome(
-        new_form_data(&state, &csrf, &[], None, choices.as_ref()),
-        chrome(&req, &state, &csrf),
-    );
-    Ok(with_cookie(page("new", &data)?, cookie))
+    let view = new_page(&req, &state, &csrf, &[], None, choices.as_ref());
+    Ok(with_cookie(page(&view)?, cookie))
 }
 
 /// `POST /dashboard/new`: creates the cluster and shows its page; a refused request
@@ -107,11 +123,9 @@ pub(crate) async fn create(
         Err(e) if e.kind.is_client_error() => {
             let choices = node_choices::listed(&state, &asking).await;
             let (csrf, cookie) = csrf_token(&req);
-            let data = with_chrome(
-                new_form_data(&state, &csrf, &form, Some(e.to_string()), choices.as_ref()),
-                chrome(&req, &state, &csrf),
-            );
-            let mut response = page("new", &data)?;
+            let error = Some(e.to_string());
+            let view = new_page(&req, &state, &csrf, &form, error, choices.as_ref());
+            let mut response = page(&view)?;
             *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
             Ok(with_cookie(response, cookie))
         }
@@ -128,53 +142,47 @@ pub(crate) async fn cluster(
     let identity = who(&req, &state).await?;
     let cluster = cluster_of(&identity.tenant, &path, &state).await?;
     let (csrf, cookie) = csrf_token(&req);
-    let address = cluster.outputs.external_ip.clone().unwrap_or_default();
-    let mut web_uis = Vec::new();
-    if !address.is_empty() {
-        let uis: Vec<_> = cluster
-            .plan
-            .components
-            .iter()
-            .flat_map(|c| c.web_uis.iter().map(move |ui| (c.name.clone(), ui.clone())))
-            .filter(|(_, ui)| ui.node_group != GroupScope::Slaves)
-            .collect();
-        let checks = uis.iter().map(|(_, ui)| {
-            let target = format!("{address}:{}", ui.port);
-            async move {
-                tokio::time::timeout(REACH_TIMEOUT, tokio::net::TcpStream::connect(target))
-                    .await
-                    .is_ok_and(|c| c.is_ok())
-            }
-        });
-        let reachable = futures_util::future::join_all(checks).await;
-        for ((component, ui), up) in uis.into_iter().zip(reachable) {
-            web_uis.push(json!({
-                "name": ui.name,
-                "component": component,
-                "url": format!("http://{address}:{}{}", ui.port, ui.path),
-                "up": up,
-            }));
+    let web_uis = web_uis(&cluster).await;
+    let view = ClusterPage::new(chrome(&req, &state, &csrf), &cluster, web_uis);
+    Ok(with_cookie(page(&view)?, cookie))
+}
+
+/// The web UIs on the cluster's master, each checked for whether its port answers;
+/// none before the cluster has an address.
+async fn web_uis(cluster: &Cluster) -> Vec<WebUiLink> {
+    let Some(address) = cluster
+        .outputs
+        .external_ip
+        .as_deref()
+        .filter(|a| !a.is_empty())
+    else {
+        return Vec::new();
+    };
+    let uis: Vec<_> = cluster
+        .plan
+        .components
+        .iter()
+        .flat_map(|c| c.web_uis.iter().map(move |ui| (c.name.clone(), ui.clone())))
+        .filter(|(_, ui)| ui.node_group != GroupScope::Slaves)
+        .collect();
+    let checks = uis.iter().map(|(_, ui)| {
+        let target = format!("{address}:{}", ui.port);
+        async move {
+            tokio::time::timeout(REACH_TIMEOUT, tokio::net::TcpStream::connect(target))
+                .await
+                .is_ok_and(|c| c.is_ok())
         }
-    }
-    let nodes = cluster.plan.node_names();
-    let data = json!({
-        "csrf": csrf,
-        "cluster": {
-            "id": cluster.id.to_string(),
-            "name": cluster.spec.name.to_string(),
-            "state": cluster.state,
-            "reason": cluster.state_reason,
-            "components": cluster.plan.component_names().join(", "),
-            "provider": cluster.spec.provider.to_string(),
-            "nodes": cluster.plan.slave_count() + 1,
-            "external_ip": address,
-        },
-        "web_uis": web_uis,
-        "nodes": nodes,
-        "staged": cluster.state == ClusterState::Pending && cluster.spec.staged,
     });
-    let data = with_chrome(data, chrome(&req, &state, &csrf));
-    Ok(with_cookie(page("cluster", &data)?, cookie))
+    let reachable = futures_util::future::join_all(checks).await;
+    uis.into_iter()
+        .zip(reachable)
+        .map(|((component, ui), up)| WebUiLink {
+            url: format!("http://{address}:{}{}", ui.port, ui.path),
+            name: ui.name,
+            component,
+            up,
+        })
+        .collect()
 }
 
 /// `GET /dashboard/clusters/UUID/key`: the private key as a file (owner only).
@@ -264,8 +272,8 @@ pub(crate) async fn login_form(
         return Ok(see_other("/dashboard"));
     }
     let (csrf, cookie) = csrf_token(&req);
-    let data = json!({ "csrf": csrf, "form": { "user": "", "project": "" } });
-    Ok(with_cookie(page("login", &data)?, cookie))
+    let view = LoginPage::new(csrf, None, String::new(), String::new());
+    Ok(with_cookie(page(&view)?, cookie))
 }
 
 /// `POST /dashboard/login`: user, password and project, exchanged with Keystone for a
@@ -306,12 +314,13 @@ pub(crate) async fn login(
                 return Err(error);
             }
             let (csrf, cookie) = csrf_token(&req);
-            let data = json!({
-                "csrf": csrf,
-                "error": error.to_string(),
-                "form": { "user": value("user"), "project": value("project") },
-            });
-            let mut response = page("login", &data)?;
+            let view = LoginPage::new(
+                csrf,
+                Some(error.to_string()),
+                value("user"),
+                value("project"),
+            );
+            let mut response = page(&view)?;
             *response.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
             Ok(with_cookie(response, cookie))
         }
