@@ -3,10 +3,11 @@
 //! build step. Forms are protected by a double-submit CSRF token; with Keystone, a
 //! browser signs in once and holds a session.
 //!
-//! The seams: [`session`] says who is asking, [`csrf`] guards the forms, [`form`] reads
-//! what they send, [`views`] draws the pages, [`pages`] holds the handlers that
-//! `crate::api::configure` routes to, re-exported here; [`node_choices`] fills the
-//! create form's images and flavors from the cloud.
+//! The seams: `session` says who is asking, `csrf` guards the forms, `form` reads what
+//! they send, `views` draws the pages from typed view models, `pages` holds the handlers
+//! that `crate::api::configure` routes to (re-exported here, so the routes name
+//! `dashboard::clusters` and so on); `node_choices` fills the create form's images and
+//! flavors from the cloud.
 
 mod csrf;
 mod form;
