@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use disco::cluster::spec::ClusterSpec;
-use disco::cluster::{ClusterId, ProviderKind};
 use disco::compose::{Composer, Facts};
+use disco::domain::{ClusterId, ProviderKind};
 use disco::frameworks::catalogue::Catalogue;
 use disco::frameworks::resolve::resolve;
 use disco::manifest::Manifest;
@@ -40,7 +40,7 @@ fn bed(components: &str, slaves: u16) -> Bed {
     let spec = ClusterSpec::from_attributes(id, &checked, ProviderKind::Openstack).expect("spec");
     let facts = Facts {
         cluster_id: id.to_string(),
-        cluster_name: spec.name.to_string(),
+        cluster_name: spec.request.name.to_string(),
         key_name: format!("disco-{}", id.short()),
         public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchKey bench".to_string(),
         report_url: Some("http://127.0.0.1:8888/disco/x/report".to_string()),
@@ -60,7 +60,7 @@ const FIVE: &str = "['hadoop', 'spark', 'jupyter', 'zeppelin', 'dask']";
 fn resolve_and_compose_five_components(bencher: divan::Bencher, slaves: u16) {
     let bed = bed(FIVE, slaves);
     bencher.bench_local(|| {
-        let plan = resolve(&bed.spec, &bed.catalogue).expect("plan");
+        let plan = resolve(&bed.spec.request, &bed.catalogue).expect("plan");
         bed.composer
             .compose(&plan, &bed.catalogue, &bed.facts)
             .expect("composed")
@@ -70,7 +70,7 @@ fn resolve_and_compose_five_components(bencher: divan::Bencher, slaves: u16) {
 #[divan::bench]
 fn compose_only_five_components_100_slaves(bencher: divan::Bencher) {
     let bed = bed(FIVE, 100);
-    let plan = resolve(&bed.spec, &bed.catalogue).expect("plan");
+    let plan = resolve(&bed.spec.request, &bed.catalogue).expect("plan");
     bencher.bench_local(|| {
         bed.composer
             .compose(&plan, &bed.catalogue, &bed.facts)

@@ -178,6 +178,24 @@ disco_java_home() {
   return 1
 }
 
+# disco_ensure_java: OpenJDK from apt unless disco_java_home finds one: the 11 headless JRE
+# where the release has it, else the 17 one.
+disco_ensure_java() {
+  disco_java_home >/dev/null && return 0
+  disco_apt_install ca-certificates curl || return
+  local candidate
+  for candidate in openjdk-11-jre-headless openjdk-17-jre-headless; do
+    if [[ $(apt-cache policy "$candidate" 2>/dev/null) =~ Candidate:\ [0-9] ]]; then
+      disco_apt_install "$candidate" || return
+      disco_java_home >/dev/null && return 0
+      echo "$candidate is installed, but no Java is in /usr/lib/jvm" >&2
+      return 3
+    fi
+  done
+  echo "neither openjdk-11-jre-headless nor openjdk-17-jre-headless is available" >&2
+  return 3
+}
+
 # disco_sha512_from FILE: the SHA-512 in an Apache .sha512 file, in any of the three layouts
 # the projects have published: "HEX  name", "SHA512 (name) = HEX", "name: HE X..." (gpg).
 disco_sha512_from() {
@@ -201,15 +219,15 @@ disco_sha512_from() {
 # already present with the right checksum is kept (reruns do not download again).
 disco_fetch_verified() {
   local url=$1 dest=$2 expected actual
-  disco_download "$url.sha512" "$dest.sha512"
-  expected=$(disco_sha512_from "$dest.sha512")
+  disco_download "$url.sha512" "$dest.sha512" || return
+  expected=$(disco_sha512_from "$dest.sha512") || return
   if [ -f "$dest" ]; then
     actual=$(sha512sum "$dest" | cut -d' ' -f1)
     if [ "$actual" = "$expected" ]; then
       return 0
     fi
   fi
-  disco_download "$url" "$dest.part"
+  disco_download "$url" "$dest.part" || return
   actual=$(sha512sum "$dest.part" | cut -d' ' -f1)
   if [ "$actual" != "$expected" ]; then
     rm -f "$dest.part"
@@ -217,6 +235,57 @@ disco_fetch_verified() {
     return 1
   fi
   mv "$dest.part" "$dest"
+}
+
+# disco_install_apache_release [--owner USER] [--exclude PATTERN]... PATH DEST: the release
+# archive (.tar.gz or .tgz) at $DISCO_APACHE_MIRROR/PATH, checked against the SHA-512
+# published beside it (PATH.sha512), unpacked into DEST without its top directory and
+# without the members matching each PATTERN (tar --exclude), owned by root (or by USER and
+# its group), and marked installed. A DEST marked installed is kept: a rerun downloads
+# nothing. DISCO_APACHE_MIRROR is the base URL of the Apache archive or of a mirror with
+# its layout (default https://archive.apache.org/dist). PATH is relative to it, e.g.
+# spark/spark-3.5.3/spark-3.5.3-bin-hadoop3.tgz.
+disco_install_apache_release() {
+  local owner="" excludes=() mirror path dest archive
+  while [ "$#" -gt 2 ]; do
+    case $1 in
+      --owner) owner=$2 ;;
+      --exclude) excludes+=("--exclude=$2") ;;
+      *) echo "disco_install_apache_release: unknown option $1" >&2; return 2 ;;
+    esac
+    shift 2
+  done
+  if [ "$#" -ne 2 ]; then
+    echo "usage: disco_install_apache_release [--owner USER] [--exclude PATTERN]... PATH DEST" >&2
+    return 2
+  fi
+  path=$1 dest=$2
+  if [ -f "$dest/.disco-installed" ]; then
+    echo "$dest: installed already"
+    return 0
+  fi
+  mirror=${DISCO_APACHE_MIRROR:-https://archive.apache.org/dist}
+  mirror=${mirror%/}
+  if [[ ! $mirror =~ ^https?://[^[:space:]]+$ ]]; then
+    echo "the Apache mirror must be an http:// or https:// URL, got '$mirror'" >&2
+    return 2
+  fi
+  archive=$DISCO_HOME/downloads/${path##*/}
+  install -d -m 0755 "$DISCO_HOME/downloads" || return
+  echo "downloading $mirror/$path"
+  disco_fetch_verified "$mirror/$path" "$archive" || return
+  rm -rf "$dest.partial"
+  mkdir -p "$dest.partial" || return
+  tar -xzf "$archive" -C "$dest.partial" --strip-components=1 --no-same-owner "${excludes[@]}" \
+    || return
+  if [ -n "$owner" ]; then
+    chown -R "$owner:$owner" "$dest.partial" || return
+  fi
+  # Marked before the move: a DEST with the mark is always complete.
+  touch "$dest.partial/.disco-installed" || return
+  rm -rf "$dest"
+  mv "$dest.partial" "$dest" || return
+  rm -f "$archive" "$archive.sha512"
 }
 
 # disco_ensure_user NAME HOME: a system user with its own group and home, created once.
@@ -229,4 +298,39 @@ disco_ensure_user() {
     fi
   fi
   install -d -o "$1" -g "$1" -m 0755 "$2"
+}
+
+# disco_secret_file PATH [VALUE]: PATH holds a secret, readable by its owner only: VALUE
+# when given (letters, digits, . _ ~ -), else the one PATH already holds, else 32 random
+# bytes in hex, made once. The file is written whole (a temporary file created 0600, then
+# renamed), so it is never readable by others, nor seen half-written, whatever the umask.
+# The secret is never printed: read it from PATH.
+disco_secret_file() {
+  local file=$1 value=${2:-} tmp
+  if [ -z "$value" ] && [ -s "$file" ]; then
+    chmod 0600 "$file" || return
+    echo "keeping the secret in $file"
+    return 0
+  fi
+  if [ -n "$value" ] && [[ ! $value =~ ^[A-Za-z0-9._~-]+$ ]]; then
+    echo "the secret for $file may only contain letters, digits and . _ ~ - (not shown)" >&2
+    return 2
+  fi
+  tmp=$(mktemp "$file.XXXXXX") || return
+  chmod 0600 "$tmp" || { rm -f "$tmp"; return 1; }
+  if [ -n "$value" ]; then
+    printf '%s' "$value" >"$tmp"
+  else
+    od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$tmp"
+  fi
+  if [ ! -s "$tmp" ] || ! mv -f "$tmp" "$file"; then
+    rm -f "$tmp"
+    echo "could not write the secret to $file" >&2
+    return 1
+  fi
+  if [ -n "$value" ]; then
+    echo "secret from the parameter stored in $file"
+  else
+    echo "secret generated and stored in $file"
+  fi
 }

@@ -448,6 +448,17 @@ impl Manifest {
         &self,
         given: &[Attribute],
     ) -> Result<CheckedAttributes, Vec<AttributeError>> {
+        self.check_request_with(given, &[])
+    }
+
+    /// As `check_request`, where the request gave the attributes named in `provided` by
+    /// other means (the dashboard's component checkboxes for `inject`): they are not
+    /// missing.
+    pub fn check_request_with(
+        &self,
+        given: &[Attribute],
+        provided: &[&str],
+    ) -> Result<CheckedAttributes, Vec<AttributeError>> {
         let mut errors = Vec::new();
         let mut checked = CheckedAttributes::default();
         for attribute in given {
@@ -488,7 +499,7 @@ impl Manifest {
         }
         for spec in self.user_attributes() {
             let name = spec.name.as_str();
-            if checked.values.contains_key(name) {
+            if checked.values.contains_key(name) || provided.contains(&name) {
                 continue;
             }
             if let Some(default) = &spec.default {
@@ -532,6 +543,12 @@ impl Manifest {
 }
 
 impl AttributeError {
+    /// Several problems as one line, each naming its attribute.
+    pub fn joined(errors: &[AttributeError]) -> String {
+        let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        reasons.join("; ")
+    }
+
     fn names(&self, attribute: &str) -> bool {
         match self {
             AttributeError::Unknown { name, .. }

@@ -13,11 +13,12 @@ use tracing_actix_web::TracingLogger;
 
 use crate::api::{self, AppState};
 use crate::auth::{Authenticator, KeystoneAuth, NoAuth};
-use crate::cluster::ProviderKind;
-use crate::cluster::lifecycle::Lifecycle;
 use crate::compose::Composer;
 use crate::config::{AuthMode, Settings};
+use crate::domain::ProviderKind;
 use crate::frameworks::catalogue::Catalogue;
+use crate::lifecycle::Lifecycle;
+use crate::lifecycle::create::Creator;
 use crate::manifest::Manifest;
 use crate::openstack::keystone::Keystone;
 use crate::providers::Providers;
@@ -35,6 +36,49 @@ pub struct Application {
     store: Store,
 }
 
+/// The providers this server offers: file and local always; OpenStack when the operator
+/// configured a cloud for it, and required when it is the default.
+fn providers(settings: &Settings) -> anyhow::Result<Providers> {
+    let mut providers = Providers::default()
+        .with(Arc::new(FileProvider::new(
+            settings.provider.file.dir.clone(),
+        )))
+        .with(Arc::new(LocalProvider::new(
+            settings.provider.local.clone(),
+        )));
+    let wants_openstack = settings.provider.default == ProviderKind::Openstack;
+    if wants_openstack || settings.openstack.has_keystone() {
+        match OpenstackProvider::new(&settings.openstack) {
+            Ok(provider) => providers = providers.with(Arc::new(provider)),
+            Err(e) if wants_openstack => return Err(e).context("the openstack provider"),
+            Err(e) => tracing::warn!("the openstack provider is not available: {e}"),
+        }
+    }
+    Ok(providers)
+}
+
+/// Who may call: anyone with auth `none`, Keystone's users with `keystone`.
+fn authenticator(settings: &Settings) -> anyhow::Result<Arc<dyn Authenticator>> {
+    Ok(match settings.auth.mode {
+        AuthMode::None => Arc::new(NoAuth),
+        AuthMode::Keystone => {
+            let openstack = &settings.openstack;
+            anyhow::ensure!(
+                openstack.has_keystone(),
+                "auth.mode = \"keystone\" needs openstack.auth_url (or --cloud, or OS_AUTH_URL)"
+            );
+            Arc::new(KeystoneAuth::new(
+                Keystone::new(
+                    &openstack.auth_url,
+                    Duration::from_secs(openstack.request_timeout_secs),
+                )?,
+                &openstack.user_domain,
+                &openstack.project_domain,
+            ))
+        }
+    })
+}
+
 impl Application {
     /// Opens the store, binds the listener (port 0 picks a free one) and starts the
     /// lifecycle worker, which resumes every job left queued by an earlier run.
@@ -46,41 +90,8 @@ impl Application {
         let store = Store::open(&settings.database_path())
             .await
             .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
-        let mut providers = Providers::default()
-            .with(Arc::new(FileProvider::new(
-                settings.provider.file.dir.clone(),
-            )))
-            .with(Arc::new(LocalProvider::new(
-                settings.provider.local.clone(),
-            )));
-        // OpenStack is offered when the operator configured a cloud for it, and required
-        // when it is the default.
-        let wants_openstack = settings.provider.default == ProviderKind::Openstack;
-        if wants_openstack || settings.openstack.has_keystone() {
-            match OpenstackProvider::new(&settings.openstack) {
-                Ok(provider) => providers = providers.with(Arc::new(provider)),
-                Err(e) if wants_openstack => return Err(e).context("the openstack provider"),
-                Err(e) => tracing::warn!("the openstack provider is not available: {e}"),
-            }
-        }
-        let auth: Arc<dyn Authenticator> = match settings.auth.mode {
-            AuthMode::None => Arc::new(NoAuth),
-            AuthMode::Keystone => {
-                let openstack = &settings.openstack;
-                anyhow::ensure!(
-                    openstack.has_keystone(),
-                    "auth.mode = \"keystone\" needs openstack.auth_url (or --cloud, or OS_AUTH_URL)"
-                );
-                Arc::new(KeystoneAuth::new(
-                    Keystone::new(
-                        &openstack.auth_url,
-                        Duration::from_secs(openstack.request_timeout_secs),
-                    )?,
-                    &openstack.user_domain,
-                    &openstack.project_domain,
-                ))
-            }
-        };
+        let providers = providers(&settings)?;
+        let auth = authenticator(&settings)?;
         let catalogue = Arc::new(
             Catalogue::load(&settings.catalogue.frameworks_dir)
                 .context("loading the component catalogue")?,
@@ -110,12 +121,21 @@ impl Application {
             .enabled
             .then(|| tokio::spawn(lifecycle.clone().run(stopped)));
 
+        let creator = Creator {
+            manifest: Arc::clone(&manifest),
+            catalogue: Arc::clone(&catalogue),
+            providers: providers.clone(),
+            default_provider: settings.provider.default,
+            store: store.clone(),
+            lifecycle: lifecycle.clone(),
+        };
         let state = web::Data::new(AppState {
             store: store.clone(),
             manifest: Arc::clone(&manifest),
             catalogue,
             auth,
             lifecycle: lifecycle.clone(),
+            creator,
             providers,
             settings: Arc::clone(&settings),
             sessions: Arc::default(),

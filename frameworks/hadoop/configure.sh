@@ -18,11 +18,7 @@ for value in "$DISCO_SLAVE_COUNT" "$PARAM_REPLICATION" "$PARAM_YARN_MEMORY_MB"; 
 done
 slaves=$DISCO_SLAVE_COUNT
 
-java_home=
-for dir in /usr/lib/jvm/java-11-openjdk-* /usr/lib/jvm/java-17-openjdk-*; do
-  if [ -x "$dir/bin/java" ]; then java_home=$dir; break; fi
-done
-[ -n "$java_home" ] || { echo "hadoop: no OpenJDK 11 or 17 found" >&2; exit 3; }
+java_home=$(disco_java_home) || { echo "hadoop: no OpenJDK 11 or 17 found" >&2; exit 3; }
 
 # Replication: the parameter, or min(3, slaves), at least 1 (a 0-slave cluster keeps its
 # one datanode on the master).

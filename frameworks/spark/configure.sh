@@ -28,11 +28,7 @@ if [ -n "$PARAM_WORKER_MEMORY" ] && [[ ! $PARAM_WORKER_MEMORY =~ ^[1-9][0-9]*[kK
   exit 2
 fi
 
-java_home=
-for dir in /usr/lib/jvm/java-11-openjdk-* /usr/lib/jvm/java-17-openjdk-*; do
-  if [ -x "$dir/bin/java" ]; then java_home=$dir; break; fi
-done
-[ -n "$java_home" ] || { echo "spark: no OpenJDK 11 or 17 found" >&2; exit 3; }
+java_home=$(disco_java_home) || { echo "spark: no OpenJDK 11 or 17 found" >&2; exit 3; }
 
 install -d -o spark -g spark -m 0755 /var/lib/spark /var/lib/spark/work "$DISCO_LOG_DIR/spark"
 # Drivers run as any user (spark, jupyter, zeppelin, people); event logs are written

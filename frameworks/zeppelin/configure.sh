@@ -11,11 +11,7 @@ zeppelin_home=$DISCO_HOME/zeppelin/current
 conf=$zeppelin_home/conf
 [ -d "$conf" ] || { echo "zeppelin: $conf is missing; did install run?" >&2; exit 2; }
 
-java_home=
-for dir in /usr/lib/jvm/java-11-openjdk-* /usr/lib/jvm/java-17-openjdk-*; do
-  if [ -x "$dir/bin/java" ]; then java_home=$dir; break; fi
-done
-[ -n "$java_home" ] || { echo "zeppelin: no OpenJDK 11 or 17 found" >&2; exit 3; }
+java_home=$(disco_java_home) || { echo "zeppelin: no OpenJDK 11 or 17 found" >&2; exit 3; }
 
 on_yarn=false
 case " $DISCO_COMPONENTS " in *" hadoop "*) on_yarn=true ;; esac
@@ -27,26 +23,11 @@ fi
 
 # --- the admin password, never printed ---
 password_file=$DISCO_HOME/zeppelin/password
-umask 077
-if [ -n "$PARAM_PASSWORD" ]; then
-  if [[ ! $PARAM_PASSWORD =~ ^[A-Za-z0-9._~-]+$ ]]; then
-    echo "zeppelin: the password may only contain letters, digits and . _ ~ - (not shown)" >&2
-    exit 2
-  fi
-  printf '%s' "$PARAM_PASSWORD" >"$password_file.tmp"
-  mv "$password_file.tmp" "$password_file"
-  echo "zeppelin: password from the parameter stored in $password_file"
-elif [ ! -s "$password_file" ]; then
-  od -An -N18 -tx1 /dev/urandom | tr -d ' \n' >"$password_file.tmp"
-  mv "$password_file.tmp" "$password_file"
-  echo "zeppelin: password generated and stored in $password_file"
-else
-  echo "zeppelin: keeping the password in $password_file"
-fi
-chown root:root "$password_file"
-chmod 0600 "$password_file"
+disco_secret_file "$password_file" "$PARAM_PASSWORD"
 
-# shiro.ini: readable by zeppelin only, since it holds the password.
+# shiro.ini: readable by zeppelin only, since it holds the password (created under umask
+# 077, so it is never readable by others).
+umask 077
 {
   echo "# Written by DISCO at every deployment: edits are overwritten."
   echo "[users]"

@@ -2,21 +2,18 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 use serde::Deserialize;
 
 use super::AppState;
-use super::error::{ApiError, ApiErrorKind};
+use super::error::ApiError;
 use super::negotiate::{Produces, negotiate};
 use super::present::{self, PrivateKey};
 use super::request::read_occi;
-use crate::cluster::keys::KeyPair;
-use crate::cluster::spec::PROVIDER;
-use crate::cluster::{Cluster, ClusterId, ClusterSpec, ClusterState, Delegation, Outputs};
-use crate::frameworks::resolve::resolve;
+use crate::cluster::Cluster;
+use crate::domain::ClusterId;
+use crate::lifecycle::create::CreateRequest;
 use crate::manifest::Manifest;
 use crate::occi::text::{Category, CategoryClass};
-use crate::providers::ProviderError;
 
 pub(super) async fn create(
     req: HttpRequest,
@@ -38,79 +35,17 @@ async fn create_cluster(
     let identity = state.identify(req).await?;
     let occi = read_occi(req, payload, state.settings.server.body_limit).await?;
     check_kind(&occi.categories, &state.manifest)?;
-    let cluster = new_cluster(state, identity, &occi.attributes).await?;
-    let resource = present::cluster_resource(
+    let request = CreateRequest {
+        attributes: occi.attributes,
+        components: None,
+    };
+    let cluster = state.creator.create(&identity, request).await?;
+    Ok(present::cluster_resource(
         &cluster,
         &state.manifest,
         &state.base_url(req),
         PrivateKey::Hidden,
-    );
-    tracing::info!(cluster = %cluster.id, name = %cluster.spec.name, provider = %cluster.spec.provider,
-        components = ?cluster.spec.component_names(), staged = cluster.spec.staged, "cluster created");
-    state.store.insert_cluster(cluster).await?;
-    state.lifecycle.wake();
-    Ok(resource)
-}
-
-/// A cluster made from a create's attributes, checked, resolved and admitted by its
-/// provider, not stored yet: what every way of creating one (OCCI, dashboard) shares.
-pub(super) async fn new_cluster(
-    state: &AppState,
-    identity: crate::auth::Identity,
-    attributes: &[crate::occi::text::Attribute],
-) -> Result<Cluster, ApiError> {
-    let checked = state
-        .manifest
-        .check_request(attributes)
-        .map_err(ApiError::attributes)?;
-    let id = ClusterId::new();
-    let mut spec = ClusterSpec::from_attributes(id, &checked, state.settings.provider.default)?;
-    if state.providers.get(spec.provider).is_none() {
-        return Err(ApiError::bad_request(format!(
-            "{PROVIDER}: provider {} is not available on this server; expected one of {}",
-            spec.provider,
-            state.providers.kinds().join(", ")
-        )));
-    }
-    let plan =
-        resolve(&spec, &state.catalogue).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if let Some(provider) = state.providers.get(spec.provider) {
-        provider.admits(&plan).map_err(ApiError::bad_request)?;
-    }
-    spec.hide_secret_parameters(&plan);
-    let delegation = match state.providers.get(spec.provider) {
-        Some(provider) => provider
-            .delegate(&identity, id)
-            .await
-            .map_err(|e| match e {
-                ProviderError::Transient(reason) => {
-                    ApiError::from(ApiErrorKind::Unavailable(reason))
-                }
-                ProviderError::Permanent(reason) => ApiError::from(ApiErrorKind::Forbidden(reason)),
-            })?,
-        None => Delegation::default(),
-    };
-    let keys = KeyPair::generate(&format!("disco-{}", id.short())).map_err(ApiError::internal)?;
-    let now = Utc::now();
-    let state_reason = if spec.staged {
-        "staged: deploy it with POST ?action=deploy"
-    } else {
-        "queued for deployment"
-    };
-    let cluster = Cluster {
-        id,
-        tenant: identity.tenant,
-        spec,
-        plan,
-        delegation,
-        state: ClusterState::Pending,
-        state_reason: state_reason.to_string(),
-        outputs: Outputs::default(),
-        keys,
-        created_at: now,
-        updated_at: now,
-    };
-    Ok(cluster)
+    ))
 }
 
 /// A create names exactly the service's kind; other categories are refused by name.
@@ -267,7 +202,7 @@ pub(super) async fn owned_cluster(
 
 /// The tenant's cluster `path` names; 404 for any other.
 pub(super) async fn cluster_of(
-    tenant: &crate::cluster::TenantId,
+    tenant: &crate::domain::TenantId,
     path: &str,
     state: &AppState,
 ) -> Result<Cluster, ApiError> {

@@ -7,8 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 
 use crate::auth::AuthError;
-use crate::cluster::spec::SpecError;
-use crate::manifest::AttributeError;
+use crate::lifecycle::create::CreateError;
 use crate::occi::MediaType;
 use crate::openstack::keystone::KeystoneError;
 use crate::store::StoreError;
@@ -78,12 +77,6 @@ impl ApiError {
         self.json = media == MediaType::Json;
         self
     }
-
-    /// Several attribute problems as one 400: each is named, joined on one line.
-    pub fn attributes(errors: Vec<AttributeError>) -> ApiError {
-        let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        ApiError::bad_request(reasons.join("; "))
-    }
 }
 
 impl From<ApiErrorKind> for ApiError {
@@ -103,16 +96,28 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<SpecError> for ApiError {
-    fn from(error: SpecError) -> ApiError {
-        ApiError::bad_request(error.to_string())
+impl From<CreateError> for ApiError {
+    fn from(error: CreateError) -> ApiError {
+        match error {
+            CreateError::Attributes(_)
+            | CreateError::Spec(_)
+            | CreateError::ProviderUnavailable { .. }
+            | CreateError::Resolution(_)
+            | CreateError::Unsupported(_) => ApiError::bad_request(error.to_string()),
+            CreateError::DelegationUnavailable(reason) => ApiErrorKind::Unavailable(reason).into(),
+            CreateError::DelegationRefused(reason) => ApiErrorKind::Forbidden(reason).into(),
+            CreateError::NameTaken(reason) => ApiErrorKind::Conflict(reason).into(),
+            CreateError::Internal(cause) => ApiError::internal(cause),
+        }
     }
 }
 
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> ApiError {
         match error {
-            AuthError::Malformed { .. } => ApiError::bad_request(error.to_string()),
+            AuthError::Malformed { .. } | AuthError::Tenant { .. } => {
+                ApiError::bad_request(error.to_string())
+            }
             AuthError::UnexpandedVariable { .. } | AuthError::Missing => {
                 ApiErrorKind::Unauthorized(error.to_string()).into()
             }

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::{Authenticator, Identity};
-use crate::cluster::lifecycle::Lifecycle;
 use crate::config::Settings;
 use crate::frameworks::catalogue::Catalogue;
+use crate::lifecycle::Lifecycle;
+use crate::lifecycle::create::Creator;
 use crate::manifest::Manifest;
 use crate::providers::Providers;
 use crate::store::Store;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub catalogue: Arc<Catalogue>,
     pub auth: Arc<dyn Authenticator>,
     pub lifecycle: Lifecycle,
+    /// The create use case, which the OCCI interface and the dashboard share.
+    pub creator: Creator,
     pub providers: Providers,
     pub settings: Arc<Settings>,
     /// Dashboard sign-ins: the Keystone token each browser session stands for.

@@ -40,7 +40,7 @@ pub fn cluster_resource(
 
     let mut attributes = vec![
         string("occi.core.id", &cluster.id.to_string()),
-        string("occi.core.title", cluster.spec.name.as_str()),
+        string("occi.core.title", cluster.spec.request.name.as_str()),
     ];
     attributes.extend(
         cluster
@@ -72,7 +72,7 @@ pub fn cluster_resource(
     if key == PrivateKey::Shown {
         attributes.push(string("ssh_private_key", cluster.keys.expose_private_key()));
     }
-    let actions = if cluster.state == crate::cluster::ClusterState::Pending {
+    let actions = if cluster.state == crate::domain::ClusterState::Pending {
         manifest
             .actions
             .iter()
@@ -99,7 +99,7 @@ pub fn cluster_resource(
             attributes: Vec::new(),
             actions: Vec::new(),
         },
-        title: Some(cluster.spec.name.to_string()),
+        title: Some(cluster.spec.request.name.to_string()),
         location,
         attributes,
         actions,

@@ -11,9 +11,11 @@ use serde::Deserialize;
 use super::AppState;
 use super::clusters::{owned_cluster, parse_id};
 use super::error::{ApiError, ApiErrorKind};
-use crate::cluster::{Cluster, ClusterId, ClusterState};
+use crate::cluster::Cluster;
+use crate::domain::{ClusterId, ClusterState};
+use crate::domain::{Report, ReportStatus};
 use crate::store::Store;
-use crate::tasks::{self, Report, ReportStatus, Task};
+use crate::tasks::{self, Task};
 
 /// How often an event stream looks for news.
 const EVENT_POLL: Duration = Duration::from_millis(300);

@@ -446,7 +446,7 @@ pub async fn logs(
     let mut events = client.events(&cluster).await?;
     while let Some((name, data)) = events.next().await? {
         if name == "report" {
-            let report: crate::tasks::Report = serde_json::from_str(&data)?;
+            let report: crate::domain::Report = serde_json::from_str(&data)?;
             if node.is_none_or(|n| n == report.node) {
                 print!("{}", render::log_lines(&report));
                 let _ = std::io::stdout().flush();

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::cluster::ProviderKind;
 use crate::config::{Overrides, Settings};
+use crate::domain::ProviderKind;
 use crate::startup::Application;
 use crate::telemetry;
 
@@ -169,7 +169,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = || {
         // Only client subcommands call this: `serve` reads clouds.yaml its own way.
         let cloud = match &connection.cloud {
-            Some(name) => crate::openstack::cloud_credentials(name)?,
+            Some(name) => crate::config::clouds::cloud_credentials(name)?,
             None => Default::default(),
         };
         client::Client::new(

@@ -1,123 +1,23 @@
-//! Clusters: what a user asked for (`ClusterSpec`), where it stands (`ClusterState`), what
-//! the provider reported back (`Outputs`), and the lifecycle that drives a provider from
-//! one state to the next (`lifecycle`).
+//! Clusters as stored: what a user asked for (`ClusterSpec`), what it resolved to
+//! (`Plan`), where it stands (`ClusterState`), what the provider reported back
+//! (`Outputs`), how the provider may act for its owner (`Delegation`) and its SSH keys.
 //!
-//! The types here are shared by the store and the providers; the lifecycle is the only
-//! part that calls them.
+//! These are data shared by the store, the providers and the lifecycle; the lifecycle
+//! (`crate::lifecycle`) is what moves a cluster from one state to the next.
 
 pub mod keys;
-pub mod lifecycle;
 pub mod spec;
-pub mod state;
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 pub use spec::ClusterSpec;
 
+use crate::domain::{ClusterId, ClusterState, TenantId};
 use crate::frameworks::plan::Plan;
-pub use state::ClusterState;
-
-/// A cluster's identity: the UUID in `/disco/UUID`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ClusterId(Uuid);
-
-impl ClusterId {
-    pub fn new() -> Self {
-        ClusterId(Uuid::new_v4())
-    }
-
-    /// The first eight hex digits: enough to tell clusters apart in names and tables.
-    pub fn short(&self) -> String {
-        self.0.simple().to_string()[..8].to_string()
-    }
-}
-
-impl Default for ClusterId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl FromStr for ClusterId {
-    type Err = uuid::Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s).map(ClusterId)
-    }
-}
-
-impl fmt::Display for ClusterId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.hyphenated().fmt(f)
-    }
-}
-
-/// The owner of clusters: a Keystone project, or with no authentication a label.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TenantId(String);
-
-impl TenantId {
-    /// Tenant names are printable text of at most 255 characters, as Keystone's
-    /// project names are.
-    pub fn parse(s: &str) -> Option<TenantId> {
-        let s = s.trim();
-        let ok = !s.is_empty() && s.chars().count() <= 255 && !s.chars().any(char::is_control);
-        ok.then(|| TenantId(s.to_string()))
-    }
-
-    pub fn default_tenant() -> TenantId {
-        TenantId("default".to_string())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// What turns a cluster's plan into machines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderKind {
-    /// The original's FileDeployer: writes what would be deployed to a file.
-    File,
-    /// Real processes on this machine, one loopback address per node.
-    Local,
-    /// Keystone and Heat.
-    Openstack,
-}
-
-impl ProviderKind {
-    pub const ALL: [ProviderKind; 3] = [
-        ProviderKind::File,
-        ProviderKind::Local,
-        ProviderKind::Openstack,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::File => "file",
-            ProviderKind::Local => "local",
-            ProviderKind::Openstack => "openstack",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ProviderKind> {
-        Self::ALL.into_iter().find(|kind| kind.as_str() == s)
-    }
-}
-
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What a provider reported about the resources it made; rendered as the original's
 /// state attributes (`stackid`, `external_ip`, ...).

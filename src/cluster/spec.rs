@@ -2,38 +2,22 @@
 //! has checked; everything after the API handler takes this, never raw attributes.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Component as PathComponent, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{ClusterId, ProviderKind};
-use crate::frameworks::inject::{self, InjectError, ParamValue};
+use crate::domain::attributes::{
+    self, COMPONENT_PREFIX, DEPLOYER_PATH, DEPLOYER_TYPE, EXISTING_NETWORK, HEAT_PREFIX, INJECT,
+    NAME, NETWORK_NAME, PROVIDER, SLAVE_COUNT, STAGE,
+};
+use crate::domain::{
+    ClusterId, ClusterName, ComponentName, Infrastructure, ProviderKind, Scalar, SlaveCount,
+};
+use crate::frameworks::inject::{self, InjectError, ParamValue, PyValue};
 use crate::frameworks::plan::{Plan, REDACTED};
+use crate::frameworks::request::{ComponentRequest, PlanRequest};
 use crate::manifest::CheckedAttributes;
 use crate::occi::text::AttributeValue;
-
-pub const INJECT: &str = "icclab.disco.dependencies.inject";
-pub const SLAVE_COUNT: &str = "icclab.disco.components.heat.slavecount";
-pub const PROVIDER: &str = "icclab.disco.provider";
-pub const DEPLOYER_TYPE: &str = "icclab.disco.deployer.type";
-pub const DEPLOYER_PATH: &str = "icclab.disco.deployer.path";
-pub const NAME: &str = "icclab.disco.name";
-pub const STAGE: &str = "icclab.disco.stage";
-pub const EXISTING_NETWORK: &str = "icclab.disco.existingnetwork";
-pub const NETWORK_NAME: &str = "icclab.disco.components.heat.networkname";
-const COMPONENT_PREFIX: &str = "icclab.disco.components.";
-const HEAT_PREFIX: &str = "icclab.disco.components.heat.";
-
-/// A scalar value as stored: an attribute's or a component parameter's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Scalar {
-    Bool(bool),
-    Integer(i64),
-    Float(f64),
-    String(String),
-}
 
 impl From<&AttributeValue> for Scalar {
     fn from(value: &AttributeValue) -> Scalar {
@@ -65,55 +49,6 @@ impl From<ParamValue> for Scalar {
             ParamValue::Float(f) => Scalar::Float(f),
             ParamValue::Bool(b) => Scalar::Bool(b),
         }
-    }
-}
-
-/// A cluster's name: a DNS label, so that it can name stacks, hosts and directories.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ClusterName(String);
-
-impl ClusterName {
-    pub fn parse(s: &str) -> Result<ClusterName, String> {
-        let mut chars = s.chars();
-        let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if starts_with_letter && rest_ok && s.len() <= 63 && !s.ends_with('-') {
-            Ok(ClusterName(s.to_string()))
-        } else {
-            Err(format!(
-                "a lowercase letter, then lowercase letters, digits and '-' (not last), \
-                 at most 63; got {s:?}"
-            ))
-        }
-    }
-
-    /// `disco-<short id>`, the name of a cluster whose request named none.
-    pub fn for_id(id: ClusterId) -> ClusterName {
-        ClusterName(format!("disco-{}", id.short()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for ClusterName {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        ClusterName::parse(&s)
-    }
-}
-
-impl From<ClusterName> for String {
-    fn from(name: ClusterName) -> String {
-        name.0
-    }
-}
-
-impl fmt::Display for ClusterName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -159,39 +94,6 @@ impl From<DeployPath> for String {
     }
 }
 
-/// How many slave nodes a cluster has; the manifest bounds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SlaveCount(u16);
-
-impl SlaveCount {
-    pub fn get(self) -> u16 {
-        self.0
-    }
-}
-
-/// A component the request asked for, with its parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ComponentRequest {
-    pub name: String,
-    #[serde(default)]
-    pub params: BTreeMap<String, Scalar>,
-}
-
-/// The original's `icclab.disco.components.heat.*` values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Infrastructure {
-    pub master_image: String,
-    pub slave_image: String,
-    pub master_flavor: String,
-    pub slave_flavor: String,
-    pub network_name: String,
-    pub external_network_name: String,
-    /// `network_name` names an existing network instead of one to make.
-    #[serde(default)]
-    pub existing_network: bool,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Deployer {
     pub username: Option<String>,
@@ -201,17 +103,12 @@ pub struct Deployer {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterSpec {
-    pub name: ClusterName,
-    pub provider: ProviderKind,
-    pub slaves: SlaveCount,
+    /// What resolution takes: the components `inject` names with the parameters given
+    /// there, the parameters given as attributes, the slaves, provider and infrastructure.
+    /// Stored flat, as the fields were before they were grouped.
+    #[serde(flatten)]
+    pub request: PlanRequest,
     pub staged: bool,
-    pub infrastructure: Infrastructure,
-    /// The components `inject` names, with the parameters given there.
-    pub components: Vec<ComponentRequest>,
-    /// Parameters given as `icclab.disco.components.<component>.<param>` attributes, by
-    /// component; they win over those given in `inject`.
-    #[serde(default)]
-    pub parameters: BTreeMap<String, BTreeMap<String, Scalar>>,
     pub deployer: Deployer,
     /// The request's attributes with defaults filled in, secrets left out: what the
     /// cluster's rendering shows as "created with".
@@ -246,18 +143,50 @@ impl ClusterSpec {
         attrs: &CheckedAttributes,
         default_provider: ProviderKind,
     ) -> Result<ClusterSpec, SpecError> {
+        ClusterSpec::build(id, attrs, default_provider, None)
+    }
+
+    /// As `from_attributes`, with the components given as values (`chosen`) instead of
+    /// in the `inject` attribute, when the caller chose them so.
+    pub fn build(
+        id: ClusterId,
+        attrs: &CheckedAttributes,
+        default_provider: ProviderKind,
+        chosen: Option<Vec<ComponentRequest>>,
+    ) -> Result<ClusterSpec, SpecError> {
         let text = |name: &str| attrs.string(name).unwrap_or_default().to_string();
         let optional = |name: &str| attrs.string(name).map(str::to_string);
 
-        let injected = inject::parse_inject(attrs.string(INJECT).unwrap_or("{}"))?;
-        let components: Vec<ComponentRequest> = injected
-            .components
-            .into_iter()
-            .map(|c| ComponentRequest {
-                name: c.name,
-                params: c.params.into_iter().map(|(k, v)| (k, v.into())).collect(),
-            })
+        let chose = chosen.is_some();
+        let components = match chosen {
+            Some(components) => components,
+            None => inject::parse_inject(attrs.string(INJECT).unwrap_or("{}"))?
+                .components
+                .into_iter()
+                .map(|c| {
+                    Ok(ComponentRequest {
+                        name: ComponentName::parse(&c.name).map_err(|expected| {
+                            SpecError::Invalid {
+                                attribute: INJECT,
+                                expected,
+                            }
+                        })?,
+                        params: c.params.into_iter().map(|(k, v)| (k, v.into())).collect(),
+                    })
+                })
+                .collect::<Result<_, SpecError>>()?,
+        };
+        let mut shown: BTreeMap<String, Scalar> = attrs
+            .public()
+            .iter()
+            .map(|(name, value)| (name.clone(), value.into()))
             .collect();
+        if chose {
+            shown.insert(
+                INJECT.to_string(),
+                Scalar::String(inject_literal(&components)),
+            );
+        }
         // Parameters given as attributes may also be for components that come as
         // dependencies; resolution checks them against the components the plan has.
         let mut parameters: BTreeMap<String, BTreeMap<String, Scalar>> = BTreeMap::new();
@@ -271,13 +200,12 @@ impl ClusterSpec {
         }
 
         let slaves = match attrs.get(SLAVE_COUNT) {
-            Some(AttributeValue::Integer(n)) => u16::try_from(*n).ok(),
-            _ => None,
+            Some(AttributeValue::Integer(n)) => SlaveCount::parse(*n),
+            _ => Err("a number of slaves".to_string()),
         }
-        .map(SlaveCount)
-        .ok_or_else(|| SpecError::Invalid {
+        .map_err(|expected| SpecError::Invalid {
             attribute: SLAVE_COUNT,
-            expected: "a number of slaves".to_string(),
+            expected,
         })?;
 
         let name = match attrs.string(NAME) {
@@ -310,31 +238,29 @@ impl ClusterSpec {
         }
 
         Ok(ClusterSpec {
-            name,
-            provider: provider(attrs, default_provider)?,
-            slaves,
-            staged: matches!(attrs.get(STAGE), Some(AttributeValue::Bool(true))),
-            infrastructure: Infrastructure {
-                master_image: text("icclab.disco.components.heat.masterimage"),
-                slave_image: text("icclab.disco.components.heat.slaveimage"),
-                master_flavor: text("icclab.disco.components.heat.masterflavor"),
-                slave_flavor: text("icclab.disco.components.heat.slaveflavor"),
-                network_name: text(NETWORK_NAME),
-                external_network_name: text("icclab.disco.components.heat.externalnetworkname"),
-                existing_network,
+            request: PlanRequest {
+                name,
+                provider: provider(attrs, default_provider)?,
+                slaves,
+                infrastructure: Infrastructure {
+                    master_image: text("icclab.disco.components.heat.masterimage"),
+                    slave_image: text("icclab.disco.components.heat.slaveimage"),
+                    master_flavor: text("icclab.disco.components.heat.masterflavor"),
+                    slave_flavor: text("icclab.disco.components.heat.slaveflavor"),
+                    network_name: text(NETWORK_NAME),
+                    external_network_name: text("icclab.disco.components.heat.externalnetworkname"),
+                    existing_network,
+                },
+                components,
+                parameters,
             },
-            components,
-            parameters,
+            staged: matches!(attrs.get(STAGE), Some(AttributeValue::Bool(true))),
             deployer: Deployer {
                 username: optional("icclab.disco.deployer.username"),
                 region: optional("icclab.disco.deployer.region"),
                 path,
             },
-            attributes: attrs
-                .public()
-                .iter()
-                .map(|(name, value)| (name.clone(), value.into()))
-                .collect(),
+            attributes: shown,
         })
     }
 
@@ -356,16 +282,18 @@ impl ClusterSpec {
         }
         let hidden = || Scalar::String(REDACTED.to_string());
         for (component, param) in &secret {
-            let attribute = format!("{COMPONENT_PREFIX}{component}.{param}");
+            let attribute = attributes::component_parameter(component, param);
             if let Some(value) = self.attributes.get_mut(&attribute) {
                 *value = hidden();
             }
-            for request in self.components.iter_mut().filter(|r| r.name == *component) {
+            let requested = self.request.components.iter_mut();
+            for request in requested.filter(|r| r.name.as_str() == *component) {
                 if let Some(value) = request.params.get_mut(*param) {
                     *value = hidden();
                 }
             }
             if let Some(value) = self
+                .request
                 .parameters
                 .get_mut(*component)
                 .and_then(|params| params.get_mut(*param))
@@ -373,27 +301,46 @@ impl ClusterSpec {
                 *value = hidden();
             }
         }
-        if let Some(Scalar::String(text)) = self.attributes.get(INJECT)
-            && let Ok(mut injected) = inject::parse_inject(text)
-        {
-            for request in &mut injected.components {
-                for (component, param) in &secret {
-                    if request.name == *component
-                        && let Some(value) = request.params.get_mut(*param)
-                    {
-                        *value = ParamValue::Str(REDACTED.to_string());
-                    }
-                }
-            }
-            self.attributes
-                .insert(INJECT.to_string(), Scalar::String(injected.to_string()));
+        // The request's own words may carry a secret: shown instead is the literal of
+        // the components as requested, their secrets now hidden.
+        if self.attributes.contains_key(INJECT) {
+            self.attributes.insert(
+                INJECT.to_string(),
+                Scalar::String(inject_literal(&self.request.components)),
+            );
         }
     }
 
     /// The names of the requested components, in request order.
     pub fn component_names(&self) -> Vec<&str> {
-        self.components.iter().map(|c| c.name.as_str()).collect()
+        self.request.component_names()
     }
+}
+
+/// The components as an `inject` value: a dict with `''` for a component without
+/// parameters and a dict of its parameters otherwise.
+fn inject_literal(components: &[ComponentRequest]) -> String {
+    let value = |scalar: &Scalar| match scalar {
+        Scalar::String(s) => PyValue::Str(s.clone()),
+        Scalar::Integer(i) => PyValue::Int(*i),
+        Scalar::Float(x) => PyValue::Float(*x),
+        Scalar::Bool(b) => PyValue::Bool(*b),
+    };
+    let pairs = components.iter().map(|component| {
+        let params = if component.params.is_empty() {
+            PyValue::Str(String::new())
+        } else {
+            PyValue::Dict(
+                component
+                    .params
+                    .iter()
+                    .map(|(name, v)| (PyValue::Str(name.clone()), value(v)))
+                    .collect(),
+            )
+        };
+        (PyValue::Str(component.name.to_string()), params)
+    });
+    PyValue::Dict(pairs.collect()).to_string()
 }
 
 /// `icclab.disco.components.<component>.<param>` (but not the original's `heat.*`).
@@ -455,14 +402,14 @@ mod tests {
         ])
         .expect("spec");
         assert_eq!(spec.component_names(), vec!["hadoop", "spark", "jupyter"]);
-        assert_eq!(spec.slaves.get(), 3);
-        assert!(spec.name.as_str().starts_with("disco-"));
+        assert_eq!(spec.request.slaves.get(), 3);
+        assert!(spec.request.name.as_str().starts_with("disco-"));
         assert!(
             !spec
                 .attributes
                 .contains_key("icclab.disco.deployer.password")
         );
-        assert_eq!(spec.infrastructure.external_network_name, "public");
+        assert_eq!(spec.request.infrastructure.external_network_name, "public");
     }
 
     #[test]
@@ -472,9 +419,12 @@ mod tests {
             ("icclab.disco.components.spark.version", "3.5.1"),
         ])
         .expect("spec");
-        assert_eq!(spec.components[0].params["port"], Scalar::Integer(2));
         assert_eq!(
-            spec.parameters["spark"]["version"],
+            spec.request.components[0].params["port"],
+            Scalar::Integer(2)
+        );
+        assert_eq!(
+            spec.request.parameters["spark"]["version"],
             Scalar::String("3.5.1".into()),
             "a dependency's parameter is kept for resolution"
         );
@@ -483,7 +433,7 @@ mod tests {
     #[test]
     fn the_deployer_type_picks_the_provider_unless_it_contradicts_it() {
         let file = spec(&[(INJECT, "{}"), (DEPLOYER_TYPE, "FileDeployer")]).expect("spec");
-        assert_eq!(file.provider, ProviderKind::File);
+        assert_eq!(file.request.provider, ProviderKind::File);
         let err = spec(&[
             (INJECT, "{}"),
             (DEPLOYER_TYPE, "FileDeployer"),
@@ -503,13 +453,5 @@ mod tests {
             ok.under(Path::new("/d")),
             PathBuf::from("/d/team/cluster.json")
         );
-    }
-
-    #[test]
-    fn cluster_names_are_dns_labels() {
-        assert!(ClusterName::parse("spark-1").is_ok());
-        for bad in ["Spark", "1spark", "spark-", "spark_1", "", &"a".repeat(64)] {
-            assert!(ClusterName::parse(bad).is_err(), "{bad:?} accepted");
-        }
     }
 }

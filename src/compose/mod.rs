@@ -7,7 +7,7 @@ pub mod script;
 
 use std::path::Path;
 
-use crate::cluster::ProviderKind;
+use crate::domain::ProviderKind;
 use crate::frameworks::catalogue::{Catalogue, NodeGroup};
 use crate::frameworks::plan::Plan;
 

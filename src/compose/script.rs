@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 
 use super::{ComposeError, Facts};
-use crate::cluster::spec::Scalar;
+use crate::domain::Scalar;
 use crate::frameworks::catalogue::{Catalogue, NodeGroup};
 use crate::frameworks::plan::Plan;
 

@@ -3,8 +3,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::*;
-use crate::cluster::spec::{ClusterName, ComponentRequest, Deployer, Infrastructure, Scalar};
-use crate::cluster::{ClusterId, ClusterSpec, ProviderKind};
+use crate::domain::{ClusterName, ComponentName, Infrastructure, ProviderKind, Scalar};
+use crate::frameworks::request::{ComponentRequest, PlanRequest};
 use crate::frameworks::resolve::resolve;
 use crate::frameworks::testing::standard;
 
@@ -25,25 +25,21 @@ fn facts() -> Facts {
 }
 
 fn plan(components: &[&str], slaves: u16, infrastructure: Infrastructure) -> Plan {
-    let spec = ClusterSpec {
+    let request = PlanRequest {
         name: ClusterName::parse("lab").expect("name"),
         provider: ProviderKind::Openstack,
         slaves: serde_json::from_value(Value::from(slaves)).expect("count"),
-        staged: false,
         infrastructure,
         components: components
             .iter()
             .map(|name| ComponentRequest {
-                name: name.to_string(),
+                name: ComponentName::parse(name).expect("component name"),
                 params: Default::default(),
             })
             .collect(),
         parameters: Default::default(),
-        deployer: Deployer::default(),
-        attributes: Default::default(),
     };
-    let _ = ClusterId::new();
-    resolve(&spec, &standard()).expect("plan")
+    resolve(&request, &standard()).expect("plan")
 }
 
 fn infrastructure() -> Infrastructure {

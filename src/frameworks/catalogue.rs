@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::ProviderKind;
-use crate::cluster::spec::Scalar;
+use crate::domain::ProviderKind;
+use crate::domain::Scalar;
 
 /// A node group of a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

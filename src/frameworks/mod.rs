@@ -5,6 +5,7 @@
 pub mod catalogue;
 pub mod inject;
 pub mod plan;
+pub mod request;
 pub mod resolve;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::catalogue::{GroupScope, HealthCheck, NodeGroup, Phase, Port, WebUi};
-use crate::cluster::ProviderKind;
-use crate::cluster::spec::{Infrastructure, Scalar};
+use crate::domain::ProviderKind;
+use crate::domain::{Infrastructure, Scalar};
 
 /// What a secret parameter's value is shown as.
 pub const REDACTED: &str = "********";

@@ -5,7 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::catalogue::{Catalogue, NodeGroup, Phase};
 use super::plan::{Plan, PlannedComponent, PlannedGroup, PlannedStep};
-use crate::cluster::spec::{ClusterSpec, INJECT, Scalar};
+use super::request::PlanRequest;
+use crate::domain::Scalar;
+
+/// The attribute that names the components, which resolution errors name.
+const INJECT: &str = "icclab.disco.dependencies.inject";
 
 /// Why a request's components do not make a plan; each names the attribute and the
 /// problem.
@@ -55,8 +59,8 @@ pub enum ResolveError {
     },
 }
 
-/// Resolves a cluster's spec into its plan.
-pub fn resolve(spec: &ClusterSpec, catalogue: &Catalogue) -> Result<Plan, ResolveError> {
+/// Resolves a request into its plan.
+pub fn resolve(request: &PlanRequest, catalogue: &Catalogue) -> Result<Plan, ResolveError> {
     let known = || {
         catalogue
             .names()
@@ -64,19 +68,19 @@ pub fn resolve(spec: &ClusterSpec, catalogue: &Catalogue) -> Result<Plan, Resolv
             .map(|n| n.to_string())
             .collect::<Vec<_>>()
     };
-    if spec.components.is_empty() {
+    if request.components.is_empty() {
         return Err(ResolveError::Empty { known: known() });
     }
     let mut included: BTreeSet<String> = BTreeSet::new();
     let mut pending: Vec<String> = Vec::new();
-    for request in &spec.components {
-        if catalogue.get(&request.name).is_none() {
+    for component in &request.components {
+        if catalogue.get(component.name.as_str()).is_none() {
             return Err(ResolveError::Unknown {
-                name: request.name.clone(),
+                name: component.name.to_string(),
                 known: known(),
             });
         }
-        pending.push(request.name.clone());
+        pending.push(component.name.to_string());
     }
     while let Some(name) = pending.pop() {
         if included.insert(name.clone())
@@ -87,27 +91,27 @@ pub fn resolve(spec: &ClusterSpec, catalogue: &Catalogue) -> Result<Plan, Resolv
     }
     let order = order(&included, catalogue)?;
 
-    let requested: BTreeMap<&str, &BTreeMap<String, Scalar>> = spec
+    let requested: BTreeMap<&str, &BTreeMap<String, Scalar>> = request
         .components
         .iter()
-        .map(|r| (r.name.as_str(), &r.params))
+        .map(|c| (c.name.as_str(), &c.params))
         .collect();
-    let slaves = spec.slaves.get();
+    let slaves = request.slaves.get();
     let mut components = Vec::with_capacity(order.len());
     for name in order {
         let Some(component) = catalogue.get(&name) else {
             continue;
         };
-        if !component.supports(spec.provider) {
+        if !component.supports(request.provider) {
             return Err(ResolveError::Unsupported {
                 component: name,
-                provider: spec.provider.to_string(),
-                why: component.unsupported.get(&spec.provider).cloned(),
+                provider: request.provider.to_string(),
+                why: component.unsupported.get(&request.provider).cloned(),
                 supported: component.providers.iter().map(|p| p.to_string()).collect(),
             });
         }
         let given = requested.get(name.as_str());
-        let from_attributes = spec.parameters.get(&name);
+        let from_attributes = request.parameters.get(&name);
         let mut params: BTreeMap<String, Scalar> = BTreeMap::new();
         let all_given = given
             .into_iter()
@@ -130,7 +134,7 @@ pub fn resolve(spec: &ClusterSpec, catalogue: &Catalogue) -> Result<Plan, Resolv
                     got: if spec.secret {
                         "a value of the wrong type".to_string()
                     } else {
-                        describe(value)
+                        value.quoted()
                     },
                 })?;
             params.insert(param.clone(), value);
@@ -147,7 +151,7 @@ pub fn resolve(spec: &ClusterSpec, catalogue: &Catalogue) -> Result<Plan, Resolv
         // Slave steps are planned even for no slaves, so that a cluster scaled up later
         // gets working slaves.
         let steps = component
-            .steps_for(spec.provider)
+            .steps_for(request.provider)
             .iter()
             .flat_map(|(group, phases)| {
                 Phase::ALL.into_iter().filter_map(move |phase| {
@@ -172,15 +176,15 @@ pub fn resolve(spec: &ClusterSpec, catalogue: &Catalogue) -> Result<Plan, Resolv
                 .collect(),
             steps,
             ports: component.ports.clone(),
-            web_uis: component.web_uis_for(spec.provider).to_vec(),
-            health: component.health_for(spec.provider).to_vec(),
+            web_uis: component.web_uis_for(request.provider).to_vec(),
+            health: component.health_for(request.provider).to_vec(),
         });
     }
     let planned: Vec<String> = components
         .iter()
         .map(|c: &PlannedComponent| c.name.clone())
         .collect();
-    for (component, params) in &spec.parameters {
+    for (component, params) in &request.parameters {
         if !planned.contains(component)
             && let Some(param) = params.keys().next()
         {
@@ -202,10 +206,10 @@ pub fn resolve(spec: &ClusterSpec, catalogue: &Catalogue) -> Result<Plan, Resolv
         },
     ];
     Ok(Plan {
-        cluster: spec.name.to_string(),
-        provider: spec.provider,
+        cluster: request.name.to_string(),
+        provider: request.provider,
         node_groups,
-        infrastructure: spec.infrastructure.clone(),
+        infrastructure: request.infrastructure.clone(),
         components,
     })
 }
@@ -269,15 +273,6 @@ fn cycle_path(waiting: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
         }
         path.push(next.clone());
         current = next.clone();
-    }
-}
-
-fn describe(value: &Scalar) -> String {
-    match value {
-        Scalar::String(s) => format!("{s:?}"),
-        Scalar::Integer(i) => i.to_string(),
-        Scalar::Float(f) => f.to_string(),
-        Scalar::Bool(b) => b.to_string(),
     }
 }
 

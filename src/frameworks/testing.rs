@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::catalogue::{Catalogue, Component, NodeGroup, ParamType, Parameter, Phase, Script};
-use crate::cluster::ProviderKind;
-use crate::cluster::spec::Scalar;
+use crate::domain::ProviderKind;
+use crate::domain::Scalar;
 
 pub(crate) fn component(name: &str, depends_on: &[&str], after: &[&str]) -> Component {
     let script = |file: &str| Script {

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 
 use super::{Progress, Provider, ProviderError, Teardown};
-use crate::cluster::{Cluster, Outputs, ProviderKind};
+use crate::cluster::{Cluster, Outputs};
 use crate::compose::Composition;
+use crate::domain::ProviderKind;
 
 pub struct FileProvider {
     dir: PathBuf,

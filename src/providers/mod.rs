@@ -14,8 +14,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::auth::Identity;
-use crate::cluster::{Cluster, ClusterId, Delegation, Outputs, ProviderKind};
+use crate::cluster::{Cluster, Delegation, Outputs};
 use crate::compose::Composition;
+use crate::domain::{ClusterId, ProviderKind};
 use crate::frameworks::plan::Plan;
 
 /// Where a deployment stands, as the provider sees it.
@@ -46,6 +47,15 @@ pub enum Liveness {
     Stopped(String),
 }
 
+/// Why a provider cannot run a plan at all: names the attribute at fault and what the
+/// provider allows; shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{attribute}: {reason}")]
+pub struct Inadmissible {
+    pub attribute: &'static str,
+    pub reason: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     /// Worth another attempt: the peer was unreachable or answered 5xx.
@@ -73,7 +83,7 @@ pub trait Provider: Send + Sync {
 
     /// At create: whether the provider can run this plan at all; the error names the
     /// attribute at fault and is shown to the user. Everything by default.
-    fn admits(&self, _plan: &Plan) -> Result<(), String> {
+    fn admits(&self, _plan: &Plan) -> Result<(), Inadmissible> {
         Ok(())
     }
 

@@ -27,9 +27,10 @@ use serde_json::Value;
 
 use super::{Progress, Provider, ProviderError, Teardown};
 use crate::auth::Identity;
-use crate::cluster::{Cluster, ClusterId, Delegation, Outputs, ProviderKind};
+use crate::cluster::{Cluster, Delegation, Outputs};
 use crate::compose::Composition;
 use crate::config::OpenstackSettings;
+use crate::domain::{ClusterId, ProviderKind};
 use crate::openstack::heat::{CreateStack, Heat, HeatError, Stack};
 use crate::openstack::keystone::{Keystone, KeystoneError, Token};
 

@@ -17,7 +17,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cluster::keys::KeyPair;
-use crate::cluster::{Cluster, ClusterId, ClusterSpec, ClusterState, Outputs, TenantId};
+use crate::cluster::{Cluster, ClusterSpec, Outputs};
+use crate::domain::{ClusterId, ClusterState, TenantId, Transition};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -90,15 +91,6 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
 }
 
-/// A state change, for the cluster's history.
-#[derive(Debug, Clone)]
-pub struct Transition {
-    pub from: Option<ClusterState>,
-    pub to: ClusterState,
-    pub reason: String,
-    pub at: DateTime<Utc>,
-}
-
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
@@ -151,11 +143,11 @@ impl Store {
             let tx = conn.transaction()?;
             let taken: bool = tx.query_row(
                 "SELECT EXISTS(SELECT 1 FROM clusters WHERE tenant = ?1 AND name = ?2 AND state <> 'deleted')",
-                params![cluster.tenant.as_str(), cluster.spec.name.as_str()],
+                params![cluster.tenant.as_str(), cluster.spec.request.name.as_str()],
                 |row| row.get(0),
             )?;
             if taken {
-                return Err(StoreError::NameTaken(cluster.spec.name.to_string()));
+                return Err(StoreError::NameTaken(cluster.spec.request.name.to_string()));
             }
             let now = timestamp(cluster.created_at);
             tx.execute(
@@ -165,8 +157,8 @@ impl Store {
                 params![
                     cluster.id.to_string(),
                     cluster.tenant.as_str(),
-                    cluster.spec.name.as_str(),
-                    cluster.spec.provider.as_str(),
+                    cluster.spec.request.name.as_str(),
+                    cluster.spec.request.provider.as_str(),
                     cluster.state.as_str(),
                     cluster.state_reason,
                     to_json(&cluster.spec)?,
@@ -218,7 +210,7 @@ impl Store {
     /// cluster's life.
     pub async fn report_token(&self, id: ClusterId) -> Result<String, StoreError> {
         self.call(move |conn| {
-            let token = crate::tasks::new_report_token();
+            let token = crate::auth::tokens::random_token();
             conn.execute(
                 "INSERT OR IGNORE INTO report_tokens (cluster_id, token) VALUES (?1, ?2)",
                 params![id.to_string(), token],
@@ -238,7 +230,7 @@ impl Store {
         &self,
         id: ClusterId,
         token: String,
-        report: crate::tasks::Report,
+        report: crate::domain::Report,
     ) -> Result<bool, StoreError> {
         self.call(move |conn| {
             let stored: Option<(String, String)> = conn
@@ -253,7 +245,7 @@ impl Store {
                 return Ok(false);
             };
             if state == ClusterState::Deleted.as_str()
-                || !crate::tasks::tokens_match(&expected, &token)
+                || !crate::auth::tokens::tokens_match(&expected, &token)
             {
                 return Ok(false);
             }
@@ -282,7 +274,7 @@ impl Store {
         &self,
         id: ClusterId,
         after: i64,
-    ) -> Result<Vec<(i64, crate::tasks::Report)>, StoreError> {
+    ) -> Result<Vec<(i64, crate::domain::Report)>, StoreError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, at, node, stage, status, rc, output, error FROM reports \
@@ -309,11 +301,11 @@ impl Store {
                 };
                 reports.push((
                     number,
-                    crate::tasks::Report {
+                    crate::domain::Report {
                         at: parse_time(&at).map_err(corrupt)?,
                         node,
                         stage,
-                        status: crate::tasks::ReportStatus::parse(&status)
+                        status: crate::domain::ReportStatus::parse(&status)
                             .ok_or_else(|| corrupt(format!("report status {status:?}")))?,
                         rc,
                         output,
@@ -776,7 +768,7 @@ impl ClusterRow {
                 .parse()
                 .map_err(|e: uuid::Error| corrupt(e.to_string()))?,
             tenant: TenantId::parse(&self.tenant)
-                .ok_or_else(|| corrupt("empty tenant".to_string()))?,
+                .map_err(|why| corrupt(format!("tenant {why}")))?,
             state: parse_state(&self.state).map_err(corrupt)?,
             state_reason: self.state_reason.clone(),
             spec,

@@ -1,8 +1,9 @@
 use chrono::Utc;
 
 use super::*;
+use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::ClusterSpec;
-use crate::cluster::{ProviderKind, keys::KeyPair};
+use crate::domain::ProviderKind;
 use crate::manifest::Manifest;
 use crate::occi::text::{Attribute, AttributeValue};
 
@@ -32,8 +33,11 @@ fn cluster(tenant: &str, attributes: &[(&str, &str)]) -> Cluster {
     Cluster {
         id,
         tenant: TenantId::parse(tenant).expect("tenant"),
-        plan: crate::frameworks::resolve::resolve(&spec, &crate::frameworks::testing::standard())
-            .expect("plan"),
+        plan: crate::frameworks::resolve::resolve(
+            &spec.request,
+            &crate::frameworks::testing::standard(),
+        )
+        .expect("plan"),
         spec,
         delegation: Default::default(),
         state: ClusterState::Pending,

@@ -20,77 +20,17 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Cluster, ClusterState};
+use crate::cluster::Cluster;
+use crate::domain::{ClusterState, Report, ReportStatus, Transition};
 use crate::frameworks::catalogue::{NodeGroup, Phase};
-use crate::store::Transition;
 
 /// The longest output tail a report keeps, in bytes.
 pub const OUTPUT_TAIL: usize = 4000;
-
-/// How a step went, as a node reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReportStatus {
-    Executing,
-    Succeeded,
-    Failed,
-}
-
-impl ReportStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReportStatus::Executing => "executing",
-            ReportStatus::Succeeded => "succeeded",
-            ReportStatus::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ReportStatus> {
-        [
-            ReportStatus::Executing,
-            ReportStatus::Succeeded,
-            ReportStatus::Failed,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
-    }
-}
-
-/// One report of a node: a stage (`spark install`, `node started`, `node ready`) that
-/// started or ended. `at` is when DISCO received it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Report {
-    pub at: DateTime<Utc>,
-    pub node: String,
-    pub stage: String,
-    pub status: ReportStatus,
-    pub rc: Option<i64>,
-    pub output: String,
-    pub error: String,
-}
 
 /// The stage a node reports first, as its script starts.
 pub const NODE_STARTED: &str = "node started";
 /// The stage a node reports last, once every step succeeded.
 pub const NODE_READY: &str = "node ready";
-
-/// A fresh report token: 32 random bytes, hex.
-pub fn new_report_token() -> String {
-    use rand_core::RngCore as _;
-    let mut bytes = [0u8; 32];
-    rand_core::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Compares tokens in time that does not depend on where they differ.
-pub fn tokens_match(expected: &str, given: &str) -> bool {
-    expected.len() == given.len()
-        && expected
-            .bytes()
-            .zip(given.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-}
 
 /// The last `OUTPUT_TAIL` bytes of `text`, cut at a character boundary.
 pub fn tail(text: &str) -> String {

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use comfy_table::{ContentArrangement, Table};
 
-use super::{Report, ReportStatus, Task, TaskKind, TaskStatus};
+use super::{Task, TaskKind, TaskStatus};
+use crate::domain::{Report, ReportStatus};
 
 /// ASCII borders with a line under the header only, as DTK draws its tables.
 const DTK_TABLE: &str = "||--+-++|    ++++++";

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use disco::cluster::ProviderKind;
+use disco::domain::ProviderKind;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 

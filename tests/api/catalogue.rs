@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use disco::cluster::spec::ClusterSpec;
-use disco::cluster::{ClusterId, ProviderKind};
 use disco::compose::{Composer, Composition, Facts};
+use disco::domain::{ClusterId, ProviderKind};
 use disco::frameworks::catalogue::{Catalogue, NodeGroup};
 use disco::frameworks::resolve::resolve;
 use disco::manifest::Manifest;
@@ -62,10 +62,10 @@ fn compose_for(
         .check_request(&attributes)
         .expect("checked");
     let spec = ClusterSpec::from_attributes(id, &checked, provider).expect("spec");
-    let plan = resolve(&spec, catalogue).expect("resolves");
+    let plan = resolve(&spec.request, catalogue).expect("resolves");
     let facts = Facts {
         cluster_id: id.to_string(),
-        cluster_name: spec.name.to_string(),
+        cluster_name: spec.request.name.to_string(),
         key_name: format!("disco-{}", id.short()),
         public_key:
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOTaIXbZ2h1Md2u9X7pGHY6yR1BgW5FfN5R0TGY6OxM3 test"

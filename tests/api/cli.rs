@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::Output;
 
-use disco::cluster::ProviderKind;
+use disco::domain::ProviderKind;
 
 use crate::helpers::{TestApp, spawn_app_with};
 

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use disco::cluster::lifecycle::Lifecycle;
 use disco::config::{Overrides, Settings};
+use disco::lifecycle::Lifecycle;
 use disco::startup::Application;
 use reqwest::header::HeaderMap;
 use tempfile::TempDir;
@@ -45,7 +45,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     // them up as its cloud. OpenStack tests configure it themselves.
     settings.openstack.auth_url.clear();
     // Tests of the interface deploy with the file provider; those of a provider pick it.
-    settings.provider.default = disco::cluster::ProviderKind::File;
+    settings.provider.default = disco::domain::ProviderKind::File;
     adjust(&mut settings);
     let app = Application::build(settings.clone())
         .await

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use disco::cluster::ProviderKind;
+use disco::domain::ProviderKind;
 use disco::providers::local::process::{ProcessRecord, processes_of};
 
 use crate::helpers::{ServerProcess, TestApp, location, plain_attributes, spawn_app_with};

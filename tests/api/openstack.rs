@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use disco::cluster::ProviderKind;
 use disco::config::{AuthMode, Settings};
+use disco::domain::ProviderKind;
 use serde_json::{Value, json};
 
 use crate::heat::{Cloud, cloud};

@@ -76,7 +76,7 @@ pub fn response_headers(verbose: &str) -> Vec<String> {
 async fn the_readme_walk_through_runs_as_written() {
     // As the README's run command does: the local provider, a real cluster.
     let app = spawn_app_with(|settings| {
-        settings.provider.default = disco::cluster::ProviderKind::Local;
+        settings.provider.default = disco::domain::ProviderKind::Local;
     })
     .await;
     let port: u16 = app

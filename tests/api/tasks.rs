@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use disco::cluster::ProviderKind;
+use disco::domain::ProviderKind;
 
 use crate::helpers::{TestApp, spawn_app_with};
 

@@ -43,7 +43,7 @@ HEAT_VERSION=27.0.1
 GLANCE_VERSION=33.0.0
 NOVA_VERSION=34.0.0
 PIP_PKGS=("keystone==$KEYSTONE_VERSION" "openstack-heat==$HEAT_VERSION" "glance==$GLANCE_VERSION"
-          "nova==$NOVA_VERSION" uwsgi PyMySQL)
+          "nova==$NOVA_VERSION" PyMySQL)   # uwsgi apart: install_uwsgi
 APT_PKGS=(mariadb-server mariadb-client rabbitmq-server gcc python3-dev python3-venv curl procps)
 
 SERVICES=(mariadb rabbitmq epmd keystone glance-api nova-api heat-api heat-engine fake-cloud)
@@ -55,7 +55,46 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # ---------------------------------------------------------------------------- install
 install_stamp() {  # what the venv was built from; a change rebuilds it
-  { echo "${PIP_PKGS[*]}"; "$PY" -c 'import sys; print(sys.version)'; constraints; } | sha256sum | cut -c1-16
+  { echo "${PIP_PKGS[*]} uwsgi-from-source"; "$PY" -c 'import sys; print(sys.version)'; constraints; } | sha256sum | cut -c1-16
+}
+
+# uwsgi embeds the Python it was compiled against. A wheel pip built earlier for another
+# interpreter of the same version (a pyenv Python, say: same cp3XX tag) would be taken
+# from pip's cache or a --find-links directory, and its uwsgi would load that Python's
+# libpython: Keystone then dies at start with "No module named '_socket'". So uwsgi is
+# always compiled here, for the venv's own Python, and checked with ldd.
+install_uwsgi() {
+  local version
+  version=$(constraints | awk -F'==' 'tolower($1) == "uwsgi" {print $2}')
+  [ -n "$version" ] || die "no uWSGI pin in the constraints"
+  log "building uwsgi $version from source for $("$VENV/bin/python" -c 'import sys; print(sys.executable, sys.version.split()[0])')"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-cache-dir --no-binary uwsgi --use-pep517 \
+    --force-reinstall --no-deps "uwsgi==$version"
+}
+
+# uwsgi_libpython_problem: prints why $VENV/bin/uwsgi would not run the venv's Python
+# (nothing, status 0, when it would): it must load the libpython of the venv's Python
+# (or none, linked statically, when that Python has no shared library).
+uwsgi_libpython_problem() {
+  local want linked found
+  [ -x "$VENV/bin/uwsgi" ] || { echo "$VENV/bin/uwsgi is missing"; return 1; }
+  want=$("$VENV/bin/python" -c 'import os, sysconfig as s
+if s.get_config_var("Py_ENABLE_SHARED"):
+    print(os.path.realpath(os.path.join(s.get_config_var("LIBDIR"), s.get_config_var("INSTSONAME"))))') \
+    || { echo "$VENV/bin/python does not run"; return 1; }
+  # "libpython3.11.so.1.0 => /usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0 (0x...)"
+  linked=$(ldd "$VENV/bin/uwsgi" 2>&1 | awk '$1 ~ /^libpython/ {$1 = $1; print}')
+  if [ -z "$want" ]; then
+    [ -z "$linked" ] && return 0
+    echo "$VENV/bin/uwsgi links $linked, but $VENV/bin/python has no shared libpython"
+    return 1
+  fi
+  [ -n "$linked" ] || { echo "$VENV/bin/uwsgi links no libpython; $VENV/bin/python's is $want"; return 1; }
+  found=$(awk '{print $3}' <<<"$linked")
+  if [ "$(wc -l <<<"$linked")" -ne 1 ] || [ ! -e "$found" ] || [ "$(realpath "$found")" != "$want" ]; then
+    echo "$VENV/bin/uwsgi links $(paste -sd';' <<<"$linked"), but $VENV/bin/python's libpython is $want"
+    return 1
+  fi
 }
 
 cmd_install() {
@@ -79,17 +118,28 @@ cmd_install() {
     [ $made_policy = 1 ] && as_root rm -f /usr/sbin/policy-rc.d
   fi
   mkdir -p "$TB_DIR"
-  local stamp; stamp=$(install_stamp)
+  local stamp built=0; stamp=$(install_stamp)
   if [ "$(cat "$VENV/.disco-testbed-stamp" 2>/dev/null)" != "$stamp" ]; then
     log "pip install into $VENV (keystone $KEYSTONE_VERSION, heat $HEAT_VERSION, glance $GLANCE_VERSION, nova $NOVA_VERSION, uwsgi from source)"
     if ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then rm -rf "$VENV"; "$PY" -m venv "$VENV"; fi
     constraints > "$TB_DIR/constraints.txt"
-    # uwsgi is built from source by pip: needs gcc and python3-dev (installed above);
-    # with `wheel` present pip caches the built wheel for the next fresh venv.
     "$VENV/bin/pip" install -q --disable-pip-version-check -c "$TB_DIR/constraints.txt" wheel
     "$VENV/bin/pip" install -q --disable-pip-version-check -c "$TB_DIR/constraints.txt" "${PIP_PKGS[@]}"
-    echo "$stamp" > "$VENV/.disco-testbed-stamp"
+    # uwsgi is compiled by pip, for this venv's Python: needs gcc and python3-dev (above).
+    install_uwsgi; built=1
   fi
+  # Every time (a few ms): a venv made before this check, or changed since, is mended.
+  local problem
+  if ! problem=$(uwsgi_libpython_problem); then
+    if [ $built = 0 ]; then
+      log "uwsgi is not built for this venv's Python ($problem): building it again"
+      install_uwsgi
+    fi
+    problem=$(uwsgi_libpython_problem) \
+      || die "uwsgi, just built from source, would not run $VENV/bin/python: $problem." \
+             "See ldd $VENV/bin/uwsgi; a Python whose libpython is not on the loader's path (a pyenv one, say) needs it there."
+  fi
+  echo "$stamp" > "$VENV/.disco-testbed-stamp"
   log "install done in $((SECONDS - t0)) s ($VENV)"
 }
 

@@ -36,14 +36,7 @@ mkdir -p "$DISCO_HOME/spark/conf" "$DISCO_HOME/spark/work" "$TMPDIR/spark" "$DIS
 secret_file=$DISCO_SHARED_DIR/spark/secret
 (
   flock 9
-  if [ ! -s "$secret_file" ]; then
-    if [ -n "$PARAM_SECRET" ]; then
-      printf '%s' "$PARAM_SECRET" >"$secret_file.tmp"
-    else
-      od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$secret_file.tmp"
-    fi
-    mv "$secret_file.tmp" "$secret_file"
-  fi
+  disco_secret_file "$secret_file" "$PARAM_SECRET"
 ) 9>"$DISCO_SHARED_DIR/spark/secret.lock"
 secret=$(<"$secret_file")
 # $1: the file; $2...: lines added after the authentication settings.

@@ -16,7 +16,7 @@ pub(crate) fn csrf_token(req: &HttpRequest) -> (String, Option<Cookie<'static>>)
     {
         return (cookie.value().to_string(), None);
     }
-    let token = crate::tasks::new_report_token();
+    let token = crate::auth::tokens::random_token();
     let cookie = Cookie::build(CSRF_COOKIE, token.clone())
         .path("/dashboard")
         .http_only(true)
@@ -33,7 +33,9 @@ pub(crate) fn check_csrf(req: &HttpRequest, form: &[(String, String)]) -> Result
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.as_str());
     match (cookie, given) {
-        (Some(cookie), Some(given)) if crate::tasks::tokens_match(cookie.value(), given) => Ok(()),
+        (Some(cookie), Some(given)) if crate::auth::tokens::tokens_match(cookie.value(), given) => {
+            Ok(())
+        }
         _ => Err(ApiErrorKind::Forbidden(
             "csrf: the form's token does not match this browser's; reload the page and try again"
                 .into(),

@@ -1,7 +1,11 @@
 //! What the dashboard's forms send, read: fields by name, and the create form translated
-//! into the create request's attributes, in one function, so that the way a cluster is
-//! created can change without touching the pages.
+//! into the create use case's request, in one function, so that what a create takes can
+//! change without touching the pages.
 
+use crate::cluster::spec::SpecError;
+use crate::domain::ComponentName;
+use crate::frameworks::request::ComponentRequest;
+use crate::lifecycle::create::{CreateError, CreateRequest};
 use crate::occi::text::{Attribute, AttributeValue};
 
 /// A form field's value, trimmed; empty when absent.
@@ -20,24 +24,29 @@ pub(crate) fn chosen_components(form: &[(String, String)]) -> Vec<&str> {
         .collect()
 }
 
-/// The create request's attributes, from the create form.
-pub(crate) fn create_attributes(form: &[(String, String)]) -> Vec<Attribute> {
+/// The create request, from the create form: the components chosen as values, the
+/// rest as the attributes an OCCI request would give.
+pub(crate) fn create_request(form: &[(String, String)]) -> Result<CreateRequest, CreateError> {
     let string = |name: &str, value: &str| Attribute {
         name: name.to_string(),
         value: AttributeValue::String(value.to_string()),
     };
     let value = |key: &str| field(form, key);
     let chosen = chosen_components(form);
-    let components: Vec<String> = chosen
+    let components = chosen
         .iter()
-        .map(|v| format!("'{}'", v.replace(['\'', '\\'], "")))
-        .collect();
+        .map(|v| {
+            Ok(ComponentRequest {
+                name: ComponentName::parse(v).map_err(|expected| SpecError::Invalid {
+                    attribute: "component",
+                    expected,
+                })?,
+                params: Default::default(),
+            })
+        })
+        .collect::<Result<Vec<_>, SpecError>>()?;
     let mut attributes = vec![
         string("icclab.disco.name", &value("name")),
-        string(
-            "icclab.disco.dependencies.inject",
-            &format!("[{}]", components.join(", ")),
-        ),
         string("icclab.disco.components.heat.slavecount", &value("slaves")),
     ];
     // Fields left empty keep the server's defaults.
@@ -63,5 +72,8 @@ pub(crate) fn create_attributes(form: &[(String, String)]) -> Vec<Attribute> {
     if value("stage") == "true" {
         attributes.push(string("icclab.disco.stage", "true"));
     }
-    attributes
+    Ok(CreateRequest {
+        attributes,
+        components: Some(components),
+    })
 }

@@ -6,7 +6,7 @@ use super::form::field;
 use super::views::{NodeField, NodeFields, NodeOption};
 use crate::api::AppState;
 use crate::auth::Identity;
-use crate::cluster::ProviderKind;
+use crate::domain::ProviderKind;
 use crate::openstack::nodes::{Flavor, Image, ListError, NodeChoices};
 
 /// What the form's four node fields are chosen from: `None` where OpenStack is not a

@@ -9,16 +9,17 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::csrf::{check_csrf, csrf_token};
-use super::form::{create_attributes, field};
+use super::form::{create_request, field};
 use super::node_choices;
 use super::session::{self, who};
 use super::views::{Chrome, ClusterPage, ClustersPage, LoginPage, NewPage, WebUiLink, page};
 use crate::api::AppState;
-use crate::api::clusters::{cluster_of, new_cluster, no_cluster, parse_id};
+use crate::api::clusters::{cluster_of, no_cluster, parse_id};
 use crate::api::error::ApiError;
 use crate::auth::{Credentials, Identity};
-use crate::cluster::{Cluster, ClusterState};
+use crate::cluster::Cluster;
 use crate::config::AuthMode;
+use crate::domain::ClusterState;
 use crate::frameworks::catalogue::GroupScope;
 use crate::openstack::nodes::NodeChoices;
 
@@ -112,24 +113,23 @@ pub(crate) async fn create(
     check_csrf(&req, &form)?;
     let identity = who(&req, &state).await?;
     let asking = identity.clone();
-    match new_cluster(&state, identity, &create_attributes(&form)).await {
-        Ok(cluster) => {
-            let id = cluster.id;
-            tracing::info!(cluster = %id, name = %cluster.spec.name, "cluster created from the dashboard");
-            state.store.insert_cluster(cluster).await?;
-            state.lifecycle.wake();
-            Ok(see_other(&format!("/dashboard/clusters/{id}")))
-        }
-        Err(e) if e.kind.is_client_error() => {
+    let created = match create_request(&form) {
+        Ok(request) => state.creator.create(&identity, request).await,
+        Err(refused) => Err(refused),
+    };
+    match created {
+        Ok(cluster) => Ok(see_other(&format!("/dashboard/clusters/{}", cluster.id))),
+        Err(e) if e.is_refusal() => {
+            let reason = e.to_string();
+            let status = actix_web::ResponseError::status_code(&ApiError::from(e));
             let choices = node_choices::listed(&state, &asking).await;
             let (csrf, cookie) = csrf_token(&req);
-            let error = Some(e.to_string());
-            let view = new_page(&req, &state, &csrf, &form, error, choices.as_ref());
+            let view = new_page(&req, &state, &csrf, &form, Some(reason), choices.as_ref());
             let mut response = page(&view)?;
-            *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
+            *response.status_mut() = status;
             Ok(with_cookie(response, cookie))
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -195,6 +195,7 @@ pub(crate) async fn key(
     let cluster = cluster_of(&identity.tenant, &path, &state).await?;
     let name: String = cluster
         .spec
+        .request
         .name
         .to_string()
         .chars()

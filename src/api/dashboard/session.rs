@@ -36,7 +36,7 @@ impl Sessions {
         user: String,
         expires_at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> String {
-        let id = crate::tasks::new_report_token();
+        let id = crate::auth::tokens::random_token();
         let mut sessions = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
         let now = chrono::Utc::now();
         sessions.retain(|_, s| s.expires_at.is_none_or(|at| at > now));

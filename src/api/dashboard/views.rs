@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::form::{chosen_components, field};
 use crate::api::error::ApiError;
-use crate::cluster::spec::Scalar;
-use crate::cluster::{Cluster, ClusterState};
+use crate::cluster::Cluster;
+use crate::domain::{ClusterState, Scalar};
 use crate::frameworks::catalogue::{Catalogue, Component, Parameter};
 
 /// A page's view model, and the template that draws it.
@@ -115,9 +115,9 @@ impl ClusterRow {
     fn of(cluster: &Cluster) -> ClusterRow {
         ClusterRow {
             id: cluster.id.to_string(),
-            name: cluster.spec.name.to_string(),
+            name: cluster.spec.request.name.to_string(),
             components: cluster.plan.component_names().join(", "),
-            provider: cluster.spec.provider.to_string(),
+            provider: cluster.spec.request.provider.to_string(),
             nodes: cluster.plan.slave_count() + 1,
             state: cluster.state.to_string(),
             created: cluster.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
@@ -317,11 +317,11 @@ impl ClusterPage {
             chrome,
             cluster: ClusterSummary {
                 id: cluster.id.to_string(),
-                name: cluster.spec.name.to_string(),
+                name: cluster.spec.request.name.to_string(),
                 state: cluster.state,
                 reason: cluster.state_reason.clone(),
                 components: cluster.plan.component_names().join(", "),
-                provider: cluster.spec.provider.to_string(),
+                provider: cluster.spec.request.provider.to_string(),
                 nodes: cluster.plan.slave_count() + 1,
                 external_ip: cluster.outputs.external_ip.clone().unwrap_or_default(),
             },

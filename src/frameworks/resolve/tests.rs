@@ -1,16 +1,16 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::cluster::spec::{ComponentRequest, Deployer, Infrastructure, SlaveCount};
-use crate::cluster::{ClusterId, ProviderKind};
+use crate::domain::{ClusterId, ComponentName, ProviderKind};
+use crate::domain::{Infrastructure, SlaveCount};
+use crate::frameworks::request::{ComponentRequest, PlanRequest};
 use crate::frameworks::testing::{catalogue, component, standard};
 
-fn spec(requests: &[(&str, &[(&str, Scalar)])], provider: ProviderKind) -> ClusterSpec {
-    ClusterSpec {
-        name: crate::cluster::spec::ClusterName::for_id(ClusterId::new()),
+fn spec(requests: &[(&str, &[(&str, Scalar)])], provider: ProviderKind) -> PlanRequest {
+    PlanRequest {
+        name: crate::domain::ClusterName::for_id(ClusterId::new()),
         provider,
         slaves: serde_json::from_str::<SlaveCount>("3").expect("count"),
-        staged: false,
         infrastructure: Infrastructure {
             master_image: "img".into(),
             slave_image: "img".into(),
@@ -23,7 +23,7 @@ fn spec(requests: &[(&str, &[(&str, Scalar)])], provider: ProviderKind) -> Clust
         components: requests
             .iter()
             .map(|(name, params)| ComponentRequest {
-                name: name.to_string(),
+                name: ComponentName::parse(name).expect("component name"),
                 params: params
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.clone()))
@@ -31,8 +31,6 @@ fn spec(requests: &[(&str, &[(&str, Scalar)])], provider: ProviderKind) -> Clust
             })
             .collect(),
         parameters: Default::default(),
-        deployer: Deployer::default(),
-        attributes: BTreeMap::new(),
     }
 }
 

@@ -33,11 +33,12 @@ use serde::Deserialize;
 
 use self::addresses::{Allocation, BLOCK_SLAVES, Claims};
 use self::process::{ProcessRecord, processes_of, signal_each};
-use super::{Liveness, Progress, Provider, ProviderError, Teardown};
-use crate::cluster::{Cluster, ClusterId, Outputs, ProviderKind};
+use super::{Inadmissible, Liveness, Progress, Provider, ProviderError, Teardown};
+use crate::cluster::{Cluster, Outputs};
 use crate::compose::Composition;
 use crate::compose::script::{MASTER_ADDRESS, SLAVE_INDEX, WC_NOTIFY};
 use crate::config::LocalProviderSettings;
+use crate::domain::{ClusterId, ProviderKind};
 use crate::frameworks::catalogue::{Check, NodeGroup};
 use crate::frameworks::plan::Plan;
 
@@ -421,14 +422,17 @@ impl Provider for LocalProvider {
         Duration::from_millis(100)
     }
 
-    fn admits(&self, plan: &Plan) -> Result<(), String> {
+    fn admits(&self, plan: &Plan) -> Result<(), Inadmissible> {
         let most = self.settings.max_slaves.min(BLOCK_SLAVES);
         if plan.slave_count() > most {
-            return Err(format!(
-                "icclab.disco.components.heat.slavecount: the local provider runs at most {most} \
-                 slaves on this machine (provider.local.max_slaves), got {}",
-                plan.slave_count()
-            ));
+            return Err(Inadmissible {
+                attribute: crate::domain::attributes::SLAVE_COUNT,
+                reason: format!(
+                    "the local provider runs at most {most} slaves on this machine \
+                     (provider.local.max_slaves), got {}",
+                    plan.slave_count()
+                ),
+            });
         }
         Ok(())
     }

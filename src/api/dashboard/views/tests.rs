@@ -8,9 +8,10 @@ use std::path::Path;
 use chrono::Utc;
 
 use super::*;
+use crate::cluster::Outputs;
 use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::ClusterSpec;
-use crate::cluster::{ClusterId, Outputs, ProviderKind, TenantId};
+use crate::domain::{ClusterId, ProviderKind, TenantId};
 use crate::manifest::Manifest;
 use crate::occi::text::{Attribute, AttributeValue};
 
@@ -42,8 +43,9 @@ fn cluster(attributes: &[(&str, &str)]) -> Cluster {
         .expect("valid");
     let id = ClusterId::new();
     let spec = ClusterSpec::from_attributes(id, &checked, ProviderKind::File).expect("spec");
-    let plan = crate::frameworks::resolve::resolve(&spec, &crate::frameworks::testing::standard())
-        .expect("plan");
+    let plan =
+        crate::frameworks::resolve::resolve(&spec.request, &crate::frameworks::testing::standard())
+            .expect("plan");
     let now = Utc::now();
     Cluster {
         id,

@@ -2,12 +2,15 @@
 //! X-User-Name, X-Password, X-Tenant-Name, X-Region-Name headers) and the authenticator
 //! that turns them into an identity whose tenant owns clusters.
 
+pub mod tokens;
+
 use std::fmt;
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::cluster::TenantId;
+use crate::domain::TenantId;
+use crate::domain::ids::TenantError;
 use crate::openstack::keystone::{Keystone, KeystoneError, PasswordAuth, Token, UserRef};
 
 /// A request's credentials, as sent. Secrets stay wrapped so that they cannot be
@@ -58,6 +61,11 @@ pub enum AuthError {
         header: &'static str,
         expected: &'static str,
     },
+    #[error("{header}: expected printable text of at most 255 characters; this one {reason}")]
+    Tenant {
+        header: &'static str,
+        reason: TenantError,
+    },
     #[error("no credentials: send X-Auth-Token, or X-User-Name, X-Password and X-Tenant-Name")]
     Missing,
     #[error("{0}")]
@@ -87,9 +95,9 @@ impl Authenticator for NoAuth {
                 );
                 TenantId::default_tenant()
             }
-            Some(value) => TenantId::parse(value).ok_or(AuthError::Malformed {
+            Some(value) => TenantId::parse(value).map_err(|reason| AuthError::Tenant {
                 header: "X-Tenant-Name",
-                expected: "printable text of at most 255 characters",
+                reason,
             })?,
         };
         Ok(Identity {
@@ -145,7 +153,7 @@ impl Authenticator for KeystoneAuth {
             (None, None) => return Err(AuthError::Missing),
         };
         Ok(Identity {
-            tenant: TenantId::parse(&token.project_id).ok_or(AuthError::Malformed {
+            tenant: TenantId::parse(&token.project_id).map_err(|_| AuthError::Malformed {
                 header: "X-Auth-Token",
                 expected: "a token scoped to a project",
             })?,

@@ -1,16 +1,18 @@
 //! Configuration: `etc/disco.toml` (compiled in as the defaults), an optional file given
 //! with `--config`, `DISCO_*` environment variables, then command-line flags.
 
+pub mod clouds;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
-use crate::cluster::ProviderKind;
+use crate::domain::ProviderKind;
 
 /// The checked-in configuration file, which is also the documentation of every key.
-pub const DEFAULTS: &str = include_str!("../etc/disco.toml");
+pub const DEFAULTS: &str = include_str!("../../etc/disco.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -144,7 +146,7 @@ pub enum ConfigError {
     )]
     NoDataDir,
     #[error("configuration: {0}")]
-    Clouds(#[from] crate::openstack::CloudsError),
+    Clouds(#[from] clouds::CloudsError),
 }
 
 impl Settings {

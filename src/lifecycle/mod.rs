@@ -5,6 +5,8 @@
 //! job interrupted by a crash or a stop is still queued on disk and runs again on the next
 //! start. Providers are idempotent, so running again finds what the first attempt made.
 
+pub mod create;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +16,10 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::{Cluster, ClusterState};
+use crate::cluster::Cluster;
 use crate::compose::{Composer, Composition, Facts};
 use crate::config::JobSettings;
+use crate::domain::{ClusterId, ClusterState};
 use crate::frameworks::catalogue::Catalogue;
 use crate::providers::{Liveness, Progress, Provider, ProviderError, Providers, Teardown};
 use crate::store::{Job, JobKind, JobOutcome, Store, StoreError};
@@ -176,7 +179,7 @@ impl Lifecycle {
         let store = &self.inner.store;
         let mut stopped = 0;
         for cluster in store.clusters_in_state(ClusterState::Ready).await? {
-            let Some(provider) = self.inner.providers.get(cluster.spec.provider) else {
+            let Some(provider) = self.inner.providers.get(cluster.spec.request.provider) else {
                 continue;
             };
             match provider.check(&cluster).await {
@@ -280,11 +283,11 @@ impl Lifecycle {
     }
 
     /// Asks the provider to stop what a cluster that just failed still runs.
-    async fn stop_failed(&self, id: super::ClusterId) {
+    async fn stop_failed(&self, id: ClusterId) {
         let Ok(Some(cluster)) = self.inner.store.cluster(None, id).await else {
             return;
         };
-        if let Some(provider) = self.inner.providers.get(cluster.spec.provider)
+        if let Some(provider) = self.inner.providers.get(cluster.spec.request.provider)
             && let Err(e) = provider.stop(&cluster).await
         {
             tracing::warn!(cluster = %id, error = %e, "stopping what a failed cluster runs");
@@ -303,12 +306,12 @@ impl Lifecycle {
         if !wanted(cluster.state) {
             return Ok(Err(cancelled(&format!("the cluster is {}", cluster.state))));
         }
-        match self.inner.providers.get(cluster.spec.provider) {
+        match self.inner.providers.get(cluster.spec.request.provider) {
             Some(provider) => Ok(Ok((cluster, Arc::clone(provider)))),
             None => {
                 let reason = format!(
                     "provider {} is not available on this server (available: {})",
-                    cluster.spec.provider,
+                    cluster.spec.request.provider,
                     self.inner.providers.kinds().join(", ")
                 );
                 self.inner
@@ -495,7 +498,7 @@ impl Lifecycle {
 pub fn facts(cluster: &Cluster) -> Facts {
     Facts {
         cluster_id: cluster.id.to_string(),
-        cluster_name: cluster.spec.name.to_string(),
+        cluster_name: cluster.spec.request.name.to_string(),
         key_name: cluster.keys.name.clone(),
         public_key: cluster.keys.public_key.clone(),
         report_url: None,

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -88,6 +89,16 @@ impl ClusterState {
             ClusterState::Pending | ClusterState::Deploying | ClusterState::Installing
         )
     }
+}
+
+/// One move of a cluster's state, as the store records it: `from` is `None` for the
+/// cluster's creation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub from: Option<ClusterState>,
+    pub to: ClusterState,
+    pub reason: String,
+    pub at: DateTime<Utc>,
 }
 
 impl fmt::Display for ClusterState {

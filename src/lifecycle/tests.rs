@@ -8,9 +8,10 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::*;
+use crate::cluster::Outputs;
 use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::ClusterSpec;
-use crate::cluster::{ClusterId, Outputs, ProviderKind, TenantId};
+use crate::domain::{ClusterId, ProviderKind, TenantId};
 use crate::manifest::Manifest;
 use crate::occi::text::{Attribute, AttributeValue};
 
@@ -119,7 +120,7 @@ async fn bed(steps: Vec<Step>, adjust: impl FnOnce(&mut JobSettings)) -> Bed {
         .insert_cluster(Cluster {
             id,
             tenant: TenantId::default_tenant(),
-            plan: crate::frameworks::resolve::resolve(&spec, &catalogue).expect("plan"),
+            plan: crate::frameworks::resolve::resolve(&spec.request, &catalogue).expect("plan"),
             spec,
             delegation: Default::default(),
             state: ClusterState::Pending,

@@ -1,0 +1,23 @@
+//! The names of the request attributes the service reads, as the original DISCO spelled
+//! them (`icclab.disco.*`). The manifest declares them; these constants are how code
+//! names them in lookups and messages.
+
+pub const INJECT: &str = "icclab.disco.dependencies.inject";
+pub const SLAVE_COUNT: &str = "icclab.disco.components.heat.slavecount";
+pub const PROVIDER: &str = "icclab.disco.provider";
+pub const DEPLOYER_TYPE: &str = "icclab.disco.deployer.type";
+pub const DEPLOYER_PATH: &str = "icclab.disco.deployer.path";
+pub const NAME: &str = "icclab.disco.name";
+pub const STAGE: &str = "icclab.disco.stage";
+pub const EXISTING_NETWORK: &str = "icclab.disco.existingnetwork";
+pub const NETWORK_NAME: &str = "icclab.disco.components.heat.networkname";
+/// What a component parameter's attribute starts with:
+/// `icclab.disco.components.<component>.<param>`.
+pub const COMPONENT_PREFIX: &str = "icclab.disco.components.";
+/// The original's infrastructure attributes, which are not component parameters.
+pub const HEAT_PREFIX: &str = "icclab.disco.components.heat.";
+
+/// The attribute of component `component`'s parameter `param`.
+pub fn component_parameter(component: &str, param: &str) -> String {
+    format!("{COMPONENT_PREFIX}{component}.{param}")
+}

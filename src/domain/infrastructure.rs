@@ -1,0 +1,84 @@
+//! A cluster's shape: how many slaves, and the original's `icclab.disco.components.heat.*`
+//! images, flavors and networks.
+
+use serde::{Deserialize, Serialize};
+
+/// How many slave nodes a cluster has: from 0 to `SlaveCount::MAX`. A provider may allow
+/// fewer (the local one has `provider.local.max_slaves`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u16", into = "u16")]
+pub struct SlaveCount(u16);
+
+impl SlaveCount {
+    /// The most slaves any cluster has, as the manifest bounds the attribute and Heat
+    /// templates size their resource groups.
+    pub const MAX: u16 = 100;
+
+    pub fn new(count: u16) -> Result<SlaveCount, String> {
+        if count <= Self::MAX {
+            Ok(SlaveCount(count))
+        } else {
+            Err(format!(
+                "a number of slaves from 0 to {}, got {count}",
+                Self::MAX
+            ))
+        }
+    }
+
+    /// A count from any integer, as an attribute gives it.
+    pub fn parse(count: i64) -> Result<SlaveCount, String> {
+        u16::try_from(count)
+            .map_err(|_| format!("a number of slaves from 0 to {}, got {count}", Self::MAX))
+            .and_then(SlaveCount::new)
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl TryFrom<u16> for SlaveCount {
+    type Error = String;
+    fn try_from(count: u16) -> Result<Self, Self::Error> {
+        SlaveCount::new(count)
+    }
+}
+
+impl From<SlaveCount> for u16 {
+    fn from(count: SlaveCount) -> u16 {
+        count.0
+    }
+}
+
+/// The original's `icclab.disco.components.heat.*` values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Infrastructure {
+    pub master_image: String,
+    pub slave_image: String,
+    pub master_flavor: String,
+    pub slave_flavor: String,
+    pub network_name: String,
+    pub external_network_name: String,
+    /// `network_name` names an existing network instead of one to make.
+    #[serde(default)]
+    pub existing_network: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slave_count_stays_within_its_bounds() {
+        assert_eq!(SlaveCount::parse(3).map(SlaveCount::get), Ok(3));
+        assert!(SlaveCount::parse(-1).is_err());
+        assert!(SlaveCount::parse(101).is_err());
+        assert!(serde_json::from_str::<SlaveCount>("101").is_err());
+        assert_eq!(
+            serde_json::from_str::<SlaveCount>("100")
+                .map(SlaveCount::get)
+                .ok(),
+            Some(100)
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! The words every layer shares, at the bottom of the dependency graph: identities and
+//! names that parse (`ClusterId`, `TenantId`, `ClusterName`, `ComponentName`), the
+//! providers (`ProviderKind`), the one scalar value (`Scalar`), the cluster's size and
+//! infrastructure (`SlaveCount`, `Infrastructure`), the lifecycle's states and moves
+//! (`ClusterState`, `Transition`) and what a node reports (`Report`).
+//!
+//! Nothing here depends on another module of the crate: std, serde, uuid and chrono only.
+
+pub mod attributes;
+pub mod ids;
+pub mod infrastructure;
+pub mod provider;
+pub mod report;
+pub mod scalar;
+pub mod state;
+
+pub use ids::{ClusterId, ClusterName, ComponentName, TenantId};
+pub use infrastructure::{Infrastructure, SlaveCount};
+pub use provider::ProviderKind;
+pub use report::{Report, ReportStatus};
+pub use scalar::Scalar;
+pub use state::{ClusterState, Transition};

@@ -1,0 +1,167 @@
+//! Creating a cluster: the one use case every way in calls (the OCCI interface, the
+//! dashboard). It checks the request against the manifest, builds the spec, resolves it
+//! against the catalogue, asks the provider whether it can run the plan and for what it
+//! needs to act for the caller later, makes the cluster's keys, and stores the cluster
+//! with its deploy job (unless staged) in one transaction. Nothing is stored when any of
+//! that refuses.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::Lifecycle;
+use crate::auth::Identity;
+use crate::cluster::keys::KeyPair;
+use crate::cluster::spec::SpecError;
+use crate::cluster::{Cluster, ClusterSpec, Outputs};
+use crate::domain::attributes::PROVIDER;
+use crate::domain::{ClusterId, ClusterState, ProviderKind};
+use crate::frameworks::catalogue::Catalogue;
+use crate::frameworks::request::ComponentRequest;
+use crate::frameworks::resolve::{ResolveError, resolve};
+use crate::manifest::{AttributeError, Manifest};
+use crate::occi::text::Attribute;
+use crate::providers::{Inadmissible, ProviderError, Providers};
+use crate::store::{Store, StoreError};
+
+/// What a create asks for.
+#[derive(Debug, Clone, Default)]
+pub struct CreateRequest {
+    /// The request's attributes, as given (OCCI's `X-OCCI-Attribute`, the dashboard's
+    /// fields): checked against the manifest.
+    pub attributes: Vec<Attribute>,
+    /// The components, when the caller chose them as values (the dashboard's
+    /// checkboxes) rather than in the `inject` attribute.
+    pub components: Option<Vec<ComponentRequest>>,
+}
+
+/// Why a create was refused, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// The attributes do not fit the manifest: each problem names its attribute.
+    #[error("{}", AttributeError::joined(.0))]
+    Attributes(Vec<AttributeError>),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(
+        "{PROVIDER}: provider {kind} is not available on this server; expected one of {}",
+        available.join(", ")
+    )]
+    ProviderUnavailable {
+        kind: ProviderKind,
+        available: Vec<&'static str>,
+    },
+    #[error(transparent)]
+    Resolution(#[from] ResolveError),
+    /// The provider cannot run the plan (too many slaves for this machine, say).
+    #[error(transparent)]
+    Unsupported(#[from] Inadmissible),
+    /// The provider could not get what it acts with later, for now (Keystone is
+    /// unreachable): worth another try.
+    #[error("{0}")]
+    DelegationUnavailable(String),
+    /// The provider may not act for this caller (the cloud refused).
+    #[error("{0}")]
+    DelegationRefused(String),
+    /// A cluster of that name exists for the tenant.
+    #[error("{0}")]
+    NameTaken(String),
+    #[error("creating the cluster: {0}")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl CreateError {
+    /// The request's to correct (a form shows it again with the reason), rather than
+    /// the server's or a peer's to fix.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            CreateError::DelegationUnavailable(_) | CreateError::Internal(_)
+        )
+    }
+}
+
+impl From<StoreError> for CreateError {
+    fn from(error: StoreError) -> CreateError {
+        match error {
+            StoreError::NameTaken(_) => CreateError::NameTaken(error.to_string()),
+            other => CreateError::Internal(other.into()),
+        }
+    }
+}
+
+/// What creating a cluster needs.
+#[derive(Clone)]
+pub struct Creator {
+    pub manifest: Arc<Manifest>,
+    pub catalogue: Arc<Catalogue>,
+    pub providers: Providers,
+    /// The provider of requests that name none.
+    pub default_provider: ProviderKind,
+    pub store: Store,
+    pub lifecycle: Lifecycle,
+}
+
+impl Creator {
+    /// Creates the caller's cluster: checked, resolved, admitted, stored with its deploy
+    /// job (unless staged), and the worker woken. Returns the cluster as stored.
+    pub async fn create(
+        &self,
+        caller: &Identity,
+        request: CreateRequest,
+    ) -> Result<Cluster, CreateError> {
+        let provided: &[&str] = if request.components.is_some() {
+            &[crate::domain::attributes::INJECT]
+        } else {
+            &[]
+        };
+        let checked = self
+            .manifest
+            .check_request_with(&request.attributes, provided)
+            .map_err(CreateError::Attributes)?;
+        let id = ClusterId::new();
+        let mut spec = ClusterSpec::build(id, &checked, self.default_provider, request.components)?;
+        let kind = spec.request.provider;
+        let provider =
+            self.providers
+                .get(kind)
+                .ok_or_else(|| CreateError::ProviderUnavailable {
+                    kind,
+                    available: self.providers.kinds(),
+                })?;
+        let plan = resolve(&spec.request, &self.catalogue)?;
+        provider.admits(&plan)?;
+        spec.hide_secret_parameters(&plan);
+        let delegation = provider.delegate(caller, id).await.map_err(|e| match e {
+            ProviderError::Transient(reason) => CreateError::DelegationUnavailable(reason),
+            ProviderError::Permanent(reason) => CreateError::DelegationRefused(reason),
+        })?;
+        let keys = KeyPair::generate(&format!("disco-{}", id.short()))
+            .map_err(|e| CreateError::Internal(e.into()))?;
+        let now = Utc::now();
+        let state_reason = if spec.staged {
+            "staged: deploy it with POST ?action=deploy"
+        } else {
+            "queued for deployment"
+        };
+        let cluster = Cluster {
+            id,
+            tenant: caller.tenant.clone(),
+            spec,
+            plan,
+            delegation,
+            state: ClusterState::Pending,
+            state_reason: state_reason.to_string(),
+            outputs: Outputs::default(),
+            keys,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.insert_cluster(cluster.clone()).await?;
+        tracing::info!(cluster = %cluster.id, name = %cluster.spec.request.name,
+            provider = %kind, components = ?cluster.spec.component_names(),
+            staged = cluster.spec.staged, "cluster created");
+        self.lifecycle.wake();
+        Ok(cluster)
+    }
+}
