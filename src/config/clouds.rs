@@ -148,4 +148,3 @@ fn fill(value: &mut String, from: Option<String>) {
         *value = from;
     }
 }
-

@@ -1,9 +1,10 @@
 use chrono::Utc;
 
-use super::*;
+use super::{JobKind, Store, StoreError};
 use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::ClusterSpec;
-use crate::domain::ProviderKind;
+use crate::cluster::{Cluster, Outputs};
+use crate::domain::{ClusterId, ClusterState, ProviderKind, TenantId};
 use crate::manifest::Manifest;
 use crate::occi::text::{Attribute, AttributeValue};
 

@@ -1,0 +1,228 @@
+//! One node of a local cluster: its directory, the environment its node script runs in,
+//! starting that script, how it stands (from what it signalled, its process and its exit
+//! code), and the process groups it recorded, for stopping them.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::Signal;
+use serde::Deserialize;
+
+use super::process::{self, ProcessRecord, processes_of, signal_each};
+use super::{create_private_dir, io_error, write_whole};
+use crate::config::LocalProviderSettings;
+use crate::domain::ClusterId;
+use crate::frameworks::catalogue::NodeGroup;
+use crate::providers::ProviderError;
+
+/// Variables of the server's environment a node script gets; no others (the server's
+/// own may hold OpenStack credentials).
+const PASSED_VARIABLES: &[&str] = &[
+    "PATH",
+    "LANG",
+    "JAVA_HOME",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_TRUSTED_HOST",
+    "PIP_CERT",
+];
+
+/// A node of a local cluster.
+#[derive(Debug, Clone)]
+pub(super) struct Node {
+    /// As the node script and the task tree name it: `master`, `slaves:1`, ...
+    pub(super) name: String,
+    pub(super) group: NodeGroup,
+    /// Slave index from 0 (Heat's `%index%`).
+    pub(super) index: u16,
+    pub(super) address: Ipv4Addr,
+    pub(super) dir: PathBuf,
+}
+
+/// The wait condition data a node script signals.
+#[derive(Debug, Deserialize)]
+struct Signalled {
+    status: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Where a node's script stands.
+pub(super) enum Script {
+    /// No start of it is recorded.
+    NotStarted,
+    Running,
+    /// It signalled success.
+    Succeeded,
+    /// It signalled failure, or ended without signalling: why, for the cluster's reason.
+    Failed(String),
+}
+
+impl Node {
+    /// Starts the node's script, unless an earlier attempt did. `shared` is the directory
+    /// the cluster's nodes share.
+    pub(super) async fn start(
+        &self,
+        cluster: ClusterId,
+        script: &str,
+        shared: &Path,
+        settings: &LocalProviderSettings,
+    ) -> Result<(), ProviderError> {
+        let record_path = self.dir.join("script");
+        if tokio::fs::try_exists(&record_path).await.unwrap_or(false) {
+            return Ok(());
+        }
+        // A start cut short before its record was written leaves a script nobody
+        // watches: stop it before starting another.
+        let id = cluster.to_string();
+        let name = self.name.clone();
+        let strays = tokio::task::spawn_blocking(move || processes_of(&id, Some(&name)))
+            .await
+            .unwrap_or_default();
+        if !strays.is_empty() {
+            tracing::warn!(node = %self.name, count = strays.len(), "stopping the processes of a start that was cut short");
+            signal_each(&strays, Signal::SIGKILL);
+        }
+        for sub in ["home", "logs", "tmp", "pids"] {
+            create_private_dir(&self.dir.join(sub)).await?;
+        }
+        let _ = tokio::fs::remove_file(self.dir.join("signal.json")).await;
+        let _ = tokio::fs::remove_file(self.dir.join("exit")).await;
+        let script_path = self.dir.join("node.sh");
+        write_whole(&script_path, script.as_bytes()).await?;
+        create_private_dir(shared).await?;
+
+        let log_path = self.dir.join("logs/node-script.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| io_error("opening", &log_path, e))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| io_error("opening", &log_path, e))?;
+        let mut command = tokio::process::Command::new("bash");
+        command
+            .arg(&script_path)
+            .current_dir(self.dir.join("home"))
+            .env_clear()
+            .envs(
+                PASSED_VARIABLES
+                    .iter()
+                    .filter_map(|name| std::env::var_os(name).map(|value| (*name, value))),
+            )
+            .env("HOME", self.dir.join("home"))
+            .env("TMPDIR", self.dir.join("tmp"))
+            .env(process::CLUSTER_VARIABLE, cluster.to_string())
+            .env("DISCO_NODE", &self.name)
+            .env("DISCO_NODE_DIR", &self.dir)
+            .env("DISCO_NODE_ADDRESS", self.address.to_string())
+            .env("DISCO_SHARED_DIR", shared)
+            .env("DISCO_HOME", self.dir.join("home"))
+            .env("DISCO_LOG_DIR", self.dir.join("logs"))
+            .env("DISCO_VENV_DIR", &settings.venv_dir)
+            .env("DISCO_PYTHON", &settings.python)
+            .stdin(std::process::Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .process_group(0)
+            .kill_on_drop(false);
+        if let Some(cache) = pip_cache() {
+            command.env("PIP_CACHE_DIR", cache);
+        }
+        // Reports and checks go to loopback addresses: never through a proxy.
+        let no_proxy = match std::env::var("no_proxy").or_else(|_| std::env::var("NO_PROXY")) {
+            Ok(list) if !list.is_empty() => format!("{list},127.0.0.0/8,localhost"),
+            _ => "127.0.0.0/8,localhost".to_string(),
+        };
+        command
+            .env("no_proxy", &no_proxy)
+            .env("NO_PROXY", &no_proxy);
+        let mut child = command.spawn().map_err(|e| {
+            ProviderError::Permanent(format!("starting bash for {}: {e}", self.name))
+        })?;
+        let pid = child
+            .id()
+            .and_then(|pid| i32::try_from(pid).ok())
+            .unwrap_or(0);
+        let record = ProcessRecord::of(pid).unwrap_or(ProcessRecord { pid, start_time: 0 });
+        write_whole(&record_path, record.render().as_bytes()).await?;
+        let exit_path = self.dir.join("exit");
+        tokio::spawn(async move {
+            if let Ok(status) = child.wait().await {
+                let code = status
+                    .code()
+                    .map_or_else(|| "killed".to_string(), |c| c.to_string());
+                let _ = tokio::fs::write(exit_path, code).await;
+            }
+        });
+        tracing::info!(node = %self.name, address = %self.address, pid, "node script started");
+        Ok(())
+    }
+
+    /// Where the node's script stands: what it signalled, else whether it still runs.
+    pub(super) async fn script(&self) -> Script {
+        match tokio::fs::read(self.dir.join("signal.json")).await {
+            Ok(data) => match serde_json::from_slice::<Signalled>(&data) {
+                Ok(signal) if signal.status == "SUCCESS" => Script::Succeeded,
+                Ok(signal) => Script::Failed(signal.reason),
+                Err(e) => Script::Failed(format!(
+                    "{}: its node script signalled something unreadable: {e}",
+                    self.name
+                )),
+            },
+            Err(_) => match read_record(&self.dir.join("script")).await {
+                None => Script::NotStarted,
+                Some(script) if script.is_alive() => Script::Running,
+                Some(_) => {
+                    let exit = tokio::fs::read_to_string(self.dir.join("exit"))
+                        .await
+                        .map(|code| format!(" (exit code {})", code.trim()))
+                        .unwrap_or_default();
+                    Script::Failed(format!(
+                        "{}: its node script ended without finishing{exit}; see {}",
+                        self.name,
+                        self.dir.join("logs").display()
+                    ))
+                }
+            },
+        }
+    }
+
+    /// The process groups recorded for the node: its script and the services it started.
+    pub(super) async fn process_groups(&self) -> Vec<ProcessRecord> {
+        let mut groups = Vec::new();
+        groups.extend(read_record(&self.dir.join("script")).await);
+        if let Ok(mut entries) = tokio::fs::read_dir(self.dir.join("pids")).await {
+            while let Ok(Some(entry)) = entries.next_entry().await {
+                groups.extend(read_record(&entry.path()).await);
+            }
+        }
+        groups
+    }
+}
+
+/// A process record file (`PID START_TIME`); `None` when absent or unreadable.
+pub(super) async fn read_record(path: &Path) -> Option<ProcessRecord> {
+    let text = tokio::fs::read_to_string(path).await.ok()?;
+    ProcessRecord::parse(&text)
+}
+
+/// pip's cache of the server's user, so that node scripts (whose HOME is their node's)
+/// share it.
+fn pip_cache() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("PIP_CACHE_DIR").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(cache.join("pip"))
+}

@@ -1,0 +1,337 @@
+//! Clusters and their history: storing one, finding it, requests that change its state
+//! (with the job that carries them out, in the same transaction), and every transition
+//! recorded on the way.
+
+use chrono::Utc;
+use rusqlite::{Connection, OptionalExtension, params};
+use secrecy::ExposeSecret;
+
+use super::jobs::{JobKind, cancel_queued, enqueue, job_queued};
+use super::rows::{
+    CLUSTER_COLUMNS, ClusterRow, parse_state, parse_time, read_row, timestamp, to_json,
+};
+use super::{Store, StoreError};
+use crate::cluster::{Cluster, Outputs};
+use crate::domain::{ClusterId, ClusterState, TenantId, Transition};
+
+impl Store {
+    /// Stores a new cluster, pending, with its deploy job unless it is staged.
+    pub async fn insert_cluster(&self, cluster: Cluster) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let taken: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM clusters WHERE tenant = ?1 AND name = ?2 AND state <> 'deleted')",
+                params![cluster.tenant.as_str(), cluster.spec.request.name.as_str()],
+                |row| row.get(0),
+            )?;
+            if taken {
+                return Err(StoreError::NameTaken(cluster.spec.request.name.to_string()));
+            }
+            let now = timestamp(cluster.created_at);
+            tx.execute(
+                "INSERT INTO clusters (id, tenant, name, provider, state, state_reason, spec, outputs, \
+                 key_name, public_key, private_key, created_at, updated_at, plan, delegation) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14)",
+                params![
+                    cluster.id.to_string(),
+                    cluster.tenant.as_str(),
+                    cluster.spec.request.name.as_str(),
+                    cluster.spec.request.provider.as_str(),
+                    cluster.state.as_str(),
+                    cluster.state_reason,
+                    to_json(&cluster.spec)?,
+                    to_json(&cluster.outputs)?,
+                    cluster.keys.name,
+                    cluster.keys.public_key,
+                    cluster.keys.private_key.expose_secret(),
+                    now,
+                    to_json(&cluster.plan)?,
+                    to_json(&cluster.delegation)?,
+                ],
+            )?;
+            record_transition(&tx, cluster.id, None, cluster.state, &cluster.state_reason)?;
+            if !cluster.spec.staged {
+                enqueue(&tx, cluster.id, JobKind::Deploy)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A cluster that is not deleted; with a tenant, only that tenant's.
+    pub async fn cluster(
+        &self,
+        tenant: Option<&TenantId>,
+        id: ClusterId,
+    ) -> Result<Option<Cluster>, StoreError> {
+        let tenant = tenant.cloned();
+        self.call(move |conn| find_cluster(conn, tenant.as_ref(), id))
+            .await
+    }
+
+    /// The tenant's clusters that are not deleted, oldest first.
+    pub async fn clusters(&self, tenant: &TenantId) -> Result<Vec<Cluster>, StoreError> {
+        let tenant = tenant.clone();
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE tenant = ?1 AND state <> 'deleted' \
+                 ORDER BY created_at, id"
+            ))?;
+            let rows = stmt.query_map(params![tenant.as_str()], read_row)?;
+            rows.map(|row| row?.into_cluster()).collect()
+        })
+        .await
+    }
+
+    /// Every tenant's clusters in `state`, oldest first: for the lifecycle's checks.
+    pub async fn clusters_in_state(&self, state: ClusterState) -> Result<Vec<Cluster>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE state = ?1 ORDER BY created_at, id"
+            ))?;
+            let rows = stmt.query_map(params![state.as_str()], read_row)?;
+            rows.map(|row| row?.into_cluster()).collect()
+        })
+        .await
+    }
+
+    /// Starts tearing a cluster down: it becomes deleting, queued deploys are cancelled and
+    /// a delete job is queued. Asking again while a delete is queued changes nothing.
+    /// `None` when the tenant has no such cluster.
+    pub async fn request_delete(
+        &self,
+        tenant: &TenantId,
+        id: ClusterId,
+    ) -> Result<Option<Cluster>, StoreError> {
+        let tenant = tenant.clone();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(cluster) = find_cluster(&tx, Some(&tenant), id)? else {
+                return Ok(None);
+            };
+            let delete_queued = job_queued(&tx, id, JobKind::Delete)?;
+            if cluster.state == ClusterState::Deleting && delete_queued {
+                return Ok(Some(cluster));
+            }
+            if cluster.state != ClusterState::Deleting {
+                move_state(&tx, &cluster, ClusterState::Deleting, "delete requested")?;
+            }
+            cancel_queued(&tx, id, JobKind::Deploy)?;
+            enqueue(&tx, id, JobKind::Delete)?;
+            let cluster = find_cluster(&tx, Some(&tenant), id)?;
+            tx.commit()?;
+            Ok(cluster)
+        })
+        .await
+    }
+
+    /// Queues the deploy of a staged (pending) cluster. `None` when there is no such cluster.
+    pub async fn request_deploy(
+        &self,
+        tenant: &TenantId,
+        id: ClusterId,
+    ) -> Result<Option<Cluster>, StoreError> {
+        let tenant = tenant.clone();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(cluster) = find_cluster(&tx, Some(&tenant), id)? else {
+                return Ok(None);
+            };
+            if cluster.state != ClusterState::Pending {
+                return Err(StoreError::WrongState {
+                    state: cluster.state,
+                    action: "deploy",
+                    needed: "pending (created with icclab.disco.stage=\"true\")",
+                });
+            }
+            if !job_queued(&tx, id, JobKind::Deploy)? {
+                enqueue(&tx, id, JobKind::Deploy)?;
+            }
+            tx.commit()?;
+            Ok(Some(cluster))
+        })
+        .await
+    }
+
+    /// Moves a cluster to `to` if the lifecycle allows it from its current state, merging
+    /// `outputs` into its own. Returns whether it moved: `false` means another writer moved
+    /// it first (a delete overtook a deploy) and the caller should stand back.
+    pub async fn transition(
+        &self,
+        id: ClusterId,
+        to: ClusterState,
+        reason: impl Into<String>,
+        outputs: Option<Outputs>,
+    ) -> Result<bool, StoreError> {
+        let reason = reason.into();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(mut cluster) = find_any_cluster(&tx, id)? else {
+                return Ok(false);
+            };
+            if cluster.state != to && !cluster.state.can_move_to(to) {
+                return Ok(false);
+            }
+            if let Some(outputs) = outputs {
+                cluster.outputs.merge(outputs);
+                tx.execute(
+                    "UPDATE clusters SET outputs = ?2 WHERE id = ?1",
+                    params![id.to_string(), to_json(&cluster.outputs)?],
+                )?;
+            }
+            if cluster.state == to {
+                tx.execute(
+                    "UPDATE clusters SET state_reason = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![id.to_string(), reason, timestamp(Utc::now())],
+                )?;
+            } else {
+                move_state(&tx, &cluster, to, &reason)?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Moves a ready cluster to failed; `false` (nothing changed) when it is no longer
+    /// ready, say because a delete started meanwhile.
+    pub async fn fail_if_ready(&self, id: ClusterId, reason: &str) -> Result<bool, StoreError> {
+        let reason = reason.to_string();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(cluster) = find_any_cluster(&tx, id)? else {
+                return Ok(false);
+            };
+            if cluster.state != ClusterState::Ready {
+                return Ok(false);
+            }
+            move_state(&tx, &cluster, ClusterState::Failed, &reason)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Replaces what the provider keeps to act for the cluster's owner.
+    pub async fn set_delegation(
+        &self,
+        id: ClusterId,
+        delegation: &crate::cluster::Delegation,
+    ) -> Result<(), StoreError> {
+        let text = to_json(delegation)?;
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE clusters SET delegation = ?2 WHERE id = ?1",
+                params![id.to_string(), text],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Changes only a cluster's reason: why it waits in the state it is in.
+    pub async fn set_reason(&self, id: ClusterId, reason: &str) -> Result<(), StoreError> {
+        let reason = reason.to_string();
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE clusters SET state_reason = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id.to_string(), reason, timestamp(Utc::now())],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A cluster's state changes, oldest first.
+    pub async fn transitions(&self, id: ClusterId) -> Result<Vec<Transition>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT from_state, to_state, reason, at FROM transitions WHERE cluster_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![id.to_string()], |row| {
+                Ok((
+                    row.get::<_, Option<String>>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (from, to, reason, at) = row?;
+                let corrupt = |problem: String| StoreError::Corrupt {
+                    id: id.to_string(),
+                    problem,
+                };
+                Ok(Transition {
+                    from: from.as_deref().map(parse_state).transpose().map_err(corrupt)?,
+                    to: parse_state(&to).map_err(corrupt)?,
+                    reason,
+                    at: parse_time(&at).map_err(corrupt)?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+}
+
+fn move_state(
+    conn: &Connection,
+    cluster: &Cluster,
+    to: ClusterState,
+    reason: &str,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE clusters SET state = ?2, state_reason = ?3, updated_at = ?4 WHERE id = ?1",
+        params![
+            cluster.id.to_string(),
+            to.as_str(),
+            reason,
+            timestamp(Utc::now())
+        ],
+    )?;
+    record_transition(conn, cluster.id, Some(cluster.state), to, reason)
+}
+
+fn record_transition(
+    conn: &Connection,
+    id: ClusterId,
+    from: Option<ClusterState>,
+    to: ClusterState,
+    reason: &str,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO transitions (cluster_id, from_state, to_state, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            id.to_string(),
+            from.map(ClusterState::as_str),
+            to.as_str(),
+            reason,
+            timestamp(Utc::now())
+        ],
+    )?;
+    Ok(())
+}
+
+fn find_cluster(
+    conn: &Connection,
+    tenant: Option<&TenantId>,
+    id: ClusterId,
+) -> Result<Option<Cluster>, StoreError> {
+    let found = find_any_cluster(conn, id)?;
+    Ok(found.filter(|cluster| {
+        cluster.state != ClusterState::Deleted && tenant.is_none_or(|t| *t == cluster.tenant)
+    }))
+}
+
+fn find_any_cluster(conn: &Connection, id: ClusterId) -> Result<Option<Cluster>, StoreError> {
+    conn.query_row(
+        &format!("SELECT {CLUSTER_COLUMNS} FROM clusters WHERE id = ?1"),
+        params![id.to_string()],
+        read_row,
+    )
+    .optional()?
+    .map(ClusterRow::into_cluster)
+    .transpose()
+}

@@ -1,0 +1,186 @@
+//! The job queue: what is to be done to a cluster (deploy, delete), and how the worker
+//! takes, retries and finishes it. On disk a job is queued, done, failed or cancelled;
+//! which jobs are running only the worker knows.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+
+use super::rows::{parse_time, timestamp};
+use super::{Store, StoreError};
+use crate::domain::ClusterId;
+
+/// What a job does to its cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Deploy,
+    Delete,
+}
+
+impl JobKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Deploy => "deploy",
+            JobKind::Delete => "delete",
+        }
+    }
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOutcome {
+    Done,
+    Failed,
+    /// Superseded: its cluster moved on without it (a delete overtook a deploy).
+    Cancelled,
+}
+
+impl JobOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            JobOutcome::Done => "done",
+            JobOutcome::Failed => "failed",
+            JobOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: i64,
+    pub cluster_id: ClusterId,
+    pub kind: JobKind,
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// The oldest queued job that is due and not among `running`.
+    pub async fn next_job(&self, running: Vec<i64>) -> Result<Option<Job>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, cluster_id, kind, attempts, created_at FROM jobs \
+                 WHERE status = 'queued' AND run_after <= ?1 ORDER BY id",
+            )?;
+            let mut rows = stmt.query(params![timestamp(Utc::now())])?;
+            while let Some(row) = rows.next()? {
+                let id: i64 = row.get(0)?;
+                if running.contains(&id) {
+                    continue;
+                }
+                let cluster: String = row.get(1)?;
+                let kind: String = row.get(2)?;
+                let created: String = row.get(4)?;
+                let corrupt = |problem: String| StoreError::Corrupt {
+                    id: cluster.clone(),
+                    problem,
+                };
+                return Ok(Some(Job {
+                    id,
+                    cluster_id: cluster
+                        .parse()
+                        .map_err(|e: uuid::Error| corrupt(e.to_string()))?,
+                    kind: match kind.as_str() {
+                        "deploy" => JobKind::Deploy,
+                        "delete" => JobKind::Delete,
+                        other => return Err(corrupt(format!("job kind {other:?}"))),
+                    },
+                    attempts: row.get(3)?,
+                    created_at: parse_time(&created).map_err(corrupt)?,
+                }));
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    /// When the next queued job is due, if any: the worker sleeps until then.
+    pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.call(|conn| {
+            let due: Option<String> = conn.query_row(
+                "SELECT MIN(run_after) FROM jobs WHERE status = 'queued'",
+                [],
+                |row| row.get(0),
+            )?;
+            Ok(due.and_then(|due| parse_time(&due).ok()))
+        })
+        .await
+    }
+
+    pub async fn finish_job(
+        &self,
+        id: i64,
+        outcome: JobOutcome,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let error = error.to_string();
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE jobs SET status = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1",
+                params![id, outcome.as_str(), error, timestamp(Utc::now())],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Leaves a job queued for another attempt at `run_after`.
+    pub async fn retry_job(
+        &self,
+        id: i64,
+        run_after: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let error = error.to_string();
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE jobs SET attempts = attempts + 1, run_after = ?2, last_error = ?3, updated_at = ?4 \
+                 WHERE id = ?1",
+                params![id, timestamp(run_after), error, timestamp(Utc::now())],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Whether the cluster has a queued job of this kind (for tests and reconciling).
+    pub async fn has_queued_job(&self, id: ClusterId, kind: JobKind) -> Result<bool, StoreError> {
+        self.call(move |conn| job_queued(conn, id, kind)).await
+    }
+}
+
+/// Whether the cluster has a job of this kind waiting to run.
+pub(super) fn job_queued(
+    conn: &Connection,
+    id: ClusterId,
+    kind: JobKind,
+) -> Result<bool, StoreError> {
+    Ok(conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM jobs WHERE cluster_id = ?1 AND kind = ?2 AND status = 'queued')",
+        params![id.to_string(), kind.as_str()],
+        |row| row.get(0),
+    )?)
+}
+
+pub(super) fn enqueue(conn: &Connection, id: ClusterId, kind: JobKind) -> Result<(), StoreError> {
+    let now = timestamp(Utc::now());
+    conn.execute(
+        "INSERT INTO jobs (cluster_id, kind, status, attempts, run_after, last_error, created_at, updated_at) \
+         VALUES (?1, ?2, 'queued', 0, ?3, '', ?3, ?3)",
+        params![id.to_string(), kind.as_str(), now],
+    )?;
+    Ok(())
+}
+
+/// Cancels the cluster's queued jobs of this kind: the cluster moved on without them.
+pub(super) fn cancel_queued(
+    conn: &Connection,
+    id: ClusterId,
+    kind: JobKind,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE jobs SET status = 'cancelled', updated_at = ?3 \
+         WHERE cluster_id = ?1 AND kind = ?2 AND status = 'queued'",
+        params![id.to_string(), kind.as_str(), timestamp(Utc::now())],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! What a cluster's nodes report as they run their tasks, and the token they report
+//! with: one per cluster, made on first use.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::rows::{parse_time, timestamp};
+use super::{Store, StoreError};
+use crate::domain::{ClusterId, ClusterState};
+
+impl Store {
+    /// The token a cluster's nodes report with: made on first use, then the same for the
+    /// cluster's life.
+    pub async fn report_token(&self, id: ClusterId) -> Result<String, StoreError> {
+        self.call(move |conn| {
+            let token = crate::auth::tokens::random_token();
+            conn.execute(
+                "INSERT OR IGNORE INTO report_tokens (cluster_id, token) VALUES (?1, ?2)",
+                params![id.to_string(), token],
+            )?;
+            Ok(conn.query_row(
+                "SELECT token FROM report_tokens WHERE cluster_id = ?1",
+                params![id.to_string()],
+                |row| row.get(0),
+            )?)
+        })
+        .await
+    }
+
+    /// Appends a node's report if `token` is the cluster's and the cluster is not
+    /// deleted; `false` (nothing stored) otherwise.
+    pub async fn add_report(
+        &self,
+        id: ClusterId,
+        token: String,
+        report: crate::domain::Report,
+    ) -> Result<bool, StoreError> {
+        self.call(move |conn| {
+            let stored: Option<(String, String)> = conn
+                .query_row(
+                    "SELECT t.token, c.state FROM report_tokens t JOIN clusters c ON c.id = t.cluster_id \
+                     WHERE t.cluster_id = ?1",
+                    params![id.to_string()],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            let Some((expected, state)) = stored else {
+                return Ok(false);
+            };
+            if state == ClusterState::Deleted.as_str()
+                || !crate::auth::tokens::tokens_match(&expected, &token)
+            {
+                return Ok(false);
+            }
+            conn.execute(
+                "INSERT INTO reports (cluster_id, at, node, stage, status, rc, output, error) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    id.to_string(),
+                    timestamp(report.at),
+                    report.node,
+                    report.stage,
+                    report.status.as_str(),
+                    report.rc,
+                    report.output,
+                    report.error,
+                ],
+            )?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// A cluster's reports after the one numbered `after` (0: all), oldest first, with
+    /// their numbers.
+    pub async fn reports(
+        &self,
+        id: ClusterId,
+        after: i64,
+    ) -> Result<Vec<(i64, crate::domain::Report)>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, at, node, stage, status, rc, output, error FROM reports \
+                 WHERE cluster_id = ?1 AND id > ?2 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![id.to_string(), after], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, Option<i64>>(5)?,
+                    row.get::<_, String>(6)?,
+                    row.get::<_, String>(7)?,
+                ))
+            })?;
+            let mut reports = Vec::new();
+            for row in rows {
+                let (number, at, node, stage, status, rc, output, error) = row?;
+                let corrupt = |problem: String| StoreError::Corrupt {
+                    id: id.to_string(),
+                    problem,
+                };
+                reports.push((
+                    number,
+                    crate::domain::Report {
+                        at: parse_time(&at).map_err(corrupt)?,
+                        node,
+                        stage,
+                        status: crate::domain::ReportStatus::parse(&status)
+                            .ok_or_else(|| corrupt(format!("report status {status:?}")))?,
+                        rc,
+                        output,
+                        error,
+                    },
+                ));
+            }
+            Ok(reports)
+        })
+        .await
+    }
+}
