@@ -2,9 +2,8 @@
 //! user's own token, where OpenStack is a provider here; free text where they cannot be
 //! listed, with the reason.
 
-use serde_json::{Value, json};
-
-use super::field;
+use super::form::field;
+use super::views::{NodeField, NodeFields, NodeOption};
 use crate::api::AppState;
 use crate::auth::Identity;
 use crate::domain::ProviderKind;
@@ -33,23 +32,30 @@ struct Choice {
 /// The four fields (master/slave image, master/slave flavor) as the template draws them:
 /// a select when the cloud listed something, else a text input; and what could not be
 /// listed, and why.
-pub(super) fn fields(form: &[(String, String)], choices: Option<&NodeChoices>) -> Value {
+pub(super) fn fields(form: &[(String, String)], choices: Option<&NodeChoices>) -> NodeFields {
     let images = choices.map(|c| c.images.as_ref().map(|i| image_choices(i)));
     let flavors = choices.map(|c| c.flavors.as_ref().map(|f| flavor_choices(f)));
-    let field_of =
-        |id: &str, label: &str, default: &str, listed: Option<&Result<Vec<Choice>, &ListError>>| {
-            let given = field(form, id);
-            let value = if given.is_empty() {
-                default.to_string()
-            } else {
-                given.clone()
-            };
-            let options = match listed {
-                Some(Ok(options)) if !options.is_empty() => Some(select(options, &given, default)),
-                _ => None,
-            };
-            json!({ "id": id, "label": label, "value": value, "options": options })
+    let field_of = |id: &'static str,
+                    label: &'static str,
+                    default: &str,
+                    listed: Option<&Result<Vec<Choice>, &ListError>>| {
+        let given = field(form, id);
+        let value = if given.is_empty() {
+            default.to_string()
+        } else {
+            given.clone()
         };
+        let options = match listed {
+            Some(Ok(options)) if !options.is_empty() => Some(select(options, &given, default)),
+            _ => None,
+        };
+        NodeField {
+            id,
+            label,
+            value,
+            options,
+        }
+    };
     let problem = |what: &str, listed: &Option<Result<Vec<Choice>, &ListError>>| match listed {
         Some(Err(e)) => Some(format!(
             "{what} could not be listed: {e}. Type a name or id."
@@ -64,16 +70,27 @@ pub(super) fn fields(form: &[(String, String)], choices: Option<&NodeChoices>) -
         .into_iter()
         .flatten()
         .collect();
-    json!({
-        "listed": images.as_ref().is_some_and(Result::is_ok) || flavors.as_ref().is_some_and(Result::is_ok),
-        "problems": problems,
-        "fields": [
-            field_of("masterimage", "Master image", "ubuntu-22.04", images.as_ref()),
+    NodeFields {
+        listed: images.as_ref().is_some_and(Result::is_ok)
+            || flavors.as_ref().is_some_and(Result::is_ok),
+        problems,
+        fields: vec![
+            field_of(
+                "masterimage",
+                "Master image",
+                "ubuntu-22.04",
+                images.as_ref(),
+            ),
             field_of("slaveimage", "Slave image", "ubuntu-22.04", images.as_ref()),
-            field_of("masterflavor", "Master flavor", "m1.medium", flavors.as_ref()),
+            field_of(
+                "masterflavor",
+                "Master flavor",
+                "m1.medium",
+                flavors.as_ref(),
+            ),
             field_of("slaveflavor", "Slave flavor", "m1.small", flavors.as_ref()),
         ],
-    })
+    }
 }
 
 /// Images by name; by id where two share a name, which Heat could not tell apart.
@@ -139,7 +156,7 @@ fn memory(mb: u64) -> String {
 
 /// The options with one selected: what the form sent, else the default, else the first.
 /// A value sent that the cloud does not list is kept, marked, rather than silently changed.
-fn select(options: &[Choice], given: &str, default: &str) -> Vec<Value> {
+fn select(options: &[Choice], given: &str, default: &str) -> Vec<NodeOption> {
     let wanted = if !given.is_empty() {
         given
     } else if options.iter().any(|o| o.value == default) {
@@ -147,15 +164,19 @@ fn select(options: &[Choice], given: &str, default: &str) -> Vec<Value> {
     } else {
         options[0].value.as_str()
     };
-    let mut drawn: Vec<Value> = Vec::with_capacity(options.len() + 1);
+    let mut drawn: Vec<NodeOption> = Vec::with_capacity(options.len() + 1);
     if !options.iter().any(|o| o.value == wanted) {
-        drawn.push(json!({ "value": wanted, "text": format!("{wanted} (not listed by the cloud)"), "selected": true }));
+        drawn.push(NodeOption {
+            value: wanted.to_string(),
+            text: format!("{wanted} (not listed by the cloud)"),
+            selected: true,
+        });
     }
-    drawn.extend(
-        options
-            .iter()
-            .map(|o| json!({ "value": o.value, "text": o.text, "selected": o.value == wanted })),
-    );
+    drawn.extend(options.iter().map(|o| NodeOption {
+        value: o.value.clone(),
+        text: o.text.clone(),
+        selected: o.value == wanted,
+    }));
     drawn
 }
 
@@ -197,48 +218,47 @@ mod tests {
     fn listed_images_become_a_select_and_unlisted_flavors_stay_free_text_with_the_reason() {
         let form = vec![("slaveimage".to_string(), "3".to_string())];
         let drawn = fields(&form, Some(&choices()));
-        let master = &drawn["fields"][0];
         // Nothing given and the default not listed: the first is chosen.
-        let options = master["options"].as_array().expect("a select");
+        let options = drawn.fields[0].options.as_ref().expect("a select");
         assert_eq!(options.len(), 3);
-        assert_eq!(options[0]["text"], "debian-12 — needs 10 GB disk");
-        assert_eq!(options[0]["selected"], true);
+        assert_eq!(options[0].text, "debian-12 — needs 10 GB disk");
+        assert!(options[0].selected);
         // Two images share a name: each is offered by id.
-        assert_eq!(options[1]["value"], "2");
-        assert_eq!(options[2]["text"], "twin (3) — needs 512 MiB RAM");
-        let slave = &drawn["fields"][1]["options"];
-        assert_eq!(
-            slave[2]["selected"], true,
-            "what the form sent stays chosen"
-        );
+        assert_eq!(options[1].value, "2");
+        assert_eq!(options[2].text, "twin (3) — needs 512 MiB RAM");
+        let slave = drawn.fields[1].options.as_ref().expect("a select");
+        assert!(slave[2].selected, "what the form sent stays chosen");
         // Flavors failed: text inputs with their defaults, and the reason.
-        assert!(drawn["fields"][2]["options"].is_null());
-        assert_eq!(drawn["fields"][2]["value"], "m1.medium");
+        assert!(drawn.fields[2].options.is_none());
+        assert_eq!(drawn.fields[2].value, "m1.medium");
         assert_eq!(
-            drawn["problems"][0],
-            "Flavors could not be listed: Nova (flavors) refused the listing (403): Policy doesn't allow it. Type a name or id."
+            drawn.problems,
+            [
+                "Flavors could not be listed: Nova (flavors) refused the listing (403): Policy doesn't allow it. Type a name or id."
+            ]
         );
+        assert!(drawn.listed);
     }
 
     #[test]
     fn a_value_the_cloud_does_not_list_is_kept_and_marked() {
         let form = vec![("masterimage".to_string(), "my-own".to_string())];
         let drawn = fields(&form, Some(&choices()));
-        let options = drawn["fields"][0]["options"].as_array().expect("a select");
-        assert_eq!(options[0]["value"], "my-own");
-        assert_eq!(options[0]["text"], "my-own (not listed by the cloud)");
-        assert_eq!(options[0]["selected"], true);
-        assert_eq!(options.iter().filter(|o| o["selected"] == true).count(), 1);
+        let options = drawn.fields[0].options.as_ref().expect("a select");
+        assert_eq!(options[0].value, "my-own");
+        assert_eq!(options[0].text, "my-own (not listed by the cloud)");
+        assert!(options[0].selected);
+        assert_eq!(options.iter().filter(|o| o.selected).count(), 1);
     }
 
     #[test]
     fn without_openstack_every_field_is_free_text() {
         let drawn = fields(&[], None);
-        assert_eq!(drawn["listed"], false);
-        assert!(drawn["problems"].as_array().expect("list").is_empty());
-        for f in drawn["fields"].as_array().expect("fields") {
-            assert!(f["options"].is_null());
+        assert!(!drawn.listed);
+        assert!(drawn.problems.is_empty());
+        for f in &drawn.fields {
+            assert!(f.options.is_none());
         }
-        assert_eq!(drawn["fields"][3]["value"], "m1.small");
+        assert_eq!(drawn.fields[3].value, "m1.small");
     }
 }

@@ -1,0 +1,80 @@
+//! What the dashboard's forms send, read: fields by name, and the create form translated
+//! into the create use case's request, in one function, so that what a create takes can
+//! change without touching the pages.
+
+use crate::cluster::spec::SpecError;
+use crate::domain::ComponentName;
+use crate::domain::Scalar;
+use crate::frameworks::request::ComponentRequest;
+use crate::lifecycle::create::{CreateError, CreateRequest};
+use crate::occi::text::Attribute;
+
+/// A form field's value, trimmed; empty when absent.
+pub(crate) fn field(form: &[(String, String)], key: &str) -> String {
+    form.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The components ticked on the create form, as sent.
+pub(crate) fn chosen_components(form: &[(String, String)]) -> Vec<&str> {
+    form.iter()
+        .filter(|(k, _)| k == "component")
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// The create request, from the create form: the components chosen as values, the
+/// rest as the attributes an OCCI request would give.
+pub(crate) fn create_request(form: &[(String, String)]) -> Result<CreateRequest, CreateError> {
+    let string = |name: &str, value: &str| Attribute {
+        name: name.to_string(),
+        value: Scalar::String(value.to_string()),
+    };
+    let value = |key: &str| field(form, key);
+    let chosen = chosen_components(form);
+    let components = chosen
+        .iter()
+        .map(|v| {
+            Ok(ComponentRequest {
+                name: ComponentName::parse(v).map_err(|expected| SpecError::Invalid {
+                    attribute: "component",
+                    expected,
+                })?,
+                params: Default::default(),
+            })
+        })
+        .collect::<Result<Vec<_>, SpecError>>()?;
+    let mut attributes = vec![
+        string("icclab.disco.name", &value("name")),
+        string("icclab.disco.components.heat.slavecount", &value("slaves")),
+    ];
+    // Fields left empty keep the server's defaults.
+    if !value("provider").is_empty() {
+        attributes.push(string("icclab.disco.provider", &value("provider")));
+    }
+    for key in ["masterimage", "slaveimage", "masterflavor", "slaveflavor"] {
+        let v = value(key);
+        if !v.is_empty() {
+            attributes.push(string(&format!("icclab.disco.components.heat.{key}"), &v));
+        }
+    }
+    for (key, v) in form {
+        // Parameters of chosen components, those given: an empty field keeps the default.
+        if let Some(rest) = key.strip_prefix("param.")
+            && let Some((component, _)) = rest.split_once('.')
+            && chosen.contains(&component)
+            && !v.is_empty()
+        {
+            attributes.push(string(&format!("icclab.disco.components.{rest}"), v));
+        }
+    }
+    if value("stage") == "true" {
+        attributes.push(string("icclab.disco.stage", "true"));
+    }
+    Ok(CreateRequest {
+        attributes,
+        components: Some(components),
+    })
+}

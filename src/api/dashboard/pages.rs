@@ -1,0 +1,340 @@
+//! The dashboard's handlers: each reads the request, asks the store (or Keystone), and
+//! answers with a rendered page, a redirect or a download.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use actix_web::cookie::Cookie;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::csrf::{check_csrf, csrf_token};
+use super::form::{create_request, field};
+use super::node_choices;
+use super::session::{self, who};
+use super::views::{Chrome, ClusterPage, ClustersPage, LoginPage, NewPage, WebUiLink, page};
+use crate::api::AppState;
+use crate::api::clusters::{cluster_of, no_cluster, parse_id};
+use crate::api::error::ApiError;
+use crate::auth::{Credentials, Identity};
+use crate::cluster::Cluster;
+use crate::config::AuthMode;
+use crate::domain::ClusterState;
+use crate::frameworks::catalogue::GroupScope;
+use crate::openstack::nodes::NodeChoices;
+
+/// How long a web UI's port has to answer for its dot to be green.
+const REACH_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// What every page's header needs: who is signed in, and the token to sign out.
+fn chrome(req: &HttpRequest, state: &AppState, csrf: &str) -> Chrome {
+    Chrome::new(session::signed_in_user(req, state), csrf.to_string())
+}
+
+fn with_cookie(mut response: HttpResponse, cookie: Option<Cookie<'static>>) -> HttpResponse {
+    if let Some(cookie) = cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    response
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .finish()
+}
+
+/// `GET /dashboard`: the caller's clusters.
+pub(crate) async fn clusters(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = who(&req, &state).await?;
+    let (csrf, cookie) = csrf_token(&req);
+    let clusters = state.store.clusters(&identity.tenant).await?;
+    let view = ClustersPage::new(chrome(&req, &state, &csrf), &clusters);
+    Ok(with_cookie(page(&view)?, cookie))
+}
+
+/// `GET /dashboard/states`: each cluster's state, for the live listing.
+pub(crate) async fn states(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = who(&req, &state).await?;
+    let clusters = state.store.clusters(&identity.tenant).await?;
+    let states: BTreeMap<String, ClusterState> = clusters
+        .iter()
+        .map(|c| (c.id.to_string(), c.state))
+        .collect();
+    Ok(HttpResponse::Ok().json(states))
+}
+
+/// The create form: empty, or as `form` sent it with the reason it was refused.
+fn new_page(
+    req: &HttpRequest,
+    state: &AppState,
+    csrf: &str,
+    form: &[(String, String)],
+    error: Option<String>,
+    choices: Option<&NodeChoices>,
+) -> NewPage {
+    NewPage::new(
+        chrome(req, state, csrf),
+        &state.catalogue,
+        &state.providers.kinds(),
+        &state.settings.provider.default.to_string(),
+        form,
+        error,
+        node_choices::fields(form, choices),
+    )
+}
+
+/// `GET /dashboard/new`: the create form.
+pub(crate) async fn new_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = who(&req, &state).await?;
+    let choices = node_choices::listed(&state, &identity).await;
+    let (csrf, cookie) = csrf_token(&req);
+    let view = new_page(&req, &state, &csrf, &[], None, choices.as_ref());
+    Ok(with_cookie(page(&view)?, cookie))
+}
+
+/// `POST /dashboard/new`: creates the cluster and shows its page; a refused request
+/// shows the form again, filled in, with the reason.
+pub(crate) async fn create(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let form = form.into_inner();
+    check_csrf(&req, &form)?;
+    let identity = who(&req, &state).await?;
+    let asking = identity.clone();
+    let created = match create_request(&form) {
+        Ok(request) => state.creator.create(&identity, request).await,
+        Err(refused) => Err(refused),
+    };
+    match created {
+        Ok(cluster) => Ok(see_other(&format!("/dashboard/clusters/{}", cluster.id))),
+        Err(e) if e.is_refusal() => {
+            let reason = e.to_string();
+            let status = actix_web::ResponseError::status_code(&ApiError::from(e));
+            let choices = node_choices::listed(&state, &asking).await;
+            let (csrf, cookie) = csrf_token(&req);
+            let view = new_page(&req, &state, &csrf, &form, Some(reason), choices.as_ref());
+            let mut response = page(&view)?;
+            *response.status_mut() = status;
+            Ok(with_cookie(response, cookie))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /dashboard/clusters/UUID`: the cluster's page.
+pub(crate) async fn cluster(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = who(&req, &state).await?;
+    let cluster = cluster_of(&identity.tenant, &path, &state).await?;
+    let (csrf, cookie) = csrf_token(&req);
+    let web_uis = web_uis(&cluster).await;
+    let view = ClusterPage::new(chrome(&req, &state, &csrf), &cluster, web_uis);
+    Ok(with_cookie(page(&view)?, cookie))
+}
+
+/// The web UIs on the cluster's master, each checked for whether its port answers;
+/// none before the cluster has an address.
+async fn web_uis(cluster: &Cluster) -> Vec<WebUiLink> {
+    let Some(address) = cluster
+        .outputs
+        .external_ip
+        .as_deref()
+        .filter(|a| !a.is_empty())
+    else {
+        return Vec::new();
+    };
+    let uis: Vec<_> = cluster
+        .plan
+        .components
+        .iter()
+        .flat_map(|c| c.web_uis.iter().map(move |ui| (c.name.clone(), ui.clone())))
+        .filter(|(_, ui)| ui.node_group != GroupScope::Slaves)
+        .collect();
+    let checks = uis.iter().map(|(_, ui)| {
+        let target = format!("{address}:{}", ui.port);
+        async move {
+            tokio::time::timeout(REACH_TIMEOUT, tokio::net::TcpStream::connect(target))
+                .await
+                .is_ok_and(|c| c.is_ok())
+        }
+    });
+    let reachable = futures_util::future::join_all(checks).await;
+    uis.into_iter()
+        .zip(reachable)
+        .map(|((component, ui), up)| WebUiLink {
+            url: format!("http://{address}:{}{}", ui.port, ui.path),
+            name: ui.name,
+            component,
+            up,
+        })
+        .collect()
+}
+
+/// `GET /dashboard/clusters/UUID/key`: the private key as a file (owner only).
+pub(crate) async fn key(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = who(&req, &state).await?;
+    let cluster = cluster_of(&identity.tenant, &path, &state).await?;
+    let name: String = cluster
+        .spec
+        .request
+        .name
+        .to_string()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-pem-file")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}.key\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(cluster.keys.expose_private_key().to_string()))
+}
+
+/// `GET /dashboard/clusters/UUID/events`: the cluster's event stream, for its page.
+pub(crate) async fn events(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = who(&req, &state).await?;
+    let cluster = cluster_of(&identity.tenant, &path, &state).await?;
+    Ok(crate::api::tasks::event_stream(&state.store, &cluster))
+}
+
+/// `POST /dashboard/clusters/UUID/delete`.
+pub(crate) async fn delete(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    check_csrf(&req, &form)?;
+    let identity = who(&req, &state).await?;
+    state
+        .store
+        .request_delete(&identity.tenant, parse_id(&path)?)
+        .await?
+        .ok_or_else(|| no_cluster(&path))?;
+    state.lifecycle.wake();
+    Ok(see_other("/dashboard"))
+}
+
+/// `POST /dashboard/clusters/UUID/deploy`: deploys a staged cluster.
+pub(crate) async fn deploy(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    check_csrf(&req, &form)?;
+    let identity = who(&req, &state).await?;
+    let cluster = state
+        .store
+        .request_deploy(&identity.tenant, parse_id(&path)?)
+        .await?
+        .ok_or_else(|| no_cluster(&path))?;
+    state.lifecycle.wake();
+    Ok(see_other(&format!("/dashboard/clusters/{}", cluster.id)))
+}
+
+/// `GET /dashboard/login`: the sign-in form (Keystone only).
+pub(crate) async fn login_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if state.settings.auth.mode == AuthMode::None {
+        return Ok(see_other("/dashboard"));
+    }
+    let (csrf, cookie) = csrf_token(&req);
+    let view = LoginPage::new(csrf, None, String::new(), String::new());
+    Ok(with_cookie(page(&view)?, cookie))
+}
+
+/// `POST /dashboard/login`: user, password and project, exchanged with Keystone for a
+/// token that stays on the server; the browser gets a session cookie.
+pub(crate) async fn login(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    check_csrf(&req, &form)?;
+    let value = |key: &str| field(&form, key);
+    let credentials = Credentials {
+        user: Some(value("user")).filter(|v| !v.is_empty()),
+        password: Some(secrecy::SecretString::from(value("password"))),
+        tenant: Some(value("project")).filter(|v| !v.is_empty()),
+        ..Credentials::default()
+    };
+    match state.auth.authenticate(&credentials).await {
+        Ok(Identity {
+            token: Some(token),
+            user,
+            ..
+        }) => {
+            let cookie = session::sign_in(
+                &state,
+                token.id.clone(),
+                user.unwrap_or_default(),
+                token.expires_at,
+            );
+            Ok(with_cookie(see_other("/dashboard"), Some(cookie)))
+        }
+        Ok(_) => Err(ApiError::internal(anyhow::anyhow!(
+            "keystone authentication gave no token"
+        ))),
+        Err(e) => {
+            let error: ApiError = e.into();
+            if !error.kind.is_client_error() {
+                return Err(error);
+            }
+            let (csrf, cookie) = csrf_token(&req);
+            let view = LoginPage::new(
+                csrf,
+                Some(error.to_string()),
+                value("user"),
+                value("project"),
+            );
+            let mut response = page(&view)?;
+            *response.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
+            Ok(with_cookie(response, cookie))
+        }
+    }
+}
+
+/// `POST /dashboard/logout`: forgets the session and its token.
+pub(crate) async fn logout(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    check_csrf(&req, &form)?;
+    let gone = session::sign_out(&req, &state);
+    Ok(with_cookie(see_other("/dashboard/login"), Some(gone)))
+}

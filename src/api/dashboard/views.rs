@@ -1,0 +1,385 @@
+//! What the dashboard's pages show: the handlebars templates (compiled into the binary,
+//! HTML-escaped, strict: a field a template names must be in its view model), one
+//! typed view model per page, and the rendered page with its security headers.
+
+use std::sync::OnceLock;
+
+use actix_web::HttpResponse;
+use handlebars::Handlebars;
+use serde::Serialize;
+
+use super::form::{chosen_components, field};
+use crate::api::error::ApiError;
+use crate::cluster::Cluster;
+use crate::domain::ClusterState;
+use crate::frameworks::catalogue::{Catalogue, Component, Parameter};
+
+/// A page's view model, and the template that draws it.
+pub(crate) trait View: Serialize {
+    const TEMPLATE: &'static str;
+}
+
+fn templates() -> &'static Handlebars<'static> {
+    static TEMPLATES: OnceLock<Handlebars<'static>> = OnceLock::new();
+    TEMPLATES.get_or_init(|| {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        for (name, text) in [
+            ("layout", include_str!("templates/layout.hbs")),
+            (
+                ClustersPage::TEMPLATE,
+                include_str!("templates/clusters.hbs"),
+            ),
+            (NewPage::TEMPLATE, include_str!("templates/new.hbs")),
+            (ClusterPage::TEMPLATE, include_str!("templates/cluster.hbs")),
+            (LoginPage::TEMPLATE, include_str!("templates/login.hbs")),
+        ] {
+            // The templates are part of the binary: a broken one is a bug found by any
+            // test that renders it.
+            if let Err(e) = hb.register_template_string(name, text) {
+                tracing::error!(template = name, error = %e, "dashboard template");
+            }
+        }
+        hb
+    })
+}
+
+/// The page drawn from `view`, as an HTML response.
+pub(crate) fn page<V: View>(view: &V) -> Result<HttpResponse, ApiError> {
+    let html = render(view)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("rendering {}: {e}", V::TEMPLATE)))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(html))
+}
+
+fn render<V: View>(view: &V) -> Result<String, handlebars::RenderError> {
+    templates().render(V::TEMPLATE, view)
+}
+
+/// What every page's header (the layout) shows: who is signed in, and the CSRF token
+/// that its sign-out form, and every other form on the page, repeats.
+#[derive(Serialize)]
+pub(crate) struct Chrome {
+    signed_in: bool,
+    user: Option<String>,
+    csrf: String,
+}
+
+impl Chrome {
+    pub(crate) fn new(user: Option<String>, csrf: String) -> Chrome {
+        Chrome {
+            signed_in: user.is_some(),
+            user,
+            csrf,
+        }
+    }
+}
+
+/// `GET /dashboard`: the caller's clusters.
+#[derive(Serialize)]
+pub(crate) struct ClustersPage {
+    #[serde(flatten)]
+    chrome: Chrome,
+    clusters: Vec<ClusterRow>,
+}
+
+impl View for ClustersPage {
+    const TEMPLATE: &'static str = "clusters";
+}
+
+impl ClustersPage {
+    pub(crate) fn new(chrome: Chrome, clusters: &[Cluster]) -> ClustersPage {
+        ClustersPage {
+            chrome,
+            clusters: clusters.iter().map(ClusterRow::of).collect(),
+        }
+    }
+}
+
+/// One line of the listing.
+#[derive(Serialize)]
+struct ClusterRow {
+    id: String,
+    name: String,
+    components: String,
+    provider: String,
+    nodes: u16,
+    state: String,
+    created: String,
+}
+
+impl ClusterRow {
+    fn of(cluster: &Cluster) -> ClusterRow {
+        ClusterRow {
+            id: cluster.id.to_string(),
+            name: cluster.spec.request.name.to_string(),
+            components: cluster.plan.component_names().join(", "),
+            provider: cluster.spec.request.provider.to_string(),
+            nodes: cluster.plan.slave_count() + 1,
+            state: cluster.state.to_string(),
+            created: cluster.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
+    }
+}
+
+/// `GET /dashboard/new`, and the same form again, filled in, when a create is refused.
+#[derive(Serialize)]
+pub(crate) struct NewPage {
+    #[serde(flatten)]
+    chrome: Chrome,
+    /// Why the create was refused.
+    error: Option<String>,
+    providers: Vec<ProviderOption>,
+    components: Vec<ComponentChoice>,
+    nodes: NodeFields,
+    form: NewFormValues,
+}
+
+impl View for NewPage {
+    const TEMPLATE: &'static str = "new";
+}
+
+impl NewPage {
+    /// The form offering the `providers` here and the catalogue's components, with the
+    /// values `form` sent (none on a first visit) kept.
+    pub(crate) fn new(
+        chrome: Chrome,
+        catalogue: &Catalogue,
+        providers: &[&str],
+        default_provider: &str,
+        form: &[(String, String)],
+        error: Option<String>,
+        nodes: NodeFields,
+    ) -> NewPage {
+        let value = |key: &str| field(form, key);
+        let chosen = chosen_components(form);
+        let provider = match value("provider") {
+            p if p.is_empty() => default_provider.to_string(),
+            p => p,
+        };
+        let slaves = match value("slaves") {
+            v if v.is_empty() => "2".to_string(),
+            v => v,
+        };
+        NewPage {
+            chrome,
+            error,
+            providers: providers
+                .iter()
+                .map(|&name| ProviderOption {
+                    name: name.to_string(),
+                    selected: name == provider,
+                })
+                .collect(),
+            components: catalogue
+                .iter()
+                .map(|c| ComponentChoice::of(c, chosen.contains(&c.name.as_str())))
+                .collect(),
+            nodes,
+            form: NewFormValues {
+                name: value("name"),
+                slaves,
+                stage: value("stage") == "true",
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ProviderOption {
+    name: String,
+    selected: bool,
+}
+
+/// A component's checkbox, with its parameters' fields.
+#[derive(Serialize)]
+struct ComponentChoice {
+    name: String,
+    version: String,
+    description: String,
+    /// The providers it runs on, for the hint; empty when any.
+    providers: String,
+    /// The components it needs, comma-separated, for the script that ticks them too.
+    depends: String,
+    checked: bool,
+    params: Vec<ParamField>,
+}
+
+impl ComponentChoice {
+    fn of(component: &Component, checked: bool) -> ComponentChoice {
+        ComponentChoice {
+            name: component.name.clone(),
+            version: component.version.clone(),
+            description: component.description.clone(),
+            providers: component
+                .providers
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            depends: component.depends_on.join(","),
+            checked,
+            params: component
+                .parameters
+                .iter()
+                .map(|(name, p)| ParamField::of(name, p))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ParamField {
+    name: String,
+    kind: &'static str,
+    /// A password field, without its default shown.
+    secret: bool,
+    description: String,
+    default: String,
+}
+
+impl ParamField {
+    fn of(name: &str, parameter: &Parameter) -> ParamField {
+        ParamField {
+            name: name.to_string(),
+            kind: parameter.kind.as_str(),
+            secret: parameter.secret,
+            description: parameter.description.clone(),
+            default: parameter.default.to_string(),
+        }
+    }
+}
+
+/// The create form's own fields, as sent.
+#[derive(Serialize)]
+struct NewFormValues {
+    name: String,
+    slaves: String,
+    stage: bool,
+}
+
+/// The create form's four node fields (master/slave image and flavor), and what the
+/// cloud could not list, and why.
+#[derive(Debug, Serialize)]
+pub(crate) struct NodeFields {
+    /// The cloud listed images or flavors with the user's token.
+    pub(crate) listed: bool,
+    pub(crate) problems: Vec<String>,
+    pub(crate) fields: Vec<NodeField>,
+}
+
+/// A select when the cloud listed something, else a text input.
+#[derive(Debug, Serialize)]
+pub(crate) struct NodeField {
+    pub(crate) id: &'static str,
+    pub(crate) label: &'static str,
+    /// The text input's value.
+    pub(crate) value: String,
+    /// The select's options; `None` draws a text input.
+    pub(crate) options: Option<Vec<NodeOption>>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct NodeOption {
+    pub(crate) value: String,
+    pub(crate) text: String,
+    pub(crate) selected: bool,
+}
+
+/// `GET /dashboard/clusters/UUID`: one cluster.
+#[derive(Serialize)]
+pub(crate) struct ClusterPage {
+    #[serde(flatten)]
+    chrome: Chrome,
+    cluster: ClusterSummary,
+    web_uis: Vec<WebUiLink>,
+    /// The nodes whose deployment logs it links to.
+    nodes: Vec<String>,
+    /// Staged and not deployed yet: it offers the deploy button.
+    staged: bool,
+}
+
+impl View for ClusterPage {
+    const TEMPLATE: &'static str = "cluster";
+}
+
+impl ClusterPage {
+    pub(crate) fn new(chrome: Chrome, cluster: &Cluster, web_uis: Vec<WebUiLink>) -> ClusterPage {
+        ClusterPage {
+            chrome,
+            cluster: ClusterSummary {
+                id: cluster.id.to_string(),
+                name: cluster.spec.request.name.to_string(),
+                state: cluster.state,
+                reason: cluster.state_reason.clone(),
+                components: cluster.plan.component_names().join(", "),
+                provider: cluster.spec.request.provider.to_string(),
+                nodes: cluster.plan.slave_count() + 1,
+                external_ip: cluster.outputs.external_ip.clone().unwrap_or_default(),
+            },
+            web_uis,
+            nodes: cluster.plan.node_names(),
+            staged: cluster.state == ClusterState::Pending && cluster.spec.staged,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ClusterSummary {
+    id: String,
+    name: String,
+    state: ClusterState,
+    reason: String,
+    components: String,
+    provider: String,
+    nodes: u16,
+    /// Empty until the provider gives one.
+    external_ip: String,
+}
+
+/// A component's web UI on the master, and whether its port answered.
+#[derive(Serialize)]
+pub(crate) struct WebUiLink {
+    pub(crate) name: String,
+    pub(crate) component: String,
+    pub(crate) url: String,
+    pub(crate) up: bool,
+}
+
+/// `GET /dashboard/login`, and the same form again, with the reason, when Keystone
+/// refuses.
+#[derive(Serialize)]
+pub(crate) struct LoginPage {
+    #[serde(flatten)]
+    chrome: Chrome,
+    error: Option<String>,
+    form: LoginFormValues,
+}
+
+impl View for LoginPage {
+    const TEMPLATE: &'static str = "login";
+}
+
+impl LoginPage {
+    /// The header shows nobody signed in, whatever session the browser holds.
+    pub(crate) fn new(csrf: String, error: Option<String>, user: String, project: String) -> Self {
+        LoginPage {
+            chrome: Chrome::new(None, csrf),
+            error,
+            form: LoginFormValues { user, project },
+        }
+    }
+}
+
+/// What the user typed, kept; never the password.
+#[derive(Serialize)]
+struct LoginFormValues {
+    user: String,
+    project: String,
+}
+
+#[cfg(test)]
+mod tests;

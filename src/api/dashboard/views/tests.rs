@@ -1,0 +1,304 @@
+//! Every template, drawn from its view model in each of its branches: strict mode
+//! turns a field a template names and its view lacks into a failing test here,
+//! not a blank on a page. (Only where it is drawn: `{{#if absent}}` is simply false,
+//! strict or not, which is why the view models keep every field, `None` as null.)
+
+use std::path::Path;
+
+use chrono::Utc;
+
+use super::*;
+use crate::cluster::Outputs;
+use crate::cluster::keys::KeyPair;
+use crate::cluster::spec::ClusterSpec;
+use crate::domain::Scalar;
+use crate::domain::{ClusterId, ProviderKind, TenantId};
+use crate::manifest::Manifest;
+use crate::occi::text::Attribute;
+
+fn drawn<V: View>(view: &V) -> String {
+    render(view).unwrap_or_else(|e| panic!("{} does not render: {e}", V::TEMPLATE))
+}
+
+fn chrome(user: Option<&str>) -> Chrome {
+    Chrome::new(user.map(str::to_string), "tok".to_string())
+}
+
+/// A spark cluster with two slaves, made from these attributes besides.
+fn cluster(attributes: &[(&str, &str)]) -> Cluster {
+    let given: Vec<Attribute> = [
+        ("icclab.disco.name", "web-1"),
+        ("icclab.disco.dependencies.inject", "['spark']"),
+        ("icclab.disco.components.heat.slavecount", "2"),
+    ]
+    .iter()
+    .chain(attributes)
+    .map(|(name, value)| Attribute {
+        name: name.to_string(),
+        value: Scalar::String(value.to_string()),
+    })
+    .collect();
+    let checked = Manifest::built_in()
+        .expect("manifest")
+        .check_request(&given)
+        .expect("valid");
+    let id = ClusterId::new();
+    let spec = ClusterSpec::from_attributes(id, &checked, ProviderKind::File).expect("spec");
+    let plan =
+        crate::frameworks::resolve::resolve(&spec.request, &crate::frameworks::testing::standard())
+            .expect("plan");
+    let now = Utc::now();
+    Cluster {
+        id,
+        tenant: TenantId::default_tenant(),
+        plan,
+        spec,
+        delegation: Default::default(),
+        state: ClusterState::Pending,
+        state_reason: String::new(),
+        outputs: Outputs::default(),
+        keys: KeyPair::generate("k").expect("key"),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn form(fields: &[(&str, &str)]) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn free_text(id: &'static str, value: &str) -> NodeField {
+    NodeField {
+        id,
+        label: "A label",
+        value: value.to_string(),
+        options: None,
+    }
+}
+
+#[test]
+fn a_template_naming_a_field_its_view_lacks_does_not_render() {
+    #[derive(Serialize)]
+    struct HeaderOnly {
+        #[serde(flatten)]
+        chrome: Chrome,
+    }
+    impl View for HeaderOnly {
+        const TEMPLATE: &'static str = "cluster";
+    }
+    let refused = render(&HeaderOnly {
+        chrome: chrome(None),
+    })
+    .expect_err("strict mode");
+    assert!(refused.to_string().contains("cluster.name"), "{refused}");
+}
+
+#[test]
+fn the_listing_renders_empty_and_with_a_cluster_for_a_signed_in_user() {
+    let empty = drawn(&ClustersPage::new(chrome(None), &[]));
+    assert!(empty.contains("No clusters yet."), "{empty}");
+    assert!(!empty.contains("Sign out"), "nobody signed in");
+
+    let web = cluster(&[]);
+    let listing = drawn(&ClustersPage::new(
+        chrome(Some("<b>demo</b>")),
+        std::slice::from_ref(&web),
+    ));
+    assert!(
+        listing.contains("Sign out &lt;b&gt;demo&lt;/b&gt;"),
+        "{listing}"
+    );
+    assert!(listing.contains(&format!("<tr data-id=\"{}\">", web.id)));
+    assert!(listing.contains(">spark</td>"), "{listing}");
+    assert!(listing.contains("<td>3</td>"), "a master and two slaves");
+    assert_eq!(
+        listing.matches("name=\"csrf\" value=\"tok\"").count(),
+        2,
+        "the sign-out form and the row's delete form repeat the token"
+    );
+}
+
+#[test]
+fn the_create_form_renders_the_shipped_catalogue_and_again_as_sent_with_the_reason() {
+    let catalogue = Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("frameworks"))
+        .expect("the shipped frameworks");
+    let providers = ["file", "local", "openstack"];
+    let nodes = |form: &[(String, String)]| super::super::node_choices::fields(form, None);
+    let first = drawn(&NewPage::new(
+        chrome(None),
+        &catalogue,
+        &providers,
+        "local",
+        &[],
+        None,
+        nodes(&[]),
+    ));
+    for component in catalogue.iter() {
+        assert!(
+            first.contains(&format!("id=\"c-{}\"", component.name)),
+            "{}",
+            component.name
+        );
+    }
+    assert!(
+        first.contains("<option value=\"local\" selected>"),
+        "{first}"
+    );
+    assert!(first.contains("id=\"slaves\" name=\"slaves\" min=\"0\" max=\"100\" value=\"2\""));
+    assert!(first.contains("type=\"password\""), "a secret parameter");
+    assert!(!first.contains("role=\"alert\""), "{first}");
+
+    let sent = form(&[
+        ("name", "<b>x</b>"),
+        ("provider", "file"),
+        ("component", "spark"),
+        ("slaves", "5"),
+        ("stage", "true"),
+        ("masterimage", "my-image"),
+    ]);
+    let again = drawn(&NewPage::new(
+        chrome(None),
+        &catalogue,
+        &providers,
+        "local",
+        &sent,
+        Some("<i>refused</i>".to_string()),
+        nodes(&sent),
+    ));
+    assert!(
+        again.contains("role=\"alert\">&lt;i&gt;refused&lt;/i&gt;</div>"),
+        "{again}"
+    );
+    assert!(again.contains("value=\"&lt;b&gt;x&lt;/b&gt;\""), "{again}");
+    assert!(again.contains("<option value=\"file\" selected>"));
+    assert!(
+        again.contains("value=\"spark\" data-depends=\"\" checked>"),
+        "{again}"
+    );
+    assert!(again.contains("value=\"5\""));
+    assert!(again.contains("value=\"true\" checked>"), "staged");
+    assert!(
+        again.contains("name=\"masterimage\" value=\"my-image\""),
+        "{again}"
+    );
+}
+
+#[test]
+fn the_node_fields_draw_a_select_where_the_cloud_listed_and_say_what_it_did_not() {
+    let catalogue = crate::frameworks::testing::standard();
+    let nodes = NodeFields {
+        listed: true,
+        problems: vec!["Flavors could not be listed: <no>.".to_string()],
+        fields: vec![
+            NodeField {
+                id: "masterimage",
+                label: "Master image",
+                value: "debian".to_string(),
+                options: Some(vec![
+                    NodeOption {
+                        value: "debian".to_string(),
+                        text: "debian — needs 10 GB disk".to_string(),
+                        selected: false,
+                    },
+                    NodeOption {
+                        value: "ubuntu".to_string(),
+                        text: "ubuntu".to_string(),
+                        selected: true,
+                    },
+                ]),
+            },
+            free_text("masterflavor", "m1.medium"),
+        ],
+    };
+    let html = drawn(&NewPage::new(
+        chrome(Some("demo")),
+        &catalogue,
+        &["openstack"],
+        "openstack",
+        &[],
+        None,
+        nodes,
+    ));
+    assert!(html.contains("Listed from the cloud with your token"));
+    assert!(html.contains("role=\"status\">Flavors could not be listed: &lt;no&gt;.</p>"));
+    assert!(html.contains(
+        "<select id=\"masterimage\" name=\"masterimage\"><option value=\"debian\">debian — needs 10 GB disk</option><option value=\"ubuntu\" selected>ubuntu</option></select>"
+    ), "{html}");
+    assert!(html.contains(
+        "<input type=\"text\" id=\"masterflavor\" name=\"masterflavor\" value=\"m1.medium\">"
+    ));
+}
+
+#[test]
+fn a_staged_cluster_s_page_offers_deploy_and_its_web_uis_with_their_state() {
+    let mut staged = cluster(&[("icclab.disco.stage", "true")]);
+    staged.state_reason = "<script>alert(1)</script>".to_string();
+    staged.outputs.external_ip = Some("10.0.0.5".to_string());
+    let web_uis = vec![
+        WebUiLink {
+            name: "Spark master".to_string(),
+            component: "spark".to_string(),
+            url: "http://10.0.0.5:8080/".to_string(),
+            up: true,
+        },
+        WebUiLink {
+            name: "History".to_string(),
+            component: "spark".to_string(),
+            url: "http://10.0.0.5:18080/".to_string(),
+            up: false,
+        },
+    ];
+    let html = drawn(&ClusterPage::new(chrome(None), &staged, web_uis));
+    assert!(html.contains("<title>web-1 · DISCO</title>"), "{html}");
+    assert!(html.contains(&format!(
+        "action=\"/dashboard/clusters/{}/deploy\"",
+        staged.id
+    )));
+    assert!(html.contains("id=\"reason\">&lt;script&gt;alert(1)&lt;/script&gt;</dd>"));
+    assert!(html.contains("class=\"dot dot-up\""));
+    assert!(html.contains("class=\"dot dot-down\""));
+    assert!(html.contains("<a href=\"http://10.0.0.5:8080/\""), "{html}");
+    assert!(html.contains(&format!("/disco/{}/logs?node=slaves:2", staged.id)));
+}
+
+#[test]
+fn a_cluster_s_page_without_an_address_has_no_web_uis_yet_and_no_deploy() {
+    let mut ready = cluster(&[]);
+    ready.state = ClusterState::Ready;
+    let html = drawn(&ClusterPage::new(chrome(Some("demo")), &ready, Vec::new()));
+    assert!(
+        html.contains("<li>None yet (no address yet).</li>"),
+        "{html}"
+    );
+    assert!(!html.contains("/deploy\""), "not staged");
+    assert!(html.contains("class=\"state state-ready\""));
+    assert!(html.contains("Sign out demo"));
+}
+
+#[test]
+fn the_sign_in_page_renders_empty_and_again_with_the_refusal() {
+    let first = drawn(&LoginPage::new(
+        "tok".to_string(),
+        None,
+        String::new(),
+        String::new(),
+    ));
+    assert!(!first.contains("role=\"alert\""));
+    assert!(!first.contains("Sign out"), "the header shows nobody");
+    assert!(first.contains("name=\"csrf\" value=\"tok\""));
+
+    let refused = drawn(&LoginPage::new(
+        "tok".to_string(),
+        Some("wrong <password>".to_string()),
+        "<demo>".to_string(),
+        "demo".to_string(),
+    ));
+    assert!(refused.contains("role=\"alert\">wrong &lt;password&gt;</div>"));
+    assert!(
+        refused.contains("name=\"user\" required autocomplete=\"username\" value=\"&lt;demo&gt;\"")
+    );
+    assert!(refused.contains("name=\"project\" required value=\"demo\""));
+}
