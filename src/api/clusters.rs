@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
-use super::negotiate::{Produces, negotiate};
+use super::negotiate::Rendering;
 use super::present::{self, PrivateKey};
 use super::request::read_occi;
 use crate::cluster::Cluster;
@@ -17,14 +17,12 @@ use crate::occi::text::{Category, CategoryClass};
 
 pub(super) async fn create(
     req: HttpRequest,
+    Rendering(media): Rendering,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let media = negotiate(&req, Produces::Collection)?;
-    create_cluster(&req, payload, &state)
-        .await
-        .map_err(|e| e.rendered_as(media))
-        .and_then(|resource| present::created(media, &resource))
+    let resource = create_cluster(&req, payload, &state).await?;
+    present::created(media, &resource)
 }
 
 async fn create_cluster(
@@ -75,69 +73,57 @@ fn check_kind(categories: &[Category], manifest: &Manifest) -> Result<(), ApiErr
 
 pub(super) async fn list(
     req: HttpRequest,
+    Rendering(media): Rendering,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let media = negotiate(&req, Produces::Collection)?;
-    async {
-        let identity = state.identify(&req).await?;
-        let clusters = state.store.clusters(&identity.tenant).await?;
-        let base = state.base_url(&req);
-        let resources: Vec<_> = clusters
-            .iter()
-            .map(|c| present::cluster_resource(c, &state.manifest, &base, PrivateKey::Hidden))
-            .collect();
-        present::collection(media, &resources)
-    }
-    .await
-    .map_err(|e| e.rendered_as(media))
+    let identity = state.identify(&req).await?;
+    let clusters = state.store.clusters(&identity.tenant).await?;
+    let base = state.base_url(&req);
+    let resources: Vec<_> = clusters
+        .iter()
+        .map(|c| present::cluster_resource(c, &state.manifest, &base, PrivateKey::Hidden))
+        .collect();
+    present::collection(media, &resources)
 }
 
 pub(super) async fn show(
     req: HttpRequest,
+    Rendering(media): Rendering,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let media = negotiate(&req, Produces::Entity)?;
-    async {
-        let cluster = owned_cluster(&req, &path, &state).await?;
-        let resource = present::cluster_resource(
-            &cluster,
-            &state.manifest,
-            &state.base_url(&req),
-            PrivateKey::Shown,
-        );
-        present::resource(StatusCode::OK, media, &resource)
-    }
-    .await
-    .map_err(|e| e.rendered_as(media))
+    let cluster = owned_cluster(&req, &path, &state).await?;
+    let resource = present::cluster_resource(
+        &cluster,
+        &state.manifest,
+        &state.base_url(&req),
+        PrivateKey::Shown,
+    );
+    present::resource(StatusCode::OK, media, &resource)
 }
 
 pub(super) async fn delete(
     req: HttpRequest,
+    Rendering(media): Rendering,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let media = negotiate(&req, Produces::Entity)?;
-    async {
-        let identity = state.identify(&req).await?;
-        let id = parse_id(&path)?;
-        let cluster = state
-            .store
-            .request_delete(&identity.tenant, id)
-            .await?
-            .ok_or_else(|| no_cluster(&path))?;
-        state.lifecycle.wake();
-        tracing::info!(cluster = %cluster.id, "delete requested");
-        let resource = present::cluster_resource(
-            &cluster,
-            &state.manifest,
-            &state.base_url(&req),
-            PrivateKey::Hidden,
-        );
-        present::resource(StatusCode::OK, media, &resource)
-    }
-    .await
-    .map_err(|e| e.rendered_as(media))
+    let identity = state.identify(&req).await?;
+    let id = parse_id(&path)?;
+    let cluster = state
+        .store
+        .request_delete(&identity.tenant, id)
+        .await?
+        .ok_or_else(|| no_cluster(&path))?;
+    state.lifecycle.wake();
+    tracing::info!(cluster = %cluster.id, "delete requested");
+    let resource = present::cluster_resource(
+        &cluster,
+        &state.manifest,
+        &state.base_url(&req),
+        PrivateKey::Hidden,
+    );
+    present::resource(StatusCode::OK, media, &resource)
 }
 
 #[derive(Deserialize)]
@@ -147,47 +133,48 @@ pub(super) struct ActionQuery {
 
 pub(super) async fn action(
     req: HttpRequest,
+    Rendering(media): Rendering,
     path: web::Path<String>,
     query: web::Query<ActionQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let media = negotiate(&req, Produces::Entity)?;
-    async {
-        let identity = state.identify(&req).await?;
-        let id = parse_id(&path)?;
-        let terms: Vec<&str> = state.manifest.actions.iter().map(|a| a.term.as_str()).collect();
-        let Some(term) = query.action.as_deref() else {
-            return Err(ApiError::bad_request(format!(
-                "action: POST to a cluster needs ?action=, one of {}; its attributes cannot be changed",
-                terms.join(", ")
+    let identity = state.identify(&req).await?;
+    let id = parse_id(&path)?;
+    let terms: Vec<&str> = state
+        .manifest
+        .actions
+        .iter()
+        .map(|a| a.term.as_str())
+        .collect();
+    let Some(term) = query.action.as_deref() else {
+        return Err(ApiError::bad_request(format!(
+            "action: POST to a cluster needs ?action=, one of {}; its attributes cannot be changed",
+            terms.join(", ")
+        )));
+    };
+    let Some(action) = state.manifest.action(term) else {
+        return Err(ApiError::bad_request(format!(
+            "action: unknown action {term:?}; expected one of {}",
+            terms.join(", ")
+        )));
+    };
+    let cluster = match action.term.as_str() {
+        "deploy" => state.store.request_deploy(&identity.tenant, id).await?,
+        other => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "the manifest declares action {other:?}, which has no handler"
             )));
-        };
-        let Some(action) = state.manifest.action(term) else {
-            return Err(ApiError::bad_request(format!(
-                "action: unknown action {term:?}; expected one of {}",
-                terms.join(", ")
-            )));
-        };
-        let cluster = match action.term.as_str() {
-            "deploy" => state.store.request_deploy(&identity.tenant, id).await?,
-            other => {
-                return Err(ApiError::internal(anyhow::anyhow!(
-                    "the manifest declares action {other:?}, which has no handler"
-                )));
-            }
         }
-        .ok_or_else(|| no_cluster(&path))?;
-        state.lifecycle.wake();
-        let resource = present::cluster_resource(
-            &cluster,
-            &state.manifest,
-            &state.base_url(&req),
-            PrivateKey::Hidden,
-        );
-        present::resource(StatusCode::OK, media, &resource)
     }
-    .await
-    .map_err(|e| e.rendered_as(media))
+    .ok_or_else(|| no_cluster(&path))?;
+    state.lifecycle.wake();
+    let resource = present::cluster_resource(
+        &cluster,
+        &state.manifest,
+        &state.base_url(&req),
+        PrivateKey::Hidden,
+    );
+    present::resource(StatusCode::OK, media, &resource)
 }
 
 /// The caller's cluster named in the path; another tenant's is as absent as a missing one.

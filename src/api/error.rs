@@ -8,7 +8,6 @@ use actix_web::{HttpResponse, ResponseError};
 
 use crate::auth::AuthError;
 use crate::lifecycle::create::CreateError;
-use crate::occi::MediaType;
 use crate::openstack::keystone::KeystoneError;
 use crate::store::StoreError;
 
@@ -50,13 +49,13 @@ impl ApiErrorKind {
     }
 }
 
-/// An error and the rendering its body should have.
+/// An error of a request. Its body is text; on routes that negotiate a rendering
+/// (`negotiate::Negotiation`), JSON when that was chosen.
 #[derive(Debug, thiserror::Error)]
 #[error("{kind}")]
 pub struct ApiError {
     #[source]
     pub kind: ApiErrorKind,
-    json: bool,
 }
 
 impl ApiError {
@@ -72,16 +71,38 @@ impl ApiError {
         ApiErrorKind::Internal(error.into()).into()
     }
 
-    /// Renders the body as the response would have been rendered.
-    pub fn rendered_as(mut self, media: MediaType) -> ApiError {
-        self.json = media == MediaType::Json;
-        self
+    /// The answer, its body in the JSON rendering or as a line of text. Logs nothing:
+    /// `error_response` logs a server-side failure once.
+    pub fn response(&self, json: bool) -> HttpResponse {
+        let status = self.status_code();
+        let mut response = HttpResponse::build(status);
+        if let ApiErrorKind::SeeOther(location) = &self.kind {
+            return response
+                .insert_header((header::LOCATION, location.clone()))
+                .finish();
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("30")));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Keystone uri=\"/v3\""),
+            ));
+        }
+        if json {
+            response.json(serde_json::json!({ "errors": [{ "detail": self.kind.to_string() }] }))
+        } else {
+            response
+                .content_type("text/plain; charset=utf-8")
+                .body(format!("{}\n", self.kind))
+        }
     }
 }
 
 impl From<ApiErrorKind> for ApiError {
     fn from(kind: ApiErrorKind) -> ApiError {
-        ApiError { kind, json: false }
+        ApiError { kind }
     }
 }
 
@@ -150,33 +171,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
         // Refusals are logged by the request logger with their reason; a server-side
         // failure's cause chain is logged here, once, and never sent to the client.
         if let ApiErrorKind::Internal(cause) = &self.kind {
             tracing::error!(error = ?cause, "request failed");
         }
-        let mut response = HttpResponse::build(status);
-        if let ApiErrorKind::SeeOther(location) = &self.kind {
-            return response
-                .insert_header((header::LOCATION, location.clone()))
-                .finish();
-        }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("30")));
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            response.insert_header((
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Keystone uri=\"/v3\""),
-            ));
-        }
-        if self.json {
-            response.json(serde_json::json!({ "errors": [{ "detail": self.kind.to_string() }] }))
-        } else {
-            response
-                .content_type("text/plain; charset=utf-8")
-                .body(format!("{}\n", self.kind))
-        }
+        self.response(false)
     }
 }

@@ -11,6 +11,7 @@ mod tasks;
 
 use std::sync::Arc;
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::{Authenticator, Identity};
@@ -22,7 +23,7 @@ use crate::manifest::Manifest;
 use crate::providers::Providers;
 use crate::store::Store;
 use error::ApiError;
-use negotiate::{Produces, negotiate};
+use negotiate::{Produces, Rendering, negotiation};
 
 /// What every handler shares.
 pub struct AppState {
@@ -57,88 +58,98 @@ impl AppState {
 
 pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
     let collection = location.trim_end_matches('/').to_string();
-    cfg.route("/-/", web::get().to(query_interface))
-        .route(
-            "/.well-known/org/ogf/occi/-/",
-            web::get().to(query_interface),
-        )
-        .route("/healthz", web::get().to(health))
-        .service(
-            web::resource([format!("{collection}/"), collection.clone()])
-                .route(web::get().to(clusters::list))
-                .route(web::post().to(clusters::create)),
-        )
-        .route(
-            &format!("{collection}/components"),
-            web::get().to(clusters::components),
-        )
-        .route(
-            &format!("{collection}/{{id}}/plan"),
-            web::get().to(clusters::plan),
-        )
-        .route(
-            &format!("{collection}/{{id}}/template"),
-            web::get().to(clusters::template),
-        )
-        .route(
-            &format!("{collection}/{{id}}/report"),
-            web::post().to(tasks::report),
-        )
-        .route(
-            &format!("{collection}/{{id}}/tasks"),
-            web::get().to(tasks::tasks),
-        )
-        .route(
-            &format!("{collection}/{{id}}/events"),
-            web::get().to(tasks::events),
-        )
-        .route(
-            &format!("{collection}/{{id}}/logs"),
-            web::get().to(tasks::logs),
-        )
-        .route("/dashboard", web::get().to(dashboard::clusters))
-        .route("/dashboard/", web::get().to(dashboard::clusters))
-        .route("/dashboard/states", web::get().to(dashboard::states))
-        .route("/dashboard/login", web::get().to(dashboard::login_form))
-        .route("/dashboard/login", web::post().to(dashboard::login))
-        .route("/dashboard/logout", web::post().to(dashboard::logout))
-        .route("/dashboard/new", web::get().to(dashboard::new_form))
-        .route("/dashboard/new", web::post().to(dashboard::create))
-        .route(
-            "/dashboard/clusters/{id}",
-            web::get().to(dashboard::cluster),
-        )
-        .route(
-            "/dashboard/clusters/{id}/key",
-            web::get().to(dashboard::key),
-        )
-        .route(
-            "/dashboard/clusters/{id}/events",
-            web::get().to(dashboard::events),
-        )
-        .route(
-            "/dashboard/clusters/{id}/delete",
-            web::post().to(dashboard::delete),
-        )
-        .route(
-            "/dashboard/clusters/{id}/deploy",
-            web::post().to(dashboard::deploy),
-        )
-        .service(
-            web::resource(format!("{collection}/{{id}}"))
-                .route(web::get().to(clusters::show))
-                .route(web::delete().to(clusters::delete))
-                .route(web::post().to(clusters::action)),
-        );
+    cfg.service(
+        web::resource(["/-/", "/.well-known/org/ogf/occi/-/"])
+            .wrap(from_fn(|req, next| {
+                negotiation(Produces::Entity, req, next)
+            }))
+            .route(web::get().to(query_interface)),
+    )
+    .route("/healthz", web::get().to(health))
+    .service(
+        web::resource([format!("{collection}/"), collection.clone()])
+            .wrap(from_fn(|req, next| {
+                negotiation(Produces::Collection, req, next)
+            }))
+            .route(web::get().to(clusters::list))
+            .route(web::post().to(clusters::create)),
+    )
+    .route(
+        &format!("{collection}/components"),
+        web::get().to(clusters::components),
+    )
+    .route(
+        &format!("{collection}/{{id}}/plan"),
+        web::get().to(clusters::plan),
+    )
+    .route(
+        &format!("{collection}/{{id}}/template"),
+        web::get().to(clusters::template),
+    )
+    .route(
+        &format!("{collection}/{{id}}/report"),
+        web::post().to(tasks::report),
+    )
+    .service(
+        web::resource(format!("{collection}/{{id}}/tasks"))
+            .wrap(from_fn(|req, next| {
+                negotiation(Produces::TaskTree, req, next)
+            }))
+            .route(web::get().to(tasks::tasks)),
+    )
+    .route(
+        &format!("{collection}/{{id}}/events"),
+        web::get().to(tasks::events),
+    )
+    .route(
+        &format!("{collection}/{{id}}/logs"),
+        web::get().to(tasks::logs),
+    )
+    .route("/dashboard", web::get().to(dashboard::clusters))
+    .route("/dashboard/", web::get().to(dashboard::clusters))
+    .route("/dashboard/states", web::get().to(dashboard::states))
+    .route("/dashboard/login", web::get().to(dashboard::login_form))
+    .route("/dashboard/login", web::post().to(dashboard::login))
+    .route("/dashboard/logout", web::post().to(dashboard::logout))
+    .route("/dashboard/new", web::get().to(dashboard::new_form))
+    .route("/dashboard/new", web::post().to(dashboard::create))
+    .route(
+        "/dashboard/clusters/{id}",
+        web::get().to(dashboard::cluster),
+    )
+    .route(
+        "/dashboard/clusters/{id}/key",
+        web::get().to(dashboard::key),
+    )
+    .route(
+        "/dashboard/clusters/{id}/events",
+        web::get().to(dashboard::events),
+    )
+    .route(
+        "/dashboard/clusters/{id}/delete",
+        web::post().to(dashboard::delete),
+    )
+    .route(
+        "/dashboard/clusters/{id}/deploy",
+        web::post().to(dashboard::deploy),
+    )
+    .service(
+        web::resource(format!("{collection}/{{id}}"))
+            .wrap(from_fn(|req, next| {
+                negotiation(Produces::Entity, req, next)
+            }))
+            .route(web::get().to(clusters::show))
+            .route(web::delete().to(clusters::delete))
+            .route(web::post().to(clusters::action)),
+    );
 }
 
 async fn query_interface(
-    req: HttpRequest,
+    Rendering(media): Rendering,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let media = negotiate(&req, Produces::Entity)?;
     let query = present::query_interface(&state.manifest, &state.catalogue);
-    present::query(media, &query).map_err(|e| e.rendered_as(media))
+    present::query(media, &query)
 }
 
 async fn health() -> HttpResponse {

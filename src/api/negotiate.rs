@@ -1,8 +1,18 @@
-//! Content negotiation: which rendering an answer gets, from the Accept header. text/plain
-//! when the client states no preference; 406 when it accepts none of those we produce.
+//! Content negotiation: which rendering an answer gets, from the Accept header; the
+//! endpoint's first offer when the client states no preference; 406 when it accepts none
+//! of those the endpoint produces.
+//!
+//! Routes are wrapped in `negotiation(produces)`, once: it answers the 406 before the
+//! handler runs, hands the handler the chosen `Rendering`, and renders the handler's
+//! errors in it (JSON errors for a JSON answer, a line of text otherwise).
 
-use actix_web::HttpRequest;
+use std::future::{Ready, ready};
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError};
 
 use super::error::{ApiError, ApiErrorKind};
 use crate::occi::MediaType;
@@ -14,9 +24,12 @@ pub enum Produces {
     Entity,
     /// A list of resources: text/uri-list too.
     Collection,
+    /// A task tree: JSON, or the table `disco task-status` prints.
+    TaskTree,
 }
 
 impl Produces {
+    /// What the endpoint offers, the one given when the client has no preference first.
     fn offers(self) -> &'static [MediaType] {
         match self {
             Produces::Entity => &[MediaType::TextPlain, MediaType::TextOcci, MediaType::Json],
@@ -26,11 +39,59 @@ impl Produces {
                 MediaType::UriList,
                 MediaType::Json,
             ],
+            Produces::TaskTree => &[MediaType::Json, MediaType::TextPlain],
         }
     }
 }
 
-pub fn negotiate(req: &HttpRequest, produces: Produces) -> Result<MediaType, ApiError> {
+/// The rendering negotiated for this request's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rendering(pub MediaType);
+
+impl FromRequest for Rendering {
+    type Error = ApiError;
+    type Future = Ready<Result<Rendering, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(req.extensions().get::<Rendering>().copied().ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!(
+                "{} is not wrapped in a negotiation",
+                req.path()
+            ))
+        }))
+    }
+}
+
+/// The wrapper of a route that produces `produces`: see the module's doc.
+pub async fn negotiation(
+    produces: Produces,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    let media = match negotiate(req.request(), produces) {
+        Ok(media) => media,
+        Err(refused) => {
+            let response = refused.error_response();
+            return Ok(req.into_response(response).map_into_right_body());
+        }
+    };
+    req.extensions_mut().insert(Rendering(media));
+    let response = next.call(req).await?;
+    if media != MediaType::Json {
+        return Ok(response.map_into_left_body());
+    }
+    let json = response
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>())
+        .map(|e| e.response(true));
+    Ok(match json {
+        Some(json) => response.into_response(json).map_into_right_body(),
+        None => response.map_into_left_body(),
+    })
+}
+
+fn negotiate(req: &HttpRequest, produces: Produces) -> Result<MediaType, ApiError> {
     let accept: Vec<&str> = req
         .headers()
         .get_all(header::ACCEPT)
@@ -65,15 +126,17 @@ fn choose(accept: &str, produces: Produces) -> Option<MediaType> {
             ranges.push((quality, position, essence));
         }
     }
+    let default = offers[0];
     if ranges.is_empty() {
-        return Some(MediaType::TextPlain);
+        return Some(default);
     }
     // Highest quality first; among equals, the client's order.
     ranges.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     ranges.into_iter().find_map(|(_, _, essence)| {
         let essence = essence.to_ascii_lowercase();
         let wanted = match essence.as_str() {
-            "*/*" | "text/*" => Some(MediaType::TextPlain),
+            "*/*" => Some(default),
+            "text/*" => Some(MediaType::TextPlain),
             "application/*" => Some(MediaType::Json),
             other => MediaType::from_essence(other),
         };

@@ -11,9 +11,11 @@ use serde::Deserialize;
 use super::AppState;
 use super::clusters::{owned_cluster, parse_id};
 use super::error::{ApiError, ApiErrorKind};
+use super::negotiate::Rendering;
 use crate::cluster::Cluster;
 use crate::domain::{ClusterId, ClusterState};
 use crate::domain::{Report, ReportStatus};
+use crate::occi::MediaType;
 use crate::store::Store;
 use crate::tasks::{self, Task};
 
@@ -136,23 +138,17 @@ async fn task_of(store: &Store, cluster: &Cluster) -> Result<Task, ApiError> {
     Ok(tasks::deploy_task(cluster, &transitions, &reports))
 }
 
-fn wants_text(req: &HttpRequest) -> bool {
-    req.headers()
-        .get("accept")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/plain"))
-}
-
 /// `GET /disco/UUID/tasks`: the deploy's task tree, as JSON, or with `Accept:
 /// text/plain` as the table `task-status` shows.
 pub(super) async fn tasks(
     req: HttpRequest,
+    Rendering(media): Rendering,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let cluster = owned_cluster(&req, &path, &state).await?;
     let task = task_of(&state.store, &cluster).await?;
-    if wants_text(&req) {
+    if media == MediaType::TextPlain {
         return Ok(HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body(tasks::render::snapshot(&task)));
