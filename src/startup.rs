@@ -63,13 +63,14 @@ fn authenticator(settings: &Settings) -> anyhow::Result<Arc<dyn Authenticator>> 
         AuthMode::None => Arc::new(NoAuth),
         AuthMode::Keystone => {
             let openstack = &settings.openstack;
-            anyhow::ensure!(
-                openstack.has_keystone(),
-                "auth.mode = \"keystone\" needs openstack.auth_url (or --cloud, or OS_AUTH_URL)"
-            );
+            let Some(auth_url) = &openstack.auth_url else {
+                anyhow::bail!(
+                    "auth.mode = \"keystone\" needs openstack.auth_url (or --cloud, or OS_AUTH_URL)"
+                );
+            };
             Arc::new(KeystoneAuth::new(
                 Keystone::new(
-                    &openstack.auth_url,
+                    auth_url,
                     Duration::from_secs(openstack.request_timeout_secs),
                 )?,
                 &openstack.user_domain,
@@ -192,9 +193,8 @@ impl Application {
 /// Where nodes send their reports: `server.public_url`, else the address this server
 /// listens on (a wildcard address as loopback, which local nodes reach).
 fn report_base(settings: &Settings, port: u16) -> String {
-    let configured = settings.server.public_url.trim_end_matches('/');
-    if !configured.is_empty() {
-        return configured.to_string();
+    if let Some(configured) = &settings.server.public_url {
+        return crate::config::base(configured).to_string();
     }
     let ip = settings.server.listen.ip();
     let ip = if ip.is_unspecified() {

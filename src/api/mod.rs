@@ -43,9 +43,8 @@ pub struct AppState {
 impl AppState {
     /// The scheme and host clients reach us at, for absolute URLs.
     fn base_url(&self, req: &HttpRequest) -> String {
-        let configured = self.settings.server.public_url.trim_end_matches('/');
-        if !configured.is_empty() {
-            return configured.to_string();
+        if let Some(configured) = &self.settings.server.public_url {
+            return crate::config::base(configured).to_string();
         }
         let info = req.connection_info();
         format!("{}://{}", info.scheme(), info.host())

@@ -15,6 +15,11 @@ pub enum CloudsError {
     NoSuchCloud(String, String),
     #[error("clouds.yaml: none found (looked in {0})")]
     NotFound(String),
+    #[error("{origin}: {problem}")]
+    Url {
+        origin: &'static str,
+        problem: String,
+    },
     #[error("reading {path}: {problem}")]
     Read { path: String, problem: String },
 }
@@ -109,14 +114,22 @@ impl OpenstackSettings {
         if let Some(name) = cloud {
             let entry = read_cloud(name)?;
             let auth = &entry.auth;
-            fill(&mut self.auth_url, auth.auth_url.clone());
+            fill_url(
+                &mut self.auth_url,
+                auth.auth_url.as_deref(),
+                "clouds.yaml auth_url",
+            )?;
             fill(&mut self.user_domain, auth.user_domain_name.clone());
             fill(&mut self.project_domain, auth.project_domain_name.clone());
             fill(&mut self.region, entry.region_name.clone());
             fill(&mut self.interface, entry.interface.clone());
         }
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        fill(&mut self.auth_url, var("OS_AUTH_URL"));
+        fill_url(
+            &mut self.auth_url,
+            var("OS_AUTH_URL").as_deref(),
+            "OS_AUTH_URL",
+        )?;
         fill(&mut self.user_domain, var("OS_USER_DOMAIN_NAME"));
         fill(&mut self.project_domain, var("OS_PROJECT_DOMAIN_NAME"));
         fill(&mut self.region, var("OS_REGION_NAME"));
@@ -133,12 +146,30 @@ impl OpenstackSettings {
 
     /// Whether DISCO has a Keystone to talk to.
     pub fn has_keystone(&self) -> bool {
-        !self.auth_url.is_empty()
+        self.auth_url.is_some()
     }
 
     pub fn region(&self) -> Option<&str> {
         (!self.region.is_empty()).then_some(self.region.as_str())
     }
+}
+
+/// Sets a URL the configuration left empty from `from`, parsed; `source` names it in
+/// the error.
+fn fill_url(
+    value: &mut Option<url::Url>,
+    from: Option<&str>,
+    source: &'static str,
+) -> Result<(), CloudsError> {
+    if value.is_none()
+        && let Some(text) = from
+    {
+        *value = super::parse_optional_url(text).map_err(|problem| CloudsError::Url {
+            origin: source,
+            problem,
+        })?;
+    }
+    Ok(())
 }
 
 fn fill(value: &mut String, from: Option<String>) {

@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+use url::Url;
 
 use crate::domain::ProviderKind;
 
@@ -36,7 +37,10 @@ pub struct CatalogueSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
-    pub public_url: String,
+    /// The base URL clients and nodes reach this server at; `None` (empty): what each
+    /// request says, and for nodes the address it listens on.
+    #[serde(deserialize_with = "optional_url")]
+    pub public_url: Option<Url>,
     pub body_limit: usize,
     pub shutdown_timeout_secs: u64,
 }
@@ -55,7 +59,9 @@ pub enum AuthMode {
 
 #[derive(Clone, Deserialize)]
 pub struct OpenstackSettings {
-    pub auth_url: String,
+    /// Keystone v3; `None` (empty): no cloud configured.
+    #[serde(deserialize_with = "optional_url")]
+    pub auth_url: Option<Url>,
     pub region: String,
     pub interface: String,
     pub user_domain: String,
@@ -187,12 +193,14 @@ impl Settings {
         if self.data_dir.as_os_str().is_empty() {
             self.data_dir = default_data_dir().ok_or(ConfigError::NoDataDir)?;
         }
+        let exe = std::env::current_exe().ok();
         let source_tree = Path::new(env!("CARGO_MANIFEST_DIR"));
         if self.catalogue.frameworks_dir.as_os_str().is_empty() {
-            self.catalogue.frameworks_dir = source_tree.join("frameworks");
+            self.catalogue.frameworks_dir = shipped_dir("frameworks", exe.as_deref(), source_tree);
         }
         if self.catalogue.templates_dir.as_os_str().is_empty() {
-            self.catalogue.templates_dir = source_tree.join("heat-templates");
+            self.catalogue.templates_dir =
+                shipped_dir("heat-templates", exe.as_deref(), source_tree);
         }
         if self.provider.file.dir.as_os_str().is_empty() {
             self.provider.file.dir = self.data_dir.join("deployments");
@@ -223,6 +231,53 @@ impl Settings {
     pub fn manifest_path(&self) -> Option<&Path> {
         (!self.manifest.as_os_str().is_empty()).then_some(self.manifest.as_path())
     }
+}
+
+/// Where a directory the service ships (`frameworks`, `heat-templates`) is, when the
+/// configuration names none: under the install prefix of the binary
+/// (`PREFIX/bin/disco` reads `PREFIX/share/disco/NAME`), else in the source tree it was
+/// built from (`cargo run`, `cargo install --path .`). When neither exists, the
+/// prefix's, so that the error names where it should be.
+fn shipped_dir(name: &str, exe: Option<&Path>, source_tree: &Path) -> PathBuf {
+    let installed = exe
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .map(|prefix| prefix.join("share/disco").join(name));
+    let built_from = source_tree.join(name);
+    match installed {
+        Some(installed) if installed.is_dir() => installed,
+        _ if built_from.is_dir() => built_from,
+        Some(installed) => installed,
+        None => built_from,
+    }
+}
+
+/// An absolute URL, parsed once at load; an empty value is none.
+fn optional_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Url>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_optional_url(&text).map_err(serde::de::Error::custom)
+}
+
+/// `text` as an absolute http(s) URL, or `None` when it is empty.
+pub fn parse_optional_url(text: &str) -> Result<Option<Url>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(Some(url)),
+        Ok(_) => Err(format!(
+            "expected an http:// or https:// URL with a host, got {text:?}"
+        )),
+        Err(e) => Err(format!(
+            "expected an absolute URL such as http://host:port, got {text:?} ({e})"
+        )),
+    }
+}
+
+/// A URL without the trailing slash, to which paths are appended.
+pub fn base(url: &Url) -> &str {
+    url.as_str().trim_end_matches('/')
 }
 
 fn default_cache_dir() -> Option<PathBuf> {
@@ -273,6 +328,57 @@ mod tests {
         .expect("load");
         assert_eq!(settings.server.body_limit, 10);
         assert_eq!(settings.server.listen.port(), 8888);
+    }
+
+    #[test]
+    fn shipped_directories_are_found_under_the_install_prefix_then_in_the_source_tree() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let exe = root.path().join("prefix/bin/disco");
+        let source = root.path().join("checkout");
+        std::fs::create_dir_all(source.join("frameworks")).expect("source tree");
+        assert_eq!(
+            shipped_dir("frameworks", Some(&exe), &source),
+            source.join("frameworks"),
+            "no installed copy: the source tree"
+        );
+        let installed = root.path().join("prefix/share/disco/frameworks");
+        std::fs::create_dir_all(&installed).expect("installed copy");
+        assert_eq!(shipped_dir("frameworks", Some(&exe), &source), installed);
+        assert_eq!(
+            shipped_dir("heat-templates", Some(&exe), &source),
+            root.path().join("prefix/share/disco/heat-templates"),
+            "neither: the prefix's, which the error then names"
+        );
+    }
+
+    #[test]
+    fn urls_are_parsed_at_load_and_an_empty_one_is_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("disco.toml");
+        std::fs::write(
+            &file,
+            "[server]\npublic_url = \"http://disco.example:8888/\"\n",
+        )
+        .expect("write");
+        let settings = Settings::load(&Overrides {
+            config_file: Some(file.clone()),
+            data_dir: Some(dir.path().to_path_buf()),
+            ..Overrides::default()
+        })
+        .expect("load");
+        let url = settings.server.public_url.expect("a public URL");
+        assert_eq!(base(&url), "http://disco.example:8888");
+        std::fs::write(&file, "[server]\npublic_url = \"disco.example\"\n").expect("write");
+        let err = Settings::load(&Overrides {
+            config_file: Some(file),
+            data_dir: Some(dir.path().to_path_buf()),
+            ..Overrides::default()
+        })
+        .expect_err("not a URL");
+        assert!(err.to_string().contains("public_url"), "{err}");
+        assert!(err.to_string().contains("absolute URL"), "{err}");
+        assert_eq!(parse_optional_url(" "), Ok(None));
+        assert!(parse_optional_url("ftp://h/").is_err());
     }
 
     #[test]

@@ -152,7 +152,7 @@ struct Named {
 }
 
 impl Keystone {
-    pub fn new(auth_url: &str, timeout: Duration) -> Result<Keystone, KeystoneError> {
+    pub fn new(auth_url: &url::Url, timeout: Duration) -> Result<Keystone, KeystoneError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -160,7 +160,7 @@ impl Keystone {
             .map_err(|e| KeystoneError::Unreachable(e.to_string()))?;
         Ok(Keystone {
             http,
-            auth_url: auth_url.trim_end_matches('/').to_string(),
+            auth_url: auth_url.as_str().trim_end_matches('/').to_string(),
         })
     }
 

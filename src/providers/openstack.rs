@@ -118,11 +118,11 @@ fn merge(into: &mut Value, from: Value) {
 
 impl OpenstackProvider {
     pub fn new(settings: &OpenstackSettings) -> Result<OpenstackProvider, SetupError> {
-        if !settings.has_keystone() {
+        let Some(auth_url) = &settings.auth_url else {
             return Err(SetupError::NoKeystone);
-        }
+        };
         Ok(OpenstackProvider {
-            keystone: Keystone::new(&settings.auth_url, timeout(settings))?,
+            keystone: Keystone::new(auth_url, timeout(settings))?,
             settings: settings.clone(),
             environment: HeatEnvironment::load(&settings.heat_environment)?,
             tokens: Mutex::new(HashMap::new()),

@@ -43,7 +43,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     settings.jobs.poll_interval_secs = 1;
     // The suite runs with the test bed's OS_* variables set; a plain app must not pick
     // them up as its cloud. OpenStack tests configure it themselves.
-    settings.openstack.auth_url.clear();
+    settings.openstack.auth_url = None;
     // Tests of the interface deploy with the file provider; those of a provider pick it.
     settings.provider.default = disco::domain::ProviderKind::File;
     adjust(&mut settings);
@@ -292,6 +292,21 @@ impl ServerProcess {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether the server logs `text` within ten seconds: a job logs how it ended just
+    /// after it recorded the state a client may already have seen.
+    pub async fn logs_soon(&self, text: &str) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if self.log_text().contains(text) {
+                return true;
+            }
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 }
 

@@ -29,7 +29,12 @@ pub fn on_the_test_bed(settings: &mut Settings, environment: &str) {
     settings.auth.mode = AuthMode::Keystone;
     settings.provider.default = ProviderKind::Openstack;
     let openstack = &mut settings.openstack;
-    openstack.auth_url = std::env::var("OS_AUTH_URL").expect("OS_AUTH_URL: run tests/run.sh");
+    openstack.auth_url = Some(
+        std::env::var("OS_AUTH_URL")
+            .expect("OS_AUTH_URL: run tests/run.sh")
+            .parse()
+            .expect("OS_AUTH_URL is a URL"),
+    );
     openstack.region = String::new();
     openstack.heat_environment = vec![heat_environment(environment)];
     openstack.stack_timeout_mins = 10;
@@ -684,7 +689,7 @@ async fn the_readme_walk_through_works_with_keystone_credentials_sent_as_the_see
 async fn keystone_unreachable_is_a_503_that_says_so() {
     let app = spawn_app_with(|s| {
         on_the_test_bed(s, "fake-env.yaml");
-        s.openstack.auth_url = "http://127.0.0.1:9/v3".into();
+        s.openstack.auth_url = Some("http://127.0.0.1:9/v3".parse().expect("URL"));
         s.openstack.request_timeout_secs = 2;
     })
     .await;

@@ -102,5 +102,5 @@ async fn a_deploy_queued_before_a_crash_runs_after_the_restart() {
             .as_str()
             .is_some_and(|s| s.ends_with(".yaml"))
     );
-    assert!(second.log_text().contains("every component is up"));
+    assert!(second.logs_soon("every component is up").await);
 }
