@@ -14,7 +14,7 @@ use crate::domain::Scalar;
 use crate::occi::text::Attribute;
 
 /// The manifest compiled into the binary.
-pub const BUILT_IN: &str = include_str!("../manifests/disco.json");
+pub const BUILT_IN: &str = include_str!("../../manifests/disco.json");
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
