@@ -6,79 +6,20 @@
 //! known to have their attribute's type.
 
 mod attribute;
+mod raw;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use serde::Deserialize;
-
 pub use self::attribute::{AttributeSpec, AttributeType, NamePattern, SetBy};
+pub use self::raw::{ActionSpec, KindSpec, RawAttribute, RawManifest};
 
+use self::raw::json_to_value;
 use crate::domain::Scalar;
 use crate::occi::text::Attribute;
 
 /// The manifest compiled into the binary.
 pub const BUILT_IN: &str = include_str!("../../manifests/disco.json");
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawManifest {
-    pub kind: KindSpec,
-    #[serde(default)]
-    pub actions: Vec<ActionSpec>,
-    pub attributes: Vec<RawAttribute>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KindSpec {
-    pub term: String,
-    pub scheme: String,
-    pub title: String,
-    #[serde(default)]
-    pub rel: Option<String>,
-    pub location: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ActionSpec {
-    pub term: String,
-    pub scheme: String,
-    pub title: String,
-}
-
-impl ActionSpec {
-    /// The action's identifier: scheme followed by term.
-    pub fn id(&self) -> String {
-        format!("{}{}", self.scheme, self.term)
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawAttribute {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub kind: AttributeType,
-    #[serde(default)]
-    pub default: Option<serde_json::Value>,
-    #[serde(default)]
-    pub required: bool,
-    #[serde(default)]
-    pub mutable: bool,
-    #[serde(default)]
-    pub secret: bool,
-    #[serde(default)]
-    pub set_by: SetBy,
-    pub description: String,
-    #[serde(default)]
-    pub min: Option<i64>,
-    #[serde(default)]
-    pub max: Option<i64>,
-    #[serde(default)]
-    pub values: Vec<String>,
-}
 
 #[derive(Debug, Clone)]
 pub struct Manifest {
@@ -389,19 +330,6 @@ fn describe(value: &Scalar, secret: bool) -> String {
         text = text.chars().take(57).collect::<String>() + "...";
     }
     text
-}
-
-fn json_to_value(value: &serde_json::Value) -> Option<Scalar> {
-    use serde_json::Value as J;
-    match value {
-        J::String(s) => Some(Scalar::String(s.clone())),
-        J::Bool(b) => Some(Scalar::Bool(*b)),
-        J::Number(n) => n
-            .as_i64()
-            .map(Scalar::Integer)
-            .or_else(|| n.as_f64().map(Scalar::Float)),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
