@@ -3,12 +3,15 @@
 //! `Catalogue` holds checked components with their scripts read in, so a bad folder is
 //! found at start-up, not at a user's deploy.
 
+mod raw;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use self::raw::{RawComponent, RawHealth, toml_scalar};
 use crate::domain::{ComponentName, ProviderKind, Scalar};
 
 /// A node group of a cluster.
@@ -103,74 +106,6 @@ impl ParamType {
             ParamType::Boolean => "boolean",
         }
     }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawComponent {
-    name: String,
-    version: String,
-    description: String,
-    #[serde(default)]
-    depends_on: Vec<String>,
-    #[serde(default)]
-    after: Vec<String>,
-    providers: Vec<ProviderKind>,
-    #[serde(default)]
-    parameters: BTreeMap<String, RawParameter>,
-    #[serde(default)]
-    ports: Vec<Port>,
-    #[serde(default)]
-    web_uis: Vec<WebUi>,
-    #[serde(default)]
-    health: Vec<RawHealth>,
-    #[serde(default)]
-    steps: BTreeMap<NodeGroup, BTreeMap<Phase, String>>,
-    /// How the local provider runs the component, where it differs from a VM.
-    #[serde(default)]
-    local: Option<RawLocal>,
-    /// Why the component cannot run on a provider it does not list, for the error.
-    #[serde(default)]
-    unsupported: BTreeMap<ProviderKind, String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLocal {
-    steps: BTreeMap<NodeGroup, BTreeMap<Phase, String>>,
-    /// Replaces the component's checks when given.
-    #[serde(default)]
-    health: Option<Vec<RawHealth>>,
-    /// Replaces the component's web UIs when given.
-    #[serde(default)]
-    web_uis: Option<Vec<WebUi>>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawParameter {
-    #[serde(rename = "type")]
-    kind: ParamType,
-    default: toml::Value,
-    description: String,
-    #[serde(default)]
-    min: Option<i64>,
-    #[serde(default)]
-    max: Option<i64>,
-    #[serde(default)]
-    values: Vec<String>,
-    #[serde(default)]
-    secret: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHealth {
-    node_group: GroupScope,
-    #[serde(default)]
-    tcp: Option<u16>,
-    #[serde(default)]
-    http: Option<HttpCheck>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -612,14 +547,4 @@ fn read_steps(
         steps.insert(*group, scripts);
     }
     Ok(steps)
-}
-
-fn toml_scalar(value: &toml::Value) -> Option<Scalar> {
-    match value {
-        toml::Value::String(s) => Some(Scalar::String(s.clone())),
-        toml::Value::Integer(i) => Some(Scalar::Integer(*i)),
-        toml::Value::Float(f) => Some(Scalar::Float(*f)),
-        toml::Value::Boolean(b) => Some(Scalar::Bool(*b)),
-        _ => None,
-    }
 }
