@@ -63,6 +63,14 @@ enum Attempt {
     Retry(String),
 }
 
+/// Whether a job that fails its cluster asks the provider to stop what the cluster still
+/// runs: nodes a deploy started would otherwise go on costing after nobody waits for them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    WhatRuns,
+    Nothing,
+}
+
 impl Lifecycle {
     pub fn new(
         store: Store,
@@ -282,6 +290,21 @@ impl Lifecycle {
         }
     }
 
+    /// The one way a job fails its cluster: moves it to failed with `reason` (what the
+    /// user reads), stops what it runs if asked, and ends the job as failed with the same
+    /// words. Whether the store made the move is not asked: a cluster deleted meanwhile
+    /// stays deleted, and the job still ends as failed.
+    async fn fail(&self, id: ClusterId, reason: String, stop: Stop) -> Result<Attempt, StoreError> {
+        self.inner
+            .store
+            .transition(id, ClusterState::Failed, &reason, None)
+            .await?;
+        if stop == Stop::WhatRuns {
+            self.stop_failed(id).await;
+        }
+        Ok(Attempt::Finished(JobOutcome::Failed, reason))
+    }
+
     /// Asks the provider to stop what a cluster that just failed still runs.
     async fn stop_failed(&self, id: ClusterId) {
         let Ok(Some(cluster)) = self.inner.store.cluster(None, id).await else {
@@ -314,11 +337,7 @@ impl Lifecycle {
                     cluster.spec.request.provider,
                     self.inner.providers.kinds().join(", ")
                 );
-                self.inner
-                    .store
-                    .transition(cluster.id, ClusterState::Failed, &reason, None)
-                    .await?;
-                Ok(Err(Attempt::Finished(JobOutcome::Failed, reason)))
+                Ok(Err(self.fail(cluster.id, reason, Stop::Nothing).await?))
             }
         }
     }
@@ -361,10 +380,7 @@ impl Lifecycle {
                 Ok(composition) => composition,
                 Err(e) => {
                     let reason = format!("composing the deployment: {e}");
-                    store
-                        .transition(cluster.id, ClusterState::Failed, &reason, None)
-                        .await?;
-                    return Ok(Attempt::Finished(JobOutcome::Failed, reason));
+                    return self.fail(cluster.id, reason, Stop::Nothing).await;
                 }
             };
         let started = std::time::Instant::now();
@@ -382,11 +398,7 @@ impl Lifecycle {
                 Ok(current) => current,
                 Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
                 Err(ProviderError::Permanent(reason)) => {
-                    store
-                        .transition(cluster.id, ClusterState::Failed, &reason, None)
-                        .await?;
-                    self.stop_failed(cluster.id).await;
-                    return Ok(Attempt::Finished(JobOutcome::Failed, reason));
+                    return self.fail(cluster.id, reason, Stop::WhatRuns).await;
                 }
             };
             if last_applied.as_ref() != Some(&current) {
@@ -426,11 +438,7 @@ impl Lifecycle {
                     "the deploy did not finish within {} s",
                     self.inner.settings.deploy_timeout_secs
                 );
-                store
-                    .transition(cluster.id, ClusterState::Failed, &reason, None)
-                    .await?;
-                self.stop_failed(cluster.id).await;
-                return Ok(Attempt::Finished(JobOutcome::Failed, reason));
+                return self.fail(cluster.id, reason, Stop::WhatRuns).await;
             }
             self.pause(started.elapsed(), provider.as_ref()).await;
             // Observed as stored now: with what the provider recorded so far (its stack's
@@ -472,10 +480,7 @@ impl Lifecycle {
                 Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
                 Err(ProviderError::Permanent(e)) => {
                     let reason = format!("delete failed: {e}");
-                    store
-                        .transition(cluster.id, ClusterState::Failed, &reason, None)
-                        .await?;
-                    return Ok(Attempt::Finished(JobOutcome::Failed, reason));
+                    return self.fail(cluster.id, reason, Stop::Nothing).await;
                 }
             }
             if Utc::now() > deadline {
@@ -483,10 +488,7 @@ impl Lifecycle {
                     "delete failed: not finished within {} s; DELETE again to retry",
                     self.inner.settings.delete_timeout_secs
                 );
-                store
-                    .transition(cluster.id, ClusterState::Failed, &reason, None)
-                    .await?;
-                return Ok(Attempt::Finished(JobOutcome::Failed, reason));
+                return self.fail(cluster.id, reason, Stop::Nothing).await;
             }
             self.pause(started.elapsed(), provider.as_ref()).await;
             teardown = provider.observe_delete(&cluster).await;
