@@ -233,13 +233,22 @@ impl Lifecycle {
             JobKind::Deploy => self.deploy(&job).await,
             JobKind::Delete => self.delete(&job).await,
         };
+        // A transient error on the last attempt allowed is a failure like any other.
+        let attempts = job.attempts + 1;
+        let attempt = match attempt {
+            Ok(Attempt::Retry(error)) if attempts >= self.inner.settings.max_attempts => {
+                let reason = format!("gave up after {attempts} attempts: {error}");
+                self.fail(job.cluster_id, reason, Stop::WhatRuns).await
+            }
+            attempt => attempt,
+        };
         let store = &self.inner.store;
         let recorded = match attempt {
             Ok(Attempt::Finished(outcome, note)) => {
                 tracing::info!(job = job.id, cluster = %job.cluster_id, ?outcome, "{note}");
                 store.finish_job(job.id, outcome, &note).await
             }
-            Ok(Attempt::Retry(error)) => self.retry_or_fail(&job, &error).await,
+            Ok(Attempt::Retry(error)) => self.retry_later(&job, attempts, &error).await,
             Err(e) => {
                 tracing::error!(job = job.id, cluster = %job.cluster_id, error = %e, "job hit a store error; it stays queued");
                 let delay = Duration::from_secs(self.inner.settings.poll_interval_secs.max(1));
@@ -253,17 +262,10 @@ impl Lifecycle {
         }
     }
 
-    async fn retry_or_fail(&self, job: &Job, error: &str) -> Result<(), StoreError> {
+    /// Leaves a job that hit a transient error on its `attempts`th attempt queued, to run
+    /// again after a delay that doubles with each attempt, up to `MAX_RETRY_DELAY`.
+    async fn retry_later(&self, job: &Job, attempts: u32, error: &str) -> Result<(), StoreError> {
         let store = &self.inner.store;
-        let attempts = job.attempts + 1;
-        if attempts >= self.inner.settings.max_attempts {
-            let reason = format!("gave up after {attempts} attempts: {error}");
-            store
-                .transition(job.cluster_id, ClusterState::Failed, &reason, None)
-                .await?;
-            self.stop_failed(job.cluster_id).await;
-            return store.finish_job(job.id, JobOutcome::Failed, &reason).await;
-        }
         let delay = Duration::from_secs(1 << attempts.min(9)).min(MAX_RETRY_DELAY);
         tracing::warn!(job = job.id, cluster = %job.cluster_id, attempts, ?delay, "transient error, will retry: {error}");
         store
