@@ -280,14 +280,19 @@ impl Lifecycle {
     async fn job_panicked(&self, job: &Job, panic: &str) {
         tracing::error!(job = job.id, cluster = %job.cluster_id, "job panicked: {panic}");
         let reason = "internal error while running the job; see the server log";
-        let store = &self.inner.store;
-        if let Err(e) = store
-            .transition(job.cluster_id, ClusterState::Failed, reason, None)
+        // The job's own record keeps the panic's words, which the user is not shown.
+        if let Err(e) = self
+            .fail(job.cluster_id, reason.into(), Stop::Nothing)
             .await
         {
             tracing::error!(error = %e, "recording the panic");
         }
-        if let Err(e) = store.finish_job(job.id, JobOutcome::Failed, panic).await {
+        if let Err(e) = self
+            .inner
+            .store
+            .finish_job(job.id, JobOutcome::Failed, panic)
+            .await
+        {
             tracing::error!(error = %e, "recording the panic");
         }
     }
