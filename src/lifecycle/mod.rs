@@ -4,8 +4,15 @@
 //! Jobs run concurrently, one task each; which job is running lives only in memory, so a
 //! job interrupted by a crash or a stop is still queued on disk and runs again on the next
 //! start. Providers are idempotent, so running again finds what the first attempt made.
+//!
+//! This file holds the worker loop, the polling, the recording of each attempt and the one
+//! way a job fails its cluster; each kind of job is in its own file (`deploy`, `delete`),
+//! and `watcher` keeps asking whether ready clusters still run.
 
 pub mod create;
+mod delete;
+mod deploy;
+mod watcher;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +28,7 @@ use crate::compose::{Composer, Composition, Facts};
 use crate::config::JobSettings;
 use crate::domain::{ClusterId, ClusterState};
 use crate::frameworks::catalogue::Catalogue;
-use crate::providers::{Liveness, Progress, Provider, ProviderError, Providers, Teardown};
+use crate::providers::{Provider, Providers};
 use crate::store::{Job, JobKind, JobOutcome, Store, StoreError};
 
 /// How often a job asks its provider for news: every 1/25 of the time it has waited so
@@ -167,46 +174,6 @@ impl Lifecycle {
         watcher.abort();
     }
 
-    /// Checks now, and then every `watch_interval_secs`, that ready clusters still run;
-    /// one whose provider finds it stopped becomes failed with the provider's reason.
-    async fn watch(self, mut shutdown: watch::Receiver<bool>) {
-        let every = Duration::from_secs(self.inner.settings.watch_interval_secs.max(1));
-        loop {
-            if let Err(e) = self.check_ready_clusters().await {
-                tracing::error!(error = %e, "checking the ready clusters");
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
-    }
-
-    /// One round of `watch`; returns how many clusters it found stopped.
-    pub async fn check_ready_clusters(&self) -> Result<usize, StoreError> {
-        let store = &self.inner.store;
-        let mut stopped = 0;
-        for cluster in store.clusters_in_state(ClusterState::Ready).await? {
-            let Some(provider) = self.inner.providers.get(cluster.spec.request.provider) else {
-                continue;
-            };
-            match provider.check(&cluster).await {
-                Ok(Liveness::Running) => {}
-                Ok(Liveness::Stopped(reason)) => {
-                    let reason = format!("stopped: {reason}");
-                    tracing::warn!(cluster = %cluster.id, "{reason}");
-                    if store.fail_if_ready(cluster.id, &reason).await? {
-                        stopped += 1;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(cluster = %cluster.id, error = %e, "could not check the cluster")
-                }
-            }
-        }
-        Ok(stopped)
-    }
-
     /// Runs every job that is due now, and those they queue, until none is left; returns
     /// how many ran. For tests and one-shot tools: the server uses `run`.
     pub async fn run_pending_jobs(&self) -> Result<usize, StoreError> {
@@ -346,159 +313,6 @@ impl Lifecycle {
                 );
                 Ok(Err(self.fail(cluster.id, reason, Stop::Nothing).await?))
             }
-        }
-    }
-
-    async fn deploy(&self, job: &Job) -> Result<Attempt, StoreError> {
-        let (cluster, provider) = match self.target(job, ClusterState::is_deploying).await? {
-            Ok(found) => found,
-            Err(attempt) => return Ok(attempt),
-        };
-        let store = &self.inner.store;
-        let deadline = job.created_at
-            + chrono::Duration::seconds(
-                i64::try_from(self.inner.settings.deploy_timeout_secs).unwrap_or(i64::MAX / 2),
-            );
-        if cluster.state == ClusterState::Pending
-            && !store
-                .transition(
-                    cluster.id,
-                    ClusterState::Deploying,
-                    format!("creating the nodes with provider {}", provider.kind()),
-                    None,
-                )
-                .await?
-        {
-            return Ok(cancelled("the cluster moved on before its deploy started"));
-        }
-        let mut facts = facts(&cluster);
-        if let Some(reports_to) = &self.inner.reports_to
-            && provider.runs_nodes()
-        {
-            facts.report_url = Some(format!("{reports_to}/{}/report", cluster.id));
-            facts.report_token = Some(store.report_token(cluster.id).await?);
-        }
-        let composition =
-            match self
-                .inner
-                .composer
-                .compose(&cluster.plan, &self.inner.catalogue, &facts)
-            {
-                Ok(composition) => composition,
-                Err(e) => {
-                    let reason = format!("composing the deployment: {e}");
-                    return self.fail(cluster.id, reason, Stop::Nothing).await;
-                }
-            };
-        let started = std::time::Instant::now();
-        let mut progress = provider.deploy(&cluster, &composition).await;
-        // Once the provider has made the resources, the credentials only creation needs
-        // are dropped from the store.
-        if progress.is_ok() && cluster.delegation.creation_token.is_some() {
-            store
-                .set_delegation(cluster.id, &cluster.delegation.after_creation())
-                .await?;
-        }
-        let mut last_applied = None;
-        loop {
-            let current = match progress {
-                Ok(current) => current,
-                Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
-                Err(ProviderError::Permanent(reason)) => {
-                    return self.fail(cluster.id, reason, Stop::WhatRuns).await;
-                }
-            };
-            if last_applied.as_ref() != Some(&current) {
-                let (state, reason, outputs) = match current.clone() {
-                    Progress::Deploying(o) => {
-                        (ClusterState::Deploying, "creating the nodes".to_string(), o)
-                    }
-                    Progress::Installing(o) => (
-                        ClusterState::Installing,
-                        "installing the components".to_string(),
-                        o,
-                    ),
-                    Progress::Ready(o) => {
-                        (ClusterState::Ready, "every component is up".to_string(), o)
-                    }
-                    Progress::Failed { reason, outputs } => (ClusterState::Failed, reason, outputs),
-                };
-                if !store
-                    .transition(cluster.id, state, &reason, Some(outputs))
-                    .await?
-                {
-                    return Ok(cancelled(
-                        "the cluster moved on (deleted?) during its deploy",
-                    ));
-                }
-                match state {
-                    ClusterState::Ready => return Ok(Attempt::Finished(JobOutcome::Done, reason)),
-                    ClusterState::Failed => {
-                        return Ok(Attempt::Finished(JobOutcome::Failed, reason));
-                    }
-                    _ => {}
-                }
-                last_applied = Some(current);
-            }
-            if Utc::now() > deadline {
-                let reason = format!(
-                    "the deploy did not finish within {} s",
-                    self.inner.settings.deploy_timeout_secs
-                );
-                return self.fail(cluster.id, reason, Stop::WhatRuns).await;
-            }
-            self.pause(started.elapsed(), provider.as_ref()).await;
-            // Observed as stored now: with what the provider recorded so far (its stack's
-            // id, say), not as it was when the job began.
-            let now = match store.cluster(None, cluster.id).await? {
-                Some(now) if now.state.is_deploying() => now,
-                _ => {
-                    return Ok(cancelled(
-                        "the cluster moved on (deleted?) during its deploy",
-                    ));
-                }
-            };
-            progress = provider.observe(&now).await;
-        }
-    }
-
-    async fn delete(&self, job: &Job) -> Result<Attempt, StoreError> {
-        let wanted = |state| state == ClusterState::Deleting;
-        let (cluster, provider) = match self.target(job, wanted).await? {
-            Ok(found) => found,
-            Err(attempt) => return Ok(attempt),
-        };
-        let store = &self.inner.store;
-        let deadline = Utc::now()
-            + chrono::Duration::seconds(
-                i64::try_from(self.inner.settings.delete_timeout_secs).unwrap_or(i64::MAX / 2),
-            );
-        let started = std::time::Instant::now();
-        let mut teardown = provider.delete(&cluster).await;
-        loop {
-            match teardown {
-                Ok(Teardown::Gone) => {
-                    store
-                        .transition(cluster.id, ClusterState::Deleted, "deleted", None)
-                        .await?;
-                    return Ok(Attempt::Finished(JobOutcome::Done, "deleted".to_string()));
-                }
-                Ok(Teardown::InProgress) => {}
-                Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
-                Err(ProviderError::Permanent(e)) => {
-                    let reason = format!("delete failed: {e}");
-                    return self.fail(cluster.id, reason, Stop::Nothing).await;
-                }
-            }
-            if Utc::now() > deadline {
-                let reason = format!(
-                    "delete failed: not finished within {} s; DELETE again to retry",
-                    self.inner.settings.delete_timeout_secs
-                );
-                return self.fail(cluster.id, reason, Stop::Nothing).await;
-            }
-            self.pause(started.elapsed(), provider.as_ref()).await;
-            teardown = provider.observe_delete(&cluster).await;
         }
     }
 }
