@@ -4,8 +4,15 @@
 //! Jobs run concurrently, one task each; which job is running lives only in memory, so a
 //! job interrupted by a crash or a stop is still queued on disk and runs again on the next
 //! start. Providers are idempotent, so running again finds what the first attempt made.
+//!
+//! This file holds the worker loop, the polling, the recording of each attempt and the one
+//! way a job fails its cluster; each kind of job is in its own file (`deploy`, `delete`),
+//! and `watcher` keeps asking whether ready clusters still run.
 
 pub mod create;
+mod delete;
+mod deploy;
+mod watcher;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +28,7 @@ use crate::compose::{Composer, Composition, Facts};
 use crate::config::JobSettings;
 use crate::domain::{ClusterId, ClusterState};
 use crate::frameworks::catalogue::Catalogue;
-use crate::providers::{Liveness, Progress, Provider, ProviderError, Providers, Teardown};
+use crate::providers::{Provider, Providers};
 use crate::store::{Job, JobKind, JobOutcome, Store, StoreError};
 
 /// How often a job asks its provider for news: every 1/25 of the time it has waited so
@@ -61,6 +68,14 @@ struct Inner {
 enum Attempt {
     Finished(JobOutcome, String),
     Retry(String),
+}
+
+/// Whether a job that fails its cluster asks the provider to stop what the cluster still
+/// runs: nodes a deploy started would otherwise go on costing after nobody waits for them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    WhatRuns,
+    Nothing,
 }
 
 impl Lifecycle {
@@ -159,46 +174,6 @@ impl Lifecycle {
         watcher.abort();
     }
 
-    /// Checks now, and then every `watch_interval_secs`, that ready clusters still run;
-    /// one whose provider finds it stopped becomes failed with the provider's reason.
-    async fn watch(self, mut shutdown: watch::Receiver<bool>) {
-        let every = Duration::from_secs(self.inner.settings.watch_interval_secs.max(1));
-        loop {
-            if let Err(e) = self.check_ready_clusters().await {
-                tracing::error!(error = %e, "checking the ready clusters");
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
-    }
-
-    /// One round of `watch`; returns how many clusters it found stopped.
-    pub async fn check_ready_clusters(&self) -> Result<usize, StoreError> {
-        let store = &self.inner.store;
-        let mut stopped = 0;
-        for cluster in store.clusters_in_state(ClusterState::Ready).await? {
-            let Some(provider) = self.inner.providers.get(cluster.spec.request.provider) else {
-                continue;
-            };
-            match provider.check(&cluster).await {
-                Ok(Liveness::Running) => {}
-                Ok(Liveness::Stopped(reason)) => {
-                    let reason = format!("stopped: {reason}");
-                    tracing::warn!(cluster = %cluster.id, "{reason}");
-                    if store.fail_if_ready(cluster.id, &reason).await? {
-                        stopped += 1;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(cluster = %cluster.id, error = %e, "could not check the cluster")
-                }
-            }
-        }
-        Ok(stopped)
-    }
-
     /// Runs every job that is due now, and those they queue, until none is left; returns
     /// how many ran. For tests and one-shot tools: the server uses `run`.
     pub async fn run_pending_jobs(&self) -> Result<usize, StoreError> {
@@ -225,13 +200,22 @@ impl Lifecycle {
             JobKind::Deploy => self.deploy(&job).await,
             JobKind::Delete => self.delete(&job).await,
         };
+        // A transient error on the last attempt allowed is a failure like any other.
+        let attempts = job.attempts + 1;
+        let attempt = match attempt {
+            Ok(Attempt::Retry(error)) if attempts >= self.inner.settings.max_attempts => {
+                let reason = format!("gave up after {attempts} attempts: {error}");
+                self.fail(job.cluster_id, reason, Stop::WhatRuns).await
+            }
+            attempt => attempt,
+        };
         let store = &self.inner.store;
         let recorded = match attempt {
             Ok(Attempt::Finished(outcome, note)) => {
                 tracing::info!(job = job.id, cluster = %job.cluster_id, ?outcome, "{note}");
                 store.finish_job(job.id, outcome, &note).await
             }
-            Ok(Attempt::Retry(error)) => self.retry_or_fail(&job, &error).await,
+            Ok(Attempt::Retry(error)) => self.retry_later(&job, attempts, &error).await,
             Err(e) => {
                 tracing::error!(job = job.id, cluster = %job.cluster_id, error = %e, "job hit a store error; it stays queued");
                 let delay = Duration::from_secs(self.inner.settings.poll_interval_secs.max(1));
@@ -245,17 +229,10 @@ impl Lifecycle {
         }
     }
 
-    async fn retry_or_fail(&self, job: &Job, error: &str) -> Result<(), StoreError> {
+    /// Leaves a job that hit a transient error on its `attempts`th attempt queued, to run
+    /// again after a delay that doubles with each attempt, up to `MAX_RETRY_DELAY`.
+    async fn retry_later(&self, job: &Job, attempts: u32, error: &str) -> Result<(), StoreError> {
         let store = &self.inner.store;
-        let attempts = job.attempts + 1;
-        if attempts >= self.inner.settings.max_attempts {
-            let reason = format!("gave up after {attempts} attempts: {error}");
-            store
-                .transition(job.cluster_id, ClusterState::Failed, &reason, None)
-                .await?;
-            self.stop_failed(job.cluster_id).await;
-            return store.finish_job(job.id, JobOutcome::Failed, &reason).await;
-        }
         let delay = Duration::from_secs(1 << attempts.min(9)).min(MAX_RETRY_DELAY);
         tracing::warn!(job = job.id, cluster = %job.cluster_id, attempts, ?delay, "transient error, will retry: {error}");
         store
@@ -270,16 +247,36 @@ impl Lifecycle {
     async fn job_panicked(&self, job: &Job, panic: &str) {
         tracing::error!(job = job.id, cluster = %job.cluster_id, "job panicked: {panic}");
         let reason = "internal error while running the job; see the server log";
-        let store = &self.inner.store;
-        if let Err(e) = store
-            .transition(job.cluster_id, ClusterState::Failed, reason, None)
+        // The job's own record keeps the panic's words, which the user is not shown.
+        if let Err(e) = self
+            .fail(job.cluster_id, reason.into(), Stop::Nothing)
             .await
         {
             tracing::error!(error = %e, "recording the panic");
         }
-        if let Err(e) = store.finish_job(job.id, JobOutcome::Failed, panic).await {
+        if let Err(e) = self
+            .inner
+            .store
+            .finish_job(job.id, JobOutcome::Failed, panic)
+            .await
+        {
             tracing::error!(error = %e, "recording the panic");
         }
+    }
+
+    /// The one way a job fails its cluster: moves it to failed with `reason` (what the
+    /// user reads), stops what it runs if asked, and ends the job as failed with the same
+    /// words. Whether the store made the move is not asked: a cluster deleted meanwhile
+    /// stays deleted, and the job still ends as failed.
+    async fn fail(&self, id: ClusterId, reason: String, stop: Stop) -> Result<Attempt, StoreError> {
+        self.inner
+            .store
+            .transition(id, ClusterState::Failed, &reason, None)
+            .await?;
+        if stop == Stop::WhatRuns {
+            self.stop_failed(id).await;
+        }
+        Ok(Attempt::Finished(JobOutcome::Failed, reason))
     }
 
     /// Asks the provider to stop what a cluster that just failed still runs.
@@ -314,182 +311,8 @@ impl Lifecycle {
                     cluster.spec.request.provider,
                     self.inner.providers.kinds().join(", ")
                 );
-                self.inner
-                    .store
-                    .transition(cluster.id, ClusterState::Failed, &reason, None)
-                    .await?;
-                Ok(Err(Attempt::Finished(JobOutcome::Failed, reason)))
+                Ok(Err(self.fail(cluster.id, reason, Stop::Nothing).await?))
             }
-        }
-    }
-
-    async fn deploy(&self, job: &Job) -> Result<Attempt, StoreError> {
-        let (cluster, provider) = match self.target(job, ClusterState::is_deploying).await? {
-            Ok(found) => found,
-            Err(attempt) => return Ok(attempt),
-        };
-        let store = &self.inner.store;
-        let deadline = job.created_at
-            + chrono::Duration::seconds(
-                i64::try_from(self.inner.settings.deploy_timeout_secs).unwrap_or(i64::MAX / 2),
-            );
-        if cluster.state == ClusterState::Pending
-            && !store
-                .transition(
-                    cluster.id,
-                    ClusterState::Deploying,
-                    format!("creating the nodes with provider {}", provider.kind()),
-                    None,
-                )
-                .await?
-        {
-            return Ok(cancelled("the cluster moved on before its deploy started"));
-        }
-        let mut facts = facts(&cluster);
-        if let Some(reports_to) = &self.inner.reports_to
-            && provider.runs_nodes()
-        {
-            facts.report_url = Some(format!("{reports_to}/{}/report", cluster.id));
-            facts.report_token = Some(store.report_token(cluster.id).await?);
-        }
-        let composition =
-            match self
-                .inner
-                .composer
-                .compose(&cluster.plan, &self.inner.catalogue, &facts)
-            {
-                Ok(composition) => composition,
-                Err(e) => {
-                    let reason = format!("composing the deployment: {e}");
-                    store
-                        .transition(cluster.id, ClusterState::Failed, &reason, None)
-                        .await?;
-                    return Ok(Attempt::Finished(JobOutcome::Failed, reason));
-                }
-            };
-        let started = std::time::Instant::now();
-        let mut progress = provider.deploy(&cluster, &composition).await;
-        // Once the provider has made the resources, the credentials only creation needs
-        // are dropped from the store.
-        if progress.is_ok() && cluster.delegation.creation_token.is_some() {
-            store
-                .set_delegation(cluster.id, &cluster.delegation.after_creation())
-                .await?;
-        }
-        let mut last_applied = None;
-        loop {
-            let current = match progress {
-                Ok(current) => current,
-                Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
-                Err(ProviderError::Permanent(reason)) => {
-                    store
-                        .transition(cluster.id, ClusterState::Failed, &reason, None)
-                        .await?;
-                    self.stop_failed(cluster.id).await;
-                    return Ok(Attempt::Finished(JobOutcome::Failed, reason));
-                }
-            };
-            if last_applied.as_ref() != Some(&current) {
-                let (state, reason, outputs) = match current.clone() {
-                    Progress::Deploying(o) => {
-                        (ClusterState::Deploying, "creating the nodes".to_string(), o)
-                    }
-                    Progress::Installing(o) => (
-                        ClusterState::Installing,
-                        "installing the components".to_string(),
-                        o,
-                    ),
-                    Progress::Ready(o) => {
-                        (ClusterState::Ready, "every component is up".to_string(), o)
-                    }
-                    Progress::Failed { reason, outputs } => (ClusterState::Failed, reason, outputs),
-                };
-                if !store
-                    .transition(cluster.id, state, &reason, Some(outputs))
-                    .await?
-                {
-                    return Ok(cancelled(
-                        "the cluster moved on (deleted?) during its deploy",
-                    ));
-                }
-                match state {
-                    ClusterState::Ready => return Ok(Attempt::Finished(JobOutcome::Done, reason)),
-                    ClusterState::Failed => {
-                        return Ok(Attempt::Finished(JobOutcome::Failed, reason));
-                    }
-                    _ => {}
-                }
-                last_applied = Some(current);
-            }
-            if Utc::now() > deadline {
-                let reason = format!(
-                    "the deploy did not finish within {} s",
-                    self.inner.settings.deploy_timeout_secs
-                );
-                store
-                    .transition(cluster.id, ClusterState::Failed, &reason, None)
-                    .await?;
-                self.stop_failed(cluster.id).await;
-                return Ok(Attempt::Finished(JobOutcome::Failed, reason));
-            }
-            self.pause(started.elapsed(), provider.as_ref()).await;
-            // Observed as stored now: with what the provider recorded so far (its stack's
-            // id, say), not as it was when the job began.
-            let now = match store.cluster(None, cluster.id).await? {
-                Some(now) if now.state.is_deploying() => now,
-                _ => {
-                    return Ok(cancelled(
-                        "the cluster moved on (deleted?) during its deploy",
-                    ));
-                }
-            };
-            progress = provider.observe(&now).await;
-        }
-    }
-
-    async fn delete(&self, job: &Job) -> Result<Attempt, StoreError> {
-        let wanted = |state| state == ClusterState::Deleting;
-        let (cluster, provider) = match self.target(job, wanted).await? {
-            Ok(found) => found,
-            Err(attempt) => return Ok(attempt),
-        };
-        let store = &self.inner.store;
-        let deadline = Utc::now()
-            + chrono::Duration::seconds(
-                i64::try_from(self.inner.settings.delete_timeout_secs).unwrap_or(i64::MAX / 2),
-            );
-        let started = std::time::Instant::now();
-        let mut teardown = provider.delete(&cluster).await;
-        loop {
-            match teardown {
-                Ok(Teardown::Gone) => {
-                    store
-                        .transition(cluster.id, ClusterState::Deleted, "deleted", None)
-                        .await?;
-                    return Ok(Attempt::Finished(JobOutcome::Done, "deleted".to_string()));
-                }
-                Ok(Teardown::InProgress) => {}
-                Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
-                Err(ProviderError::Permanent(e)) => {
-                    let reason = format!("delete failed: {e}");
-                    store
-                        .transition(cluster.id, ClusterState::Failed, &reason, None)
-                        .await?;
-                    return Ok(Attempt::Finished(JobOutcome::Failed, reason));
-                }
-            }
-            if Utc::now() > deadline {
-                let reason = format!(
-                    "delete failed: not finished within {} s; DELETE again to retry",
-                    self.inner.settings.delete_timeout_secs
-                );
-                store
-                    .transition(cluster.id, ClusterState::Failed, &reason, None)
-                    .await?;
-                return Ok(Attempt::Finished(JobOutcome::Failed, reason));
-            }
-            self.pause(started.elapsed(), provider.as_ref()).await;
-            teardown = provider.observe_delete(&cluster).await;
         }
     }
 }

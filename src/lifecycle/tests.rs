@@ -15,6 +15,7 @@ use crate::domain::Scalar;
 use crate::domain::{ClusterId, ProviderKind, TenantId};
 use crate::manifest::Manifest;
 use crate::occi::text::Attribute;
+use crate::providers::{Progress, ProviderError, Teardown};
 
 /// Answers `deploy`/`observe` with the scripted results in order; the last one repeats.
 struct Scripted {
