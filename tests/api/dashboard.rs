@@ -246,6 +246,37 @@ fn cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 #[tokio::test]
+async fn with_no_authentication_signing_in_leads_back_to_the_clusters() {
+    let app = spawn_app().await;
+    let client = no_redirects();
+    let (cookie, token, _) = form(&app, &client).await;
+    for request in [
+        client.get(app.url("/dashboard/login")),
+        client
+            .post(app.url("/dashboard/login"))
+            .header(COOKIE, &cookie)
+            .form(&[
+                ("csrf", token.as_str()),
+                ("user", "alice"),
+                ("password", "x"),
+            ]),
+        client
+            .post(app.url("/dashboard/login"))
+            .form(&[("user", "alice")]),
+    ] {
+        let response = request.send().await.expect("sent");
+        assert_eq!(response.status(), 303, "no sign-in with auth none");
+        assert_eq!(
+            response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok()),
+            Some("/dashboard")
+        );
+    }
+}
+
+#[tokio::test]
 async fn with_keystone_the_dashboard_signs_in_against_keystone_and_out() {
     let app =
         crate::helpers::spawn_app_with(|s| crate::openstack::on_the_test_bed(s, "fake-env.yaml"))
