@@ -97,6 +97,11 @@ pub(crate) async fn who(req: &HttpRequest, state: &AppState) -> Result<Identity,
     }
 }
 
+/// The id of the browser's session, as its cookie carries it: `None` when it has none.
+pub(crate) fn session_id(req: &HttpRequest) -> Option<String> {
+    req.cookie(SESSION_COOKIE).map(|c| c.value().to_string())
+}
+
 /// The signed-in user's name, for the page header: `None` without a session.
 pub(crate) fn signed_in_user(req: &HttpRequest, state: &AppState) -> Option<String> {
     req.cookie(SESSION_COOKIE)
