@@ -358,6 +358,7 @@ impl OpenstackProvider {
                 .output("external_ip")
                 .and_then(Value::as_str)
                 .map(str::to_string),
+            ..Outputs::default()
         };
         let reason = || {
             stack
