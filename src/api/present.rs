@@ -67,6 +67,19 @@ pub fn cluster_resource(
             &optional(&outputs.stack_status_reason),
         ),
         string("external_ip", &optional(&outputs.external_ip)),
+        string(
+            "icclab.disco.master_private_ip",
+            &optional(&outputs.master_private_ip),
+        ),
+        string("icclab.disco.slave_ips", &outputs.slave_ips.join(",")),
+    ]);
+    attributes.extend(
+        outputs
+            .web_uis
+            .iter()
+            .map(|(key, url)| string(&format!("icclab.disco.web_ui.{key}"), url)),
+    );
+    attributes.extend([
         string("ssh_key_name", &cluster.keys.name),
         string("ssh_public_key", &cluster.keys.public_key),
     ]);

@@ -8,6 +8,7 @@
 pub mod keys;
 pub mod spec;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -20,7 +21,9 @@ use crate::domain::{ClusterId, ClusterState, TenantId};
 use crate::frameworks::plan::Plan;
 
 /// What a provider reported about the resources it made; rendered as the original's
-/// state attributes (`stackid`, `external_ip`, ...).
+/// state attributes (`stackid`, `external_ip`, ...) and DISCO's own
+/// (`icclab.disco.master_private_ip`, ...). Every field has a default, so outputs stored
+/// before a field existed still load.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Outputs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,6 +34,16 @@ pub struct Outputs {
     pub stack_status_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_ip: Option<String>,
+    /// The master's address on the cluster's own network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_private_ip: Option<String>,
+    /// The slaves' addresses on the cluster's own network, slave 1 first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slave_ips: Vec<String>,
+    /// The URLs of the master's web UIs by key (`spark_spark_master`, see
+    /// `compose::heat::web_ui_keys`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub web_uis: BTreeMap<String, String>,
 }
 
 impl Outputs {
@@ -41,11 +54,22 @@ impl Outputs {
             stack_status,
             stack_status_reason,
             external_ip,
+            master_private_ip,
+            slave_ips,
+            web_uis,
         } = newer;
         self.stack_id = stack_id.or(self.stack_id.take());
         self.stack_status = stack_status.or(self.stack_status.take());
         self.stack_status_reason = stack_status_reason.or(self.stack_status_reason.take());
         self.external_ip = external_ip.or(self.external_ip.take());
+        self.master_private_ip = master_private_ip.or(self.master_private_ip.take());
+        // A list or map is had as a whole: an empty one is "none", not "no more".
+        if !slave_ips.is_empty() {
+            self.slave_ips = slave_ips;
+        }
+        if !web_uis.is_empty() {
+            self.web_uis = web_uis;
+        }
     }
 }
 
@@ -138,5 +162,56 @@ pub struct Cluster {
 impl Cluster {
     pub fn private_key(&self) -> &SecretString {
         &self.keys.private_key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_stored_before_the_addresses_and_web_uis_existed_still_load() {
+        let stored =
+            r#"{"stack_id": "abc", "stack_status": "CREATE_COMPLETE", "external_ip": "192.0.2.7"}"#;
+        let outputs: Outputs = serde_json::from_str(stored).expect("loads");
+        assert_eq!(outputs.external_ip.as_deref(), Some("192.0.2.7"));
+        assert_eq!(outputs.master_private_ip, None);
+        assert!(outputs.slave_ips.is_empty());
+        assert!(outputs.web_uis.is_empty());
+        assert_eq!(
+            serde_json::to_string(&outputs).expect("json"),
+            r#"{"stack_id":"abc","stack_status":"CREATE_COMPLETE","external_ip":"192.0.2.7"}"#,
+            "nothing new is written for a cluster without them"
+        );
+    }
+
+    #[test]
+    fn merge_takes_the_newer_addresses_and_web_uis_and_keeps_ours_where_it_has_none() {
+        let mut ours = Outputs {
+            master_private_ip: Some("10.0.0.5".into()),
+            slave_ips: vec!["10.0.0.6".into()],
+            web_uis: BTreeMap::from([("spark_spark_master".into(), "http://a:8080/".into())]),
+            ..Outputs::default()
+        };
+        ours.merge(Outputs {
+            stack_status: Some("CREATE_COMPLETE".into()),
+            ..Outputs::default()
+        });
+        assert_eq!(ours.master_private_ip.as_deref(), Some("10.0.0.5"));
+        assert_eq!(ours.slave_ips, ["10.0.0.6"]);
+        assert_eq!(ours.web_uis.len(), 1);
+        ours.merge(Outputs {
+            master_private_ip: Some("10.0.0.9".into()),
+            slave_ips: vec!["10.0.0.10".into(), "10.0.0.11".into()],
+            web_uis: BTreeMap::from([("jupyter_jupyterlab".into(), "http://a:8888/lab".into())]),
+            ..Outputs::default()
+        });
+        assert_eq!(ours.master_private_ip.as_deref(), Some("10.0.0.9"));
+        assert_eq!(ours.slave_ips, ["10.0.0.10", "10.0.0.11"]);
+        assert_eq!(
+            ours.web_uis.keys().collect::<Vec<_>>(),
+            ["jupyter_jupyterlab"],
+            "the newer set replaces ours whole"
+        );
     }
 }

@@ -9,7 +9,7 @@ use handlebars::Handlebars;
 use serde::Serialize;
 
 use super::{ComposeError, Facts};
-use crate::frameworks::catalogue::NodeGroup;
+use crate::frameworks::catalogue::{NodeGroup, WebUi};
 use crate::frameworks::plan::Plan;
 
 /// The most slaves a template accepts, as the manifest bounds the slave count.
@@ -83,20 +83,12 @@ impl HeatTemplates {
         } else {
             infra.network_name.clone()
         };
-        let mut seen = std::collections::BTreeSet::new();
-        let web_uis = plan
-            .master_web_uis()
+        let web_uis = web_ui_keys(plan)
             .into_iter()
-            .map(|(component, ui)| {
-                let mut output = format!("web_ui_{}_{}", slug(component), slug(&ui.name));
-                while !seen.insert(output.clone()) {
-                    output.push('_');
-                }
-                WebUiOutput {
-                    output,
-                    description: format!("{} ({component})", ui.name),
-                    url: format!("http://DISCO_MASTER_HOST:{}{}", ui.port, ui.path),
-                }
+            .map(|(key, component, ui)| WebUiOutput {
+                output: format!("{WEB_UI_OUTPUT}{key}"),
+                description: format!("{} ({component})", ui.name),
+                url: format!("http://DISCO_MASTER_HOST:{}{}", ui.port, ui.path),
             })
             .collect();
         let data = TemplateData {
@@ -135,6 +127,27 @@ impl HeatTemplates {
             .render("cluster", &data)
             .map_err(|e| ComposeError::Render(Box::new(e)))
     }
+}
+
+/// How the template's web UI outputs start: `web_ui_<key>`, with the keys of `web_ui_keys`.
+pub const WEB_UI_OUTPUT: &str = "web_ui_";
+
+/// The master's web UIs, each with the key it is known by everywhere: the template's
+/// output `web_ui_<key>` and the cluster's attribute `icclab.disco.web_ui.<key>`. The key
+/// is `<component>_<UI name>` in lowercase letters, digits and `_` (`spark_spark_master`),
+/// `_` appended until it is unique; it starts with the component's name, so with a letter.
+pub fn web_ui_keys(plan: &Plan) -> Vec<(String, &str, &WebUi)> {
+    let mut seen = std::collections::BTreeSet::new();
+    plan.master_web_uis()
+        .into_iter()
+        .map(|(component, ui)| {
+            let mut key = format!("{}_{}", slug(component), slug(&ui.name));
+            while !seen.insert(key.clone()) {
+                key.push('_');
+            }
+            (key, component, ui)
+        })
+        .collect()
 }
 
 /// A name as it may appear in an output name: lowercase letters, digits and `_`.

@@ -29,6 +29,7 @@ use super::{Progress, Provider, ProviderError, Teardown};
 use crate::auth::Identity;
 use crate::cluster::{Cluster, Delegation, Outputs};
 use crate::compose::Composition;
+use crate::compose::heat::WEB_UI_OUTPUT;
 use crate::config::OpenstackSettings;
 use crate::domain::{ClusterId, ProviderKind};
 use crate::openstack::heat::{CreateStack, Heat, HeatError, Stack};
@@ -350,15 +351,7 @@ impl OpenstackProvider {
         cluster: &Cluster,
         stack: &Stack,
     ) -> Result<Progress, ProviderError> {
-        let outputs = Outputs {
-            stack_id: Some(stack.id.clone()),
-            stack_status: Some(stack.stack_status.clone()),
-            stack_status_reason: stack.stack_status_reason.clone(),
-            external_ip: stack
-                .output("external_ip")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        };
+        let outputs = outputs_of(stack);
         let reason = || {
             stack
                 .stack_status_reason
@@ -577,6 +570,49 @@ impl Provider for OpenstackProvider {
     }
 }
 
+/// What the cluster keeps of its stack: the status, `external_ip` as soon as Heat has
+/// it, and once the stack is complete the template's other outputs (`master_private_ip`,
+/// `slave_ips`, `web_ui_<key>`): before that Heat resolves them from resources that may
+/// not exist yet, to nothing or to an error. Values of another shape are left out.
+fn outputs_of(stack: &Stack) -> Outputs {
+    let text = |key: &str| {
+        stack
+            .output(key)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let mut outputs = Outputs {
+        stack_id: Some(stack.id.clone()),
+        stack_status: Some(stack.stack_status.clone()),
+        stack_status_reason: stack.stack_status_reason.clone(),
+        external_ip: text("external_ip"),
+        ..Outputs::default()
+    };
+    if stack.stack_status != "CREATE_COMPLETE" {
+        return outputs;
+    }
+    outputs.master_private_ip = text("master_private_ip");
+    outputs.slave_ips = stack
+        .output("slave_ips")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    outputs.web_uis = stack
+        .outputs
+        .iter()
+        .filter_map(|o| {
+            let key = o.output_key.strip_prefix(WEB_UI_OUTPUT)?;
+            let url = o.output_value.as_str().filter(|u| !u.is_empty())?;
+            Some((key.to_string(), url.to_string()))
+        })
+        .collect();
+    outputs
+}
+
 fn timeout(settings: &OpenstackSettings) -> Duration {
     Duration::from_secs(settings.request_timeout_secs.max(1))
 }
@@ -594,5 +630,100 @@ fn heat_error(e: HeatError) -> ProviderError {
         ProviderError::Transient(e.to_string())
     } else {
         ProviderError::Permanent(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stack as Heat's `GET /stacks/{name}/{id}` shows it.
+    fn stack(status: &str, outputs: Value) -> Stack {
+        serde_json::from_value(serde_json::json!({
+            "id": "2f0e5a1c-0000-4000-8000-000000000001",
+            "stack_name": "disco-2f0e5a1c",
+            "stack_status": status,
+            "stack_status_reason": "Stack CREATE completed successfully",
+            "outputs": outputs,
+        }))
+        .expect("a stack")
+    }
+
+    #[test]
+    fn a_complete_stack_gives_its_addresses_and_web_uis() {
+        let outputs = outputs_of(&stack(
+            "CREATE_COMPLETE",
+            serde_json::json!([
+                {"output_key": "external_ip", "output_value": "172.24.4.10",
+                 "description": "Floating IP of the master node"},
+                {"output_key": "master_private_ip", "output_value": "10.0.0.5"},
+                {"output_key": "slave_ips", "output_value": ["10.0.0.6", "10.0.0.7"]},
+                {"output_key": "ssh_key_name", "output_value": "disco-2f0e5a1c"},
+                {"output_key": "node_signals", "output_value": {"master": "{}", "slaves": {}}},
+                {"output_key": "web_ui_spark_spark_master",
+                 "output_value": "http://172.24.4.10:8080/"},
+                {"output_key": "web_ui_jupyter_jupyterlab",
+                 "output_value": "http://172.24.4.10:8888/lab"},
+            ]),
+        ));
+        assert_eq!(
+            outputs.stack_id.as_deref(),
+            Some("2f0e5a1c-0000-4000-8000-000000000001")
+        );
+        assert_eq!(outputs.stack_status.as_deref(), Some("CREATE_COMPLETE"));
+        assert_eq!(outputs.external_ip.as_deref(), Some("172.24.4.10"));
+        assert_eq!(outputs.master_private_ip.as_deref(), Some("10.0.0.5"));
+        assert_eq!(outputs.slave_ips, ["10.0.0.6", "10.0.0.7"]);
+        assert_eq!(
+            outputs.web_uis,
+            BTreeMap::from([
+                (
+                    "jupyter_jupyterlab".to_string(),
+                    "http://172.24.4.10:8888/lab".to_string()
+                ),
+                (
+                    "spark_spark_master".to_string(),
+                    "http://172.24.4.10:8080/".to_string()
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_stack_in_progress_gives_only_its_status_and_external_ip() {
+        let outputs = outputs_of(&stack(
+            "CREATE_IN_PROGRESS",
+            serde_json::json!([
+                {"output_key": "external_ip", "output_value": "172.24.4.10"},
+                {"output_key": "master_private_ip", "output_value": "10.0.0.5"},
+                {"output_key": "slave_ips", "output_value": [null, null]},
+                {"output_key": "web_ui_spark_spark_master", "output_value": null,
+                 "output_error": "The Referenced Attribute (master_floating_ip floating_ip_address) is incorrect."},
+            ]),
+        ));
+        assert_eq!(outputs.external_ip.as_deref(), Some("172.24.4.10"));
+        assert_eq!(outputs.master_private_ip, None);
+        assert!(outputs.slave_ips.is_empty());
+        assert!(outputs.web_uis.is_empty());
+    }
+
+    #[test]
+    fn outputs_of_another_shape_or_missing_are_left_out() {
+        let outputs = outputs_of(&stack(
+            "CREATE_COMPLETE",
+            serde_json::json!([
+                {"output_key": "external_ip", "output_value": ""},
+                {"output_key": "master_private_ip", "output_value": ["10.0.0.5"]},
+                {"output_key": "slave_ips", "output_value": "10.0.0.6"},
+                {"output_key": "web_ui_spark_spark_master", "output_value": null},
+            ]),
+        ));
+        assert_eq!(outputs.external_ip, None);
+        assert_eq!(outputs.master_private_ip, None);
+        assert!(outputs.slave_ips.is_empty());
+        assert!(outputs.web_uis.is_empty());
+        let none = outputs_of(&stack("CREATE_COMPLETE", serde_json::json!([])));
+        assert_eq!(none.stack_status.as_deref(), Some("CREATE_COMPLETE"));
+        assert!(none.slave_ips.is_empty() && none.web_uis.is_empty());
     }
 }

@@ -347,6 +347,16 @@ async fn dask_with_two_slaves_computes_on_both_workers() {
     let attributes = wait_ready(&app.client, &location).await;
     let master = value(&attributes, "external_ip");
     let prefix = master.trim_end_matches(".10");
+    // Where the nodes are, as an OpenStack cluster's stack outputs say it.
+    assert_eq!(value(&attributes, "icclab.disco.master_private_ip"), master);
+    assert_eq!(
+        value(&attributes, "icclab.disco.slave_ips"),
+        format!("{prefix}.11,{prefix}.12")
+    );
+    assert_eq!(
+        value(&attributes, "icclab.disco.web_ui.dask_dask_dashboard"),
+        format!("http://{master}:8787/status")
+    );
     let dask = venv(&app, "dask-2025.12.0");
     let config = local_dir(&app, &location).join("shared/dask/config");
     let output = python(

@@ -365,6 +365,194 @@ async fn a_cluster_becomes_a_heat_stack_that_is_ready_once_its_nodes_signal_and_
     );
 }
 
+/// `disco show NAME` with a Keystone token, as a user runs it: its (attribute, value) rows.
+async fn disco_show(app: &TestApp, token: &str, name: &str) -> Vec<(String, String)> {
+    let (url, token, name) = (app.address.clone(), token.to_string(), name.to_string());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_disco"))
+            .args(["--url", &url, "show", &name])
+            .env("OS_TOKEN", token)
+            .env_remove("OS_USERNAME")
+            .env_remove("OS_PASSWORD")
+            .env_remove("OS_PROJECT_NAME")
+            .env_remove("OS_CLOUD")
+            .output()
+            .expect("disco runs")
+    })
+    .await
+    .expect("joined");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "disco show failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .filter(|line| line.starts_with('|'))
+        .filter_map(|line| {
+            let mut cells = line.trim_matches('|').split('|').map(str::trim);
+            Some((cells.next()?.to_string(), cells.next()?.to_string()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_stacks_addresses_and_web_ui_outputs_are_shown_once_it_is_complete() {
+    let _heat = HEAT_GATE.read().await;
+    let app = spawn_openstack_app().await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let response = create(
+        &app,
+        &token,
+        "icclab.disco.dependencies.inject=\"['spark', 'jupyter']\",\
+         icclab.disco.components.heat.slavecount=2,icclab.disco.name=\"outputs1\"",
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        201,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    let url = location(response.headers());
+    let stack = stack_name(&url);
+
+    // Before the stack is complete its outputs are not taken: nothing half-resolved.
+    let installing = wait_for_state(&app.client, &url, &token, "installing").await;
+    let attributes = installing["attributes"].as_object().expect("attributes");
+    assert_eq!(attributes["icclab.disco.master_private_ip"], "");
+    assert_eq!(attributes["icclab.disco.slave_ips"], "");
+    assert!(
+        !attributes
+            .keys()
+            .any(|k| k.starts_with("icclab.disco.web_ui.")),
+        "no web UI before the stack is complete: {attributes:?}"
+    );
+
+    cloud
+        .play_nodes(&stack, &nodes(2), "SUCCESS", "installed")
+        .await;
+    let ready = wait_for_state(&app.client, &url, &token, "ready").await;
+    let attributes = ready["attributes"].as_object().expect("attributes");
+    let id = attributes["stackid"].as_str().expect("stack id");
+    // Heat's own answer, output by output (not the stack show DISCO reads).
+    let output = |key: String| {
+        let cloud = &cloud;
+        let stack = &stack;
+        async move {
+            let (status, body) = cloud
+                .get(&format!("/stacks/{stack}/{id}/outputs/{key}"))
+                .await;
+            assert_eq!(status, 200, "output {key}: {body}");
+            body["output"]["output_value"].clone()
+        }
+    };
+
+    let master = output("master_private_ip".into())
+        .await
+        .as_str()
+        .expect("master_private_ip is text")
+        .to_string();
+    assert!(
+        master.parse::<std::net::Ipv4Addr>().is_ok(),
+        "master_private_ip is an address: {master}"
+    );
+    assert_eq!(attributes["icclab.disco.master_private_ip"], master);
+    let slaves: Vec<String> = output("slave_ips".into())
+        .await
+        .as_array()
+        .expect("slave_ips is a list")
+        .iter()
+        .map(|ip| ip.as_str().expect("an address").to_string())
+        .collect();
+    assert_eq!(slaves.len(), 2, "{slaves:?}");
+    assert_eq!(attributes["icclab.disco.slave_ips"], slaves.join(","));
+
+    let (_, listed) = cloud.get(&format!("/stacks/{stack}/{id}/outputs")).await;
+    let mut web_uis = Vec::new();
+    for key in listed["outputs"]
+        .as_array()
+        .expect("Heat lists the outputs")
+        .iter()
+        .filter_map(|o| o["output_key"].as_str())
+        .filter_map(|k| k.strip_prefix("web_ui_"))
+    {
+        let value = output(format!("web_ui_{key}")).await;
+        assert_eq!(
+            attributes[&format!("icclab.disco.web_ui.{key}")],
+            value,
+            "web_ui_{key}"
+        );
+        web_uis.push(key.to_string());
+    }
+    web_uis.sort();
+    assert_eq!(
+        web_uis,
+        [
+            "jupyter_jupyterlab",
+            "spark_spark_history_server",
+            "spark_spark_master"
+        ]
+    );
+    let external_ip = attributes["external_ip"].as_str().expect("external_ip");
+    assert_eq!(
+        attributes["icclab.disco.web_ui.spark_spark_master"],
+        format!("http://{external_ip}:8080/")
+    );
+    assert_eq!(
+        attributes["icclab.disco.web_ui.jupyter_jupyterlab"],
+        format!("http://{external_ip}:8888/lab")
+    );
+
+    // The text rendering and the command line show the same.
+    let shown = app
+        .client
+        .get(&url)
+        .header("Accept", "text/occi")
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    let headers: Vec<String> = shown
+        .headers()
+        .get_all("x-occi-attribute")
+        .iter()
+        .map(|v| v.to_str().expect("text").to_string())
+        .collect();
+    for expected in [
+        format!("icclab.disco.master_private_ip=\"{master}\""),
+        format!("icclab.disco.slave_ips=\"{}\"", slaves.join(",")),
+        format!("icclab.disco.web_ui.spark_spark_master=\"http://{external_ip}:8080/\""),
+    ] {
+        assert!(headers.contains(&expected), "{expected} not in {headers:?}");
+    }
+    let rows = disco_show(&app, &token, "outputs1").await;
+    let row = |name: &str| {
+        rows.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("{name} not in disco show: {rows:?}"))
+    };
+    assert_eq!(row("icclab.disco.master_private_ip"), master);
+    assert_eq!(row("icclab.disco.slave_ips"), slaves.join(","));
+    assert_eq!(
+        row("icclab.disco.web_ui.jupyter_jupyterlab"),
+        format!("http://{external_ip}:8888/lab")
+    );
+
+    let deleted = app
+        .client
+        .delete(&url)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deleted.status(), 200);
+    wait_until_gone(&app.client, &url, &token, "the cluster never went").await;
+}
+
 /// Heat checks a name before it stores the stack, so creates in flight together can both
 /// land: what a create sent just before a crash does with the restart's own. The cluster
 /// follows one stack, deletes the others before it is ready, and delete leaves none.

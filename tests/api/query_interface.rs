@@ -31,6 +31,8 @@ async fn query_interface_lists_the_disco_kind_with_its_attributes_and_actions_as
             "icclab.disco.deployer.password",
             "icclab.disco.provider",
             "external_ip",
+            "icclab.disco.master_private_ip",
+            "icclab.disco.slave_ips",
         ] {
             assert!(
                 parsed[0].attributes.iter().any(|a| a == attribute),
@@ -69,6 +71,9 @@ async fn query_interface_in_json_describes_types_defaults_and_bounds() {
         true
     );
     assert_eq!(kind["attributes"]["ssh_private_key"]["mutable"], false);
+    let web_ui = &kind["attributes"]["icclab.disco.web_ui.<ui>"];
+    assert_eq!(web_ui["pattern"], true, "{web_ui}");
+    assert_eq!(web_ui["mutable"], false, "{web_ui}");
     assert_eq!(body["actions"][0]["term"], "deploy");
 }
 

@@ -102,6 +102,8 @@ async fn a_cluster_renders_in_text_occi_headers_with_its_state_attributes() {
         "stack_status_reason",
         "stackid",
         "external_ip",
+        "icclab.disco.master_private_ip",
+        "icclab.disco.slave_ips",
         "ssh_key_name",
         "ssh_public_key",
         "ssh_private_key",

@@ -553,6 +553,10 @@ provider = fernet
 expiration = 14400
 [fernet_tokens]
 key_repository = $RUN/keystone/fernet-keys
+# Keystone's receipt provider (MFA) checks its own repository at start-up and exits when
+# it is missing; its default is /etc/keystone/fernet-keys/, which need not exist here.
+[fernet_receipts]
+key_repository = $RUN/keystone/fernet-keys
 [credential]
 key_repository = $RUN/keystone/credential-keys
 [identity]

@@ -42,6 +42,7 @@ use self::process::{ProcessRecord, processes_of, signal_each};
 use super::{Inadmissible, Liveness, Progress, Provider, ProviderError, Teardown};
 use crate::cluster::{Cluster, Outputs};
 use crate::compose::Composition;
+use crate::compose::heat::web_ui_keys;
 use crate::compose::script::{MASTER_ADDRESS, SLAVE_INDEX, WC_NOTIFY};
 use crate::config::LocalProviderSettings;
 use crate::domain::{ClusterId, ProviderKind};
@@ -127,10 +128,21 @@ impl LocalProvider {
         Ok(allocation)
     }
 
+    /// The cluster's directory and its nodes' addresses; the master's address is both
+    /// its external and its private one, as every node is on the loopback.
     fn outputs(&self, cluster: &Cluster, allocation: &Allocation) -> Outputs {
+        let master = allocation.master();
         Outputs {
             stack_id: Some(self.cluster_dir(cluster.id).display().to_string()),
-            external_ip: Some(allocation.master().to_string()),
+            external_ip: Some(master.to_string()),
+            master_private_ip: Some(master.to_string()),
+            slave_ips: (0..cluster.plan.slave_count())
+                .map(|index| allocation.slave(index).to_string())
+                .collect(),
+            web_uis: web_ui_keys(&cluster.plan)
+                .into_iter()
+                .map(|(key, _, ui)| (key, format!("http://{master}:{}{}", ui.port, ui.path)))
+                .collect(),
             ..Outputs::default()
         }
     }
