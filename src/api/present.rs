@@ -270,10 +270,22 @@ fn lines_into(
     lines: &[Line],
 ) -> Result<HttpResponse, ApiError> {
     if media == MediaType::TextOcci {
-        for (name, value) in lines {
+        // Locations go in one comma-separated header (GFD.185 allows it): a listing of
+        // hundreds of clusters would otherwise be more headers than clients accept.
+        let (locations, others): (Vec<&Line>, Vec<&Line>) = lines
+            .iter()
+            .partition(|(name, _)| *name == render::LOCATION);
+        for (name, value) in others {
             response.append_header((
                 HeaderName::from_static(header_name(name)),
                 header_value(value)?,
+            ));
+        }
+        if !locations.is_empty() {
+            let joined: Vec<&str> = locations.iter().map(|(_, v)| v.as_str()).collect();
+            response.append_header((
+                HeaderName::from_static(header_name(render::LOCATION)),
+                header_value(&joined.join(", "))?,
             ));
         }
         return Ok(response.content_type("text/occi").body("OK\n"));

@@ -17,11 +17,17 @@ async fn the_listing_comes_in_every_rendering_with_the_same_locations() {
     };
 
     let occi = get("text/occi").await.expect("sent");
+    assert_eq!(
+        occi.headers().get_all("x-occi-location").iter().count(),
+        1,
+        "one header, its locations separated by commas"
+    );
     let mut headers: Vec<String> = occi
         .headers()
         .get_all("x-occi-location")
         .iter()
-        .map(|v| v.to_str().expect("text").to_string())
+        .flat_map(|v| v.to_str().expect("text").split(", "))
+        .map(str::to_string)
         .collect();
     headers.sort();
     let mut expected = vec![a.clone(), b.clone()];
