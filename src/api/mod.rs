@@ -107,6 +107,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
     .route("/dashboard", web::get().to(dashboard::clusters))
     .route("/dashboard/", web::get().to(dashboard::clusters))
     .route("/dashboard/states", web::get().to(dashboard::states))
+    .route("/dashboard/app.js", web::get().to(dashboard::script))
     .route("/dashboard/login", web::get().to(dashboard::login_form))
     .route("/dashboard/login", web::post().to(dashboard::login))
     .route("/dashboard/logout", web::post().to(dashboard::logout))

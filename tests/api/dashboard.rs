@@ -157,8 +157,10 @@ async fn a_cluster_is_created_shown_and_deleted_through_the_dashboard_forms() {
         .await
         .expect("html");
     assert!(page.contains("<h1>web-1</h1>"), "{page}");
+    // The live task tree: the page names its event stream, which the dashboard's
+    // script opens.
     assert!(
-        page.contains("new EventSource(\"/dashboard/clusters/"),
+        page.contains("data-events=\"/dashboard/clusters/"),
         "live task tree"
     );
     let listing = app
@@ -243,6 +245,58 @@ fn cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
             );
             v.split(';').next().expect("pair").to_string()
         })
+}
+
+#[tokio::test]
+async fn pages_run_no_inline_script_and_their_policy_allows_none() {
+    let app = spawn_app().await;
+    let client = no_redirects();
+    let (_, _, html) = form(&app, &client).await;
+    for page in ["/dashboard", "/dashboard/new"] {
+        let response = client.get(app.url(page)).send().await.expect("sent");
+        let policy = response
+            .headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .expect("a policy")
+            .to_string();
+        let scripts = policy
+            .split(';')
+            .map(str::trim)
+            .find(|directive| directive.starts_with("script-src"));
+        assert_eq!(scripts, Some("script-src 'self'"), "{policy}");
+        assert!(
+            policy.contains("form-action 'self'") && policy.contains("base-uri 'none'"),
+            "{policy}"
+        );
+        let body = response.text().await.expect("html");
+        assert!(
+            !body.contains("<script>") && !body.contains("onsubmit="),
+            "{page}"
+        );
+        assert!(body.contains("<script src=\"/dashboard/app.js\" defer></script>"));
+    }
+    assert!(html.contains("id=\"create\""));
+    let script = client
+        .get(app.url("/dashboard/app.js"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(script.status(), 200);
+    assert!(
+        script
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/javascript"))
+    );
+    let text = script.text().await.expect("script");
+    assert!(text.contains("dataset.confirm"), "forms ask first");
+    assert!(
+        text.contains("new EventSource(document.getElementById(\"tasks\").dataset.events)"),
+        "the cluster page follows its event stream"
+    );
+    assert!(!text.contains("{{"), "no template values in the script");
 }
 
 #[tokio::test]

@@ -343,3 +343,12 @@ pub(crate) async fn logout(
     let gone = session::sign_out(&req, &state);
     Ok(with_cookie(see_other("/dashboard/login"), Some(gone)))
 }
+
+/// `GET /dashboard/app.js`: the pages' script, compiled in as the templates are.
+pub(crate) async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header(("Cache-Control", "no-cache"))
+        .body(include_str!("app.js"))
+}

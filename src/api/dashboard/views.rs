@@ -44,13 +44,18 @@ fn templates() -> &'static Handlebars<'static> {
     })
 }
 
+/// What a page may load and do: scripts only from this server (`/dashboard/app.js`),
+/// forms posted only here, no `<base>`, never framed.
+pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
 /// The page drawn from `view`, as an HTML response.
 pub(crate) fn page<V: View>(view: &V) -> Result<HttpResponse, ApiError> {
     let html = render(view)
         .map_err(|e| ApiError::internal(anyhow::anyhow!("rendering {}: {e}", V::TEMPLATE)))?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .insert_header(("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'"))
+        .insert_header(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .body(html))
 }

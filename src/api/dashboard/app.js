@@ -1,0 +1,96 @@
+// The dashboard's script, served as /dashboard/app.js so that the pages' policy allows
+// no inline script. Each part runs on the page that has its elements; values come from
+// the pages' data- attributes, never from text interpolated into code.
+
+// Forms that ask first: data-confirm holds the question (HTML-escaped by the template,
+// read back as text, so a name cannot break out of it).
+document.addEventListener("submit", e => {
+  const question = e.target.dataset && e.target.dataset.confirm;
+  if (question && !confirm(question)) e.preventDefault();
+});
+
+if (document.querySelector("tr[data-id]") || document.getElementById("clusters")) {
+  // Live states: the listing's states, every 3 s.
+  setInterval(async () => {
+    const r = await fetch("/dashboard/states", {headers: {"Accept": "application/json"}});
+    if (!r.ok) return;
+    const states = await r.json();
+    for (const row of document.querySelectorAll("tr[data-id]")) {
+      const cell = row.querySelector("[data-state]");
+      const state = states[row.dataset.id] || "deleted";
+      cell.textContent = state;
+      cell.className = "state state-" + state;
+    }
+  }, 3000);
+}
+
+if (document.getElementById("tasks")) {
+  // The task tree and state, live from the cluster's event stream.
+  const body = document.querySelector("#tasks tbody");
+  function rows(task, depth, out) {
+    out.push([depth, task]);
+    for (const c of task.children || []) rows(c, depth + 1, out);
+    return out;
+  }
+  function secs(t) {
+    if (!t.started_at || !t.ended_at) return "";
+    return ((Date.parse(t.ended_at) - Date.parse(t.started_at)) / 1000).toFixed(1) + "s";
+  }
+  function draw(task) {
+    body.replaceChildren(...rows(task, 0, []).map(([depth, t]) => {
+      const tr = document.createElement("tr");
+      const label = (t.number ? t.number + " " : "") + t.name;
+      for (const [text, cls] of [[label, ""], [t.status === "pending" ? "" : t.status, "status-" + t.status], [t.node || "", ""], [secs(t), ""]]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        if (cls) td.className = cls;
+        tr.append(td);
+      }
+      tr.firstChild.style.paddingLeft = (0.6 + depth * 1.2) + "rem";
+      return tr;
+    }));
+  }
+  const events = new EventSource(document.getElementById("tasks").dataset.events);
+  events.addEventListener("tasks", e => draw(JSON.parse(e.data)));
+  events.addEventListener("state", e => {
+    const s = JSON.parse(e.data);
+    const el = document.getElementById("state");
+    el.textContent = s.state; el.className = "state state-" + s.state;
+    document.getElementById("reason").textContent = s.reason;
+  });
+  events.addEventListener("end", e => {
+    events.close();
+    const s = JSON.parse(e.data);
+    // Addresses and web UIs are known once the cluster is ready: show them.
+    if (s.state === "ready" && !document.body.dataset.reloaded) {
+      fetch(location.href).then(r => r.text()).then(html => {
+        const page = new DOMParser().parseFromString(html, "text/html");
+        for (const id of ["external-ip", "web-uis"]) document.getElementById(id).replaceWith(page.getElementById(id));
+      });
+    }
+  });
+}
+
+if (document.getElementById("create")) {
+  // Choosing a component chooses what it depends on, and says so; parameters show for
+  // chosen components only.
+  const boxes = [...document.querySelectorAll("input[name=component]")];
+  const byName = Object.fromEntries(boxes.map(b => [b.value, b]));
+  function refresh(changed) {
+    const added = [];
+    let again = true;
+    while (again) {
+      again = false;
+      for (const b of boxes) {
+        if (!b.checked) continue;
+        for (const d of (b.dataset.depends || "").split(",").filter(Boolean)) {
+          if (byName[d] && !byName[d].checked) { byName[d].checked = true; added.push(d + " (needed by " + b.value + ")"); again = true; }
+        }
+      }
+    }
+    if (added.length) document.getElementById("deps-note").textContent = "Also selected: " + added.join(", ") + ".";
+    for (const b of boxes) document.querySelector(`.params[data-for="${b.value}"]`).hidden = !b.checked;
+  }
+  boxes.forEach(b => b.addEventListener("change", () => refresh(b)));
+  refresh();
+}
