@@ -435,10 +435,27 @@ async fn with_keystone_the_dashboard_signs_in_against_keystone_and_out() {
         );
     }
 
-    let out = client
+    // The token of the signed-in pages is bound to the session: the one the sign-in
+    // form carried no longer passes.
+    let session_token = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the signed-in page's token")
+        .to_string();
+    assert_ne!(session_token, token);
+    let stale = client
         .post(app.url("/dashboard/logout"))
         .header(COOKIE, &cookies)
         .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(stale.status(), 403, "a token from before the sign-in");
+    let out = client
+        .post(app.url("/dashboard/logout"))
+        .header(COOKIE, &cookies)
+        .form(&[("csrf", session_token.as_str())])
         .send()
         .await
         .expect("sent");
