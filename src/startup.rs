@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use tokio::sync::watch;
@@ -143,6 +144,7 @@ impl Application {
         });
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(api::guard))
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
                 .configure(|cfg| api::configure(cfg, &location))
@@ -151,6 +153,17 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(port, data_dir = %settings.data_dir.display(), "DISCO is listening");
+        let server_settings = &settings.server;
+        if server_settings.listen.ip().is_unspecified()
+            && server_settings.allowed_hosts.is_empty()
+            && server_settings.public_url.is_none()
+        {
+            tracing::warn!(
+                "listening on {} but only localhost and loopback addresses are served as Host: \
+                 list the names clients use in server.allowed_hosts",
+                server_settings.listen
+            );
+        }
         Ok(Application {
             port,
             server,

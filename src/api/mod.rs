@@ -1,9 +1,12 @@
 //! The REST interface: OCCI routes for the disco kind and the query interface. Handlers
-//! read the store and queue jobs; they never wait on a provider.
+//! read the store and queue jobs; they never wait on a provider. Every request first
+//! passes `guard` (Host, Origin), which `startup` wraps around the whole application,
+//! dashboard included.
 
 mod clusters;
 pub mod dashboard;
 pub mod error;
+mod guard;
 mod negotiate;
 mod present;
 mod request;
@@ -23,6 +26,7 @@ use crate::manifest::Manifest;
 use crate::providers::Providers;
 use crate::store::Store;
 use error::ApiError;
+pub use guard::guard;
 use negotiate::{Produces, Rendering, negotiation};
 
 /// What every handler shares.
@@ -41,13 +45,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The scheme and host clients reach us at, for absolute URLs.
+    /// The scheme and host clients reach us at, for absolute URLs: `public_url`, else
+    /// what the guard let through (a Host we answer to, or what a trusted proxy said),
+    /// never an unchecked header.
     fn base_url(&self, req: &HttpRequest) -> String {
-        if let Some(configured) = &self.settings.server.public_url {
+        let server = &self.settings.server;
+        if let Some(configured) = &server.public_url {
             return crate::config::base(configured).to_string();
         }
-        let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
+        guard::client_origin(req, server)
+            .map(|client| client.base_url())
+            .unwrap_or_else(|_| guard::fallback_base(server))
     }
 
     async fn identify(&self, req: &HttpRequest) -> Result<Identity, ApiError> {
