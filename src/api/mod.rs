@@ -14,7 +14,8 @@ mod tasks;
 
 use std::sync::Arc;
 
-use actix_web::middleware::from_fn;
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::{Authenticator, Identity};
@@ -112,33 +113,24 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
         &format!("{collection}/{{id}}/logs"),
         web::get().to(tasks::logs),
     )
-    .route("/dashboard", web::get().to(dashboard::clusters))
-    .route("/dashboard/", web::get().to(dashboard::clusters))
-    .route("/dashboard/states", web::get().to(dashboard::states))
-    .route("/dashboard/login", web::get().to(dashboard::login_form))
-    .route("/dashboard/login", web::post().to(dashboard::login))
-    .route("/dashboard/logout", web::post().to(dashboard::logout))
-    .route("/dashboard/new", web::get().to(dashboard::new_form))
-    .route("/dashboard/new", web::post().to(dashboard::create))
-    .route(
-        "/dashboard/clusters/{id}",
-        web::get().to(dashboard::cluster),
-    )
-    .route(
-        "/dashboard/clusters/{id}/key",
-        web::get().to(dashboard::key),
-    )
-    .route(
-        "/dashboard/clusters/{id}/events",
-        web::get().to(dashboard::events),
-    )
-    .route(
-        "/dashboard/clusters/{id}/delete",
-        web::post().to(dashboard::delete),
-    )
-    .route(
-        "/dashboard/clusters/{id}/deploy",
-        web::post().to(dashboard::deploy),
+    // Every dashboard page holds the browser's CSRF token and the caller's clusters
+    // (one its private key): nothing a shared cache or the browser's may keep.
+    .service(
+        web::scope("/dashboard")
+            .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
+            .route("", web::get().to(dashboard::clusters))
+            .route("/", web::get().to(dashboard::clusters))
+            .route("/states", web::get().to(dashboard::states))
+            .route("/login", web::get().to(dashboard::login_form))
+            .route("/login", web::post().to(dashboard::login))
+            .route("/logout", web::post().to(dashboard::logout))
+            .route("/new", web::get().to(dashboard::new_form))
+            .route("/new", web::post().to(dashboard::create))
+            .route("/clusters/{id}", web::get().to(dashboard::cluster))
+            .route("/clusters/{id}/key", web::get().to(dashboard::key))
+            .route("/clusters/{id}/events", web::get().to(dashboard::events))
+            .route("/clusters/{id}/delete", web::post().to(dashboard::delete))
+            .route("/clusters/{id}/deploy", web::post().to(dashboard::deploy)),
     )
     .service(
         web::resource(format!("{collection}/{{id}}"))

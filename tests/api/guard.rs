@@ -348,3 +348,43 @@ async fn a_trusted_proxy_says_which_host_and_scheme_the_client_used() {
     .expect("sent");
     assert_eq!(from_its_page.status(), 201);
 }
+
+#[tokio::test]
+async fn what_holds_a_private_key_is_not_stored_by_caches() {
+    let app = spawn_app().await;
+    let cluster = app.create_ok(INJECT).await;
+    for accept in ["text/plain", "text/occi", "application/occi+json"] {
+        let shown = app
+            .client
+            .get(&cluster)
+            .header("Accept", accept)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(shown.status(), 200);
+        assert_eq!(
+            shown
+                .headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store"),
+            "{accept}"
+        );
+    }
+    let id = cluster.rsplit('/').next().expect("an id");
+    for page in [
+        format!("/dashboard/clusters/{id}"),
+        format!("/dashboard/clusters/{id}/key"),
+    ] {
+        let response = app.client.get(app.url(&page)).send().await.expect("sent");
+        assert_eq!(response.status(), 200, "{page}");
+        assert_eq!(
+            response
+                .headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store"),
+            "{page}"
+        );
+    }
+}
