@@ -73,7 +73,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
             }))
             .route(web::get().to(query_interface)),
     )
-    .route("/healthz", web::get().to(health))
+    .service(
+        web::resource("/healthz")
+            .route(web::get().to(health))
+            .route(web::head().to(health)),
+    )
     .service(
         web::resource([format!("{collection}/"), collection.clone()])
             .wrap(from_fn(|req, next| {

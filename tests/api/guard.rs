@@ -388,3 +388,15 @@ async fn what_holds_a_private_key_is_not_stored_by_caches() {
         );
     }
 }
+
+#[tokio::test]
+async fn head_healthz_is_200() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .head(app.url("/healthz"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+}
