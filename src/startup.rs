@@ -144,12 +144,17 @@ impl Application {
         });
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(api::body_deadline))
                 .wrap(from_fn(api::guard))
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
                 .configure(|cfg| api::configure(cfg, &location))
         })
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        // The head of a request within request_timeout_secs (the body: api::deadline),
+        // and a closing connection's last bytes too.
+        .client_request_timeout(Duration::from_secs(settings.server.request_timeout_secs))
+        .client_disconnect_timeout(Duration::from_secs(settings.server.request_timeout_secs))
         .listen(listener)?
         .run();
         tracing::info!(port, data_dir = %settings.data_dir.display(), "DISCO is listening");

@@ -1,10 +1,11 @@
 //! The REST interface: OCCI routes for the disco kind and the query interface. Handlers
 //! read the store and queue jobs; they never wait on a provider. Every request first
-//! passes `guard` (Host, Origin), which `startup` wraps around the whole application,
-//! dashboard included.
+//! passes `guard` (Host, Origin) and `deadline` (how long its body may take), which
+//! `startup` wraps around the whole application, dashboard included.
 
 mod clusters;
 pub mod dashboard;
+mod deadline;
 pub mod error;
 mod guard;
 mod negotiate;
@@ -26,6 +27,7 @@ use crate::lifecycle::create::Creator;
 use crate::manifest::Manifest;
 use crate::providers::Providers;
 use crate::store::Store;
+pub use deadline::body_deadline;
 use error::ApiError;
 pub use guard::guard;
 use negotiate::{Produces, Rendering, negotiation};

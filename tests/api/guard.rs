@@ -3,7 +3,7 @@
 //! headers only from trusted proxies, no caching of what holds a key, and no request
 //! that takes forever to arrive.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use disco::config::HostName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -399,4 +399,68 @@ async fn head_healthz_is_200() {
         .await
         .expect("sent");
     assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_body_sent_a_byte_at_a_time_is_cut_off_and_stores_nothing() {
+    let app = spawn_app_with(|settings| settings.server.request_timeout_secs = 2).await;
+    let body = format!("Category: {CATEGORY}\nX-OCCI-Attribute: {INJECT}\n");
+    let stream = TcpStream::connect(("127.0.0.1", port(&app)))
+        .await
+        .expect("connect");
+    let (mut read, mut write) = stream.into_split();
+    let head = format!(
+        "POST /disco/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    write.write_all(head.as_bytes()).await.expect("head sent");
+    let trickle = tokio::spawn(async move {
+        for byte in body.bytes() {
+            if write.write_all(&[byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    let started = Instant::now();
+    let mut bytes = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), read.read_to_end(&mut bytes))
+        .await
+        .expect("the server gives up on the body and closes the connection")
+        .expect("read");
+    trickle.abort();
+    let cut_off = answer(&bytes);
+    assert_eq!(cut_off.status, 408, "{}", cut_off.body);
+    assert!(
+        cut_off.body.contains("server.request_timeout_secs"),
+        "{}",
+        cut_off.body
+    );
+    assert!(started.elapsed() < Duration::from_secs(6));
+    assert!(app.listing().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_head_sent_slowly_is_cut_off_after_the_configured_time() {
+    let app = spawn_app_with(|settings| settings.server.request_timeout_secs = 1).await;
+    let mut stream = TcpStream::connect(("127.0.0.1", port(&app)))
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0")
+        .await
+        .expect("part of a head");
+    let started = Instant::now();
+    let mut bytes = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut bytes))
+        .await
+        .expect("the server closes the connection")
+        .expect("read");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?} (actix's default is 5 s)",
+        started.elapsed()
+    );
+    assert_eq!(answer(&bytes).status, 408);
 }
