@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use tokio::sync::watch;
@@ -143,14 +144,31 @@ impl Application {
         });
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(api::body_deadline))
+                .wrap(from_fn(api::guard))
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
                 .configure(|cfg| api::configure(cfg, &location))
         })
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        // The head of a request within request_timeout_secs (the body: api::deadline),
+        // and a closing connection's last bytes too.
+        .client_request_timeout(Duration::from_secs(settings.server.request_timeout_secs))
+        .client_disconnect_timeout(Duration::from_secs(settings.server.request_timeout_secs))
         .listen(listener)?
         .run();
         tracing::info!(port, data_dir = %settings.data_dir.display(), "DISCO is listening");
+        let server_settings = &settings.server;
+        if server_settings.listen.ip().is_unspecified()
+            && server_settings.allowed_hosts.is_empty()
+            && server_settings.public_url.is_none()
+        {
+            tracing::warn!(
+                "listening on {} but only localhost and loopback addresses are served as Host: \
+                 list the names clients use in server.allowed_hosts",
+                server_settings.listen
+            );
+        }
         Ok(Application {
             port,
             server,

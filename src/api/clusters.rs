@@ -1,6 +1,6 @@
 //! The disco kind's collection and instances: create, list, show, delete, actions.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
@@ -99,7 +99,13 @@ pub(super) async fn show(
         &state.base_url(&req),
         PrivateKey::Shown,
     );
-    present::resource(StatusCode::OK, media, &resource)
+    // It holds the private key: no cache may keep a copy.
+    let mut response = present::resource(StatusCode::OK, media, &resource)?;
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
 }
 
 pub(super) async fn delete(

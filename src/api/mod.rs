@@ -1,9 +1,13 @@
 //! The REST interface: OCCI routes for the disco kind and the query interface. Handlers
-//! read the store and queue jobs; they never wait on a provider.
+//! read the store and queue jobs; they never wait on a provider. Every request first
+//! passes `guard` (Host, Origin) and `deadline` (how long its body may take), which
+//! `startup` wraps around the whole application, dashboard included.
 
 mod clusters;
 pub mod dashboard;
+mod deadline;
 pub mod error;
+mod guard;
 mod negotiate;
 mod present;
 mod request;
@@ -11,7 +15,8 @@ mod tasks;
 
 use std::sync::Arc;
 
-use actix_web::middleware::from_fn;
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::{Authenticator, Identity};
@@ -22,7 +27,9 @@ use crate::lifecycle::create::Creator;
 use crate::manifest::Manifest;
 use crate::providers::Providers;
 use crate::store::Store;
+pub use deadline::body_deadline;
 use error::ApiError;
+pub use guard::guard;
 use negotiate::{Produces, Rendering, negotiation};
 
 /// What every handler shares.
@@ -41,13 +48,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The scheme and host clients reach us at, for absolute URLs.
+    /// The scheme and host clients reach us at, for absolute URLs: `public_url`, else
+    /// what the guard let through (a Host we answer to, or what a trusted proxy said),
+    /// never an unchecked header.
     fn base_url(&self, req: &HttpRequest) -> String {
-        if let Some(configured) = &self.settings.server.public_url {
+        let server = &self.settings.server;
+        if let Some(configured) = &server.public_url {
             return crate::config::base(configured).to_string();
         }
-        let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
+        guard::client_origin(req, server)
+            .map(|client| client.base_url())
+            .unwrap_or_else(|_| guard::fallback_base(server))
     }
 
     async fn identify(&self, req: &HttpRequest) -> Result<Identity, ApiError> {
@@ -64,7 +75,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
             }))
             .route(web::get().to(query_interface)),
     )
-    .route("/healthz", web::get().to(health))
+    .service(
+        web::resource("/healthz")
+            .route(web::get().to(health))
+            .route(web::head().to(health)),
+    )
     .service(
         web::resource([format!("{collection}/"), collection.clone()])
             .wrap(from_fn(|req, next| {
@@ -104,34 +119,25 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
         &format!("{collection}/{{id}}/logs"),
         web::get().to(tasks::logs),
     )
-    .route("/dashboard", web::get().to(dashboard::clusters))
-    .route("/dashboard/", web::get().to(dashboard::clusters))
-    .route("/dashboard/states", web::get().to(dashboard::states))
-    .route("/dashboard/app.js", web::get().to(dashboard::script))
-    .route("/dashboard/login", web::get().to(dashboard::login_form))
-    .route("/dashboard/login", web::post().to(dashboard::login))
-    .route("/dashboard/logout", web::post().to(dashboard::logout))
-    .route("/dashboard/new", web::get().to(dashboard::new_form))
-    .route("/dashboard/new", web::post().to(dashboard::create))
-    .route(
-        "/dashboard/clusters/{id}",
-        web::get().to(dashboard::cluster),
-    )
-    .route(
-        "/dashboard/clusters/{id}/key",
-        web::get().to(dashboard::key),
-    )
-    .route(
-        "/dashboard/clusters/{id}/events",
-        web::get().to(dashboard::events),
-    )
-    .route(
-        "/dashboard/clusters/{id}/delete",
-        web::post().to(dashboard::delete),
-    )
-    .route(
-        "/dashboard/clusters/{id}/deploy",
-        web::post().to(dashboard::deploy),
+    // Every dashboard page holds the browser's CSRF token and the caller's clusters
+    // (one its private key): nothing a shared cache or the browser's may keep.
+    .service(
+        web::scope("/dashboard")
+            .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
+            .route("", web::get().to(dashboard::clusters))
+            .route("/", web::get().to(dashboard::clusters))
+            .route("/states", web::get().to(dashboard::states))
+            .route("/app.js", web::get().to(dashboard::script))
+            .route("/login", web::get().to(dashboard::login_form))
+            .route("/login", web::post().to(dashboard::login))
+            .route("/logout", web::post().to(dashboard::logout))
+            .route("/new", web::get().to(dashboard::new_form))
+            .route("/new", web::post().to(dashboard::create))
+            .route("/clusters/{id}", web::get().to(dashboard::cluster))
+            .route("/clusters/{id}/key", web::get().to(dashboard::key))
+            .route("/clusters/{id}/events", web::get().to(dashboard::events))
+            .route("/clusters/{id}/delete", web::post().to(dashboard::delete))
+            .route("/clusters/{id}/deploy", web::post().to(dashboard::deploy)),
     )
     .service(
         web::resource(format!("{collection}/{{id}}"))

@@ -2,8 +2,9 @@
 //! with `--config`, `DISCO_*` environment variables, then command-line flags.
 
 pub mod clouds;
+mod hosts;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
@@ -11,6 +12,7 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use crate::domain::ProviderKind;
+pub use hosts::HostName;
 
 /// The checked-in configuration file, which is also the documentation of every key.
 pub const DEFAULTS: &str = include_str!("../../etc/disco.toml");
@@ -41,7 +43,16 @@ pub struct ServerSettings {
     /// request says, and for nodes the address it listens on.
     #[serde(deserialize_with = "optional_url")]
     pub public_url: Option<Url>,
+    /// Host names served besides `localhost`, the loopback addresses, the listen
+    /// address and `public_url`'s host.
+    #[serde(deserialize_with = "hosts::list")]
+    pub allowed_hosts: Vec<HostName>,
+    /// Peers whose `Forwarded` and `X-Forwarded-*` headers say what the client used.
+    #[serde(deserialize_with = "hosts::list")]
+    pub trusted_proxies: Vec<IpAddr>,
     pub body_limit: usize,
+    /// Seconds a client has to send a request's head, and again its body; 0: no limit.
+    pub request_timeout_secs: u64,
     pub shutdown_timeout_secs: u64,
 }
 
@@ -379,6 +390,44 @@ mod tests {
         assert!(err.to_string().contains("absolute URL"), "{err}");
         assert_eq!(parse_optional_url(" "), Ok(None));
         assert!(parse_optional_url("ftp://h/").is_err());
+    }
+
+    #[test]
+    fn host_and_proxy_lists_are_parsed_at_load_from_an_array_or_one_string() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("disco.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).expect("write");
+            Settings::load(&Overrides {
+                config_file: Some(file.clone()),
+                data_dir: Some(dir.path().to_path_buf()),
+                ..Overrides::default()
+            })
+        };
+        let settings = load(
+            "[server]\nallowed_hosts = [\"Disco.Example\", \"[::1]\"]\n\
+             trusted_proxies = [\"127.0.0.1\"]\n",
+        )
+        .expect("load");
+        assert_eq!(
+            settings.server.allowed_hosts,
+            [
+                HostName::Name("disco.example".into()),
+                HostName::Ip("::1".parse().expect("ip"))
+            ]
+        );
+        assert_eq!(
+            settings.server.trusted_proxies,
+            [IpAddr::from([127, 0, 0, 1])]
+        );
+        // As a DISCO_SERVER__ALLOWED_HOSTS variable gives it.
+        let settings = load("[server]\nallowed_hosts = \"a.example, b.example\"\n").expect("load");
+        assert_eq!(settings.server.allowed_hosts.len(), 2);
+        let err = load("[server]\nallowed_hosts = [\"a.example:8888\"]\n").expect_err("a port");
+        assert!(err.to_string().contains("allowed_hosts"), "{err}");
+        assert!(err.to_string().contains("a.example:8888"), "{err}");
+        let err = load("[server]\ntrusted_proxies = [\"proxy.example\"]\n").expect_err("a name");
+        assert!(err.to_string().contains("trusted_proxies"), "{err}");
     }
 
     #[test]
