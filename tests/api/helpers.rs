@@ -169,6 +169,14 @@ impl TestApp {
     pub fn deployments_dir(&self) -> PathBuf {
         self.settings.provider.file.dir.clone()
     }
+
+    /// Where the file provider writes `path` of the default tenant: in its directory.
+    pub fn deployed_file(&self, path: &str) -> PathBuf {
+        let tenant = disco::domain::TenantId::default_tenant();
+        self.deployments_dir()
+            .join(disco::providers::file::tenant_dir(&tenant))
+            .join(path)
+    }
 }
 
 /// A client that drops idle connections before the server does (actix closes them after
