@@ -148,6 +148,9 @@ impl Application {
                 .configure(|cfg| api::configure(cfg, &location))
         })
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        // A client that closes its end has gone: drop what it was sent (an event stream
+        // would otherwise live on until a write to it fails, a keepalive later).
+        .h1_allow_half_closed(false)
         .listen(listener)?
         .run();
         tracing::info!(port, data_dir = %settings.data_dir.display(), "DISCO is listening");
