@@ -7,6 +7,7 @@ mod cli;
 mod create;
 mod dashboard;
 mod delete;
+mod events;
 mod file_provider;
 mod heat;
 mod helpers;
