@@ -155,6 +155,9 @@ impl Application {
         // and a closing connection's last bytes too.
         .client_request_timeout(Duration::from_secs(settings.server.request_timeout_secs))
         .client_disconnect_timeout(Duration::from_secs(settings.server.request_timeout_secs))
+        // A client that closes its end has gone: drop what it was sent (an event stream
+        // would otherwise live on until a write to it fails, a keepalive later).
+        .h1_allow_half_closed(false)
         .listen(listener)?
         .run();
         tracing::info!(port, data_dir = %settings.data_dir.display(), "DISCO is listening");

@@ -2,11 +2,12 @@
 //! the cluster's own token), and the task tree, its events and the deployment log going
 //! out to the cluster's owner.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::stream;
 use serde::Deserialize;
+use tokio::sync::Semaphore;
 
 use super::AppState;
 use super::clusters::{owned_cluster, parse_id};
@@ -16,13 +17,31 @@ use crate::cluster::Cluster;
 use crate::domain::{ClusterId, ClusterState};
 use crate::domain::{Report, ReportStatus};
 use crate::occi::MediaType;
-use crate::store::Store;
+use crate::store::notify::{Limits, Subscription};
+use crate::store::{Store, StoreError};
 use crate::tasks::{self, Task};
 
-/// How often an event stream looks for news.
-const EVENT_POLL: Duration = Duration::from_millis(300);
-/// A comment line this often keeps proxies from closing a quiet stream.
+/// When an event stream looks without a signal: in case a change came by a way that
+/// does not signal (another process writing the database). Each stream adds up to half
+/// of it again at random, so that streams opened together do not look together.
+const FALLBACK_LOOK: Duration = Duration::from_secs(30);
+/// How soon a stream looks again after the store failed it.
+const RETRY_LOOK: Duration = Duration::from_secs(1);
+/// A comment line this often keeps proxies from closing a quiet stream, and finds a
+/// client that went away without closing its connection.
 const KEEPALIVE: Duration = Duration::from_secs(15);
+/// How many streams look at the store at once. The store has one connection: more
+/// only make more threads wait for it (1,000 streams opened together would each take
+/// a thread of the blocking pool).
+static LOOKS_AT_ONCE: Semaphore = Semaphore::const_new(4);
+/// How many event streams are served at once, in all and to one tenant; beyond, a 503
+/// with Retry-After.
+// TODO(settings): `server.max_event_streams` (default 2000) and
+// `server.max_event_streams_per_tenant` (default 100).
+const STREAM_LIMITS: Limits = Limits {
+    total: 2000,
+    per_tenant: 100,
+};
 const LONGEST_STAGE: usize = 128;
 
 #[derive(Debug, Deserialize)]
@@ -196,12 +215,18 @@ pub(super) async fn logs(
 struct Watch {
     store: Store,
     id: ClusterId,
+    /// Wakes the stream when the cluster changed.
+    news: Subscription,
     last_report: i64,
     /// Every report so far: read once each, not again at every look.
     reports: Vec<Report>,
     last_state: Option<(ClusterState, String)>,
     last_task: Option<Task>,
-    quiet_since: std::time::Instant,
+    /// A signal came (or the stream is new): look at the store.
+    look_due: bool,
+    /// When to look if no signal comes.
+    next_look: Instant,
+    last_sent: Instant,
     ended: bool,
 }
 
@@ -210,30 +235,31 @@ fn event(name: &str, data: &impl serde::Serialize) -> web::Bytes {
     web::Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
 }
 
+/// The fallback look's wait, with its share of randomness.
+fn fallback_wait() -> Duration {
+    use rand_core::RngCore as _;
+    let spread = FALLBACK_LOOK.as_millis() as u64 / 2;
+    FALLBACK_LOOK + Duration::from_millis(rand_core::OsRng.next_u64() % spread.max(1))
+}
+
 impl Watch {
     /// The events since the last look: new reports, a state change, the task tree when
-    /// it changed, and `end` once the cluster is ready, failed or gone.
-    async fn next_events(&mut self) -> Vec<web::Bytes> {
+    /// it changed, and `end` once the cluster is ready, failed or gone. Reads everything
+    /// before it changes anything, so a failed read leaves the next look to do it all.
+    async fn next_events(&mut self) -> Result<Vec<web::Bytes>, StoreError> {
+        let _turn = LOOKS_AT_ONCE.acquire().await;
         let mut events = Vec::new();
-        let cluster = match self.store.cluster(None, self.id).await {
-            Ok(Some(cluster)) => cluster,
-            Ok(None) => {
-                self.ended = true;
-                events.push(event("end", &serde_json::json!({ "state": "deleted" })));
-                return events;
-            }
-            // The store is busy or failing: try again at the next look.
-            Err(e) => {
-                tracing::warn!(cluster = %self.id, error = %e, "event stream: reading the cluster");
-                return events;
-            }
+        let Some(cluster) = self.store.cluster(None, self.id).await? else {
+            self.ended = true;
+            events.push(event("end", &serde_json::json!({ "state": "deleted" })));
+            return Ok(events);
         };
-        if let Ok(reports) = self.store.reports(self.id, self.last_report).await {
-            for (number, report) in reports {
-                self.last_report = number;
-                events.push(event("report", &report));
-                self.reports.push(report);
-            }
+        let reports = self.store.reports(self.id, self.last_report).await?;
+        let transitions = self.store.transitions(cluster.id).await?;
+        for (number, report) in reports {
+            self.last_report = number;
+            events.push(event("report", &report));
+            self.reports.push(report);
         }
         let state = (cluster.state, cluster.state_reason.clone());
         if self.last_state.as_ref() != Some(&state) {
@@ -243,10 +269,8 @@ impl Watch {
             ));
             self.last_state = Some(state);
         }
-        if let Ok(transitions) = self.store.transitions(cluster.id).await
-            && let task = tasks::deploy_task(&cluster, &transitions, &self.reports)
-            && self.last_task.as_ref() != Some(&task)
-        {
+        let task = tasks::deploy_task(&cluster, &transitions, &self.reports);
+        if self.last_task.as_ref() != Some(&task) {
             events.push(event("tasks", &task));
             self.last_task = Some(task);
         }
@@ -257,7 +281,43 @@ impl Watch {
             self.ended = true;
             events.push(event("end", &serde_json::json!({ "state": cluster.state })));
         }
-        events
+        Ok(events)
+    }
+
+    /// The next chunk of the stream: events once there are some, else a keepalive when
+    /// it is due. Between the two it sleeps until the store signals the cluster, or the
+    /// fallback look is due.
+    async fn next_chunk(&mut self) -> web::Bytes {
+        loop {
+            if self.look_due {
+                self.look_due = false;
+                // Seen before the look: a change committed while it looks wakes the
+                // stream again.
+                self.news.mark_seen();
+                match self.next_events().await {
+                    Ok(events) => {
+                        self.next_look = Instant::now() + fallback_wait();
+                        if !events.is_empty() {
+                            self.last_sent = Instant::now();
+                            return web::Bytes::from(events.concat());
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(cluster = %self.id, error = %e, "event stream: reading the cluster");
+                        self.next_look = Instant::now() + RETRY_LOOK;
+                    }
+                }
+            }
+            let keepalive = self.last_sent + KEEPALIVE;
+            tokio::select! {
+                () = self.news.changed() => self.look_due = true,
+                () = tokio::time::sleep_until(self.next_look.into()) => self.look_due = true,
+                () = tokio::time::sleep_until(keepalive.into()) => {
+                    self.last_sent = Instant::now();
+                    return web::Bytes::from_static(b": keepalive\n\n");
+                }
+            }
+        }
     }
 }
 
@@ -270,44 +330,52 @@ pub(super) async fn events(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let cluster = owned_cluster(&req, &path, &state).await?;
-    Ok(event_stream(&state.store, &cluster))
+    event_stream(&state.store, &cluster)
 }
 
-/// The event stream of a cluster its caller may see.
-pub(super) fn event_stream(store: &Store, cluster: &Cluster) -> HttpResponse {
+/// The event stream of a cluster its caller may see; 503 when the server, or the
+/// cluster's tenant, has as many streams open as it may.
+///
+/// A stream costs nothing while its cluster is quiet but a keepalive now and then and a
+/// look at the store every half minute or so: it wakes when the store signals a change.
+/// A staged cluster's stream stays open, so: a client sees the deploy the moment someone
+/// asks for it, as it sees every other change. The caps bound what such streams hold,
+/// and a stream ends when its client goes away.
+pub(super) fn event_stream(store: &Store, cluster: &Cluster) -> Result<HttpResponse, ApiError> {
+    let news = store
+        .notifier()
+        .subscribe(cluster.id, &cluster.tenant, STREAM_LIMITS)
+        .map_err(|full| {
+            ApiErrorKind::Unavailable(format!(
+                "too many event streams: {full}; close one, or try again later"
+            ))
+        })?;
+    let now = Instant::now();
     let watch = Watch {
         store: store.clone(),
         id: cluster.id,
+        news,
         last_report: 0,
         reports: Vec::new(),
         last_state: None,
         last_task: None,
-        quiet_since: std::time::Instant::now(),
+        // The first look always has news (the state), so a client sees where the
+        // cluster is at once.
+        look_due: true,
+        next_look: now,
+        last_sent: now,
         ended: false,
     };
-    // The first look always has news (the state), so a client sees where the cluster
-    // is at once; later looks wait for some.
     let body = stream::unfold(watch, |mut watch| async move {
         if watch.ended {
             return None;
         }
-        loop {
-            let events = watch.next_events().await;
-            if !events.is_empty() {
-                watch.quiet_since = std::time::Instant::now();
-                let chunk = web::Bytes::from(events.concat());
-                return Some((Ok::<_, actix_web::Error>(chunk), watch));
-            }
-            if watch.quiet_since.elapsed() >= KEEPALIVE {
-                watch.quiet_since = std::time::Instant::now();
-                return Some((Ok(web::Bytes::from_static(b": keepalive\n\n")), watch));
-            }
-            tokio::time::sleep(EVENT_POLL).await;
-        }
+        let chunk = watch.next_chunk().await;
+        Some((Ok::<_, actix_web::Error>(chunk), watch))
     });
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(body)
+        .streaming(body))
 }

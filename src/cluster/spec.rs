@@ -16,7 +16,9 @@ use crate::frameworks::plan::{Plan, REDACTED};
 use crate::frameworks::request::{ComponentRequest, PlanRequest};
 use crate::manifest::CheckedAttributes;
 
-/// Where the file provider writes: a relative path that stays inside its directory.
+/// Where the file provider writes: a relative path that stays inside the tenant's
+/// directory. Kept in one spelling (`a//b`, `a/./b` and `a/b/` are all `a/b`), so that
+/// one file has one name and two clusters cannot claim it under two.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DeployPath(String);
@@ -30,13 +32,20 @@ impl DeployPath {
             && path
                 .components()
                 .all(|part| matches!(part, PathComponent::Normal(_)));
-        if plain {
-            Ok(DeployPath(s.to_string()))
-        } else {
-            Err(format!(
+        if !plain {
+            return Err(format!(
                 "a relative file path without '..', inside the server's deployments directory; got {s:?}"
-            ))
+            ));
         }
+        let parts: Vec<&str> = s
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        Ok(DeployPath(parts.join("/")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
     /// The file under `dir`.
@@ -374,5 +383,18 @@ mod tests {
             ok.under(Path::new("/d")),
             PathBuf::from("/d/team/cluster.json")
         );
+    }
+
+    #[test]
+    fn a_deploy_path_has_one_spelling() {
+        for spelling in [
+            "team/cluster.json",
+            "team//cluster.json",
+            "team/./cluster.json",
+            "team/cluster.json/",
+        ] {
+            let path = DeployPath::parse(spelling).expect("plain relative path");
+            assert_eq!(path.as_str(), "team/cluster.json", "{spelling:?}");
+        }
     }
 }

@@ -124,6 +124,7 @@ impl Store {
             Ok(cluster)
         })
         .await
+        .inspect(|_| self.notifier.notify(id))
     }
 
     /// Queues the deploy of a staged (pending) cluster. `None` when there is no such cluster.
@@ -192,6 +193,11 @@ impl Store {
             Ok(true)
         })
         .await
+        .inspect(|&moved| {
+            if moved {
+                self.notifier.notify(id)
+            }
+        })
     }
 
     /// Moves a ready cluster to failed; `false` (nothing changed) when it is no longer
@@ -211,6 +217,11 @@ impl Store {
             Ok(true)
         })
         .await
+        .inspect(|&moved| {
+            if moved {
+                self.notifier.notify(id)
+            }
+        })
     }
 
     /// Replaces what the provider keeps to act for the cluster's owner.
@@ -241,6 +252,7 @@ impl Store {
             Ok(())
         })
         .await
+        .inspect(|()| self.notifier.notify(id))
     }
 
     /// A cluster's state changes, oldest first.

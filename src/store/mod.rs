@@ -8,11 +8,13 @@
 //! The connection is owned here and only used on tokio's blocking pool.
 //!
 //! `clusters` holds the clusters and their transitions, `jobs` the queue, `reports` what
-//! nodes report; `rows` is how their values are written as text and read back.
+//! nodes report; `rows` is how their values are written as text and read back; `notify`
+//! tells event streams, after a commit, which cluster changed.
 
 mod clusters;
 mod jobs;
 mod migrations;
+pub mod notify;
 mod reports;
 mod rows;
 
@@ -55,6 +57,7 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    notifier: notify::Notifier,
 }
 
 impl Store {
@@ -76,7 +79,14 @@ impl Store {
         .await??;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            notifier: notify::Notifier::default(),
         })
+    }
+
+    /// Who waits for news of a cluster: signalled after each commit that changes what
+    /// its event stream shows.
+    pub fn notifier(&self) -> &notify::Notifier {
+        &self.notifier
     }
 
     /// Runs `f` with the connection on the blocking pool.

@@ -68,6 +68,7 @@ impl Store {
             Ok(true)
         })
         .await
+        .inspect(|&stored| if stored { self.notifier.notify(id) })
     }
 
     /// A cluster's reports after the one numbered `after` (0: all), oldest first, with

@@ -7,7 +7,7 @@ async fn delete_answers_200_moves_the_cluster_to_deleting_then_out_of_the_listin
         .create_ok("icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.deployer.path=\"lab/spark.json\"")
         .await;
     app.wait_for(&location, Some("ready")).await;
-    let written = app.deployments_dir().join("lab/spark.json");
+    let written = app.deployed_file("lab/spark.json");
     assert!(
         written.exists(),
         "the file provider wrote {}",

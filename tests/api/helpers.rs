@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use disco::config::{Overrides, Settings};
 use disco::lifecycle::Lifecycle;
 use disco::startup::Application;
+use disco::store::Store;
 use reqwest::header::HeaderMap;
 use tempfile::TempDir;
 
@@ -16,6 +17,9 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub lifecycle: Lifecycle,
+    /// The application's store, for what the interface does not show (the report token
+    /// of a cluster that runs no nodes, the event streams' waiters).
+    pub store: Store,
     pub settings: Settings,
     /// Lives as long as the test: the database and every file the providers write.
     _data_dir: TempDir,
@@ -52,11 +56,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let lifecycle = app.lifecycle();
+    let store = app.store();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         client: client(),
         lifecycle,
+        store,
         settings,
         _data_dir: data_dir,
     }
@@ -168,6 +174,14 @@ impl TestApp {
 
     pub fn deployments_dir(&self) -> PathBuf {
         self.settings.provider.file.dir.clone()
+    }
+
+    /// Where the file provider writes `path` of the default tenant: in its directory.
+    pub fn deployed_file(&self, path: &str) -> PathBuf {
+        let tenant = disco::domain::TenantId::default_tenant();
+        self.deployments_dir()
+            .join(disco::providers::file::tenant_dir(&tenant))
+            .join(path)
     }
 }
 

@@ -7,6 +7,8 @@ mod cli;
 mod create;
 mod dashboard;
 mod delete;
+mod events;
+mod file_provider;
 mod guard;
 mod heat;
 mod helpers;
