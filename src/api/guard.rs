@@ -372,6 +372,8 @@ mod tests {
             body_limit: 1,
             request_timeout_secs: 1,
             shutdown_timeout_secs: 1,
+            max_event_streams: 1,
+            max_event_streams_per_tenant: 1,
         };
         adjust(&mut server);
         server

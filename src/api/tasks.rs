@@ -14,6 +14,7 @@ use super::clusters::{owned_cluster, parse_id};
 use super::error::{ApiError, ApiErrorKind};
 use super::negotiate::Rendering;
 use crate::cluster::Cluster;
+use crate::config::ServerSettings;
 use crate::domain::{ClusterId, ClusterState};
 use crate::domain::{Report, ReportStatus};
 use crate::occi::MediaType;
@@ -34,14 +35,6 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 /// only make more threads wait for it (1,000 streams opened together would each take
 /// a thread of the blocking pool).
 static LOOKS_AT_ONCE: Semaphore = Semaphore::const_new(4);
-/// How many event streams are served at once, in all and to one tenant; beyond, a 503
-/// with Retry-After.
-// TODO(settings): `server.max_event_streams` (default 2000) and
-// `server.max_event_streams_per_tenant` (default 100).
-const STREAM_LIMITS: Limits = Limits {
-    total: 2000,
-    per_tenant: 100,
-};
 const LONGEST_STAGE: usize = 128;
 
 #[derive(Debug, Deserialize)]
@@ -330,7 +323,7 @@ pub(super) async fn events(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let cluster = owned_cluster(&req, &path, &state).await?;
-    event_stream(&state.store, &cluster)
+    event_stream(&state.store, &state.settings.server, &cluster)
 }
 
 /// The event stream of a cluster its caller may see; 503 when the server, or the
@@ -341,10 +334,18 @@ pub(super) async fn events(
 /// A staged cluster's stream stays open, so: a client sees the deploy the moment someone
 /// asks for it, as it sees every other change. The caps bound what such streams hold,
 /// and a stream ends when its client goes away.
-pub(super) fn event_stream(store: &Store, cluster: &Cluster) -> Result<HttpResponse, ApiError> {
+pub(super) fn event_stream(
+    store: &Store,
+    settings: &ServerSettings,
+    cluster: &Cluster,
+) -> Result<HttpResponse, ApiError> {
+    let limits = Limits {
+        total: settings.max_event_streams,
+        per_tenant: settings.max_event_streams_per_tenant,
+    };
     let news = store
         .notifier()
-        .subscribe(cluster.id, &cluster.tenant, STREAM_LIMITS)
+        .subscribe(cluster.id, &cluster.tenant, limits)
         .map_err(|full| {
             ApiErrorKind::Unavailable(format!(
                 "too many event streams: {full}; close one, or try again later"

@@ -53,6 +53,9 @@ pub struct ServerSettings {
     pub body_limit: usize,
     /// Seconds a client has to send a request's head, and again its body; 0: no limit.
     pub request_timeout_secs: u64,
+    /// Event streams (`/events`) served at once, in all and to one tenant.
+    pub max_event_streams: usize,
+    pub max_event_streams_per_tenant: usize,
     pub shutdown_timeout_secs: u64,
 }
 

@@ -11,8 +11,9 @@ use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 /// Faster than any polling stream could be: the stream this replaces looked every
 /// 300 ms, so a change just after a look waited most of that.
 const PROMPTLY: Duration = Duration::from_millis(150);
-/// The per-tenant cap on event streams (`server.max_event_streams_per_tenant`).
-const PER_TENANT: usize = 100;
+/// The per-tenant cap on event streams (`server.max_event_streams_per_tenant`) the cap
+/// test sets.
+const PER_TENANT: usize = 5;
 
 const STAGED: &str = "icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.stage=\"true\"";
 
@@ -161,7 +162,10 @@ async fn a_stream_sends_a_state_change_as_soon_as_it_is_committed_and_ends_with_
 
 #[tokio::test]
 async fn streams_beyond_a_tenants_cap_are_refused_with_503_and_retry_after() {
-    let app = spawn_app().await;
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.server.max_event_streams_per_tenant = PER_TENANT;
+    })
+    .await;
     let response = app.create_as(STAGED, Some("busy")).await;
     assert_eq!(response.status(), 201);
     let busy = crate::helpers::location(response.headers());

@@ -225,7 +225,7 @@ pub(crate) async fn events(
 ) -> Result<HttpResponse, ApiError> {
     let identity = who(&req, &state).await?;
     let cluster = cluster_of(&identity.tenant, &path, &state).await?;
-    crate::api::tasks::event_stream(&state.store, &cluster)
+    crate::api::tasks::event_stream(&state.store, &state.settings.server, &cluster)
 }
 
 /// `POST /dashboard/clusters/UUID/delete`.
