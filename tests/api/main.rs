@@ -14,6 +14,7 @@ mod local;
 mod openstack;
 mod plans;
 mod query_interface;
+mod refusals;
 mod renderings;
 mod restart;
 mod secrets;
