@@ -43,6 +43,37 @@ async fn thirty_thousand_unknown_names_get_a_short_400_that_counts_them() {
 }
 
 #[tokio::test]
+async fn a_json_name_or_kind_with_a_newline_is_refused_with_it_escaped() {
+    let app = spawn_app().await;
+    for (what, body, expected) in [
+        (
+            "name",
+            forged_json(false),
+            format!(r#"attributes: "foo\u{{1b}}[2J\n{FORGED}" is not an attribute name"#),
+        ),
+        (
+            "kind",
+            forged_json(true),
+            "kind: expected scheme#term".to_string(),
+        ),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/disco/"))
+            .header("Content-Type", "application/occi+json")
+            .body(body)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 400, "{what}");
+        let text = response.text().await.expect("body");
+        assert!(text.contains(&expected), "{what}: {text}");
+        assert_eq!(text.lines().count(), 1, "{what}: {text:?}");
+    }
+    assert!(app.listing().await.is_empty());
+}
+
+#[tokio::test]
 async fn a_refused_request_is_logged_once_on_one_bounded_line() {
     let dir = tempfile::tempdir().expect("dir");
     let server = ServerProcess::start(dir.path(), &[]);

@@ -144,6 +144,18 @@ impl fmt::Display for TextError {
 
 impl std::error::Error for TextError {}
 
+/// Whether `name` is an attribute name of the grammar (parts of letters, digits, `_`
+/// and `-`, separated by `.`): the JSON rendering's names are held to it too.
+pub fn is_attribute_name(name: &str) -> bool {
+    matches!(lex::attribute_name(name), Ok(("", _)))
+}
+
+/// Whether `scheme` and `term` make a category identifier of the grammar: the JSON
+/// rendering's `kind` and `mixins` are held to it too.
+pub fn is_category_id(scheme: &str, term: &str) -> bool {
+    category::is_term(term) && category::check_scheme(scheme).is_ok()
+}
+
 /// Parses one `Category` header value: one or more comma-separated categories.
 pub fn parse_categories(value: &str) -> Result<Vec<Category>, TextError> {
     run("Category", value, value, None, categories_value)
