@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{AttributeSpec, Manifest, SetBy};
 use crate::domain::Scalar;
-use crate::domain::text::{EXCERPT_CHARS, quoted_excerpt};
+use crate::domain::text::{EXCERPT_CHARS, code_point, first_refused, quoted_excerpt};
 use crate::occi::text::Attribute;
 
 /// How many problems a reason shows; the others are counted.
@@ -44,6 +44,10 @@ pub enum AttributeError {
     #[error("{}: required attribute is missing ({expected})", shown(name))]
     Missing { name: String, expected: String },
 }
+
+/// What a string attribute may not hold, in words.
+const WITHOUT_CONTROLS: &str =
+    "text without control characters (C0, DEL, C1) or line and paragraph separators";
 
 /// A name as a reason shows it: as given when it is a short name of the grammar's
 /// characters, else an escaped, quoted excerpt.
@@ -144,6 +148,20 @@ impl Manifest {
             if checked.values.contains_key(name) {
                 errors.push(AttributeError::Duplicate {
                     name: name.to_string(),
+                });
+                continue;
+            }
+            if let Scalar::String(text) = &attribute.value
+                && let Some((at, c)) = first_refused(text)
+            {
+                errors.push(AttributeError::Invalid {
+                    name: name.to_string(),
+                    expected: WITHOUT_CONTROLS.to_string(),
+                    got: if spec.secret {
+                        "a control character".to_string()
+                    } else {
+                        format!("{} at character {at}", code_point(c))
+                    },
                 });
                 continue;
             }
@@ -387,6 +405,45 @@ mod tests {
         assert!(!reason.contains('\n'), "{reason}");
         assert!(
             reason.contains(r#""foo\n2026-01-01T00:00:00Z ERROR FORGED": unknown attribute"#),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_a_string_are_refused_naming_the_attribute() {
+        let manifest = Manifest::built_in().expect("manifest");
+        for bad in [
+            "a\0b",
+            "a\u{1b}]0;x\u{7}",
+            "a\u{7f}",
+            "a\u{85}",
+            "a\u{2028}",
+            "a\nb",
+        ] {
+            let errors = manifest
+                .check_request(&[
+                    attr(INJECT, s("{}")),
+                    attr("icclab.disco.components.heat.masterimage", s(bad)),
+                ])
+                .expect_err(bad);
+            let reason = AttributeError::joined(&errors);
+            assert!(
+                reason.starts_with(
+                    "icclab.disco.components.heat.masterimage: expected text without control"
+                ),
+                "{reason}"
+            );
+            assert!(reason.contains("at character 2"), "{reason}");
+        }
+        let errors = manifest
+            .check_request(&[
+                attr(INJECT, s("{}")),
+                attr("icclab.disco.deployer.password", s("hunter\u{1b}2")),
+            ])
+            .expect_err("secret");
+        let reason = AttributeError::joined(&errors);
+        assert!(
+            reason.ends_with("got a control character") && !reason.contains("hunter"),
             "{reason}"
         );
     }

@@ -4,6 +4,7 @@ mod bad_input;
 mod browser;
 mod catalogue;
 mod cli;
+mod control_characters;
 mod create;
 mod dashboard;
 mod delete;

@@ -23,7 +23,10 @@
 //! - A category scheme must be non-empty and free of whitespace; it is not
 //!   required to end in `#`.
 //! - Strings are rendered with `"`, `\`, newline, carriage return and tab
-//!   escaped, so every rendered value is one line and a valid header value.
+//!   escaped, and any other control character or line separator as `\u{1b}`
+//!   (which parses back as that text, not the character: a create refuses
+//!   them, so only a value stored before it did holds one), so every rendered
+//!   value is one line and a valid header value.
 //! - Floats render through `{:?}`, which always carries a `.` or an exponent,
 //!   so they parse back as the same `f64`. NaN and infinities cannot be
 //!   written in the grammar (the parser rejects them), so they render as the
