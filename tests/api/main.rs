@@ -13,6 +13,7 @@ mod helpers;
 mod lifecycle;
 mod local;
 mod openstack;
+mod parameters;
 mod plans;
 mod query_interface;
 mod refusals;
