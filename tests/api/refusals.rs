@@ -1,5 +1,5 @@
-//! A refusal costs less than the request that earned it: its body and its log line are
-//! bounded however many problems the request had, and what the client wrote reaches
+//! A refusal does not grow with the request that earned it: its body and its log line
+//! are bounded however many problems the request had, and what the client wrote reaches
 //! neither unescaped, so no client can flood the log or write a line of its own into it.
 
 use std::time::Duration;
