@@ -1,12 +1,21 @@
 //! Every error the API answers with, mapped to its HTTP status in one place. The body is a
 //! one-line reason (text renderings) or `{"errors":[{"detail": ...}]}` (JSON); the whole
 //! cause chain of a server-side failure goes to the log once, never to the client.
+//!
+//! A reason may quote what the client sent, so it is bounded and escaped on its way out:
+//! the body keeps the reason's own line breaks (an inject error's caret) and escapes every
+//! other control character; the log gets one escaped line, once per request. The request
+//! logger (tracing-actix-web) writes an error's `Display` and its `Debug` twice more on
+//! that line, so `Display` is the bounded line and `Debug` only says which error it is.
+
+use std::fmt;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 
 use crate::auth::AuthError;
+use crate::domain::text::{Escaped, bounded};
 use crate::lifecycle::create::CreateError;
 use crate::openstack::keystone::KeystoneError;
 use crate::store::StoreError;
@@ -49,13 +58,45 @@ impl ApiErrorKind {
     }
 }
 
+/// The most of a reason an answer carries, in bytes. The reasons the service words are
+/// far shorter; this bounds one that quotes a client's text at length.
+const ANSWERED_BYTES: usize = 4096;
+
+/// The most of a reason the log line of a refused request carries, in bytes.
+const LOGGED_BYTES: usize = 1024;
+
 /// An error of a request. Its body is text; on routes that negotiate a rendering
 /// (`negotiate::Negotiation`), JSON when that was chosen.
-#[derive(Debug, thiserror::Error)]
-#[error("{kind}")]
 pub struct ApiError {
-    #[source]
     pub kind: ApiErrorKind,
+}
+
+/// The reason on one line, escaped and bounded: what the log shows of the error.
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reason = self.kind.to_string();
+        let line = Escaped {
+            text: &reason,
+            kept: &[],
+        }
+        .to_string();
+        f.write_str(&bounded(&line, LOGGED_BYTES))
+    }
+}
+
+/// Which error it is, without the reason, which `Display` has already given the log.
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.status_code().as_u16())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.kind)
+    }
 }
 
 impl ApiError {
@@ -69,6 +110,18 @@ impl ApiError {
 
     pub fn internal(error: impl Into<anyhow::Error>) -> ApiError {
         ApiErrorKind::Internal(error.into()).into()
+    }
+
+    /// The reason as the client reads it: its own line breaks kept, anything else that
+    /// would change how it is shown escaped, at most `ANSWERED_BYTES`.
+    pub fn reason(&self) -> String {
+        let reason = self.kind.to_string();
+        let escaped = Escaped {
+            text: &reason,
+            kept: &['\n'],
+        }
+        .to_string();
+        bounded(&escaped, ANSWERED_BYTES).into_owned()
     }
 
     /// The answer, its body in the JSON rendering or as a line of text. Logs nothing:
@@ -91,11 +144,11 @@ impl ApiError {
             ));
         }
         if json {
-            response.json(serde_json::json!({ "errors": [{ "detail": self.kind.to_string() }] }))
+            response.json(serde_json::json!({ "errors": [{ "detail": self.reason() }] }))
         } else {
             response
                 .content_type("text/plain; charset=utf-8")
-                .body(format!("{}\n", self.kind))
+                .body(format!("{}\n", self.reason()))
         }
     }
 }

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use secrecy::SecretString;
 
 use super::error::{ApiError, ApiErrorKind};
-use crate::auth::Credentials;
+use crate::auth::{Credentials, MalformedHeader};
 use crate::occi::MediaType;
 use crate::occi::json;
 use crate::occi::text::{self, TextRequest};
@@ -136,21 +136,51 @@ fn header_values<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Vec<&
         .collect()
 }
 
-/// The original's credential headers.
+/// The original's credential headers. Each is one header of UTF-8 text; HTTP's own
+/// spaces and tabs around it are not part of it, and an empty one is absent. A header
+/// sent twice, or not as UTF-8, is kept as the problem that the authenticator refuses.
 pub fn credentials(req: &HttpRequest) -> Credentials {
-    let text = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|value| std::str::from_utf8(value.as_bytes()).ok())
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
-            .map(str::to_string)
+    let mut malformed = None;
+    let mut text = |name: &'static str| match credential_header(req.headers(), name) {
+        Ok(value) => value,
+        Err(problem) => {
+            malformed.get_or_insert(problem);
+            None
+        }
     };
+    let token = text("X-Auth-Token").map(SecretString::from);
+    let user = text("X-User-Name");
+    let password = text("X-Password").map(SecretString::from);
+    let tenant = text("X-Tenant-Name");
+    let region = text("X-Region-Name");
     Credentials {
-        token: text("x-auth-token").map(SecretString::from),
-        user: text("x-user-name"),
-        password: text("x-password").map(SecretString::from),
-        tenant: text("x-tenant-name"),
-        region: text("x-region-name"),
+        token,
+        user,
+        password,
+        tenant,
+        region,
+        malformed,
     }
+}
+
+fn credential_header(
+    headers: &HeaderMap,
+    name: &'static str,
+) -> Result<Option<String>, MalformedHeader> {
+    let mut values = headers.get_all(name);
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(MalformedHeader {
+            header: name,
+            expected: "one header, not several",
+        });
+    }
+    let text = std::str::from_utf8(value.as_bytes()).map_err(|_| MalformedHeader {
+        header: name,
+        expected: "UTF-8 text",
+    })?;
+    let text = text.trim_matches([' ', '\t']);
+    Ok((!text.is_empty()).then(|| text.to_string()))
 }

@@ -22,6 +22,17 @@ pub struct Credentials {
     pub password: Option<SecretString>,
     pub tenant: Option<String>,
     pub region: Option<String>,
+    /// A credential header that was sent but cannot be read as one value (not UTF-8,
+    /// or sent more than once). Every authenticator refuses the request with it, rather
+    /// than going on as though the header were absent, or the first one the only one.
+    pub malformed: Option<MalformedHeader>,
+}
+
+/// A credential header that cannot be read, and what it should have been.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MalformedHeader {
+    pub header: &'static str,
+    pub expected: &'static str,
 }
 
 impl fmt::Debug for Credentials {
@@ -32,6 +43,7 @@ impl fmt::Debug for Credentials {
             .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
             .field("tenant", &self.tenant)
             .field("region", &self.region)
+            .field("malformed", &self.malformed)
             .finish()
     }
 }
@@ -61,7 +73,10 @@ pub enum AuthError {
         header: &'static str,
         expected: &'static str,
     },
-    #[error("{header}: expected printable text of at most 255 characters; this one {reason}")]
+    #[error(
+        "{header}: expected printable text of at most 255 characters, without spaces at either \
+         end; this one {reason}"
+    )]
     Tenant {
         header: &'static str,
         reason: TenantError,
@@ -74,7 +89,17 @@ pub enum AuthError {
 
 #[async_trait]
 pub trait Authenticator: Send + Sync {
-    async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError>;
+    /// Who well-formed credentials stand for.
+    async fn identify(&self, credentials: &Credentials) -> Result<Identity, AuthError>;
+
+    /// Who the credentials stand for; a malformed credential header is refused first,
+    /// whichever authenticator it is.
+    async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
+        if let Some(MalformedHeader { header, expected }) = credentials.malformed {
+            return Err(AuthError::Malformed { header, expected });
+        }
+        self.identify(credentials).await
+    }
 }
 
 /// Auth mode `none`: no authentication, for one user on one machine. The tenant is the
@@ -83,8 +108,8 @@ pub struct NoAuth;
 
 #[async_trait]
 impl Authenticator for NoAuth {
-    async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
-        let tenant = match credentials.tenant.as_deref().map(str::trim) {
+    async fn identify(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
+        let tenant = match credentials.tenant.as_deref() {
             None | Some("") => TenantId::default_tenant(),
             // The original's curl commands single-quote this header, so it arrives as
             // `$OS_TENANT_NAME`. With no authentication it is only a label; treating it as
@@ -128,7 +153,7 @@ impl KeystoneAuth {
 
 #[async_trait]
 impl Authenticator for KeystoneAuth {
-    async fn authenticate(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
+    async fn identify(&self, credentials: &Credentials) -> Result<Identity, AuthError> {
         let token = match (&credentials.token, &credentials.password) {
             (Some(token), _) => {
                 usable_secret("X-Auth-Token", token)?;
@@ -274,6 +299,30 @@ mod tests {
                 .tenant
                 .as_str(),
             "default"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_malformed_or_padded_tenant_header_is_refused_not_taken_as_another() {
+        let malformed = Credentials {
+            tenant: None,
+            malformed: Some(MalformedHeader {
+                header: "X-Tenant-Name",
+                expected: "UTF-8 text",
+            }),
+            ..Credentials::default()
+        };
+        let err = NoAuth.authenticate(&malformed).await.expect_err("refused");
+        assert_eq!(err.to_string(), "X-Tenant-Name: expected UTF-8 text");
+        let padded = Credentials {
+            tenant: Some("physics\u{a0}".into()),
+            ..Credentials::default()
+        };
+        let err = NoAuth.authenticate(&padded).await.expect_err("refused");
+        assert!(
+            err.to_string()
+                .ends_with("begins or ends with a space character"),
+            "{err}"
         );
     }
 

@@ -54,21 +54,25 @@ pub enum TenantError {
     Empty,
     #[error("is longer than 255 characters")]
     TooLong,
-    #[error("contains a control character")]
+    #[error("contains a control character or a line separator")]
     ControlCharacter,
+    #[error("begins or ends with a space character")]
+    Padded,
 }
 
 impl TenantId {
     /// Tenant names are printable text of at most 255 characters, as Keystone's
-    /// project names are; surrounding spaces are not part of the name.
+    /// project names are. A name is taken as it is: padded with spaces of any kind it
+    /// is refused, not trimmed into another tenant's name.
     pub fn parse(s: &str) -> Result<TenantId, TenantError> {
-        let s = s.trim();
         if s.is_empty() {
             Err(TenantError::Empty)
         } else if s.chars().count() > 255 {
             Err(TenantError::TooLong)
-        } else if s.chars().any(char::is_control) {
+        } else if s.chars().any(crate::domain::text::is_refused) {
             Err(TenantError::ControlCharacter)
+        } else if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+            Err(TenantError::Padded)
         } else {
             Ok(TenantId(s.to_string()))
         }
@@ -209,14 +213,24 @@ mod tests {
     #[test]
     fn a_tenant_name_says_why_it_is_refused() {
         assert_eq!(
-            TenantId::parse("  lab ").map(|t| t.0),
-            Ok("lab".to_string())
+            TenantId::parse("physics lab").map(|t| t.0),
+            Ok("physics lab".to_string())
         );
-        assert_eq!(TenantId::parse(" "), Err(TenantError::Empty));
-        assert_eq!(
-            TenantId::parse("a\u{7}"),
-            Err(TenantError::ControlCharacter)
-        );
+        for padded in ["  lab ", " ", "lab\u{a0}", "\u{3000}lab", "lab\u{2003}"] {
+            assert_eq!(
+                TenantId::parse(padded),
+                Err(TenantError::Padded),
+                "{padded:?}"
+            );
+        }
+        assert_eq!(TenantId::parse(""), Err(TenantError::Empty));
+        for control in ["a\u{7}", "a\u{85}b", "a\u{2028}b", "a\tb"] {
+            assert_eq!(
+                TenantId::parse(control),
+                Err(TenantError::ControlCharacter),
+                "{control:?}"
+            );
+        }
         assert_eq!(TenantId::parse(&"x".repeat(256)), Err(TenantError::TooLong));
     }
 }

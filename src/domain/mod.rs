@@ -2,7 +2,8 @@
 //! names that parse (`ClusterId`, `TenantId`, `ClusterName`, `ComponentName`), the
 //! providers (`ProviderKind`), the one scalar value (`Scalar`), the cluster's size and
 //! infrastructure (`SlaveCount`, `Infrastructure`), the lifecycle's states and moves
-//! (`ClusterState`, `Transition`) and what a node reports (`Report`).
+//! (`ClusterState`, `Transition`), what a node reports (`Report`), and which characters a
+//! client's text may hold and how it is quoted back (`text`).
 //!
 //! Nothing here depends on another module of the crate: std, serde, uuid and chrono only.
 
@@ -13,6 +14,7 @@ pub mod provider;
 pub mod report;
 pub mod scalar;
 pub mod state;
+pub mod text;
 
 pub use ids::{ClusterId, ClusterName, ComponentName, TenantId};
 pub use infrastructure::{Infrastructure, SlaveCount};

@@ -3,10 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::catalogue::{Catalogue, NodeGroup, Phase};
+use super::catalogue::{Catalogue, NodeGroup, ParamRefusal, Parameter, Phase};
 use super::plan::{Plan, PlannedComponent, PlannedGroup, PlannedStep};
 use super::request::PlanRequest;
 use crate::domain::Scalar;
+use crate::domain::text::{code_point, quoted_excerpt};
 
 /// The attribute that names the components, which resolution errors name.
 const INJECT: &str = "icclab.disco.dependencies.inject";
@@ -125,18 +126,15 @@ pub fn resolve(request: &PlanRequest, catalogue: &Catalogue) -> Result<Plan, Res
                     known: component.parameters.keys().cloned().collect(),
                 });
             };
-            let value = spec
-                .coerce(value)
-                .ok_or_else(|| ResolveError::InvalidParameter {
+            let value = spec.coerce(value).map_err(|refusal| {
+                let (expected, got) = refused_parameter(spec, value, refusal);
+                ResolveError::InvalidParameter {
                     component: name.clone(),
                     param: param.clone(),
-                    expected: spec.expectation(),
-                    got: if spec.secret {
-                        "a value of the wrong type".to_string()
-                    } else {
-                        value.quoted()
-                    },
-                })?;
+                    expected,
+                    got,
+                }
+            })?;
             params.insert(param.clone(), value);
         }
         for (param, spec) in &component.parameters {
@@ -216,6 +214,35 @@ pub fn resolve(request: &PlanRequest, catalogue: &Catalogue) -> Result<Plan, Res
 
 /// Kahn's algorithm over `depends_on` and `after` edges among the included components;
 /// among the components ready at each point the first by name goes next.
+/// What was expected of a refused parameter value and what came, in words: a string as an
+/// escaped excerpt, a secret's value never.
+fn refused_parameter(spec: &Parameter, value: &Scalar, refusal: ParamRefusal) -> (String, String) {
+    match refusal {
+        ParamRefusal::TooLong(length) => (
+            format!("at most {} characters", spec.max_length),
+            format!("{length} characters"),
+        ),
+        ParamRefusal::ControlCharacter(at, c) => (
+            "text without control characters (C0, DEL, C1) or line and paragraph separators"
+                .to_string(),
+            if spec.secret {
+                "a control character".to_string()
+            } else {
+                format!("{} at character {at}", code_point(c))
+            },
+        ),
+        ParamRefusal::Unexpected => (
+            spec.expectation(),
+            match value {
+                Scalar::String(_) if spec.secret => "a string that does not fit (not shown)".into(),
+                _ if spec.secret => "a value of the wrong type".to_string(),
+                Scalar::String(text) => quoted_excerpt(text),
+                other => other.to_string(),
+            },
+        ),
+    }
+}
+
 fn order(included: &BTreeSet<String>, catalogue: &Catalogue) -> Result<Vec<String>, ResolveError> {
     let before = |name: &str| -> Vec<String> {
         catalogue

@@ -34,25 +34,16 @@ pub(crate) fn component(name: &str, depends_on: &[&str], after: &[&str]) -> Comp
             (
                 "cores".to_string(),
                 Parameter {
-                    kind: ParamType::Integer,
-                    default: Scalar::Integer(2),
-                    description: "cores".into(),
                     min: Some(1),
                     max: Some(64),
-                    values: vec![],
-                    secret: false,
+                    ..Parameter::new(ParamType::Integer, Scalar::Integer(2), "cores")
                 },
             ),
             (
                 "token".to_string(),
                 Parameter {
-                    kind: ParamType::String,
-                    default: Scalar::String(String::new()),
-                    description: "token".into(),
-                    min: None,
-                    max: None,
-                    values: vec![],
                     secret: true,
+                    ..Parameter::new(ParamType::String, Scalar::String(String::new()), "token")
                 },
             ),
         ]),

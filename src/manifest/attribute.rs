@@ -62,6 +62,7 @@ pub enum SetBy {
 pub struct NamePattern {
     text: String,
     segments: Vec<Option<String>>,
+    wild: bool,
 }
 
 impl NamePattern {
@@ -72,9 +73,10 @@ impl NamePattern {
                 let wild = segment.starts_with('<') && segment.ends_with('>');
                 (!wild).then(|| segment.to_string())
             })
-            .collect();
+            .collect::<Vec<_>>();
         NamePattern {
             text: text.to_string(),
+            wild: segments.iter().any(Option::is_none),
             segments,
         }
     }
@@ -84,7 +86,7 @@ impl NamePattern {
     }
 
     pub fn is_pattern(&self) -> bool {
-        self.segments.iter().any(Option::is_none)
+        self.wild
     }
 
     /// Whether `owner` (an exact name) owns the value `name` gives this pattern's first
@@ -98,12 +100,16 @@ impl NamePattern {
         name.len() == wildcard + 1 && name == owner
     }
 
+    /// Whether `name` has this pattern's segments, each non-empty and equal to a fixed one.
+    /// Allocates nothing: a request may ask it for each of thousands of names.
     pub fn matches(&self, name: &str) -> bool {
-        let parts: Vec<&str> = name.split('.').collect();
-        parts.len() == self.segments.len()
-            && parts.iter().zip(&self.segments).all(|(part, segment)| {
-                !part.is_empty() && segment.as_deref().is_none_or(|fixed| fixed == *part)
+        let mut parts = name.split('.');
+        let each = self.segments.iter().all(|segment| {
+            parts.next().is_some_and(|part| {
+                !part.is_empty() && segment.as_deref().is_none_or(|fixed| fixed == part)
             })
+        });
+        each && parts.next().is_none()
     }
 }
 

@@ -1,35 +1,66 @@
 //! The check of a create request's attributes against the manifest: each given attribute
 //! must be known, settable by a request, given once and of its type; the defaults fill in
 //! what was not given and a required attribute without one is missing. Every problem is
-//! reported, each naming its attribute, and a secret's value is never repeated.
+//! found and counted, each naming its attribute; a reason shows the first few of them, a
+//! name or a value only as an escaped excerpt, and a secret's value never.
+//!
+//! A request is as large as its client likes (a header of 30,000 names), and its refusal
+//! must not be larger: the reason holds `SHOWN` problems and the count of the others, and
+//! only those shown are given a suggestion.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{AttributeSpec, Manifest, SetBy};
 use crate::domain::Scalar;
+use crate::domain::text::{EXCERPT_CHARS, code_point, first_refused, quoted_excerpt};
 use crate::occi::text::Attribute;
+
+/// How many problems a reason shows; the others are counted.
+pub const SHOWN: usize = 10;
+
+/// A name longer than this is no misspelling of an attribute's: no suggestion is looked
+/// for (the comparison costs the product of the lengths).
+const SUGGESTED_NAME_CHARS: usize = 128;
 
 /// Why a request's attributes were refused; each names the attribute.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AttributeError {
-    #[error("{name}: unknown attribute of kind {kind}{hint}")]
+    #[error("{}: unknown attribute of kind {kind}{hint}", shown(name))]
     Unknown {
         name: String,
         kind: String,
         hint: String,
     },
-    #[error("{name}: set by the service, a request cannot set it")]
+    #[error("{}: set by the service, a request cannot set it", shown(name))]
     ReadOnly { name: String },
-    #[error("{name}: given more than once")]
+    #[error("{}: given more than once", shown(name))]
     Duplicate { name: String },
-    #[error("{name}: expected {expected}, got {got}")]
+    #[error("{}: expected {expected}, got {got}", shown(name))]
     Invalid {
         name: String,
         expected: String,
         got: String,
     },
-    #[error("{name}: required attribute is missing ({expected})")]
+    #[error("{}: required attribute is missing ({expected})", shown(name))]
     Missing { name: String, expected: String },
+}
+
+/// What a string attribute may not hold, in words.
+const WITHOUT_CONTROLS: &str =
+    "text without control characters (C0, DEL, C1) or line and paragraph separators";
+
+/// A name as a reason shows it: as given when it is a short name of the grammar's
+/// characters, else an escaped, quoted excerpt.
+fn shown(name: &str) -> String {
+    let plain = name.chars().count() <= EXCERPT_CHARS
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if plain {
+        name.to_string()
+    } else {
+        quoted_excerpt(name)
+    }
 }
 
 /// A request's attributes after the manifest's check: every user attribute with a
@@ -95,10 +126,16 @@ impl Manifest {
         for attribute in given {
             let name = attribute.name.as_str();
             let Some(spec) = self.attribute(name) else {
+                // Past the problems a reason shows, a suggestion would never be read.
+                let hint = if errors.len() < SHOWN {
+                    self.hint_for(name)
+                } else {
+                    String::new()
+                };
                 errors.push(AttributeError::Unknown {
                     name: name.to_string(),
                     kind: self.kind.term.clone(),
-                    hint: self.hint_for(name),
+                    hint,
                 });
                 continue;
             };
@@ -111,6 +148,20 @@ impl Manifest {
             if checked.values.contains_key(name) {
                 errors.push(AttributeError::Duplicate {
                     name: name.to_string(),
+                });
+                continue;
+            }
+            if let Scalar::String(text) = &attribute.value
+                && let Some((at, c)) = first_refused(text)
+            {
+                errors.push(AttributeError::Invalid {
+                    name: name.to_string(),
+                    expected: WITHOUT_CONTROLS.to_string(),
+                    got: if spec.secret {
+                        "a control character".to_string()
+                    } else {
+                        format!("{} at character {at}", code_point(c))
+                    },
                 });
                 continue;
             }
@@ -157,6 +208,10 @@ impl Manifest {
     }
 
     fn hint_for(&self, name: &str) -> String {
+        const LISTED: &str = "; GET /-/ lists the attributes it accepts";
+        if name.chars().count() > SUGGESTED_NAME_CHARS {
+            return LISTED.to_string();
+        }
         let closest = self
             .user_attributes()
             .map(|spec| {
@@ -168,15 +223,23 @@ impl Manifest {
             Some((distance, candidate)) if distance <= 4 => {
                 format!("; did you mean {candidate}? (GET /-/ lists them all)")
             }
-            _ => "; GET /-/ lists the attributes it accepts".to_string(),
+            _ => LISTED.to_string(),
         }
     }
 }
 
 impl AttributeError {
-    /// Several problems as one line, each naming its attribute.
+    /// Several problems as one line, each naming its attribute: the first `SHOWN`, then
+    /// how many there were.
     pub fn joined(errors: &[AttributeError]) -> String {
-        let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let mut reasons: Vec<String> = errors.iter().take(SHOWN).map(ToString::to_string).collect();
+        if errors.len() > SHOWN {
+            reasons.push(format!(
+                "and {} more problems ({} in all; the first {SHOWN} are shown)",
+                errors.len() - SHOWN,
+                errors.len()
+            ));
+        }
         reasons.join("; ")
     }
 
@@ -191,16 +254,14 @@ impl AttributeError {
     }
 }
 
-/// A value as shown in an error: quoted if it was a string; a secret is never repeated.
+/// A value as shown in an error: a string as a quoted, escaped excerpt; a secret is
+/// never repeated.
 fn describe(value: &Scalar, secret: bool) -> String {
-    if secret {
-        return "a value of the wrong type".to_string();
+    match value {
+        _ if secret => "a value of the wrong type".to_string(),
+        Scalar::String(text) => quoted_excerpt(text),
+        other => crate::occi::text::OcciValue(other).to_string(),
     }
-    let mut text = crate::occi::text::OcciValue(value).to_string();
-    if text.chars().count() > 60 {
-        text = text.chars().take(57).collect::<String>() + "...";
-    }
-    text
 }
 
 #[cfg(test)]
@@ -310,6 +371,80 @@ mod tests {
             !checked
                 .public()
                 .contains_key("icclab.disco.deployer.password")
+        );
+    }
+
+    #[test]
+    fn a_reason_shows_the_first_problems_and_counts_the_others() {
+        let manifest = Manifest::built_in().expect("manifest");
+        let given: Vec<Attribute> = (0..30_000).map(|_| attr("x", Scalar::Integer(1))).collect();
+        let errors = manifest.check_request(&given).expect_err("unknown");
+        assert_eq!(errors.len(), 30_001, "every name, and the missing inject");
+        let reason = AttributeError::joined(&errors);
+        assert!(reason.len() < 2048, "{} bytes", reason.len());
+        assert_eq!(reason.matches("x: unknown attribute").count(), SHOWN);
+        assert!(
+            reason.ends_with("and 29991 more problems (30001 in all; the first 10 are shown)"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_long_or_strange_name_is_shown_as_an_escaped_excerpt() {
+        let manifest = Manifest::built_in().expect("manifest");
+        let long = format!("icclab.disco.components.spark.{}", "v".repeat(100_000));
+        let errors = manifest
+            .check_request(&[
+                attr(INJECT, s("{}")),
+                attr(&long, s("1")),
+                attr("foo\n2026-01-01T00:00:00Z ERROR FORGED", s("1")),
+            ])
+            .expect_err("refused");
+        let reason = AttributeError::joined(&errors);
+        assert!(reason.len() < 1024, "{reason}");
+        assert!(!reason.contains('\n'), "{reason}");
+        assert!(
+            reason.contains(r#""foo\n2026-01-01T00:00:00Z ERROR FORGED": unknown attribute"#),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_a_string_are_refused_naming_the_attribute() {
+        let manifest = Manifest::built_in().expect("manifest");
+        for bad in [
+            "a\0b",
+            "a\u{1b}]0;x\u{7}",
+            "a\u{7f}",
+            "a\u{85}",
+            "a\u{2028}",
+            "a\nb",
+        ] {
+            let errors = manifest
+                .check_request(&[
+                    attr(INJECT, s("{}")),
+                    attr("icclab.disco.components.heat.masterimage", s(bad)),
+                ])
+                .expect_err(bad);
+            let reason = AttributeError::joined(&errors);
+            assert!(
+                reason.starts_with(
+                    "icclab.disco.components.heat.masterimage: expected text without control"
+                ),
+                "{reason}"
+            );
+            assert!(reason.contains("at character 2"), "{reason}");
+        }
+        let errors = manifest
+            .check_request(&[
+                attr(INJECT, s("{}")),
+                attr("icclab.disco.deployer.password", s("hunter\u{1b}2")),
+            ])
+            .expect_err("secret");
+        let reason = AttributeError::joined(&errors);
+        assert!(
+            reason.ends_with("got a control character") && !reason.contains("hunter"),
+            "{reason}"
         );
     }
 }

@@ -128,13 +128,13 @@ impl Manifest {
         if let Some(spec) = self
             .attributes
             .iter()
-            .filter(exact)
-            .find(|s| s.name.as_str() == name)
+            .find(|s| s.name.as_str() == name && !s.name.is_pattern())
         {
             return Some(spec);
         }
         self.attributes.iter().find(|spec| {
-            spec.name.matches(name)
+            spec.name.is_pattern()
+                && spec.name.matches(name)
                 && !self
                     .attributes
                     .iter()

@@ -4,9 +4,10 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::text::{Attribute, Category, CategoryClass, TextRequest};
+use super::text::{self, Attribute, Category, CategoryClass, TextRequest};
 use super::{KindDescription, QueryInterface, Resource};
 use crate::domain::Scalar;
+use crate::domain::text::quoted_excerpt;
 
 pub fn resource(resource: &Resource) -> Value {
     let attributes: Map<String, Value> = resource
@@ -115,7 +116,9 @@ struct IncomingResource {
 #[error("application/occi+json body: {0}")]
 pub struct JsonError(String);
 
-/// Reads a resource to create into the same shape the text renderings give.
+/// Reads a resource to create into the same shape the text renderings give, held to the
+/// same grammar: names and category identifiers that a header could not carry are
+/// refused here, so that nothing below sees a name that the text renderings could not.
 pub fn parse_resource(body: &[u8]) -> Result<TextRequest, JsonError> {
     let incoming: IncomingResource =
         serde_json::from_slice(body).map_err(|e| JsonError(e.to_string()))?;
@@ -129,6 +132,13 @@ pub fn parse_resource(body: &[u8]) -> Result<TextRequest, JsonError> {
         request.categories.push(split_category_id(id, class)?);
     }
     for (name, raw) in incoming.attributes {
+        if !text::is_attribute_name(&name) {
+            return Err(JsonError(format!(
+                "attributes: {} is not an attribute name; expected letters, digits, '_' and \
+                 '-', in parts separated by '.'",
+                quoted_excerpt(&name)
+            )));
+        }
         let value = match raw {
             Value::String(s) => Scalar::String(s),
             Value::Bool(b) => Scalar::Bool(b),
@@ -154,12 +164,22 @@ pub fn parse_resource(body: &[u8]) -> Result<TextRequest, JsonError> {
 
 /// `scheme#term` into a category: the scheme keeps its `#`.
 fn split_category_id(id: &str, class: CategoryClass) -> Result<Category, JsonError> {
-    let Some(hash) = id.rfind('#') else {
-        return Err(JsonError(format!(
-            "kind: expected scheme#term, such as http://schemas.cloudcomplab.ch/occi/sm#disco; got {id:?}"
-        )));
+    let field = match class {
+        CategoryClass::Mixin => "mixins",
+        _ => "kind",
     };
+    let refused = || {
+        JsonError(format!(
+            "{field}: expected scheme#term, such as http://schemas.cloudcomplab.ch/occi/sm#disco \
+             (a scheme without spaces; a term of letters, digits, '-', '_' and '.'); got {}",
+            quoted_excerpt(id)
+        ))
+    };
+    let hash = id.rfind('#').ok_or_else(refused)?;
     let (scheme, term) = id.split_at(hash + 1);
+    if !text::is_category_id(scheme, term) {
+        return Err(refused());
+    }
     Ok(Category {
         term: term.to_string(),
         scheme: scheme.to_string(),
@@ -219,5 +239,53 @@ mod tests {
     fn a_kind_without_a_hash_is_refused() {
         let err = parse_resource(br#"{"kind": "disco"}"#).expect_err("refused");
         assert!(err.to_string().contains("scheme#term"), "{err}");
+    }
+
+    #[test]
+    fn a_kind_a_header_could_not_carry_is_refused_escaped() {
+        for kind in [
+            r#""http://schemas.cloudcomplab.ch/occi/sm#disco\n2026-01-01T00:00:00Z ERROR FORGED""#,
+            r#""http://x y#disco""#,
+            r#""http://x#""#,
+        ] {
+            let body = format!(r#"{{"kind": {kind}}}"#);
+            let err = parse_resource(body.as_bytes()).expect_err(kind);
+            let text = err.to_string();
+            assert!(text.starts_with("application/occi+json body: kind: expected scheme#term"));
+            assert!(!text.contains('\n'), "{text}");
+        }
+        let err =
+            parse_resource(br#"{"kind": "s#disco", "mixins": ["s#a b"]}"#).expect_err("mixin");
+        assert!(err.to_string().contains("mixins: expected"), "{err}");
+    }
+
+    #[test]
+    fn an_attribute_name_a_header_could_not_carry_is_refused_escaped() {
+        for name in [
+            r#"foo\n2026-01-01T00:00:00Z ERROR FORGED"#,
+            "a..b",
+            "9lives",
+            "",
+            "a b",
+            r#"a\u001b[31m"#,
+        ] {
+            let body = format!(r#"{{"kind": "s#disco", "attributes": {{"{name}": 1}}}}"#);
+            let err = parse_resource(body.as_bytes()).expect_err(name);
+            let text = err.to_string();
+            assert!(
+                text.starts_with("application/occi+json body: attributes: \""),
+                "{text}"
+            );
+            assert!(text.contains("is not an attribute name"), "{text}");
+            assert!(!text.contains(['\n', '\u{1b}']), "{text}");
+        }
+        let err =
+            parse_resource(br#"{"kind": "s#disco", "attributes": {"foo\n2026 ERROR FORGED": 1}}"#)
+                .expect_err("refused");
+        assert!(
+            err.to_string()
+                .contains(r#"attributes: "foo\n2026 ERROR FORGED" is not an attribute name"#),
+            "{err}"
+        );
     }
 }

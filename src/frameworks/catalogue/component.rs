@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::text::first_refused;
 use crate::domain::{ProviderKind, Scalar};
 
 /// A node group of a cluster.
@@ -159,9 +160,84 @@ pub struct Parameter {
     pub max: Option<i64>,
     pub values: Vec<String>,
     pub secret: bool,
+    /// What the whole of a string value must match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<Pattern>,
+    /// The most characters a string value may have.
+    pub max_length: usize,
+}
+
+/// The longest string a parameter takes unless its `component.toml` says otherwise: far
+/// more than a version, a size, a URL or a token needs, far less than a request can carry.
+pub const DEFAULT_MAX_LENGTH: usize = 1024;
+
+/// A parameter's pattern: a regular expression (regex-lite's syntax) that the whole value
+/// must match. Shown and compared as written.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    source: String,
+    whole: regex_lite::Regex,
+}
+
+impl Pattern {
+    pub fn parse(source: &str) -> Result<Pattern, regex_lite::Error> {
+        let whole = regex_lite::Regex::new(&format!("^(?:{source})$"))?;
+        Ok(Pattern {
+            source: source.to_string(),
+            whole,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        self.whole.is_match(text)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Pattern) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Serialize for Pattern {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.source)
+    }
+}
+
+/// Why a value is not one a parameter takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamRefusal {
+    /// Not of the type, out of the range, not one of the values or not of the pattern:
+    /// what `expectation` says.
+    Unexpected,
+    /// A string longer than `max_length`, by its number of characters.
+    TooLong(usize),
+    /// A string holding a control character or a line separator, at this character
+    /// (1-based).
+    ControlCharacter(usize, char),
 }
 
 impl Parameter {
+    /// A parameter of `kind` with `default`, and nothing else said of it.
+    pub fn new(kind: ParamType, default: Scalar, description: &str) -> Parameter {
+        Parameter {
+            kind,
+            default,
+            description: description.to_string(),
+            min: None,
+            max: None,
+            values: Vec::new(),
+            secret: false,
+            pattern: None,
+            max_length: DEFAULT_MAX_LENGTH,
+        }
+    }
+
     /// What a valid value looks like, in words.
     pub fn expectation(&self) -> String {
         match self.kind {
@@ -174,46 +250,84 @@ impl Parameter {
             ParamType::String if !self.values.is_empty() => {
                 format!("one of {}", self.values.join(", "))
             }
-            ParamType::String => "a string".to_string(),
+            ParamType::String => {
+                // A secret given as a number would lose what a number does not keep
+                // (leading zeros), so it must come quoted.
+                let string = if self.secret {
+                    "a quoted string"
+                } else {
+                    "a string"
+                };
+                match &self.pattern {
+                    Some(pattern) => format!("{string} matching {}", pattern.as_str()),
+                    None => string.to_string(),
+                }
+            }
             ParamType::Float => "a number".to_string(),
             ParamType::Boolean => "true or false".to_string(),
         }
     }
 
     /// The value converted to this parameter's type; quoted numbers and booleans are
-    /// accepted, as every value of the original's requests was a string.
-    pub fn coerce(&self, value: &Scalar) -> Option<Scalar> {
+    /// accepted, as every value of the original's requests was a string, and so is a
+    /// number for a string that is not secret. A string must be at most `max_length`
+    /// characters of printable text matching the pattern.
+    pub fn coerce(&self, value: &Scalar) -> Result<Scalar, ParamRefusal> {
+        use ParamRefusal::Unexpected;
         let text = match value {
             Scalar::String(s) => Some(s.trim()),
             _ => None,
         };
         let coerced = match (self.kind, value) {
             (ParamType::String, Scalar::String(s)) => Scalar::String(s.clone()),
-            (ParamType::String, Scalar::Integer(i)) => Scalar::String(i.to_string()),
-            (ParamType::String, Scalar::Float(f)) => Scalar::String(f.to_string()),
-            (ParamType::String, Scalar::Bool(_)) => return None,
+            (ParamType::String, Scalar::Integer(i)) if !self.secret => {
+                Scalar::String(i.to_string())
+            }
+            (ParamType::String, Scalar::Float(f)) if !self.secret => Scalar::String(f.to_string()),
+            (ParamType::String, _) => return Err(Unexpected),
             (ParamType::Integer, Scalar::Integer(i)) => Scalar::Integer(*i),
-            (ParamType::Integer, _) => Scalar::Integer(text?.parse().ok()?),
+            (ParamType::Integer, _) => {
+                Scalar::Integer(text.and_then(|t| t.parse().ok()).ok_or(Unexpected)?)
+            }
             (ParamType::Float, Scalar::Float(f)) => Scalar::Float(*f),
             (ParamType::Float, Scalar::Integer(i)) => Scalar::Float(*i as f64),
-            (ParamType::Float, _) => {
-                Scalar::Float(text?.parse().ok().filter(|f: &f64| f.is_finite())?)
-            }
+            (ParamType::Float, _) => Scalar::Float(
+                text.and_then(|t| t.parse().ok())
+                    .filter(|f: &f64| f.is_finite())
+                    .ok_or(Unexpected)?,
+            ),
             (ParamType::Boolean, Scalar::Bool(b)) => Scalar::Bool(*b),
-            (ParamType::Boolean, _) => match text?.to_ascii_lowercase().as_str() {
-                "true" => Scalar::Bool(true),
-                "false" => Scalar::Bool(false),
-                _ => return None,
+            (ParamType::Boolean, _) => match text.map(str::to_ascii_lowercase).as_deref() {
+                Some("true") => Scalar::Bool(true),
+                Some("false") => Scalar::Bool(false),
+                _ => return Err(Unexpected),
             },
         };
-        let in_range = match coerced {
+        match &coerced {
             Scalar::Integer(i) => {
-                self.min.is_none_or(|min| i >= min) && self.max.is_none_or(|max| i <= max)
+                let in_range =
+                    self.min.is_none_or(|min| *i >= min) && self.max.is_none_or(|max| *i <= max);
+                if !in_range {
+                    return Err(Unexpected);
+                }
             }
-            Scalar::String(ref s) => self.values.is_empty() || self.values.contains(s),
-            _ => true,
-        };
-        in_range.then_some(coerced)
+            Scalar::String(s) => {
+                if let Some((at, c)) = first_refused(s) {
+                    return Err(ParamRefusal::ControlCharacter(at, c));
+                }
+                let length = s.chars().count();
+                if length > self.max_length {
+                    return Err(ParamRefusal::TooLong(length));
+                }
+                let listed = self.values.is_empty() || self.values.contains(s);
+                let matched = self.pattern.as_ref().is_none_or(|p| p.matches(s));
+                if !(listed && matched) {
+                    return Err(Unexpected);
+                }
+            }
+            _ => {}
+        }
+        Ok(coerced)
     }
 }
 
@@ -293,5 +407,80 @@ impl Component {
             ) => uis,
             _ => &self.web_uis,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn string_param(pattern: &str) -> Parameter {
+        Parameter {
+            pattern: Some(Pattern::parse(pattern).expect("pattern")),
+            max_length: 32,
+            ..Parameter::new(ParamType::String, Scalar::from(""), "memory")
+        }
+    }
+
+    #[test]
+    fn a_string_parameter_takes_the_whole_of_its_pattern_only() {
+        let memory = string_param("([1-9][0-9]*[kKmMgGtT])?");
+        assert_eq!(memory.coerce(&Scalar::from("2g")), Ok(Scalar::from("2g")));
+        assert_eq!(memory.coerce(&Scalar::from("")), Ok(Scalar::from("")));
+        for bad in ["<b>2g</b>", "2g; rm -rf /", "2 g", "g"] {
+            assert_eq!(
+                memory.coerce(&Scalar::from(bad)),
+                Err(ParamRefusal::Unexpected),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            memory.expectation(),
+            "a string matching ([1-9][0-9]*[kKmMgGtT])?"
+        );
+    }
+
+    #[test]
+    fn a_string_parameter_refuses_control_characters_and_length_past_its_maximum() {
+        let plain = Parameter::new(ParamType::String, Scalar::from(""), "free text");
+        assert_eq!(
+            plain.coerce(&Scalar::from("ab\u{1b}[2J")),
+            Err(ParamRefusal::ControlCharacter(3, '\u{1b}'))
+        );
+        assert_eq!(
+            plain.coerce(&Scalar::from("x".repeat(60_000).as_str())),
+            Err(ParamRefusal::TooLong(60_000))
+        );
+        let at_most = "é".repeat(DEFAULT_MAX_LENGTH);
+        assert!(plain.coerce(&Scalar::from(at_most.as_str())).is_ok());
+    }
+
+    #[test]
+    fn a_secret_string_must_come_quoted_and_a_plain_one_may_be_a_number() {
+        let token = Parameter {
+            secret: true,
+            ..string_param("[A-Za-z0-9._~-]*")
+        };
+        assert_eq!(
+            token.coerce(&Scalar::Integer(12345678)),
+            Err(ParamRefusal::Unexpected)
+        );
+        assert_eq!(
+            token.coerce(&Scalar::from("12345678")),
+            Ok(Scalar::from("12345678"))
+        );
+        assert_eq!(
+            token.expectation(),
+            "a quoted string matching [A-Za-z0-9._~-]*"
+        );
+        let fraction = string_param("auto|[0-9.]+");
+        assert_eq!(
+            fraction.coerce(&Scalar::Float(0.8)),
+            Ok(Scalar::from("0.8"))
+        );
+        assert_eq!(
+            fraction.coerce(&Scalar::Bool(true)),
+            Err(ParamRefusal::Unexpected)
+        );
     }
 }

@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub use self::component::{
-    Check, Component, GroupScope, HealthCheck, HttpCheck, LocalVariant, NodeGroup, ParamType,
-    Parameter, Phase, Port, Script, WebUi,
+    Check, Component, DEFAULT_MAX_LENGTH, GroupScope, HealthCheck, HttpCheck, LocalVariant,
+    NodeGroup, ParamRefusal, ParamType, Parameter, Pattern, Phase, Port, Script, WebUi,
 };
 
 use self::raw::{RawComponent, RawHealth, toml_scalar};
@@ -131,6 +131,19 @@ fn check_component(
         }
         let default = toml_scalar(&param.default)
             .ok_or_else(|| invalid(format!("parameter {name}: default must be a scalar")))?;
+        let is_string = param.kind == ParamType::String;
+        if !is_string && (param.pattern.is_some() || param.max_length.is_some()) {
+            return Err(invalid(format!(
+                "parameter {name}: pattern and max_length are for string parameters"
+            )));
+        }
+        let pattern = match &param.pattern {
+            None => None,
+            Some(source) => Some(
+                Pattern::parse(source)
+                    .map_err(|e| invalid(format!("parameter {name}: pattern {source:?}: {e}")))?,
+            ),
+        };
         let mut checked = Parameter {
             kind: param.kind,
             default: default.clone(),
@@ -139,8 +152,10 @@ fn check_component(
             max: param.max,
             values: param.values,
             secret: param.secret,
+            pattern,
+            max_length: param.max_length.unwrap_or(DEFAULT_MAX_LENGTH),
         };
-        checked.default = checked.coerce(&default).ok_or_else(|| {
+        checked.default = checked.coerce(&default).map_err(|_| {
             invalid(format!(
                 "parameter {name}: default is not {}",
                 checked.expectation()
@@ -268,4 +283,59 @@ fn read_steps(
         steps.insert(*group, scripts);
     }
     Ok(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A catalogue of one component `c` whose parameter `p` is written as `param`.
+    fn load_with(param: &str) -> Result<Catalogue, CatalogueError> {
+        let dir = tempfile::tempdir().expect("dir");
+        let folder = dir.path().join("c");
+        std::fs::create_dir(&folder).expect("folder");
+        std::fs::write(folder.join("install.sh"), "true\n").expect("script");
+        std::fs::write(
+            folder.join("component.toml"),
+            format!(
+                "name = \"c\"\nversion = \"1\"\ndescription = \"d\"\nproviders = [\"file\"]\n\
+                 [parameters.p]\n{param}\ndescription = \"d\"\n\
+                 [steps.master]\ninstall = \"install.sh\"\n"
+            ),
+        )
+        .expect("toml");
+        Catalogue::load(dir.path())
+    }
+
+    #[test]
+    fn a_parameter_pattern_and_length_are_read_and_checked_at_load() {
+        let catalogue =
+            load_with("type = \"string\"\ndefault = \"2g\"\npattern = '[0-9]+g'\nmax_length = 8")
+                .expect("loads");
+        let p = &catalogue.get("c").expect("c").parameters["p"];
+        assert_eq!(p.pattern.as_ref().map(Pattern::as_str), Some("[0-9]+g"));
+        assert_eq!(p.max_length, 8);
+        let defaulted = load_with("type = \"string\"\ndefault = \"\"").expect("loads");
+        assert_eq!(
+            defaulted.get("c").expect("c").parameters["p"].max_length,
+            DEFAULT_MAX_LENGTH
+        );
+        for (param, problem) in [
+            (
+                "type = \"string\"\ndefault = \"x\"\npattern = '[0-9]+g'",
+                "default is not a string matching [0-9]+g",
+            ),
+            (
+                "type = \"string\"\ndefault = \"\"\npattern = '(['",
+                "pattern \"([\"",
+            ),
+            (
+                "type = \"integer\"\ndefault = 1\nmax_length = 3",
+                "pattern and max_length are for string parameters",
+            ),
+        ] {
+            let err = load_with(param).expect_err(param).to_string();
+            assert!(err.contains(problem), "{err}");
+        }
+    }
 }

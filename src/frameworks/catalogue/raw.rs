@@ -66,6 +66,12 @@ pub(super) struct RawParameter {
     pub(super) values: Vec<String>,
     #[serde(default)]
     pub(super) secret: bool,
+    /// A regular expression the whole of a string value must match.
+    #[serde(default)]
+    pub(super) pattern: Option<String>,
+    /// The most characters a string value may have; `DEFAULT_MAX_LENGTH` if not given.
+    #[serde(default)]
+    pub(super) max_length: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

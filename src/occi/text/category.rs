@@ -135,7 +135,7 @@ fn term(input: &str) -> Res<'_, &str> {
     .parse(input)
 }
 
-fn is_term(s: &str) -> bool {
+pub(super) fn is_term(s: &str) -> bool {
     matches!(term(s), Ok((rest, _)) if rest.is_empty())
 }
 
@@ -164,7 +164,7 @@ fn class_value(input: &str) -> Res<'_, CategoryClass> {
     }
 }
 
-fn check_scheme(scheme: &str) -> Result<(), (usize, Cow<'static, str>)> {
+pub(super) fn check_scheme(scheme: &str) -> Result<(), (usize, Cow<'static, str>)> {
     if scheme.is_empty() {
         return Err((0, Cow::Borrowed("a non-empty scheme URI")));
     }

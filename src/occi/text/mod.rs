@@ -23,7 +23,10 @@
 //! - A category scheme must be non-empty and free of whitespace; it is not
 //!   required to end in `#`.
 //! - Strings are rendered with `"`, `\`, newline, carriage return and tab
-//!   escaped, so every rendered value is one line and a valid header value.
+//!   escaped, and any other control character or line separator as `\u{1b}`
+//!   (which parses back as that text, not the character: a create refuses
+//!   them, so only a value stored before it did holds one), so every rendered
+//!   value is one line and a valid header value.
 //! - Floats render through `{:?}`, which always carries a `.` or an exponent,
 //!   so they parse back as the same `f64`. NaN and infinities cannot be
 //!   written in the grammar (the parser rejects them), so they render as the
@@ -143,6 +146,18 @@ impl fmt::Display for TextError {
 }
 
 impl std::error::Error for TextError {}
+
+/// Whether `name` is an attribute name of the grammar (parts of letters, digits, `_`
+/// and `-`, separated by `.`): the JSON rendering's names are held to it too.
+pub fn is_attribute_name(name: &str) -> bool {
+    matches!(lex::attribute_name(name), Ok(("", _)))
+}
+
+/// Whether `scheme` and `term` make a category identifier of the grammar: the JSON
+/// rendering's `kind` and `mixins` are held to it too.
+pub fn is_category_id(scheme: &str, term: &str) -> bool {
+    category::is_term(term) && category::check_scheme(scheme).is_ok()
+}
 
 /// Parses one `Category` header value: one or more comma-separated categories.
 pub fn parse_categories(value: &str) -> Result<Vec<Category>, TextError> {

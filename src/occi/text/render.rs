@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::{Attribute, Category, CategoryClass, Link};
 use crate::domain::Scalar;
+use crate::domain::text::is_refused;
 
 impl fmt::Display for CategoryClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -17,7 +18,10 @@ impl fmt::Display for CategoryClass {
     }
 }
 
-/// Writes `s` as an HTTP quoted-string in the only escaping the parser undoes.
+/// Writes `s` as an HTTP quoted-string in the only escaping the parser undoes. Any other
+/// control character or line separator (which a create refuses, but a value stored before
+/// it did may hold) is written as `\u{1b}`: not read back as the character, but never a
+/// header value that cannot be sent nor a terminal escape in a `text/plain` body.
 struct Quoted<'a>(&'a str);
 
 impl fmt::Display for Quoted<'_> {
@@ -29,6 +33,7 @@ impl fmt::Display for Quoted<'_> {
                 '\n' => f.write_str("\\n")?,
                 '\r' => f.write_str("\\r")?,
                 '\t' => f.write_str("\\t")?,
+                c if is_refused(c) => write!(f, "\\u{{{:x}}}", u32::from(c))?,
                 _ => write!(f, "{c}")?,
             }
         }
@@ -110,6 +115,7 @@ mod tests {
 
     use super::OcciValue;
     use crate::domain::Scalar;
+    use crate::domain::text::is_refused;
     use crate::occi::text::testing::{REAL_CATEGORY, string};
     use crate::occi::text::{
         Attribute, Category, CategoryClass, Link, parse_attributes, parse_categories, parse_links,
@@ -144,6 +150,20 @@ mod tests {
         assert_eq!(
             parse_attributes(&rendered).unwrap(),
             vec![string("ssh_private_key", key)]
+        );
+    }
+
+    #[test]
+    fn other_control_characters_and_separators_render_escaped_on_one_line() {
+        let stored = "a\0b\u{1b}]0;title\u{7}c\u{7f}d\u{85}e\u{2028}f";
+        let rendered = string("icclab.disco.name", stored).to_string();
+        assert_eq!(
+            rendered,
+            r#"icclab.disco.name="a\u{0}b\u{1b}]0;title\u{7}c\u{7f}d\u{85}e\u{2028}f""#
+        );
+        assert!(
+            actix_web::http::header::HeaderValue::from_str(&rendered).is_ok(),
+            "a valid header value"
         );
     }
 
@@ -185,9 +205,18 @@ mod tests {
         "[A-Za-z_][A-Za-z0-9_-]{0,6}(\\.[A-Za-z_][A-Za-z0-9_-]{0,6}){0,3}"
     }
 
+    /// Any text a create accepts, and the three controls the grammar escapes.
+    fn text_strategy() -> impl Strategy<Value = String> {
+        any::<String>().prop_map(|s| {
+            s.chars()
+                .filter(|c| !is_refused(*c) || matches!(c, '\n' | '\r' | '\t'))
+                .collect()
+        })
+    }
+
     fn value_strategy() -> impl Strategy<Value = Scalar> {
         prop_oneof![
-            any::<String>().prop_map(Scalar::String),
+            text_strategy().prop_map(Scalar::String),
             any::<i64>().prop_map(Scalar::Integer),
             any::<f64>()
                 .prop_filter("finite", |x| x.is_finite())
@@ -210,9 +239,9 @@ mod tests {
                 Just(CategoryClass::Mixin),
                 Just(CategoryClass::Action)
             ],
-            proptest::option::of(any::<String>()),
-            proptest::option::of(any::<String>()),
-            proptest::option::of(any::<String>()),
+            proptest::option::of(text_strategy()),
+            proptest::option::of(text_strategy()),
+            proptest::option::of(text_strategy()),
             proptest::collection::vec(name_strategy(), 0..4),
             proptest::collection::vec((scheme, "[a-z0-9][a-z0-9_-]{0,6}"), 0..3),
         )
@@ -233,9 +262,9 @@ mod tests {
     fn link_strategy() -> impl Strategy<Value = Link> {
         (
             "(/[a-z0-9._~%?=&-]{1,8}){1,3}",
-            any::<String>(),
-            proptest::option::of(any::<String>()),
-            proptest::option::of(any::<String>()),
+            text_strategy(),
+            proptest::option::of(text_strategy()),
+            proptest::option::of(text_strategy()),
             proptest::collection::vec(
                 attribute_strategy().prop_filter("not a reserved name", |a| {
                     !matches!(
