@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use super::Lifecycle;
 use crate::domain::ClusterState;
+use crate::domain::state::Mover;
 use crate::providers::Liveness;
 use crate::store::StoreError;
 
@@ -40,7 +41,16 @@ impl Lifecycle {
                 Ok(Liveness::Stopped(reason)) => {
                     let reason = format!("stopped: {reason}");
                     tracing::warn!(cluster = %cluster.id, "{reason}");
-                    if store.fail_if_ready(cluster.id, &reason).await? {
+                    if store
+                        .transition(
+                            cluster.id,
+                            Mover::Watcher,
+                            ClusterState::Failed,
+                            &reason,
+                            None,
+                        )
+                        .await?
+                    {
                         stopped += 1;
                     }
                 }

@@ -12,6 +12,7 @@ use super::rows::{
 };
 use super::{Store, StoreError};
 use crate::cluster::{Cluster, Outputs};
+use crate::domain::state::Mover;
 use crate::domain::{ClusterId, ClusterState, TenantId, Transition};
 
 impl Store {
@@ -154,12 +155,14 @@ impl Store {
         .await
     }
 
-    /// Moves a cluster to `to` if the lifecycle allows it from its current state, merging
-    /// `outputs` into its own. Returns whether it moved: `false` means another writer moved
-    /// it first (a delete overtook a deploy) and the caller should stand back.
+    /// Moves a cluster to `to` if the lifecycle lets `by` make that move from its current
+    /// state, merging `outputs` into its own. Returns whether it moved: `false` means the
+    /// cluster is no longer `by`'s to move (a delete overtook a deploy) and the caller
+    /// should stand back.
     pub async fn transition(
         &self,
         id: ClusterId,
+        by: Mover,
         to: ClusterState,
         reason: impl Into<String>,
         outputs: Option<Outputs>,
@@ -170,7 +173,7 @@ impl Store {
             let Some(mut cluster) = find_any_cluster(&tx, id)? else {
                 return Ok(false);
             };
-            if cluster.state != to && !cluster.state.can_move_to(to) {
+            if !cluster.state.can_move_to(to, by) {
                 return Ok(false);
             }
             if let Some(outputs) = outputs {
@@ -180,33 +183,31 @@ impl Store {
                     params![id.to_string(), to_json(&cluster.outputs)?],
                 )?;
             }
-            if cluster.state == to {
-                tx.execute(
-                    "UPDATE clusters SET state_reason = ?2, updated_at = ?3 WHERE id = ?1",
-                    params![id.to_string(), reason, timestamp(Utc::now())],
-                )?;
-            } else {
-                move_state(&tx, &cluster, to, &reason)?;
-            }
+            move_state(&tx, &cluster, to, &reason)?;
             tx.commit()?;
             Ok(true)
         })
         .await
     }
 
-    /// Moves a ready cluster to failed; `false` (nothing changed) when it is no longer
-    /// ready, say because a delete started meanwhile.
-    pub async fn fail_if_ready(&self, id: ClusterId, reason: &str) -> Result<bool, StoreError> {
+    /// Changes only why a cluster waits in the state it is in, if that state is `by`'s;
+    /// returns whether it did.
+    pub async fn set_reason(
+        &self,
+        id: ClusterId,
+        by: Mover,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
         let reason = reason.to_string();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let Some(cluster) = find_any_cluster(&tx, id)? else {
                 return Ok(false);
             };
-            if cluster.state != ClusterState::Ready {
+            if !cluster.state.can_move_to(cluster.state, by) {
                 return Ok(false);
             }
-            move_state(&tx, &cluster, ClusterState::Failed, &reason)?;
+            move_state(&tx, &cluster, cluster.state, &reason)?;
             tx.commit()?;
             Ok(true)
         })
@@ -224,19 +225,6 @@ impl Store {
             conn.execute(
                 "UPDATE clusters SET delegation = ?2 WHERE id = ?1",
                 params![id.to_string(), text],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Changes only a cluster's reason: why it waits in the state it is in.
-    pub async fn set_reason(&self, id: ClusterId, reason: &str) -> Result<(), StoreError> {
-        let reason = reason.to_string();
-        self.call(move |conn| {
-            conn.execute(
-                "UPDATE clusters SET state_reason = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id.to_string(), reason, timestamp(Utc::now())],
             )?;
             Ok(())
         })
@@ -276,6 +264,8 @@ impl Store {
     }
 }
 
+/// Writes a move the caller checked the lifecycle allows; to the state the cluster is in,
+/// only its reason changes and no transition is recorded.
 fn move_state(
     conn: &Connection,
     cluster: &Cluster,
@@ -291,6 +281,9 @@ fn move_state(
             timestamp(Utc::now())
         ],
     )?;
+    if to == cluster.state {
+        return Ok(());
+    }
     record_transition(conn, cluster.id, Some(cluster.state), to, reason)
 }
 

@@ -8,6 +8,7 @@ use rusqlite::{Connection, params};
 use super::rows::{parse_time, timestamp};
 use super::{Store, StoreError};
 use crate::domain::ClusterId;
+use crate::domain::state::Mover;
 
 /// What a job does to its cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +22,14 @@ impl JobKind {
         match self {
             JobKind::Deploy => "deploy",
             JobKind::Delete => "delete",
+        }
+    }
+
+    /// Who the job is when it moves its cluster: it moves it only from states of its own.
+    pub fn mover(self) -> Mover {
+        match self {
+            JobKind::Deploy => Mover::Deploy,
+            JobKind::Delete => Mover::Delete,
         }
     }
 }

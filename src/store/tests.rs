@@ -5,6 +5,7 @@ use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::ClusterSpec;
 use crate::cluster::{Cluster, Outputs};
 use crate::domain::Scalar;
+use crate::domain::state::Mover;
 use crate::domain::{ClusterId, ClusterState, ProviderKind, TenantId};
 use crate::manifest::Manifest;
 use crate::occi::text::Attribute;
@@ -145,18 +146,24 @@ async fn a_transition_the_lifecycle_forbids_is_refused_and_changes_nothing() {
     store.insert_cluster(new.clone()).await.expect("insert");
     assert!(
         store
-            .transition(new.id, ClusterState::Deploying, "go", None)
+            .transition(new.id, Mover::Deploy, ClusterState::Deploying, "go", None)
             .await
             .expect("ok")
     );
     assert!(
         store
-            .transition(new.id, ClusterState::Ready, "up", None)
+            .transition(new.id, Mover::Deploy, ClusterState::Ready, "up", None)
             .await
             .expect("ok")
     );
     let moved = store
-        .transition(new.id, ClusterState::Deploying, "again?", None)
+        .transition(
+            new.id,
+            Mover::Deploy,
+            ClusterState::Deploying,
+            "again?",
+            None,
+        )
         .await
         .expect("ok");
     assert!(!moved);
@@ -206,6 +213,49 @@ async fn delete_cancels_the_queued_deploy_and_queues_one_delete_however_often_as
             .expect("query")
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn only_a_writer_whose_state_it_is_changes_a_cluster_s_reason() {
+    let (store, _dir) = store().await;
+    let new = cluster("t", &[INJECT]);
+    store.insert_cluster(new.clone()).await.expect("insert");
+    store
+        .request_delete(&new.tenant, new.id)
+        .await
+        .expect("delete")
+        .expect("found");
+    for by in [Mover::Deploy, Mover::Watcher] {
+        assert!(
+            !store
+                .set_reason(new.id, by, "retrying")
+                .await
+                .expect("write")
+        );
+        assert!(
+            !store
+                .transition(new.id, by, ClusterState::Failed, "late", None)
+                .await
+                .expect("write")
+        );
+    }
+    assert!(
+        store
+            .set_reason(new.id, Mover::Delete, "retrying in 2s")
+            .await
+            .expect("write")
+    );
+    let read = store
+        .cluster(None, new.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(
+        (read.state, read.state_reason.as_str()),
+        (ClusterState::Deleting, "retrying in 2s")
+    );
+    let history = store.transitions(new.id).await.expect("history");
+    assert_eq!(history.len(), 2, "a new reason is not a transition");
 }
 
 #[tokio::test]
