@@ -1,9 +1,11 @@
 //! The lifecycle worker: takes queued deploy and delete jobs from the store and drives the
 //! cluster's provider until the cluster is ready, failed or deleted.
 //!
-//! Jobs run concurrently, one task each; which job is running lives only in memory, so a
-//! job interrupted by a crash or a stop is still queued on disk and runs again on the next
-//! start. Providers are idempotent, so running again finds what the first attempt made.
+//! Jobs run concurrently, one task each, but never two for one cluster: a delete waits
+//! for the deploy it overtook to see the cluster deleting and end, then finds whatever it
+//! made. Which job is running lives only in memory, so a job interrupted by a crash or a
+//! stop is still queued on disk and runs again on the next start. Providers are
+//! idempotent, so running again finds what the first attempt made.
 //!
 //! This file holds the worker loop, the polling, the recording of each attempt and the one
 //! way a job fails its cluster; each kind of job is in its own file (`deploy`, `delete`),
@@ -138,8 +140,8 @@ impl Lifecycle {
             if *shutdown.borrow() {
                 break;
             }
-            let ids: Vec<i64> = running.values().map(|job| job.id).collect();
-            match self.inner.store.next_job(ids).await {
+            let busy: Vec<ClusterId> = running.values().map(|job| job.cluster_id).collect();
+            match self.inner.store.next_job(busy).await {
                 Ok(Some(job)) => {
                     let this = self.clone();
                     let task_job = job.clone();

@@ -369,6 +369,20 @@ async fn a_delete_overtaking_a_deploy_stops_the_deploy_and_tears_down() {
     );
 }
 
+/// Whether the cluster is deleted; waits for it up to `within`.
+async fn deleted_within(bed: &Bed, within: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if bed.states().await.last() == Some(&ClusterState::Deleted) {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 async fn request_delete(bed: &Bed) {
     bed.store
         .request_delete(&TenantId::default_tenant(), bed.id)
@@ -376,6 +390,34 @@ async fn request_delete(bed: &Bed) {
         .expect("delete")
         .expect("found");
     bed.lifecycle.wake();
+}
+
+#[tokio::test]
+async fn a_delete_requested_while_the_provider_deploys_runs_after_it_and_removes_its_nodes() {
+    let gated = Gated::new(Step::Progress(Progress::Installing(Outputs::default())));
+    let bed = bed_with(gated.clone(), |_| {}).await;
+    let (stop, stopped) = watch::channel(false);
+    let worker = tokio::spawn(bed.lifecycle.clone().run(stopped));
+    gated.deploying().await;
+    request_delete(&bed).await;
+    // A delete that ran beside the deploy would find nothing and finish at once.
+    let early = deleted_within(&bed, std::time::Duration::from_secs(1)).await;
+    gated.release.notify_one();
+    assert!(
+        deleted_within(&bed, std::time::Duration::from_secs(10)).await,
+        "never deleted"
+    );
+    stop.send(true).expect("stop");
+    worker.await.expect("the worker did not panic");
+    assert!(
+        !early,
+        "the delete finished while the deploy was still making nodes"
+    );
+    assert_eq!(
+        (gated.found_by_delete(), gated.nodes()),
+        (vec![1], 0),
+        "the delete found the node the deploy made, and nothing is left"
+    );
 }
 
 #[tokio::test]

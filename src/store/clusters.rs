@@ -6,7 +6,7 @@ use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 use secrecy::ExposeSecret;
 
-use super::jobs::{JobKind, cancel_queued, enqueue, job_queued};
+use super::jobs::{JobKind, enqueue, job_queued, make_due_now};
 use super::rows::{
     CLUSTER_COLUMNS, ClusterRow, parse_state, parse_time, read_row, timestamp, to_json,
 };
@@ -97,9 +97,14 @@ impl Store {
         .await
     }
 
-    /// Starts tearing a cluster down: it becomes deleting, queued deploys are cancelled and
-    /// a delete job is queued. Asking again while a delete is queued changes nothing.
-    /// `None` when the tenant has no such cluster.
+    /// Starts tearing a cluster down: it becomes deleting and a delete job is queued.
+    /// Asking again while a delete is queued changes nothing. `None` when the tenant has
+    /// no such cluster.
+    ///
+    /// The cluster's deploy jobs are not ended here (one may be running, making nodes):
+    /// they are made due now, run before the delete (a cluster runs one job at a time,
+    /// the oldest first), find the cluster deleting and end cancelled, each by itself; the
+    /// delete then finds whatever a deploy made.
     pub async fn request_delete(
         &self,
         tenant: &TenantId,
@@ -115,10 +120,13 @@ impl Store {
             if cluster.state == ClusterState::Deleting && delete_queued {
                 return Ok(Some(cluster));
             }
-            if cluster.state != ClusterState::Deleting {
+            if cluster
+                .state
+                .can_move_to(ClusterState::Deleting, Mover::DeleteRequest)
+            {
                 move_state(&tx, &cluster, ClusterState::Deleting, "delete requested")?;
             }
-            cancel_queued(&tx, id, JobKind::Deploy)?;
+            make_due_now(&tx, id, JobKind::Deploy)?;
             enqueue(&tx, id, JobKind::Delete)?;
             let cluster = find_cluster(&tx, Some(&tenant), id)?;
             tx.commit()?;

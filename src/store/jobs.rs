@@ -1,6 +1,8 @@
 //! The job queue: what is to be done to a cluster (deploy, delete), and how the worker
 //! takes, retries and finishes it. On disk a job is queued, done, failed or cancelled;
-//! which jobs are running only the worker knows.
+//! which jobs are running only the worker knows, so a job is ended only by its own run:
+//! a delete does not cancel its cluster's deploys (one may be running), they end
+//! cancelled themselves when they find the cluster deleting.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
@@ -63,8 +65,11 @@ pub struct Job {
 }
 
 impl Store {
-    /// The oldest queued job that is due and not among `running`.
-    pub async fn next_job(&self, running: Vec<i64>) -> Result<Option<Job>, StoreError> {
+    /// The oldest queued job that is due, of a cluster not among `busy` (those with a job
+    /// running: a cluster runs one job at a time, so a delete never runs beside the deploy
+    /// it overtook, and finds what that deploy made).
+    pub async fn next_job(&self, busy: Vec<ClusterId>) -> Result<Option<Job>, StoreError> {
+        let busy: Vec<String> = busy.iter().map(ClusterId::to_string).collect();
         self.call(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, cluster_id, kind, attempts, created_at FROM jobs \
@@ -73,10 +78,10 @@ impl Store {
             let mut rows = stmt.query(params![timestamp(Utc::now())])?;
             while let Some(row) = rows.next()? {
                 let id: i64 = row.get(0)?;
-                if running.contains(&id) {
+                let cluster: String = row.get(1)?;
+                if busy.contains(&cluster) {
                     continue;
                 }
-                let cluster: String = row.get(1)?;
                 let kind: String = row.get(2)?;
                 let created: String = row.get(4)?;
                 let corrupt = |problem: String| StoreError::Corrupt {
@@ -180,16 +185,17 @@ pub(super) fn enqueue(conn: &Connection, id: ClusterId, kind: JobKind) -> Result
     Ok(())
 }
 
-/// Cancels the cluster's queued jobs of this kind: the cluster moved on without them.
-pub(super) fn cancel_queued(
+/// Makes the cluster's queued jobs of this kind due now: they are to end soon.
+pub(super) fn make_due_now(
     conn: &Connection,
     id: ClusterId,
     kind: JobKind,
 ) -> Result<(), StoreError> {
+    let now = timestamp(Utc::now());
     conn.execute(
-        "UPDATE jobs SET status = 'cancelled', updated_at = ?3 \
-         WHERE cluster_id = ?1 AND kind = ?2 AND status = 'queued'",
-        params![id.to_string(), kind.as_str(), timestamp(Utc::now())],
+        "UPDATE jobs SET run_after = ?3, updated_at = ?3 \
+         WHERE cluster_id = ?1 AND kind = ?2 AND status = 'queued' AND run_after > ?3",
+        params![id.to_string(), kind.as_str(), now],
     )?;
     Ok(())
 }

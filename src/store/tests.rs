@@ -1,6 +1,6 @@
 use chrono::Utc;
 
-use super::{JobKind, Store, StoreError};
+use super::{JobKind, JobOutcome, Store, StoreError};
 use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::ClusterSpec;
 use crate::cluster::{Cluster, Outputs};
@@ -105,14 +105,13 @@ async fn a_staged_cluster_gets_no_job_until_deploy_is_requested_once() {
         .await
         .expect("deploy again")
         .expect("found");
-    assert!(store.next_job(vec![]).await.expect("next").is_some());
     let first = store.next_job(vec![]).await.expect("next").expect("job");
+    store
+        .finish_job(first.id, JobOutcome::Done, "")
+        .await
+        .expect("finish");
     assert!(
-        store
-            .next_job(vec![first.id])
-            .await
-            .expect("next")
-            .is_none(),
+        store.next_job(vec![]).await.expect("next").is_none(),
         "one job, not two"
     );
 }
@@ -179,11 +178,18 @@ async fn a_transition_the_lifecycle_forbids_is_refused_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn delete_cancels_the_queued_deploy_and_queues_one_delete_however_often_asked() {
+async fn delete_queues_one_delete_however_often_asked_after_the_deploy_it_overtakes() {
     let (store, _dir) = store().await;
     let new = cluster("t", &[INJECT]);
     let tenant = new.tenant.clone();
     store.insert_cluster(new.clone()).await.expect("insert");
+    let deploy = store.next_job(vec![]).await.expect("next").expect("job");
+    // The deploy had hit a transient error and waits to retry when the delete comes.
+    let later = Utc::now() + chrono::Duration::seconds(60);
+    store
+        .retry_job(deploy.id, later, "peer down")
+        .await
+        .expect("retry");
     for _ in 0..3 {
         let deleting = store
             .request_delete(&tenant, new.id)
@@ -192,25 +198,67 @@ async fn delete_cancels_the_queued_deploy_and_queues_one_delete_however_often_as
             .expect("found");
         assert_eq!(deleting.state, ClusterState::Deleting);
     }
+    // The deploy runs first, now, to find the cluster deleting and end by itself.
+    let first = store
+        .next_job(vec![])
+        .await
+        .expect("next")
+        .expect("the deploy");
+    assert_eq!((first.id, first.kind), (deploy.id, JobKind::Deploy));
     assert!(
-        !store
-            .has_queued_job(new.id, JobKind::Deploy)
-            .await
-            .expect("query")
+        store.next_job(vec![new.id]).await.expect("next").is_none(),
+        "no second job of a cluster that has one running"
     );
+    store
+        .finish_job(first.id, JobOutcome::Cancelled, "deleting")
+        .await
+        .expect("finish");
     let job = store
         .next_job(vec![])
         .await
         .expect("next")
         .expect("the delete");
     assert_eq!(job.kind, JobKind::Delete);
-    assert!(store.next_job(vec![job.id]).await.expect("next").is_none());
+    store
+        .finish_job(job.id, JobOutcome::Done, "deleted")
+        .await
+        .expect("finish");
+    assert!(
+        store.next_job(vec![]).await.expect("next").is_none(),
+        "one delete"
+    );
     let other = TenantId::parse("other").expect("tenant");
     assert!(
         store
             .request_delete(&other, new.id)
             .await
             .expect("query")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_cluster_s_jobs_wait_while_one_of_them_runs_but_other_clusters_jobs_do_not() {
+    let (store, _dir) = store().await;
+    let (a, b) = (cluster("t", &[INJECT]), cluster("t", &[INJECT]));
+    store.insert_cluster(a.clone()).await.expect("insert a");
+    store.insert_cluster(b.clone()).await.expect("insert b");
+    store
+        .request_delete(&a.tenant, a.id)
+        .await
+        .expect("delete")
+        .expect("found");
+    let next = store
+        .next_job(vec![a.id])
+        .await
+        .expect("next")
+        .expect("b's deploy");
+    assert_eq!((next.cluster_id, next.kind), (b.id, JobKind::Deploy));
+    assert!(
+        store
+            .next_job(vec![a.id, b.id])
+            .await
+            .expect("next")
             .is_none()
     );
 }

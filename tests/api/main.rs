@@ -19,4 +19,5 @@ mod restart;
 mod secrets;
 mod seed;
 mod tasks;
+mod teardown;
 mod tenancy;
