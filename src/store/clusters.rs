@@ -71,6 +71,12 @@ impl Store {
             .await
     }
 
+    /// The state of a cluster, deleted ones included; `None` when the store never had it.
+    pub async fn state_of(&self, id: ClusterId) -> Result<Option<ClusterState>, StoreError> {
+        self.call(move |conn| Ok(find_any_cluster(conn, id)?.map(|cluster| cluster.state)))
+            .await
+    }
+
     /// The tenant's clusters that are not deleted, oldest first.
     pub async fn clusters(&self, tenant: &TenantId) -> Result<Vec<Cluster>, StoreError> {
         let tenant = tenant.clone();

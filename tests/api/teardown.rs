@@ -1,11 +1,13 @@
-//! Nothing of a cluster outlives its delete, even when the DELETE races the deploy it
-//! overtakes.
+//! Nothing of a cluster outlives its delete: not when the DELETE races the deploy it
+//! overtakes, and not when something was left behind anyway (the watcher finds it).
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use disco::domain::ProviderKind;
-use disco::providers::local::process::processes_of;
+use disco::providers::local::addresses::Claims;
+use disco::providers::local::process::{CLUSTER_VARIABLE, processes_of};
 
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::local::{KillOnDrop, cluster_id, local_dir};
@@ -130,4 +132,86 @@ async fn a_delete_racing_the_deploy_of_a_staged_cluster_always_leaves_nothing_ru
         "{ROUNDS} rounds ({deploys_accepted} deploys accepted) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// A process such as a node script starts: marked with the cluster and its node's
+/// directory.
+fn node_process(cluster: &str, node_dir: &Path) -> Child {
+    Command::new("sleep")
+        .arg("600")
+        .env(CLUSTER_VARIABLE, cluster)
+        .env("DISCO_NODE", "master")
+        .env("DISCO_NODE_DIR", node_dir)
+        .spawn()
+        .expect("sleep starts")
+}
+
+/// What a deploy leaves of a cluster: its directory, the block it claimed and a process.
+fn leave_behind(app: &TestApp, cluster: &str) -> Child {
+    let dir = app.settings.provider.local.dir.join(cluster);
+    let node_dir = dir.join("nodes/master");
+    std::fs::create_dir_all(node_dir.join("pids")).expect("node directory");
+    let allocation = Claims::new(&app.settings.provider.local.claims_dir)
+        .claim(&dir)
+        .expect("a block");
+    std::fs::write(
+        dir.join("allocation.json"),
+        serde_json::to_vec(&allocation).expect("json"),
+    )
+    .expect("allocation");
+    node_process(cluster, &node_dir)
+}
+
+/// Whether the child ended (and is reaped, so that it is no zombie still marked).
+fn ended(child: &mut Child) -> bool {
+    child.try_wait().expect("wait").is_some()
+}
+
+#[tokio::test]
+async fn the_watcher_stops_and_frees_what_deleted_and_unknown_clusters_left_behind() {
+    let app = spawn_local_app(1).await;
+    let mut guard = KillOnDrop(Vec::new());
+    // Deleted while staged, its delete found nothing; then something of it appears, as
+    // when a deploy that lost the race to the delete started its nodes.
+    let deleted = app.create_ok(STAGED_DASK).await;
+    guard.watch(&deleted);
+    let response = app.client.delete(&deleted).send().await.expect("sent");
+    assert_eq!(response.status(), 200);
+    wait_deleted(&app, &deleted, "deleted while staged").await;
+    let mut deleted_process = leave_behind(&app, &cluster_id(&deleted));
+    // One this server's store never had (say its database was restored from a backup).
+    let unknown = format!("{}/disco/{}", app.address, uuid::Uuid::new_v4());
+    guard.watch(&unknown);
+    let mut unknown_process = leave_behind(&app, &cluster_id(&unknown));
+    // Not the watcher's: a cluster that is still pending, and one of another server.
+    let pending = app.create_ok(STAGED_DASK).await;
+    guard.watch(&pending);
+    let mut pending_process = leave_behind(&app, &cluster_id(&pending));
+    let elsewhere = tempfile::tempdir().expect("dir");
+    let other = uuid::Uuid::new_v4().to_string();
+    guard.0.push(other.clone());
+    let mut other_process = node_process(&other, &elsewhere.path().join(&other));
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(ended(&mut deleted_process) && ended(&mut unknown_process)) {
+        assert!(
+            Instant::now() < deadline,
+            "the watcher left the processes of a deleted and an unknown cluster running"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Its claims and directories go with the processes, in the same round of the watcher.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while [&deleted, &unknown]
+        .iter()
+        .any(|location| local_dir(&app, location).exists())
+    {
+        assert!(Instant::now() < deadline, "directories left");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_nothing_left(&app, &deleted, "after the watcher");
+    assert_nothing_left(&app, &unknown, "after the watcher");
+    assert!(!ended(&mut pending_process), "a pending cluster's process");
+    assert_eq!(claims_of(&app, &local_dir(&app, &pending)).len(), 1);
+    assert!(!ended(&mut other_process), "another server's process");
 }
