@@ -141,7 +141,7 @@ impl Lifecycle {
                 break;
             }
             let busy: Vec<ClusterId> = running.values().map(|job| job.cluster_id).collect();
-            match self.inner.store.next_job(busy).await {
+            match self.inner.store.next_job(busy.clone()).await {
                 Ok(Some(job)) => {
                     let this = self.clone();
                     let task_job = job.clone();
@@ -154,7 +154,7 @@ impl Lifecycle {
                 Ok(None) => {}
                 Err(e) => tracing::error!(error = %e, "reading the job queue"),
             }
-            let wait = self.until_next_due(poll).await;
+            let wait = self.until_next_due(busy, poll).await;
             tokio::select! {
                 _ = self.inner.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
@@ -187,8 +187,8 @@ impl Lifecycle {
         Ok(count)
     }
 
-    async fn until_next_due(&self, poll: Duration) -> Duration {
-        match self.inner.store.next_due().await {
+    async fn until_next_due(&self, busy: Vec<ClusterId>, poll: Duration) -> Duration {
+        match self.inner.store.next_due(busy).await {
             Ok(Some(due)) => (due - Utc::now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)

@@ -107,15 +107,27 @@ impl Store {
         .await
     }
 
-    /// When the next queued job is due, if any: the worker sleeps until then.
-    pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.call(|conn| {
-            let due: Option<String> = conn.query_row(
-                "SELECT MIN(run_after) FROM jobs WHERE status = 'queued'",
-                [],
-                |row| row.get(0),
+    /// When the next queued job of a cluster not among `busy` is due, if any: the worker
+    /// sleeps until then. A running job is still queued on disk, and the jobs waiting for
+    /// it may be overdue: counting them would wake the worker at once, again and again.
+    pub async fn next_due(
+        &self,
+        busy: Vec<ClusterId>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let busy: Vec<String> = busy.iter().map(ClusterId::to_string).collect();
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT cluster_id, run_after FROM jobs WHERE status = 'queued' ORDER BY run_after",
             )?;
-            Ok(due.and_then(|due| parse_time(&due).ok()))
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let cluster: String = row.get(0)?;
+                if !busy.contains(&cluster) {
+                    let due: String = row.get(1)?;
+                    return Ok(parse_time(&due).ok());
+                }
+            }
+            Ok(None)
         })
         .await
     }

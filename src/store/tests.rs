@@ -261,6 +261,15 @@ async fn a_cluster_s_jobs_wait_while_one_of_them_runs_but_other_clusters_jobs_do
             .expect("next")
             .is_none()
     );
+    // Nor is the worker woken for jobs it may not start: it would wake again at once.
+    assert!(
+        store
+            .next_due(vec![a.id, b.id])
+            .await
+            .expect("due")
+            .is_none()
+    );
+    assert!(store.next_due(vec![a.id]).await.expect("due").is_some());
 }
 
 #[tokio::test]
@@ -318,7 +327,11 @@ async fn a_retried_job_is_not_due_until_its_time() {
         .await
         .expect("retry");
     assert!(store.next_job(vec![]).await.expect("next").is_none());
-    let due = store.next_due().await.expect("due").expect("a queued job");
+    let due = store
+        .next_due(vec![])
+        .await
+        .expect("due")
+        .expect("a queued job");
     assert!((due - later).num_milliseconds().abs() < 5);
 }
 
