@@ -1,6 +1,7 @@
-//! The cluster lifecycle as a state machine: which states exist and which moves between
-//! them are allowed. The store refuses any other move, so two writers racing (a delete
-//! arriving while a deploy progresses) cannot leave a cluster in a state nobody chose.
+//! The cluster lifecycle as a state machine: which states exist, who moves a cluster
+//! (`Mover`) and which moves each may make. The store refuses any other move, so two
+//! writers racing (a delete arriving while a deploy progresses) cannot leave a cluster in
+//! a state nobody chose, nor take it from the one whose turn it is.
 
 use std::fmt;
 
@@ -66,18 +67,25 @@ impl ClusterState {
         }
     }
 
-    /// Whether the lifecycle allows moving from `self` to `next`.
-    pub fn can_move_to(self, next: ClusterState) -> bool {
+    /// Whether the lifecycle lets `by` move a cluster from `self` to `next`; `next` may be
+    /// `self`, which changes only the reason (and outputs), and that too only in a state
+    /// that is `by`'s own.
+    pub fn can_move_to(self, next: ClusterState, by: Mover) -> bool {
         use ClusterState::*;
-        match (self, next) {
-            (Pending, Deploying) => true,
-            (Deploying, Installing) => true,
-            (Pending | Deploying | Installing, Ready | Failed) => true,
+        if !by.acts_from(self) {
+            return false;
+        }
+        match (by, self, next) {
+            (_, _, _) if self == next => true,
+            (Mover::Deploy, Pending, Deploying) => true,
+            (Mover::Deploy, Deploying, Installing) => true,
+            (Mover::Deploy, _, Ready | Failed) => true,
             // A ready cluster whose provider finds it stopped.
-            (Ready, Failed) => true,
-            // A delete may interrupt anything but a finished delete.
-            (Pending | Deploying | Installing | Ready | Failed, Deleting) => true,
-            (Deleting, Deleted | Failed) => true,
+            (Mover::Watcher, Ready, Failed) => true,
+            // A delete may interrupt anything but a delete.
+            (Mover::DeleteRequest, _, Deleting) => true,
+            // Failed: a DELETE again tries again.
+            (Mover::Delete, Deleting, Deleted | Failed) => true,
             _ => false,
         }
     }
@@ -88,6 +96,41 @@ impl ClusterState {
             self,
             ClusterState::Pending | ClusterState::Deploying | ClusterState::Installing
         )
+    }
+}
+
+/// Who moves a cluster. Each acts only from states of its own, so none takes a cluster
+/// from another: a deploy that fails late cannot fail a cluster that is being deleted,
+/// and only the delete job takes it out of deleting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mover {
+    /// The deploy job: from pending, deploying and installing.
+    Deploy,
+    /// A user's DELETE: from any state but deleting and deleted.
+    DeleteRequest,
+    /// The delete job: from deleting.
+    Delete,
+    /// The watcher of ready clusters: from ready.
+    Watcher,
+}
+
+impl Mover {
+    pub const ALL: [Mover; 4] = [
+        Mover::Deploy,
+        Mover::DeleteRequest,
+        Mover::Delete,
+        Mover::Watcher,
+    ];
+
+    /// Whether a cluster in `state` is this mover's to move.
+    pub fn acts_from(self, state: ClusterState) -> bool {
+        use ClusterState::*;
+        match self {
+            Mover::Deploy => state.is_deploying(),
+            Mover::DeleteRequest => !matches!(state, Deleting | Deleted),
+            Mover::Delete => state == Deleting,
+            Mover::Watcher => state == Ready,
+        }
     }
 }
 
@@ -119,25 +162,72 @@ mod tests {
         }
     }
 
+    /// Every move some mover may make, as (from, to).
+    fn moves() -> Vec<(ClusterState, ClusterState)> {
+        let mut moves = Vec::new();
+        for from in ClusterState::ALL {
+            for to in ClusterState::ALL {
+                if from != to && Mover::ALL.iter().any(|by| from.can_move_to(to, *by)) {
+                    moves.push((from, to));
+                }
+            }
+        }
+        moves
+    }
+
     #[test]
     fn a_deleted_cluster_never_moves_again() {
         for next in ClusterState::ALL {
-            assert!(!Deleted.can_move_to(next), "deleted -> {next}");
+            for by in Mover::ALL {
+                assert!(!Deleted.can_move_to(next, by), "{by:?}: deleted -> {next}");
+            }
         }
     }
 
     #[test]
     fn ready_only_moves_to_failed_or_deleting() {
-        let allowed: Vec<_> = ClusterState::ALL
+        let allowed: Vec<_> = moves()
             .into_iter()
-            .filter(|next| Ready.can_move_to(*next))
+            .filter(|(from, _)| *from == Ready)
+            .map(|(_, to)| to)
             .collect();
         assert_eq!(allowed, vec![Failed, Deleting]);
     }
 
     #[test]
     fn a_failed_delete_can_be_retried() {
-        assert!(Deleting.can_move_to(Failed));
-        assert!(Failed.can_move_to(Deleting));
+        assert!(Deleting.can_move_to(Failed, Mover::Delete));
+        assert!(Failed.can_move_to(Deleting, Mover::DeleteRequest));
+    }
+
+    #[test]
+    fn only_the_delete_job_moves_or_rewords_a_cluster_being_deleted() {
+        for by in [Mover::Deploy, Mover::DeleteRequest, Mover::Watcher] {
+            for next in ClusterState::ALL {
+                assert!(
+                    !Deleting.can_move_to(next, by),
+                    "{by:?}: deleting -> {next}"
+                );
+            }
+        }
+        assert!(Deleting.can_move_to(Deleted, Mover::Delete));
+    }
+
+    #[test]
+    fn each_mover_moves_only_from_its_own_states() {
+        for by in Mover::ALL {
+            for from in ClusterState::ALL {
+                for to in ClusterState::ALL {
+                    if from.can_move_to(to, by) {
+                        assert!(by.acts_from(from), "{by:?}: {from} -> {to}");
+                    }
+                }
+            }
+        }
+        assert!(
+            !Failed.can_move_to(Failed, Mover::Deploy),
+            "a failed deploy is over"
+        );
+        assert!(Installing.can_move_to(Installing, Mover::Deploy));
     }
 }

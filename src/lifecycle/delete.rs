@@ -11,8 +11,7 @@ use crate::store::{Job, JobOutcome, StoreError};
 
 impl Lifecycle {
     pub(super) async fn delete(&self, job: &Job) -> Result<Attempt, StoreError> {
-        let wanted = |state| state == ClusterState::Deleting;
-        let (cluster, provider) = match self.target(job, wanted).await? {
+        let (cluster, provider) = match self.target(job).await? {
             Ok(found) => found,
             Err(attempt) => return Ok(attempt),
         };
@@ -27,7 +26,13 @@ impl Lifecycle {
             match teardown {
                 Ok(Teardown::Gone) => {
                     store
-                        .transition(cluster.id, ClusterState::Deleted, "deleted", None)
+                        .transition(
+                            cluster.id,
+                            job.kind.mover(),
+                            ClusterState::Deleted,
+                            "deleted",
+                            None,
+                        )
                         .await?;
                     return Ok(Attempt::Finished(JobOutcome::Done, "deleted".to_string()));
                 }
@@ -35,7 +40,7 @@ impl Lifecycle {
                 Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
                 Err(ProviderError::Permanent(e)) => {
                     let reason = format!("delete failed: {e}");
-                    return self.fail(cluster.id, reason, Stop::Nothing).await;
+                    return self.fail(job, reason, Stop::Nothing).await;
                 }
             }
             if Utc::now() > deadline {
@@ -43,7 +48,7 @@ impl Lifecycle {
                     "delete failed: not finished within {} s; DELETE again to retry",
                     self.inner.settings.delete_timeout_secs
                 );
-                return self.fail(cluster.id, reason, Stop::Nothing).await;
+                return self.fail(job, reason, Stop::Nothing).await;
             }
             self.pause(started.elapsed(), provider.as_ref()).await;
             teardown = provider.observe_delete(&cluster).await;

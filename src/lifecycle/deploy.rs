@@ -11,7 +11,7 @@ use crate::store::{Job, JobOutcome, StoreError};
 
 impl Lifecycle {
     pub(super) async fn deploy(&self, job: &Job) -> Result<Attempt, StoreError> {
-        let (cluster, provider) = match self.target(job, ClusterState::is_deploying).await? {
+        let (cluster, provider) = match self.target(job).await? {
             Ok(found) => found,
             Err(attempt) => return Ok(attempt),
         };
@@ -24,6 +24,7 @@ impl Lifecycle {
             && !store
                 .transition(
                     cluster.id,
+                    job.kind.mover(),
                     ClusterState::Deploying,
                     format!("creating the nodes with provider {}", provider.kind()),
                     None,
@@ -48,7 +49,7 @@ impl Lifecycle {
                 Ok(composition) => composition,
                 Err(e) => {
                     let reason = format!("composing the deployment: {e}");
-                    return self.fail(cluster.id, reason, Stop::Nothing).await;
+                    return self.fail(job, reason, Stop::Nothing).await;
                 }
             };
         let started = std::time::Instant::now();
@@ -66,7 +67,7 @@ impl Lifecycle {
                 Ok(current) => current,
                 Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
                 Err(ProviderError::Permanent(reason)) => {
-                    return self.fail(cluster.id, reason, Stop::WhatRuns).await;
+                    return self.fail(job, reason, Stop::WhatRuns).await;
                 }
             };
             if last_applied.as_ref() != Some(&current) {
@@ -85,7 +86,7 @@ impl Lifecycle {
                     Progress::Failed { reason, outputs } => (ClusterState::Failed, reason, outputs),
                 };
                 if !store
-                    .transition(cluster.id, state, &reason, Some(outputs))
+                    .transition(cluster.id, job.kind.mover(), state, &reason, Some(outputs))
                     .await?
                 {
                     return Ok(cancelled(
@@ -106,13 +107,13 @@ impl Lifecycle {
                     "the deploy did not finish within {} s",
                     self.inner.settings.deploy_timeout_secs
                 );
-                return self.fail(cluster.id, reason, Stop::WhatRuns).await;
+                return self.fail(job, reason, Stop::WhatRuns).await;
             }
             self.pause(started.elapsed(), provider.as_ref()).await;
             // Observed as stored now: with what the provider recorded so far (its stack's
             // id, say), not as it was when the job began.
             let now = match store.cluster(None, cluster.id).await? {
-                Some(now) if now.state.is_deploying() => now,
+                Some(now) if job.kind.mover().acts_from(now.state) => now,
                 _ => {
                     return Ok(cancelled(
                         "the cluster moved on (deleted?) during its deploy",

@@ -1,9 +1,11 @@
 //! The lifecycle worker: takes queued deploy and delete jobs from the store and drives the
 //! cluster's provider until the cluster is ready, failed or deleted.
 //!
-//! Jobs run concurrently, one task each; which job is running lives only in memory, so a
-//! job interrupted by a crash or a stop is still queued on disk and runs again on the next
-//! start. Providers are idempotent, so running again finds what the first attempt made.
+//! Jobs run concurrently, one task each, but never two for one cluster: a delete waits
+//! for the deploy it overtook to see the cluster deleting and end, then finds whatever it
+//! made. Which job is running lives only in memory, so a job interrupted by a crash or a
+//! stop is still queued on disk and runs again on the next start. Providers are
+//! idempotent, so running again finds what the first attempt made.
 //!
 //! This file holds the worker loop, the polling, the recording of each attempt and the one
 //! way a job fails its cluster; each kind of job is in its own file (`deploy`, `delete`),
@@ -138,8 +140,8 @@ impl Lifecycle {
             if *shutdown.borrow() {
                 break;
             }
-            let ids: Vec<i64> = running.values().map(|job| job.id).collect();
-            match self.inner.store.next_job(ids).await {
+            let busy: Vec<ClusterId> = running.values().map(|job| job.cluster_id).collect();
+            match self.inner.store.next_job(busy.clone()).await {
                 Ok(Some(job)) => {
                     let this = self.clone();
                     let task_job = job.clone();
@@ -152,7 +154,7 @@ impl Lifecycle {
                 Ok(None) => {}
                 Err(e) => tracing::error!(error = %e, "reading the job queue"),
             }
-            let wait = self.until_next_due(poll).await;
+            let wait = self.until_next_due(busy, poll).await;
             tokio::select! {
                 _ = self.inner.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
@@ -185,8 +187,8 @@ impl Lifecycle {
         Ok(count)
     }
 
-    async fn until_next_due(&self, poll: Duration) -> Duration {
-        match self.inner.store.next_due().await {
+    async fn until_next_due(&self, busy: Vec<ClusterId>, poll: Duration) -> Duration {
+        match self.inner.store.next_due(busy).await {
             Ok(Some(due)) => (due - Utc::now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
@@ -205,7 +207,7 @@ impl Lifecycle {
         let attempt = match attempt {
             Ok(Attempt::Retry(error)) if attempts >= self.inner.settings.max_attempts => {
                 let reason = format!("gave up after {attempts} attempts: {error}");
-                self.fail(job.cluster_id, reason, Stop::WhatRuns).await
+                self.fail(&job, reason, Stop::WhatRuns).await
             }
             attempt => attempt,
         };
@@ -230,17 +232,22 @@ impl Lifecycle {
     }
 
     /// Leaves a job that hit a transient error on its `attempts`th attempt queued, to run
-    /// again after a delay that doubles with each attempt, up to `MAX_RETRY_DELAY`.
+    /// again after a delay that doubles with each attempt, up to `MAX_RETRY_DELAY`; unless
+    /// its cluster is no longer the job's to act on (a delete overtook a deploy): the job
+    /// then ends cancelled.
     async fn retry_later(&self, job: &Job, attempts: u32, error: &str) -> Result<(), StoreError> {
         let store = &self.inner.store;
         let delay = Duration::from_secs(1 << attempts.min(9)).min(MAX_RETRY_DELAY);
+        let reason = format!("retrying in {}s after: {error}", delay.as_secs());
+        if !store
+            .set_reason(job.cluster_id, job.kind.mover(), &reason)
+            .await?
+        {
+            let note = format!("the cluster moved on (deleted?) before a retry after: {error}");
+            tracing::info!(job = job.id, cluster = %job.cluster_id, "{note}");
+            return store.finish_job(job.id, JobOutcome::Cancelled, &note).await;
+        }
         tracing::warn!(job = job.id, cluster = %job.cluster_id, attempts, ?delay, "transient error, will retry: {error}");
-        store
-            .set_reason(
-                job.cluster_id,
-                &format!("retrying in {}s after: {error}", delay.as_secs()),
-            )
-            .await?;
         store.retry_job(job.id, Utc::now() + delay, error).await
     }
 
@@ -248,10 +255,7 @@ impl Lifecycle {
         tracing::error!(job = job.id, cluster = %job.cluster_id, "job panicked: {panic}");
         let reason = "internal error while running the job; see the server log";
         // The job's own record keeps the panic's words, which the user is not shown.
-        if let Err(e) = self
-            .fail(job.cluster_id, reason.into(), Stop::Nothing)
-            .await
-        {
+        if let Err(e) = self.fail(job, reason.into(), Stop::Nothing).await {
             tracing::error!(error = %e, "recording the panic");
         }
         if let Err(e) = self
@@ -266,13 +270,20 @@ impl Lifecycle {
 
     /// The one way a job fails its cluster: moves it to failed with `reason` (what the
     /// user reads), stops what it runs if asked, and ends the job as failed with the same
-    /// words. Whether the store made the move is not asked: a cluster deleted meanwhile
-    /// stays deleted, and the job still ends as failed.
-    async fn fail(&self, id: ClusterId, reason: String, stop: Stop) -> Result<Attempt, StoreError> {
-        self.inner
+    /// words. A cluster that is no longer the job's to move (a delete overtook the deploy)
+    /// is left alone, its tear-down to the delete, and the job ends cancelled.
+    async fn fail(&self, job: &Job, reason: String, stop: Stop) -> Result<Attempt, StoreError> {
+        let id = job.cluster_id;
+        if !self
+            .inner
             .store
-            .transition(id, ClusterState::Failed, &reason, None)
-            .await?;
+            .transition(id, job.kind.mover(), ClusterState::Failed, &reason, None)
+            .await?
+        {
+            return Ok(cancelled(&format!(
+                "the cluster moved on (deleted?) before the job could fail it: {reason}"
+            )));
+        }
         if stop == Stop::WhatRuns {
             self.stop_failed(id).await;
         }
@@ -291,16 +302,16 @@ impl Lifecycle {
         }
     }
 
-    /// The cluster a job acts on, if the job still has anything to do; and its provider.
+    /// The cluster a job acts on, if it is still the job's to move (a deploy's cluster may
+    /// be deleting); and its provider.
     async fn target(
         &self,
         job: &Job,
-        wanted: fn(ClusterState) -> bool,
     ) -> Result<Result<(Cluster, Arc<dyn Provider>), Attempt>, StoreError> {
         let Some(cluster) = self.inner.store.cluster(None, job.cluster_id).await? else {
             return Ok(Err(cancelled("the cluster is gone")));
         };
-        if !wanted(cluster.state) {
+        if !job.kind.mover().acts_from(cluster.state) {
             return Ok(Err(cancelled(&format!("the cluster is {}", cluster.state))));
         }
         match self.inner.providers.get(cluster.spec.request.provider) {
@@ -311,7 +322,7 @@ impl Lifecycle {
                     cluster.spec.request.provider,
                     self.inner.providers.kinds().join(", ")
                 );
-                Ok(Err(self.fail(cluster.id, reason, Stop::Nothing).await?))
+                Ok(Err(self.fail(job, reason, Stop::Nothing).await?))
             }
         }
     }

@@ -74,6 +74,79 @@ impl Provider for Scripted {
     }
 }
 
+/// A provider whose deploy, once called, waits until the test lets it go on, then makes a
+/// node and answers with `then`; its delete finds and removes the nodes, as a real
+/// provider's would. It keeps count of what it holds and of what each delete found.
+struct Gated {
+    entered: Notify,
+    release: Notify,
+    then: Step,
+    nodes: Mutex<u32>,
+    found_by_delete: Mutex<Vec<u32>>,
+    stops: Mutex<u32>,
+}
+
+impl Gated {
+    fn new(then: Step) -> Arc<Gated> {
+        Arc::new(Gated {
+            entered: Notify::new(),
+            release: Notify::new(),
+            then,
+            nodes: Mutex::new(0),
+            found_by_delete: Mutex::new(Vec::new()),
+            stops: Mutex::new(0),
+        })
+    }
+
+    /// Waits until a deploy is in the provider's hands.
+    async fn deploying(&self) {
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.entered.notified())
+            .await
+            .expect("the deploy reached the provider");
+    }
+
+    fn nodes(&self) -> u32 {
+        *self.nodes.lock().expect("lock")
+    }
+
+    fn found_by_delete(&self) -> Vec<u32> {
+        self.found_by_delete.lock().expect("lock").clone()
+    }
+
+    fn stops(&self) -> u32 {
+        *self.stops.lock().expect("lock")
+    }
+}
+
+#[async_trait]
+impl Provider for Gated {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::File
+    }
+    async fn deploy(&self, _: &Cluster, _: &Composition) -> Result<Progress, ProviderError> {
+        self.entered.notify_one();
+        self.release.notified().await;
+        *self.nodes.lock().expect("lock") += 1;
+        Scripted::new(vec![self.then.clone()]).next()
+    }
+    async fn observe(&self, _: &Cluster) -> Result<Progress, ProviderError> {
+        Scripted::new(vec![self.then.clone()]).next()
+    }
+    async fn delete(&self, _: &Cluster) -> Result<Teardown, ProviderError> {
+        let mut nodes = self.nodes.lock().expect("lock");
+        self.found_by_delete.lock().expect("lock").push(*nodes);
+        *nodes = 0;
+        Ok(Teardown::Gone)
+    }
+    async fn observe_delete(&self, _: &Cluster) -> Result<Teardown, ProviderError> {
+        Ok(Teardown::Gone)
+    }
+    async fn stop(&self, _: &Cluster) -> Result<(), ProviderError> {
+        *self.stops.lock().expect("lock") += 1;
+        Ok(())
+    }
+}
+
 struct Bed {
     store: Store,
     lifecycle: Lifecycle,
@@ -82,6 +155,10 @@ struct Bed {
 }
 
 async fn bed(steps: Vec<Step>, adjust: impl FnOnce(&mut JobSettings)) -> Bed {
+    bed_with(Scripted::new(steps), adjust).await
+}
+
+async fn bed_with(provider: Arc<dyn Provider>, adjust: impl FnOnce(&mut JobSettings)) -> Bed {
     let dir = tempfile::tempdir().expect("dir");
     let store = Store::open(&dir.path().join("disco.db"))
         .await
@@ -95,7 +172,7 @@ async fn bed(steps: Vec<Step>, adjust: impl FnOnce(&mut JobSettings)) -> Bed {
         watch_interval_secs: 30,
     };
     adjust(&mut settings);
-    let providers = Providers::default().with(Scripted::new(steps));
+    let providers = Providers::default().with(provider);
     let catalogue = Arc::new(crate::frameworks::testing::standard());
     let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("heat-templates");
     let composer = Arc::new(Composer::load(&templates).expect("templates"));
@@ -290,6 +367,116 @@ async fn a_delete_overtaking_a_deploy_stops_the_deploy_and_tears_down() {
         bed.states().await.last().copied(),
         Some(ClusterState::Deleted)
     );
+}
+
+/// Whether the cluster is deleted; waits for it up to `within`.
+async fn deleted_within(bed: &Bed, within: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if bed.states().await.last() == Some(&ClusterState::Deleted) {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+async fn request_delete(bed: &Bed) {
+    bed.store
+        .request_delete(&TenantId::default_tenant(), bed.id)
+        .await
+        .expect("delete")
+        .expect("found");
+    bed.lifecycle.wake();
+}
+
+#[tokio::test]
+async fn a_delete_requested_while_the_provider_deploys_runs_after_it_and_removes_its_nodes() {
+    let gated = Gated::new(Step::Progress(Progress::Installing(Outputs::default())));
+    let bed = bed_with(gated.clone(), |_| {}).await;
+    let (stop, stopped) = watch::channel(false);
+    let worker = tokio::spawn(bed.lifecycle.clone().run(stopped));
+    gated.deploying().await;
+    request_delete(&bed).await;
+    // A delete that ran beside the deploy would find nothing and finish at once.
+    let early = deleted_within(&bed, std::time::Duration::from_secs(1)).await;
+    gated.release.notify_one();
+    assert!(
+        deleted_within(&bed, std::time::Duration::from_secs(10)).await,
+        "never deleted"
+    );
+    stop.send(true).expect("stop");
+    worker.await.expect("the worker did not panic");
+    assert!(
+        !early,
+        "the delete finished while the deploy was still making nodes"
+    );
+    assert_eq!(
+        (gated.found_by_delete(), gated.nodes()),
+        (vec![1], 0),
+        "the delete found the node the deploy made, and nothing is left"
+    );
+}
+
+#[tokio::test]
+async fn a_deploy_failing_after_a_delete_was_requested_leaves_the_cluster_to_the_delete() {
+    let gated = Gated::new(Step::Permanent);
+    let bed = bed_with(gated.clone(), |_| {}).await;
+    let runner = bed.lifecycle.clone();
+    let jobs = tokio::spawn(async move { runner.run_pending_jobs().await });
+    gated.deploying().await;
+    request_delete(&bed).await;
+    gated.release.notify_one();
+    let ran = jobs.await.expect("joined").expect("ran");
+    assert_eq!(ran, 2, "the deploy, then the delete");
+    let states = bed.states().await;
+    assert_eq!(
+        states.last(),
+        Some(&ClusterState::Deleted),
+        "the DELETE was carried out: {states:?}"
+    );
+    assert!(!states.contains(&ClusterState::Failed), "{states:?}");
+    assert_eq!(gated.found_by_delete(), vec![1]);
+    assert_eq!(
+        gated.stops(),
+        0,
+        "what the delete tears down is not stopped first"
+    );
+}
+
+#[tokio::test]
+async fn a_deploy_hitting_a_transient_error_after_a_delete_was_requested_ends_without_retrying() {
+    let gated = Gated::new(Step::Transient);
+    let bed = bed_with(gated.clone(), |_| {}).await;
+    let deploy = bed
+        .store
+        .next_job(vec![])
+        .await
+        .expect("next")
+        .expect("the deploy");
+    let runner = bed.lifecycle.clone();
+    let running = tokio::spawn(async move { runner.run_job(deploy).await });
+    gated.deploying().await;
+    request_delete(&bed).await;
+    gated.release.notify_one();
+    running.await.expect("joined");
+    let cluster = bed.cluster().await;
+    assert_eq!(
+        (cluster.state, cluster.state_reason.as_str()),
+        (ClusterState::Deleting, "delete requested"),
+        "the deploy writes nothing on a cluster being deleted"
+    );
+    assert!(
+        !bed.store
+            .has_queued_job(bed.id, JobKind::Deploy)
+            .await
+            .expect("query"),
+        "the deploy is not retried"
+    );
+    assert_eq!(bed.lifecycle.run_pending_jobs().await.expect("ran"), 1);
+    assert_eq!((gated.found_by_delete(), gated.nodes()), (vec![1], 0));
 }
 
 #[tokio::test]

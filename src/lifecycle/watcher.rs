@@ -1,6 +1,10 @@
 //! The watcher of ready clusters: a cluster can stop long after its deploy finished (a
 //! local node's process killed, its directory removed), and only asking its provider now
 //! and again tells. Providers that cannot tell cheaply always answer that it runs.
+//!
+//! It also looks for what outlived its cluster: processes, addresses or files a provider
+//! still holds of a cluster that is deleted or unknown to the store (left by a crash, a
+//! bug, a database restored from a backup) are removed, with a warning naming it.
 
 use std::time::Duration;
 
@@ -8,17 +12,22 @@ use tokio::sync::watch;
 
 use super::Lifecycle;
 use crate::domain::ClusterState;
+use crate::domain::state::Mover;
 use crate::providers::Liveness;
 use crate::store::StoreError;
 
 impl Lifecycle {
-    /// Checks now, and then every `watch_interval_secs`, that ready clusters still run;
-    /// one whose provider finds it stopped becomes failed with the provider's reason.
+    /// Checks now, and then every `watch_interval_secs`, that ready clusters still run
+    /// (one whose provider finds it stopped becomes failed with the provider's reason),
+    /// and that nothing of deleted clusters does.
     pub(super) async fn watch(self, mut shutdown: watch::Receiver<bool>) {
         let every = Duration::from_secs(self.inner.settings.watch_interval_secs.max(1));
         loop {
             if let Err(e) = self.check_ready_clusters().await {
                 tracing::error!(error = %e, "checking the ready clusters");
+            }
+            if let Err(e) = self.remove_leftovers().await {
+                tracing::error!(error = %e, "looking for what deleted clusters left");
             }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
@@ -40,7 +49,16 @@ impl Lifecycle {
                 Ok(Liveness::Stopped(reason)) => {
                     let reason = format!("stopped: {reason}");
                     tracing::warn!(cluster = %cluster.id, "{reason}");
-                    if store.fail_if_ready(cluster.id, &reason).await? {
+                    if store
+                        .transition(
+                            cluster.id,
+                            Mover::Watcher,
+                            ClusterState::Failed,
+                            &reason,
+                            None,
+                        )
+                        .await?
+                    {
                         stopped += 1;
                     }
                 }
@@ -50,5 +68,38 @@ impl Lifecycle {
             }
         }
         Ok(stopped)
+    }
+
+    /// One round of looking for leftovers: whatever a provider holds of a cluster that is
+    /// deleted or that the store does not know is removed. Returns for how many clusters.
+    pub(crate) async fn remove_leftovers(&self) -> Result<usize, StoreError> {
+        let store = &self.inner.store;
+        let mut removed = 0;
+        for provider in self.inner.providers.iter() {
+            let held = match provider.holdings().await {
+                Ok(held) => held,
+                Err(e) => {
+                    tracing::warn!(provider = %provider.kind(), error = %e, "could not list what the provider holds");
+                    continue;
+                }
+            };
+            for id in held {
+                // Listed before the store is asked: a cluster deleted meanwhile is
+                // deleted for good, and one the store has not is no job's to make.
+                let status = match store.state_of(id).await? {
+                    Some(ClusterState::Deleted) => "deleted",
+                    None => "unknown to this server",
+                    Some(_) => continue,
+                };
+                tracing::warn!(cluster = %id, provider = %provider.kind(), "cluster {id} is {status} but its provider still holds something of it: removing it");
+                match provider.remove_holdings(id).await {
+                    Ok(()) => removed += 1,
+                    Err(e) => {
+                        tracing::warn!(cluster = %id, error = %e, "removing what the cluster left")
+                    }
+                }
+            }
+        }
+        Ok(removed)
     }
 }

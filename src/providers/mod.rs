@@ -125,6 +125,20 @@ pub trait Provider: Send + Sync {
     async fn check(&self, _cluster: &Cluster) -> Result<Liveness, ProviderError> {
         Ok(Liveness::Running)
     }
+
+    /// The clusters the provider holds anything of now (processes, addresses, files),
+    /// found without asking the store, and only those surely this server's (another on
+    /// the machine may hold clusters of its own): the watcher looks among them for what
+    /// outlived its cluster. Nothing by default.
+    async fn holdings(&self) -> Result<Vec<ClusterId>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    /// Removes whatever the provider holds of a cluster that is deleted, or that the store
+    /// does not know, with nothing but its id to go by.
+    async fn remove_holdings(&self, _id: ClusterId) -> Result<(), ProviderError> {
+        Ok(())
+    }
 }
 
 /// The providers this server runs, by kind.
@@ -141,6 +155,11 @@ impl Providers {
 
     pub fn get(&self, kind: ProviderKind) -> Option<&Arc<dyn Provider>> {
         self.by_kind.get(kind.as_str())
+    }
+
+    /// Every provider this server runs.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
+        self.by_kind.values()
     }
 
     /// The kinds available, for error messages and the query interface.

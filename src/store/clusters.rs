@@ -6,12 +6,13 @@ use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 use secrecy::ExposeSecret;
 
-use super::jobs::{JobKind, cancel_queued, enqueue, job_queued};
+use super::jobs::{JobKind, enqueue, job_queued, make_due_now};
 use super::rows::{
     CLUSTER_COLUMNS, ClusterRow, parse_state, parse_time, read_row, timestamp, to_json,
 };
 use super::{Store, StoreError};
 use crate::cluster::{Cluster, Outputs};
+use crate::domain::state::Mover;
 use crate::domain::{ClusterId, ClusterState, TenantId, Transition};
 
 impl Store {
@@ -70,6 +71,12 @@ impl Store {
             .await
     }
 
+    /// The state of a cluster, deleted ones included; `None` when the store never had it.
+    pub async fn state_of(&self, id: ClusterId) -> Result<Option<ClusterState>, StoreError> {
+        self.call(move |conn| Ok(find_any_cluster(conn, id)?.map(|cluster| cluster.state)))
+            .await
+    }
+
     /// The tenant's clusters that are not deleted, oldest first.
     pub async fn clusters(&self, tenant: &TenantId) -> Result<Vec<Cluster>, StoreError> {
         let tenant = tenant.clone();
@@ -96,9 +103,14 @@ impl Store {
         .await
     }
 
-    /// Starts tearing a cluster down: it becomes deleting, queued deploys are cancelled and
-    /// a delete job is queued. Asking again while a delete is queued changes nothing.
-    /// `None` when the tenant has no such cluster.
+    /// Starts tearing a cluster down: it becomes deleting and a delete job is queued.
+    /// Asking again while a delete is queued changes nothing. `None` when the tenant has
+    /// no such cluster.
+    ///
+    /// The cluster's deploy jobs are not ended here (one may be running, making nodes):
+    /// they are made due now, run before the delete (a cluster runs one job at a time,
+    /// the oldest first), find the cluster deleting and end cancelled, each by itself; the
+    /// delete then finds whatever a deploy made.
     pub async fn request_delete(
         &self,
         tenant: &TenantId,
@@ -114,10 +126,13 @@ impl Store {
             if cluster.state == ClusterState::Deleting && delete_queued {
                 return Ok(Some(cluster));
             }
-            if cluster.state != ClusterState::Deleting {
+            if cluster
+                .state
+                .can_move_to(ClusterState::Deleting, Mover::DeleteRequest)
+            {
                 move_state(&tx, &cluster, ClusterState::Deleting, "delete requested")?;
             }
-            cancel_queued(&tx, id, JobKind::Deploy)?;
+            make_due_now(&tx, id, JobKind::Deploy)?;
             enqueue(&tx, id, JobKind::Delete)?;
             let cluster = find_cluster(&tx, Some(&tenant), id)?;
             tx.commit()?;
@@ -155,12 +170,14 @@ impl Store {
         .await
     }
 
-    /// Moves a cluster to `to` if the lifecycle allows it from its current state, merging
-    /// `outputs` into its own. Returns whether it moved: `false` means another writer moved
-    /// it first (a delete overtook a deploy) and the caller should stand back.
+    /// Moves a cluster to `to` if the lifecycle lets `by` make that move from its current
+    /// state, merging `outputs` into its own. Returns whether it moved: `false` means the
+    /// cluster is no longer `by`'s to move (a delete overtook a deploy) and the caller
+    /// should stand back.
     pub async fn transition(
         &self,
         id: ClusterId,
+        by: Mover,
         to: ClusterState,
         reason: impl Into<String>,
         outputs: Option<Outputs>,
@@ -171,7 +188,7 @@ impl Store {
             let Some(mut cluster) = find_any_cluster(&tx, id)? else {
                 return Ok(false);
             };
-            if cluster.state != to && !cluster.state.can_move_to(to) {
+            if !cluster.state.can_move_to(to, by) {
                 return Ok(false);
             }
             if let Some(outputs) = outputs {
@@ -181,14 +198,7 @@ impl Store {
                     params![id.to_string(), to_json(&cluster.outputs)?],
                 )?;
             }
-            if cluster.state == to {
-                tx.execute(
-                    "UPDATE clusters SET state_reason = ?2, updated_at = ?3 WHERE id = ?1",
-                    params![id.to_string(), reason, timestamp(Utc::now())],
-                )?;
-            } else {
-                move_state(&tx, &cluster, to, &reason)?;
-            }
+            move_state(&tx, &cluster, to, &reason)?;
             tx.commit()?;
             Ok(true)
         })
@@ -200,19 +210,24 @@ impl Store {
         })
     }
 
-    /// Moves a ready cluster to failed; `false` (nothing changed) when it is no longer
-    /// ready, say because a delete started meanwhile.
-    pub async fn fail_if_ready(&self, id: ClusterId, reason: &str) -> Result<bool, StoreError> {
+    /// Changes only why a cluster waits in the state it is in, if that state is `by`'s;
+    /// returns whether it did.
+    pub async fn set_reason(
+        &self,
+        id: ClusterId,
+        by: Mover,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
         let reason = reason.to_string();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let Some(cluster) = find_any_cluster(&tx, id)? else {
                 return Ok(false);
             };
-            if cluster.state != ClusterState::Ready {
+            if !cluster.state.can_move_to(cluster.state, by) {
                 return Ok(false);
             }
-            move_state(&tx, &cluster, ClusterState::Failed, &reason)?;
+            move_state(&tx, &cluster, cluster.state, &reason)?;
             tx.commit()?;
             Ok(true)
         })
@@ -239,20 +254,6 @@ impl Store {
             Ok(())
         })
         .await
-    }
-
-    /// Changes only a cluster's reason: why it waits in the state it is in.
-    pub async fn set_reason(&self, id: ClusterId, reason: &str) -> Result<(), StoreError> {
-        let reason = reason.to_string();
-        self.call(move |conn| {
-            conn.execute(
-                "UPDATE clusters SET state_reason = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id.to_string(), reason, timestamp(Utc::now())],
-            )?;
-            Ok(())
-        })
-        .await
-        .inspect(|()| self.notifier.notify(id))
     }
 
     /// A cluster's state changes, oldest first.
@@ -288,6 +289,8 @@ impl Store {
     }
 }
 
+/// Writes a move the caller checked the lifecycle allows; to the state the cluster is in,
+/// only its reason changes and no transition is recorded.
 fn move_state(
     conn: &Connection,
     cluster: &Cluster,
@@ -303,6 +306,9 @@ fn move_state(
             timestamp(Utc::now())
         ],
     )?;
+    if to == cluster.state {
+        return Ok(());
+    }
     record_transition(conn, cluster.id, Some(cluster.state), to, reason)
 }
 

@@ -1,6 +1,8 @@
 //! The job queue: what is to be done to a cluster (deploy, delete), and how the worker
 //! takes, retries and finishes it. On disk a job is queued, done, failed or cancelled;
-//! which jobs are running only the worker knows.
+//! which jobs are running only the worker knows, so a job is ended only by its own run:
+//! a delete does not cancel its cluster's deploys (one may be running), they end
+//! cancelled themselves when they find the cluster deleting.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
@@ -8,6 +10,7 @@ use rusqlite::{Connection, params};
 use super::rows::{parse_time, timestamp};
 use super::{Store, StoreError};
 use crate::domain::ClusterId;
+use crate::domain::state::Mover;
 
 /// What a job does to its cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +24,14 @@ impl JobKind {
         match self {
             JobKind::Deploy => "deploy",
             JobKind::Delete => "delete",
+        }
+    }
+
+    /// Who the job is when it moves its cluster: it moves it only from states of its own.
+    pub fn mover(self) -> Mover {
+        match self {
+            JobKind::Deploy => Mover::Deploy,
+            JobKind::Delete => Mover::Delete,
         }
     }
 }
@@ -54,8 +65,11 @@ pub struct Job {
 }
 
 impl Store {
-    /// The oldest queued job that is due and not among `running`.
-    pub async fn next_job(&self, running: Vec<i64>) -> Result<Option<Job>, StoreError> {
+    /// The oldest queued job that is due, of a cluster not among `busy` (those with a job
+    /// running: a cluster runs one job at a time, so a delete never runs beside the deploy
+    /// it overtook, and finds what that deploy made).
+    pub async fn next_job(&self, busy: Vec<ClusterId>) -> Result<Option<Job>, StoreError> {
+        let busy: Vec<String> = busy.iter().map(ClusterId::to_string).collect();
         self.call(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, cluster_id, kind, attempts, created_at FROM jobs \
@@ -64,10 +78,10 @@ impl Store {
             let mut rows = stmt.query(params![timestamp(Utc::now())])?;
             while let Some(row) = rows.next()? {
                 let id: i64 = row.get(0)?;
-                if running.contains(&id) {
+                let cluster: String = row.get(1)?;
+                if busy.contains(&cluster) {
                     continue;
                 }
-                let cluster: String = row.get(1)?;
                 let kind: String = row.get(2)?;
                 let created: String = row.get(4)?;
                 let corrupt = |problem: String| StoreError::Corrupt {
@@ -93,15 +107,27 @@ impl Store {
         .await
     }
 
-    /// When the next queued job is due, if any: the worker sleeps until then.
-    pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.call(|conn| {
-            let due: Option<String> = conn.query_row(
-                "SELECT MIN(run_after) FROM jobs WHERE status = 'queued'",
-                [],
-                |row| row.get(0),
+    /// When the next queued job of a cluster not among `busy` is due, if any: the worker
+    /// sleeps until then. A running job is still queued on disk, and the jobs waiting for
+    /// it may be overdue: counting them would wake the worker at once, again and again.
+    pub async fn next_due(
+        &self,
+        busy: Vec<ClusterId>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let busy: Vec<String> = busy.iter().map(ClusterId::to_string).collect();
+        self.call(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT cluster_id, run_after FROM jobs WHERE status = 'queued' ORDER BY run_after",
             )?;
-            Ok(due.and_then(|due| parse_time(&due).ok()))
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let cluster: String = row.get(0)?;
+                if !busy.contains(&cluster) {
+                    let due: String = row.get(1)?;
+                    return Ok(parse_time(&due).ok());
+                }
+            }
+            Ok(None)
         })
         .await
     }
@@ -171,16 +197,17 @@ pub(super) fn enqueue(conn: &Connection, id: ClusterId, kind: JobKind) -> Result
     Ok(())
 }
 
-/// Cancels the cluster's queued jobs of this kind: the cluster moved on without them.
-pub(super) fn cancel_queued(
+/// Makes the cluster's queued jobs of this kind due now: they are to end soon.
+pub(super) fn make_due_now(
     conn: &Connection,
     id: ClusterId,
     kind: JobKind,
 ) -> Result<(), StoreError> {
+    let now = timestamp(Utc::now());
     conn.execute(
-        "UPDATE jobs SET status = 'cancelled', updated_at = ?3 \
-         WHERE cluster_id = ?1 AND kind = ?2 AND status = 'queued'",
-        params![id.to_string(), kind.as_str(), timestamp(Utc::now())],
+        "UPDATE jobs SET run_after = ?3, updated_at = ?3 \
+         WHERE cluster_id = ?1 AND kind = ?2 AND status = 'queued' AND run_after > ?3",
+        params![id.to_string(), kind.as_str(), now],
     )?;
     Ok(())
 }

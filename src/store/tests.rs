@@ -1,10 +1,11 @@
 use chrono::Utc;
 
-use super::{JobKind, Store, StoreError};
+use super::{JobKind, JobOutcome, Store, StoreError};
 use crate::cluster::keys::KeyPair;
 use crate::cluster::spec::ClusterSpec;
 use crate::cluster::{Cluster, Outputs};
 use crate::domain::Scalar;
+use crate::domain::state::Mover;
 use crate::domain::{ClusterId, ClusterState, ProviderKind, TenantId};
 use crate::manifest::Manifest;
 use crate::occi::text::Attribute;
@@ -104,14 +105,13 @@ async fn a_staged_cluster_gets_no_job_until_deploy_is_requested_once() {
         .await
         .expect("deploy again")
         .expect("found");
-    assert!(store.next_job(vec![]).await.expect("next").is_some());
     let first = store.next_job(vec![]).await.expect("next").expect("job");
+    store
+        .finish_job(first.id, JobOutcome::Done, "")
+        .await
+        .expect("finish");
     assert!(
-        store
-            .next_job(vec![first.id])
-            .await
-            .expect("next")
-            .is_none(),
+        store.next_job(vec![]).await.expect("next").is_none(),
         "one job, not two"
     );
 }
@@ -145,18 +145,24 @@ async fn a_transition_the_lifecycle_forbids_is_refused_and_changes_nothing() {
     store.insert_cluster(new.clone()).await.expect("insert");
     assert!(
         store
-            .transition(new.id, ClusterState::Deploying, "go", None)
+            .transition(new.id, Mover::Deploy, ClusterState::Deploying, "go", None)
             .await
             .expect("ok")
     );
     assert!(
         store
-            .transition(new.id, ClusterState::Ready, "up", None)
+            .transition(new.id, Mover::Deploy, ClusterState::Ready, "up", None)
             .await
             .expect("ok")
     );
     let moved = store
-        .transition(new.id, ClusterState::Deploying, "again?", None)
+        .transition(
+            new.id,
+            Mover::Deploy,
+            ClusterState::Deploying,
+            "again?",
+            None,
+        )
         .await
         .expect("ok");
     assert!(!moved);
@@ -172,11 +178,18 @@ async fn a_transition_the_lifecycle_forbids_is_refused_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn delete_cancels_the_queued_deploy_and_queues_one_delete_however_often_asked() {
+async fn delete_queues_one_delete_however_often_asked_after_the_deploy_it_overtakes() {
     let (store, _dir) = store().await;
     let new = cluster("t", &[INJECT]);
     let tenant = new.tenant.clone();
     store.insert_cluster(new.clone()).await.expect("insert");
+    let deploy = store.next_job(vec![]).await.expect("next").expect("job");
+    // The deploy had hit a transient error and waits to retry when the delete comes.
+    let later = Utc::now() + chrono::Duration::seconds(60);
+    store
+        .retry_job(deploy.id, later, "peer down")
+        .await
+        .expect("retry");
     for _ in 0..3 {
         let deleting = store
             .request_delete(&tenant, new.id)
@@ -185,19 +198,35 @@ async fn delete_cancels_the_queued_deploy_and_queues_one_delete_however_often_as
             .expect("found");
         assert_eq!(deleting.state, ClusterState::Deleting);
     }
+    // The deploy runs first, now, to find the cluster deleting and end by itself.
+    let first = store
+        .next_job(vec![])
+        .await
+        .expect("next")
+        .expect("the deploy");
+    assert_eq!((first.id, first.kind), (deploy.id, JobKind::Deploy));
     assert!(
-        !store
-            .has_queued_job(new.id, JobKind::Deploy)
-            .await
-            .expect("query")
+        store.next_job(vec![new.id]).await.expect("next").is_none(),
+        "no second job of a cluster that has one running"
     );
+    store
+        .finish_job(first.id, JobOutcome::Cancelled, "deleting")
+        .await
+        .expect("finish");
     let job = store
         .next_job(vec![])
         .await
         .expect("next")
         .expect("the delete");
     assert_eq!(job.kind, JobKind::Delete);
-    assert!(store.next_job(vec![job.id]).await.expect("next").is_none());
+    store
+        .finish_job(job.id, JobOutcome::Done, "deleted")
+        .await
+        .expect("finish");
+    assert!(
+        store.next_job(vec![]).await.expect("next").is_none(),
+        "one delete"
+    );
     let other = TenantId::parse("other").expect("tenant");
     assert!(
         store
@@ -206,6 +235,84 @@ async fn delete_cancels_the_queued_deploy_and_queues_one_delete_however_often_as
             .expect("query")
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn a_cluster_s_jobs_wait_while_one_of_them_runs_but_other_clusters_jobs_do_not() {
+    let (store, _dir) = store().await;
+    let (a, b) = (cluster("t", &[INJECT]), cluster("t", &[INJECT]));
+    store.insert_cluster(a.clone()).await.expect("insert a");
+    store.insert_cluster(b.clone()).await.expect("insert b");
+    store
+        .request_delete(&a.tenant, a.id)
+        .await
+        .expect("delete")
+        .expect("found");
+    let next = store
+        .next_job(vec![a.id])
+        .await
+        .expect("next")
+        .expect("b's deploy");
+    assert_eq!((next.cluster_id, next.kind), (b.id, JobKind::Deploy));
+    assert!(
+        store
+            .next_job(vec![a.id, b.id])
+            .await
+            .expect("next")
+            .is_none()
+    );
+    // Nor is the worker woken for jobs it may not start: it would wake again at once.
+    assert!(
+        store
+            .next_due(vec![a.id, b.id])
+            .await
+            .expect("due")
+            .is_none()
+    );
+    assert!(store.next_due(vec![a.id]).await.expect("due").is_some());
+}
+
+#[tokio::test]
+async fn only_a_writer_whose_state_it_is_changes_a_cluster_s_reason() {
+    let (store, _dir) = store().await;
+    let new = cluster("t", &[INJECT]);
+    store.insert_cluster(new.clone()).await.expect("insert");
+    store
+        .request_delete(&new.tenant, new.id)
+        .await
+        .expect("delete")
+        .expect("found");
+    for by in [Mover::Deploy, Mover::Watcher] {
+        assert!(
+            !store
+                .set_reason(new.id, by, "retrying")
+                .await
+                .expect("write")
+        );
+        assert!(
+            !store
+                .transition(new.id, by, ClusterState::Failed, "late", None)
+                .await
+                .expect("write")
+        );
+    }
+    assert!(
+        store
+            .set_reason(new.id, Mover::Delete, "retrying in 2s")
+            .await
+            .expect("write")
+    );
+    let read = store
+        .cluster(None, new.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(
+        (read.state, read.state_reason.as_str()),
+        (ClusterState::Deleting, "retrying in 2s")
+    );
+    let history = store.transitions(new.id).await.expect("history");
+    assert_eq!(history.len(), 2, "a new reason is not a transition");
 }
 
 #[tokio::test]
@@ -220,7 +327,11 @@ async fn a_retried_job_is_not_due_until_its_time() {
         .await
         .expect("retry");
     assert!(store.next_job(vec![]).await.expect("next").is_none());
-    let due = store.next_due().await.expect("due").expect("a queued job");
+    let due = store
+        .next_due(vec![])
+        .await
+        .expect("due")
+        .expect("a queued job");
     assert!((due - later).num_milliseconds().abs() < 5);
 }
 

@@ -98,7 +98,7 @@ fn value(attributes: &[(String, String)], name: &str) -> String {
         .unwrap_or_default()
 }
 
-fn cluster_id(location: &str) -> String {
+pub(crate) fn cluster_id(location: &str) -> String {
     location.rsplit('/').next().expect("uuid").to_string()
 }
 
@@ -151,10 +151,10 @@ async fn delete_and_check_nothing_left(
 
 /// Kills what is left of the clusters when a test ends, passed or not, so that a failed
 /// test leaves no process bound to an address the next one gets.
-struct KillOnDrop(Vec<String>);
+pub(crate) struct KillOnDrop(pub(crate) Vec<String>);
 
 impl KillOnDrop {
-    fn watch(&mut self, location: &str) {
+    pub(crate) fn watch(&mut self, location: &str) {
         self.0.push(cluster_id(location));
     }
 }
@@ -170,7 +170,7 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn local_dir(app: &TestApp, location: &str) -> PathBuf {
+pub(crate) fn local_dir(app: &TestApp, location: &str) -> PathBuf {
     app.settings.provider.local.dir.join(cluster_id(location))
 }
 

@@ -25,4 +25,5 @@ mod restart;
 mod secrets;
 mod seed;
 mod tasks;
+mod teardown;
 mod tenancy;

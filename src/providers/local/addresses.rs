@@ -140,12 +140,44 @@ impl Claims {
         }
     }
 
-    /// Gives the block back, if `owner` still holds it.
-    pub fn release(&self, allocation: &Allocation, owner: &Path) {
-        let file = self.file(allocation.block);
-        if std::fs::read(&file).is_ok_and(|held| held == owner.as_os_str().as_encoded_bytes()) {
-            let _ = std::fs::remove_file(file);
+    /// Gives back every block `owner` holds (one, unless a crash cut a claim short).
+    /// Under the claims lock: a block given back is stale at once, and another server
+    /// taking it over must not see its new claim removed as ours.
+    pub fn release(&self, owner: &Path) {
+        let Ok(lock) = std::fs::File::create(self.dir.join(".lock")) else {
+            return;
+        };
+        if lock.lock().is_err() {
+            return;
         }
+        for (file, held_by) in self.claims() {
+            if held_by == owner {
+                let _ = std::fs::remove_file(file);
+            }
+        }
+    }
+
+    /// The cluster directories that hold blocks, whichever server's.
+    pub fn owners(&self) -> Vec<PathBuf> {
+        self.claims().into_iter().map(|(_, owner)| owner).collect()
+    }
+
+    /// Each claim file with the cluster directory it names (empty ones, being written or
+    /// cut short, left out).
+    fn claims(&self) -> Vec<(PathBuf, PathBuf)> {
+        use std::os::unix::ffi::OsStrExt as _;
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|entry| entry.file_name().as_encoded_bytes().starts_with(b"127."))
+            .filter_map(|entry| {
+                let owner = std::fs::read(entry.path()).ok().filter(|o| !o.is_empty())?;
+                let owner = PathBuf::from(std::ffi::OsStr::from_bytes(&owner));
+                Some((entry.path(), owner))
+            })
+            .collect()
     }
 }
 
@@ -172,10 +204,17 @@ mod tests {
         let first = claims.claim(&a).expect("first");
         let second = claims.claim(&b).expect("second");
         assert_ne!(first, second);
-        claims.release(&first, &b); // not b's: kept
-        let third = claims.claim(&b).expect("third");
-        assert!(third != first && third != second);
-        claims.release(&first, &a);
+        let mut owners = claims.owners();
+        owners.sort();
+        assert_eq!(owners, vec![a.clone(), b.clone()]);
+        claims.release(&b);
+        let third = claims.claim(&a).expect("third");
+        assert!(
+            third != first,
+            "a cluster may hold a second block, say after a crash"
+        );
+        claims.release(&a);
+        assert_eq!(claims.owners(), Vec::<PathBuf>::new());
         assert_eq!(claims.claim(&a).expect("again"), first);
     }
 

@@ -18,7 +18,9 @@
 //!
 //! Every process of a cluster carries `DISCO_CLUSTER_ID` in its environment, so a
 //! delete finds them all through `/proc`, not only the recorded ones, and checks that
-//! none is left.
+//! none is left; and `DISCO_NODE_DIR`, which tells this server's clusters from another's
+//! when the watcher looks (with the directories and the claims) for what outlived its
+//! cluster.
 //!
 //! Here are the provider and the cluster as a whole (its block, progress, teardown);
 //! `node` starts one node's script and reads where it stands, `health` runs the
@@ -183,21 +185,12 @@ impl LocalProvider {
         }
     }
 
-    /// Stops every process of the cluster: SIGTERM to the recorded process groups and to
-    /// every process marked with the cluster, SIGKILL to what is left after the grace
-    /// period. Errs when something survives SIGKILL.
-    async fn stop_all(&self, cluster: &Cluster) -> Result<(), ProviderError> {
-        let id = cluster.id.to_string();
-        let groups = match self.read_allocation(cluster.id).await {
-            Some(allocation) => {
-                let mut groups = Vec::new();
-                for node in self.nodes(cluster, &allocation) {
-                    groups.extend(node.process_groups().await);
-                }
-                groups
-            }
-            None => Vec::new(),
-        };
+    /// Stops every process of the cluster: SIGTERM to the process groups its nodes
+    /// recorded and to every process marked with the cluster, SIGKILL to what is left
+    /// after the grace period. Errs when something survives SIGKILL.
+    async fn stop_all(&self, id: ClusterId) -> Result<(), ProviderError> {
+        let groups = recorded_groups(&self.cluster_dir(id)).await;
+        let id = id.to_string();
         let grace = Duration::from_secs(self.settings.stop_grace_secs);
         let started = Instant::now();
         let mut signal = Signal::SIGTERM;
@@ -225,12 +218,37 @@ impl LocalProvider {
                 )));
             }
             if started.elapsed() > grace && signal == Signal::SIGTERM {
-                tracing::warn!(cluster = %cluster.id, count = left.len(), "processes still running after the grace period: SIGKILL");
+                tracing::warn!(cluster = %id, count = left.len(), "processes still running after the grace period: SIGKILL");
                 signal = Signal::SIGKILL;
                 continue;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Removes everything of the cluster, knowing only its id: stops its processes, then
+    /// removes its directory and gives back its block. Under the lock deploys start
+    /// nodes with, so that no start is half done meanwhile.
+    async fn teardown(&self, id: ClusterId) -> Result<(), ProviderError> {
+        let _starting = self.starting.lock().await;
+        self.stop_all(id).await?;
+        let dir = self.cluster_dir(id);
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // A last file written as the processes went (a script's exit code): the
+            // next attempt removes it.
+            Err(e) => {
+                return Err(ProviderError::Transient(format!(
+                    "removing {}: {e}",
+                    dir.display()
+                )));
+            }
+        }
+        let claims = self.claims.clone();
+        tokio::task::spawn_blocking(move || claims.release(&dir))
+            .await
+            .map_err(|e| ProviderError::Transient(format!("giving back the addresses: {e}")))
     }
 }
 
@@ -292,13 +310,13 @@ impl Provider for LocalProvider {
         if matches!(progress, Progress::Failed { .. }) {
             // A failed local cluster keeps its directory and logs until deleted, but
             // nothing of it runs on: no node waits for a master that will never come.
-            self.stop_all(cluster).await?;
+            self.stop_all(cluster.id).await?;
         }
         Ok(progress)
     }
 
     async fn stop(&self, cluster: &Cluster) -> Result<(), ProviderError> {
-        self.stop_all(cluster).await
+        self.stop_all(cluster.id).await
     }
 
     async fn check(&self, cluster: &Cluster) -> Result<Liveness, ProviderError> {
@@ -322,7 +340,7 @@ impl Provider for LocalProvider {
             None => Ok(Liveness::Running),
             Some(reason) => {
                 // Nothing of a stopped cluster is left running unwatched.
-                self.stop_all(cluster).await?;
+                self.stop_all(cluster.id).await?;
                 Ok(Liveness::Stopped(format!(
                     "{reason}; its other processes were stopped"
                 )))
@@ -331,33 +349,44 @@ impl Provider for LocalProvider {
     }
 
     async fn delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError> {
-        let _starting = self.starting.lock().await;
-        self.stop_all(cluster).await?;
-        let dir = self.cluster_dir(cluster.id);
-        if let Some(allocation) = self.read_allocation(cluster.id).await {
-            match tokio::fs::remove_dir_all(&dir).await {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                // A last file written as the processes went (a script's exit code):
-                // the next attempt removes it.
-                Err(e) => {
-                    return Err(ProviderError::Transient(format!(
-                        "removing {}: {e}",
-                        dir.display()
-                    )));
-                }
-            }
-            self.claims.release(&allocation, &dir);
-        } else if tokio::fs::try_exists(&dir).await.unwrap_or(false) {
-            tokio::fs::remove_dir_all(&dir)
-                .await
-                .map_err(|e| io_error("removing", &dir, e))?;
-        }
+        self.teardown(cluster.id).await?;
         Ok(Teardown::Gone)
     }
 
     async fn observe_delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError> {
         self.delete(cluster).await
+    }
+
+    /// The clusters with a directory here, a block claimed in the name of one, or a
+    /// process whose node directory is here: never another server's.
+    async fn holdings(&self) -> Result<Vec<ClusterId>, ProviderError> {
+        let dir = self.settings.dir.clone();
+        let claims = self.claims.clone();
+        let names = tokio::task::spawn_blocking(move || {
+            let mut names = process::clusters_running_under(&dir);
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                names.extend(
+                    entries
+                        .flatten()
+                        .map(|entry| entry.file_name().to_string_lossy().into_owned()),
+                );
+            }
+            names.extend(
+                claims
+                    .owners()
+                    .into_iter()
+                    .filter(|owner| owner.parent() == Some(dir.as_path()))
+                    .filter_map(|owner| Some(owner.file_name()?.to_string_lossy().into_owned())),
+            );
+            names
+        })
+        .await
+        .map_err(|e| ProviderError::Transient(format!("listing the local clusters: {e}")))?;
+        Ok(names.iter().filter_map(|name| name.parse().ok()).collect())
+    }
+
+    async fn remove_holdings(&self, id: ClusterId) -> Result<(), ProviderError> {
+        self.teardown(id).await
     }
 }
 
@@ -382,4 +411,16 @@ async fn write_whole(path: &Path, contents: &[u8]) -> Result<(), ProviderError> 
     tokio::fs::rename(&partial, path)
         .await
         .map_err(|e| io_error("renaming to", path, e))
+}
+
+/// The process groups every node of the cluster in `cluster_dir` recorded: its node
+/// script and the services it started.
+async fn recorded_groups(cluster_dir: &Path) -> Vec<ProcessRecord> {
+    let mut groups = Vec::new();
+    if let Ok(mut nodes) = tokio::fs::read_dir(cluster_dir.join("nodes")).await {
+        while let Ok(Some(node)) = nodes.next_entry().await {
+            groups.extend(node::process_groups(&node.path()).await);
+        }
+    }
+    groups
 }

@@ -194,18 +194,19 @@ impl Node {
             },
         }
     }
+}
 
-    /// The process groups recorded for the node: its script and the services it started.
-    pub(super) async fn process_groups(&self) -> Vec<ProcessRecord> {
-        let mut groups = Vec::new();
-        groups.extend(read_record(&self.dir.join("script")).await);
-        if let Ok(mut entries) = tokio::fs::read_dir(self.dir.join("pids")).await {
-            while let Ok(Some(entry)) = entries.next_entry().await {
-                groups.extend(read_record(&entry.path()).await);
-            }
+/// The process groups recorded in a node's directory: its script and the services it
+/// started.
+pub(super) async fn process_groups(node_dir: &Path) -> Vec<ProcessRecord> {
+    let mut groups = Vec::new();
+    groups.extend(read_record(&node_dir.join("script")).await);
+    if let Ok(mut entries) = tokio::fs::read_dir(node_dir.join("pids")).await {
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            groups.extend(read_record(&entry.path()).await);
         }
-        groups
     }
+    groups
 }
 
 /// A process record file (`PID START_TIME`); `None` when absent or unreadable.

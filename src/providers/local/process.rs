@@ -4,7 +4,8 @@
 //! (node scripts are started with it, and everything they start inherits it), which finds
 //! them all, however they were started.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
@@ -78,21 +79,51 @@ impl Stat {
 pub fn processes_of(cluster: &str, node: Option<&str>) -> Vec<ProcessRecord> {
     let marker = format!("{CLUSTER_VARIABLE}={cluster}");
     let node_marker = node.map(|n| format!("DISCO_NODE={n}"));
-    let own = std::process::id() as i32;
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| *pid != own)
-        .filter(|pid| {
-            environment(Path::new(&format!("/proc/{pid}/environ"))).is_some_and(|env| {
-                let has = |wanted: &str| env.split(|b| *b == 0).any(|v| v == wanted.as_bytes());
-                has(&marker) && node_marker.as_deref().is_none_or(has)
-            })
+    marked_processes()
+        .filter(|(_, env)| {
+            let has = |wanted: &str| env.split(|b| *b == 0).any(|v| v == wanted.as_bytes());
+            has(&marker) && node_marker.as_deref().is_none_or(has)
         })
-        .filter_map(ProcessRecord::of)
+        .filter_map(|(pid, _)| ProcessRecord::of(pid))
         .collect()
+}
+
+/// The clusters that have a live process whose node directory is under `dir`: those of
+/// the local provider whose clusters' directories `dir` holds, whatever their store says,
+/// and none of another server's.
+pub fn clusters_running_under(dir: &Path) -> BTreeSet<String> {
+    let cluster_prefix = format!("{CLUSTER_VARIABLE}=");
+    marked_processes()
+        .filter_map(|(pid, env)| {
+            let value = |prefix: &str| {
+                env.split(|b| *b == 0)
+                    .find_map(|v| v.strip_prefix(prefix.as_bytes()))
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+            };
+            let cluster = value(&cluster_prefix)?;
+            let node_dir = PathBuf::from(value("DISCO_NODE_DIR=")?);
+            (node_dir.starts_with(dir.join(&cluster)) && ProcessRecord::of(pid).is_some())
+                .then_some(cluster)
+        })
+        .collect()
+}
+
+/// Every process other than this one that carries the cluster variable, with its
+/// environment.
+fn marked_processes() -> impl Iterator<Item = (i32, Vec<u8>)> {
+    let own = std::process::id() as i32;
+    let marker = format!("{CLUSTER_VARIABLE}=");
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(move |pid| *pid != own)
+        .filter_map(move |pid| {
+            let env = environment(Path::new(&format!("/proc/{pid}/environ")))?;
+            env.split(|b| *b == 0)
+                .any(|v| v.starts_with(marker.as_bytes()))
+                .then_some((pid, env))
+        })
 }
 
 fn environment(path: &Path) -> Option<Vec<u8>> {
@@ -133,6 +164,34 @@ mod tests {
         for bad in ["", "12", "x 1", "1 2", "0 5", "-3 5", "12 y"] {
             assert_eq!(ProcessRecord::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_clusters_running_under_a_directory_are_those_whose_node_directory_it_holds() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (ours, theirs) = (root.path().join("ours"), root.path().join("theirs"));
+        let cluster = uuid::Uuid::new_v4().to_string();
+        let other = uuid::Uuid::new_v4().to_string();
+        let start = |id: &str, dir: &Path| {
+            std::process::Command::new("sleep")
+                .arg("60")
+                .env(CLUSTER_VARIABLE, id)
+                .env("DISCO_NODE_DIR", dir.join(id).join("nodes/master"))
+                .spawn()
+                .expect("spawn sleep")
+        };
+        let mut children = [start(&cluster, &ours), start(&other, &theirs)];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut found = clusters_running_under(&ours);
+        while found.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            found = clusters_running_under(&ours);
+        }
+        for child in &mut children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert_eq!(found, BTreeSet::from([cluster]));
     }
 
     #[test]
