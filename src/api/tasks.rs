@@ -18,6 +18,7 @@ use crate::config::ServerSettings;
 use crate::domain::{ClusterId, ClusterState};
 use crate::domain::{Report, ReportStatus};
 use crate::occi::MediaType;
+use crate::store::Reported;
 use crate::store::notify::{Limits, Subscription};
 use crate::store::{Store, StoreError};
 use crate::tasks::{self, Task};
@@ -85,15 +86,25 @@ pub(super) async fn report(
     let report = check(body)?;
     // A node that finished or failed may have finished the deploy: look now.
     let decisive = report.stage == tasks::NODE_READY || report.status == ReportStatus::Failed;
-    if !state
+    match state
         .store
-        .add_report(id, token.to_string(), report)
+        .add_report(id, token.to_string(), report.clone())
         .await?
     {
-        return Err(ApiErrorKind::Forbidden(
-            "the report token is not this cluster's, or the cluster is deleted".into(),
-        )
-        .into());
+        Reported::Stored => {}
+        Reported::NotThisCluster => {
+            return Err(ApiErrorKind::Forbidden(
+                "the report token is not this cluster's, or the cluster is deleted".into(),
+            )
+            .into());
+        }
+        Reported::NoSuchNode(nodes) => {
+            return Err(ApiError::bad_request(format!(
+                "report node: this cluster's nodes are {}, got {:?}",
+                nodes.join(", "),
+                report.node
+            )));
+        }
     }
     if decisive {
         state.lifecycle.nudge();

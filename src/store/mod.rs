@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 
 pub use self::jobs::{Job, JobKind, JobOutcome};
+pub use self::reports::Reported;
 
 use crate::domain::ClusterState;
 

@@ -6,6 +6,17 @@ use rusqlite::{OptionalExtension, params};
 use super::rows::{parse_time, timestamp};
 use super::{Store, StoreError};
 use crate::domain::{ClusterId, ClusterState};
+use crate::frameworks::plan::Plan;
+
+/// What became of a node's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reported {
+    Stored,
+    /// The token is not the cluster's, or the cluster is deleted (or unknown).
+    NotThisCluster,
+    /// The cluster has no such node: these are its nodes.
+    NoSuchNode(Vec<String>),
+}
 
 impl Store {
     /// The token a cluster's nodes report with: made on first use, then the same for the
@@ -33,23 +44,32 @@ impl Store {
         id: ClusterId,
         token: String,
         report: crate::domain::Report,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Reported, StoreError> {
         self.call(move |conn| {
-            let stored: Option<(String, String)> = conn
+            let stored: Option<(String, String, String)> = conn
                 .query_row(
-                    "SELECT t.token, c.state FROM report_tokens t JOIN clusters c ON c.id = t.cluster_id \
-                     WHERE t.cluster_id = ?1",
+                    "SELECT t.token, c.state, c.plan FROM report_tokens t \
+                     JOIN clusters c ON c.id = t.cluster_id WHERE t.cluster_id = ?1",
                     params![id.to_string()],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
                 )
                 .optional()?;
-            let Some((expected, state)) = stored else {
-                return Ok(false);
+            let Some((expected, state, plan)) = stored else {
+                return Ok(Reported::NotThisCluster);
             };
             if state == ClusterState::Deleted.as_str()
                 || !crate::auth::tokens::tokens_match(&expected, &token)
             {
-                return Ok(false);
+                return Ok(Reported::NotThisCluster);
+            }
+            // Only once the token is the cluster's does the answer say what it has.
+            let plan: Plan = serde_json::from_str(&plan).map_err(|e| StoreError::Corrupt {
+                id: id.to_string(),
+                problem: format!("plan: {e}"),
+            })?;
+            let nodes = plan.node_names();
+            if !nodes.contains(&report.node) {
+                return Ok(Reported::NoSuchNode(nodes));
             }
             conn.execute(
                 "INSERT INTO reports (cluster_id, at, node, stage, status, rc, output, error) \
@@ -65,10 +85,14 @@ impl Store {
                     report.error,
                 ],
             )?;
-            Ok(true)
+            Ok(Reported::Stored)
         })
         .await
-        .inspect(|&stored| if stored { self.notifier.notify(id) })
+        .inspect(|reported| {
+            if *reported == Reported::Stored {
+                self.notifier.notify(id)
+            }
+        })
     }
 
     /// A cluster's reports after the one numbered `after` (0: all), oldest first, with

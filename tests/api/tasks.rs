@@ -190,3 +190,53 @@ async fn a_deploy_reports_every_stage_and_only_its_own_token_is_accepted() {
     let id = first.rsplit('/').next().expect("id");
     assert!(disco::providers::local::process::processes_of(id, None).is_empty());
 }
+
+#[tokio::test]
+async fn a_report_for_a_node_the_cluster_does_not_have_is_a_400_naming_its_nodes() {
+    let app = crate::helpers::spawn_app().await;
+    let location = app
+        .create_ok(
+            "icclab.disco.dependencies.inject=\"['spark']\",\
+             icclab.disco.components.heat.slavecount=\"2\",icclab.disco.stage=\"true\"",
+        )
+        .await;
+    let id = location
+        .rsplit('/')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .expect("a cluster id");
+    let token = app.store.report_token(id).await.expect("token");
+    let report = |node: &str| {
+        app.client
+            .post(format!("{location}/report"))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .body(format!(
+                r#"{{"stage": "spark install", "node": "{node}", "status": "executing"}}"#
+            ))
+            .send()
+    };
+    for stranger in ["slaves:65535", "slaves:01", "slaves:3"] {
+        let response = report(stranger).await.expect("sent");
+        assert_eq!(response.status(), 400, "{stranger}");
+        let reason = response.text().await.expect("text");
+        assert!(
+            reason.contains("master, slaves:1, slaves:2"),
+            "{stranger}: {reason}"
+        );
+    }
+    for node in ["master", "slaves:2"] {
+        assert_eq!(report(node).await.expect("sent").status(), 204, "{node}");
+    }
+    // A stranger's token learns nothing of the nodes.
+    let forged = app
+        .client
+        .post(format!("{location}/report"))
+        .header("Authorization", format!("Bearer {}", "0".repeat(64)))
+        .header("Content-Type", "application/json")
+        .body(r#"{"stage": "x", "node": "slaves:9", "status": "executing"}"#)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(forged.status(), 403);
+}
