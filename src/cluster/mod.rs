@@ -7,6 +7,8 @@
 
 pub mod keys;
 pub mod spec;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -5,16 +5,10 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use chrono::Utc;
 
 use super::*;
 use crate::cluster::Outputs;
-use crate::cluster::keys::KeyPair;
-use crate::cluster::spec::ClusterSpec;
-use crate::domain::Scalar;
 use crate::domain::{ClusterId, ProviderKind, TenantId};
-use crate::manifest::Manifest;
-use crate::occi::text::Attribute;
 use crate::providers::{Progress, ProviderError, Teardown};
 
 /// Answers `deploy`/`observe` with the scripted results in order; the last one repeats.
@@ -184,33 +178,13 @@ async fn bed_with(provider: Arc<dyn Provider>, adjust: impl FnOnce(&mut JobSetti
         composer,
         None,
     );
-    let given = [Attribute {
-        name: "icclab.disco.dependencies.inject".into(),
-        value: Scalar::String("['spark']".into()),
-    }];
-    let checked = Manifest::built_in()
-        .expect("manifest")
-        .check_request(&given)
-        .expect("valid");
-    let id = ClusterId::new();
-    let now = Utc::now();
-    let spec = ClusterSpec::from_attributes(id, &checked, ProviderKind::File).expect("spec");
-    store
-        .insert_cluster(Cluster {
-            id,
-            tenant: TenantId::default_tenant(),
-            plan: crate::frameworks::resolve::resolve(&spec.request, &catalogue).expect("plan"),
-            spec,
-            delegation: Default::default(),
-            state: ClusterState::Pending,
-            state_reason: String::new(),
-            outputs: Outputs::default(),
-            keys: KeyPair::generate("k").expect("key"),
-            created_at: now,
-            updated_at: now,
-        })
-        .await
-        .expect("insert");
+    let cluster = crate::cluster::testing::cluster_in(
+        &catalogue,
+        TenantId::default_tenant(),
+        &[("icclab.disco.dependencies.inject", "['spark']")],
+    );
+    let id = cluster.id;
+    store.insert_cluster(cluster).await.expect("insert");
     Bed {
         store,
         lifecycle,

@@ -1,14 +1,9 @@
 use chrono::Utc;
 
 use super::{JobKind, JobOutcome, Store, StoreError};
-use crate::cluster::keys::KeyPair;
-use crate::cluster::spec::ClusterSpec;
-use crate::cluster::{Cluster, Outputs};
-use crate::domain::Scalar;
+use crate::cluster::Cluster;
 use crate::domain::state::Mover;
-use crate::domain::{ClusterId, ClusterState, ProviderKind, TenantId};
-use crate::manifest::Manifest;
-use crate::occi::text::Attribute;
+use crate::domain::{ClusterState, TenantId};
 
 async fn store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");
@@ -19,37 +14,13 @@ async fn store() -> (Store, tempfile::TempDir) {
 }
 
 fn cluster(tenant: &str, attributes: &[(&str, &str)]) -> Cluster {
-    let given: Vec<Attribute> = attributes
-        .iter()
-        .map(|(n, v)| Attribute {
-            name: n.to_string(),
-            value: Scalar::String(v.to_string()),
-        })
-        .collect();
-    let checked = Manifest::built_in()
-        .expect("manifest")
-        .check_request(&given)
-        .expect("valid");
-    let id = ClusterId::new();
-    let now = Utc::now();
-    let spec = ClusterSpec::from_attributes(id, &checked, ProviderKind::File).expect("spec");
-    Cluster {
-        id,
-        tenant: TenantId::parse(tenant).expect("tenant"),
-        plan: crate::frameworks::resolve::resolve(
-            &spec.request,
-            &crate::frameworks::testing::standard(),
-        )
-        .expect("plan"),
-        spec,
-        delegation: Default::default(),
-        state: ClusterState::Pending,
-        state_reason: "queued".into(),
-        outputs: Outputs::default(),
-        keys: KeyPair::generate("k").expect("key"),
-        created_at: now,
-        updated_at: now,
-    }
+    let mut cluster = crate::cluster::testing::cluster_in(
+        &crate::frameworks::testing::standard(),
+        TenantId::parse(tenant).expect("tenant"),
+        attributes,
+    );
+    cluster.state_reason = "queued".into();
+    cluster
 }
 
 const INJECT: (&str, &str) = ("icclab.disco.dependencies.inject", "['spark']");

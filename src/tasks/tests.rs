@@ -2,49 +2,15 @@ use chrono::{Duration, TimeZone, Utc};
 
 use super::render::{snapshot, stream_stage};
 use super::*;
-use crate::cluster::Outputs;
-use crate::cluster::keys::KeyPair;
-use crate::cluster::spec::ClusterSpec;
-use crate::domain::Scalar;
-use crate::domain::{ClusterId, ProviderKind, TenantId};
-use crate::manifest::Manifest;
-use crate::occi::text::Attribute;
 
 /// spark (master: install, smoke; slaves: start) with two slaves, in `state`.
 fn cluster(state: ClusterState) -> Cluster {
-    let given = vec![
-        Attribute {
-            name: "icclab.disco.dependencies.inject".into(),
-            value: Scalar::String("['spark']".into()),
-        },
-        Attribute {
-            name: "icclab.disco.components.heat.slavecount".into(),
-            value: Scalar::String("2".into()),
-        },
-    ];
-    let checked = Manifest::built_in()
-        .expect("manifest")
-        .check_request(&given)
-        .expect("valid");
-    let id = ClusterId::new();
-    let spec = ClusterSpec::from_attributes(id, &checked, ProviderKind::File).expect("spec");
-    let plan =
-        crate::frameworks::resolve::resolve(&spec.request, &crate::frameworks::testing::standard())
-            .expect("plan");
-    let now = Utc::now();
-    Cluster {
-        id,
-        tenant: TenantId::default_tenant(),
-        plan,
-        spec,
-        delegation: Default::default(),
-        state,
-        state_reason: String::new(),
-        outputs: Outputs::default(),
-        keys: KeyPair::generate("k").expect("key"),
-        created_at: now,
-        updated_at: now,
-    }
+    let mut cluster = crate::cluster::testing::cluster(&[
+        ("icclab.disco.dependencies.inject", "['spark']"),
+        ("icclab.disco.components.heat.slavecount", "2"),
+    ]);
+    cluster.state = state;
+    cluster
 }
 
 fn t(seconds: i64) -> DateTime<Utc> {

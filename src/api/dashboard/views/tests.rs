@@ -5,16 +5,7 @@
 
 use std::path::Path;
 
-use chrono::Utc;
-
 use super::*;
-use crate::cluster::Outputs;
-use crate::cluster::keys::KeyPair;
-use crate::cluster::spec::ClusterSpec;
-use crate::domain::Scalar;
-use crate::domain::{ClusterId, ProviderKind, TenantId};
-use crate::manifest::Manifest;
-use crate::occi::text::Attribute;
 
 fn drawn<V: View>(view: &V) -> String {
     render(view).unwrap_or_else(|e| panic!("{} does not render: {e}", V::TEMPLATE))
@@ -26,41 +17,16 @@ fn chrome(user: Option<&str>) -> Chrome {
 
 /// A spark cluster with two slaves, made from these attributes besides.
 fn cluster(attributes: &[(&str, &str)]) -> Cluster {
-    let given: Vec<Attribute> = [
+    let given: Vec<(&str, &str)> = [
         ("icclab.disco.name", "web-1"),
         ("icclab.disco.dependencies.inject", "['spark']"),
         ("icclab.disco.components.heat.slavecount", "2"),
     ]
     .iter()
     .chain(attributes)
-    .map(|(name, value)| Attribute {
-        name: name.to_string(),
-        value: Scalar::String(value.to_string()),
-    })
+    .copied()
     .collect();
-    let checked = Manifest::built_in()
-        .expect("manifest")
-        .check_request(&given)
-        .expect("valid");
-    let id = ClusterId::new();
-    let spec = ClusterSpec::from_attributes(id, &checked, ProviderKind::File).expect("spec");
-    let plan =
-        crate::frameworks::resolve::resolve(&spec.request, &crate::frameworks::testing::standard())
-            .expect("plan");
-    let now = Utc::now();
-    Cluster {
-        id,
-        tenant: TenantId::default_tenant(),
-        plan,
-        spec,
-        delegation: Default::default(),
-        state: ClusterState::Pending,
-        state_reason: String::new(),
-        outputs: Outputs::default(),
-        keys: KeyPair::generate("k").expect("key"),
-        created_at: now,
-        updated_at: now,
-    }
+    crate::cluster::testing::cluster(&given)
 }
 
 fn form(fields: &[(&str, &str)]) -> Vec<(String, String)> {
