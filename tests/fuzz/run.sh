@@ -9,10 +9,12 @@
 # Each target runs in libFuzzer's fork mode with -ignore_crashes=1, so a
 # finding does not end the run early: every crashing input is saved under
 # tests/fuzz/artifacts/TARGET/ (git-ignored; report them, do not commit them)
-# and fuzzing goes on for the full time. The corpus is tests/fuzz/corpus/TARGET/;
-# after the run it is minimised with `cargo fuzz cmin`, so the repository
-# keeps a small corpus. At the end a table gives executions, coverage,
-# corpus size and findings per target.
+# and fuzzing goes on for the full time. The corpus is tests/fuzz/corpus/TARGET/,
+# read together with the real requests in tests/fuzz/seeds/TARGET/ (the
+# walk-through's headers and the like, kept under their own names). After
+# the run the corpus is minimised with `cargo fuzz cmin` (by edge coverage),
+# so the repository keeps a small one. At the end a table gives executions,
+# coverage, corpus size and findings per target.
 #
 # Not part of CI: it takes 40 minutes and needs nightly features. The machine
 # has only a stable toolchain; cargo fuzz passes -Z flags (-Zsanitizer), so
@@ -69,14 +71,15 @@ corpus_summary() { # files and bytes in a corpus directory
 declare -A summary
 for target in "${targets[@]}"; do
   corpus=$fuzz_dir/corpus/$target
+  seeds=$fuzz_dir/seeds/$target
   artifacts=$fuzz_dir/artifacts/$target
-  mkdir -p "$corpus" "$artifacts"
+  mkdir -p "$corpus" "$seeds" "$artifacts"
   stamp=$(mktemp)
   log=$logs/$target.log
   echo "== $target: fuzzing for ${seconds}s (log: $log)"
   start=$(date +%s)
   status=0
-  "${fuzz[@]}" run "${common[@]}" "$target" "$corpus" -- \
+  "${fuzz[@]}" run "${common[@]}" "$target" "$corpus" "$seeds" -- \
     -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
     -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
     >"$log" 2>&1 || status=$?
@@ -93,7 +96,11 @@ for target in "${targets[@]}"; do
   rm -f "$stamp"
   before=$(corpus_summary "$corpus")
   echo "   minimising the corpus ($before)"
-  "${fuzz[@]}" cmin "${common[@]}" "$target" "$corpus" >"$logs/$target.cmin.log" 2>&1 ||
+  # By edge coverage only (-use_counters=0): every edge the run reached is
+  # kept in about a third of the bytes that keeping every hit-count bucket
+  # too would take; a later run fuzzes its way back to those buckets.
+  "${fuzz[@]}" cmin "${common[@]}" "$target" "$corpus" -- -use_counters=0 \
+    >"$logs/$target.cmin.log" 2>&1 ||
     echo "   cmin failed: $logs/$target.cmin.log" >&2
   after=$(corpus_summary "$corpus")
   summary[$target]="executions ${execs:-?} (${rate:-?}/s), cov ${cov:-?}, ft ${ft:-?}, ${duration}s, oom/timeout/crash ${otc:-?}, corpus $after, new artifacts ${#found[@]}, exit $status"
@@ -111,4 +118,4 @@ echo "== summary (${seconds}s per target)"
 for target in "${targets[@]}"; do
   printf '%-15s %s\n' "$target" "${summary[$target]}"
 done
-echo "corpus in the repository: $(du -sh "$fuzz_dir/corpus" | cut -f1)"
+echo "corpus in the repository: $(corpus_summary "$fuzz_dir/corpus")"

@@ -47,9 +47,8 @@ fuzz_target!(|data: &[u8]| {
     {
         let rendered = join(&links);
         assert_one_line("Link", &rendered);
-        let again = parse_links(&rendered).unwrap_or_else(|e| {
-            panic!("Link rendering {rendered:?} of {value:?} is refused: {e}")
-        });
+        let again = parse_links(&rendered)
+            .unwrap_or_else(|e| panic!("Link rendering {rendered:?} of {value:?} is refused: {e}"));
         assert_same("Link", &rendered, &links, &again);
     }
 

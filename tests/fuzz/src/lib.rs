@@ -192,8 +192,14 @@ mod tests {
         use PyValue::*;
         let a = Dict(vec![(Str("k".into()), List(vec![Float(1.0), None]))]);
         assert!(a.same(&a.clone()));
-        assert!(!a.same(&Dict(vec![(Str("k".into()), List(vec![Float(-1.0), None]))])));
-        assert!(!a.same(&Dict(vec![(Str("k".into()), Tuple(vec![Float(1.0), None]))])));
+        assert!(!a.same(&Dict(vec![(
+            Str("k".into()),
+            List(vec![Float(-1.0), None])
+        )])));
+        assert!(!a.same(&Dict(vec![(
+            Str("k".into()),
+            Tuple(vec![Float(1.0), None])
+        )])));
         assert!(!a.same(&Dict(vec![])));
         assert!(!Set(vec![]).same(&List(vec![])));
     }
