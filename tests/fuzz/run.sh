@@ -19,7 +19,7 @@
 # Not part of CI: it takes 40 minutes and needs nightly features. The machine
 # has only a stable toolchain; cargo fuzz passes -Z flags (-Zsanitizer), so
 # RUSTC_BOOTSTRAP=1 below lets stable rustc and cargo accept them.
-# Environment: CARGO_TARGET_DIR (default /work/target-fuzz, kept apart from
+# Environment: CARGO_TARGET_DIR (default tests/fuzz/target, kept apart from
 # the main crate's target/), FUZZ_SANITIZER (default address; none is faster).
 set -euo pipefail
 
@@ -41,7 +41,7 @@ repo=$(cd "$fuzz_dir/../.." && pwd)
 cd "$repo"
 
 export RUSTC_BOOTSTRAP=1
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-fuzz}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$(cd "$(dirname "$0")" && pwd)/target}
 sanitizer=${FUZZ_SANITIZER:-address}
 fuzz=(cargo fuzz)
 common=(--fuzz-dir "$fuzz_dir" --sanitizer "$sanitizer")
