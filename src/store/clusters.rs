@@ -182,12 +182,38 @@ impl Store {
         reason: impl Into<String>,
         outputs: Option<Outputs>,
     ) -> Result<bool, StoreError> {
-        let reason = reason.into();
+        self.move_if_mover(id, by, Some(to), reason.into(), outputs)
+            .await
+    }
+
+    /// Changes only why a cluster waits in the state it is in, if that state is `by`'s;
+    /// returns whether it did.
+    pub async fn set_reason(
+        &self,
+        id: ClusterId,
+        by: Mover,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        self.move_if_mover(id, by, None, reason.to_string(), None)
+            .await
+    }
+
+    /// `transition` and `set_reason`: moves to `to` (`None`: the state it is in) if `by`
+    /// may, and wakes whoever waits on the cluster when it did.
+    async fn move_if_mover(
+        &self,
+        id: ClusterId,
+        by: Mover,
+        to: Option<ClusterState>,
+        reason: String,
+        outputs: Option<Outputs>,
+    ) -> Result<bool, StoreError> {
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let Some(mut cluster) = find_any_cluster(&tx, id)? else {
                 return Ok(false);
             };
+            let to = to.unwrap_or(cluster.state);
             if !cluster.state.can_move_to(to, by) {
                 return Ok(false);
             }
@@ -199,35 +225,6 @@ impl Store {
                 )?;
             }
             move_state(&tx, &cluster, to, &reason)?;
-            tx.commit()?;
-            Ok(true)
-        })
-        .await
-        .inspect(|&moved| {
-            if moved {
-                self.notifier.notify(id)
-            }
-        })
-    }
-
-    /// Changes only why a cluster waits in the state it is in, if that state is `by`'s;
-    /// returns whether it did.
-    pub async fn set_reason(
-        &self,
-        id: ClusterId,
-        by: Mover,
-        reason: &str,
-    ) -> Result<bool, StoreError> {
-        let reason = reason.to_string();
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let Some(cluster) = find_any_cluster(&tx, id)? else {
-                return Ok(false);
-            };
-            if !cluster.state.can_move_to(cluster.state, by) {
-                return Ok(false);
-            }
-            move_state(&tx, &cluster, cluster.state, &reason)?;
             tx.commit()?;
             Ok(true)
         })
