@@ -6,21 +6,26 @@
 # Set by the provider: DISCO_NODE_DIR (this node's directory), DISCO_NODE_ADDRESS (its
 # loopback address), DISCO_SHARED_DIR (a directory every node of the cluster shares),
 # DISCO_VENV_DIR (virtual environments shared by every cluster), DISCO_PYTHON, and
-# DISCO_HOME, DISCO_LOG_DIR and TMPDIR under the node's directory.
+# DISCO_HOME, DISCO_LOG_DIR and TMPDIR under the node's directory. When the cluster runs
+# as a user of its own, DISCO_VENV_BUILDER: the directory where DISCO's builder of
+# virtual environments (another user, running the install steps before the nodes)
+# writes its log and its exit code.
 
 : "${DISCO_NODE_DIR:?}" "${DISCO_NODE_ADDRESS:?}" "${DISCO_VENV_DIR:?}" "${DISCO_SHARED_DIR:?}"
-mkdir -p "$DISCO_NODE_DIR/pids" "$DISCO_SHARED_DIR"
+mkdir -p "$DISCO_NODE_DIR/pids" "$DISCO_NODE_DIR/signal" "$DISCO_SHARED_DIR"
 
-# The wait condition of a local node: signal.json in its directory, written whole.
+# The wait condition of a local node: signal/signal.json in its directory, written whole.
 disco_local_signal() {
   [ "${1:-}" = --data-binary ] && shift
-  printf '%s\n' "$1" >"$DISCO_NODE_DIR/signal.json.partial"
-  mv -f "$DISCO_NODE_DIR/signal.json.partial" "$DISCO_NODE_DIR/signal.json"
+  printf '%s\n' "$1" >"$DISCO_NODE_DIR/signal/signal.json.partial"
+  mv -f "$DISCO_NODE_DIR/signal/signal.json.partial" "$DISCO_NODE_DIR/signal/signal.json"
 }
 
 # disco_venv NAME VERSION REQUIREMENT...: sets DISCO_VENV to a virtual environment with
 # the requirements installed from PyPI. It is made once per NAME and VERSION and shared
 # by every cluster on this machine; a cluster that needs one being made waits for it.
+# A cluster running as a user of its own cannot write the environments: it waits for
+# DISCO's builder to make them.
 disco_venv() {
   local name=$1 version=$2 dir lock
   shift 2
@@ -29,6 +34,20 @@ disco_venv() {
     # A specifier (>=2025.1): its characters cannot name a directory, and two specifiers
     # must not share one, so its checksum goes along.
     dir="$DISCO_VENV_DIR/$name-${version//[^A-Za-z0-9.]/_}-$(printf '%s' "$version" | cksum | cut -d' ' -f1)"
+  fi
+  if [ -n "${DISCO_VENV_BUILDER:-}" ]; then
+    until [ -f "$dir/.disco-complete" ]; do
+      if [ -f "$DISCO_VENV_BUILDER/exit" ]; then
+        [ -f "$dir/.disco-complete" ] && break
+        echo "DISCO's builder of virtual environments ended (exit code $(cat "$DISCO_VENV_BUILDER/exit")) without making $dir; the end of its log:" >&2
+        tail -n 20 "$DISCO_VENV_BUILDER/log" >&2 || true
+        return 1
+      fi
+      sleep 0.5
+    done
+    echo "using $dir (made by DISCO's builder)"
+    export DISCO_VENV=$dir
+    return 0
   fi
   mkdir -p "$DISCO_VENV_DIR"
   exec {lock}>"$dir.lock"

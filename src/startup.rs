@@ -40,13 +40,16 @@ pub struct Application {
 /// The providers this server offers: file and local always; OpenStack when the operator
 /// configured a cloud for it, and required when it is the default.
 fn providers(settings: &Settings) -> anyhow::Result<Providers> {
-    let mut providers = Providers::default()
-        .with(Arc::new(FileProvider::new(
-            settings.provider.file.dir.clone(),
-        )))
-        .with(Arc::new(LocalProvider::new(
-            settings.provider.local.clone(),
-        )));
+    let mut providers = Providers::default().with(Arc::new(FileProvider::new(
+        settings.provider.file.dir.clone(),
+    )));
+    match LocalProvider::new(settings.provider.local.clone(), &settings.data_dir) {
+        Ok(provider) => providers = providers.with(Arc::new(provider)),
+        Err(e) if settings.provider.default == ProviderKind::Local => {
+            return Err(e).context("the local provider");
+        }
+        Err(e) => tracing::warn!("the local provider is not available: {e}"),
+    }
     let wants_openstack = settings.provider.default == ProviderKind::Openstack;
     if wants_openstack || settings.openstack.has_keystone() {
         match OpenstackProvider::new(&settings.openstack) {

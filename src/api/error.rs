@@ -181,6 +181,7 @@ impl From<CreateError> for ApiError {
             CreateError::DelegationUnavailable(reason) => ApiErrorKind::Unavailable(reason).into(),
             CreateError::DelegationRefused(reason) => ApiErrorKind::Forbidden(reason).into(),
             CreateError::NameTaken(reason) => ApiErrorKind::Conflict(reason).into(),
+            CreateError::SoleTenant(_) => ApiErrorKind::Conflict(error.to_string()).into(),
             CreateError::Internal(cause) => ApiError::internal(cause),
         }
     }

@@ -154,7 +154,7 @@ async fn query_interface(
     Rendering(media): Rendering,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = present::query_interface(&state.manifest, &state.catalogue);
+    let query = present::query_interface(&state.manifest, &state.catalogue, &state.providers);
     present::query(media, &query)
 }
 

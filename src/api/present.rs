@@ -10,6 +10,7 @@ use super::error::ApiError;
 use crate::cluster::Cluster;
 use crate::domain::Scalar;
 use crate::frameworks::catalogue::Catalogue;
+use crate::providers::Providers;
 use crate::manifest::{Manifest, SetBy};
 use crate::occi::render::{self, Line};
 use crate::occi::text::{Attribute, Category, CategoryClass, Link};
@@ -123,7 +124,14 @@ pub fn cluster_resource(
 /// The scheme of the mixins that stand for the catalogue's components in `GET /-/`.
 pub const COMPONENT_SCHEME: &str = "http://schemas.cloudcomplab.ch/occi/sm/disco/component#";
 
-pub fn query_interface(manifest: &Manifest, catalogue: &Catalogue) -> QueryInterface {
+/// The scheme of the mixins that stand for this server's providers in `GET /-/`.
+pub const PROVIDER_SCHEME: &str = "http://schemas.cloudcomplab.ch/occi/sm/disco/provider#";
+
+pub fn query_interface(
+    manifest: &Manifest,
+    catalogue: &Catalogue,
+    providers: &Providers,
+) -> QueryInterface {
     // A pattern such as `icclab.disco.components.<component>.<param>` is not an attribute
     // name in the text grammar; the JSON rendering describes it.
     let attribute_names = manifest
@@ -203,6 +211,16 @@ pub fn query_interface(manifest: &Manifest, catalogue: &Catalogue) -> QueryInter
                 .collect(),
             actions: Vec::new(),
         })
+        .chain(providers.iter().map(|provider| Category {
+            term: provider.kind().as_str().to_string(),
+            scheme: PROVIDER_SCHEME.to_string(),
+            class: CategoryClass::Mixin,
+            title: Some(provider.summary()),
+            rel: None,
+            location: None,
+            attributes: Vec::new(),
+            actions: Vec::new(),
+        }))
         .collect();
     QueryInterface {
         kinds: vec![kind],

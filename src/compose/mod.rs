@@ -5,6 +5,8 @@
 pub mod heat;
 pub mod script;
 
+use self::script::Part;
+
 use std::path::Path;
 
 use crate::domain::ProviderKind;
@@ -36,6 +38,9 @@ pub struct Composition {
     pub slave_user_data: String,
     /// The Heat template, booting the nodes with the user data.
     pub template: String,
+    /// The master's and the slaves' install steps alone (`script::Part::Install`), for
+    /// the local provider's builder of virtual environments; empty for other providers.
+    pub install_scripts: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,8 +101,16 @@ impl Composer {
             }
             _ => &self.node_lib,
         };
-        let master = script::node_script(plan, catalogue, facts, NodeGroup::Master, lib)?;
-        let slaves = script::node_script(plan, catalogue, facts, NodeGroup::Slaves, lib)?;
+        let script = |group, part| script::node_script(plan, catalogue, facts, group, lib, part);
+        let master = script(NodeGroup::Master, Part::Whole)?;
+        let slaves = script(NodeGroup::Slaves, Part::Whole)?;
+        let install_scripts = match plan.provider {
+            ProviderKind::Local => vec![
+                script(NodeGroup::Master, Part::Install)?.plain(),
+                script(NodeGroup::Slaves, Part::Install)?.plain(),
+            ],
+            _ => Vec::new(),
+        };
         let master_user_data = master.user_data();
         let slave_user_data = slaves.user_data();
         let template = self
@@ -109,6 +122,7 @@ impl Composer {
             master_user_data,
             slave_user_data,
             template,
+            install_scripts,
         })
     }
 }

@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 
 use super::{ComposeError, Facts};
-use crate::frameworks::catalogue::{Catalogue, NodeGroup};
+use crate::frameworks::catalogue::{Catalogue, NodeGroup, Phase};
 use crate::frameworks::plan::Plan;
 
 pub const MASTER_ADDRESS: &str = "__DISCO_MASTER_ADDRESS__";
@@ -69,13 +69,26 @@ umask 022
     }
 }
 
+/// Which of a node group's steps a script runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Every step: the node's script.
+    Whole,
+    /// The install steps alone, with no report URL or token and the secret parameters
+    /// empty: what the local provider's builder of virtual environments runs, as another
+    /// user than the cluster's, before the nodes need them.
+    Install,
+}
+
 pub fn node_script(
     plan: &Plan,
     catalogue: &Catalogue,
     facts: &Facts,
     group: NodeGroup,
     node_lib: &str,
+    part: Part,
 ) -> Result<NodeScript, ComposeError> {
+    let whole = part == Part::Whole;
     let mut out = String::with_capacity(16 * 1024);
     let _ = writeln!(out, "#!/bin/bash");
     let _ = writeln!(
@@ -108,16 +121,12 @@ pub fn node_script(
         "DISCO_COMPONENTS",
         &plan.component_names().join(" "),
     );
-    export(
-        &mut out,
-        "DISCO_REPORT_URL",
-        facts.report_url.as_deref().unwrap_or_default(),
-    );
-    export(
-        &mut out,
-        "DISCO_REPORT_TOKEN",
-        facts.report_token.as_deref().unwrap_or_default(),
-    );
+    let reports = |value: &Option<String>| match value {
+        Some(value) if whole => value.clone(),
+        _ => String::new(),
+    };
+    export(&mut out, "DISCO_REPORT_URL", &reports(&facts.report_url));
+    export(&mut out, "DISCO_REPORT_TOKEN", &reports(&facts.report_token));
     match group {
         NodeGroup::Master => export(&mut out, "DISCO_NODE", "master"),
         NodeGroup::Slaves => {
@@ -127,6 +136,11 @@ pub fn node_script(
     }
     for component in &plan.components {
         for (param, value) in &component.params {
+            let value = if whole || !component.secret_params.contains(param) {
+                value.to_string()
+            } else {
+                String::new()
+            };
             export(
                 &mut out,
                 &format!(
@@ -134,7 +148,7 @@ pub fn node_script(
                     env_name(&component.name),
                     env_name(param)
                 ),
-                &value.to_string(),
+                &value,
             );
         }
     }
@@ -147,7 +161,10 @@ pub fn node_script(
     out.push_str(node_lib.trim_end());
     out.push_str("\n\n");
 
-    let steps = plan.steps_for(group);
+    let mut steps = plan.steps_for(group);
+    if !whole {
+        steps.retain(|(_, step)| step.phase == Phase::Install);
+    }
     for (component, step) in &steps {
         let script = catalogue
             .get(&component.name)

@@ -115,6 +115,34 @@ pub struct LocalProviderSettings {
     pub max_slaves: u16,
     /// How long a process has between SIGTERM and SIGKILL.
     pub stop_grace_secs: u64,
+    /// Whose processes a cluster's are.
+    pub run_as: RunAs,
+    /// With clusters running as the server's user: serve more than one tenant anyway.
+    pub allow_shared_user: bool,
+}
+
+/// Whose processes a local cluster's are (`provider.local.run_as`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunAs {
+    /// Cluster users when DISCO runs as root, else the server's user.
+    Auto,
+    /// Each cluster as a system user of its own.
+    ClusterUsers,
+    /// Every cluster as the server's own user.
+    ServerUser,
+}
+
+impl LocalProviderSettings {
+    /// Whether each cluster runs as a user of its own: `auto` decides by whether this
+    /// process runs as root.
+    pub fn cluster_users(&self) -> bool {
+        match self.run_as {
+            RunAs::Auto => nix::unistd::geteuid().is_root(),
+            RunAs::ClusterUsers => true,
+            RunAs::ServerUser => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -224,9 +252,15 @@ impl Settings {
             local.dir = self.data_dir.join("local");
         }
         if local.venv_dir.as_os_str().is_empty() {
-            local.venv_dir = default_cache_dir()
-                .map(|cache| cache.join("disco/venvs"))
-                .unwrap_or_else(|| self.data_dir.join("venvs"));
+            // Root's home is closed to other users, and clusters' users must reach the
+            // environments.
+            local.venv_dir = if nix::unistd::geteuid().is_root() {
+                PathBuf::from("/var/cache/disco/venvs")
+            } else {
+                default_cache_dir()
+                    .map(|cache| cache.join("disco/venvs"))
+                    .unwrap_or_else(|| self.data_dir.join("venvs"))
+            };
         }
         if local.claims_dir.as_os_str().is_empty() {
             // Per user: a directory others could write to would let them take or block

@@ -66,6 +66,9 @@ pub enum CreateError {
     /// A cluster of that name exists for the tenant.
     #[error("{0}")]
     NameTaken(String),
+    /// The provider takes one tenant's clusters, and another tenant has some: why.
+    #[error("{PROVIDER}: {0}")]
+    SoleTenant(&'static str),
     #[error("creating the cluster: {0}")]
     Internal(#[source] anyhow::Error),
 }
@@ -157,7 +160,13 @@ impl Creator {
             created_at: now,
             updated_at: now,
         };
-        self.store.insert_cluster(cluster.clone()).await?;
+        match provider.sole_tenant() {
+            None => self.store.insert_cluster(cluster.clone()).await?,
+            Some(why) => match self.store.insert_cluster_of_sole_tenant(cluster.clone()).await {
+                Err(StoreError::OtherTenant(_)) => return Err(CreateError::SoleTenant(why)),
+                other => other?,
+            },
+        }
         tracing::info!(cluster = %cluster.id, name = %cluster.spec.request.name,
             provider = %kind, components = ?cluster.spec.component_names(),
             staged = cluster.spec.staged, "cluster created");

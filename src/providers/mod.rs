@@ -81,6 +81,17 @@ pub trait Provider: Send + Sync {
         std::time::Duration::from_millis(500)
     }
 
+    /// What the provider is, for the query interface (`GET /-/`).
+    fn summary(&self) -> String {
+        format!("the {} provider", self.kind())
+    }
+
+    /// Why the provider takes the clusters of one tenant only, if it does (the local
+    /// provider when every cluster runs as DISCO's own user).
+    fn sole_tenant(&self) -> Option<&'static str> {
+        None
+    }
+
     /// At create: whether the provider can run this plan at all; the error names the
     /// attribute at fault and is shown to the user. Everything by default.
     fn admits(&self, _plan: &Plan) -> Result<(), Inadmissible> {

@@ -18,8 +18,29 @@ use crate::domain::{ClusterId, ClusterState, TenantId, Transition};
 impl Store {
     /// Stores a new cluster, pending, with its deploy job unless it is staged.
     pub async fn insert_cluster(&self, cluster: Cluster) -> Result<(), StoreError> {
+        self.insert(cluster, false).await
+    }
+
+    /// Stores a new cluster as `insert_cluster` does, unless a cluster of another tenant
+    /// that is not deleted is on its provider (which takes one tenant's clusters).
+    pub async fn insert_cluster_of_sole_tenant(&self, cluster: Cluster) -> Result<(), StoreError> {
+        self.insert(cluster, true).await
+    }
+
+    async fn insert(&self, cluster: Cluster, sole_tenant: bool) -> Result<(), StoreError> {
         self.call(move |conn| {
             let tx = conn.transaction()?;
+            let provider = cluster.spec.request.provider;
+            if sole_tenant {
+                let others: bool = tx.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM clusters WHERE provider = ?1 AND tenant <> ?2 AND state <> 'deleted')",
+                    params![provider.as_str(), cluster.tenant.as_str()],
+                    |row| row.get(0),
+                )?;
+                if others {
+                    return Err(StoreError::OtherTenant(provider));
+                }
+            }
             let taken: bool = tx.query_row(
                 "SELECT EXISTS(SELECT 1 FROM clusters WHERE tenant = ?1 AND name = ?2 AND state <> 'deleted')",
                 params![cluster.tenant.as_str(), cluster.spec.request.name.as_str()],

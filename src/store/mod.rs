@@ -38,6 +38,9 @@ pub enum StoreError {
     Corrupt { id: String, problem: String },
     #[error("the tenant already has a cluster named {0:?}")]
     NameTaken(String),
+    /// The provider takes one tenant's clusters, and another tenant has some.
+    #[error("another tenant has clusters on the {0} provider")]
+    OtherTenant(crate::domain::ProviderKind),
     #[error("cluster is {state}: {action} needs it {needed}")]
     WrongState {
         state: ClusterState,
@@ -69,6 +72,7 @@ impl Store {
             if let Some(dir) = path.parent() {
                 create_private_dir(dir)?;
             }
+            create_private_file(&path)?;
             let mut conn = Connection::open(&path)?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "FULL")?;
@@ -107,7 +111,37 @@ impl Store {
     }
 }
 
-/// The data directory holds private keys: only its owner may read it.
+/// The database holds private keys and tokens: only its owner may read it, and its
+/// journal files, which SQLite makes with the database's mode. (The data directory may
+/// be open to search, for the local provider's cluster users to reach their own
+/// directories in it.)
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let err = |source| StoreError::DataDir {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(err)?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::metadata(&file) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(err)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The data directory holds private keys: only its owner may list or write it (others
+/// may at most pass through it).
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let err = |source| StoreError::DataDir {
@@ -122,7 +156,7 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
             .map_err(err)?;
     }
     let meta = std::fs::metadata(dir).map_err(err)?;
-    if meta.permissions().mode() & 0o077 != 0 {
+    if meta.permissions().mode() & 0o066 != 0 {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
     }
     Ok(())

@@ -18,7 +18,7 @@ use crate::helpers::{ServerProcess, TestApp, location, plain_attributes, spawn_a
 /// machine; a warm run takes seconds.
 const READY_WITHIN: Duration = Duration::from_secs(900);
 
-async fn spawn_local_app() -> TestApp {
+pub(crate) async fn spawn_local_app() -> TestApp {
     spawn_app_with(|settings| {
         settings.provider.default = ProviderKind::Local;
         settings.provider.local.stop_grace_secs = 5;
@@ -27,7 +27,7 @@ async fn spawn_local_app() -> TestApp {
 }
 
 /// Polls until the cluster is ready; panics with its reason if it fails.
-async fn wait_ready(client: &reqwest::Client, location: &str) -> Vec<(String, String)> {
+pub(crate) async fn wait_ready(client: &reqwest::Client, location: &str) -> Vec<(String, String)> {
     let deadline = Instant::now() + READY_WITHIN;
     loop {
         let attributes = get_attributes(client, location)
@@ -90,7 +90,7 @@ async fn get_attributes(client: &reqwest::Client, location: &str) -> Option<Vec<
     Some(plain_attributes(&response.text().await.expect("body")))
 }
 
-fn value(attributes: &[(String, String)], name: &str) -> String {
+pub(crate) fn value(attributes: &[(String, String)], name: &str) -> String {
     attributes
         .iter()
         .find(|(n, _)| n == name)
@@ -123,7 +123,7 @@ fn recorded_processes(cluster_dir: &Path) -> Vec<(PathBuf, ProcessRecord)> {
 
 /// Deletes the cluster and checks, through /proc, that none of its recorded processes
 /// and no process marked with it is left, and that its directory is gone.
-async fn delete_and_check_nothing_left(
+pub(crate) async fn delete_and_check_nothing_left(
     app_client: &reqwest::Client,
     location: &str,
     cluster_dir: &Path,
@@ -174,13 +174,13 @@ pub(crate) fn local_dir(app: &TestApp, location: &str) -> PathBuf {
     app.settings.provider.local.dir.join(cluster_id(location))
 }
 
-fn venv(app: &TestApp, name: &str) -> PathBuf {
+pub(crate) fn venv(app: &TestApp, name: &str) -> PathBuf {
     app.settings.provider.local.venv_dir.join(name)
 }
 
 /// Runs a Python program with a venv's interpreter; its stdout, or a panic with both
 /// streams.
-fn python(venv: &Path, program: &str, args: &[&str], env: &[(&str, String)]) -> String {
+pub(crate) fn python(venv: &Path, program: &str, args: &[&str], env: &[(&str, String)]) -> String {
     let mut command = Command::new(venv.join("bin/python"));
     command.arg("-c").arg(program).args(args);
     for (key, value) in env {

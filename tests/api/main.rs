@@ -13,6 +13,7 @@ mod file_provider;
 mod guard;
 mod heat;
 mod helpers;
+mod isolation;
 mod lifecycle;
 mod local;
 mod openstack;

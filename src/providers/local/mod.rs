@@ -27,9 +27,12 @@
 //! components' checks and notices stopped services.
 
 pub mod addresses;
+mod builder;
+mod files;
 mod health;
 mod node;
 pub mod process;
+pub mod users;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -39,8 +42,11 @@ use nix::sys::signal::Signal;
 
 use self::addresses::{Allocation, BLOCK_SLAVES, Claims};
 use self::health::{Probes, dead_service};
+use self::builder::Building;
+use self::files::{create_private_dir, open_to_search, write_whole};
 use self::node::{Node, Script};
-use self::process::{ProcessRecord, processes_of, signal_each};
+use self::process::{ProcessRecord, processes_of, processes_owned_by, signal_each};
+use self::users::Account;
 use super::{Inadmissible, Liveness, Progress, Provider, ProviderError, Teardown};
 use crate::cluster::{Cluster, Outputs};
 use crate::compose::Composition;
@@ -63,6 +69,16 @@ pub struct LocalProvider {
     /// Held while a deploy claims a block or starts nodes, so two attempts at one cluster
     /// never both start it.
     starting: tokio::sync::Mutex<()>,
+    /// Set when each cluster runs as a user of its own: the builder of the virtual
+    /// environments, made at the first deploy.
+    builder: Option<tokio::sync::OnceCell<Account>>,
+}
+
+/// How a cluster that runs as a user of its own is started.
+pub(super) struct Isolation {
+    pub(super) account: Account,
+    /// Where the builder of its virtual environments says how it went.
+    pub(super) builder_status: PathBuf,
 }
 
 fn io_error(action: &str, path: &Path, err: std::io::Error) -> ProviderError {
@@ -70,13 +86,82 @@ fn io_error(action: &str, path: &Path, err: std::io::Error) -> ProviderError {
 }
 
 impl LocalProvider {
-    pub fn new(settings: LocalProviderSettings) -> LocalProvider {
-        LocalProvider {
+    /// The provider, as `settings.run_as` says. Clusters that run as users of their own
+    /// need root, and a way from `/` to their directories and to the environments that
+    /// other users may take: the data directory, when it holds the clusters' directory,
+    /// is opened to search (mode 0711; what it holds stays private), and any other
+    /// directory on the way that is closed is an error naming it.
+    pub fn new(
+        settings: LocalProviderSettings,
+        data_dir: &Path,
+    ) -> Result<LocalProvider, ProviderError> {
+        let builder = if settings.cluster_users() {
+            if !nix::unistd::geteuid().is_root() {
+                return Err(ProviderError::Permanent(
+                    "provider.local.run_as = \"cluster-users\" needs DISCO to run as root \
+                     (it makes a user per cluster)"
+                        .to_string(),
+                ));
+            }
+            std::fs::create_dir_all(&settings.dir)
+                .map_err(|e| io_error("creating", &settings.dir, e))?;
+            std::fs::create_dir_all(&settings.venv_dir)
+                .map_err(|e| io_error("creating", &settings.venv_dir, e))?;
+            if settings.dir.starts_with(data_dir) {
+                set_mode(data_dir, 0o711)?;
+            }
+            set_mode(&settings.dir, 0o711)?;
+            reachable("provider.local.dir", &settings.dir)?;
+            reachable("provider.local.venv_dir", &settings.venv_dir)?;
+            Some(tokio::sync::OnceCell::new())
+        } else {
+            None
+        };
+        Ok(LocalProvider {
             claims: Claims::new(&settings.claims_dir),
             settings,
             probes: Probes::new(),
             starting: tokio::sync::Mutex::new(()),
-        }
+            builder,
+        })
+    }
+
+    /// Whether each cluster runs as a user of its own.
+    pub fn runs_cluster_users(&self) -> bool {
+        self.builder.is_some()
+    }
+
+    /// Makes what a cluster running as a user of its own needs before its nodes start:
+    /// the user, its directories open to search, and the builder of its environments.
+    async fn isolate(
+        &self,
+        builder: &tokio::sync::OnceCell<Account>,
+        cluster: &Cluster,
+        composition: &Composition,
+        allocation: &Allocation,
+    ) -> Result<Isolation, ProviderError> {
+        let builder = *builder
+            .get_or_try_init(|| builder::prepare_venv_dir(&self.settings))
+            .await?;
+        let account = users::ensure_cluster_user(cluster.id).await?;
+        let dir = self.cluster_dir(cluster.id);
+        create_private_dir(&dir.join("nodes")).await?;
+        open_to_search(&dir).await?;
+        open_to_search(&dir.join("nodes")).await?;
+        builder::start(
+            cluster.id,
+            &dir,
+            &composition.install_scripts,
+            allocation.master(),
+            &self.settings,
+            builder,
+            account,
+        )
+        .await?;
+        Ok(Isolation {
+            account,
+            builder_status: builder::status_dir(&dir),
+        })
     }
 
     /// The directory of a cluster.
@@ -171,6 +256,14 @@ impl LocalProvider {
             }
         }
         if running {
+            // Nodes wait for the environments; a builder that ended without a word
+            // would keep them waiting.
+            if self.builder.is_some()
+                && let Some(Building::Failed(reason)) =
+                    builder::building(&self.cluster_dir(cluster.id)).await
+            {
+                return Ok(failed(reason));
+            }
             return Ok(Progress::Installing(outputs));
         }
         if let Some(reason) = dead_service(&nodes).await {
@@ -189,7 +282,26 @@ impl LocalProvider {
     /// recorded and to every process marked with the cluster, SIGKILL to what is left
     /// after the grace period. Errs when something survives SIGKILL.
     async fn stop_all(&self, id: ClusterId) -> Result<(), ProviderError> {
-        let groups = recorded_groups(&self.cluster_dir(id)).await;
+        let mut groups = recorded_groups(&self.cluster_dir(id)).await;
+        // A cluster's user writes its records: with users, a group is stopped only if
+        // its leader is the cluster's (or the builder's), and every process of the
+        // cluster's user is the cluster's.
+        let account = match self.builder {
+            Some(_) => users::find_cluster_user(id).await?,
+            None => None,
+        };
+        if let Some(account) = account {
+            let builder = self
+                .builder
+                .as_ref()
+                .and_then(|cell| cell.get())
+                .map(|b| b.uid.as_raw());
+            groups.retain(|group| {
+                group
+                    .owner()
+                    .is_some_and(|uid| uid == account.uid.as_raw() || Some(uid) == builder)
+            });
+        }
         let id = id.to_string();
         let grace = Duration::from_secs(self.settings.stop_grace_secs);
         let started = Instant::now();
@@ -199,9 +311,16 @@ impl LocalProvider {
                 group.signal_group(signal);
             }
             let lookup = id.clone();
-            let left = tokio::task::spawn_blocking(move || processes_of(&lookup, None))
-                .await
-                .unwrap_or_default();
+            let left = tokio::task::spawn_blocking(move || {
+                let mut left = processes_of(&lookup, None);
+                if let Some(account) = account {
+                    left.extend(processes_owned_by(account.uid.as_raw()));
+                    left.dedup_by_key(|p| p.pid);
+                }
+                left
+            })
+            .await
+            .unwrap_or_default();
             let groups_left = groups.iter().any(ProcessRecord::is_alive);
             if left.is_empty() && !groups_left {
                 return Ok(());
@@ -232,6 +351,14 @@ impl LocalProvider {
     async fn teardown(&self, id: ClusterId) -> Result<(), ProviderError> {
         let _starting = self.starting.lock().await;
         self.stop_all(id).await?;
+        // Its user goes before its directory: while the user is there, so is the
+        // directory, where the watcher finds what is left.
+        if nix::unistd::geteuid().is_root()
+            && let Some(account) = users::find_cluster_user(id).await?
+        {
+            users::remove_leftovers(account).await?;
+            users::remove_cluster_user(id).await?;
+        }
         let dir = self.cluster_dir(id);
         match tokio::fs::remove_dir_all(&dir).await {
             Ok(()) => {}
@@ -263,6 +390,27 @@ impl Provider for LocalProvider {
         Duration::from_millis(100)
     }
 
+    fn summary(&self) -> String {
+        let runs_as = if self.builder.is_some() {
+            "each cluster as a system user of its own"
+        } else if self.settings.allow_shared_user {
+            "every cluster as DISCO's own user, for any tenant (the operator allowed it: \
+             tenants' clusters can read each other's secrets)"
+        } else {
+            "every cluster as DISCO's own user, so for one tenant only"
+        };
+        format!("the local provider: processes on this machine's loopback addresses, {runs_as}")
+    }
+
+    fn sole_tenant(&self) -> Option<&'static str> {
+        (self.builder.is_none() && !self.settings.allow_shared_user).then_some(
+            "the local provider here runs every cluster as DISCO's own user (DISCO does \
+             not run as root), where one tenant's clusters could read another's secrets and \
+             DISCO's database: it takes the clusters of one tenant, and another tenant has \
+             local clusters (an operator may allow more with provider.local.allow_shared_user)",
+        )
+    }
+
     fn admits(&self, plan: &Plan) -> Result<(), Inadmissible> {
         let most = self.settings.max_slaves.min(BLOCK_SLAVES);
         if plan.slave_count() > most {
@@ -288,6 +436,13 @@ impl Provider for LocalProvider {
             let allocation = self.allocation(cluster).await?;
             let master = allocation.master().to_string();
             let shared = self.cluster_dir(cluster.id).join("shared");
+            let isolation = match &self.builder {
+                Some(builder) => Some(
+                    self.isolate(builder, cluster, composition, &allocation)
+                        .await?,
+                ),
+                None => None,
+            };
             for node in self.nodes(cluster, &allocation) {
                 let script = match node.group {
                     NodeGroup::Master => composition.master_script.clone(),
@@ -298,8 +453,14 @@ impl Provider for LocalProvider {
                 let script = script
                     .replace(MASTER_ADDRESS, &master)
                     .replace(WC_NOTIFY, LOCAL_SIGNAL);
-                node.start(cluster.id, &script, &shared, &self.settings)
-                    .await?;
+                node.start(
+                    cluster.id,
+                    &script,
+                    &shared,
+                    &self.settings,
+                    isolation.as_ref(),
+                )
+                .await?;
             }
         }
         self.observe(cluster).await
@@ -390,37 +551,43 @@ impl Provider for LocalProvider {
     }
 }
 
-/// A directory only this user can enter (node directories hold secrets: the script,
-/// tokens).
-async fn create_private_dir(path: &Path) -> Result<(), ProviderError> {
-    use std::os::unix::fs::PermissionsExt as _;
-    tokio::fs::create_dir_all(path)
-        .await
-        .map_err(|e| io_error("creating", path, e))?;
-    tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-        .await
-        .map_err(|e| io_error("protecting", path, e))
-}
-
-/// Writes beside and renames, so a reader never sees half a file.
-async fn write_whole(path: &Path, contents: &[u8]) -> Result<(), ProviderError> {
-    let partial = path.with_extension("partial");
-    tokio::fs::write(&partial, contents)
-        .await
-        .map_err(|e| io_error("writing", &partial, e))?;
-    tokio::fs::rename(&partial, path)
-        .await
-        .map_err(|e| io_error("renaming to", path, e))
-}
-
 /// The process groups every node of the cluster in `cluster_dir` recorded: its node
 /// script and the services it started.
 async fn recorded_groups(cluster_dir: &Path) -> Vec<ProcessRecord> {
-    let mut groups = Vec::new();
+    let mut groups: Vec<ProcessRecord> = builder::record(cluster_dir).await.into_iter().collect();
     if let Ok(mut nodes) = tokio::fs::read_dir(cluster_dir.join("nodes")).await {
         while let Ok(Some(node)) = nodes.next_entry().await {
             groups.extend(node::process_groups(&node.path()).await);
         }
     }
     groups
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), ProviderError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| io_error("setting the mode of", path, e))
+}
+
+/// Errs, naming the setting, when a user other than this one cannot pass through every
+/// directory from `/` to `path`.
+fn reachable(setting: &str, path: &Path) -> Result<(), ProviderError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    for dir in path.ancestors() {
+        let Ok(meta) = std::fs::metadata(dir) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o001 == 0 {
+            return Err(ProviderError::Permanent(format!(
+                "{setting} {}: clusters run as users of their own (provider.local.run_as), \
+                 and they cannot pass through {} (mode {:o}): choose a directory they can \
+                 reach (e.g. under /var/lib or /var/cache), or make {} searchable (chmod o+x)",
+                path.display(),
+                dir.display(),
+                meta.permissions().mode() & 0o7777,
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
 }

@@ -8,8 +8,12 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::Signal;
 use serde::Deserialize;
 
+use super::files::{
+    create_private_dir, give, open_log, open_to_search, read_user_file, readable_by_group,
+    write_whole,
+};
 use super::process::{self, ProcessRecord, processes_of, signal_each};
-use super::{create_private_dir, io_error, write_whole};
+use super::{Isolation, io_error};
 use crate::config::LocalProviderSettings;
 use crate::domain::ClusterId;
 use crate::frameworks::catalogue::NodeGroup;
@@ -17,7 +21,7 @@ use crate::providers::ProviderError;
 
 /// Variables of the server's environment a node script gets; no others (the server's
 /// own may hold OpenStack credentials).
-const PASSED_VARIABLES: &[&str] = &[
+pub(super) const PASSED_VARIABLES: &[&str] = &[
     "PATH",
     "LANG",
     "JAVA_HOME",
@@ -32,6 +36,11 @@ const PASSED_VARIABLES: &[&str] = &[
     "PIP_TRUSTED_HOST",
     "PIP_CERT",
 ];
+
+/// The subdirectories of a node's that its script writes in: the cluster user's.
+const USER_DIRS: [&str; 5] = ["home", "logs", "tmp", "pids", "signal"];
+/// What the node script signals (its wait condition), as `disco_local_signal` writes it.
+const SIGNAL_FILE: &str = "signal/signal.json";
 
 /// A node of a local cluster.
 #[derive(Debug, Clone)]
@@ -66,13 +75,16 @@ pub(super) enum Script {
 
 impl Node {
     /// Starts the node's script, unless an earlier attempt did. `shared` is the directory
-    /// the cluster's nodes share.
+    /// the cluster's nodes share. With `isolation`, the script runs as the cluster's
+    /// user: the node's directory stays root's (the script, its record and exit code are
+    /// DISCO's), and only its `home`, `logs`, `tmp`, `pids` and `signal` are the user's.
     pub(super) async fn start(
         &self,
         cluster: ClusterId,
         script: &str,
         shared: &Path,
         settings: &LocalProviderSettings,
+        isolation: Option<&Isolation>,
     ) -> Result<(), ProviderError> {
         let record_path = self.dir.join("script");
         if tokio::fs::try_exists(&record_path).await.unwrap_or(false) {
@@ -81,29 +93,36 @@ impl Node {
         // A start cut short before its record was written leaves a script nobody
         // watches: stop it before starting another.
         let id = cluster.to_string();
-        let name = self.name.clone();
-        let strays = tokio::task::spawn_blocking(move || processes_of(&id, Some(&name)))
+        let dir = self.dir.clone();
+        let strays = tokio::task::spawn_blocking(move || processes_of(&id, Some(&dir)))
             .await
             .unwrap_or_default();
         if !strays.is_empty() {
             tracing::warn!(node = %self.name, count = strays.len(), "stopping the processes of a start that was cut short");
             signal_each(&strays, Signal::SIGKILL);
         }
-        for sub in ["home", "logs", "tmp", "pids"] {
+        create_private_dir(&self.dir).await?;
+        for sub in USER_DIRS {
             create_private_dir(&self.dir.join(sub)).await?;
         }
-        let _ = tokio::fs::remove_file(self.dir.join("signal.json")).await;
+        create_private_dir(shared).await?;
+        if let Some(isolation) = isolation {
+            open_to_search(&self.dir).await?;
+            for sub in USER_DIRS {
+                give(&self.dir.join(sub), isolation.account).await?;
+            }
+            give(shared, isolation.account).await?;
+        }
+        let _ = tokio::fs::remove_file(self.dir.join(SIGNAL_FILE)).await;
         let _ = tokio::fs::remove_file(self.dir.join("exit")).await;
         let script_path = self.dir.join("node.sh");
         write_whole(&script_path, script.as_bytes()).await?;
-        create_private_dir(shared).await?;
+        if let Some(isolation) = isolation {
+            readable_by_group(&script_path, isolation.account).await?;
+        }
 
         let log_path = self.dir.join("logs/node-script.log");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(|e| io_error("opening", &log_path, e))?;
+        let log = open_log(&log_path)?;
         let log_err = log
             .try_clone()
             .map_err(|e| io_error("opening", &log_path, e))?;
@@ -133,17 +152,21 @@ impl Node {
             .stderr(log_err)
             .process_group(0)
             .kill_on_drop(false);
-        if let Some(cache) = pip_cache() {
-            command.env("PIP_CACHE_DIR", cache);
+        match isolation {
+            Some(isolation) => {
+                // std drops the supplementary groups with the user.
+                command
+                    .uid(isolation.account.uid.as_raw())
+                    .gid(isolation.account.gid.as_raw())
+                    .env("DISCO_VENV_BUILDER", &isolation.builder_status);
+            }
+            None => {
+                if let Some(cache) = pip_cache() {
+                    command.env("PIP_CACHE_DIR", cache);
+                }
+            }
         }
-        // Reports and checks go to loopback addresses: never through a proxy.
-        let no_proxy = match std::env::var("no_proxy").or_else(|_| std::env::var("NO_PROXY")) {
-            Ok(list) if !list.is_empty() => format!("{list},127.0.0.0/8,localhost"),
-            _ => "127.0.0.0/8,localhost".to_string(),
-        };
-        command
-            .env("no_proxy", &no_proxy)
-            .env("NO_PROXY", &no_proxy);
+        without_proxy_for_loopback(&mut command);
         let mut child = command.spawn().map_err(|e| {
             ProviderError::Permanent(format!("starting bash for {}: {e}", self.name))
         })?;
@@ -159,7 +182,7 @@ impl Node {
                 let code = status
                     .code()
                     .map_or_else(|| "killed".to_string(), |c| c.to_string());
-                let _ = tokio::fs::write(exit_path, code).await;
+                let _ = write_whole(&exit_path, code.as_bytes()).await;
             }
         });
         tracing::info!(node = %self.name, address = %self.address, pid, "node script started");
@@ -168,8 +191,8 @@ impl Node {
 
     /// Where the node's script stands: what it signalled, else whether it still runs.
     pub(super) async fn script(&self) -> Script {
-        match tokio::fs::read(self.dir.join("signal.json")).await {
-            Ok(data) => match serde_json::from_slice::<Signalled>(&data) {
+        match read_user_file(&self.dir.join(SIGNAL_FILE)).await {
+            Some(data) => match serde_json::from_slice::<Signalled>(&data) {
                 Ok(signal) if signal.status == "SUCCESS" => Script::Succeeded,
                 Ok(signal) => Script::Failed(signal.reason),
                 Err(e) => Script::Failed(format!(
@@ -177,7 +200,7 @@ impl Node {
                     self.name
                 )),
             },
-            Err(_) => match read_record(&self.dir.join("script")).await {
+            None => match read_record(&self.dir.join("script")).await {
                 None => Script::NotStarted,
                 Some(script) if script.is_alive() => Script::Running,
                 Some(_) => {
@@ -209,10 +232,22 @@ pub(super) async fn process_groups(node_dir: &Path) -> Vec<ProcessRecord> {
     groups
 }
 
-/// A process record file (`PID START_TIME`); `None` when absent or unreadable.
+/// A process record file (`PID START_TIME`); `None` when absent or unreadable. The
+/// `pids` directory is the cluster's to write: a link there is not followed.
 pub(super) async fn read_record(path: &Path) -> Option<ProcessRecord> {
-    let text = tokio::fs::read_to_string(path).await.ok()?;
-    ProcessRecord::parse(&text)
+    let data = read_user_file(path).await?;
+    ProcessRecord::parse(std::str::from_utf8(&data).ok()?)
+}
+
+/// Reports and checks go to loopback addresses: never through a proxy.
+pub(super) fn without_proxy_for_loopback(command: &mut tokio::process::Command) {
+    let no_proxy = match std::env::var("no_proxy").or_else(|_| std::env::var("NO_PROXY")) {
+        Ok(list) if !list.is_empty() => format!("{list},127.0.0.0/8,localhost"),
+        _ => "127.0.0.0/8,localhost".to_string(),
+    };
+    command
+        .env("no_proxy", &no_proxy)
+        .env("NO_PROXY", &no_proxy);
 }
 
 /// pip's cache of the server's user, so that node scripts (whose HOME is their node's)

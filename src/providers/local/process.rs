@@ -48,6 +48,14 @@ impl ProcessRecord {
         Stat::read(self.pid).is_some_and(|stat| !stat.zombie && stat.start_time == self.start_time)
     }
 
+    /// The user the process runs as, if it still runs.
+    pub fn owner(&self) -> Option<u32> {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(format!("/proc/{}", self.pid))
+            .ok()
+            .map(|meta| meta.uid())
+    }
+
     /// Sends `signal` to the process group this process leads, if it is still the recorded
     /// process. Returns whether it was sent.
     pub fn signal_group(&self, signal: Signal) -> bool {
@@ -74,17 +82,33 @@ impl Stat {
 }
 
 /// Every live process whose environment says it belongs to `cluster` (and, when given,
-/// to `node`), other than this one. Processes that cannot be read (another user's) are
-/// not ours.
-pub fn processes_of(cluster: &str, node: Option<&str>) -> Vec<ProcessRecord> {
+/// to the node whose directory is `node_dir`), other than this one. Processes that
+/// cannot be read (another user's) are not ours.
+pub fn processes_of(cluster: &str, node_dir: Option<&Path>) -> Vec<ProcessRecord> {
     let marker = format!("{CLUSTER_VARIABLE}={cluster}");
-    let node_marker = node.map(|n| format!("DISCO_NODE={n}"));
+    let node_marker = node_dir.map(|dir| format!("DISCO_NODE_DIR={}", dir.display()));
     marked_processes()
         .filter(|(_, env)| {
             let has = |wanted: &str| env.split(|b| *b == 0).any(|v| v == wanted.as_bytes());
             has(&marker) && node_marker.as_deref().is_none_or(has)
         })
         .filter_map(|(pid, _)| ProcessRecord::of(pid))
+        .collect()
+}
+
+/// Every live process that runs as `uid`, other than this one.
+pub fn processes_owned_by(uid: u32) -> Vec<ProcessRecord> {
+    use std::os::unix::fs::MetadataExt as _;
+    let own = std::process::id() as i32;
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let pid = entry.file_name().to_str()?.parse::<i32>().ok()?;
+            (pid != own && entry.metadata().ok()?.uid() == uid).then_some(pid)
+        })
+        .filter_map(ProcessRecord::of)
         .collect()
 }
 
@@ -200,7 +224,7 @@ mod tests {
         let mut child = std::process::Command::new("sleep")
             .arg("60")
             .env(CLUSTER_VARIABLE, &cluster)
-            .env("DISCO_NODE", "slaves:2")
+            .env("DISCO_NODE_DIR", "/nowhere/nodes/slave-2")
             .spawn()
             .expect("spawn sleep");
         let pid = child.id() as i32;
@@ -212,8 +236,17 @@ mod tests {
             found = processes_of(&cluster, None);
         }
         assert_eq!(found.iter().map(|p| p.pid).collect::<Vec<_>>(), vec![pid]);
-        assert_eq!(processes_of(&cluster, Some("slaves:2")).len(), 1);
-        assert!(processes_of(&cluster, Some("master")).is_empty());
+        let node = |name: &str| Path::new("/nowhere/nodes").join(name);
+        assert_eq!(processes_of(&cluster, Some(&node("slave-2"))).len(), 1);
+        assert!(processes_of(&cluster, Some(&node("master"))).is_empty());
+        assert_eq!(
+            processes_owned_by(nix::unistd::geteuid().as_raw())
+                .iter()
+                .filter(|p| p.pid == pid)
+                .count(),
+            1
+        );
+        assert_eq!(found[0].owner(), Some(nix::unistd::geteuid().as_raw()));
         assert!(processes_of(&uuid::Uuid::new_v4().to_string(), None).is_empty());
         signal_each(&found, Signal::SIGTERM);
         let status = child.wait().expect("wait");
