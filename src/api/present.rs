@@ -10,13 +10,13 @@ use super::error::ApiError;
 use crate::cluster::Cluster;
 use crate::domain::Scalar;
 use crate::frameworks::catalogue::Catalogue;
-use crate::providers::Providers;
 use crate::manifest::{Manifest, SetBy};
 use crate::occi::render::{self, Line};
 use crate::occi::text::{Attribute, Category, CategoryClass, Link};
 use crate::occi::{
     AttributeDescription, KindDescription, MediaType, QueryInterface, Resource, json,
 };
+use crate::providers::Providers;
 
 /// Whether a rendering may show the cluster's SSH private key: only the cluster's own
 /// rendering for its owner does, never a listing.

@@ -126,7 +126,11 @@ pub fn node_script(
         _ => String::new(),
     };
     export(&mut out, "DISCO_REPORT_URL", &reports(&facts.report_url));
-    export(&mut out, "DISCO_REPORT_TOKEN", &reports(&facts.report_token));
+    export(
+        &mut out,
+        "DISCO_REPORT_TOKEN",
+        &reports(&facts.report_token),
+    );
     match group {
         NodeGroup::Master => export(&mut out, "DISCO_NODE", "master"),
         NodeGroup::Slaves => {

@@ -335,12 +335,23 @@ fn default_cache_dir() -> Option<PathBuf> {
         .or_else(|| non_empty("HOME").map(|home| PathBuf::from(home).join(".cache")))
 }
 
+/// `$XDG_DATA_HOME/disco`, else `~/.local/share/disco`; as root without XDG_DATA_HOME,
+/// `/var/lib/disco` (root's home is closed to the users local clusters run as), unless
+/// a database is already in `~/.local/share/disco`.
 fn default_data_dir() -> Option<PathBuf> {
     let non_empty = |name| std::env::var_os(name).filter(|v| !v.is_empty());
-    non_empty("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| non_empty("HOME").map(|home| PathBuf::from(home).join(".local/share")))
-        .map(|base| base.join("disco"))
+    if let Some(base) = non_empty("XDG_DATA_HOME") {
+        return Some(PathBuf::from(base).join("disco"));
+    }
+    let home = non_empty("HOME").map(|home| PathBuf::from(home).join(".local/share/disco"));
+    if nix::unistd::geteuid().is_root()
+        && home
+            .as_ref()
+            .is_none_or(|dir| !dir.join("disco.db").exists())
+    {
+        return Some(PathBuf::from("/var/lib/disco"));
+    }
+    home
 }
 
 #[cfg(test)]

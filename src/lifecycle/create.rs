@@ -162,7 +162,11 @@ impl Creator {
         };
         match provider.sole_tenant() {
             None => self.store.insert_cluster(cluster.clone()).await?,
-            Some(why) => match self.store.insert_cluster_of_sole_tenant(cluster.clone()).await {
+            Some(why) => match self
+                .store
+                .insert_cluster_of_sole_tenant(cluster.clone())
+                .await
+            {
                 Err(StoreError::OtherTenant(_)) => return Err(CreateError::SoleTenant(why)),
                 other => other?,
             },

@@ -324,3 +324,69 @@ async fn reopening_the_database_keeps_everything() {
     assert_eq!(read.spec, new.spec);
     assert_eq!(store.clusters(&new.tenant).await.expect("list").len(), 1);
 }
+
+#[tokio::test]
+async fn the_database_is_its_owner_s_alone_even_in_a_directory_others_may_pass() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let path = data.join("disco.db");
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let store = Store::open(&path).await.expect("open");
+    store
+        .insert_cluster(cluster("a", &[INJECT]))
+        .await
+        .expect("insert");
+    drop(store);
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&path), 0o600);
+
+    // A database left readable (made by an older DISCO), in a directory opened to search
+    // for local clusters' users: the database is closed again, the directory left so.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o711)).expect("chmod");
+    let store = Store::open(&path).await.expect("reopen");
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&data), 0o711);
+    for entry in std::fs::read_dir(&data).expect("list").flatten() {
+        assert_eq!(mode(&entry.path()) & 0o077, 0, "{}", entry.path().display());
+    }
+    drop(store);
+
+    // Readable or writable by others, the directory is closed.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    Store::open(&path).await.expect("reopen");
+    assert_eq!(mode(&data), 0o700);
+}
+
+#[tokio::test]
+async fn a_sole_tenant_provider_takes_no_second_tenant_while_the_first_has_live_clusters() {
+    let (store, _dir) = store().await;
+    let first = cluster("a", &[INJECT]);
+    store
+        .insert_cluster_of_sole_tenant(first.clone())
+        .await
+        .expect("the first tenant");
+    store
+        .insert_cluster_of_sole_tenant(cluster("a", &[INJECT, ("icclab.disco.name", "two")]))
+        .await
+        .expect("the same tenant again");
+    let refused = store
+        .insert_cluster_of_sole_tenant(cluster("b", &[INJECT]))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::OtherTenant(_))),
+        "{refused:?}"
+    );
+    // Without the rule, the other tenant is stored.
+    store
+        .insert_cluster(cluster("b", &[INJECT, ("icclab.disco.name", "plain")]))
+        .await
+        .expect("no rule");
+}

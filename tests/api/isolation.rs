@@ -154,13 +154,12 @@ async fn a_notebook_cell_cannot_read_the_database_or_another_cluster_s_secrets_n
         quoted(&environment),
     );
     let printed = python(
-        &venv(&app, &environment.file_name().expect("name").to_string_lossy()),
+        &venv(
+            &app,
+            &environment.file_name().expect("name").to_string_lossy(),
+        ),
         RUN_CELL,
-        &[
-            &format!("{a}:8888"),
-            "alice-token-0123456789",
-            &cell,
-        ],
+        &[&format!("{a}:8888"), "alice-token-0123456789", &cell],
         &[("no_proxy", "127.0.0.0/8".to_string())],
     );
     let seen: serde_json::Value = serde_json::from_str(printed.trim()).expect("the cell's JSON");
@@ -273,7 +272,10 @@ async fn as_the_server_s_own_user_the_local_provider_takes_one_tenant_s_clusters
             break;
         }
         assert_eq!(response.status(), 409);
-        assert!(std::time::Instant::now() < deadline, "alice's clusters stay");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alice's clusters stay"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 

@@ -13,7 +13,7 @@
 //!        /master.sh   the install steps of each node group (group disco-venvs, 0640)
 //!        /slaves.sh
 //!        /record      "PID START_TIME" of the builder's run
-//!        /status/     the builder's, group the cluster's (0750): its log, and its exit
+//!        /status/     the builder's, group the cluster's (2750): its log, and its exit
 //!                     code once it ended, which the nodes read
 //!        /work/       the builder's alone: HOME, TMPDIR and the scratch node
 //! ```
@@ -43,6 +43,14 @@ for steps in "$@"; do
   echo "== $steps"
   bash "$steps" || { code=$?; break; }
 done
+if [ "$code" -ne 0 ]; then
+  # The steps' own logs are the builder's alone: the end of what they said on stderr.
+  for err in "$DISCO_LOG_DIR"/*.err; do
+    [ -s "$err" ] || continue
+    echo "-- ${err##*/}:"
+    tail -n 20 "$err"
+  done
+fi
 printf '%s\n' "$code" >"$status/exit.partial" && mv -f "$status/exit.partial" "$status/exit"
 exit "$code"
 "#;
@@ -51,8 +59,10 @@ exit "$code"
 pub(super) enum Building {
     Running,
     Done,
-    /// It failed, or ended without saying how: why.
-    Failed(String),
+    /// It failed: the nodes waiting for it fail with the end of its log.
+    Failed,
+    /// It ended without saying how (the machine went down): nodes would wait for ever.
+    Vanished(String),
 }
 
 /// The builder's directory in a cluster's.
@@ -120,12 +130,20 @@ pub(super) async fn start(
         create_private_dir(path).await?;
     }
     open_to_search(&dir).await?;
-    own(&work, Some(builder.uid.as_raw()), Some(builder.gid.as_raw()), 0o700).await?;
+    own(
+        &work,
+        Some(builder.uid.as_raw()),
+        Some(builder.gid.as_raw()),
+        0o700,
+    )
+    .await?;
     own(
         &status,
         Some(builder.uid.as_raw()),
         Some(cluster_account.gid.as_raw()),
-        0o750,
+        // Set-group-ID: the log and exit code the builder writes are the cluster's
+        // group's to read.
+        0o2750,
     )
     .await?;
     let _ = tokio::fs::remove_file(status.join("exit")).await;
@@ -198,18 +216,13 @@ pub(super) async fn building(cluster_dir: &Path) -> Option<Building> {
     let dir = dir(cluster_dir);
     let record = read_record(&dir.join("record")).await?;
     let exit = read_user_file(&dir.join("status/exit")).await;
-    let log = || dir.join("status/log").display().to_string();
     Some(match exit {
         Some(code) if String::from_utf8_lossy(&code).trim() == "0" => Building::Done,
-        Some(code) => Building::Failed(format!(
-            "DISCO's builder of virtual environments failed (exit code {}); see {}",
-            String::from_utf8_lossy(&code).trim(),
-            log()
-        )),
+        Some(_) => Building::Failed,
         None if record.is_alive() => Building::Running,
-        None => Building::Failed(format!(
+        None => Building::Vanished(format!(
             "DISCO's builder of virtual environments ended without finishing; see {}",
-            log()
+            dir.join("status/log").display()
         )),
     })
 }

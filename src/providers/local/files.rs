@@ -32,7 +32,13 @@ pub(super) async fn open_to_search(path: &Path) -> Result<(), ProviderError> {
 
 /// Gives a directory to the cluster's user, for it alone.
 pub(super) async fn give(path: &Path, account: Account) -> Result<(), ProviderError> {
-    own(path, Some(account.uid.as_raw()), Some(account.gid.as_raw()), 0o700).await
+    own(
+        path,
+        Some(account.uid.as_raw()),
+        Some(account.gid.as_raw()),
+        0o700,
+    )
+    .await
 }
 
 /// A file of DISCO's that the cluster's user may read: its group's, mode 0640.
@@ -128,7 +134,10 @@ mod tests {
         let link = dir.path().join("signal.json");
         std::os::unix::fs::symlink(&secret, &link).expect("link");
         assert_eq!(read_user_file(&link).await, None, "a link is not read");
-        assert!(open_log(&link).is_err(), "a log is not opened through a link");
+        assert!(
+            open_log(&link).is_err(),
+            "a log is not opened through a link"
+        );
 
         // A link where the partial file goes, and at the file itself.
         let target = dir.path().join("exit");
@@ -137,7 +146,11 @@ mod tests {
         write_whole(&target, b"0").await.expect("written");
         assert_eq!(std::fs::read_to_string(&secret).expect("read"), "private");
         assert_eq!(std::fs::read_to_string(&target).expect("read"), "0");
-        assert!(!std::fs::symlink_metadata(&target).expect("meta").is_symlink());
+        assert!(
+            !std::fs::symlink_metadata(&target)
+                .expect("meta")
+                .is_symlink()
+        );
 
         let big = dir.path().join("big");
         std::fs::write(&big, vec![b'x'; 200 * 1024]).expect("write");

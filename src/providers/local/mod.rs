@@ -41,9 +41,9 @@ use async_trait::async_trait;
 use nix::sys::signal::Signal;
 
 use self::addresses::{Allocation, BLOCK_SLAVES, Claims};
-use self::health::{Probes, dead_service};
 use self::builder::Building;
 use self::files::{create_private_dir, open_to_search, write_whole};
+use self::health::{Probes, dead_service};
 use self::node::{Node, Script};
 use self::process::{ProcessRecord, processes_of, processes_owned_by, signal_each};
 use self::users::Account;
@@ -257,9 +257,9 @@ impl LocalProvider {
         }
         if running {
             // Nodes wait for the environments; a builder that ended without a word
-            // would keep them waiting.
+            // would keep them waiting. (One that failed, they report themselves.)
             if self.builder.is_some()
-                && let Some(Building::Failed(reason)) =
+                && let Some(Building::Vanished(reason)) =
                     builder::building(&self.cluster_dir(cluster.id)).await
             {
                 return Ok(failed(reason));
