@@ -69,7 +69,14 @@ pub(super) async fn dead_service(nodes: &[Node]) -> Option<String> {
         };
         while let Ok(Some(entry)) = entries.next_entry().await {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".partial") {
+            // The directory is the cluster's to write in: a name that is no service's
+            // (disco_daemon's are words) does not go into the cluster's reason.
+            let plain = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            if !plain || name.ends_with(".partial") {
                 continue;
             }
             let record = read_record(&entry.path()).await;
