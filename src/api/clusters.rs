@@ -14,6 +14,7 @@ use crate::domain::ClusterId;
 use crate::lifecycle::create::CreateRequest;
 use crate::manifest::Manifest;
 use crate::occi::text::{Category, CategoryClass};
+use crate::store::Operation;
 
 pub(super) async fn create(
     req: HttpRequest,
@@ -166,6 +167,18 @@ pub(super) async fn action(
     };
     let cluster = match action.term.as_str() {
         "deploy" => state.store.request_deploy(&identity.tenant, id).await?,
+        "stop" => {
+            state
+                .store
+                .request_operation(&identity.tenant, id, Operation::Stop)
+                .await?
+        }
+        "start" => {
+            state
+                .store
+                .request_operation(&identity.tenant, id, Operation::Start)
+                .await?
+        }
         other => {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "the manifest declares action {other:?}, which has no handler"

@@ -87,21 +87,26 @@ pub fn cluster_resource(
     if key == PrivateKey::Shown {
         attributes.push(string("ssh_private_key", cluster.keys.expose_private_key()));
     }
-    let actions = if cluster.state == crate::domain::ClusterState::Pending {
-        manifest
-            .actions
-            .iter()
-            .map(|action| Link {
-                target: format!("{location}?action={}", action.term),
-                rel: action.id(),
-                self_location: None,
-                category: None,
-                attributes: Vec::new(),
-            })
-            .collect()
-    } else {
-        Vec::new()
+    // The actions the cluster takes in its state.
+    let offered = |term: &str| {
+        use crate::domain::ClusterState::*;
+        matches!(
+            (term, cluster.state),
+            ("deploy", Pending) | ("stop", Ready) | ("start", Stopped)
+        )
     };
+    let actions = manifest
+        .actions
+        .iter()
+        .filter(|action| offered(&action.term))
+        .map(|action| Link {
+            target: format!("{location}?action={}", action.term),
+            rel: action.id(),
+            self_location: None,
+            category: None,
+            attributes: Vec::new(),
+        })
+        .collect();
     Resource {
         id: cluster.id.to_string(),
         kind: Category {

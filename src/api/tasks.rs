@@ -150,7 +150,8 @@ fn check(body: ReportBody) -> Result<Report, ApiError> {
     })
 }
 
-async fn task_of(store: &Store, cluster: &Cluster) -> Result<Task, ApiError> {
+/// Every task the cluster ran, the deploy first.
+async fn history_of(store: &Store, cluster: &Cluster) -> Result<Vec<Task>, ApiError> {
     let transitions = store.transitions(cluster.id).await?;
     let reports: Vec<Report> = store
         .reports(cluster.id, 0)
@@ -158,19 +159,76 @@ async fn task_of(store: &Store, cluster: &Cluster) -> Result<Task, ApiError> {
         .into_iter()
         .map(|(_, r)| r)
         .collect();
-    Ok(tasks::deploy_task(cluster, &transitions, &reports))
+    Ok(tasks::history(cluster, &transitions, &reports))
 }
 
-/// `GET /disco/UUID/tasks`: the deploy's task tree, as JSON, or with `Accept:
-/// text/plain` as the table `task-status` shows.
+#[derive(Debug, Deserialize)]
+pub(super) struct TasksQuery {
+    /// `true`: the cluster's task history, a row per task.
+    #[serde(default)]
+    all: Option<String>,
+    /// The task of that number in the history (1: the deploy).
+    #[serde(default)]
+    task: Option<String>,
+}
+
+/// `GET /disco/UUID/tasks`: the latest task's tree (the one running, or the last that
+/// ran), as JSON, or with `Accept: text/plain` as the table `task-status` shows.
+/// `?task=N`: the Nth task of the history; `?all=true`: the history, each task with its
+/// number, type, status, start, end and duration.
 pub(super) async fn tasks(
     req: HttpRequest,
     Rendering(media): Rendering,
     path: web::Path<String>,
+    query: web::Query<TasksQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let cluster = owned_cluster(&req, &path, &state).await?;
-    let task = task_of(&state.store, &cluster).await?;
+    let history = history_of(&state.store, &cluster).await?;
+    match query.all.as_deref() {
+        None | Some("false") => {}
+        Some("true") => {
+            if media == MediaType::TextPlain {
+                return Ok(HttpResponse::Ok()
+                    .content_type("text/plain; charset=utf-8")
+                    .body(tasks::render::history(&history)));
+            }
+            let rows: Vec<serde_json::Value> = history
+                .iter()
+                .enumerate()
+                .map(|(i, task)| {
+                    serde_json::json!({
+                        "task": i + 1,
+                        "type": task.name,
+                        "status": task.status,
+                        "started_at": task.started_at,
+                        "ended_at": task.ended_at,
+                        "duration_secs": task.duration_secs(),
+                    })
+                })
+                .collect();
+            return Ok(HttpResponse::Ok().json(rows));
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "all: expected true or false, got {:?}",
+                other.chars().take(40).collect::<String>()
+            )));
+        }
+    }
+    let task = match query.task.as_deref() {
+        None => tasks::latest(&history),
+        Some(number) => match number.parse::<usize>() {
+            Ok(n) if (1..=history.len()).contains(&n) => history[n - 1].clone(),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "task: expected a task number from 1 to {}, got {:?}",
+                    history.len(),
+                    number.chars().take(40).collect::<String>()
+                )));
+            }
+        },
+    };
     if media == MediaType::TextPlain {
         return Ok(HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
@@ -273,14 +331,17 @@ impl Watch {
             ));
             self.last_state = Some(state);
         }
-        let task = tasks::deploy_task(&cluster, &transitions, &self.reports);
+        let task = tasks::latest(&tasks::history(&cluster, &transitions, &self.reports));
         if self.last_task.as_ref() != Some(&task) {
             events.push(event("tasks", &task));
             self.last_task = Some(task);
         }
         if matches!(
             cluster.state,
-            ClusterState::Ready | ClusterState::Failed | ClusterState::Deleted
+            ClusterState::Ready
+                | ClusterState::Failed
+                | ClusterState::Deleted
+                | ClusterState::Stopped
         ) {
             self.ended = true;
             events.push(event("end", &serde_json::json!({ "state": cluster.state })));

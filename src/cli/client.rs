@@ -199,9 +199,14 @@ impl Client {
     }
 
     pub async fn deploy(&self, cluster: &ClusterRef) -> anyhow::Result<()> {
+        self.action(cluster, "deploy").await
+    }
+
+    /// `POST UUID?action=TERM`: deploy, stop, start.
+    pub async fn action(&self, cluster: &ClusterRef, term: &str) -> anyhow::Result<()> {
         self.send(
             self.http
-                .post(format!("{}?action=deploy", cluster.location))
+                .post(format!("{}?action={term}", cluster.location))
                 .header("Category", CATEGORY),
         )
         .await?;
@@ -254,6 +259,31 @@ impl Client {
             .send(self.http.get(format!("{}/tasks", cluster.location)))
             .await?
             .json()
+            .await?)
+    }
+
+    /// The Nth task of the cluster's history (1: the deploy).
+    pub async fn task(&self, cluster: &ClusterRef, number: usize) -> anyhow::Result<Task> {
+        Ok(self
+            .send(
+                self.http
+                    .get(format!("{}/tasks?task={number}", cluster.location)),
+            )
+            .await?
+            .json()
+            .await?)
+    }
+
+    /// The cluster's task history as the table `task-status --all` prints.
+    pub async fn task_history(&self, cluster: &ClusterRef) -> anyhow::Result<String> {
+        Ok(self
+            .send(
+                self.http
+                    .get(format!("{}/tasks?all=true", cluster.location))
+                    .header("Accept", "text/plain"),
+            )
+            .await?
+            .text()
             .await?)
     }
 

@@ -85,7 +85,8 @@ pub async fn ls(client: &Client) -> anyhow::Result<()> {
 fn instance_status(state: &str) -> &'static str {
     match state {
         "pending" => "pending",
-        "deploying" | "installing" | "ready" => "running",
+        "deploying" | "installing" | "ready" | "stopping" => "running",
+        "stopped" | "starting" => "stopped",
         "failed" => "failed",
         "deleting" => "deleting",
         _ => "unknown",
@@ -95,8 +96,8 @@ fn instance_status(state: &str) -> &'static str {
 /// How the last task went.
 fn last_run(state: &str) -> &'static str {
     match state {
-        "deploying" | "installing" | "deleting" => "executing",
-        "ready" => "succeeded",
+        "deploying" | "installing" | "deleting" | "stopping" | "starting" => "executing",
+        "ready" | "stopped" => "succeeded",
         "failed" => "failed",
         _ => "",
     }
@@ -213,6 +214,21 @@ pub async fn task_status(
         TaskStatus::Cancelled if wait || mode == Mode::Stream => bail!("the task was cancelled"),
         _ => Ok(()),
     }
+}
+
+/// `disco task-status NAME --all`: the cluster's task history.
+pub async fn task_history(client: &Client, name: &str) -> anyhow::Result<()> {
+    let cluster = client.find(name).await?;
+    print!("{}", client.task_history(&cluster).await?);
+    Ok(())
+}
+
+/// `disco task-status NAME --task N`: one task of the history, as a snapshot.
+pub async fn task_numbered(client: &Client, name: &str, number: usize) -> anyhow::Result<()> {
+    let cluster = client.find(name).await?;
+    let task = client.task(&cluster, number).await?;
+    print!("{}", render::snapshot(&task));
+    Ok(())
 }
 
 async fn failure(client: &Client, cluster: &ClusterRef) -> String {
@@ -340,6 +356,44 @@ pub async fn delete(client: &Client, name: &str, wait: bool) -> anyhow::Result<(
     }
     spinner.finish_and_clear();
     println!("  {}: deleted", cluster.name);
+    Ok(())
+}
+
+/// `disco stop NAME [--wait]` and `disco start NAME [--wait]`: the action, and with
+/// `--wait` until the cluster is stopped (ready); fails when the cluster fails.
+pub async fn operate(client: &Client, name: &str, term: &str, wait: bool) -> anyhow::Result<()> {
+    let (moving, done) = match term {
+        "stop" => ("stopping", "stopped"),
+        _ => ("starting", "ready"),
+    };
+    let cluster = client.find(name).await?;
+    client.action(&cluster, term).await?;
+    if !wait {
+        println!("  {}: {moving}", cluster.name);
+        return Ok(());
+    }
+    let spinner = progress(&format!("{moving} {}", cluster.name));
+    loop {
+        match client.state(&cluster).await? {
+            None => {
+                spinner.finish_and_clear();
+                bail!("{} is gone (deleted meanwhile)", cluster.name);
+            }
+            Some((state, _)) if state == done => break,
+            Some((state, reason)) if state == "failed" => {
+                spinner.finish_and_clear();
+                bail!("the {term} failed: {reason}");
+            }
+            Some((state, reason)) if state != moving => {
+                spinner.finish_and_clear();
+                bail!("{} is {state}: {reason}", cluster.name);
+            }
+            Some((state, _)) => spinner.set_message(format!("{}: {state}", cluster.name)),
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    spinner.finish_and_clear();
+    println!("  {}: {done}", cluster.name);
     Ok(())
 }
 

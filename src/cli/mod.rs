@@ -78,7 +78,7 @@ pub enum Command {
     Stage(CreateArgs),
     /// Deploy a staged cluster.
     Converge { name: String },
-    /// The cluster's deploy, stage by stage.
+    /// The cluster's latest task (deploy, stop, start, delete), stage by stage.
     #[command(name = "task-status")]
     TaskStatus {
         /// Cluster name or UUID.
@@ -89,6 +89,12 @@ pub enum Command {
         /// snapshot: the task tree; stream: each stage as it finishes.
         #[arg(short = 'm', long = "mode", value_enum, default_value = "snapshot")]
         mode: commands::Mode,
+        /// The cluster's task history, a row per task (deploy, stop, start, delete).
+        #[arg(long, conflicts_with_all = ["wait", "task"])]
+        all: bool,
+        /// The task of that number in the history (see --all) rather than the latest.
+        #[arg(long, value_name = "N", conflicts_with = "wait")]
+        task: Option<usize>,
     },
     /// A cluster's attributes (its private key: disco key).
     Show { name: String },
@@ -96,6 +102,20 @@ pub enum Command {
     Delete {
         name: String,
         /// Wait until it is gone.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Stop a ready cluster: nothing of it runs; its addresses, keys and data stay.
+    Stop {
+        name: String,
+        /// Wait until it is stopped.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Start a stopped cluster again.
+    Start {
+        name: String,
+        /// Wait until it is ready.
         #[arg(long)]
         wait: bool,
     },
@@ -196,11 +216,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deploy(args) => commands::create(&client()?, &request(args, false)).await,
         Command::Stage(args) => commands::create(&client()?, &request(args, true)).await,
         Command::Converge { name } => commands::converge(&client()?, &name).await,
-        Command::TaskStatus { name, wait, mode } => {
-            commands::task_status(&client()?, &name, wait, mode).await
+        Command::TaskStatus {
+            name,
+            wait,
+            mode,
+            all,
+            task,
+        } => {
+            let client = client()?;
+            match (all, task) {
+                (true, _) => commands::task_history(&client, &name).await,
+                (false, Some(number)) => commands::task_numbered(&client, &name, number).await,
+                (false, None) => commands::task_status(&client, &name, wait, mode).await,
+            }
         }
         Command::Show { name } => commands::show(&client()?, &name).await,
         Command::Delete { name, wait } => commands::delete(&client()?, &name, wait).await,
+        Command::Stop { name, wait } => commands::operate(&client()?, &name, "stop", wait).await,
+        Command::Start { name, wait } => commands::operate(&client()?, &name, "start", wait).await,
         Command::Key { name, output } => commands::key(&client()?, &name, output.as_deref()).await,
         Command::Components => commands::components(&client()?).await,
         Command::Logs { name, node, follow } => {

@@ -41,6 +41,9 @@ pub struct Composition {
     /// The master's and the slaves' install steps alone (`script::Part::Install`), for
     /// the local provider's builder of virtual environments; empty for other providers.
     pub install_scripts: Vec<String>,
+    /// The master's and the slaves' start and smoke steps (`script::Part::Restart`), for
+    /// the local provider's start of a stopped cluster; empty for other providers.
+    pub restart_scripts: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,13 +107,17 @@ impl Composer {
         let script = |group, part| script::node_script(plan, catalogue, facts, group, lib, part);
         let master = script(NodeGroup::Master, Part::Whole)?;
         let slaves = script(NodeGroup::Slaves, Part::Whole)?;
-        let install_scripts = match plan.provider {
-            ProviderKind::Local => vec![
-                script(NodeGroup::Master, Part::Install)?.plain(),
-                script(NodeGroup::Slaves, Part::Install)?.plain(),
-            ],
-            _ => Vec::new(),
+        let local_only = |part| -> Result<Vec<String>, ComposeError> {
+            Ok(match plan.provider {
+                ProviderKind::Local => vec![
+                    script(NodeGroup::Master, part)?.plain(),
+                    script(NodeGroup::Slaves, part)?.plain(),
+                ],
+                _ => Vec::new(),
+            })
         };
+        let install_scripts = local_only(Part::Install)?;
+        let restart_scripts = local_only(Part::Restart)?;
         let master_user_data = master.user_data();
         let slave_user_data = slaves.user_data();
         let template = self
@@ -123,6 +130,7 @@ impl Composer {
             slave_user_data,
             template,
             install_scripts,
+            restart_scripts,
         })
     }
 }

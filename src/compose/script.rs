@@ -78,6 +78,19 @@ pub enum Part {
     /// empty: what the local provider's builder of virtual environments runs, as another
     /// user than the cluster's, before the nodes need them.
     Install,
+    /// The start and smoke steps: what brings a stopped local node back, its software
+    /// and configuration being in place.
+    Restart,
+}
+
+impl Part {
+    fn runs(self, phase: Phase) -> bool {
+        match self {
+            Part::Whole => true,
+            Part::Install => phase == Phase::Install,
+            Part::Restart => matches!(phase, Phase::Start | Phase::Smoke),
+        }
+    }
 }
 
 pub fn node_script(
@@ -88,7 +101,8 @@ pub fn node_script(
     node_lib: &str,
     part: Part,
 ) -> Result<NodeScript, ComposeError> {
-    let whole = part == Part::Whole;
+    // The builder of environments is not the cluster: no token, no secrets.
+    let whole = part != Part::Install;
     let mut out = String::with_capacity(16 * 1024);
     let _ = writeln!(out, "#!/bin/bash");
     let _ = writeln!(
@@ -166,9 +180,7 @@ pub fn node_script(
     out.push_str("\n\n");
 
     let mut steps = plan.steps_for(group);
-    if !whole {
-        steps.retain(|(_, step)| step.phase == Phase::Install);
-    }
+    steps.retain(|(_, step)| part.runs(step.phase));
     for (component, step) in &steps {
         let script = catalogue
             .get(&component.name)

@@ -25,10 +25,16 @@ pub enum ClusterState {
     Deleting,
     /// Gone: kept for the record, never listed.
     Deleted,
+    /// A stop in progress: its nodes are being suspended (their processes ended).
+    Stopping,
+    /// Stopped: nothing of it runs, but it keeps its addresses, keys, data and record.
+    Stopped,
+    /// A start in progress: its components come back and pass their checks.
+    Starting,
 }
 
 impl ClusterState {
-    pub const ALL: [ClusterState; 7] = [
+    pub const ALL: [ClusterState; 10] = [
         ClusterState::Pending,
         ClusterState::Deploying,
         ClusterState::Installing,
@@ -36,6 +42,9 @@ impl ClusterState {
         ClusterState::Failed,
         ClusterState::Deleting,
         ClusterState::Deleted,
+        ClusterState::Stopping,
+        ClusterState::Stopped,
+        ClusterState::Starting,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +56,9 @@ impl ClusterState {
             ClusterState::Failed => "failed",
             ClusterState::Deleting => "deleting",
             ClusterState::Deleted => "deleted",
+            ClusterState::Stopping => "stopping",
+            ClusterState::Stopped => "stopped",
+            ClusterState::Starting => "starting",
         }
     }
 
@@ -64,6 +76,9 @@ impl ClusterState {
             ClusterState::Failed => "failed",
             ClusterState::Deleting => "destroying",
             ClusterState::Deleted => "destroyed",
+            ClusterState::Stopping => "suspending",
+            ClusterState::Stopped => "suspended",
+            ClusterState::Starting => "resuming",
         }
     }
 
@@ -82,6 +97,10 @@ impl ClusterState {
             (Mover::Deploy, _, Ready | Failed) => true,
             // A ready cluster whose provider finds it stopped.
             (Mover::Watcher, Ready, Failed) => true,
+            (Mover::StopRequest, Ready, Stopping) => true,
+            (Mover::Stop, Stopping, Stopped | Failed) => true,
+            (Mover::StartRequest, Stopped, Starting) => true,
+            (Mover::Start, Starting, Ready | Failed) => true,
             // A delete may interrupt anything but a delete.
             (Mover::DeleteRequest, _, Deleting) => true,
             // Failed: a DELETE again tries again.
@@ -112,14 +131,26 @@ pub enum Mover {
     Delete,
     /// The watcher of ready clusters: from ready.
     Watcher,
+    /// A user's stop: from ready.
+    StopRequest,
+    /// The stop job: from stopping.
+    Stop,
+    /// A user's start: from stopped.
+    StartRequest,
+    /// The start job: from starting.
+    Start,
 }
 
 impl Mover {
-    pub const ALL: [Mover; 4] = [
+    pub const ALL: [Mover; 8] = [
         Mover::Deploy,
         Mover::DeleteRequest,
         Mover::Delete,
         Mover::Watcher,
+        Mover::StopRequest,
+        Mover::Stop,
+        Mover::StartRequest,
+        Mover::Start,
     ];
 
     /// Whether a cluster in `state` is this mover's to move.
@@ -129,7 +160,10 @@ impl Mover {
             Mover::Deploy => state.is_deploying(),
             Mover::DeleteRequest => !matches!(state, Deleting | Deleted),
             Mover::Delete => state == Deleting,
-            Mover::Watcher => state == Ready,
+            Mover::Watcher | Mover::StopRequest => state == Ready,
+            Mover::Stop => state == Stopping,
+            Mover::StartRequest => state == Stopped,
+            Mover::Start => state == Starting,
         }
     }
 }
@@ -185,13 +219,31 @@ mod tests {
     }
 
     #[test]
-    fn ready_only_moves_to_failed_or_deleting() {
+    fn ready_only_moves_to_failed_deleting_or_stopping() {
         let allowed: Vec<_> = moves()
             .into_iter()
             .filter(|(from, _)| *from == Ready)
             .map(|(_, to)| to)
             .collect();
-        assert_eq!(allowed, vec![Failed, Deleting]);
+        assert_eq!(allowed, vec![Failed, Deleting, Stopping]);
+    }
+
+    #[test]
+    fn a_stopped_cluster_only_starts_or_is_deleted() {
+        let from = |state: ClusterState| -> Vec<ClusterState> {
+            moves()
+                .into_iter()
+                .filter(|(f, _)| *f == state)
+                .map(|(_, to)| to)
+                .collect()
+        };
+        assert_eq!(from(Stopped), vec![Deleting, Starting]);
+        assert_eq!(from(Stopping), vec![Failed, Deleting, Stopped]);
+        assert_eq!(from(Starting), vec![Ready, Failed, Deleting]);
+        // Only the jobs end a stop or a start; the watcher leaves them alone.
+        assert!(!Stopping.can_move_to(Stopped, Mover::StopRequest));
+        assert!(!Starting.can_move_to(Ready, Mover::Deploy));
+        assert!(!Stopped.can_move_to(Failed, Mover::Watcher));
     }
 
     #[test]
@@ -202,7 +254,7 @@ mod tests {
 
     #[test]
     fn only_the_delete_job_moves_or_rewords_a_cluster_being_deleted() {
-        for by in [Mover::Deploy, Mover::DeleteRequest, Mover::Watcher] {
+        for by in Mover::ALL.into_iter().filter(|by| *by != Mover::Delete) {
             for next in ClusterState::ALL {
                 assert!(
                     !Deleting.can_move_to(next, by),

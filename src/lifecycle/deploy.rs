@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 
-use super::{Attempt, Lifecycle, Stop, cancelled, facts};
+use super::{Attempt, Lifecycle, Stop, cancelled};
 use crate::domain::ClusterState;
 use crate::providers::{Progress, ProviderError};
 use crate::store::{Job, JobOutcome, StoreError};
@@ -33,25 +33,10 @@ impl Lifecycle {
         {
             return Ok(cancelled("the cluster moved on before its deploy started"));
         }
-        let mut facts = facts(&cluster);
-        if let Some(reports_to) = &self.inner.reports_to
-            && provider.runs_nodes()
-        {
-            facts.report_url = Some(format!("{reports_to}/{}/report", cluster.id));
-            facts.report_token = Some(store.report_token(cluster.id).await?);
-        }
-        let composition =
-            match self
-                .inner
-                .composer
-                .compose(&cluster.plan, &self.inner.catalogue, &facts)
-            {
-                Ok(composition) => composition,
-                Err(e) => {
-                    let reason = format!("composing the deployment: {e}");
-                    return self.fail(job, reason, Stop::Nothing).await;
-                }
-            };
+        let composition = match self.composition_for(&cluster, provider.as_ref()).await? {
+            Ok(composition) => composition,
+            Err(reason) => return self.fail(job, reason, Stop::Nothing).await,
+        };
         let started = std::time::Instant::now();
         let mut progress = provider.deploy(&cluster, &composition).await;
         // Once the provider has made the resources, the credentials only creation needs
@@ -112,13 +97,10 @@ impl Lifecycle {
             self.pause(started.elapsed(), provider.as_ref()).await;
             // Observed as stored now: with what the provider recorded so far (its stack's
             // id, say), not as it was when the job began.
-            let now = match store.cluster(None, cluster.id).await? {
-                Some(now) if job.kind.mover().acts_from(now.state) => now,
-                _ => {
-                    return Ok(cancelled(
-                        "the cluster moved on (deleted?) during its deploy",
-                    ));
-                }
+            let Some(now) = self.still_its(job).await? else {
+                return Ok(cancelled(
+                    "the cluster moved on (deleted?) during its deploy",
+                ));
             };
             progress = provider.observe(&now).await;
         }

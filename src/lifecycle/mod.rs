@@ -14,6 +14,7 @@
 pub mod create;
 mod delete;
 mod deploy;
+mod operate;
 mod watcher;
 
 use std::collections::HashMap;
@@ -201,6 +202,8 @@ impl Lifecycle {
         let attempt = match job.kind {
             JobKind::Deploy => self.deploy(&job).await,
             JobKind::Delete => self.delete(&job).await,
+            JobKind::Stop => self.stop_cluster(&job).await,
+            JobKind::Start => self.start_cluster(&job).await,
         };
         // A transient error on the last attempt allowed is a failure like any other.
         let attempts = job.attempts + 1;
@@ -325,6 +328,40 @@ impl Lifecycle {
                 Ok(Err(self.fail(job, reason, Stop::Nothing).await?))
             }
         }
+    }
+}
+
+impl Lifecycle {
+    /// The cluster's composition as its nodes run it, reporting to this server when the
+    /// provider runs nodes; the reason, for the user, when it cannot be composed.
+    async fn composition_for(
+        &self,
+        cluster: &Cluster,
+        provider: &dyn Provider,
+    ) -> Result<Result<Composition, String>, StoreError> {
+        let mut facts = facts(cluster);
+        if let Some(reports_to) = &self.inner.reports_to
+            && provider.runs_nodes()
+        {
+            facts.report_url = Some(format!("{reports_to}/{}/report", cluster.id));
+            facts.report_token = Some(self.inner.store.report_token(cluster.id).await?);
+        }
+        Ok(self
+            .inner
+            .composer
+            .compose(&cluster.plan, &self.inner.catalogue, &facts)
+            .map_err(|e| format!("composing the deployment: {e}")))
+    }
+
+    /// The cluster as stored now, if it is still the job's to move (a delete may have
+    /// overtaken it): with what the provider recorded so far.
+    async fn still_its(&self, job: &Job) -> Result<Option<Cluster>, StoreError> {
+        Ok(self
+            .inner
+            .store
+            .cluster(None, job.cluster_id)
+            .await?
+            .filter(|now| job.kind.mover().acts_from(now.state)))
     }
 }
 

@@ -189,6 +189,20 @@ impl Heat {
         Ok(body.resources)
     }
 
+    /// Asks Heat to run a stack action (`suspend`, `resume`) on a stack; it runs on in
+    /// Heat, and the stack's status says how it goes (`SUSPEND_COMPLETE`, ...).
+    pub async fn stack_action(&self, name: &str, id: &str, action: &str) -> Result<(), HeatError> {
+        let mut body = serde_json::Map::new();
+        body.insert(action.to_string(), serde_json::Value::Null);
+        self.send(
+            self.http
+                .post(format!("{}/stacks/{name}/{id}/actions", self.endpoint))
+                .json(&body),
+        )
+        .await
+        .map(drop)
+    }
+
     pub async fn delete_stack(&self, name: &str, id: &str) -> Result<(), HeatError> {
         match self
             .send(

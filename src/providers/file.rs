@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::{Progress, Provider, ProviderError, Teardown};
+use super::{Progress, Provider, ProviderError, Suspension, Teardown};
 use crate::cluster::{Cluster, Outputs};
 use crate::compose::Composition;
 use crate::domain::{ClusterId, ProviderKind, TenantId};
@@ -270,6 +270,20 @@ impl Provider for FileProvider {
             Ok(Progress::Ready(target.outputs()))
         })
         .await
+    }
+
+    /// Nothing runs: a stop has nothing to stop, and the template stays.
+    async fn suspend(&self, _cluster: &Cluster) -> Result<Suspension, ProviderError> {
+        Ok(Suspension::Stopped)
+    }
+
+    /// A start is ready as its deploy was: once the template is in its place.
+    async fn resume(
+        &self,
+        cluster: &Cluster,
+        _composition: &Composition,
+    ) -> Result<Progress, ProviderError> {
+        self.observe(cluster).await
     }
 
     async fn observe(&self, cluster: &Cluster) -> Result<Progress, ProviderError> {

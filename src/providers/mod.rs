@@ -39,6 +39,14 @@ pub enum Teardown {
     Gone,
 }
 
+/// Where a stop stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Suspension {
+    InProgress,
+    /// Nothing of the cluster runs; it keeps what it needs to start again.
+    Stopped,
+}
+
 /// Whether a ready cluster is still running, as the provider sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Liveness {
@@ -123,6 +131,39 @@ pub trait Provider: Send + Sync {
 
     /// Where the tear-down stands now.
     async fn observe_delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError>;
+
+    /// Starts stopping a ready cluster's nodes (`?action=stop`), keeping its addresses,
+    /// keys and data; a cluster already stopped is `Stopped`. Providers that cannot stop
+    /// a cluster say so.
+    async fn suspend(&self, _cluster: &Cluster) -> Result<Suspension, ProviderError> {
+        Err(ProviderError::Permanent(format!(
+            "the {} provider cannot stop a cluster",
+            self.kind()
+        )))
+    }
+
+    /// Where the stop stands now.
+    async fn observe_suspend(&self, cluster: &Cluster) -> Result<Suspension, ProviderError> {
+        self.suspend(cluster).await
+    }
+
+    /// Starts a stopped cluster's nodes again (`?action=start`), or finds those an
+    /// earlier attempt started; ready once its components pass the checks a deploy's do.
+    async fn resume(
+        &self,
+        _cluster: &Cluster,
+        _composition: &Composition,
+    ) -> Result<Progress, ProviderError> {
+        Err(ProviderError::Permanent(format!(
+            "the {} provider cannot start a cluster",
+            self.kind()
+        )))
+    }
+
+    /// Where the start stands now.
+    async fn observe_resume(&self, cluster: &Cluster) -> Result<Progress, ProviderError> {
+        self.observe(cluster).await
+    }
 
     /// After a deploy failed for a reason of the lifecycle's own (its deadline, too
     /// many transient errors): stops what still runs, where that is the provider's way

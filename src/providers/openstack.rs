@@ -25,7 +25,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{Progress, Provider, ProviderError, Teardown};
+use super::{Progress, Provider, ProviderError, Suspension, Teardown};
 use crate::auth::Identity;
 use crate::cluster::{Cluster, Delegation, Outputs};
 use crate::compose::Composition;
@@ -345,6 +345,18 @@ impl OpenstackProvider {
         }
     }
 
+    /// The client for the cluster and its stack, which must exist.
+    async fn existing_stack(&self, cluster: &Cluster) -> Result<(Heat, Stack), ProviderError> {
+        let heat = self.heat_for(cluster).await?;
+        match self.stack_of(&heat, cluster).await? {
+            Some(stack) => Ok((heat, stack)),
+            None => Err(ProviderError::Permanent(format!(
+                "the stack {} is no longer in Heat",
+                Self::stack_name(cluster)
+            ))),
+        }
+    }
+
     async fn progress(
         &self,
         heat: &Heat,
@@ -542,14 +554,8 @@ impl Provider for OpenstackProvider {
     }
 
     async fn observe(&self, cluster: &Cluster) -> Result<Progress, ProviderError> {
-        let heat = self.heat_for(cluster).await?;
-        match self.stack_of(&heat, cluster).await? {
-            Some(stack) => self.progress(&heat, cluster, &stack).await,
-            None => Err(ProviderError::Permanent(format!(
-                "the stack {} is no longer in Heat",
-                Self::stack_name(cluster)
-            ))),
-        }
+        let (heat, stack) = self.existing_stack(cluster).await?;
+        self.progress(&heat, cluster, &stack).await
     }
 
     async fn delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError> {
@@ -567,6 +573,84 @@ impl Provider for OpenstackProvider {
     async fn observe_delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError> {
         let heat = self.heat_for(cluster).await?;
         self.tear_down(&heat, cluster, false).await
+    }
+
+    /// Heat's `suspend` stack action: Nova suspends every server (memory kept on the
+    /// hypervisor); addresses, volumes and the stack stay.
+    async fn suspend(&self, cluster: &Cluster) -> Result<Suspension, ProviderError> {
+        let (heat, stack) = self.existing_stack(cluster).await?;
+        match stack.stack_status.as_str() {
+            "SUSPEND_COMPLETE" => Ok(Suspension::Stopped),
+            "SUSPEND_IN_PROGRESS" => Ok(Suspension::InProgress),
+            _ => {
+                self.count();
+                heat.stack_action(&stack.stack_name, &stack.id, "suspend")
+                    .await
+                    .map_err(heat_error)?;
+                Ok(Suspension::InProgress)
+            }
+        }
+    }
+
+    async fn observe_suspend(&self, cluster: &Cluster) -> Result<Suspension, ProviderError> {
+        let (_, stack) = self.existing_stack(cluster).await?;
+        match stack.stack_status.as_str() {
+            "SUSPEND_COMPLETE" => Ok(Suspension::Stopped),
+            "SUSPEND_FAILED" => Err(ProviderError::Permanent(format!(
+                "Heat could not suspend the stack: {}",
+                stack
+                    .stack_status_reason
+                    .as_deref()
+                    .unwrap_or("SUSPEND_FAILED")
+            ))),
+            // In progress, or not begun yet (Heat takes the action asynchronously).
+            _ => Ok(Suspension::InProgress),
+        }
+    }
+
+    /// Heat's `resume` stack action: the servers come back as they were, services and
+    /// all, so nothing is installed again.
+    async fn resume(
+        &self,
+        cluster: &Cluster,
+        _composition: &Composition,
+    ) -> Result<Progress, ProviderError> {
+        let (heat, stack) = self.existing_stack(cluster).await?;
+        match stack.stack_status.as_str() {
+            "RESUME_COMPLETE" | "RESUME_IN_PROGRESS" | "RESUME_FAILED" => Ok(resumption(&stack)),
+            _ => {
+                self.count();
+                heat.stack_action(&stack.stack_name, &stack.id, "resume")
+                    .await
+                    .map_err(heat_error)?;
+                Ok(Progress::Installing(outputs_of(&stack)))
+            }
+        }
+    }
+
+    async fn observe_resume(&self, cluster: &Cluster) -> Result<Progress, ProviderError> {
+        let (_, stack) = self.existing_stack(cluster).await?;
+        Ok(resumption(&stack))
+    }
+}
+
+/// Where a resume stands, from its stack: in progress until Heat says it completed
+/// (a stack still `SUSPEND_COMPLETE` has not begun it).
+fn resumption(stack: &Stack) -> Progress {
+    let outputs = outputs_of(stack);
+    match stack.stack_status.as_str() {
+        "RESUME_COMPLETE" => Progress::Ready(outputs),
+        "RESUME_FAILED" => Progress::Failed {
+            reason: format!(
+                "Heat could not resume the stack: {}",
+                stack
+                    .stack_status_reason
+                    .as_deref()
+                    .unwrap_or("RESUME_FAILED")
+            ),
+            outputs,
+        },
+        _ => Progress::Installing(outputs),
     }
 }
 

@@ -163,6 +163,40 @@ impl Store {
         .inspect(|_| self.notifier.notify(id))
     }
 
+    /// Stops a ready cluster, or starts a stopped one: it moves to stopping (starting)
+    /// and the job that does it is queued, in one transaction. `None` when the tenant has
+    /// no such cluster; `WrongState`, changing nothing, when the cluster is not in the
+    /// state the operation starts from (another operation runs, say).
+    pub async fn request_operation(
+        &self,
+        tenant: &TenantId,
+        id: ClusterId,
+        operation: Operation,
+    ) -> Result<Option<Cluster>, StoreError> {
+        let tenant = tenant.clone();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(cluster) = find_cluster(&tx, Some(&tenant), id)? else {
+                return Ok(None);
+            };
+            let (by, to, job, reason) = operation.request();
+            if !cluster.state.can_move_to(to, by) || job_queued(&tx, id, job)? {
+                return Err(StoreError::WrongState {
+                    state: cluster.state,
+                    action: job.as_str(),
+                    needed: operation.needs(),
+                });
+            }
+            move_state(&tx, &cluster, to, reason)?;
+            enqueue(&tx, id, job)?;
+            let cluster = find_cluster(&tx, Some(&tenant), id)?;
+            tx.commit()?;
+            Ok(cluster)
+        })
+        .await
+        .inspect(|_| self.notifier.notify(id))
+    }
+
     /// Queues the deploy of a staged (pending) cluster. `None` when there is no such cluster.
     pub async fn request_deploy(
         &self,
@@ -370,4 +404,39 @@ fn find_any_cluster(conn: &Connection, id: ClusterId) -> Result<Option<Cluster>,
     .optional()?
     .map(ClusterRow::into_cluster)
     .transpose()
+}
+
+/// What a user may ask of a running cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Stop,
+    Start,
+}
+
+impl Operation {
+    /// Who asks, the state the cluster moves to, the job that does it, and why it waits.
+    fn request(self) -> (Mover, ClusterState, JobKind, &'static str) {
+        match self {
+            Operation::Stop => (
+                Mover::StopRequest,
+                ClusterState::Stopping,
+                JobKind::Stop,
+                "stop requested",
+            ),
+            Operation::Start => (
+                Mover::StartRequest,
+                ClusterState::Starting,
+                JobKind::Start,
+                "start requested",
+            ),
+        }
+    }
+
+    /// The state the operation starts from, as a refusal says it.
+    fn needs(self) -> &'static str {
+        match self {
+            Operation::Stop => "ready (start a stopped cluster with ?action=start)",
+            Operation::Start => "stopped (stop a ready cluster with ?action=stop)",
+        }
+    }
 }

@@ -17,14 +17,29 @@ use crate::domain::state::Mover;
 pub enum JobKind {
     Deploy,
     Delete,
+    Stop,
+    Start,
 }
 
 impl JobKind {
-    fn as_str(self) -> &'static str {
+    pub const ALL: [JobKind; 4] = [
+        JobKind::Deploy,
+        JobKind::Delete,
+        JobKind::Stop,
+        JobKind::Start,
+    ];
+
+    pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Deploy => "deploy",
             JobKind::Delete => "delete",
+            JobKind::Stop => "stop",
+            JobKind::Start => "start",
         }
+    }
+
+    fn parse(name: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
 
     /// Who the job is when it moves its cluster: it moves it only from states of its own.
@@ -32,6 +47,8 @@ impl JobKind {
         match self {
             JobKind::Deploy => Mover::Deploy,
             JobKind::Delete => Mover::Delete,
+            JobKind::Stop => Mover::Stop,
+            JobKind::Start => Mover::Start,
         }
     }
 }
@@ -93,11 +110,8 @@ impl Store {
                     cluster_id: cluster
                         .parse()
                         .map_err(|e: uuid::Error| corrupt(e.to_string()))?,
-                    kind: match kind.as_str() {
-                        "deploy" => JobKind::Deploy,
-                        "delete" => JobKind::Delete,
-                        other => return Err(corrupt(format!("job kind {other:?}"))),
-                    },
+                    kind: JobKind::parse(&kind)
+                        .ok_or_else(|| corrupt(format!("job kind {kind:?}")))?,
                     attempts: row.get(3)?,
                     created_at: parse_time(&created).map_err(corrupt)?,
                 }));

@@ -77,13 +77,139 @@ pub(super) fn migrations() -> Migrations<'static> {
         CREATE INDEX reports_of_cluster ON reports (cluster_id, id);
         "#,
         ),
+        // Jobs that operate a running cluster: stop, start (and scale, to come). SQLite
+        // cannot change a CHECK constraint in place: the table is made anew and every
+        // row copied, ids (and so their order) kept.
+        M::up(
+            r#"
+        CREATE TABLE jobs_new (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            cluster_id  TEXT NOT NULL REFERENCES clusters (id),
+            kind        TEXT NOT NULL CHECK (kind IN ('deploy', 'delete', 'stop', 'start', 'scale')),
+            status      TEXT NOT NULL CHECK (status IN ('queued', 'done', 'failed', 'cancelled')),
+            attempts    INTEGER NOT NULL DEFAULT 0,
+            run_after   TEXT NOT NULL,
+            last_error  TEXT NOT NULL DEFAULT '',
+            created_at  TEXT NOT NULL,
+            updated_at  TEXT NOT NULL
+        );
+        INSERT INTO jobs_new (id, cluster_id, kind, status, attempts, run_after, last_error, created_at, updated_at)
+            SELECT id, cluster_id, kind, status, attempts, run_after, last_error, created_at, updated_at FROM jobs;
+        DROP TABLE jobs;
+        ALTER TABLE jobs_new RENAME TO jobs;
+        CREATE INDEX jobs_queued ON jobs (status, run_after);
+        "#,
+        ),
     ])
 }
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::{Connection, params};
+
     #[test]
     fn migrations_are_valid() {
         assert!(super::migrations().validate().is_ok());
+    }
+
+    /// A database of the schema before stop and start (four migrations), with clusters,
+    /// jobs, transitions and reports in it, comes through the rebuild of `jobs` whole.
+    #[test]
+    fn an_upgrade_from_the_schema_before_stop_and_start_keeps_every_row() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("disco.db")).expect("open");
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .expect("pragma");
+        super::migrations()
+            .to_version(&mut conn, 4)
+            .expect("the old schema");
+        let t = "2026-01-01T00:00:00.000000Z";
+        for (n, id) in ["c1", "c2"].iter().enumerate() {
+            conn.execute(
+                "INSERT INTO clusters (id, tenant, name, provider, state, spec, key_name, public_key, private_key, created_at, updated_at) \
+                 VALUES (?1, 't', ?1, 'local', 'ready', '{}', 'k', 'pub', 'priv', ?2, ?2)",
+                params![id, t],
+            )
+            .expect("cluster");
+            conn.execute(
+                "INSERT INTO transitions (cluster_id, from_state, to_state, reason, at) VALUES (?1, NULL, 'pending', 'made', ?2)",
+                params![id, t],
+            )
+            .expect("transition");
+            conn.execute(
+                "INSERT INTO reports (cluster_id, at, node, stage, status, rc) VALUES (?1, ?2, 'master', 'spark install', 'succeeded', 0)",
+                params![id, t],
+            )
+            .expect("report");
+            for (kind, status) in [("deploy", "done"), ("delete", "queued")] {
+                conn.execute(
+                    "INSERT INTO jobs (cluster_id, kind, status, attempts, run_after, last_error, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'e', ?5, ?5)",
+                    params![id, kind, status, n as i64, t],
+                )
+                .expect("job");
+            }
+        }
+        let jobs = |conn: &Connection| -> Vec<(i64, String, String, String, i64)> {
+            let mut stmt = conn
+                .prepare("SELECT id, cluster_id, kind, status, attempts FROM jobs ORDER BY id")
+                .expect("select");
+            stmt.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .expect("rows")
+            .map(|r| r.expect("row"))
+            .collect()
+        };
+        let before = jobs(&conn);
+        assert_eq!(before.len(), 4);
+        // Before: a stop job cannot be stored.
+        assert!(conn
+            .execute(
+                "INSERT INTO jobs (cluster_id, kind, status, run_after, created_at, updated_at) VALUES ('c1', 'stop', 'queued', ?1, ?1, ?1)",
+                params![t],
+            )
+            .is_err());
+
+        super::migrations().to_latest(&mut conn).expect("upgrade");
+        assert_eq!(jobs(&conn), before, "every job, with its id");
+        let count = |table: &str| -> i64 {
+            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .expect("count")
+        };
+        assert_eq!(
+            (count("clusters"), count("transitions"), count("reports")),
+            (2, 2, 2)
+        );
+        conn.execute(
+            "INSERT INTO jobs (cluster_id, kind, status, run_after, created_at, updated_at) VALUES ('c1', 'stop', 'queued', ?1, ?1, ?1)",
+            params![t],
+        )
+        .expect("a stop job");
+        let newest: i64 = conn
+            .query_row("SELECT MAX(id) FROM jobs", [], |r| r.get(0))
+            .expect("max");
+        assert_eq!(newest, 5, "ids go on after the copied ones");
+        // Still checked: an unknown kind, and a job of no cluster.
+        assert!(conn
+            .execute(
+                "INSERT INTO jobs (cluster_id, kind, status, run_after, created_at, updated_at) VALUES ('c1', 'explode', 'queued', ?1, ?1, ?1)",
+                params![t],
+            )
+            .is_err());
+        assert!(conn
+            .execute(
+                "INSERT INTO jobs (cluster_id, kind, status, run_after, created_at, updated_at) VALUES ('nope', 'stop', 'queued', ?1, ?1, ?1)",
+                params![t],
+            )
+            .is_err());
+        let indexed: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'jobs_queued'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("index");
+        assert_eq!(indexed, 1);
     }
 }

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
+pub use self::clusters::Operation;
 pub use self::jobs::{Job, JobKind, JobOutcome};
 pub use self::reports::Reported;
 

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::Cluster;
-use crate::domain::{ClusterState, Report, ReportStatus, Transition};
+use crate::domain::{ClusterState, ProviderKind, Report, ReportStatus, Transition};
 use crate::frameworks::catalogue::{NodeGroup, Phase};
 
 /// The longest output tail a report keeps, in bytes.
@@ -78,8 +78,17 @@ impl TaskStatus {
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
     ClusterConverge,
+    ClusterStop,
+    ClusterStart,
+    ClusterDelete,
     CreateNodesStage,
     CreateNode,
+    StopNodesStage,
+    StopNode,
+    StartNodesStage,
+    StartNode,
+    DeleteNodesStage,
+    DeleteNode,
     /// A component step (install, configure, start) on every node that has it.
     Stage,
     /// A smoke test.
@@ -93,8 +102,17 @@ impl TaskKind {
     pub fn as_str(self) -> &'static str {
         match self {
             TaskKind::ClusterConverge => "cluster_converge",
+            TaskKind::ClusterStop => "cluster_stop",
+            TaskKind::ClusterStart => "cluster_start",
+            TaskKind::ClusterDelete => "cluster_delete",
             TaskKind::CreateNodesStage => "create_nodes_stage",
             TaskKind::CreateNode => "create_node",
+            TaskKind::StopNodesStage => "stop_nodes_stage",
+            TaskKind::StopNode => "stop_node",
+            TaskKind::StartNodesStage => "start_nodes_stage",
+            TaskKind::StartNode => "start_node",
+            TaskKind::DeleteNodesStage => "delete_nodes_stage",
+            TaskKind::DeleteNode => "delete_node",
             TaskKind::Stage => "stage",
             TaskKind::ActionStage => "action_stage",
             TaskKind::ConfigureNodegroup => "configure_nodegroup",
@@ -207,8 +225,9 @@ impl Task {
     }
 }
 
-/// How the deploy as a whole stands, from the cluster's history.
+/// One operation in the cluster's history, as its transitions bound it.
 struct Run {
+    kind: TaskKind,
     started: Option<DateTime<Utc>>,
     ended: Option<DateTime<Utc>>,
     status: TaskStatus,
@@ -216,7 +235,16 @@ struct Run {
     nodes_created: Option<DateTime<Utc>>,
 }
 
-fn run_of(cluster: &Cluster, transitions: &[Transition]) -> Run {
+impl Run {
+    /// Whether a report belongs to this run: sent after it started and, once it ended,
+    /// not after (a later start's reports name the same stages).
+    fn holds(&self, at: DateTime<Utc>) -> bool {
+        self.started.is_none_or(|s| at >= s) && self.ended.is_none_or(|e| at <= e)
+    }
+}
+
+/// The deploy, from the cluster's history.
+fn deploy_run(cluster: &Cluster, transitions: &[Transition]) -> Run {
     let started = transitions
         .iter()
         .find(|t| t.to == ClusterState::Deploying)
@@ -235,9 +263,13 @@ fn run_of(cluster: &Cluster, transitions: &[Transition]) -> Run {
         (Some(_), Some(at), _) => (TaskStatus::Succeeded, Some(at)),
         (Some(_), None, Some(at)) => (TaskStatus::Failed, Some(at)),
         (Some(_), None, None) if cluster.state.is_deploying() => (TaskStatus::Executing, None),
-        (Some(_), None, None) => (TaskStatus::Cancelled, transitions.last().map(|t| t.at)),
+        (Some(_), None, None) => (
+            TaskStatus::Cancelled,
+            after_start(ClusterState::Deleting).or(transitions.last().map(|t| t.at)),
+        ),
     };
     Run {
+        kind: TaskKind::ClusterConverge,
         started,
         ended,
         status,
@@ -245,46 +277,146 @@ fn run_of(cluster: &Cluster, transitions: &[Transition]) -> Run {
     }
 }
 
+/// The stops, starts and deletes in the cluster's history, in order: each begins where
+/// the cluster moved into stopping, starting or deleting, and ends where it moved on.
+fn operation_runs(cluster: &Cluster, transitions: &[Transition]) -> Vec<Run> {
+    let mut runs = Vec::new();
+    for (i, begin) in transitions.iter().enumerate() {
+        // A change of reason only, not a move.
+        if begin.from == Some(begin.to) {
+            continue;
+        }
+        let (kind, success) = match begin.to {
+            ClusterState::Stopping => (TaskKind::ClusterStop, ClusterState::Stopped),
+            ClusterState::Starting => (TaskKind::ClusterStart, ClusterState::Ready),
+            ClusterState::Deleting => (TaskKind::ClusterDelete, ClusterState::Deleted),
+            _ => continue,
+        };
+        let end = transitions[i + 1..].iter().find(|t| t.to != begin.to);
+        let (status, ended) = match end {
+            Some(t) if t.to == success => (TaskStatus::Succeeded, Some(t.at)),
+            Some(t) if t.to == ClusterState::Failed => (TaskStatus::Failed, Some(t.at)),
+            Some(t) => (TaskStatus::Cancelled, Some(t.at)),
+            None if cluster.state == begin.to => (TaskStatus::Executing, None),
+            None => (TaskStatus::Cancelled, transitions.last().map(|t| t.at)),
+        };
+        runs.push(Run {
+            kind,
+            started: Some(begin.at),
+            ended,
+            status,
+            nodes_created: None,
+        });
+    }
+    runs
+}
+
+/// Every task the cluster has run, the deploy first; each as `task-status` shows it.
+pub fn history(cluster: &Cluster, transitions: &[Transition], reports: &[Report]) -> Vec<Task> {
+    let mut tasks = vec![deploy_task(cluster, transitions, reports)];
+    for run in operation_runs(cluster, transitions) {
+        tasks.push(operation_task(cluster, &run, reports));
+    }
+    tasks
+}
+
+/// The latest task of a history: the one running, or the last that ran.
+pub fn latest(history: &[Task]) -> Task {
+    history.last().cloned().unwrap_or_else(|| {
+        Task::new(
+            String::new(),
+            TaskKind::ClusterConverge,
+            TaskKind::ClusterConverge.as_str(),
+            None,
+        )
+    })
+}
+
 /// The deploy task of a cluster.
 pub fn deploy_task(cluster: &Cluster, transitions: &[Transition], reports: &[Report]) -> Task {
-    let plan = &cluster.plan;
-    let run = run_of(cluster, transitions);
-    let nodes = plan.node_names();
+    let run = deploy_run(cluster, transitions);
+    let mut root = Task::new(String::new(), run.kind, run.kind.as_str(), None);
+    let reports: Vec<&Report> = reports.iter().filter(|r| run.holds(r.at)).collect();
+    root.children.push(nodes_stage(
+        cluster,
+        &run,
+        &reports,
+        TaskKind::CreateNodesStage,
+        TaskKind::CreateNode,
+    ));
+    component_stages(&mut root, cluster, &run, &reports, &Phase::ALL);
+    settle(root, &run)
+}
 
-    // The latest report of each (node, stage), and each node's first.
-    let mut latest: BTreeMap<(&str, &str), Vec<&Report>> = BTreeMap::new();
+/// A stop, start or delete. A start of a local cluster runs its components' start and
+/// smoke steps on every node, which report as a deploy's do; elsewhere the provider acts
+/// on the nodes as a whole (Heat suspends and resumes the servers).
+fn operation_task(cluster: &Cluster, run: &Run, reports: &[Report]) -> Task {
+    let mut root = Task::new(String::new(), run.kind, run.kind.as_str(), None);
+    let reports: Vec<&Report> = reports.iter().filter(|r| run.holds(r.at)).collect();
+    let (stage, node) = match run.kind {
+        TaskKind::ClusterStop => (TaskKind::StopNodesStage, TaskKind::StopNode),
+        TaskKind::ClusterStart => (TaskKind::StartNodesStage, TaskKind::StartNode),
+        _ => (TaskKind::DeleteNodesStage, TaskKind::DeleteNode),
+    };
+    root.children
+        .push(nodes_stage(cluster, run, &reports, stage, node));
+    if run.kind == TaskKind::ClusterStart && cluster.spec.request.provider == ProviderKind::Local {
+        component_stages(
+            &mut root,
+            cluster,
+            run,
+            &reports,
+            &[Phase::Start, Phase::Smoke],
+        );
+    }
+    settle(root, run)
+}
+
+/// The root's status and times from its children, then the run's own: the operation
+/// is what its transitions say, whatever its stages do.
+fn settle(mut root: Task, run: &Run) -> Task {
+    root.aggregate();
+    root.status = run.status;
+    root.started_at = run.started;
+    root.ended_at = run.ended;
+    root
+}
+
+/// The first stage: one task per node, done once the node reported in this run, or
+/// (for nodes that do not report) when the run says.
+fn nodes_stage(
+    cluster: &Cluster,
+    run: &Run,
+    reports: &[&Report],
+    stage_kind: TaskKind,
+    node_kind: TaskKind,
+) -> Task {
     let mut first_seen: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
     for report in reports {
-        latest
-            .entry((report.node.as_str(), report.stage.as_str()))
-            .or_default()
-            .push(report);
         first_seen.entry(report.node.as_str()).or_insert(report.at);
     }
-
-    let mut root = Task::new(
-        String::new(),
-        TaskKind::ClusterConverge,
-        "cluster_converge",
-        None,
-    );
-    let mut create = Task::new(
-        "1".into(),
-        TaskKind::CreateNodesStage,
-        "create_nodes_stage",
-        None,
-    );
-    for (i, node) in nodes.iter().enumerate() {
+    // Only a deploy's and a local start's nodes report as they come up.
+    let nodes_report = run.kind == TaskKind::ClusterConverge || run.kind == TaskKind::ClusterStart;
+    let mut stage = Task::new("1".into(), stage_kind, stage_kind.as_str(), None);
+    for (i, node) in cluster.plan.node_names().iter().enumerate() {
         let mut task = Task::new(
             format!("1.{}", i + 1),
-            TaskKind::CreateNode,
-            "create_node",
+            node_kind,
+            node_kind.as_str(),
             Some(node.clone()),
         );
         task.started_at = run.started;
-        // A node exists once it reports. Until the deploy ends, one that has not is
-        // still being made; after, the time its provider said the nodes existed is the
-        // best there is (nodes that cannot reach DISCO never report).
+        if !nodes_report {
+            // The provider acts on the nodes as a whole: they stand as the run does.
+            task.status = run.status;
+            task.ended_at = run.ended;
+            stage.children.push(task);
+            continue;
+        }
+        // A node exists once it reports. Until the run ends, one that has not is still
+        // being made; after, the time its provider said the nodes existed is the best
+        // there is (nodes that cannot reach DISCO never report).
         let created = first_seen.get(node.as_str()).copied().or(match run.status {
             TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Cancelled => run.nodes_created,
             _ => None,
@@ -295,24 +427,44 @@ pub fn deploy_task(cluster: &Cluster, transitions: &[Transition], reports: &[Rep
                 task.status = TaskStatus::Succeeded;
                 task.ended_at = Some(at);
             }
-            // Ready without a word from the node: it was made, when is not known.
+            // Done without a word from the node: it was, when is not known.
             (Some(_), None, TaskStatus::Succeeded) => task.status = TaskStatus::Succeeded,
             (Some(_), None, TaskStatus::Failed | TaskStatus::Cancelled) => {
                 task.status = TaskStatus::Cancelled
             }
             (Some(_), None, _) => task.status = TaskStatus::Executing,
         }
-        create.children.push(task);
+        stage.children.push(task);
     }
-    root.children.push(create);
+    stage
+}
 
-    // Stages in the order the nodes run them: each component's install, configure and
-    // start in component order, then the smoke tests.
+/// A stage per component step of `phases`, in the order the nodes run them: each
+/// component's install, configure and start in component order, then the smoke tests;
+/// its leaves from the nodes' reports in this run.
+fn component_stages(
+    root: &mut Task,
+    cluster: &Cluster,
+    run: &Run,
+    reports: &[&Report],
+    phases: &[Phase],
+) {
+    let plan = &cluster.plan;
+    let nodes = plan.node_names();
+    // The reports of each (node, stage).
+    let mut latest: BTreeMap<(&str, &str), Vec<&Report>> = BTreeMap::new();
+    for report in reports {
+        latest
+            .entry((report.node.as_str(), report.stage.as_str()))
+            .or_default()
+            .push(report);
+    }
     let mut stages: Vec<(&str, Phase)> = Vec::new();
     for smoke in [false, true] {
         for component in &plan.components {
             for phase in Phase::ALL {
                 if (phase == Phase::Smoke) == smoke
+                    && phases.contains(&phase)
                     && component.steps.iter().any(|s| s.phase == phase)
                 {
                     stages.push((component.name.as_str(), phase));
@@ -372,7 +524,7 @@ pub fn deploy_task(cluster: &Cluster, transitions: &[Transition], reports: &[Rep
                 task.stdout = Some(last.output.clone()).filter(|s| !s.is_empty());
                 task.stderr = Some(last.error.clone()).filter(|s| !s.is_empty());
             }
-            // A finished deploy settles what its nodes never reported: ready means every
+            // A finished run settles what its nodes never reported: success means every
             // step ran; otherwise what did not finish was cut short.
             if !task.status.is_finished() {
                 match run.status {
@@ -413,12 +565,6 @@ pub fn deploy_task(cluster: &Cluster, transitions: &[Transition], reports: &[Rep
             root.children.push(stage);
         }
     }
-    root.aggregate();
-    // The root is the deploy itself, whatever its stages say.
-    root.status = run.status;
-    root.started_at = run.started;
-    root.ended_at = run.ended;
-    root
 }
 
 #[cfg(test)]

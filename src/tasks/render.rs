@@ -43,6 +43,29 @@ fn duration(task: &Task) -> String {
         .unwrap_or_default()
 }
 
+/// `task-status --all`: a row per task of the cluster's history.
+pub fn history(tasks: &[Task]) -> String {
+    let time = |at: Option<DateTime<Utc>>| at.map(table_time).unwrap_or_default();
+    let rows = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, task)| {
+            vec![
+                (i + 1).to_string(),
+                task.name.clone(),
+                task.status.as_str().to_string(),
+                time(task.started_at),
+                time(task.ended_at),
+                duration(task),
+            ]
+        })
+        .collect();
+    table(
+        &["TASK", "TYPE", "STATUS", "STARTED", "ENDED", "DURATION"],
+        rows,
+    )
+}
+
 /// The snapshot table of `task-status`.
 pub fn snapshot(root: &Task) -> String {
     let rows = root

@@ -17,6 +17,7 @@ mod isolation;
 mod lifecycle;
 mod local;
 mod openstack;
+mod operations;
 mod parameters;
 mod plans;
 mod query_interface;

@@ -47,7 +47,7 @@ use self::health::{Probes, dead_service};
 use self::node::{Node, Script};
 use self::process::{ProcessRecord, processes_of, processes_owned_by, signal_each};
 use self::users::Account;
-use super::{Inadmissible, Liveness, Progress, Provider, ProviderError, Teardown};
+use super::{Inadmissible, Liveness, Progress, Provider, ProviderError, Suspension, Teardown};
 use crate::cluster::{Cluster, Outputs};
 use crate::compose::Composition;
 use crate::compose::heat::web_ui_keys;
@@ -129,6 +129,47 @@ impl LocalProvider {
     /// Whether each cluster runs as a user of its own.
     pub fn runs_cluster_users(&self) -> bool {
         self.builder.is_some()
+    }
+
+    /// Starts every node's script (`master` on the master, `slaves` on each slave, the
+    /// placeholders filled in), unless an earlier attempt did: under the lock, with the
+    /// cluster's block, and as its user when clusters have users of their own.
+    async fn start_nodes(
+        &self,
+        cluster: &Cluster,
+        composition: &Composition,
+        master_script: &str,
+        slave_script: &str,
+    ) -> Result<(), ProviderError> {
+        let _starting = self.starting.lock().await;
+        let allocation = self.allocation(cluster).await?;
+        let master = allocation.master().to_string();
+        let shared = self.cluster_dir(cluster.id).join("shared");
+        let isolation = match &self.builder {
+            Some(builder) => Some(
+                self.isolate(builder, cluster, composition, &allocation)
+                    .await?,
+            ),
+            None => None,
+        };
+        for node in self.nodes(cluster, &allocation) {
+            let script = match node.group {
+                NodeGroup::Master => master_script.to_string(),
+                NodeGroup::Slaves => slave_script.replace(SLAVE_INDEX, &node.index.to_string()),
+            };
+            let script = script
+                .replace(MASTER_ADDRESS, &master)
+                .replace(WC_NOTIFY, LOCAL_SIGNAL);
+            node.start(
+                cluster.id,
+                &script,
+                &shared,
+                &self.settings,
+                isolation.as_ref(),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Makes what a cluster running as a user of its own needs before its nodes start:
@@ -431,38 +472,51 @@ impl Provider for LocalProvider {
         cluster: &Cluster,
         composition: &Composition,
     ) -> Result<Progress, ProviderError> {
-        {
-            let _starting = self.starting.lock().await;
-            let allocation = self.allocation(cluster).await?;
-            let master = allocation.master().to_string();
-            let shared = self.cluster_dir(cluster.id).join("shared");
-            let isolation = match &self.builder {
-                Some(builder) => Some(
-                    self.isolate(builder, cluster, composition, &allocation)
-                        .await?,
-                ),
-                None => None,
-            };
-            for node in self.nodes(cluster, &allocation) {
-                let script = match node.group {
-                    NodeGroup::Master => composition.master_script.clone(),
-                    NodeGroup::Slaves => composition
-                        .slave_script
-                        .replace(SLAVE_INDEX, &node.index.to_string()),
-                };
-                let script = script
-                    .replace(MASTER_ADDRESS, &master)
-                    .replace(WC_NOTIFY, LOCAL_SIGNAL);
-                node.start(
-                    cluster.id,
-                    &script,
-                    &shared,
-                    &self.settings,
-                    isolation.as_ref(),
-                )
-                .await?;
+        self.start_nodes(
+            cluster,
+            composition,
+            &composition.master_script,
+            &composition.slave_script,
+        )
+        .await?;
+        self.observe(cluster).await
+    }
+
+    /// Ends every process of the cluster, then forgets its nodes' scripts and services
+    /// (not their files): a start runs them again. Its directory, block, user and
+    /// secrets stay.
+    async fn suspend(&self, cluster: &Cluster) -> Result<Suspension, ProviderError> {
+        let _starting = self.starting.lock().await;
+        self.stop_all(cluster.id).await?;
+        let nodes = self.cluster_dir(cluster.id).join("nodes");
+        if let Ok(mut entries) = tokio::fs::read_dir(&nodes).await {
+            while let Ok(Some(node)) = entries.next_entry().await {
+                node::forget_runs(&node.path()).await?;
             }
         }
+        Ok(Suspension::Stopped)
+    }
+
+    /// Runs the components' start and smoke steps again on every node, on the same
+    /// addresses, as the same user.
+    async fn resume(
+        &self,
+        cluster: &Cluster,
+        composition: &Composition,
+    ) -> Result<Progress, ProviderError> {
+        let [master, slaves] = composition.restart_scripts.as_slice() else {
+            return Err(ProviderError::Permanent(
+                "the composition has no restart scripts for the local provider".to_string(),
+            ));
+        };
+        if self.read_allocation(cluster.id).await.is_none() {
+            return Err(ProviderError::Permanent(format!(
+                "the cluster's directory {} is gone: it cannot start again",
+                self.cluster_dir(cluster.id).display()
+            )));
+        }
+        self.start_nodes(cluster, composition, master, slaves)
+            .await?;
         self.observe(cluster).await
     }
 

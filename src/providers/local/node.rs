@@ -219,6 +219,29 @@ impl Node {
     }
 }
 
+/// Forgets what ran on a stopped node: its script's record, exit code and signal, and
+/// the services' records. Its software, configuration and data stay.
+pub(super) async fn forget_runs(node_dir: &Path) -> Result<(), ProviderError> {
+    for file in ["script", "exit", SIGNAL_FILE] {
+        remove_if_there(&node_dir.join(file)).await?;
+    }
+    if let Ok(mut entries) = tokio::fs::read_dir(node_dir.join("pids")).await {
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            remove_if_there(&entry.path()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes a file (a link itself, never what it points to); nothing when it is absent.
+async fn remove_if_there(path: &Path) -> Result<(), ProviderError> {
+    match tokio::fs::remove_file(path).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error("removing", path, e)),
+    }
+}
+
 /// The process groups recorded in a node's directory: its script and the services it
 /// started.
 pub(super) async fn process_groups(node_dir: &Path) -> Vec<ProcessRecord> {
