@@ -17,7 +17,7 @@ async fn spawn_local_app() -> TestApp {
 }
 
 /// Runs `disco ARGS` against the app, off the async runtime's threads.
-async fn disco(app: &TestApp, args: &[&str]) -> Output {
+pub(crate) async fn disco(app: &TestApp, args: &[&str]) -> Output {
     let url = app.address.clone();
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     tokio::task::spawn_blocking(move || {
@@ -36,16 +36,16 @@ async fn disco(app: &TestApp, args: &[&str]) -> Output {
     .expect("joined")
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Runs and requires success; its stdout.
-async fn ok(app: &TestApp, args: &[&str]) -> String {
+pub(crate) async fn ok(app: &TestApp, args: &[&str]) -> String {
     let output = disco(app, args).await;
     assert!(
         output.status.success(),

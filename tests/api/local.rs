@@ -633,3 +633,109 @@ async fn a_cluster_whose_processes_died_with_the_machine_is_failed_and_cleaned_a
     }
     delete_and_check_nothing_left(&client, &location, &cluster_dir).await;
 }
+
+#[tokio::test]
+async fn a_stopped_spark_cluster_runs_nothing_and_starts_again_on_its_addresses() {
+    use crate::cli::ok;
+    let app = spawn_local_app().await;
+    ok(
+        &app,
+        &["deploy", "sparky", "--components", "spark", "--slaves", "1"],
+    )
+    .await;
+    let location = app.listing().await.into_iter().next().expect("the cluster");
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    let before = wait_ready(&app.client, &location).await;
+    let master = value(&before, "external_ip");
+    let dir = local_dir(&app, &location);
+    let running = recorded_processes(&dir);
+    assert!(!running.is_empty());
+
+    let stopped = ok(&app, &["stop", "sparky", "--wait"]).await;
+    assert!(stopped.contains("sparky: stopped"), "{stopped}");
+    for (file, record) in &running {
+        assert!(!record.is_alive(), "{} still runs", file.display());
+    }
+    assert!(processes_of(&cluster_id(&location), None).is_empty());
+    let listing = ok(&app, &["ls"]).await;
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.contains("sparky") && l.contains("| stopped")),
+        "{listing}"
+    );
+    // Kept: its directory, block and secret.
+    assert!(dir.join("shared/spark/secret").exists());
+    assert!(dir.join("allocation.json").exists());
+
+    let started = ok(&app, &["start", "sparky", "--wait"]).await;
+    assert!(started.contains("sparky: ready"), "{started}");
+    let after = wait_ready(&app.client, &location).await;
+    assert_eq!(value(&after, "external_ip"), master, "the same addresses");
+    // Its services run again (the node scripts have ended, as after a deploy).
+    let services: Vec<_> = recorded_processes(&dir)
+        .into_iter()
+        .filter(|(file, _)| file.parent().is_some_and(|p| p.ends_with("pids")))
+        .collect();
+    assert_eq!(services.len(), 2, "master and worker: {services:?}");
+    assert!(
+        services.iter().all(|(_, record)| record.is_alive()),
+        "{services:?}"
+    );
+
+    // A job runs on the worker again, with the secret made at the deploy.
+    let spark_venv = venv(&app, "spark-3.5.3");
+    let spark_home = python(
+        &spark_venv,
+        "import os, pyspark; print(os.path.dirname(pyspark.__file__))",
+        &[],
+        &[],
+    )
+    .trim()
+    .to_string();
+    let output = python(
+        &spark_venv,
+        SPARK_JOB,
+        &[&format!("spark://{master}:7077")],
+        &[
+            ("SPARK_HOME", spark_home),
+            (
+                "PYSPARK_PYTHON",
+                spark_venv.join("bin/python").display().to_string(),
+            ),
+            (
+                "SPARK_CONF_DIR",
+                dir.join("shared/spark/client").display().to_string(),
+            ),
+        ],
+    );
+    assert!(
+        output.lines().any(|l| l == "total 10000100000"),
+        "wrong result: {output}"
+    );
+    let worker = format!("{}.11", master.trim_end_matches(".10"));
+    assert!(
+        output.lines().any(|l| l == format!("hosts {worker}")),
+        "{output}"
+    );
+
+    // The history: deploy, stop, start, the start with the components' start steps.
+    let history = ok(&app, &["task-status", "sparky", "--all"]).await;
+    for task in ["cluster_converge", "cluster_stop", "cluster_start"] {
+        assert!(history.contains(task), "{task} not in\n{history}");
+    }
+    let start = ok(&app, &["task-status", "sparky"]).await;
+    assert!(
+        start.contains("cluster_start")
+            && start.contains("spark start")
+            && start.contains("spark smoke"),
+        "{start}"
+    );
+    assert!(
+        !start.contains("spark install"),
+        "nothing is installed again:\n{start}"
+    );
+
+    delete_and_check_nothing_left(&app.client, &location, &dir).await;
+}

@@ -1141,3 +1141,111 @@ async fn heat_stopped_for_30_seconds_during_a_create_and_the_cluster_still_compl
         .expect("sent");
     assert_eq!(deleted.status(), 200);
 }
+
+#[tokio::test]
+async fn stop_and_start_are_heats_suspend_and_resume_of_the_cluster_s_stack() {
+    let _heat = HEAT_GATE.read().await;
+    let app = spawn_openstack_app().await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let response = create(
+        &app,
+        &token,
+        "icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.components.heat.slavecount=1",
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let url = location(response.headers());
+    let stack = stack_name(&url);
+    wait_for_state(&app.client, &url, &token, "installing").await;
+    cloud
+        .play_nodes(&stack, &nodes(1), "SUCCESS", "installed")
+        .await;
+    let ready = wait_for_state(&app.client, &url, &token, "ready").await;
+    let address = ready["attributes"]["external_ip"].clone();
+    let id = ready["attributes"]["stackid"]
+        .as_str()
+        .expect("stack id")
+        .to_string();
+    let heat_status = || {
+        let (cloud, path) = (&cloud, format!("/stacks/{stack}/{id}"));
+        async move {
+            let (_, body) = cloud.get(&path).await;
+            body["stack"]["stack_status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    let act = |term: &'static str| {
+        let (app, url, token) = (&app, &url, &token);
+        async move {
+            app.client
+                .post(format!("{url}?action={term}"))
+                .header("Category", CATEGORY)
+                .header("X-Auth-Token", token)
+                .send()
+                .await
+                .expect("sent")
+                .status()
+                .as_u16()
+        }
+    };
+
+    assert_eq!(act("stop").await, 200);
+    let stopped = wait_for_state(&app.client, &url, &token, "stopped").await;
+    assert_eq!(heat_status().await, "SUSPEND_COMPLETE", "in Heat's own API");
+    assert_eq!(stopped["attributes"]["mcn.service.state"], "suspended");
+    assert_eq!(act("stop").await, 409, "stopped already");
+
+    assert_eq!(act("start").await, 200);
+    let started = wait_for_state(&app.client, &url, &token, "ready").await;
+    assert_eq!(heat_status().await, "RESUME_COMPLETE", "in Heat's own API");
+    assert_eq!(started["attributes"]["stack_status"], "RESUME_COMPLETE");
+    assert_eq!(
+        started["attributes"]["external_ip"], address,
+        "the same address"
+    );
+    assert_eq!(
+        cloud.stacks_named(&stack).await.len(),
+        1,
+        "the same one stack"
+    );
+
+    let history = app
+        .client
+        .get(format!("{url}/tasks?all=true"))
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent")
+        .json::<Value>()
+        .await
+        .expect("json");
+    let types: Vec<&str> = history
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|t| t["type"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(types, ["cluster_converge", "cluster_stop", "cluster_start"]);
+    assert!(
+        history
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|t| t["status"] == "succeeded"),
+        "{history}"
+    );
+
+    let deleted = app
+        .client
+        .delete(&url)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deleted.status(), 200);
+    wait_until_gone(&app.client, &url, &token, "the cluster never went").await;
+    assert!(cloud.stacks_named(&stack).await.is_empty());
+}
