@@ -137,7 +137,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
             .route("/clusters/{id}/key", web::get().to(dashboard::key))
             .route("/clusters/{id}/events", web::get().to(dashboard::events))
             .route("/clusters/{id}/delete", web::post().to(dashboard::delete))
-            .route("/clusters/{id}/deploy", web::post().to(dashboard::deploy)),
+            .route("/clusters/{id}/deploy", web::post().to(dashboard::deploy))
+            .route(
+                "/clusters/{id}/{operation}",
+                web::post().to(dashboard::operate),
+            ),
     )
     .service(
         web::resource(format!("{collection}/{{id}}"))

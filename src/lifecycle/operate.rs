@@ -24,7 +24,7 @@ impl Lifecycle {
         loop {
             match suspension {
                 Ok(Suspension::Stopped) => {
-                    let reason = "stopped: start it with ?action=start";
+                    let reason = "stopped: nothing runs; its addresses, keys and data are kept until it starts again";
                     if !store
                         .transition(
                             cluster.id,

@@ -493,6 +493,51 @@ async fn a_local_jupyter_cluster_from_the_dashboard_form_to_its_deletion() {
     .await;
     shot(&browser, "jupyterlab-1280").await;
 
+    // Stop, confirmed: nothing runs; then start, and JupyterLab answers again.
+    browser.goto(&page_url).await.expect("back");
+    for (button, question, state) in [
+        ("Stop this cluster", "Stop notebook?", "stopped"),
+        ("Start this cluster", "Start notebook again?", "ready"),
+    ] {
+        browser
+            .find(Locator::XPath(&format!(
+                "//button[normalize-space(.)='{button}']"
+            )))
+            .await
+            .unwrap_or_else(|_| panic!("the {button} button"))
+            .click()
+            .await
+            .expect("click");
+        let asked = browser.get_alert_text().await.expect("a confirmation");
+        assert!(asked.starts_with(question), "{asked}");
+        browser.accept_alert().await.expect("confirm");
+        wait_until(
+            &format!("{state} on the page"),
+            Duration::from_secs(120),
+            async || text_of(&browser, "#state").await == state,
+        )
+        .await;
+        shot(&browser, &format!("cluster-{state}-1280")).await;
+        // The page offers what the state takes, once reloaded.
+        browser.refresh().await.expect("reload");
+    }
+    let answers = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+        .get(format!(
+            "{}/api/status",
+            jupyter.trim_end_matches("/lab").trim_end_matches('/')
+        ))
+        .send()
+        .await
+        .map(|r| r.status().as_u16());
+    assert_eq!(
+        answers.ok(),
+        Some(403),
+        "JupyterLab answers again (and wants its token)"
+    );
+
     // Delete, confirmed.
     browser.goto(&page_url).await.expect("back");
     browser

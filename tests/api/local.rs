@@ -739,3 +739,58 @@ async fn a_stopped_spark_cluster_runs_nothing_and_starts_again_on_its_addresses(
 
     delete_and_check_nothing_left(&app.client, &location, &dir).await;
 }
+
+#[tokio::test]
+async fn a_stop_and_a_start_cut_short_by_sigkill_finish_after_the_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [("DISCO_PROVIDER__DEFAULT", "local")];
+    let client = crate::helpers::client();
+    let act = |location: String, term: &'static str| {
+        let client = client.clone();
+        async move {
+            let response = client
+                .post(format!("{location}?action={term}"))
+                .header("Category", crate::helpers::CATEGORY)
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(response.status(), 200, "{term}");
+        }
+    };
+    let mut first = ServerProcess::start(dir.path(), &env);
+    let location = create_dask_on(&client, &first).await;
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    wait_ready(&client, &location).await;
+    let id = cluster_id(&location);
+    act(location.clone(), "stop").await;
+    first.kill();
+
+    let mut second = ServerProcess::start(dir.path(), &env);
+    let location = second.url(&format!("/disco/{id}"));
+    wait_state(&client, &location, "stopped").await;
+    assert!(
+        processes_of(&id, None).is_empty(),
+        "a stopped cluster runs nothing"
+    );
+    act(location.clone(), "start").await;
+    wait_state(&client, &location, "starting").await;
+    second.kill();
+
+    let third = ServerProcess::start(dir.path(), &env);
+    let location = third.url(&format!("/disco/{id}"));
+    let attributes = wait_ready(&client, &location).await;
+    assert!(value(&attributes, "external_ip").ends_with(".10"));
+    // Each service once: no node was started twice.
+    let schedulers = processes_of(&id, None)
+        .into_iter()
+        .filter(|p| {
+            let cmdline = std::fs::read(format!("/proc/{}/cmdline", p.pid)).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            args.iter().any(|a| a.ends_with(b"/dask")) && args.contains(&b"scheduler".as_slice())
+        })
+        .count();
+    assert_eq!(schedulers, 1, "one scheduler");
+    let cluster_dir = dir.path().join("local").join(&id);
+    delete_and_check_nothing_left(&client, &location, &cluster_dir).await;
+}

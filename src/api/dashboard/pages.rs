@@ -22,6 +22,7 @@ use crate::config::AuthMode;
 use crate::domain::ClusterState;
 use crate::frameworks::catalogue::GroupScope;
 use crate::openstack::nodes::NodeChoices;
+use crate::store::Operation;
 
 /// How long a web UI's port has to answer for its dot to be green.
 const REACH_TIMEOUT: Duration = Duration::from_millis(500);
@@ -260,6 +261,31 @@ pub(crate) async fn deploy(
         .request_deploy(&identity.tenant, parse_id(&path)?)
         .await?
         .ok_or_else(|| no_cluster(&path))?;
+    state.lifecycle.wake();
+    Ok(see_other(&format!("/dashboard/clusters/{}", cluster.id)))
+}
+
+/// `POST /dashboard/clusters/UUID/stop` and `.../start`: stops a ready cluster, starts
+/// a stopped one; back to its page, which follows it.
+pub(crate) async fn operate(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    check_csrf(&req, &form)?;
+    let identity = who(&req, &state).await?;
+    let (id, term) = path.into_inner();
+    let operation = match term.as_str() {
+        "stop" => Operation::Stop,
+        "start" => Operation::Start,
+        _ => return Err(no_cluster(&id)),
+    };
+    let cluster = state
+        .store
+        .request_operation(&identity.tenant, parse_id(&id)?, operation)
+        .await?
+        .ok_or_else(|| no_cluster(&id))?;
     state.lifecycle.wake();
     Ok(see_other(&format!("/dashboard/clusters/{}", cluster.id)))
 }

@@ -305,6 +305,9 @@ pub(crate) struct ClusterPage {
     nodes: Vec<String>,
     /// Staged and not deployed yet: it offers the deploy button.
     staged: bool,
+    /// Ready: it offers the stop button; stopped: the start button.
+    stoppable: bool,
+    startable: bool,
 }
 
 impl View for ClusterPage {
@@ -328,6 +331,8 @@ impl ClusterPage {
             web_uis,
             nodes: cluster.plan.node_names(),
             staged: cluster.state == ClusterState::Pending && cluster.spec.staged,
+            stoppable: cluster.state == ClusterState::Ready,
+            startable: cluster.state == ClusterState::Stopped,
         }
     }
 }
