@@ -12,6 +12,7 @@ use super::request::read_occi;
 use crate::cluster::Cluster;
 use crate::domain::ClusterId;
 use crate::lifecycle::create::CreateRequest;
+use crate::lifecycle::scale;
 use crate::manifest::Manifest;
 use crate::occi::text::{Category, CategoryClass};
 use crate::store::Operation;
@@ -138,26 +139,37 @@ pub(super) struct ActionQuery {
     action: Option<String>,
 }
 
+/// `POST /disco/UUID?action=TERM`: deploy, stop, start, scale (with the new slave
+/// count as an attribute). With no action, a partial update: the attributes to change,
+/// of which only the slave count may (a scale).
 pub(super) async fn action(
     req: HttpRequest,
     Rendering(media): Rendering,
     path: web::Path<String>,
     query: web::Query<ActionQuery>,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let identity = state.identify(&req).await?;
     let id = parse_id(&path)?;
+    let occi = read_occi(&req, payload, state.settings.server.body_limit).await?;
     let terms: Vec<&str> = state
         .manifest
         .actions
         .iter()
         .map(|a| a.term.as_str())
         .collect();
-    let Some(term) = query.action.as_deref() else {
-        return Err(ApiError::bad_request(format!(
-            "action: POST to a cluster needs ?action=, one of {}; its attributes cannot be changed",
-            terms.join(", ")
-        )));
+    let term = match query.action.as_deref() {
+        Some(term) => term,
+        None if !occi.attributes.is_empty() => "scale",
+        None => {
+            return Err(ApiError::bad_request(format!(
+                "action: POST to a cluster needs ?action=, one of {}, or the attributes to \
+                 change (of a running cluster: {})",
+                terms.join(", "),
+                crate::domain::attributes::SLAVE_COUNT
+            )));
+        }
     };
     let Some(action) = state.manifest.action(term) else {
         return Err(ApiError::bad_request(format!(
@@ -165,6 +177,15 @@ pub(super) async fn action(
             terms.join(", ")
         )));
     };
+    if action.attributes.is_empty()
+        && let Some(given) = occi.attributes.first()
+    {
+        return Err(ApiError::bad_request(format!(
+            "{}: action {} takes no attributes",
+            given.name.chars().take(80).collect::<String>(),
+            action.term
+        )));
+    }
     let cluster = match action.term.as_str() {
         "deploy" => state.store.request_deploy(&identity.tenant, id).await?,
         "stop" => {
@@ -178,6 +199,10 @@ pub(super) async fn action(
                 .store
                 .request_operation(&identity.tenant, id, Operation::Start)
                 .await?
+        }
+        "scale" => {
+            let slaves = scale::requested_slaves(&occi.attributes)?;
+            scale::request(&state.store, &state.providers, &identity.tenant, id, slaves).await?
         }
         other => {
             return Err(ApiError::internal(anyhow::anyhow!(

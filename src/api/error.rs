@@ -17,6 +17,7 @@ use actix_web::{HttpResponse, ResponseError};
 use crate::auth::AuthError;
 use crate::domain::text::{Escaped, bounded};
 use crate::lifecycle::create::CreateError;
+use crate::lifecycle::scale::ScaleError;
 use crate::openstack::keystone::KeystoneError;
 use crate::store::StoreError;
 
@@ -183,6 +184,17 @@ impl From<CreateError> for ApiError {
             CreateError::NameTaken(reason) => ApiErrorKind::Conflict(reason).into(),
             CreateError::SoleTenant(_) => ApiErrorKind::Conflict(error.to_string()).into(),
             CreateError::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+impl From<ScaleError> for ApiError {
+    fn from(error: ScaleError) -> ApiError {
+        match error {
+            ScaleError::Attribute { .. } | ScaleError::Unsupported(_) => {
+                ApiError::bad_request(error.to_string())
+            }
+            ScaleError::Store(store) => store.into(),
         }
     }
 }

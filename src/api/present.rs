@@ -92,7 +92,7 @@ pub fn cluster_resource(
         use crate::domain::ClusterState::*;
         matches!(
             (term, cluster.state),
-            ("deploy", Pending) | ("stop", Ready) | ("start", Stopped)
+            ("deploy", Pending) | ("stop" | "scale", Ready) | ("start", Stopped)
         )
     };
     let actions = manifest
@@ -191,7 +191,7 @@ pub fn query_interface(
             title: Some(action.title.clone()),
             rel: None,
             location: None,
-            attributes: Vec::new(),
+            attributes: action.attributes.clone(),
             actions: Vec::new(),
         })
         .collect();

@@ -202,6 +202,21 @@ impl Client {
         self.action(cluster, "deploy").await
     }
 
+    /// `POST UUID?action=scale` with the new number of slaves.
+    pub async fn scale(&self, cluster: &ClusterRef, slaves: u16) -> anyhow::Result<()> {
+        self.send(
+            self.http
+                .post(format!("{}?action=scale", cluster.location))
+                .header("Category", CATEGORY)
+                .header(
+                    "X-OCCI-Attribute",
+                    format!("icclab.disco.components.heat.slavecount={slaves}"),
+                ),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// `POST UUID?action=TERM`: deploy, stop, start.
     pub async fn action(&self, cluster: &ClusterRef, term: &str) -> anyhow::Result<()> {
         self.send(

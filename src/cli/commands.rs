@@ -85,7 +85,7 @@ pub async fn ls(client: &Client) -> anyhow::Result<()> {
 fn instance_status(state: &str) -> &'static str {
     match state {
         "pending" => "pending",
-        "deploying" | "installing" | "ready" | "stopping" => "running",
+        "deploying" | "installing" | "ready" | "stopping" | "scaling" => "running",
         "stopped" | "starting" => "stopped",
         "failed" => "failed",
         "deleting" => "deleting",
@@ -96,7 +96,9 @@ fn instance_status(state: &str) -> &'static str {
 /// How the last task went.
 fn last_run(state: &str) -> &'static str {
     match state {
-        "deploying" | "installing" | "deleting" | "stopping" | "starting" => "executing",
+        "deploying" | "installing" | "deleting" | "stopping" | "starting" | "scaling" => {
+            "executing"
+        }
         "ready" | "stopped" => "succeeded",
         "failed" => "failed",
         _ => "",
@@ -362,12 +364,36 @@ pub async fn delete(client: &Client, name: &str, wait: bool) -> anyhow::Result<(
 /// `disco stop NAME [--wait]` and `disco start NAME [--wait]`: the action, and with
 /// `--wait` until the cluster is stopped (ready); fails when the cluster fails.
 pub async fn operate(client: &Client, name: &str, term: &str, wait: bool) -> anyhow::Result<()> {
-    let (moving, done) = match term {
-        "stop" => ("stopping", "stopped"),
-        _ => ("starting", "ready"),
+    operation(client, name, Operation::Plain(term), wait).await
+}
+
+/// `disco scale NAME --slaves N [--wait]`.
+pub async fn scale(client: &Client, name: &str, slaves: u16, wait: bool) -> anyhow::Result<()> {
+    operation(client, name, Operation::Scale(slaves), wait).await
+}
+
+/// What `operation` asks for.
+enum Operation<'a> {
+    Plain(&'a str),
+    Scale(u16),
+}
+
+async fn operation(
+    client: &Client,
+    name: &str,
+    operation: Operation<'_>,
+    wait: bool,
+) -> anyhow::Result<()> {
+    let (term, moving, done) = match operation {
+        Operation::Plain("stop") => ("stop", "stopping", "stopped"),
+        Operation::Plain(term) => (term, "starting", "ready"),
+        Operation::Scale(_) => ("scale", "scaling", "ready"),
     };
     let cluster = client.find(name).await?;
-    client.action(&cluster, term).await?;
+    match operation {
+        Operation::Scale(slaves) => client.scale(&cluster, slaves).await?,
+        Operation::Plain(term) => client.action(&cluster, term).await?,
+    }
     if !wait {
         println!("  {}: {moving}", cluster.name);
         return Ok(());

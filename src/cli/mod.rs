@@ -119,6 +119,16 @@ pub enum Command {
         #[arg(long)]
         wait: bool,
     },
+    /// Resize a ready cluster to N slaves.
+    Scale {
+        name: String,
+        /// The new number of slaves.
+        #[arg(long)]
+        slaves: u16,
+        /// Wait until it is ready again.
+        #[arg(long)]
+        wait: bool,
+    },
     /// A cluster's SSH private key, to stdout or to a file (mode 0600).
     Key {
         name: String,
@@ -234,6 +244,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Delete { name, wait } => commands::delete(&client()?, &name, wait).await,
         Command::Stop { name, wait } => commands::operate(&client()?, &name, "stop", wait).await,
         Command::Start { name, wait } => commands::operate(&client()?, &name, "start", wait).await,
+        Command::Scale { name, slaves, wait } => {
+            commands::scale(&client()?, &name, slaves, wait).await
+        }
         Command::Key { name, output } => commands::key(&client()?, &name, output.as_deref()).await,
         Command::Components => commands::components(&client()?).await,
         Command::Logs { name, node, follow } => {

@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::attributes::{
     self, COMPONENT_PREFIX, DEPLOYER_PATH, DEPLOYER_TYPE, EXISTING_NETWORK, HEAT_PREFIX, INJECT,
-    NAME, NETWORK_NAME, PROVIDER, SLAVE_COUNT, STAGE,
+    MAX_SLAVES, MIN_SLAVES, NAME, NETWORK_NAME, PROVIDER, SLAVE_COUNT, STAGE,
 };
-use crate::domain::{ClusterId, ClusterName, Infrastructure, ProviderKind, Scalar, SlaveCount};
+use crate::domain::{
+    ClusterId, ClusterName, Infrastructure, ProviderKind, Scalar, SlaveBounds, SlaveCount,
+};
 use crate::frameworks::inject::{self, InjectError};
 use crate::frameworks::plan::{Plan, REDACTED};
 use crate::frameworks::request::{ComponentRequest, PlanRequest};
@@ -86,6 +88,17 @@ pub struct ClusterSpec {
     /// The request's attributes with defaults filled in, secrets left out: what the
     /// cluster's rendering shows as "created with".
     pub attributes: BTreeMap<String, Scalar>,
+}
+
+impl ClusterSpec {
+    /// A resize: the request and the attributes shown say the new number of slaves.
+    pub fn resize(&mut self, slaves: SlaveCount) {
+        self.request.slaves = slaves;
+        self.attributes.insert(
+            SLAVE_COUNT.to_string(),
+            Scalar::Integer(i64::from(slaves.get())),
+        );
+    }
 }
 
 /// Why a request's attributes do not make a cluster; each names the attribute.
@@ -167,6 +180,38 @@ impl ClusterSpec {
             expected,
         })?;
 
+        let bound = |attribute: &'static str| -> Result<Option<SlaveCount>, SpecError> {
+            match attrs.get(attribute) {
+                None => Ok(None),
+                Some(Scalar::Integer(n)) => SlaveCount::parse(*n).map(Some),
+                Some(_) => Err("a number of slaves".to_string()),
+            }
+            .map_err(|expected| SpecError::Invalid {
+                attribute,
+                expected,
+            })
+        };
+        let (min_slaves, max_slaves) = (bound(MIN_SLAVES)?, bound(MAX_SLAVES)?);
+        if let (Some(min), Some(max)) = (min_slaves, max_slaves)
+            && min > max
+        {
+            return Err(SpecError::Invalid {
+                attribute: MAX_SLAVES,
+                expected: format!("at least {MIN_SLAVES} ({}), got {}", min.get(), max.get()),
+            });
+        }
+
+        let bounds = SlaveBounds {
+            min: min_slaves,
+            max: max_slaves,
+        };
+        if let Some(expected) = bounds.refuse(slaves) {
+            return Err(SpecError::Invalid {
+                attribute: SLAVE_COUNT,
+                expected,
+            });
+        }
+
         let name = match attrs.string(NAME) {
             Some(name) => ClusterName::parse(name).map_err(|expected| SpecError::Invalid {
                 attribute: NAME,
@@ -198,6 +243,8 @@ impl ClusterSpec {
                 name,
                 provider: provider(attrs, default_provider)?,
                 slaves,
+                min_slaves,
+                max_slaves,
                 infrastructure: Infrastructure {
                     master_image: text("icclab.disco.components.heat.masterimage"),
                     slave_image: text("icclab.disco.components.heat.slaveimage"),

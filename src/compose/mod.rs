@@ -10,7 +10,7 @@ use self::script::Part;
 use std::path::Path;
 
 use crate::domain::ProviderKind;
-use crate::frameworks::catalogue::{Catalogue, NodeGroup};
+use crate::frameworks::catalogue::{Catalogue, NodeGroup, Phase};
 use crate::frameworks::plan::Plan;
 
 /// What a cluster's composition needs besides its plan.
@@ -44,6 +44,9 @@ pub struct Composition {
     /// The master's and the slaves' start and smoke steps (`script::Part::Restart`), for
     /// the local provider's start of a stopped cluster; empty for other providers.
     pub restart_scripts: Vec<String>,
+    /// The slaves' decommission steps (`script::Part::Decommission`), run on each slave
+    /// leaving a cluster scaled in; `None` when no component has one.
+    pub decommission_script: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +121,15 @@ impl Composer {
         };
         let install_scripts = local_only(Part::Install)?;
         let restart_scripts = local_only(Part::Restart)?;
+        let decommission_script = if plan
+            .steps_for(NodeGroup::Slaves)
+            .iter()
+            .any(|(_, step)| step.phase == Phase::Decommission)
+        {
+            Some(script(NodeGroup::Slaves, Part::Decommission)?.plain())
+        } else {
+            None
+        };
         let master_user_data = master.user_data();
         let slave_user_data = slaves.user_data();
         let template = self
@@ -131,6 +143,7 @@ impl Composer {
             template,
             install_scripts,
             restart_scripts,
+            decommission_script,
         })
     }
 }

@@ -81,14 +81,17 @@ pub enum Part {
     /// The start and smoke steps: what brings a stopped local node back, its software
     /// and configuration being in place.
     Restart,
+    /// The decommission steps: what a slave runs before it leaves a cluster scaled in.
+    Decommission,
 }
 
 impl Part {
     fn runs(self, phase: Phase) -> bool {
         match self {
-            Part::Whole => true,
+            Part::Whole => Phase::DEPLOY.contains(&phase),
             Part::Install => phase == Phase::Install,
             Part::Restart => matches!(phase, Phase::Start | Phase::Smoke),
+            Part::Decommission => phase == Phase::Decommission,
         }
     }
 }

@@ -29,6 +29,8 @@ fn plan(components: &[&str], slaves: u16, infrastructure: Infrastructure) -> Pla
         name: ClusterName::parse("lab").expect("name"),
         provider: ProviderKind::Openstack,
         slaves: serde_json::from_value(Value::from(slaves)).expect("count"),
+        min_slaves: None,
+        max_slaves: None,
         infrastructure,
         components: components
             .iter()

@@ -4,6 +4,8 @@
 
 pub const INJECT: &str = "icclab.disco.dependencies.inject";
 pub const SLAVE_COUNT: &str = "icclab.disco.components.heat.slavecount";
+pub const MIN_SLAVES: &str = "icclab.disco.components.heat.minslaves";
+pub const MAX_SLAVES: &str = "icclab.disco.components.heat.maxslaves";
 pub const PROVIDER: &str = "icclab.disco.provider";
 pub const DEPLOYER_TYPE: &str = "icclab.disco.deployer.type";
 pub const DEPLOYER_PATH: &str = "icclab.disco.deployer.path";

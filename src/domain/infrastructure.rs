@@ -50,6 +50,33 @@ impl From<SlaveCount> for u16 {
     }
 }
 
+/// The fewest and most slaves a cluster may be scaled to (`minslaves`, `maxslaves`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SlaveBounds {
+    pub min: Option<SlaveCount>,
+    pub max: Option<SlaveCount>,
+}
+
+impl SlaveBounds {
+    /// Why `slaves` is outside the bounds, naming the bound; `None` within them.
+    pub fn refuse(&self, slaves: SlaveCount) -> Option<String> {
+        use super::attributes::{MAX_SLAVES, MIN_SLAVES};
+        match (self.min, self.max) {
+            (Some(min), _) if slaves < min => Some(format!(
+                "at least {} slaves ({MIN_SLAVES}), got {}",
+                min.get(),
+                slaves.get()
+            )),
+            (_, Some(max)) if slaves > max => Some(format!(
+                "at most {} slaves ({MAX_SLAVES}), got {}",
+                max.get(),
+                slaves.get()
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// The original's `icclab.disco.components.heat.*` values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Infrastructure {
@@ -67,6 +94,28 @@ pub struct Infrastructure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resize_outside_the_bounds_names_the_bound() {
+        let count = |n| SlaveCount::new(n).expect("count");
+        let bounds = SlaveBounds {
+            min: Some(count(1)),
+            max: Some(count(4)),
+        };
+        assert_eq!(bounds.refuse(count(1)), None);
+        assert_eq!(bounds.refuse(count(4)), None);
+        let low = bounds.refuse(count(0)).expect("below");
+        assert!(
+            low.contains("at least 1") && low.contains("minslaves"),
+            "{low}"
+        );
+        let high = bounds.refuse(count(5)).expect("above");
+        assert!(
+            high.contains("at most 4") && high.contains("maxslaves"),
+            "{high}"
+        );
+        assert_eq!(SlaveBounds::default().refuse(count(100)), None);
+    }
 
     #[test]
     fn a_slave_count_stays_within_its_bounds() {

@@ -17,8 +17,8 @@ pub mod state;
 pub mod text;
 
 pub use ids::{ClusterId, ClusterName, ComponentName, TenantId};
-pub use infrastructure::{Infrastructure, SlaveCount};
+pub use infrastructure::{Infrastructure, SlaveBounds, SlaveCount};
 pub use provider::ProviderKind;
 pub use report::{Report, ReportStatus};
 pub use scalar::Scalar;
-pub use state::{ClusterState, Transition};
+pub use state::{ClusterState, Resize, Transition};

@@ -31,10 +31,12 @@ pub enum ClusterState {
     Stopped,
     /// A start in progress: its components come back and pass their checks.
     Starting,
+    /// A resize in progress: slaves are being added, or decommissioned and removed.
+    Scaling,
 }
 
 impl ClusterState {
-    pub const ALL: [ClusterState; 10] = [
+    pub const ALL: [ClusterState; 11] = [
         ClusterState::Pending,
         ClusterState::Deploying,
         ClusterState::Installing,
@@ -45,6 +47,7 @@ impl ClusterState {
         ClusterState::Stopping,
         ClusterState::Stopped,
         ClusterState::Starting,
+        ClusterState::Scaling,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +62,7 @@ impl ClusterState {
             ClusterState::Stopping => "stopping",
             ClusterState::Stopped => "stopped",
             ClusterState::Starting => "starting",
+            ClusterState::Scaling => "scaling",
         }
     }
 
@@ -79,6 +83,7 @@ impl ClusterState {
             ClusterState::Stopping => "suspending",
             ClusterState::Stopped => "suspended",
             ClusterState::Starting => "resuming",
+            ClusterState::Scaling => "scaling",
         }
     }
 
@@ -101,6 +106,8 @@ impl ClusterState {
             (Mover::Stop, Stopping, Stopped | Failed) => true,
             (Mover::StartRequest, Stopped, Starting) => true,
             (Mover::Start, Starting, Ready | Failed) => true,
+            (Mover::ScaleRequest, Ready, Scaling) => true,
+            (Mover::Scale, Scaling, Ready | Failed) => true,
             // A delete may interrupt anything but a delete.
             (Mover::DeleteRequest, _, Deleting) => true,
             // Failed: a DELETE again tries again.
@@ -139,10 +146,14 @@ pub enum Mover {
     StartRequest,
     /// The start job: from starting.
     Start,
+    /// A user's resize: from ready.
+    ScaleRequest,
+    /// The scale job: from scaling.
+    Scale,
 }
 
 impl Mover {
-    pub const ALL: [Mover; 8] = [
+    pub const ALL: [Mover; 10] = [
         Mover::Deploy,
         Mover::DeleteRequest,
         Mover::Delete,
@@ -151,6 +162,8 @@ impl Mover {
         Mover::Stop,
         Mover::StartRequest,
         Mover::Start,
+        Mover::ScaleRequest,
+        Mover::Scale,
     ];
 
     /// Whether a cluster in `state` is this mover's to move.
@@ -160,10 +173,11 @@ impl Mover {
             Mover::Deploy => state.is_deploying(),
             Mover::DeleteRequest => !matches!(state, Deleting | Deleted),
             Mover::Delete => state == Deleting,
-            Mover::Watcher | Mover::StopRequest => state == Ready,
+            Mover::Watcher | Mover::StopRequest | Mover::ScaleRequest => state == Ready,
             Mover::Stop => state == Stopping,
             Mover::StartRequest => state == Stopped,
             Mover::Start => state == Starting,
+            Mover::Scale => state == Scaling,
         }
     }
 }
@@ -176,6 +190,15 @@ pub struct Transition {
     pub to: ClusterState,
     pub reason: String,
     pub at: DateTime<Utc>,
+    /// The move into scaling records the resize it begins.
+    pub resize: Option<Resize>,
+}
+
+/// A change of a cluster's number of slaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resize {
+    pub from: u16,
+    pub to: u16,
 }
 
 impl fmt::Display for ClusterState {
@@ -225,7 +248,7 @@ mod tests {
             .filter(|(from, _)| *from == Ready)
             .map(|(_, to)| to)
             .collect();
-        assert_eq!(allowed, vec![Failed, Deleting, Stopping]);
+        assert_eq!(allowed, vec![Failed, Deleting, Stopping, Scaling]);
     }
 
     #[test]

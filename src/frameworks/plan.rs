@@ -60,6 +60,21 @@ impl Plan {
             .map_or(0, |g| g.count)
     }
 
+    /// Sets the number of slaves (a resize).
+    pub fn set_slave_count(&mut self, count: u16) {
+        match self
+            .node_groups
+            .iter_mut()
+            .find(|g| g.group == NodeGroup::Slaves)
+        {
+            Some(group) => group.count = count,
+            None => self.node_groups.push(PlannedGroup {
+                group: NodeGroup::Slaves,
+                count,
+            }),
+        }
+    }
+
     /// The nodes as scripts, reports and the task tree name them: `master`, `slaves:1`, ...
     pub fn node_names(&self) -> Vec<String> {
         std::iter::once("master".to_string())

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ClusterName, ComponentName, Infrastructure, ProviderKind, Scalar, SlaveCount};
+use crate::domain::{
+    ClusterName, ComponentName, Infrastructure, ProviderKind, Scalar, SlaveBounds, SlaveCount,
+};
 
 /// A component the request asked for, with the parameters given with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +23,11 @@ pub struct PlanRequest {
     pub name: ClusterName,
     pub provider: ProviderKind,
     pub slaves: SlaveCount,
+    /// The fewest and most slaves a scale may leave (`minslaves`, `maxslaves`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_slaves: Option<SlaveCount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_slaves: Option<SlaveCount>,
     pub infrastructure: Infrastructure,
     /// The components asked for, in request order.
     pub components: Vec<ComponentRequest>,
@@ -33,6 +40,14 @@ pub struct PlanRequest {
 }
 
 impl PlanRequest {
+    /// The bounds a scale keeps to.
+    pub fn bounds(&self) -> SlaveBounds {
+        SlaveBounds {
+            min: self.min_slaves,
+            max: self.max_slaves,
+        }
+    }
+
     /// The names of the requested components, in request order.
     pub fn component_names(&self) -> Vec<&str> {
         self.components.iter().map(|c| c.name.as_str()).collect()

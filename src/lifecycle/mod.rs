@@ -15,6 +15,7 @@ pub mod create;
 mod delete;
 mod deploy;
 mod operate;
+pub mod scale;
 mod watcher;
 
 use std::collections::HashMap;
@@ -204,6 +205,7 @@ impl Lifecycle {
             JobKind::Delete => self.delete(&job).await,
             JobKind::Stop => self.stop_cluster(&job).await,
             JobKind::Start => self.start_cluster(&job).await,
+            JobKind::Scale => self.scale_cluster(&job).await,
         };
         // A transient error on the last attempt allowed is a failure like any other.
         let attempts = job.attempts + 1;

@@ -7,7 +7,7 @@
 use chrono::Utc;
 
 use super::{Attempt, Lifecycle, Stop, cancelled};
-use crate::domain::ClusterState;
+use crate::domain::{ClusterState, Resize};
 use crate::providers::{Progress, ProviderError, Suspension};
 use crate::store::{Job, JobOutcome, StoreError};
 
@@ -63,6 +63,19 @@ impl Lifecycle {
     }
 
     pub(super) async fn start_cluster(&self, job: &Job) -> Result<Attempt, StoreError> {
+        self.run_to_ready(job, Change::Start).await
+    }
+
+    pub(super) async fn scale_cluster(&self, job: &Job) -> Result<Attempt, StoreError> {
+        let Some(resize) = self.inner.store.latest_resize(job.cluster_id).await? else {
+            return Ok(cancelled("no resize is recorded for the cluster"));
+        };
+        self.run_to_ready(job, Change::Scale(resize)).await
+    }
+
+    /// A start or a scale: asks the provider, then follows it until the cluster is ready
+    /// (or failed), as a deploy follows its provider.
+    async fn run_to_ready(&self, job: &Job, change: Change) -> Result<Attempt, StoreError> {
         let (cluster, provider) = match self.target(job).await? {
             Ok(found) => found,
             Err(attempt) => return Ok(attempt),
@@ -73,30 +86,28 @@ impl Lifecycle {
             Ok(composition) => composition,
             Err(reason) => return self.fail(job, reason, Stop::Nothing).await,
         };
+        let (working, doing, done) = change.words();
         let started = std::time::Instant::now();
-        let mut progress = provider.resume(&cluster, &composition).await;
+        let mut progress = match change {
+            Change::Start => provider.resume(&cluster, &composition).await,
+            Change::Scale(resize) => provider.resize(&cluster, resize, &composition).await,
+        };
         let mut last_reason = None;
         loop {
             let (state, reason, outputs) = match progress {
-                Ok(Progress::Ready(outputs)) => (
-                    ClusterState::Ready,
-                    "every component is up again".to_string(),
-                    outputs,
-                ),
+                Ok(Progress::Ready(outputs)) => (ClusterState::Ready, done.to_string(), outputs),
                 Ok(Progress::Failed { reason, outputs }) => (
                     ClusterState::Failed,
-                    format!("start failed: {reason}"),
+                    format!("{doing} failed: {reason}"),
                     outputs,
                 ),
-                Ok(Progress::Deploying(outputs) | Progress::Installing(outputs)) => (
-                    ClusterState::Starting,
-                    "starting the components".to_string(),
-                    outputs,
-                ),
+                Ok(Progress::Deploying(outputs) | Progress::Installing(outputs)) => {
+                    (working, change.progress(), outputs)
+                }
                 Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
                 Err(ProviderError::Permanent(reason)) => {
                     return self
-                        .fail(job, format!("start failed: {reason}"), Stop::WhatRuns)
+                        .fail(job, format!("{doing} failed: {reason}"), Stop::WhatRuns)
                         .await;
                 }
             };
@@ -105,15 +116,15 @@ impl Lifecycle {
                     .transition(cluster.id, job.kind.mover(), state, &reason, Some(outputs))
                     .await?
                 {
-                    return Ok(cancelled(
-                        "the cluster moved on (deleted?) during its start",
-                    ));
+                    return Ok(cancelled(&format!(
+                        "the cluster moved on (deleted?) during its {doing}"
+                    )));
                 }
                 match state {
                     ClusterState::Ready => return Ok(Attempt::Finished(JobOutcome::Done, reason)),
                     ClusterState::Failed => {
                         if let Err(e) = provider.stop(&cluster).await {
-                            tracing::warn!(cluster = %cluster.id, error = %e, "stopping what a failed start left running");
+                            tracing::warn!(cluster = %cluster.id, error = %e, "stopping what a failed {doing} left running");
                         }
                         return Ok(Attempt::Finished(JobOutcome::Failed, reason));
                     }
@@ -123,18 +134,58 @@ impl Lifecycle {
             }
             if Utc::now() > deadline {
                 let reason = format!(
-                    "start failed: not finished within {} s",
+                    "{doing} failed: not finished within {} s",
                     self.inner.settings.deploy_timeout_secs
                 );
                 return self.fail(job, reason, Stop::WhatRuns).await;
             }
             self.pause(started.elapsed(), provider.as_ref()).await;
             let Some(now) = self.still_its(job).await? else {
-                return Ok(cancelled(
-                    "the cluster moved on (deleted?) during its start",
-                ));
+                return Ok(cancelled(&format!(
+                    "the cluster moved on (deleted?) during its {doing}"
+                )));
             };
-            progress = provider.observe_resume(&now).await;
+            progress = match change {
+                Change::Start => provider.observe_resume(&now).await,
+                Change::Scale(resize) => provider.observe_resize(&now, resize).await,
+            };
+        }
+    }
+}
+
+/// What brings a cluster to ready again.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    Start,
+    Scale(Resize),
+}
+
+impl Change {
+    /// The state it works in, its name in reasons, and the reason once done.
+    fn words(self) -> (ClusterState, &'static str, &'static str) {
+        match self {
+            Change::Start => (
+                ClusterState::Starting,
+                "start",
+                "every component is up again",
+            ),
+            Change::Scale(_) => (
+                ClusterState::Scaling,
+                "scale",
+                "every component is up on the resized cluster",
+            ),
+        }
+    }
+
+    fn progress(self) -> String {
+        match self {
+            Change::Start => "starting the components".to_string(),
+            Change::Scale(Resize { from, to }) if to > from => {
+                format!("scaling from {from} to {to} slaves: installing the new slaves")
+            }
+            Change::Scale(Resize { from, to }) => {
+                format!("scaling from {from} to {to} slaves: decommissioning the leaving slaves")
+            }
         }
     }
 }

@@ -33,6 +33,9 @@ pub struct ActionSpec {
     pub term: String,
     pub scheme: String,
     pub title: String,
+    /// The attributes the action takes.
+    #[serde(default)]
+    pub attributes: Vec<String>,
 }
 
 impl ActionSpec {

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use super::{Progress, Provider, ProviderError, Suspension, Teardown};
 use crate::cluster::{Cluster, Outputs};
 use crate::compose::Composition;
-use crate::domain::{ClusterId, ProviderKind, TenantId};
+use crate::domain::{ClusterId, ProviderKind, Resize, TenantId};
 
 /// The provider's own files, beside the tenants' directories: a tenant directory's name
 /// never starts with a dot.
@@ -270,6 +270,20 @@ impl Provider for FileProvider {
             Ok(Progress::Ready(target.outputs()))
         })
         .await
+    }
+
+    fn resizes(&self) -> bool {
+        true
+    }
+
+    /// The template of the resized cluster replaces the one written.
+    async fn resize(
+        &self,
+        cluster: &Cluster,
+        _resize: Resize,
+        composition: &Composition,
+    ) -> Result<Progress, ProviderError> {
+        self.deploy(cluster, composition).await
     }
 
     /// Nothing runs: a stop has nothing to stop, and the template stays.

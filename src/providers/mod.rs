@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use crate::auth::Identity;
 use crate::cluster::{Cluster, Delegation, Outputs};
 use crate::compose::Composition;
-use crate::domain::{ClusterId, ProviderKind};
+use crate::domain::{ClusterId, ProviderKind, Resize};
 use crate::frameworks::plan::Plan;
 
 /// Where a deployment stands, as the provider sees it.
@@ -162,6 +162,35 @@ pub trait Provider: Send + Sync {
 
     /// Where the start stands now.
     async fn observe_resume(&self, cluster: &Cluster) -> Result<Progress, ProviderError> {
+        self.observe(cluster).await
+    }
+
+    /// Whether the provider can resize a running cluster (`?action=scale`).
+    fn resizes(&self) -> bool {
+        false
+    }
+
+    /// Resizes a ready cluster from `resize.from` slaves to its plan's `resize.to`: new
+    /// slaves run the whole node script, leaving ones their decommission steps and then
+    /// go (the highest-numbered first). Ready once every node passes its checks.
+    async fn resize(
+        &self,
+        _cluster: &Cluster,
+        _resize: Resize,
+        _composition: &Composition,
+    ) -> Result<Progress, ProviderError> {
+        Err(ProviderError::Permanent(format!(
+            "the {} provider cannot resize a cluster",
+            self.kind()
+        )))
+    }
+
+    /// Where the resize stands now.
+    async fn observe_resize(
+        &self,
+        cluster: &Cluster,
+        _resize: Resize,
+    ) -> Result<Progress, ProviderError> {
         self.observe(cluster).await
     }
 

@@ -13,7 +13,7 @@ use super::rows::{
 use super::{Store, StoreError};
 use crate::cluster::{Cluster, Outputs};
 use crate::domain::state::Mover;
-use crate::domain::{ClusterId, ClusterState, TenantId, Transition};
+use crate::domain::{ClusterId, ClusterState, Resize, SlaveCount, TenantId, Transition};
 
 impl Store {
     /// Stores a new cluster, pending, with its deploy job unless it is staged.
@@ -197,6 +197,73 @@ impl Store {
         .inspect(|_| self.notifier.notify(id))
     }
 
+    /// Resizes a ready cluster to `slaves`: its plan and spec say the new count, it moves
+    /// to scaling with the resize recorded on that move, and the scale job is queued, in
+    /// one transaction. `None` when the tenant has no such cluster; `WrongState`,
+    /// changing nothing, when it is not ready. The caller checked the count's bounds.
+    pub async fn request_scale(
+        &self,
+        tenant: &TenantId,
+        id: ClusterId,
+        slaves: SlaveCount,
+    ) -> Result<Option<Cluster>, StoreError> {
+        let tenant = tenant.clone();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(mut cluster) = find_cluster(&tx, Some(&tenant), id)? else {
+                return Ok(None);
+            };
+            if !cluster
+                .state
+                .can_move_to(ClusterState::Scaling, Mover::ScaleRequest)
+                || job_queued(&tx, id, JobKind::Scale)?
+            {
+                return Err(StoreError::WrongState {
+                    state: cluster.state,
+                    action: "scale",
+                    needed: "ready",
+                });
+            }
+            let resize = Resize {
+                from: cluster.plan.slave_count(),
+                to: slaves.get(),
+            };
+            cluster.plan.set_slave_count(resize.to);
+            cluster.spec.resize(slaves);
+            tx.execute(
+                "UPDATE clusters SET plan = ?2, spec = ?3 WHERE id = ?1",
+                params![
+                    id.to_string(),
+                    to_json(&cluster.plan)?,
+                    to_json(&cluster.spec)?
+                ],
+            )?;
+            let reason = format!("scaling from {} to {} slaves", resize.from, resize.to);
+            move_state(&tx, &cluster, ClusterState::Scaling, &reason)?;
+            tx.execute(
+                "UPDATE transitions SET resize_from = ?2, resize_to = ?3 \
+                 WHERE id = (SELECT MAX(id) FROM transitions WHERE cluster_id = ?1)",
+                params![id.to_string(), resize.from, resize.to],
+            )?;
+            enqueue(&tx, id, JobKind::Scale)?;
+            let cluster = find_cluster(&tx, Some(&tenant), id)?;
+            tx.commit()?;
+            Ok(cluster)
+        })
+        .await
+        .inspect(|_| self.notifier.notify(id))
+    }
+
+    /// The resize the cluster's latest move into scaling began.
+    pub async fn latest_resize(&self, id: ClusterId) -> Result<Option<Resize>, StoreError> {
+        Ok(self
+            .transitions(id)
+            .await?
+            .into_iter()
+            .rev()
+            .find_map(|t| t.resize))
+    }
+
     /// Queues the deploy of a staged (pending) cluster. `None` when there is no such cluster.
     pub async fn request_deploy(
         &self,
@@ -312,7 +379,8 @@ impl Store {
     pub async fn transitions(&self, id: ClusterId) -> Result<Vec<Transition>, StoreError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT from_state, to_state, reason, at FROM transitions WHERE cluster_id = ?1 ORDER BY id",
+                "SELECT from_state, to_state, reason, at, resize_from, resize_to FROM transitions \
+                 WHERE cluster_id = ?1 ORDER BY id",
             )?;
             let rows = stmt.query_map(params![id.to_string()], |row| {
                 Ok((
@@ -320,19 +388,28 @@ impl Store {
                     row.get::<_, String>(1)?,
                     row.get::<_, String>(2)?,
                     row.get::<_, String>(3)?,
+                    row.get::<_, Option<u16>>(4)?,
+                    row.get::<_, Option<u16>>(5)?,
                 ))
             })?;
             rows.map(|row| {
-                let (from, to, reason, at) = row?;
+                let (from, to, reason, at, resize_from, resize_to) = row?;
                 let corrupt = |problem: String| StoreError::Corrupt {
                     id: id.to_string(),
                     problem,
                 };
                 Ok(Transition {
-                    from: from.as_deref().map(parse_state).transpose().map_err(corrupt)?,
+                    from: from
+                        .as_deref()
+                        .map(parse_state)
+                        .transpose()
+                        .map_err(corrupt)?,
                     to: parse_state(&to).map_err(corrupt)?,
                     reason,
                     at: parse_time(&at).map_err(corrupt)?,
+                    resize: resize_from
+                        .zip(resize_to)
+                        .map(|(from, to)| Resize { from, to }),
                 })
             })
             .collect()

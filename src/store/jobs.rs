@@ -19,14 +19,16 @@ pub enum JobKind {
     Delete,
     Stop,
     Start,
+    Scale,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 5] = [
         JobKind::Deploy,
         JobKind::Delete,
         JobKind::Stop,
         JobKind::Start,
+        JobKind::Scale,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +37,7 @@ impl JobKind {
             JobKind::Delete => "delete",
             JobKind::Stop => "stop",
             JobKind::Start => "start",
+            JobKind::Scale => "scale",
         }
     }
 
@@ -49,6 +52,7 @@ impl JobKind {
             JobKind::Delete => Mover::Delete,
             JobKind::Stop => Mover::Stop,
             JobKind::Start => Mover::Start,
+            JobKind::Scale => Mover::Scale,
         }
     }
 }

@@ -77,7 +77,7 @@ pub(super) fn migrations() -> Migrations<'static> {
         CREATE INDEX reports_of_cluster ON reports (cluster_id, id);
         "#,
         ),
-        // Jobs that operate a running cluster: stop, start (and scale, to come). SQLite
+        // Jobs that operate a running cluster: stop, start, scale. SQLite
         // cannot change a CHECK constraint in place: the table is made anew and every
         // row copied, ids (and so their order) kept.
         M::up(
@@ -98,6 +98,9 @@ pub(super) fn migrations() -> Migrations<'static> {
         DROP TABLE jobs;
         ALTER TABLE jobs_new RENAME TO jobs;
         CREATE INDEX jobs_queued ON jobs (status, run_after);
+        -- The move into scaling records the resize it begins: from and to slaves.
+        ALTER TABLE transitions ADD COLUMN resize_from INTEGER;
+        ALTER TABLE transitions ADD COLUMN resize_to INTEGER;
         "#,
         ),
     ])

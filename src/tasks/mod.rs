@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::Cluster;
-use crate::domain::{ClusterState, ProviderKind, Report, ReportStatus, Transition};
+use crate::domain::{ClusterState, ProviderKind, Report, ReportStatus, Resize, Transition};
 use crate::frameworks::catalogue::{NodeGroup, Phase};
 
 /// The longest output tail a report keeps, in bytes.
@@ -81,6 +81,7 @@ pub enum TaskKind {
     ClusterStop,
     ClusterStart,
     ClusterDelete,
+    ClusterScale,
     CreateNodesStage,
     CreateNode,
     StopNodesStage,
@@ -89,6 +90,8 @@ pub enum TaskKind {
     StartNode,
     DeleteNodesStage,
     DeleteNode,
+    DecommissionNodesStage,
+    DecommissionNode,
     /// A component step (install, configure, start) on every node that has it.
     Stage,
     /// A smoke test.
@@ -105,6 +108,7 @@ impl TaskKind {
             TaskKind::ClusterStop => "cluster_stop",
             TaskKind::ClusterStart => "cluster_start",
             TaskKind::ClusterDelete => "cluster_delete",
+            TaskKind::ClusterScale => "cluster_scale",
             TaskKind::CreateNodesStage => "create_nodes_stage",
             TaskKind::CreateNode => "create_node",
             TaskKind::StopNodesStage => "stop_nodes_stage",
@@ -113,6 +117,8 @@ impl TaskKind {
             TaskKind::StartNode => "start_node",
             TaskKind::DeleteNodesStage => "delete_nodes_stage",
             TaskKind::DeleteNode => "delete_node",
+            TaskKind::DecommissionNodesStage => "decommission_nodes_stage",
+            TaskKind::DecommissionNode => "decommission_node",
             TaskKind::Stage => "stage",
             TaskKind::ActionStage => "action_stage",
             TaskKind::ConfigureNodegroup => "configure_nodegroup",
@@ -225,9 +231,46 @@ impl Task {
     }
 }
 
+/// The nodes a task acts on.
+struct Nodes {
+    master: bool,
+    /// `slaves:1` ...
+    slaves: Vec<String>,
+}
+
+impl Nodes {
+    /// Every node of the cluster's plan.
+    fn all(cluster: &Cluster) -> Nodes {
+        Nodes {
+            master: true,
+            slaves: (1..=cluster.plan.slave_count())
+                .map(|i| format!("slaves:{i}"))
+                .collect(),
+        }
+    }
+
+    /// Slaves by number (from 1).
+    fn slaves(numbers: std::ops::RangeInclusive<u16>) -> Nodes {
+        Nodes {
+            master: false,
+            slaves: numbers.map(|i| format!("slaves:{i}")).collect(),
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        let master = self.master.then(|| "master".to_string());
+        master
+            .into_iter()
+            .chain(self.slaves.iter().cloned())
+            .collect()
+    }
+}
+
 /// One operation in the cluster's history, as its transitions bound it.
 struct Run {
     kind: TaskKind,
+    /// A scale's from and to slaves.
+    resize: Option<Resize>,
     started: Option<DateTime<Utc>>,
     ended: Option<DateTime<Utc>>,
     status: TaskStatus,
@@ -270,6 +313,7 @@ fn deploy_run(cluster: &Cluster, transitions: &[Transition]) -> Run {
     };
     Run {
         kind: TaskKind::ClusterConverge,
+        resize: None,
         started,
         ended,
         status,
@@ -290,6 +334,7 @@ fn operation_runs(cluster: &Cluster, transitions: &[Transition]) -> Vec<Run> {
             ClusterState::Stopping => (TaskKind::ClusterStop, ClusterState::Stopped),
             ClusterState::Starting => (TaskKind::ClusterStart, ClusterState::Ready),
             ClusterState::Deleting => (TaskKind::ClusterDelete, ClusterState::Deleted),
+            ClusterState::Scaling => (TaskKind::ClusterScale, ClusterState::Ready),
             _ => continue,
         };
         let end = transitions[i + 1..].iter().find(|t| t.to != begin.to);
@@ -302,6 +347,7 @@ fn operation_runs(cluster: &Cluster, transitions: &[Transition]) -> Vec<Run> {
         };
         runs.push(Run {
             kind,
+            resize: begin.resize,
             started: Some(begin.at),
             ended,
             status,
@@ -337,14 +383,15 @@ pub fn deploy_task(cluster: &Cluster, transitions: &[Transition], reports: &[Rep
     let run = deploy_run(cluster, transitions);
     let mut root = Task::new(String::new(), run.kind, run.kind.as_str(), None);
     let reports: Vec<&Report> = reports.iter().filter(|r| run.holds(r.at)).collect();
+    let nodes = Nodes::all(cluster);
     root.children.push(nodes_stage(
-        cluster,
+        &nodes,
         &run,
         &reports,
         TaskKind::CreateNodesStage,
         TaskKind::CreateNode,
     ));
-    component_stages(&mut root, cluster, &run, &reports, &Phase::ALL);
+    component_stages(&mut root, cluster, &nodes, &run, &reports, &Phase::DEPLOY);
     settle(root, &run)
 }
 
@@ -354,17 +401,41 @@ pub fn deploy_task(cluster: &Cluster, transitions: &[Transition], reports: &[Rep
 fn operation_task(cluster: &Cluster, run: &Run, reports: &[Report]) -> Task {
     let mut root = Task::new(String::new(), run.kind, run.kind.as_str(), None);
     let reports: Vec<&Report> = reports.iter().filter(|r| run.holds(r.at)).collect();
+    if let (TaskKind::ClusterScale, Some(resize)) = (run.kind, run.resize) {
+        // Out: the new slaves are made and run every step; in: the leaving ones run
+        // their decommission steps, then go.
+        let changed = Nodes::slaves((resize.from.min(resize.to) + 1)..=resize.from.max(resize.to));
+        let (stage, node, phases): (_, _, &[Phase]) = if resize.to > resize.from {
+            (
+                TaskKind::CreateNodesStage,
+                TaskKind::CreateNode,
+                &Phase::DEPLOY,
+            )
+        } else {
+            (
+                TaskKind::DecommissionNodesStage,
+                TaskKind::DecommissionNode,
+                &[Phase::Decommission],
+            )
+        };
+        root.children
+            .push(nodes_stage(&changed, run, &reports, stage, node));
+        component_stages(&mut root, cluster, &changed, run, &reports, phases);
+        return settle(root, run);
+    }
     let (stage, node) = match run.kind {
         TaskKind::ClusterStop => (TaskKind::StopNodesStage, TaskKind::StopNode),
         TaskKind::ClusterStart => (TaskKind::StartNodesStage, TaskKind::StartNode),
         _ => (TaskKind::DeleteNodesStage, TaskKind::DeleteNode),
     };
+    let nodes = Nodes::all(cluster);
     root.children
-        .push(nodes_stage(cluster, run, &reports, stage, node));
+        .push(nodes_stage(&nodes, run, &reports, stage, node));
     if run.kind == TaskKind::ClusterStart && cluster.spec.request.provider == ProviderKind::Local {
         component_stages(
             &mut root,
             cluster,
+            &nodes,
             run,
             &reports,
             &[Phase::Start, Phase::Smoke],
@@ -386,7 +457,7 @@ fn settle(mut root: Task, run: &Run) -> Task {
 /// The first stage: one task per node, done once the node reported in this run, or
 /// (for nodes that do not report) when the run says.
 fn nodes_stage(
-    cluster: &Cluster,
+    nodes: &Nodes,
     run: &Run,
     reports: &[&Report],
     stage_kind: TaskKind,
@@ -399,7 +470,7 @@ fn nodes_stage(
     // Only a deploy's and a local start's nodes report as they come up.
     let nodes_report = run.kind == TaskKind::ClusterConverge || run.kind == TaskKind::ClusterStart;
     let mut stage = Task::new("1".into(), stage_kind, stage_kind.as_str(), None);
-    for (i, node) in cluster.plan.node_names().iter().enumerate() {
+    for (i, node) in nodes.names().iter().enumerate() {
         let mut task = Task::new(
             format!("1.{}", i + 1),
             node_kind,
@@ -445,12 +516,12 @@ fn nodes_stage(
 fn component_stages(
     root: &mut Task,
     cluster: &Cluster,
+    nodes: &Nodes,
     run: &Run,
     reports: &[&Report],
     phases: &[Phase],
 ) {
     let plan = &cluster.plan;
-    let nodes = plan.node_names();
     // The reports of each (node, stage).
     let mut latest: BTreeMap<(&str, &str), Vec<&Report>> = BTreeMap::new();
     for report in reports {
@@ -538,7 +609,7 @@ fn component_stages(
             task
         };
         let slaves_script = script(NodeGroup::Slaves);
-        if slaves_script.is_some() && plan.slave_count() > 0 {
+        if slaves_script.is_some() && !nodes.slaves.is_empty() {
             let group_number = format!("{number}.{}", stage.children.len() + 1);
             let mut group = Task::new(
                 group_number.clone(),
@@ -546,7 +617,7 @@ fn component_stages(
                 "configure_nodegroup",
                 Some("slaves".to_string()),
             );
-            for (i, node) in nodes.iter().skip(1).enumerate() {
+            for (i, node) in nodes.slaves.iter().enumerate() {
                 group.children.push(leaf(
                     format!("{group_number}.{}", i + 1),
                     node,
@@ -555,7 +626,7 @@ fn component_stages(
             }
             stage.children.push(group);
         }
-        if let Some(master_script) = script(NodeGroup::Master) {
+        if let Some(master_script) = script(NodeGroup::Master).filter(|_| nodes.master) {
             let leaf_number = format!("{number}.{}", stage.children.len() + 1);
             stage
                 .children

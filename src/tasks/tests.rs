@@ -26,6 +26,7 @@ fn transition(to: ClusterState, at: i64) -> Transition {
         to,
         reason: String::new(),
         at: t(at),
+        resize: None,
     }
 }
 

@@ -170,6 +170,43 @@ fn every_local_node_script_passes_bash_n_and_shellcheck() {
             }
             shellcheck(script, &format!("{components:?} local {group}"));
         }
+        // The scripts of the builder of environments, a start and a scale-in.
+        for (what, script) in ["master", "slaves"]
+            .iter()
+            .zip(&composition.install_scripts)
+            .map(|(g, s)| (format!("install {g}"), s))
+            .chain(
+                ["master", "slaves"]
+                    .iter()
+                    .zip(&composition.restart_scripts)
+                    .map(|(g, s)| (format!("restart {g}"), s)),
+            )
+            .chain(
+                composition
+                    .decommission_script
+                    .iter()
+                    .map(|s| ("decommission".to_string(), s)),
+            )
+        {
+            shellcheck(script, &format!("{components:?} local {what}"));
+        }
+        assert_eq!(
+            composition.decommission_script.is_some(),
+            components.contains(&"dask".to_string()),
+            "{components:?}: only dask decommissions its slaves"
+        );
+        if let Some(script) = &composition.decommission_script {
+            assert!(script.contains("(dask/local/decommission-slave.sh)"));
+            assert!(
+                !script.contains("(dask/local/install.sh)"),
+                "decommission steps only"
+            );
+        }
+        assert!(
+            !composition.master_script.contains("decommission-slave.sh")
+                && !composition.slave_script.contains("decommission-slave.sh"),
+            "a deploy does not decommission"
+        );
     }
 }
 

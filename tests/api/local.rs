@@ -794,3 +794,263 @@ async fn a_stop_and_a_start_cut_short_by_sigkill_finish_after_the_restart() {
     let cluster_dir = dir.path().join("local").join(&id);
     delete_and_check_nothing_left(&client, &location, &cluster_dir).await;
 }
+
+/// The workers the Spark master lists as ALIVE, by host.
+async fn alive_spark_workers(master: &str) -> BTreeSet<String> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let state: serde_json::Value = client
+        .get(format!("http://{master}:8080/json/"))
+        .send()
+        .await
+        .expect("the Spark master answers")
+        .json()
+        .await
+        .expect("json");
+    state["workers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|w| w["state"] == "ALIVE")
+        .filter_map(|w| w["host"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_spark_cluster_scaled_out_runs_on_every_new_worker_and_scaled_in_leaves_none_behind() {
+    use crate::cli::ok;
+    let app = spawn_local_app().await;
+    ok(
+        &app,
+        &[
+            "deploy",
+            "elastic",
+            "--components",
+            "spark",
+            "--slaves",
+            "1",
+        ],
+    )
+    .await;
+    let location = app.listing().await.into_iter().next().expect("the cluster");
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    let before = wait_ready(&app.client, &location).await;
+    let master = value(&before, "external_ip");
+    let prefix = master.trim_end_matches(".10").to_string();
+    let dir = local_dir(&app, &location);
+    let first_worker = record_of(&dir.join("nodes/slave-1/pids/spark-worker"));
+
+    let scaled = ok(&app, &["scale", "elastic", "--slaves", "3", "--wait"]).await;
+    assert!(scaled.contains("elastic: ready"), "{scaled}");
+    let workers: BTreeSet<String> = (11..=13).map(|i| format!("{prefix}.{i}")).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while alive_spark_workers(&master).await != workers {
+        assert!(
+            Instant::now() < deadline,
+            "the master never listed {workers:?} ALIVE"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        first_worker.is_alive(),
+        "the first worker ran on, untouched"
+    );
+    let after = wait_ready(&app.client, &location).await;
+    assert_eq!(
+        value(&after, "icclab.disco.slave_ips").split(',').count(),
+        3
+    );
+
+    let spark_venv = venv(&app, "spark-3.5.3");
+    let spark_home = python(
+        &spark_venv,
+        "import os, pyspark; print(os.path.dirname(pyspark.__file__))",
+        &[],
+        &[],
+    )
+    .trim()
+    .to_string();
+    let environment = [
+        ("SPARK_HOME", spark_home),
+        (
+            "PYSPARK_PYTHON",
+            spark_venv.join("bin/python").display().to_string(),
+        ),
+        (
+            "SPARK_CONF_DIR",
+            dir.join("shared/spark/client").display().to_string(),
+        ),
+    ];
+    let output = python(
+        &spark_venv,
+        SPARK_JOB,
+        &[&format!("spark://{master}:7077")],
+        &environment,
+    );
+    let hosts: BTreeSet<String> = output
+        .lines()
+        .find_map(|l| l.strip_prefix("hosts "))
+        .expect("hosts line")
+        .split(' ')
+        .map(str::to_string)
+        .collect();
+    assert_eq!(hosts, workers, "the job's tasks ran on every worker");
+    let leaving: Vec<ProcessRecord> = ["slave-2", "slave-3"]
+        .iter()
+        .map(|node| record_of(&dir.join(format!("nodes/{node}/pids/spark-worker"))))
+        .collect();
+
+    // In, through the API: the highest-numbered slaves go.
+    let response = app
+        .client
+        .post(format!("{location}?action=scale"))
+        .header("Category", crate::helpers::CATEGORY)
+        .header(
+            "X-OCCI-Attribute",
+            "icclab.disco.components.heat.slavecount=1",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    wait_state(&app.client, &location, "scaling").await;
+    let after = wait_ready(&app.client, &location).await;
+    assert_eq!(
+        value(&after, "icclab.disco.slave_ips"),
+        format!("{prefix}.11")
+    );
+    for record in &leaving {
+        assert!(!record.is_alive(), "a removed slave's worker runs on");
+    }
+    assert!(!dir.join("nodes/slave-2").exists() && !dir.join("nodes/slave-3").exists());
+    assert!(first_worker.is_alive(), "the slave that stays runs on");
+    let one: BTreeSet<String> = [format!("{prefix}.11")].into();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while alive_spark_workers(&master).await != one {
+        assert!(
+            Instant::now() < deadline,
+            "the master still lists the removed workers ALIVE"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let history = ok(&app, &["task-status", "elastic", "--all"]).await;
+    assert_eq!(history.matches("cluster_scale").count(), 2, "{history}");
+    let shrink = ok(&app, &["task-status", "elastic"]).await;
+    assert!(
+        shrink.contains("decommission_nodes_stage") && shrink.contains("slaves:3"),
+        "{shrink}"
+    );
+
+    delete_and_check_nothing_left(&app.client, &location, &dir).await;
+}
+
+fn record_of(path: &Path) -> ProcessRecord {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ProcessRecord::parse(&text).expect("a record")
+}
+
+/// Holds data on one worker, waits for a line on stdin, then says where the data is
+/// and whether it is whole.
+const DASK_HOLDER: &str = r#"
+import sys
+from dask.distributed import Client
+scheduler, worker = sys.argv[1], sys.argv[2]
+with Client(scheduler, timeout="60s") as client:
+    [held] = client.scatter([list(range(100000))], workers=[worker])
+    print("held", sorted(client.who_has([held])[held.key]), flush=True)
+    sys.stdin.readline()
+    print("after", sum(held.result(timeout=60)), sorted(client.who_has([held])[held.key]), flush=True)
+"#;
+
+#[tokio::test]
+async fn a_dask_cluster_scaled_in_keeps_the_data_its_leaving_worker_held() {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+    let app = spawn_local_app().await;
+    let location = app
+        .create_ok(
+            "icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.components.heat.slavecount=2",
+        )
+        .await;
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    let attributes = wait_ready(&app.client, &location).await;
+    let master = value(&attributes, "external_ip");
+    let prefix = master.trim_end_matches(".10");
+    let leaving = format!("tls://{prefix}.12:8788");
+    let staying = format!("tls://{prefix}.11:8788");
+    let dask_venv = std::fs::read_dir(&app.settings.provider.local.venv_dir)
+        .expect("environments")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("dask-"))
+        })
+        .expect("the dask environment");
+    let config = local_dir(&app, &location).join("shared/dask/config");
+    let mut holder = tokio::process::Command::new(dask_venv.join("bin/python"))
+        .args(["-c", DASK_HOLDER, &format!("tls://{master}:8786"), &leaving])
+        .env("DASK_CONFIG", &config)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python runs");
+    let mut lines = tokio::io::BufReader::new(holder.stdout.take().expect("stdout")).lines();
+    let held = lines.next_line().await.expect("read").expect("a line");
+    assert_eq!(
+        held,
+        format!("held ['{leaving}']"),
+        "the data is on the leaving worker"
+    );
+
+    let response = app
+        .client
+        .post(format!("{location}?action=scale"))
+        .header("Category", crate::helpers::CATEGORY)
+        .header(
+            "X-OCCI-Attribute",
+            "icclab.disco.components.heat.slavecount=1",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    wait_state(&app.client, &location, "scaling").await;
+    wait_ready(&app.client, &location).await;
+    assert!(!local_dir(&app, &location).join("nodes/slave-2").exists());
+
+    let mut stdin = holder.stdin.take().expect("stdin");
+    stdin.write_all(b"go\n").await.expect("write");
+    let after = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
+        .await
+        .expect("the holder answers")
+        .expect("read")
+        .expect("a line");
+    assert_eq!(
+        after,
+        format!("after 4999950000 ['{staying}']"),
+        "the data moved to the worker that stays"
+    );
+    let shrink = app
+        .client
+        .get(format!("{location}/tasks"))
+        .header("Accept", "text/plain")
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        shrink.contains("dask decommission") && shrink.contains("slaves:2"),
+        "{shrink}"
+    );
+    drop(stdin);
+    let _ = holder.wait().await;
+    delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
+}

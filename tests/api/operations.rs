@@ -78,7 +78,7 @@ async fn a_ready_cluster_stops_and_starts_again_and_each_is_a_task_of_its_histor
     let app = spawn_app().await;
     let location = app.create_ok(SPARK).await;
     wait_for(&app, &location, "ready").await;
-    assert_eq!(offered(&app, &location).await, vec!["stop"]);
+    assert_eq!(offered(&app, &location).await, vec!["stop", "scale"]);
 
     let (status, body) = action(&app, &location, "stop", None).await;
     assert_eq!(status, 200, "{body}");
@@ -215,4 +215,182 @@ async fn a_refused_operation_says_why_and_changes_nothing() {
             "{term} not in the query interface:\n{query}"
         );
     }
+}
+
+async fn scale(app: &TestApp, location: &str, attributes: &str, action: bool) -> (u16, String) {
+    let url = if action {
+        format!("{location}?action=scale")
+    } else {
+        location.to_string()
+    };
+    let response = app
+        .client
+        .post(url)
+        .header("Category", CATEGORY)
+        .header("X-OCCI-Attribute", attributes)
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+async fn slaves_of(app: &TestApp, location: &str) -> String {
+    app.attributes(location)
+        .await
+        .expect("the cluster")
+        .into_iter()
+        .find(|(name, _)| name == "icclab.disco.components.heat.slavecount")
+        .map(|(_, value)| value)
+        .expect("a slave count")
+}
+
+const SLAVES: &str = "icclab.disco.components.heat.slavecount";
+
+#[tokio::test]
+async fn a_ready_cluster_scales_within_its_bounds_by_action_or_partial_update() {
+    let app = spawn_app().await;
+    let location = app
+        .create_ok(&format!(
+            "{SPARK},{SLAVES}=2,icclab.disco.components.heat.minslaves=1,icclab.disco.components.heat.maxslaves=4"
+        ))
+        .await;
+    wait_for(&app, &location, "ready").await;
+    assert!(
+        offered(&app, &location)
+            .await
+            .contains(&"scale".to_string())
+    );
+    let id: disco::domain::ClusterId = location
+        .rsplit('/')
+        .next()
+        .expect("id")
+        .parse()
+        .expect("id");
+    let transitions = app.store.transitions(id).await.expect("transitions").len();
+
+    for (attributes, status, words) in [
+        (
+            format!("{SLAVES}=5"),
+            400,
+            "at most 4 slaves (icclab.disco.components.heat.maxslaves), got 5",
+        ),
+        (
+            format!("{SLAVES}=0"),
+            400,
+            "at least 1 slaves (icclab.disco.components.heat.minslaves), got 0",
+        ),
+        (format!("{SLAVES}=-1"), 400, SLAVES),
+        (format!("{SLAVES}=1000000"), 400, SLAVES),
+        (
+            format!("{SLAVES}=\"3\""),
+            400,
+            "an integer number of slaves",
+        ),
+        (format!("{SLAVES}=2.5"), 400, "an integer number of slaves"),
+        (
+            format!("{SLAVES}=3,icclab.disco.components.heat.masterimage=\"other\""),
+            400,
+            "only icclab.disco.components.heat.slavecount changes",
+        ),
+    ] {
+        let (got, body) = scale(&app, &location, &attributes, true).await;
+        assert_eq!(got, status, "{attributes}: {body}");
+        assert!(body.contains(words), "{attributes}: {body}");
+    }
+    let (got, body) = action(&app, &location, "scale", None).await;
+    assert_eq!(got, 400, "a scale without a count: {body}");
+    assert!(body.contains(SLAVES), "{body}");
+    let (got, body) = scale(&app, &location, &format!("{SLAVES}=3"), true).await;
+    let _ = body;
+    assert_eq!(got, 200);
+    wait_for(&app, &location, "ready").await;
+    assert_eq!(slaves_of(&app, &location).await, "3");
+    let (_, plan) = json(&app, &format!("{location}/plan")).await;
+    let slaves = plan["node_groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["group"] == "slaves")
+        .map(|g| g["count"].clone());
+    assert_eq!(slaves, Some(serde_json::json!(3)));
+    assert!(
+        app.store.transitions(id).await.expect("transitions").len() > transitions,
+        "the refusals changed nothing, the scale moved it"
+    );
+
+    // A partial update of the cluster carrying the new count is a scale too.
+    let (got, body) = scale(&app, &location, &format!("{SLAVES}=4"), false).await;
+    assert_eq!(got, 200, "{body}");
+    wait_for(&app, &location, "ready").await;
+    assert_eq!(slaves_of(&app, &location).await, "4");
+    let (got, body) = scale(&app, &location, "icclab.disco.name=\"renamed\"", false).await;
+    assert_eq!(got, 400, "{body}");
+
+    let (_, history) = json(&app, &format!("{location}/tasks?all=true")).await;
+    let types: Vec<&str> = history
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|t| t["type"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        types,
+        ["cluster_converge", "cluster_scale", "cluster_scale"]
+    );
+    let (_, grow) = json(&app, &format!("{location}/tasks?task=2")).await;
+    assert_eq!(grow["children"][0]["name"], "create_nodes_stage");
+    let made: Vec<&str> = grow["children"][0]["children"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["node"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(made, ["slaves:3"], "only the new slave is made");
+
+    // Another tenant's cluster is none; a stopped one waits for its start.
+    let response = app
+        .client
+        .post(format!("{location}?action=scale"))
+        .header("Category", CATEGORY)
+        .header("X-OCCI-Attribute", format!("{SLAVES}=2"))
+        .header("X-Tenant-Name", "someone-else")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 404);
+    let (got, _) = action(&app, &location, "stop", None).await;
+    assert_eq!(got, 200);
+    wait_for(&app, &location, "stopped").await;
+    let (got, body) = scale(&app, &location, &format!("{SLAVES}=2"), true).await;
+    assert_eq!(got, 409, "{body}");
+    assert!(body.contains("stopped") && body.contains("ready"), "{body}");
+    assert_eq!(slaves_of(&app, &location).await, "4");
+}
+
+#[tokio::test]
+async fn bounds_that_contradict_themselves_or_the_count_are_refused_at_create() {
+    let app = spawn_app().await;
+    for (attributes, words) in [
+        (
+            format!(
+                "{SPARK},icclab.disco.components.heat.minslaves=3,icclab.disco.components.heat.maxslaves=2"
+            ),
+            "icclab.disco.components.heat.maxslaves",
+        ),
+        (
+            format!("{SPARK},{SLAVES}=5,icclab.disco.components.heat.maxslaves=4"),
+            "at most 4 slaves",
+        ),
+        (
+            format!("{SPARK},{SLAVES}=1,icclab.disco.components.heat.minslaves=2"),
+            "at least 2 slaves",
+        ),
+    ] {
+        let response = app.create(&attributes).await;
+        assert_eq!(response.status(), 400, "{attributes}");
+        let body = response.text().await.expect("body");
+        assert!(body.contains(words), "{attributes}: {body}");
+    }
+    assert!(app.listing().await.is_empty());
 }

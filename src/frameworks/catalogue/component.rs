@@ -64,10 +64,21 @@ pub enum Phase {
     Configure,
     Start,
     Smoke,
+    /// Before a slave leaves a cluster being scaled in: hands its work and data to the
+    /// others (HDFS decommission, Dask's `retire_workers`). Not part of a deploy.
+    Decommission,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 4] = [Phase::Install, Phase::Configure, Phase::Start, Phase::Smoke];
+    pub const ALL: [Phase; 5] = [
+        Phase::Install,
+        Phase::Configure,
+        Phase::Start,
+        Phase::Smoke,
+        Phase::Decommission,
+    ];
+    /// The phases a deploy runs, in order.
+    pub const DEPLOY: [Phase; 4] = [Phase::Install, Phase::Configure, Phase::Start, Phase::Smoke];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -75,6 +86,7 @@ impl Phase {
             Phase::Configure => "configure",
             Phase::Start => "start",
             Phase::Smoke => "smoke",
+            Phase::Decommission => "decommission",
         }
     }
 }

@@ -11,6 +11,8 @@ fn spec(requests: &[(&str, &[(&str, Scalar)])], provider: ProviderKind) -> PlanR
         name: crate::domain::ClusterName::for_id(ClusterId::new()),
         provider,
         slaves: serde_json::from_str::<SlaveCount>("3").expect("count"),
+        min_slaves: None,
+        max_slaves: None,
         infrastructure: Infrastructure {
             master_image: "img".into(),
             slave_image: "img".into(),

@@ -44,7 +44,7 @@ use self::addresses::{Allocation, BLOCK_SLAVES, Claims};
 use self::builder::Building;
 use self::files::{create_private_dir, open_to_search, write_whole};
 use self::health::{Probes, dead_service};
-use self::node::{Node, Script};
+use self::node::{Around, Node, Script};
 use self::process::{ProcessRecord, processes_of, processes_owned_by, signal_each};
 use self::users::Account;
 use super::{Inadmissible, Liveness, Progress, Provider, ProviderError, Suspension, Teardown};
@@ -53,12 +53,14 @@ use crate::compose::Composition;
 use crate::compose::heat::web_ui_keys;
 use crate::compose::script::{MASTER_ADDRESS, SLAVE_INDEX, WC_NOTIFY};
 use crate::config::LocalProviderSettings;
-use crate::domain::{ClusterId, ProviderKind};
+use crate::domain::{ClusterId, ProviderKind, Resize};
 use crate::frameworks::catalogue::NodeGroup;
 use crate::frameworks::plan::Plan;
 
 /// What a node script's wait condition call becomes: a function of the local library.
 const LOCAL_SIGNAL: &str = "disco_local_signal";
+/// The longest a leaving slave's decommission steps may take.
+const DECOMMISSION_WITHIN: u64 = 900;
 /// How long after SIGKILL the processes have to be gone before a delete is retried.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
@@ -152,6 +154,12 @@ impl LocalProvider {
             ),
             None => None,
         };
+        let around = Around {
+            cluster: cluster.id,
+            shared: &shared,
+            settings: &self.settings,
+            isolation: isolation.as_ref(),
+        };
         for node in self.nodes(cluster, &allocation) {
             let script = match node.group {
                 NodeGroup::Master => master_script.to_string(),
@@ -160,16 +168,115 @@ impl LocalProvider {
             let script = script
                 .replace(MASTER_ADDRESS, &master)
                 .replace(WC_NOTIFY, LOCAL_SIGNAL);
-            node.start(
-                cluster.id,
-                &script,
-                &shared,
-                &self.settings,
-                isolation.as_ref(),
-            )
-            .await?;
+            node.start(&around, &script).await?;
         }
         Ok(())
+    }
+
+    /// Decommissions and removes the slaves a scale-in lets go: `resize.to + 1` to
+    /// `resize.from`, the highest first. A slave already gone (an earlier attempt) is
+    /// skipped; one whose decommission fails stops the scale-in with the reason.
+    async fn remove_slaves(
+        &self,
+        cluster: &Cluster,
+        resize: Resize,
+        composition: &Composition,
+    ) -> Result<(), ProviderError> {
+        let Some(allocation) = self.read_allocation(cluster.id).await else {
+            return Err(ProviderError::Permanent(format!(
+                "the cluster's directory {} is gone",
+                self.cluster_dir(cluster.id).display()
+            )));
+        };
+        let dir = self.cluster_dir(cluster.id);
+        let shared = dir.join("shared");
+        let isolation = match &self.builder {
+            Some(builder) => {
+                let _starting = self.starting.lock().await;
+                Some(
+                    self.isolate(builder, cluster, composition, &allocation)
+                        .await?,
+                )
+            }
+            None => None,
+        };
+        let master = allocation.master().to_string();
+        let within = Duration::from_secs(DECOMMISSION_WITHIN);
+        for index in (resize.to..resize.from).rev() {
+            let node = Node {
+                name: format!("slaves:{}", index + 1),
+                group: NodeGroup::Slaves,
+                index,
+                address: allocation.slave(index),
+                dir: dir.join("nodes").join(format!("slave-{}", index + 1)),
+            };
+            if !tokio::fs::try_exists(&node.dir).await.unwrap_or(false) {
+                continue;
+            }
+            if let Some(script) = &composition.decommission_script {
+                let script = script
+                    .replace(SLAVE_INDEX, &index.to_string())
+                    .replace(MASTER_ADDRESS, &master)
+                    .replace(WC_NOTIFY, LOCAL_SIGNAL);
+                tracing::info!(cluster = %cluster.id, node = %node.name, "decommissioning");
+                let around = Around {
+                    cluster: cluster.id,
+                    shared: &shared,
+                    settings: &self.settings,
+                    isolation: isolation.as_ref(),
+                };
+                node.run_to_end(&around, "decommission", &script, within)
+                    .await?;
+            }
+            self.stop_node(cluster.id, &node.dir).await?;
+            match tokio::fs::remove_dir_all(&node.dir).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error("removing", &node.dir, e)),
+            }
+            tracing::info!(cluster = %cluster.id, node = %node.name, "slave removed");
+        }
+        Ok(())
+    }
+
+    /// Stops the processes of one node: SIGTERM to its recorded groups and to every
+    /// process marked with its directory, SIGKILL after the grace period.
+    async fn stop_node(&self, id: ClusterId, node_dir: &Path) -> Result<(), ProviderError> {
+        let account = match self.builder {
+            Some(_) => users::find_cluster_user(id).await?,
+            None => None,
+        };
+        let mut groups = node::process_groups(node_dir).await;
+        if let Some(account) = account {
+            groups.retain(|group| group.owner() == Some(account.uid.as_raw()));
+        }
+        let grace = Duration::from_secs(self.settings.stop_grace_secs);
+        let started = Instant::now();
+        let mut signal = Signal::SIGTERM;
+        loop {
+            for group in &groups {
+                group.signal_group(signal);
+            }
+            let (lookup, dir) = (id.to_string(), node_dir.to_path_buf());
+            let left = tokio::task::spawn_blocking(move || processes_of(&lookup, Some(&dir)))
+                .await
+                .unwrap_or_default();
+            if left.is_empty() && !groups.iter().any(ProcessRecord::is_alive) {
+                return Ok(());
+            }
+            signal_each(&left, signal);
+            if started.elapsed() > grace + KILL_WAIT {
+                return Err(ProviderError::Transient(format!(
+                    "{} processes of {} survived SIGKILL",
+                    left.len(),
+                    node_dir.display()
+                )));
+            }
+            if started.elapsed() > grace {
+                signal = Signal::SIGKILL;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Makes what a cluster running as a user of its own needs before its nodes start:
@@ -479,6 +586,34 @@ impl Provider for LocalProvider {
             &composition.slave_script,
         )
         .await?;
+        self.observe(cluster).await
+    }
+
+    fn resizes(&self) -> bool {
+        true
+    }
+
+    /// Out: the new slaves start on the next addresses of the cluster's block, with the
+    /// same node script (the nodes there already are skipped). In: each leaving slave,
+    /// the highest-numbered first, runs its decommission steps, then its processes end
+    /// and its directory goes. Either way, ready once every node passes its checks.
+    async fn resize(
+        &self,
+        cluster: &Cluster,
+        resize: Resize,
+        composition: &Composition,
+    ) -> Result<Progress, ProviderError> {
+        if resize.to >= resize.from {
+            self.start_nodes(
+                cluster,
+                composition,
+                &composition.master_script,
+                &composition.slave_script,
+            )
+            .await?;
+        } else {
+            self.remove_slaves(cluster, resize, composition).await?;
+        }
         self.observe(cluster).await
     }
 

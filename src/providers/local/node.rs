@@ -42,6 +42,16 @@ const USER_DIRS: [&str; 5] = ["home", "logs", "tmp", "pids", "signal"];
 /// What the node script signals (its wait condition), as `disco_local_signal` writes it.
 const SIGNAL_FILE: &str = "signal/signal.json";
 
+/// What a node's scripts run in: the cluster, the directory its nodes share, the
+/// provider's settings, and the cluster's user when it has one.
+#[derive(Clone, Copy)]
+pub(super) struct Around<'a> {
+    pub(super) cluster: ClusterId,
+    pub(super) shared: &'a Path,
+    pub(super) settings: &'a LocalProviderSettings,
+    pub(super) isolation: Option<&'a Isolation>,
+}
+
 /// A node of a local cluster.
 #[derive(Debug, Clone)]
 pub(super) struct Node {
@@ -80,12 +90,15 @@ impl Node {
     /// DISCO's), and only its `home`, `logs`, `tmp`, `pids` and `signal` are the user's.
     pub(super) async fn start(
         &self,
-        cluster: ClusterId,
+        around: &Around<'_>,
         script: &str,
-        shared: &Path,
-        settings: &LocalProviderSettings,
-        isolation: Option<&Isolation>,
     ) -> Result<(), ProviderError> {
+        let Around {
+            cluster,
+            shared,
+            isolation,
+            ..
+        } = *around;
         let record_path = self.dir.join("script");
         if tokio::fs::try_exists(&record_path).await.unwrap_or(false) {
             return Ok(());
@@ -126,47 +139,8 @@ impl Node {
         let log_err = log
             .try_clone()
             .map_err(|e| io_error("opening", &log_path, e))?;
-        let mut command = tokio::process::Command::new("bash");
-        command
-            .arg(&script_path)
-            .current_dir(self.dir.join("home"))
-            .env_clear()
-            .envs(
-                PASSED_VARIABLES
-                    .iter()
-                    .filter_map(|name| std::env::var_os(name).map(|value| (*name, value))),
-            )
-            .env("HOME", self.dir.join("home"))
-            .env("TMPDIR", self.dir.join("tmp"))
-            .env(process::CLUSTER_VARIABLE, cluster.to_string())
-            .env("DISCO_NODE", &self.name)
-            .env("DISCO_NODE_DIR", &self.dir)
-            .env("DISCO_NODE_ADDRESS", self.address.to_string())
-            .env("DISCO_SHARED_DIR", shared)
-            .env("DISCO_HOME", self.dir.join("home"))
-            .env("DISCO_LOG_DIR", self.dir.join("logs"))
-            .env("DISCO_VENV_DIR", &settings.venv_dir)
-            .env("DISCO_PYTHON", &settings.python)
-            .stdin(std::process::Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .process_group(0)
-            .kill_on_drop(false);
-        match isolation {
-            Some(isolation) => {
-                // std drops the supplementary groups with the user.
-                command
-                    .uid(isolation.account.uid.as_raw())
-                    .gid(isolation.account.gid.as_raw())
-                    .env("DISCO_VENV_BUILDER", &isolation.builder_status);
-            }
-            None => {
-                if let Some(cache) = pip_cache() {
-                    command.env("PIP_CACHE_DIR", cache);
-                }
-            }
-        }
-        without_proxy_for_loopback(&mut command);
+        let mut command = self.command(around, &script_path);
+        command.stdout(log).stderr(log_err);
         let mut child = command.spawn().map_err(|e| {
             ProviderError::Permanent(format!("starting bash for {}: {e}", self.name))
         })?;
@@ -187,6 +161,109 @@ impl Node {
         });
         tracing::info!(node = %self.name, address = %self.address, pid, "node script started");
         Ok(())
+    }
+
+    /// bash on `script`, in the node's environment (and as the cluster's user, with
+    /// isolation), in a process group of its own, reading nothing.
+    fn command(&self, around: &Around<'_>, script: &Path) -> tokio::process::Command {
+        let Around {
+            cluster,
+            shared,
+            settings,
+            isolation,
+        } = *around;
+        let mut command = tokio::process::Command::new("bash");
+        command
+            .arg(script)
+            .current_dir(self.dir.join("home"))
+            .env_clear()
+            .envs(
+                PASSED_VARIABLES
+                    .iter()
+                    .filter_map(|name| std::env::var_os(name).map(|value| (*name, value))),
+            )
+            .env("HOME", self.dir.join("home"))
+            .env("TMPDIR", self.dir.join("tmp"))
+            .env(process::CLUSTER_VARIABLE, cluster.to_string())
+            .env("DISCO_NODE", &self.name)
+            .env("DISCO_NODE_DIR", &self.dir)
+            .env("DISCO_NODE_ADDRESS", self.address.to_string())
+            .env("DISCO_SHARED_DIR", shared)
+            .env("DISCO_HOME", self.dir.join("home"))
+            .env("DISCO_LOG_DIR", self.dir.join("logs"))
+            .env("DISCO_VENV_DIR", &settings.venv_dir)
+            .env("DISCO_PYTHON", &settings.python)
+            .stdin(std::process::Stdio::null())
+            .process_group(0)
+            .kill_on_drop(false);
+        match isolation {
+            Some(isolation) => {
+                // std drops the supplementary groups with the user.
+                command
+                    .uid(isolation.account.uid.as_raw())
+                    .gid(isolation.account.gid.as_raw())
+                    .env("DISCO_VENV_BUILDER", &isolation.builder_status);
+            }
+            None => {
+                if let Some(cache) = pip_cache() {
+                    command.env("PIP_CACHE_DIR", cache);
+                }
+            }
+        }
+        without_proxy_for_loopback(&mut command);
+        command
+    }
+
+    /// Runs `script` (a slave's decommission steps) on the node to its end, within
+    /// `within`: its output goes to `logs/NAME.log`. Errs with the end of that log when
+    /// it fails or overruns.
+    pub(super) async fn run_to_end(
+        &self,
+        around: &Around<'_>,
+        name: &str,
+        script: &str,
+        within: std::time::Duration,
+    ) -> Result<(), ProviderError> {
+        let script_path = self.dir.join(format!("{name}.sh"));
+        write_whole(&script_path, script.as_bytes()).await?;
+        if let Some(isolation) = around.isolation {
+            readable_by_group(&script_path, isolation.account).await?;
+        }
+        let log_path = self.dir.join("logs").join(format!("{name}.log"));
+        let log = open_log(&log_path)?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| io_error("opening", &log_path, e))?;
+        let mut command = self.command(around, &script_path);
+        command.stdout(log).stderr(log_err).kill_on_drop(true);
+        let mut child = command.spawn().map_err(|e| {
+            ProviderError::Permanent(format!("starting bash for {}: {e}", self.name))
+        })?;
+        let ended = tokio::time::timeout(within, child.wait()).await;
+        let tail = || async {
+            let text = read_user_file(&log_path).await.unwrap_or_default();
+            let text = String::from_utf8_lossy(&text);
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(5)..].join(" | ")
+        };
+        match ended {
+            Ok(Ok(status)) if status.success() => Ok(()),
+            Ok(Ok(status)) => Err(ProviderError::Permanent(format!(
+                "{}: {name} failed ({status}): {}",
+                self.name,
+                tail().await
+            ))),
+            Ok(Err(e)) => Err(ProviderError::Transient(format!(
+                "{}: waiting for {name}: {e}",
+                self.name
+            ))),
+            Err(_) => Err(ProviderError::Permanent(format!(
+                "{}: {name} did not end within {} s: {}",
+                self.name,
+                within.as_secs(),
+                tail().await
+            ))),
+        }
     }
 
     /// Where the node's script stands: what it signalled, else whether it still runs.
