@@ -493,6 +493,26 @@ async fn a_local_jupyter_cluster_from_the_dashboard_form_to_its_deletion() {
     .await;
     shot(&browser, "jupyterlab-1280").await;
 
+    // Scale from the slave-count field: one slave more, and the page says two nodes.
+    browser.goto(&page_url).await.expect("back");
+    let field = labelled(&browser, "Slaves").await;
+    field.clear().await.expect("clear");
+    field.send_keys("1").await.expect("type");
+    browser
+        .find(Locator::XPath("//button[normalize-space(.)='Scale']"))
+        .await
+        .expect("the scale button")
+        .click()
+        .await
+        .expect("click");
+    wait_until("scaled on the page", Duration::from_secs(120), async || {
+        browser.refresh().await.is_ok()
+            && text_of(&browser, "#state").await == "ready"
+            && text_of(&browser, "#nodes").await == "2"
+    })
+    .await;
+    shot(&browser, "cluster-scaled-1280").await;
+
     // Stop, confirmed: nothing runs; then start, and JupyterLab answers again.
     browser.goto(&page_url).await.expect("back");
     for (button, question, state) in [

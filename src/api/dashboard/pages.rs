@@ -21,6 +21,7 @@ use crate::cluster::Cluster;
 use crate::config::AuthMode;
 use crate::domain::ClusterState;
 use crate::frameworks::catalogue::GroupScope;
+use crate::lifecycle::scale;
 use crate::openstack::nodes::NodeChoices;
 use crate::store::Operation;
 
@@ -265,8 +266,9 @@ pub(crate) async fn deploy(
     Ok(see_other(&format!("/dashboard/clusters/{}", cluster.id)))
 }
 
-/// `POST /dashboard/clusters/UUID/stop` and `.../start`: stops a ready cluster, starts
-/// a stopped one; back to its page, which follows it.
+/// `POST /dashboard/clusters/UUID/stop`, `.../start` and `.../scale` (field `slaves`):
+/// stops a ready cluster, starts a stopped one, resizes a ready one; back to its page,
+/// which follows it.
 pub(crate) async fn operate(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -276,16 +278,46 @@ pub(crate) async fn operate(
     check_csrf(&req, &form)?;
     let identity = who(&req, &state).await?;
     let (id, term) = path.into_inner();
-    let operation = match term.as_str() {
-        "stop" => Operation::Stop,
-        "start" => Operation::Start,
+    let cluster_id = parse_id(&id)?;
+    let cluster = match term.as_str() {
+        "stop" | "start" => {
+            let operation = if term == "stop" {
+                Operation::Stop
+            } else {
+                Operation::Start
+            };
+            state
+                .store
+                .request_operation(&identity.tenant, cluster_id, operation)
+                .await?
+        }
+        "scale" => {
+            let given = field(&form, "slaves");
+            let slaves = given
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "slaves: expected a number of slaves, got {:?}",
+                        given.chars().take(20).collect::<String>()
+                    ))
+                })
+                .and_then(|n| {
+                    crate::domain::SlaveCount::parse(n)
+                        .map_err(|e| ApiError::bad_request(format!("slaves: expected {e}")))
+                })?;
+            scale::request(
+                &state.store,
+                &state.providers,
+                &identity.tenant,
+                cluster_id,
+                slaves,
+            )
+            .await?
+        }
         _ => return Err(no_cluster(&id)),
-    };
-    let cluster = state
-        .store
-        .request_operation(&identity.tenant, parse_id(&id)?, operation)
-        .await?
-        .ok_or_else(|| no_cluster(&id))?;
+    }
+    .ok_or_else(|| no_cluster(&id))?;
     state.lifecycle.wake();
     Ok(see_other(&format!("/dashboard/clusters/{}", cluster.id)))
 }

@@ -308,6 +308,15 @@ pub(crate) struct ClusterPage {
     /// Ready: it offers the stop button; stopped: the start button.
     stoppable: bool,
     startable: bool,
+    /// Ready: the slave-count field, with the cluster's bounds.
+    scale: Option<ScaleField>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ScaleField {
+    slaves: u16,
+    min: u16,
+    max: u16,
 }
 
 impl View for ClusterPage {
@@ -333,6 +342,16 @@ impl ClusterPage {
             staged: cluster.state == ClusterState::Pending && cluster.spec.staged,
             stoppable: cluster.state == ClusterState::Ready,
             startable: cluster.state == ClusterState::Stopped,
+            scale: (cluster.state == ClusterState::Ready).then(|| {
+                let bounds = cluster.spec.request.bounds();
+                ScaleField {
+                    slaves: cluster.plan.slave_count(),
+                    min: bounds.min.map_or(0, |m| m.get()),
+                    max: bounds
+                        .max
+                        .map_or(crate::domain::SlaveCount::MAX, |m| m.get()),
+                }
+            }),
         }
     }
 }
