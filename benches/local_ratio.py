@@ -6,7 +6,7 @@ workers from the pyspark package, ready when the master lists N ALIVE workers).
 Usage: benches/local_ratio.py [RUNS] [SLAVES...]    (default: 5 runs, 1 and 2 slaves)
 
 Needs a release build (cargo build --release) and the spark-3.5.3 environment in
-~/.cache/disco/venvs (any local Spark cluster makes it). Prints each run, the medians,
+the environments directory (any local Spark cluster makes it). Prints each run, the medians,
 their ratio, the peak memory of the DISCO server (VmHWM) and the memory of the
 cluster's processes at ready (sum of RSS).
 """
@@ -24,7 +24,12 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.join(ROOT, "target", "release", "disco")
-VENV = os.path.expanduser("~/.cache/disco/venvs/spark-3.5.3")
+# Where DISCO keeps the environments: /var/cache/disco/venvs as root, else ~/.cache.
+VENV = (
+    "/var/cache/disco/venvs/spark-3.5.3"
+    if os.geteuid() == 0
+    else os.path.expanduser("~/.cache/disco/venvs/spark-3.5.3")
+)
 CATEGORY = 'disco; scheme="http://schemas.cloudcomplab.ch/occi/sm#"; class="kind"'
 
 

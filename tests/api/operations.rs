@@ -209,12 +209,20 @@ async fn a_refused_operation_says_why_and_changes_nothing() {
         .text()
         .await
         .expect("body");
-    for term in ["deploy", "stop", "start"] {
+    for term in ["deploy", "stop", "start", "scale"] {
         assert!(
             query.contains(&format!("action#{term}")),
             "{term} not in the query interface:\n{query}"
         );
     }
+    let scale = query
+        .lines()
+        .find(|l| l.starts_with("Category: scale;"))
+        .expect("the scale action");
+    assert!(
+        scale.contains("attributes=\"icclab.disco.components.heat.slavecount\""),
+        "the scale action names its attribute: {scale}"
+    );
 }
 
 async fn scale(app: &TestApp, location: &str, attributes: &str, action: bool) -> (u16, String) {
