@@ -741,7 +741,7 @@ async fn a_stopped_spark_cluster_runs_nothing_and_starts_again_on_its_addresses(
 }
 
 #[tokio::test]
-async fn a_stop_and_a_start_cut_short_by_sigkill_finish_after_the_restart() {
+async fn a_stop_a_start_and_a_scale_cut_short_by_sigkill_finish_after_the_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let env = [("DISCO_PROVIDER__DEFAULT", "local")];
     let client = crate::helpers::client();
@@ -777,10 +777,38 @@ async fn a_stop_and_a_start_cut_short_by_sigkill_finish_after_the_restart() {
     wait_state(&client, &location, "starting").await;
     second.kill();
 
-    let third = ServerProcess::start(dir.path(), &env);
+    let mut third = ServerProcess::start(dir.path(), &env);
     let location = third.url(&format!("/disco/{id}"));
     let attributes = wait_ready(&client, &location).await;
     assert!(value(&attributes, "external_ip").ends_with(".10"));
+
+    // A scale-out cut short too: the new slave starts once.
+    let response = client
+        .post(format!("{location}?action=scale"))
+        .header("Category", crate::helpers::CATEGORY)
+        .header(
+            "X-OCCI-Attribute",
+            "icclab.disco.components.heat.slavecount=2",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    third.kill();
+    let fourth = ServerProcess::start(dir.path(), &env);
+    let location = fourth.url(&format!("/disco/{id}"));
+    let attributes = wait_ready(&client, &location).await;
+    let slaves = value(&attributes, "icclab.disco.slave_ips");
+    assert_eq!(slaves.split(',').count(), 2, "{slaves}");
+    let workers = processes_of(&id, None)
+        .into_iter()
+        .filter(|p| {
+            let cmdline = std::fs::read(format!("/proc/{}/cmdline", p.pid)).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            args.iter().any(|a| a.ends_with(b"/dask")) && args.contains(&b"worker".as_slice())
+        })
+        .count();
+    assert_eq!(workers, 2, "a worker per slave, none started twice");
     // Each service once: no node was started twice.
     let schedulers = processes_of(&id, None)
         .into_iter()
