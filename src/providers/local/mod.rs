@@ -250,33 +250,16 @@ impl LocalProvider {
         if let Some(account) = account {
             groups.retain(|group| group.owner() == Some(account.uid.as_raw()));
         }
-        let grace = Duration::from_secs(self.settings.stop_grace_secs);
-        let started = Instant::now();
-        let mut signal = Signal::SIGTERM;
-        loop {
-            for group in &groups {
-                group.signal_group(signal);
-            }
-            let (lookup, dir) = (id.to_string(), node_dir.to_path_buf());
-            let left = tokio::task::spawn_blocking(move || processes_of(&lookup, Some(&dir)))
-                .await
-                .unwrap_or_default();
-            if left.is_empty() && !groups.iter().any(ProcessRecord::is_alive) {
-                return Ok(());
-            }
-            signal_each(&left, signal);
-            if started.elapsed() > grace + KILL_WAIT {
-                return Err(ProviderError::Transient(format!(
+        let (lookup, dir) = (id.to_string(), node_dir.to_path_buf());
+        self.end_processes(&groups, move || processes_of(&lookup, Some(&dir)))
+            .await
+            .map_err(|left| {
+                ProviderError::Transient(format!(
                     "{} processes of {} survived SIGKILL",
                     left.len(),
                     node_dir.display()
-                )));
-            }
-            if started.elapsed() > grace {
-                signal = Signal::SIGKILL;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+                ))
+            })
     }
 
     /// Makes what a cluster running as a user of its own needs before its nodes start:
@@ -450,16 +433,9 @@ impl LocalProvider {
                     .is_some_and(|uid| uid == account.uid.as_raw() || Some(uid) == builder)
             });
         }
-        let id = id.to_string();
-        let grace = Duration::from_secs(self.settings.stop_grace_secs);
-        let started = Instant::now();
-        let mut signal = Signal::SIGTERM;
-        loop {
-            for group in &groups {
-                group.signal_group(signal);
-            }
-            let lookup = id.clone();
-            let left = tokio::task::spawn_blocking(move || {
+        let lookup = id.to_string();
+        let left = self
+            .end_processes(&groups, move || {
                 let mut left = processes_of(&lookup, None);
                 if let Some(account) = account {
                     left.extend(processes_owned_by(account.uid.as_raw()));
@@ -467,25 +443,49 @@ impl LocalProvider {
                 }
                 left
             })
-            .await
-            .unwrap_or_default();
-            let groups_left = groups.iter().any(ProcessRecord::is_alive);
-            if left.is_empty() && !groups_left {
+            .await;
+        match left {
+            Ok(()) => Ok(()),
+            Err(left) => Err(ProviderError::Transient(format!(
+                "{} processes of the cluster survived SIGKILL: {}",
+                left.len(),
+                left.iter()
+                    .map(|p| p.pid.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// SIGTERM to the process groups and to the processes `find` finds, again until
+    /// none is left, SIGKILL after the grace period; what survived SIGKILL, if anything.
+    async fn end_processes(
+        &self,
+        groups: &[ProcessRecord],
+        find: impl Fn() -> Vec<ProcessRecord> + Clone + Send + 'static,
+    ) -> Result<(), Vec<ProcessRecord>> {
+        let grace = Duration::from_secs(self.settings.stop_grace_secs);
+        let started = Instant::now();
+        let mut signal = Signal::SIGTERM;
+        loop {
+            for group in groups {
+                group.signal_group(signal);
+            }
+            let left = tokio::task::spawn_blocking(find.clone())
+                .await
+                .unwrap_or_default();
+            if left.is_empty() && !groups.iter().any(ProcessRecord::is_alive) {
                 return Ok(());
             }
             signal_each(&left, signal);
             if started.elapsed() > grace + KILL_WAIT {
-                return Err(ProviderError::Transient(format!(
-                    "{} processes of the cluster survived SIGKILL: {}",
-                    left.len(),
-                    left.iter()
-                        .map(|p| p.pid.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
+                return Err(left);
             }
             if started.elapsed() > grace && signal == Signal::SIGTERM {
-                tracing::warn!(cluster = %id, count = left.len(), "processes still running after the grace period: SIGKILL");
+                tracing::warn!(
+                    count = left.len(),
+                    "processes still running after the grace period: SIGKILL"
+                );
                 signal = Signal::SIGKILL;
                 continue;
             }
