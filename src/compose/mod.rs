@@ -7,6 +7,7 @@ pub mod script;
 
 use self::script::Part;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::domain::ProviderKind;
@@ -38,6 +39,9 @@ pub struct Composition {
     pub slave_user_data: String,
     /// The Heat template, booting the nodes with the user data.
     pub template: String,
+    /// The templates it names, by the name it names them with (`disco-slave.yaml`, each
+    /// slave's): sent with it in the request's `files`.
+    pub files: BTreeMap<String, String>,
     /// The master's and the slaves' install steps alone (`script::Part::Install`), for
     /// the local provider's builder of virtual environments; empty for other providers.
     pub install_scripts: Vec<String>,
@@ -74,7 +78,12 @@ pub struct Composer {
     node_lib: String,
     /// Added after `node_lib` on local nodes.
     local_lib: String,
+    /// The member template of the slaves' group.
+    slave_template: String,
 }
+
+/// The name the cluster template gives its slaves' member template.
+pub const SLAVE_TEMPLATE: &str = "disco-slave.yaml";
 
 impl Composer {
     /// Loads `cluster.yaml.hbs` and `node-lib.sh` from the templates directory.
@@ -90,6 +99,7 @@ impl Composer {
             heat: heat::HeatTemplates::new(&read("cluster.yaml.hbs")?)?,
             node_lib: read("node-lib.sh")?,
             local_lib: read("node-lib-local.sh")?,
+            slave_template: read("cluster-slave.yaml")?,
         })
     }
 
@@ -141,6 +151,7 @@ impl Composer {
             master_user_data,
             slave_user_data,
             template,
+            files: BTreeMap::from([(SLAVE_TEMPLATE.to_string(), self.slave_template.clone())]),
             install_scripts,
             restart_scripts,
             decommission_script,

@@ -49,6 +49,9 @@ pub struct Stack {
     pub creation_time: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
+    /// The parameters it was created or last updated with (Heat shows them as text).
+    #[serde(default)]
+    pub parameters: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -187,6 +190,23 @@ impl Heat {
         }
         let body: Body = response.json().await.map_err(undecodable)?;
         Ok(body.resources)
+    }
+
+    /// Updates a stack's parameters, keeping its template, environment, files and every
+    /// other parameter (PATCH: Heat's "existing" update).
+    pub async fn update_parameters(
+        &self,
+        name: &str,
+        id: &str,
+        parameters: &BTreeMap<String, Value>,
+    ) -> Result<(), HeatError> {
+        self.send(
+            self.http
+                .patch(format!("{}/stacks/{name}/{id}", self.endpoint))
+                .json(&serde_json::json!({ "parameters": parameters })),
+        )
+        .await
+        .map(drop)
     }
 
     /// Asks Heat to run a stack action (`suspend`, `resume`) on a stack; it runs on in

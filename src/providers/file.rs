@@ -172,10 +172,23 @@ impl Target {
         }
     }
 
-    fn write(&self, template: &str) -> Result<(), ProviderError> {
+    /// Writes the template, and beside it the templates it names (each slave's), as
+    /// `openstack stack create -t` finds them.
+    fn write(
+        &self,
+        template: &str,
+        files: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ProviderError> {
         self.claim()?;
         if let Some(parent) = self.file.parent() {
             private_dir(parent).map_err(|e| self.error("making the directory of", parent, e))?;
+            for (name, body) in files {
+                let beside = parent.join(name);
+                let aside = parent.join(format!(".{name}.{}", std::process::id()));
+                write_private(&aside, body.as_bytes())
+                    .map_err(|e| self.error("writing", &aside, e))?;
+                std::fs::rename(&aside, &beside).map_err(|e| self.error("writing", &beside, e))?;
+            }
         }
         let writing = self.writing.parent().unwrap_or(&self.writing);
         private_dir(writing).map_err(|e| self.error("writing", writing, e))?;
@@ -265,8 +278,9 @@ impl Provider for FileProvider {
     ) -> Result<Progress, ProviderError> {
         let target = self.target(cluster);
         let template = composition.template.clone();
+        let files = composition.files.clone();
         blocking(move || {
-            target.write(&template)?;
+            target.write(&template, &files)?;
             Ok(Progress::Ready(target.outputs()))
         })
         .await
@@ -385,11 +399,15 @@ mod tests {
             writing: dir.path().join(format!("{id}.yaml")),
         };
         let (first, second) = (ClusterId::new(), ClusterId::new());
-        target(first, "x.yaml").write("first").expect("written");
         target(first, "x.yaml")
-            .write("first again")
+            .write("first", &Default::default())
+            .expect("written");
+        target(first, "x.yaml")
+            .write("first again", &Default::default())
             .expect("a rerun finds its claim");
-        let err = target(second, "x.yaml").write("second").expect_err("taken");
+        let err = target(second, "x.yaml")
+            .write("second", &Default::default())
+            .expect_err("taken");
         assert!(err.to_string().contains(&first.to_string()), "{err}");
         assert!(
             !err.to_string().contains(&dir.path().display().to_string()),
@@ -407,7 +425,7 @@ mod tests {
         target(first, "x.yaml").remove().expect("removed");
         assert!(!file.exists());
         target(second, "x.yaml")
-            .write("second")
+            .write("second", &Default::default())
             .expect("free again");
     }
 }

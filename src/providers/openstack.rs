@@ -31,7 +31,7 @@ use crate::cluster::{Cluster, Delegation, Outputs};
 use crate::compose::Composition;
 use crate::compose::heat::WEB_UI_OUTPUT;
 use crate::config::OpenstackSettings;
-use crate::domain::{ClusterId, ProviderKind};
+use crate::domain::{ClusterId, ProviderKind, Resize};
 use crate::openstack::heat::{CreateStack, Heat, HeatError, Stack};
 use crate::openstack::keystone::{Keystone, KeystoneError, Token};
 
@@ -512,7 +512,10 @@ impl Provider for OpenstackProvider {
                 .environment
                 .as_ref()
                 .map(|e| e.files.clone())
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into_iter()
+                .chain(composition.files.clone())
+                .collect(),
             timeout_mins: self.settings.stack_timeout_mins,
             disable_rollback: self.settings.disable_rollback,
             tags: format!("disco,{}", Self::tag(cluster)),
@@ -575,6 +578,44 @@ impl Provider for OpenstackProvider {
         self.tear_down(&heat, cluster, false).await
     }
 
+    fn resizes(&self) -> bool {
+        true
+    }
+
+    /// A stack update of `slave_count` alone (PATCH: the template and every other
+    /// parameter kept). The slaves' group adds members, each with its own wait condition
+    /// that its node script signals, or removes the highest-numbered ones. Components'
+    /// decommission steps do not run on VMs: DISCO has no way into them yet.
+    async fn resize(
+        &self,
+        cluster: &Cluster,
+        resize: Resize,
+        _composition: &Composition,
+    ) -> Result<Progress, ProviderError> {
+        let (heat, stack) = self.existing_stack(cluster).await?;
+        if slave_count_of(&stack) == Some(resize.to) && stack.stack_status.starts_with("UPDATE_") {
+            return Ok(resizing(&stack, resize));
+        }
+        self.count();
+        let parameters = BTreeMap::from([(
+            "slave_count".to_string(),
+            Value::from(resize.to.to_string()),
+        )]);
+        heat.update_parameters(&stack.stack_name, &stack.id, &parameters)
+            .await
+            .map_err(heat_error)?;
+        Ok(Progress::Installing(outputs_of(&stack)))
+    }
+
+    async fn observe_resize(
+        &self,
+        cluster: &Cluster,
+        resize: Resize,
+    ) -> Result<Progress, ProviderError> {
+        let (_, stack) = self.existing_stack(cluster).await?;
+        Ok(resizing(&stack, resize))
+    }
+
     /// Heat's `suspend` stack action: Nova suspends every server (memory kept on the
     /// hypervisor); addresses, volumes and the stack stay.
     async fn suspend(&self, cluster: &Cluster) -> Result<Suspension, ProviderError> {
@@ -634,6 +675,35 @@ impl Provider for OpenstackProvider {
     }
 }
 
+/// The stack's `slave_count`, as Heat shows it.
+fn slave_count_of(stack: &Stack) -> Option<u16> {
+    match stack.parameters.get("slave_count")? {
+        Value::String(text) => text.parse().ok(),
+        Value::Number(number) => number.as_u64().and_then(|n| u16::try_from(n).ok()),
+        _ => None,
+    }
+}
+
+/// Where a resize stands, from its stack: done once Heat completed an update to the new
+/// count (until it takes the update, the stack still shows the old one).
+fn resizing(stack: &Stack, resize: Resize) -> Progress {
+    let outputs = outputs_of(stack);
+    match stack.stack_status.as_str() {
+        "UPDATE_COMPLETE" if slave_count_of(stack) == Some(resize.to) => Progress::Ready(outputs),
+        "UPDATE_FAILED" => Progress::Failed {
+            reason: format!(
+                "Heat could not resize the stack: {}",
+                stack
+                    .stack_status_reason
+                    .as_deref()
+                    .unwrap_or("UPDATE_FAILED")
+            ),
+            outputs,
+        },
+        _ => Progress::Installing(outputs),
+    }
+}
+
 /// Where a resume stands, from its stack: in progress until Heat says it completed
 /// (a stack still `SUSPEND_COMPLETE` has not begun it).
 fn resumption(stack: &Stack) -> Progress {
@@ -673,7 +743,10 @@ fn outputs_of(stack: &Stack) -> Outputs {
         external_ip: text("external_ip"),
         ..Outputs::default()
     };
-    if stack.stack_status != "CREATE_COMPLETE" {
+    if !matches!(
+        stack.stack_status.as_str(),
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "RESUME_COMPLETE"
+    ) {
         return outputs;
     }
     outputs.master_private_ip = text("master_private_ip");

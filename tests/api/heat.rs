@@ -80,7 +80,7 @@ async fn real_heat_validates_every_template_the_catalogue_can_produce() {
                 .client
                 .post(format!("{}/validate", cloud.heat))
                 .header("X-Auth-Token", &cloud.token)
-                .json(&json!({"template": template}))
+                .json(&json!({"template": template, "files": composition.files}))
                 .send()
                 .await
                 .expect("Heat answers");
@@ -96,6 +96,27 @@ async fn real_heat_validates_every_template_the_catalogue_can_produce() {
         }
     }
     assert_eq!(validated, 2 * (catalogue.names().len() + 1));
+    // The slaves' member template, on its own too: Heat checks a nested template only
+    // when it makes it.
+    let composition = compose(&catalogue, &["spark".to_string()], 1);
+    let slave: Value =
+        serde_saphyr::from_str(&composition.files["disco-slave.yaml"]).expect("YAML");
+    let response = cloud
+        .client
+        .post(format!("{}/validate", cloud.heat))
+        .header("X-Auth-Token", &cloud.token)
+        .json(&json!({"template": slave}))
+        .send()
+        .await
+        .expect("Heat answers");
+    let status = response.status();
+    let body = response.text().await.expect("body");
+    assert_eq!(status, 200, "the slave template: {body}");
+    let answer: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        answer["Parameters"]["user_data"]["NoEcho"], "true",
+        "{body}"
+    );
 }
 
 #[tokio::test]

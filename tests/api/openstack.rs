@@ -145,12 +145,16 @@ impl Cloud {
         reason: &str,
     ) {
         for node in nodes {
-            let handle = if node == "master" {
-                "wait_handle"
-            } else {
-                "slaves_wait_handle"
+            let (endpoint, token) = match node.strip_prefix("slaves:") {
+                None => self.signal_url(stack, id, "wait_handle").await,
+                // Each slave is a member stack of the slaves' group, with its own handle.
+                Some(number) => {
+                    let index: u16 = number.parse().expect("a slave number");
+                    let (member, member_id) = self.member_stack(stack, id, index - 1).await;
+                    self.signal_url(&member, Some(&member_id), "wait_handle")
+                        .await
+                }
             };
-            let (endpoint, token) = self.signal_url(stack, id, handle).await;
             let response = self
                 .client
                 .post(&endpoint)
@@ -164,6 +168,54 @@ impl Cloud {
                 "signal {node}: {}",
                 response.status()
             );
+        }
+    }
+
+    /// The name and id of the slave of this index's member stack in the slaves' group
+    /// (waits for it to exist).
+    async fn member_stack(&self, stack: &str, id: Option<&str>, index: u16) -> (String, String) {
+        let nested = |body: &Value| -> Option<(String, String)> {
+            let href = body["resource"]["links"]
+                .as_array()?
+                .iter()
+                .find(|l| l["rel"] == "nested")?["href"]
+                .as_str()?
+                .to_string();
+            let mut parts = href.rsplit('/');
+            let nested_id = parts.next()?.to_string();
+            let nested_name = parts.next()?.to_string();
+            Some((nested_name, nested_id))
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let id = match id {
+                Some(id) => Some(id.to_string()),
+                None => self
+                    .stacks_named(stack)
+                    .await
+                    .first()
+                    .and_then(|s| s["id"].as_str().map(str::to_string)),
+            };
+            if let Some(id) = id {
+                let (_, group) = self
+                    .get(&format!("/stacks/{stack}/{id}/resources/slaves"))
+                    .await;
+                if let Some((group_name, group_id)) = nested(&group) {
+                    let (_, member) = self
+                        .get(&format!(
+                            "/stacks/{group_name}/{group_id}/resources/{index}"
+                        ))
+                        .await;
+                    if let Some(found) = nested(&member) {
+                        return found;
+                    }
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "slave {index} of {stack} never appeared"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
 
@@ -1236,6 +1288,155 @@ async fn stop_and_start_are_heats_suspend_and_resume_of_the_cluster_s_stack() {
             .iter()
             .all(|t| t["status"] == "succeeded"),
         "{history}"
+    );
+
+    let deleted = app
+        .client
+        .delete(&url)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deleted.status(), 200);
+    wait_until_gone(&app.client, &url, &token, "the cluster never went").await;
+    assert!(cloud.stacks_named(&stack).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_scale_is_a_heat_update_of_slave_count_that_waits_for_the_new_slaves_only() {
+    let _heat = HEAT_GATE.read().await;
+    let app = spawn_openstack_app().await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let response = create(
+        &app,
+        &token,
+        "icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.components.heat.slavecount=1",
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let url = location(response.headers());
+    let stack = stack_name(&url);
+    wait_for_state(&app.client, &url, &token, "installing").await;
+    cloud
+        .play_nodes(&stack, &nodes(1), "SUCCESS", "installed")
+        .await;
+    let ready = wait_for_state(&app.client, &url, &token, "ready").await;
+    let id = ready["attributes"]["stackid"]
+        .as_str()
+        .expect("stack id")
+        .to_string();
+    let in_heat = || {
+        let (cloud, path) = (&cloud, format!("/stacks/{stack}/{id}"));
+        async move {
+            let (_, body) = cloud.get(&path).await;
+            (
+                body["stack"]["stack_status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                body["stack"]["parameters"]["slave_count"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        }
+    };
+    let scale = |slaves: u16| {
+        let (app, url, token) = (&app, &url, &token);
+        async move {
+            app.client
+                .post(format!("{url}?action=scale"))
+                .header("Category", CATEGORY)
+                .header("X-Auth-Token", token)
+                .header(
+                    "X-OCCI-Attribute",
+                    format!("icclab.disco.components.heat.slavecount={slaves}"),
+                )
+                .send()
+                .await
+                .expect("sent")
+                .status()
+                .as_u16()
+        }
+    };
+
+    // Out: the update waits for the two new slaves, not the first one again.
+    assert_eq!(scale(3).await, 200);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while in_heat().await != ("UPDATE_IN_PROGRESS".to_string(), "3".to_string()) {
+        assert!(
+            Instant::now() < deadline,
+            "Heat never took the update: {:?}",
+            in_heat().await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let scaling = wait_for_state(&app.client, &url, &token, "scaling").await;
+    assert_eq!(scaling["attributes"]["icclab.disco.state"], "scaling");
+    cloud
+        .play_nodes(
+            &stack,
+            &["slaves:2".into(), "slaves:3".into()],
+            "SUCCESS",
+            "installed",
+        )
+        .await;
+    let grown = wait_for_state(&app.client, &url, &token, "ready").await;
+    assert_eq!(
+        in_heat().await,
+        ("UPDATE_COMPLETE".to_string(), "3".to_string())
+    );
+    let slave_ips = grown["attributes"]["icclab.disco.slave_ips"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(slave_ips.split(',').count(), 3, "{slave_ips}");
+
+    // In: the highest-numbered slaves go.
+    assert_eq!(scale(1).await, 200);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, body) = rendering(&app.client, &url, &token).await;
+        if body["attributes"]["icclab.disco.state"] == "ready"
+            && in_heat().await == ("UPDATE_COMPLETE".to_string(), "1".to_string())
+        {
+            let ips = body["attributes"]["icclab.disco.slave_ips"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            assert_eq!(
+                ips,
+                slave_ips.split(',').next().unwrap_or_default(),
+                "slave 1 stays"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scale-in never completed: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let history = app
+        .client
+        .get(format!("{url}/tasks?all=true"))
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent")
+        .json::<Value>()
+        .await
+        .expect("json");
+    let types: Vec<&str> = history
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|t| t["type"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        types,
+        ["cluster_converge", "cluster_scale", "cluster_scale"]
     );
 
     let deleted = app
