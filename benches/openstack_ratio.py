@@ -9,7 +9,9 @@ Needs the test bed up (tests/testbed/openstack.sh up) and a built disco binary
   - DISCO: POSTs the same cluster to DISCO and does the same signalling, until DISCO
     says ready.
 It prints both times, their ratio, and the Heat API requests DISCO made per cluster
-(requests heat-api logged during the DISCO run, less those this script made).
+(requests heat-api logged during the DISCO run, less those this script made); then it
+scales DISCO's cluster from 2 to 3 slaves and prints the time to ready again and the
+Heat requests DISCO made for the scale.
 Usage: benches/openstack_ratio.py [runs] [path to disco binary]
 """
 
@@ -59,30 +61,38 @@ def token():
 
 
 def signal_all(heat_url, tok, name, slaves, signalled):
-    """Signals each wait condition handle of stack `name` once it exists."""
+    """Signals each wait condition handle of stack `name` once it exists: the master's in
+    the stack, each slave's in its member stack of the slaves' group."""
     status, body = heat("GET", f"{heat_url}/stacks?name={name}", tok)
     stacks = body.get("stacks", [])
     if not stacks:
         return
     sid = stacks[0]["id"]
-    for handle, nodes in (("wait_handle", ["master"]),
-                          ("slaves_wait_handle", [f"slaves:{i}" for i in range(1, slaves + 1)])):
-        if handle in signalled:
+    handles = [(name, sid, "master")]
+    status, body = heat("GET", f"{heat_url}/stacks/{name}/{sid}/resources?nested_depth=2", tok)
+    for r in body.get("resources", []):
+        parent = r.get("parent_resource") or ""
+        if r.get("resource_name") == "wait_handle" and parent.isdigit():
+            href = next((l["href"] for l in r.get("links", []) if l.get("rel") == "stack"), "")
+            member_name, member_id = href.rstrip("/").rsplit("/", 2)[-2:]
+            handles.append((member_name, member_id, f"slaves:{int(parent) + 1}"))
+    for stack, stack_id, node in handles:
+        if node in signalled:
             continue
-        status, body = heat("GET", f"{heat_url}/stacks/{name}/{sid}/resources/{handle}?with_attr=curl_cli", tok)
+        status, body = heat("GET", f"{heat_url}/stacks/{stack}/{stack_id}/resources/wait_handle?with_attr=curl_cli", tok)
         curl = (body.get("resource", {}).get("attributes") or {}).get("curl_cli") or ""
         if status != 200 or not curl:
             continue
         wc_token = re.search(r"X-Auth-Token: ([^']+)'", curl).group(1)
         endpoint = curl.split()[-1].strip("'")
-        for node in nodes:
-            heat("POST", endpoint, wc_token, {"status": "SUCCESS", "reason": "up", "data": node, "id": node})
-        signalled.add(handle)
+        heat("POST", endpoint, wc_token, {"status": "SUCCESS", "reason": "up", "data": node, "id": node})
+        signalled.add(node)
 
 
 def direct(heat_url, tok, template, name, slaves):
     env = (ENV_DIR / "fake-env.yaml").read_text()
     files = {p.name: p.read_text() for p in ENV_DIR.glob("fake_*.yaml")}
+    files["disco-slave.yaml"] = (ROOT / "heat-templates/cluster-slave.yaml").read_text()
     t0 = time.monotonic()
     status, body = heat("POST", f"{heat_url}/stacks", tok, {
         "stack_name": name, "template": template, "environment": env, "files": files,
@@ -147,9 +157,29 @@ def main():
                 time.sleep(0.1)
             time.sleep(0.5)
             disco_heat_requests = (log_lines() - before) - (heat_requests_by_me - mine_before)
+
+            # A scale-out of the same cluster, 2 -> 3 slaves: the new slave signals.
+            before, mine_before = log_lines(), heat_requests_by_me
+            t1 = time.monotonic()
+            status, _, raw = call("POST", f"{url}?action=scale", tok, b"", {
+                "Category": category, "Content-Type": "text/occi",
+                "X-OCCI-Attribute": "icclab.disco.components.heat.slavecount=3"})
+            assert status == 200, raw
+            while True:
+                signal_all(heat_url, tok, name, 3, signalled)
+                _, _, raw = call("GET", url, tok, headers={"Accept": "application/occi+json"})
+                state = json.loads(raw)["attributes"]["icclab.disco.state"]
+                if state == "ready":
+                    scale_time = time.monotonic() - t1
+                    break
+                assert state != "failed", raw
+                time.sleep(0.1)
+            time.sleep(0.5)
+            scale_heat_requests = (log_lines() - before) - (heat_requests_by_me - mine_before)
             results.append((d, t, disco_heat_requests))
             print(f"run {run + 1}: direct {d:.2f} s, DISCO {t:.2f} s, ratio {t / d:.3f}, "
-                  f"DISCO's Heat requests create->ready {disco_heat_requests}", flush=True)
+                  f"DISCO's Heat requests create->ready {disco_heat_requests}; "
+                  f"scale 2->3 {scale_time:.2f} s with {scale_heat_requests} Heat requests", flush=True)
             call("DELETE", url, tok)
             call("DELETE", staged, tok)
     finally:
