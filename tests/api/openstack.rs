@@ -1450,3 +1450,105 @@ async fn a_scale_is_a_heat_update_of_slave_count_that_waits_for_the_new_slaves_o
     wait_until_gone(&app.client, &url, &token, "the cluster never went").await;
     assert!(cloud.stacks_named(&stack).await.is_empty());
 }
+
+#[tokio::test]
+async fn heat_stopped_for_30_seconds_during_a_scale_and_the_scale_still_completes() {
+    let _alone = HEAT_GATE.write().await;
+    let app = spawn_app_with(|s| {
+        on_the_test_bed(s, "fake-env.yaml");
+        s.openstack.request_timeout_secs = 3;
+    })
+    .await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let response = create(
+        &app,
+        &token,
+        "icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.components.heat.slavecount=1",
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let url = location(response.headers());
+    let stack = stack_name(&url);
+    wait_for_state(&app.client, &url, &token, "installing").await;
+    cloud
+        .play_nodes(&stack, &nodes(1), "SUCCESS", "installed")
+        .await;
+    wait_for_state(&app.client, &url, &token, "ready").await;
+    let scaled = app
+        .client
+        .post(format!("{url}?action=scale"))
+        .header("Category", CATEGORY)
+        .header("X-Auth-Token", &token)
+        .header(
+            "X-OCCI-Attribute",
+            "icclab.disco.components.heat.slavecount=2",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(scaled.status(), 200);
+    let scaling = wait_for_state(&app.client, &url, &token, "scaling").await;
+    let id = scaling["attributes"]["stackid"]
+        .as_str()
+        .expect("stack id")
+        .to_string();
+    // Heat has taken the update before it goes away.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, body) = cloud.get(&format!("/stacks/{stack}/{id}")).await;
+        if body["stack"]["stack_status"] == "UPDATE_IN_PROGRESS" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Heat never took the update: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let outage = HeatOutage::start();
+    let stopped = Instant::now();
+    let mut felt = String::new();
+    while stopped.elapsed() < Duration::from_secs(30) {
+        let (_, body) = rendering(&app.client, &url, &token).await;
+        let reason = body["attributes"]["icclab.disco.state_reason"]
+            .as_str()
+            .unwrap_or_default();
+        if reason.contains("Heat is unavailable") {
+            felt = reason.to_string();
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    drop(outage);
+    assert!(
+        felt.starts_with("retrying in"),
+        "DISCO noticed the outage: {felt:?}"
+    );
+    let (_, during) = rendering(&app.client, &url, &token).await;
+    assert_eq!(
+        during["attributes"]["icclab.disco.state"], "scaling",
+        "not failed by the outage"
+    );
+
+    cloud
+        .play_nodes(&stack, &["slaves:2".to_string()], "SUCCESS", "installed")
+        .await;
+    let ready = wait_for_state(&app.client, &url, &token, "ready").await;
+    assert_eq!(
+        ready["attributes"]["icclab.disco.slave_ips"]
+            .as_str()
+            .unwrap_or_default()
+            .split(',')
+            .count(),
+        2
+    );
+    let deleted = app
+        .client
+        .delete(&url)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deleted.status(), 200);
+}
