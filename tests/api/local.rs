@@ -161,11 +161,23 @@ impl KillOnDrop {
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
+        use disco::providers::local::users;
+        let with_users = users::clusters_with_users();
         for id in &self.0 {
             disco::providers::local::process::signal_each(
                 &processes_of(id, None),
                 nix::sys::signal::Signal::SIGKILL,
             );
+            // A test that failed before its delete leaves no system user behind either.
+            if let Ok(cluster) = id.parse::<disco::domain::ClusterId>()
+                && with_users.contains(&cluster)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                let _ = Command::new("userdel")
+                    .arg(users::cluster_user(cluster))
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
         }
     }
 }
