@@ -19,11 +19,12 @@ import asyncio
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+from disco_server import start_server
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -47,27 +48,6 @@ def cpu_seconds(pid):
 def threads(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
-
-
-def start_server(data_dir):
-    log_path = os.path.join(data_dir, "server.log")
-    log = open(log_path, "w")
-    env = dict(os.environ, DISCO_PROVIDER__DEFAULT="file", RUST_LOG="warn,disco=info")
-    for key in [k for k in env if k.startswith("OS_")]:
-        del env[key]
-    proc = subprocess.Popen(
-        [BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
-        stdout=log, stderr=log, env=env,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with open(log_path) as f:
-            found = re.search(r"DISCO is listening.*?port=(\d+)", f.read())
-        if found:
-            return proc, int(found.group(1))
-        time.sleep(0.1)
-    proc.kill()
-    sys.exit(f"the server did not start; see {log_path}")
 
 
 def create_staged(port, tenant):
@@ -107,7 +87,7 @@ async def drain(reader):
 
 async def main():
     with tempfile.TemporaryDirectory() as data_dir:
-        proc, port = start_server(data_dir)
+        proc, port = start_server(BINARY, data_dir, "file")
         try:
             clusters = [(create_staged(port, f"t{i}"), f"t{i}") for i in range(TENANTS)]
             idle_cpu = cpu_seconds(proc.pid)

@@ -15,13 +15,13 @@ medians and their ratio.
 
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+from disco_server import start_server
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -29,27 +29,6 @@ BINARY = sys.argv[1] if len(sys.argv) > 1 else os.path.join(TARGET, "debug", "di
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 CATEGORY = 'disco; scheme="http://schemas.cloudcomplab.ch/occi/sm#"; class="kind"'
 SLAVES = "icclab.disco.components.heat.slavecount"
-
-
-def start_server(data_dir):
-    log_path = os.path.join(data_dir, "server.log")
-    log = open(log_path, "w")
-    env = dict(os.environ, DISCO_PROVIDER__DEFAULT="local", RUST_LOG="warn,disco=info")
-    for key in [k for k in env if k.startswith("OS_")]:
-        del env[key]
-    proc = subprocess.Popen(
-        [BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
-        stdout=log, stderr=log, env=env,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with open(log_path) as f:
-            found = re.search(r"DISCO is listening.*?port=(\d+)", f.read())
-        if found:
-            return proc, int(found.group(1))
-        time.sleep(0.1)
-    proc.kill()
-    sys.exit(f"the server did not start; see {log_path}")
 
 
 def request(method, url, attributes=None):
@@ -94,7 +73,7 @@ def main():
     scales, creates = [], []
     with tempfile.TemporaryDirectory() as data_dir:
         os.chmod(data_dir, 0o711)
-        proc, port = start_server(data_dir)
+        proc, port = start_server(BINARY, data_dir, "local")
         base = f"http://127.0.0.1:{port}/disco/"
         try:
             for run in range(RUNS):

@@ -184,7 +184,7 @@ pub(super) async fn tasks(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let cluster = owned_cluster(&req, &path, &state).await?;
-    let history = history_of(&state.store, &cluster).await?;
+    let mut history = history_of(&state.store, &cluster).await?;
     match query.all.as_deref() {
         None | Some("false") => {}
         Some("true") => {
@@ -217,9 +217,12 @@ pub(super) async fn tasks(
         }
     }
     let task = match query.task.as_deref() {
-        None => tasks::latest(&history),
+        // The history holds the deploy at least.
+        None => history
+            .pop()
+            .unwrap_or_else(|| tasks::deploy_task(&cluster, &[], &[])),
         Some(number) => match number.parse::<usize>() {
-            Ok(n) if (1..=history.len()).contains(&n) => history[n - 1].clone(),
+            Ok(n) if (1..=history.len()).contains(&n) => history.swap_remove(n - 1),
             _ => {
                 return Err(ApiError::bad_request(format!(
                     "task: expected a task number from 1 to {}, got {:?}",
@@ -331,7 +334,7 @@ impl Watch {
             ));
             self.last_state = Some(state);
         }
-        let task = tasks::latest(&tasks::history(&cluster, &transitions, &self.reports));
+        let task = tasks::latest_task(&cluster, &transitions, &self.reports);
         if self.last_task.as_ref() != Some(&task) {
             events.push(event("tasks", &task));
             self.last_task = Some(task);

@@ -71,7 +71,14 @@ impl Store {
                     to_json(&cluster.delegation)?,
                 ],
             )?;
-            record_transition(&tx, cluster.id, None, cluster.state, &cluster.state_reason)?;
+            record_transition(
+                &tx,
+                cluster.id,
+                None,
+                cluster.state,
+                &cluster.state_reason,
+                None,
+            )?;
             if !cluster.spec.staged {
                 enqueue(&tx, cluster.id, JobKind::Deploy)?;
             }
@@ -426,6 +433,17 @@ fn move_state(
     to: ClusterState,
     reason: &str,
 ) -> Result<(), StoreError> {
+    move_state_resizing(conn, cluster, to, reason, None)
+}
+
+/// `move_state`, recording on the transition the resize it begins, if any.
+fn move_state_resizing(
+    conn: &Connection,
+    cluster: &Cluster,
+    to: ClusterState,
+    reason: &str,
+    resize: Option<Resize>,
+) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE clusters SET state = ?2, state_reason = ?3, updated_at = ?4 WHERE id = ?1",
         params![
@@ -438,7 +456,7 @@ fn move_state(
     if to == cluster.state {
         return Ok(());
     }
-    record_transition(conn, cluster.id, Some(cluster.state), to, reason)
+    record_transition(conn, cluster.id, Some(cluster.state), to, reason, resize)
 }
 
 fn record_transition(
@@ -447,15 +465,19 @@ fn record_transition(
     from: Option<ClusterState>,
     to: ClusterState,
     reason: &str,
+    resize: Option<Resize>,
 ) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO transitions (cluster_id, from_state, to_state, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO transitions (cluster_id, from_state, to_state, reason, at, resize_from, resize_to) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             id.to_string(),
             from.map(ClusterState::as_str),
             to.as_str(),
             reason,
-            timestamp(Utc::now())
+            timestamp(Utc::now()),
+            resize.map(|r| r.from),
+            resize.map(|r| r.to),
         ],
     )?;
     Ok(())

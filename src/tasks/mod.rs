@@ -366,16 +366,13 @@ pub fn history(cluster: &Cluster, transitions: &[Transition], reports: &[Report]
     tasks
 }
 
-/// The latest task of a history: the one running, or the last that ran.
-pub fn latest(history: &[Task]) -> Task {
-    history.last().cloned().unwrap_or_else(|| {
-        Task::new(
-            String::new(),
-            TaskKind::ClusterConverge,
-            TaskKind::ClusterConverge.as_str(),
-            None,
-        )
-    })
+/// The cluster's latest task: the one running, or the last that ran (the last of its
+/// `history`, made alone).
+pub fn latest_task(cluster: &Cluster, transitions: &[Transition], reports: &[Report]) -> Task {
+    match operation_runs(cluster, transitions).last() {
+        Some(run) => operation_task(cluster, run, reports),
+        None => deploy_task(cluster, transitions, reports),
+    }
 }
 
 /// The deploy task of a cluster.

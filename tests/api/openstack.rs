@@ -1194,26 +1194,33 @@ async fn heat_stopped_for_30_seconds_during_a_create_and_the_cluster_still_compl
     assert_eq!(deleted.status(), 200);
 }
 
-#[tokio::test]
-async fn stop_and_start_are_heats_suspend_and_resume_of_the_cluster_s_stack() {
-    let _heat = HEAT_GATE.read().await;
-    let app = spawn_openstack_app().await;
-    let cloud = cloud().await;
-    let token = token_for("demo", "demopass", "demo").await;
+/// A Spark cluster of one slave made ready on the test bed, its nodes played: its URL,
+/// its stack's name and its rendering once ready.
+async fn ready_spark_cluster(app: &TestApp, cloud: &Cloud, token: &str) -> (String, String, Value) {
     let response = create(
-        &app,
-        &token,
+        app,
+        token,
         "icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.components.heat.slavecount=1",
     )
     .await;
     assert_eq!(response.status(), 201);
     let url = location(response.headers());
     let stack = stack_name(&url);
-    wait_for_state(&app.client, &url, &token, "installing").await;
+    wait_for_state(&app.client, &url, token, "installing").await;
     cloud
         .play_nodes(&stack, &nodes(1), "SUCCESS", "installed")
         .await;
-    let ready = wait_for_state(&app.client, &url, &token, "ready").await;
+    let ready = wait_for_state(&app.client, &url, token, "ready").await;
+    (url, stack, ready)
+}
+
+#[tokio::test]
+async fn stop_and_start_are_heats_suspend_and_resume_of_the_cluster_s_stack() {
+    let _heat = HEAT_GATE.read().await;
+    let app = spawn_openstack_app().await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let (url, stack, ready) = ready_spark_cluster(&app, &cloud, &token).await;
     let address = ready["attributes"]["external_ip"].clone();
     let id = ready["attributes"]["stackid"]
         .as_str()
@@ -1308,20 +1315,7 @@ async fn a_scale_is_a_heat_update_of_slave_count_that_waits_for_the_new_slaves_o
     let app = spawn_openstack_app().await;
     let cloud = cloud().await;
     let token = token_for("demo", "demopass", "demo").await;
-    let response = create(
-        &app,
-        &token,
-        "icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.components.heat.slavecount=1",
-    )
-    .await;
-    assert_eq!(response.status(), 201);
-    let url = location(response.headers());
-    let stack = stack_name(&url);
-    wait_for_state(&app.client, &url, &token, "installing").await;
-    cloud
-        .play_nodes(&stack, &nodes(1), "SUCCESS", "installed")
-        .await;
-    let ready = wait_for_state(&app.client, &url, &token, "ready").await;
+    let (url, stack, ready) = ready_spark_cluster(&app, &cloud, &token).await;
     let id = ready["attributes"]["stackid"]
         .as_str()
         .expect("stack id")
@@ -1461,20 +1455,7 @@ async fn heat_stopped_for_30_seconds_during_a_scale_and_the_scale_still_complete
     .await;
     let cloud = cloud().await;
     let token = token_for("demo", "demopass", "demo").await;
-    let response = create(
-        &app,
-        &token,
-        "icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.components.heat.slavecount=1",
-    )
-    .await;
-    assert_eq!(response.status(), 201);
-    let url = location(response.headers());
-    let stack = stack_name(&url);
-    wait_for_state(&app.client, &url, &token, "installing").await;
-    cloud
-        .play_nodes(&stack, &nodes(1), "SUCCESS", "installed")
-        .await;
-    wait_for_state(&app.client, &url, &token, "ready").await;
+    let (url, stack, _) = ready_spark_cluster(&app, &cloud, &token).await;
     let scaled = app
         .client
         .post(format!("{url}?action=scale"))

@@ -22,8 +22,8 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use super::files::{create_private_dir, open_to_search, own, read_user_file, write_whole};
-use super::node::{PASSED_VARIABLES, read_record, without_proxy_for_loopback};
-use super::process::{self, ProcessRecord};
+use super::node::{NodeEnvironment, bash_as_node, read_record};
+use super::process::ProcessRecord;
 use super::users::Account;
 use super::{io_error, users};
 use crate::compose::script::{MASTER_ADDRESS, SLAVE_INDEX, WC_NOTIFY};
@@ -159,7 +159,20 @@ pub(super) async fn start(
         paths.push(path);
     }
     let node = work.join("node");
-    let mut command = tokio::process::Command::new("bash");
+    // The builder works as a scratch node: HOME, TMPDIR and its working directory are
+    // `work` itself, the node's directories under it.
+    let home = work.join("home");
+    let mut command = bash_as_node(&NodeEnvironment {
+        cluster,
+        node: "builder",
+        node_dir: &node,
+        address: master,
+        shared: &work.join("shared"),
+        home: &home,
+        logs: &work.join("logs"),
+        tmp: &work,
+        settings,
+    });
     command
         .arg("-c")
         .arg(RUNNER)
@@ -167,32 +180,12 @@ pub(super) async fn start(
         .arg(&status)
         .args(&paths)
         .current_dir(&work)
-        .env_clear()
-        .envs(
-            PASSED_VARIABLES
-                .iter()
-                .filter_map(|name| std::env::var_os(name).map(|value| (*name, value))),
-        )
         .env("HOME", &work)
-        .env("TMPDIR", &work)
-        .env(process::CLUSTER_VARIABLE, cluster.to_string())
-        .env("DISCO_NODE", "builder")
-        .env("DISCO_NODE_DIR", &node)
-        .env("DISCO_NODE_ADDRESS", master.to_string())
-        .env("DISCO_SHARED_DIR", work.join("shared"))
-        .env("DISCO_HOME", work.join("home"))
-        .env("DISCO_LOG_DIR", work.join("logs"))
-        .env("DISCO_VENV_DIR", &settings.venv_dir)
-        .env("DISCO_PYTHON", &settings.python)
         .env("PIP_CACHE_DIR", settings.venv_dir.join(".pip-cache"))
-        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .uid(builder.uid.as_raw())
-        .gid(builder.gid.as_raw())
-        .process_group(0)
-        .kill_on_drop(false);
-    without_proxy_for_loopback(&mut command);
+        .gid(builder.gid.as_raw());
     let mut child = command
         .spawn()
         .map_err(|e| ProviderError::Permanent(format!("starting the builder: {e}")))?;

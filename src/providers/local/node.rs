@@ -21,7 +21,7 @@ use crate::providers::ProviderError;
 
 /// Variables of the server's environment a node script gets; no others (the server's
 /// own may hold OpenStack credentials).
-pub(super) const PASSED_VARIABLES: &[&str] = &[
+const PASSED_VARIABLES: &[&str] = &[
     "PATH",
     "LANG",
     "JAVA_HOME",
@@ -172,30 +172,19 @@ impl Node {
             settings,
             isolation,
         } = *around;
-        let mut command = tokio::process::Command::new("bash");
-        command
-            .arg(script)
-            .current_dir(self.dir.join("home"))
-            .env_clear()
-            .envs(
-                PASSED_VARIABLES
-                    .iter()
-                    .filter_map(|name| std::env::var_os(name).map(|value| (*name, value))),
-            )
-            .env("HOME", self.dir.join("home"))
-            .env("TMPDIR", self.dir.join("tmp"))
-            .env(process::CLUSTER_VARIABLE, cluster.to_string())
-            .env("DISCO_NODE", &self.name)
-            .env("DISCO_NODE_DIR", &self.dir)
-            .env("DISCO_NODE_ADDRESS", self.address.to_string())
-            .env("DISCO_SHARED_DIR", shared)
-            .env("DISCO_HOME", self.dir.join("home"))
-            .env("DISCO_LOG_DIR", self.dir.join("logs"))
-            .env("DISCO_VENV_DIR", &settings.venv_dir)
-            .env("DISCO_PYTHON", &settings.python)
-            .stdin(std::process::Stdio::null())
-            .process_group(0)
-            .kill_on_drop(false);
+        let home = self.dir.join("home");
+        let mut command = bash_as_node(&NodeEnvironment {
+            cluster,
+            node: &self.name,
+            node_dir: &self.dir,
+            address: self.address,
+            shared,
+            home: &home,
+            logs: &self.dir.join("logs"),
+            tmp: &self.dir.join("tmp"),
+            settings,
+        });
+        command.arg(script);
         match isolation {
             Some(isolation) => {
                 // std drops the supplementary groups with the user.
@@ -210,7 +199,6 @@ impl Node {
                 }
             }
         }
-        without_proxy_for_loopback(&mut command);
         command
     }
 
@@ -339,8 +327,54 @@ pub(super) async fn read_record(path: &Path) -> Option<ProcessRecord> {
     ProcessRecord::parse(std::str::from_utf8(&data).ok()?)
 }
 
+/// The environment a script runs in as a node: its cluster, its name and directories,
+/// its address and the provider's settings.
+pub(super) struct NodeEnvironment<'a> {
+    pub(super) cluster: ClusterId,
+    pub(super) node: &'a str,
+    pub(super) node_dir: &'a Path,
+    pub(super) address: Ipv4Addr,
+    pub(super) shared: &'a Path,
+    pub(super) home: &'a Path,
+    pub(super) logs: &'a Path,
+    pub(super) tmp: &'a Path,
+    pub(super) settings: &'a LocalProviderSettings,
+}
+
+/// bash (its arguments are the caller's) with nothing of the server's environment but
+/// `PASSED_VARIABLES`, the node's variables, the cluster's mark, and no proxy for
+/// loopback; in the node's home, in a process group of its own, reading nothing, and
+/// left running when dropped.
+pub(super) fn bash_as_node(node: &NodeEnvironment<'_>) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new("bash");
+    command
+        .current_dir(node.home)
+        .env_clear()
+        .envs(
+            PASSED_VARIABLES
+                .iter()
+                .filter_map(|name| std::env::var_os(name).map(|value| (*name, value))),
+        )
+        .env("HOME", node.home)
+        .env("TMPDIR", node.tmp)
+        .env(process::CLUSTER_VARIABLE, node.cluster.to_string())
+        .env("DISCO_NODE", node.node)
+        .env("DISCO_NODE_DIR", node.node_dir)
+        .env("DISCO_NODE_ADDRESS", node.address.to_string())
+        .env("DISCO_SHARED_DIR", node.shared)
+        .env("DISCO_HOME", node.home)
+        .env("DISCO_LOG_DIR", node.logs)
+        .env("DISCO_VENV_DIR", &node.settings.venv_dir)
+        .env("DISCO_PYTHON", &node.settings.python)
+        .stdin(std::process::Stdio::null())
+        .process_group(0)
+        .kill_on_drop(false);
+    without_proxy_for_loopback(&mut command);
+    command
+}
+
 /// Reports and checks go to loopback addresses: never through a proxy.
-pub(super) fn without_proxy_for_loopback(command: &mut tokio::process::Command) {
+fn without_proxy_for_loopback(command: &mut tokio::process::Command) {
     let no_proxy = match std::env::var("no_proxy").or_else(|_| std::env::var("NO_PROXY")) {
         Ok(list) if !list.is_empty() => format!("{list},127.0.0.0/8,localhost"),
         _ => "127.0.0.0/8,localhost".to_string(),
