@@ -12,8 +12,8 @@ use disco::providers::local::process::ProcessRecord;
 
 use crate::helpers::{TestApp, location, spawn_app_with};
 use crate::local::{
-    KillOnDrop, delete_and_check_nothing_left, local_dir, python, spawn_local_app, value, venv,
-    wait_ready,
+    KillOnDrop, cluster_id, delete_and_check_nothing_left, local_dir, python, spawn_local_app,
+    value, venv, wait_ready,
 };
 
 /// Runs `code` in a new kernel of the JupyterLab at `address` (Jupyter's REST API and
@@ -190,15 +190,13 @@ async fn a_notebook_cell_cannot_read_the_database_or_another_cluster_s_secrets_n
     );
     assert_ne!(alice_user, bob_user);
     assert_eq!(bob_jupyter.owner(), Some(bob_user));
-    assert!(
-        user_exists(bob_user),
-        "the cluster's user is in /etc/passwd"
-    );
+    assert!(has_user(&bob), "the cluster's user is in /etc/passwd");
 
     delete_and_check_nothing_left(&as_alice, &alice, &alice_dir).await;
     delete_and_check_nothing_left(&as_bob, &bob, &bob_dir).await;
-    assert!(!user_exists(alice_user), "the user goes with its cluster");
-    assert!(!user_exists(bob_user), "the user goes with its cluster");
+    // By the cluster, not by the uid: a system uid given back is soon another test's.
+    assert!(!has_user(&alice), "the user goes with its cluster");
+    assert!(!has_user(&bob), "the user goes with its cluster");
 }
 
 /// A client whose every request is the tenant's.
@@ -215,10 +213,12 @@ fn tenant_client(tenant: &str) -> reqwest::Client {
         .expect("client")
 }
 
-fn user_exists(uid: u32) -> bool {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .expect("passwd")
-        .is_some()
+/// Whether the cluster at `location` has its system user in /etc/passwd.
+fn has_user(location: &str) -> bool {
+    let id = cluster_id(location);
+    disco::providers::local::users::clusters_with_users()
+        .iter()
+        .any(|user_of| user_of.to_string() == id)
 }
 
 async fn query_interface(app: &TestApp) -> String {
