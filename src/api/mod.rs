@@ -100,9 +100,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
         &format!("{collection}/{{id}}/template"),
         web::get().to(clusters::template),
     )
-    .route(
-        &format!("{collection}/{{id}}/report"),
-        web::post().to(tasks::report),
+    .service(
+        web::resource(format!("{collection}/{{id}}/report"))
+            .route(web::post().to(tasks::report))
+            .route(web::get().to(tasks::membership)),
     )
     .service(
         web::resource(format!("{collection}/{{id}}/tasks"))

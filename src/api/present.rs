@@ -74,6 +74,14 @@ pub fn cluster_resource(
         ),
         string("icclab.disco.slave_ips", &outputs.slave_ips.join(",")),
     ]);
+    let lost: Vec<&str> = outputs
+        .lost()
+        .iter()
+        .map(|slave| slave.node.as_str())
+        .collect();
+    if !lost.is_empty() {
+        attributes.push(string("icclab.disco.failed_slaves", &lost.join(",")));
+    }
     attributes.extend(
         outputs
             .web_uis

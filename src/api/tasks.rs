@@ -61,19 +61,7 @@ pub(super) async fn report(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(token) = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    else {
-        return Err(ApiErrorKind::Unauthorized(
-            "Authorization: expected \"Bearer <the cluster's report token>\"".into(),
-        )
-        .into());
-    };
+    let token = report_token(&req)?;
     let id = parse_id(&path)?;
     // Output tails are cut by bytes on the node and may end in half a character, or
     // hold binary output: take what is text rather than lose the report.
@@ -110,6 +98,62 @@ pub(super) async fn report(
         state.lifecycle.nudge();
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /disco/UUID/report`: what a node's steps need to know of the cluster as it is
+/// now, with the same token: how many slaves it runs on (the ones given up on left
+/// out), so that a master's smoke test waits for those and no others.
+pub(super) async fn membership(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = report_token(&req)?;
+    let id = parse_id(&path)?;
+    let cluster = match state.store.cluster(None, id).await? {
+        Some(cluster)
+            if cluster.state != ClusterState::Deleted
+                && state.store.is_report_token(id, token.to_string()).await? =>
+        {
+            cluster
+        }
+        _ => {
+            return Err(ApiErrorKind::Forbidden(
+                "the report token is not this cluster's, or the cluster is deleted".into(),
+            )
+            .into());
+        }
+    };
+    let lost: Vec<&str> = cluster
+        .outputs
+        .lost()
+        .iter()
+        .map(|slave| slave.node.as_str())
+        .collect();
+    let slaves = cluster.plan.slave_count();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({
+            "slave_count": slaves,
+            "lost_slaves": lost,
+            "expected_slaves": usize::from(slaves).saturating_sub(lost.len()),
+        })))
+}
+
+/// The cluster's report token, as a node sends it (`Authorization: Bearer`).
+fn report_token(req: &HttpRequest) -> Result<&str, ApiError> {
+    req.headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiErrorKind::Unauthorized(
+                "Authorization: expected \"Bearer <the cluster's report token>\"".into(),
+            )
+            .into()
+        })
 }
 
 fn check(body: ReportBody) -> Result<Report, ApiError> {

@@ -46,6 +46,19 @@ pub struct Outputs {
     /// `compose::heat::web_ui_keys`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub web_uis: BTreeMap<String, String>,
+    /// The slaves that failed to come up while enough others did (`minslaves`): stopped,
+    /// kept out of the cluster, with why. `None`: the provider did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_slaves: Option<Vec<LostSlave>>,
+}
+
+/// A slave that failed to come up, in a cluster that became ready without it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LostSlave {
+    /// As the task tree names it: `slaves:2`.
+    pub node: String,
+    /// Why, in the provider's (or the node's) words.
+    pub reason: String,
 }
 
 impl Outputs {
@@ -59,6 +72,7 @@ impl Outputs {
             master_private_ip,
             slave_ips,
             web_uis,
+            lost_slaves,
         } = newer;
         self.stack_id = stack_id.or(self.stack_id.take());
         self.stack_status = stack_status.or(self.stack_status.take());
@@ -72,6 +86,12 @@ impl Outputs {
         if !web_uis.is_empty() {
             self.web_uis = web_uis;
         }
+        self.lost_slaves = lost_slaves.or(self.lost_slaves.take());
+    }
+
+    /// The slaves given up on, none when the provider did not say.
+    pub fn lost(&self) -> &[LostSlave] {
+        self.lost_slaves.as_deref().unwrap_or_default()
     }
 }
 
@@ -165,6 +185,77 @@ impl Cluster {
     pub fn private_key(&self) -> &SecretString {
         &self.keys.private_key
     }
+
+    /// How many of its slaves may fail to come up with the cluster still ready: those
+    /// above `minslaves`; none without it (every slave asked for is needed).
+    pub fn slaves_that_may_fail(&self) -> u16 {
+        let slaves = self.plan.slave_count();
+        self.spec
+            .request
+            .min_slaves
+            .map_or(0, |min| slaves.saturating_sub(min.get()))
+    }
+
+    /// Why the cluster cannot be ready with `lost` slaves down, if it cannot: more
+    /// failed than `minslaves` allows. The reasons of the first ones are in it.
+    pub fn refuse_losses(&self, lost: &[LostSlave]) -> Option<String> {
+        let may_fail = usize::from(self.slaves_that_may_fail());
+        if lost.len() <= may_fail {
+            return None;
+        }
+        let slaves = self.plan.slave_count();
+        let needed = match self.spec.request.min_slaves {
+            Some(min) => format!(
+                "at least {} must come up ({})",
+                min.get(),
+                crate::domain::attributes::MIN_SLAVES
+            ),
+            None => format!(
+                "every one must come up (no {} was given)",
+                crate::domain::attributes::MIN_SLAVES
+            ),
+        };
+        Some(format!(
+            "{}; {} of {slaves} slaves failed and {needed}",
+            describe_losses(lost),
+            lost.len()
+        ))
+    }
+
+    /// What the cluster says once ready: `done`, or, with slaves lost, how many of how
+    /// many run, and which failed and why.
+    pub fn ready_reason(&self, done: &str, lost: &[LostSlave]) -> String {
+        if lost.is_empty() {
+            return done.to_string();
+        }
+        let slaves = self.plan.slave_count();
+        format!(
+            "ready with {} of {slaves} slaves ({} allows it): {}. What failed was stopped \
+             and is kept out of the cluster",
+            usize::from(slaves).saturating_sub(lost.len()),
+            crate::domain::attributes::MIN_SLAVES,
+            describe_losses(lost)
+        )
+    }
+}
+
+/// The first three losses with their reasons, and how many more.
+fn describe_losses(lost: &[LostSlave]) -> String {
+    let mut said: Vec<String> = lost
+        .iter()
+        .take(3)
+        .map(|slave| {
+            let reason = slave
+                .reason
+                .strip_prefix(&format!("{}: ", slave.node))
+                .unwrap_or(&slave.reason);
+            format!("{} failed: {reason}", slave.node)
+        })
+        .collect();
+    if lost.len() > 3 {
+        said.push(format!("and {} more slaves failed", lost.len() - 3));
+    }
+    said.join("; ")
 }
 
 #[cfg(test)]
@@ -215,5 +306,77 @@ mod tests {
             ["jupyter_jupyterlab"],
             "the newer set replaces ours whole"
         );
+    }
+
+    fn lost(nodes: &[&str]) -> Vec<LostSlave> {
+        nodes
+            .iter()
+            .map(|node| LostSlave {
+                node: node.to_string(),
+                reason: format!("{node}: spark install failed with return code 1"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn slaves_above_minslaves_may_fail_and_the_reason_says_which_and_why() {
+        use crate::cluster::testing::cluster;
+        let spark = ("icclab.disco.dependencies.inject", "{'spark': ''}");
+        let five = ("icclab.disco.components.heat.slavecount", "5");
+        let tolerant = cluster(&[spark, five, ("icclab.disco.components.heat.minslaves", "3")]);
+        assert_eq!(tolerant.slaves_that_may_fail(), 2);
+        assert_eq!(
+            tolerant.refuse_losses(&lost(&["slaves:2", "slaves:4"])),
+            None
+        );
+        assert_eq!(
+            tolerant.ready_reason("every component is up", &lost(&["slaves:2", "slaves:4"])),
+            "ready with 3 of 5 slaves (icclab.disco.components.heat.minslaves allows it): \
+             slaves:2 failed: spark install failed with return code 1; slaves:4 failed: spark \
+             install failed with return code 1. What failed was stopped and is kept out of the \
+             cluster"
+        );
+        assert_eq!(
+            tolerant.ready_reason("every component is up", &[]),
+            "every component is up"
+        );
+        let refused = tolerant
+            .refuse_losses(&lost(&["slaves:1", "slaves:2", "slaves:3", "slaves:5"]))
+            .expect("below minslaves");
+        assert!(
+            refused.ends_with(
+                "and 1 more slaves failed; 4 of 5 slaves failed and at least 3 must come up \
+                 (icclab.disco.components.heat.minslaves)"
+            ),
+            "{refused}"
+        );
+        // Without minslaves every slave asked for is needed.
+        let strict = cluster(&[spark, five]);
+        assert_eq!(strict.slaves_that_may_fail(), 0);
+        let refused = strict.refuse_losses(&lost(&["slaves:5"])).expect("refused");
+        assert_eq!(
+            refused,
+            "slaves:5 failed: spark install failed with return code 1; 1 of 5 slaves failed and \
+             every one must come up (no icclab.disco.components.heat.minslaves was given)"
+        );
+    }
+
+    #[test]
+    fn lost_slaves_are_replaced_only_by_a_provider_that_says_which() {
+        let mut ours = Outputs {
+            lost_slaves: Some(lost(&["slaves:2"])),
+            ..Outputs::default()
+        };
+        ours.merge(Outputs::default());
+        assert_eq!(
+            ours.lost().len(),
+            1,
+            "a provider that did not say keeps them"
+        );
+        ours.merge(Outputs {
+            lost_slaves: Some(Vec::new()),
+            ..Outputs::default()
+        });
+        assert!(ours.lost().is_empty(), "one that says none clears them");
     }
 }

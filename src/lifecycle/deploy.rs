@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 
-use super::{Attempt, Lifecycle, Stop, cancelled};
+use super::{Attempt, Lifecycle, Stop, cancelled, with_losses};
 use crate::domain::ClusterState;
 use crate::providers::{Progress, ProviderError};
 use crate::store::{Job, JobOutcome, StoreError};
@@ -62,12 +62,14 @@ impl Lifecycle {
                     }
                     Progress::Installing(o) => (
                         ClusterState::Installing,
-                        "installing the components".to_string(),
+                        with_losses("installing the components", o.lost()),
                         o,
                     ),
-                    Progress::Ready(o) => {
-                        (ClusterState::Ready, "every component is up".to_string(), o)
-                    }
+                    Progress::Ready(o) => (
+                        ClusterState::Ready,
+                        cluster.ready_reason("every component is up", o.lost()),
+                        o,
+                    ),
                     Progress::Failed { reason, outputs } => (ClusterState::Failed, reason, outputs),
                 };
                 if !store

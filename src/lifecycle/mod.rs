@@ -27,7 +27,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, LostSlave};
 use crate::compose::{Composer, Composition, Facts};
 use crate::config::JobSettings;
 use crate::domain::{ClusterId, ClusterState};
@@ -377,6 +377,20 @@ pub fn facts(cluster: &Cluster) -> Facts {
         report_url: None,
         report_token: None,
     }
+}
+
+/// A reason of a cluster on its way, with the slaves given up on so far.
+fn with_losses(reason: &str, lost: &[LostSlave]) -> String {
+    if lost.is_empty() {
+        return reason.to_string();
+    }
+    let nodes: Vec<&str> = lost.iter().map(|slave| slave.node.as_str()).collect();
+    format!(
+        "{reason}; {} failed and {} stopped ({} allows it)",
+        nodes.join(", "),
+        if nodes.len() == 1 { "was" } else { "were" },
+        crate::domain::attributes::MIN_SLAVES
+    )
 }
 
 fn cancelled(why: &str) -> Attempt {

@@ -6,7 +6,7 @@
 
 use chrono::Utc;
 
-use super::{Attempt, Lifecycle, Stop, cancelled};
+use super::{Attempt, Lifecycle, Stop, cancelled, with_losses};
 use crate::domain::{ClusterState, Resize};
 use crate::providers::{Progress, ProviderError, Suspension};
 use crate::store::{Job, JobOutcome, StoreError};
@@ -95,15 +95,21 @@ impl Lifecycle {
         let mut last_reason = None;
         loop {
             let (state, reason, outputs) = match progress {
-                Ok(Progress::Ready(outputs)) => (ClusterState::Ready, done.to_string(), outputs),
+                Ok(Progress::Ready(outputs)) => (
+                    ClusterState::Ready,
+                    cluster.ready_reason(done, outputs.lost()),
+                    outputs,
+                ),
                 Ok(Progress::Failed { reason, outputs }) => (
                     ClusterState::Failed,
                     format!("{doing} failed: {reason}"),
                     outputs,
                 ),
-                Ok(Progress::Deploying(outputs) | Progress::Installing(outputs)) => {
-                    (working, change.progress(), outputs)
-                }
+                Ok(Progress::Deploying(outputs) | Progress::Installing(outputs)) => (
+                    working,
+                    with_losses(&change.progress(), outputs.lost()),
+                    outputs,
+                ),
                 Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
                 Err(ProviderError::Permanent(reason)) => {
                     return self

@@ -17,6 +17,10 @@ struct Scripted {
 }
 
 #[derive(Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a script of a few steps, in a test"
+)]
 enum Step {
     Progress(Progress),
     Transient,

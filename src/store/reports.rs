@@ -37,6 +37,22 @@ impl Store {
         .await
     }
 
+    /// Whether `token` is the cluster's report token.
+    pub async fn is_report_token(&self, id: ClusterId, token: String) -> Result<bool, StoreError> {
+        self.call(move |conn| {
+            let expected: Option<String> = conn
+                .query_row(
+                    "SELECT token FROM report_tokens WHERE cluster_id = ?1",
+                    params![id.to_string()],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            Ok(expected
+                .is_some_and(|expected| crate::auth::tokens::tokens_match(&expected, &token)))
+        })
+        .await
+    }
+
     /// Appends a node's report if `token` is the cluster's and the cluster is not
     /// deleted; `false` (nothing stored) otherwise.
     pub async fn add_report(

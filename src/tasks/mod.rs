@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, LostSlave};
 use crate::domain::{ClusterState, ProviderKind, Report, ReportStatus, Resize, Transition};
 use crate::frameworks::catalogue::{NodeGroup, Phase};
 
@@ -389,7 +389,7 @@ pub fn deploy_task(cluster: &Cluster, transitions: &[Transition], reports: &[Rep
         TaskKind::CreateNode,
     ));
     component_stages(&mut root, cluster, &nodes, &run, &reports, &Phase::DEPLOY);
-    settle(root, &run)
+    settle_losing(root, &run, cluster.outputs.lost())
 }
 
 /// A stop, start or delete. A start of a local cluster runs its components' start and
@@ -418,7 +418,7 @@ fn operation_task(cluster: &Cluster, run: &Run, reports: &[Report]) -> Task {
         root.children
             .push(nodes_stage(&changed, run, &reports, stage, node));
         component_stages(&mut root, cluster, &changed, run, &reports, phases);
-        return settle(root, run);
+        return settle_losing(root, run, cluster.outputs.lost());
     }
     let (stage, node) = match run.kind {
         TaskKind::ClusterStop => (TaskKind::StopNodesStage, TaskKind::StopNode),
@@ -449,6 +449,39 @@ fn settle(mut root: Task, run: &Run) -> Task {
     root.started_at = run.started;
     root.ended_at = run.ended;
     root
+}
+
+/// The tasks of slaves given up on that had not ended: the first of each slave failed
+/// (with why DISCO gave the slave up, where the node said nothing), the later ones did
+/// not run. Then the root as `settle` makes it.
+fn settle_losing(mut root: Task, run: &Run, lost: &[LostSlave]) -> Task {
+    fn give_up<'a>(task: &mut Task, lost: &'a [LostSlave], failed: &mut Vec<&'a str>) {
+        for child in &mut task.children {
+            give_up(child, lost, failed);
+        }
+        if !task.children.is_empty() || task.ended_at.is_some() {
+            return;
+        }
+        let Some(slave) = lost
+            .iter()
+            .find(|slave| task.node.as_deref() == Some(slave.node.as_str()))
+        else {
+            return;
+        };
+        if failed.contains(&slave.node.as_str()) {
+            task.status = TaskStatus::Cancelled;
+            return;
+        }
+        failed.push(&slave.node);
+        task.status = TaskStatus::Failed;
+        if task.stderr.is_none() {
+            task.stderr = Some(tail(&slave.reason));
+        }
+    }
+    if !lost.is_empty() {
+        give_up(&mut root, lost, &mut Vec::new());
+    }
+    settle(root, run)
 }
 
 /// The first stage: one task per node, done once the node reported in this run, or

@@ -107,15 +107,17 @@ pub fn snapshot(root: &Task) -> String {
         if leaf.status != TaskStatus::Failed || leaf.command.is_none() {
             continue;
         }
+        let ended = match leaf.rc {
+            Some(rc) => format!("returned {rc}"),
+            // The node went before the step could say (a slave given up on).
+            None => "did not finish".to_string(),
+        };
         out.push_str(&format!(
-            "\n{} {} on {} failed: {} returned {}\n",
+            "\n{} {} on {} failed: {} {ended}\n",
             leaf.number,
             leaf.name,
             leaf.node.as_deref().unwrap_or_default(),
             leaf.command.as_deref().unwrap_or_default(),
-            leaf.rc
-                .map(|rc| rc.to_string())
-                .unwrap_or_else(|| "?".into())
         ));
         out.push_str(&output_tails(leaf));
     }

@@ -47,7 +47,7 @@ pub(crate) async fn wait_ready(client: &reqwest::Client, location: &str) -> Vec<
     }
 }
 
-async fn wait_state(
+pub(crate) async fn wait_state(
     client: &reqwest::Client,
     location: &str,
     wanted: &str,
@@ -322,7 +322,7 @@ async fn spark_with_two_slaves_runs_a_job_on_both_workers_and_leaves_nothing_aft
     delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
 }
 
-const DASK_JOB: &str = r#"
+pub(crate) const DASK_JOB: &str = r#"
 import sys, time
 from dask.distributed import Client
 with Client(sys.argv[1], timeout="60s") as client:
@@ -987,7 +987,7 @@ async fn a_spark_cluster_scaled_out_runs_on_every_new_worker_and_scaled_in_leave
     delete_and_check_nothing_left(&app.client, &location, &dir).await;
 }
 
-fn record_of(path: &Path) -> ProcessRecord {
+pub(crate) fn record_of(path: &Path) -> ProcessRecord {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     ProcessRecord::parse(&text).expect("a record")
 }

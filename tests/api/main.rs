@@ -7,6 +7,7 @@ mod cli;
 mod control_characters;
 mod create;
 mod dashboard;
+mod degraded;
 mod delete;
 mod events;
 mod file_provider;

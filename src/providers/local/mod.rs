@@ -48,7 +48,7 @@ use self::node::{Around, Node, Script};
 use self::process::{ProcessRecord, processes_of, processes_owned_by, signal_each};
 use self::users::Account;
 use super::{Inadmissible, Liveness, Progress, Provider, ProviderError, Suspension, Teardown};
-use crate::cluster::{Cluster, Outputs};
+use crate::cluster::{Cluster, LostSlave, Outputs};
 use crate::compose::Composition;
 use crate::compose::heat::web_ui_keys;
 use crate::compose::script::{MASTER_ADDRESS, SLAVE_INDEX, WC_NOTIFY};
@@ -213,7 +213,9 @@ impl LocalProvider {
             if !tokio::fs::try_exists(&node.dir).await.unwrap_or(false) {
                 continue;
             }
-            if let Some(script) = &composition.decommission_script {
+            // A slave given up on holds nothing of the cluster's: it only goes.
+            let serves = node::lost(&node.dir).await.is_none();
+            if let Some(script) = composition.decommission_script.as_ref().filter(|_| serves) {
                 let script = script
                     .replace(SLAVE_INDEX, &index.to_string())
                     .replace(MASTER_ADDRESS, &master)
@@ -300,6 +302,7 @@ impl LocalProvider {
         self.settings.dir.join(id.to_string())
     }
 
+    /// Every node of the cluster's plan, the slaves given up on too.
     fn nodes(&self, cluster: &Cluster, allocation: &Allocation) -> Vec<Node> {
         let dir = self.cluster_dir(cluster.id).join("nodes");
         let mut nodes = vec![Node {
@@ -311,7 +314,7 @@ impl LocalProvider {
         }];
         for index in 0..cluster.plan.slave_count() {
             nodes.push(Node {
-                name: format!("slaves:{}", index + 1),
+                name: slave_name(index),
                 group: NodeGroup::Slaves,
                 index,
                 address: allocation.slave(index),
@@ -346,46 +349,104 @@ impl LocalProvider {
         Ok(allocation)
     }
 
-    /// The cluster's directory and its nodes' addresses; the master's address is both
-    /// its external and its private one, as every node is on the loopback.
-    fn outputs(&self, cluster: &Cluster, allocation: &Allocation) -> Outputs {
+    /// The cluster's directory and its nodes' addresses (not those of the slaves given
+    /// up on); the master's address is both its external and its private one, as every
+    /// node is on the loopback.
+    fn outputs(&self, cluster: &Cluster, allocation: &Allocation, lost: &[LostSlave]) -> Outputs {
         let master = allocation.master();
         Outputs {
             stack_id: Some(self.cluster_dir(cluster.id).display().to_string()),
             external_ip: Some(master.to_string()),
             master_private_ip: Some(master.to_string()),
             slave_ips: (0..cluster.plan.slave_count())
+                .filter(|index| !lost.iter().any(|slave| slave.node == slave_name(*index)))
                 .map(|index| allocation.slave(index).to_string())
                 .collect(),
             web_uis: web_ui_keys(&cluster.plan)
                 .into_iter()
                 .map(|(key, _, ui)| (key, format!("http://{master}:{}{}", ui.port, ui.path)))
                 .collect(),
+            lost_slaves: Some(lost.to_vec()),
             ..Outputs::default()
         }
     }
 
+    /// The cluster's nodes that serve it, and the slaves given up on (with why).
+    async fn serving_nodes(
+        &self,
+        cluster: &Cluster,
+        allocation: &Allocation,
+    ) -> (Vec<Node>, Vec<LostSlave>) {
+        let mut serving = Vec::new();
+        let mut lost = Vec::new();
+        for node in self.nodes(cluster, allocation) {
+            match node::lost(&node.dir).await {
+                Some(reason) => lost.push(LostSlave {
+                    node: node.name,
+                    reason,
+                }),
+                None => serving.push(node),
+            }
+        }
+        (serving, lost)
+    }
+
     /// Where the deployment stands, from the nodes' signals, their scripts' and
-    /// services' processes, and the health checks.
+    /// services' processes, and the health checks. A slave whose script failed is given
+    /// up on (stopped, and kept out of the cluster) when `minslaves` allows it.
     async fn progress(&self, cluster: &Cluster) -> Result<Progress, ProviderError> {
         let Some(allocation) = self.read_allocation(cluster.id).await else {
             return Ok(Progress::Deploying(Outputs::default()));
         };
-        let outputs = self.outputs(cluster, &allocation);
-        let failed = |reason: String| Progress::Failed {
-            reason,
-            outputs: outputs.clone(),
-        };
-        let nodes = self.nodes(cluster, &allocation);
+        let (mut nodes, mut lost) = self.serving_nodes(cluster, &allocation).await;
         let mut running = false;
+        let mut failing = Vec::new();
         for node in &nodes {
             match node.script().await {
                 Script::Succeeded => {}
                 Script::Running => running = true,
-                Script::NotStarted => return Ok(Progress::Deploying(outputs)),
-                Script::Failed(reason) => return Ok(failed(reason)),
+                Script::NotStarted => {
+                    return Ok(Progress::Deploying(self.outputs(
+                        cluster,
+                        &allocation,
+                        &lost,
+                    )));
+                }
+                Script::Failed(reason) if node.group == NodeGroup::Slaves => {
+                    failing.push((node.clone(), reason));
+                }
+                Script::Failed(reason) => {
+                    let outputs = self.outputs(cluster, &allocation, &lost);
+                    return Ok(Progress::Failed { reason, outputs });
+                }
             }
         }
+        if !failing.is_empty() {
+            let mut all = lost.clone();
+            all.extend(failing.iter().map(|(node, reason)| LostSlave {
+                node: node.name.clone(),
+                reason: reason.clone(),
+            }));
+            if let Some(reason) = cluster.refuse_losses(&all) {
+                let outputs = self.outputs(cluster, &allocation, &lost);
+                return Ok(Progress::Failed { reason, outputs });
+            }
+            for (node, reason) in failing {
+                tracing::warn!(cluster = %cluster.id, node = %node.name, %reason, "a slave failed: stopping it, the cluster goes on without it");
+                self.stop_node(cluster.id, &node.dir).await?;
+                node::give_up(&node.dir, &reason).await?;
+                nodes.retain(|serving| serving.name != node.name);
+                lost.push(LostSlave {
+                    node: node.name,
+                    reason,
+                });
+            }
+        }
+        let outputs = self.outputs(cluster, &allocation, &lost);
+        let failed = |reason: String| Progress::Failed {
+            reason,
+            outputs: outputs.clone(),
+        };
         if running {
             // Nodes wait for the environments; a builder that ended without a word
             // would keep them waiting. (One that failed, they report themselves.)
@@ -626,7 +687,10 @@ impl Provider for LocalProvider {
         let nodes = self.cluster_dir(cluster.id).join("nodes");
         if let Ok(mut entries) = tokio::fs::read_dir(&nodes).await {
             while let Ok(Some(node)) = entries.next_entry().await {
-                node::forget_runs(&node.path()).await?;
+                // A slave given up on stays so: a start does not run it again.
+                if node::lost(&node.path()).await.is_none() {
+                    node::forget_runs(&node.path()).await?;
+                }
             }
         }
         Ok(Suspension::Stopped)
@@ -685,7 +749,7 @@ impl Provider for LocalProvider {
                 ))),
             };
         };
-        let nodes = self.nodes(cluster, &allocation);
+        let (nodes, _) = self.serving_nodes(cluster, &allocation).await;
         match dead_service(&nodes).await {
             None => Ok(Liveness::Running),
             Some(reason) => {
@@ -738,6 +802,11 @@ impl Provider for LocalProvider {
     async fn remove_holdings(&self, id: ClusterId) -> Result<(), ProviderError> {
         self.teardown(id).await
     }
+}
+
+/// A slave as the task tree names it, from its index (from 0): `slaves:1`...
+fn slave_name(index: u16) -> String {
+    format!("slaves:{}", index + 1)
 }
 
 /// The process groups every node of the cluster in `cluster_dir` recorded: its node

@@ -284,6 +284,23 @@ impl Node {
     }
 }
 
+/// What DISCO records in a slave's directory when it gives the slave up (it failed while
+/// `minslaves` still held): why. DISCO's, not the cluster user's.
+const LOST_FILE: &str = "lost";
+
+/// Why the slave in `node_dir` was given up on, if it was.
+pub(super) async fn lost(node_dir: &Path) -> Option<String> {
+    tokio::fs::read_to_string(node_dir.join(LOST_FILE))
+        .await
+        .ok()
+}
+
+/// Records that the slave in `node_dir` is given up on, and why: from now on it is kept
+/// out of the cluster (not checked, not started again, not decommissioned).
+pub(super) async fn give_up(node_dir: &Path, reason: &str) -> Result<(), ProviderError> {
+    write_whole(&node_dir.join(LOST_FILE), reason.as_bytes()).await
+}
+
 /// Forgets what ran on a stopped node: its script's record, exit code and signal, and
 /// the services' records. Its software, configuration and data stay.
 pub(super) async fn forget_runs(node_dir: &Path) -> Result<(), ProviderError> {
