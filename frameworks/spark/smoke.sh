@@ -1,7 +1,6 @@
 # spark smoke (master): a standalone worker alive for every slave the cluster runs on
-# (bounded wait), SparkPi through the
-# cluster's master (standalone or YARN) with its result checked, and the run listed by
-# the history server.
+# (bounded wait), SparkPi through the cluster's master (standalone or YARN) with its
+# result checked, and the run listed by the history server.
 set -euo pipefail
 : "${DISCO_MASTER_ADDRESS:?}" "${DISCO_SLAVE_COUNT:?}" "${DISCO_COMPONENTS:?}"
 : "${DISCO_HOME:?}" "${DISCO_LOG_DIR:?}"

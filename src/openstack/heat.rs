@@ -82,6 +82,10 @@ pub struct StackResource {
     pub resource_status: String,
     #[serde(default)]
     pub resource_status_reason: Option<String>,
+    /// The resource of the stack above whose nested stack holds this one (a member of a
+    /// resource group names the group); listed only with a nested depth.
+    #[serde(default)]
+    pub parent_resource: Option<String>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -178,10 +182,21 @@ impl Heat {
     }
 
     pub async fn resources(&self, name: &str, id: &str) -> Result<Vec<StackResource>, HeatError> {
+        self.resources_to_depth(name, id, 0).await
+    }
+
+    /// The stack's resources and those of its nested stacks down to `depth` levels.
+    pub async fn resources_to_depth(
+        &self,
+        name: &str,
+        id: &str,
+        depth: u8,
+    ) -> Result<Vec<StackResource>, HeatError> {
         let response = self
             .send(
                 self.http
-                    .get(format!("{}/stacks/{name}/{id}/resources", self.endpoint)),
+                    .get(format!("{}/stacks/{name}/{id}/resources", self.endpoint))
+                    .query(&[("nested_depth", depth)]),
             )
             .await?;
         #[derive(Deserialize)]

@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use super::{Progress, Provider, ProviderError, Suspension, Teardown};
 use crate::auth::Identity;
-use crate::cluster::{Cluster, Delegation, Outputs};
+use crate::cluster::{Cluster, Delegation, LostSlave, Outputs};
 use crate::compose::Composition;
 use crate::compose::heat::WEB_UI_OUTPUT;
 use crate::config::OpenstackSettings;
@@ -37,6 +37,10 @@ use crate::openstack::keystone::{Keystone, KeystoneError, Token};
 
 /// Tokens are renewed this long before they expire.
 const TOKEN_MARGIN: Duration = Duration::from_secs(300);
+/// The slaves' resource group in the cluster template, and its parameter naming the
+/// members DISCO gave up on.
+const SLAVES_GROUP: &str = "slaves";
+const REMOVED_SLAVES: &str = "removed_slaves";
 
 pub struct OpenstackProvider {
     keystone: Keystone,
@@ -363,7 +367,8 @@ impl OpenstackProvider {
         cluster: &Cluster,
         stack: &Stack,
     ) -> Result<Progress, ProviderError> {
-        let outputs = outputs_of(stack);
+        let mut outputs = outputs_of(stack);
+        outputs.lost_slaves = Some(lost_of(cluster, stack));
         let reason = || {
             stack
                 .stack_status_reason
@@ -372,10 +377,23 @@ impl OpenstackProvider {
         };
         Ok(match stack.stack_status.as_str() {
             // Ready only once it is the cluster's one stack.
-            "CREATE_COMPLETE" if self.remove_duplicates(heat, cluster, &stack.id).await? => {
+            // (An update during a create is one that removes slaves given up on.)
+            "CREATE_COMPLETE" | "UPDATE_COMPLETE"
+                if self.remove_duplicates(heat, cluster, &stack.id).await? =>
+            {
                 Progress::Installing(outputs)
             }
-            "CREATE_COMPLETE" => Progress::Ready(outputs),
+            "CREATE_COMPLETE" | "UPDATE_COMPLETE" => Progress::Ready(outputs),
+            "UPDATE_IN_PROGRESS" => Progress::Installing(outputs),
+            "CREATE_FAILED" | "UPDATE_FAILED" => {
+                match self.give_up_failed_slaves(heat, cluster, stack).await? {
+                    Some(progress) => progress,
+                    None => Progress::Failed {
+                        reason: reason(),
+                        outputs,
+                    },
+                }
+            }
             "CREATE_IN_PROGRESS" => {
                 // The nodes exist once the master server does; until the wait conditions
                 // complete they are installing. Once seen, that is remembered, so the
@@ -407,6 +425,105 @@ impl OpenstackProvider {
                 reason: reason(),
                 outputs,
             },
+        })
+    }
+
+    /// After a failed create or update: when what failed is slaves alone and
+    /// `minslaves` still holds, an update that removes them (the group's count less
+    /// them, their names in `removed_slaves`, so that Heat never makes them again), and
+    /// the cluster installs on without them. Below `minslaves`, the cluster fails
+    /// saying so. `None` when something else failed: the stack's own reason stands.
+    async fn give_up_failed_slaves(
+        &self,
+        heat: &Heat,
+        cluster: &Cluster,
+        stack: &Stack,
+    ) -> Result<Option<Progress>, ProviderError> {
+        self.count();
+        let resources = heat
+            .resources_to_depth(&stack.stack_name, &stack.id, 1)
+            .await
+            .map_err(heat_error)?;
+        let mut failed = Vec::new();
+        for resource in resources
+            .iter()
+            .filter(|r| r.resource_status.ends_with("_FAILED"))
+        {
+            match (
+                resource.parent_resource.as_deref(),
+                resource.resource_name.parse::<u16>(),
+            ) {
+                (Some(SLAVES_GROUP), Ok(member)) => failed.push(LostSlave {
+                    node: slave_node(member),
+                    reason: member_failure(member, resource.resource_status_reason.as_deref()),
+                }),
+                // The group fails with its member.
+                (None, _) if resource.resource_name == SLAVES_GROUP => {}
+                _ => return Ok(None),
+            }
+        }
+        if failed.is_empty() {
+            return Ok(None);
+        }
+        let mut lost = lost_of(cluster, stack);
+        for slave in failed {
+            if !lost.iter().any(|known| known.node == slave.node) {
+                lost.push(slave);
+            }
+        }
+        lost.sort_by_key(|slave| slave_member(&slave.node));
+        let mut outputs = outputs_of(stack);
+        if let Some(reason) = cluster.refuse_losses(&lost) {
+            outputs.lost_slaves = Some(lost_of(cluster, stack));
+            return Ok(Some(Progress::Failed { reason, outputs }));
+        }
+        let (count, removed) = heat_shape(cluster.plan.slave_count(), &lost);
+        tracing::warn!(cluster = %cluster.id, removed = %removed, "slaves failed: removing them, the cluster goes on without them");
+        self.count();
+        heat.update_parameters(
+            &stack.stack_name,
+            &stack.id,
+            &BTreeMap::from([
+                ("slave_count".to_string(), Value::from(count.to_string())),
+                (REMOVED_SLAVES.to_string(), Value::from(removed)),
+            ]),
+        )
+        .await
+        .map_err(heat_error)?;
+        outputs.lost_slaves = Some(lost);
+        Ok(Some(Progress::Installing(outputs)))
+    }
+
+    /// Where a resize stands: done once Heat completed an update to the new shape (until
+    /// it takes the update, the stack shows the old one); a new slave that failed is
+    /// given up on as in a create.
+    async fn resize_progress(
+        &self,
+        heat: &Heat,
+        cluster: &Cluster,
+        stack: &Stack,
+        resize: Resize,
+    ) -> Result<Progress, ProviderError> {
+        let mut outputs = outputs_of(stack);
+        outputs.lost_slaves = Some(lost_of(cluster, stack));
+        let shaped = slave_count_of(stack).map(|count| count + removed_of(stack).len() as u16)
+            == Some(resize.to);
+        Ok(match stack.stack_status.as_str() {
+            "UPDATE_COMPLETE" if shaped => Progress::Ready(outputs),
+            "UPDATE_FAILED" => match self.give_up_failed_slaves(heat, cluster, stack).await? {
+                Some(progress) => progress,
+                None => Progress::Failed {
+                    reason: format!(
+                        "Heat could not resize the stack: {}",
+                        stack
+                            .stack_status_reason
+                            .as_deref()
+                            .unwrap_or("UPDATE_FAILED")
+                    ),
+                    outputs,
+                },
+            },
+            _ => Progress::Installing(outputs),
         })
     }
 
@@ -593,14 +710,20 @@ impl Provider for OpenstackProvider {
         _composition: &Composition,
     ) -> Result<Progress, ProviderError> {
         let (heat, stack) = self.existing_stack(cluster).await?;
-        if slave_count_of(&stack) == Some(resize.to) && stack.stack_status.starts_with("UPDATE_") {
-            return Ok(resizing(&stack, resize));
+        // The slaves given up on that keep their places; a scale-in takes those of the
+        // others above the new count.
+        let (count, removed) = heat_shape(resize.to, &lost_of(cluster, &stack));
+        if slave_count_of(&stack) == Some(count)
+            && removed_of(&stack).join(",") == removed
+            && stack.stack_status.starts_with("UPDATE_")
+        {
+            return self.resize_progress(&heat, cluster, &stack, resize).await;
         }
         self.count();
-        let parameters = BTreeMap::from([(
-            "slave_count".to_string(),
-            Value::from(resize.to.to_string()),
-        )]);
+        let parameters = BTreeMap::from([
+            ("slave_count".to_string(), Value::from(count.to_string())),
+            (REMOVED_SLAVES.to_string(), Value::from(removed)),
+        ]);
         heat.update_parameters(&stack.stack_name, &stack.id, &parameters)
             .await
             .map_err(heat_error)?;
@@ -612,8 +735,8 @@ impl Provider for OpenstackProvider {
         cluster: &Cluster,
         resize: Resize,
     ) -> Result<Progress, ProviderError> {
-        let (_, stack) = self.existing_stack(cluster).await?;
-        Ok(resizing(&stack, resize))
+        let (heat, stack) = self.existing_stack(cluster).await?;
+        self.resize_progress(&heat, cluster, &stack, resize).await
     }
 
     /// Heat's `suspend` stack action: Nova suspends every server (memory kept on the
@@ -625,9 +748,10 @@ impl Provider for OpenstackProvider {
             "SUSPEND_IN_PROGRESS" => Ok(Suspension::InProgress),
             _ => {
                 self.count();
-                heat.stack_action(&stack.stack_name, &stack.id, "suspend")
-                    .await
-                    .map_err(heat_error)?;
+                under_way(
+                    heat.stack_action(&stack.stack_name, &stack.id, "suspend")
+                        .await,
+                )?;
                 Ok(Suspension::InProgress)
             }
         }
@@ -661,9 +785,10 @@ impl Provider for OpenstackProvider {
             "RESUME_COMPLETE" | "RESUME_IN_PROGRESS" | "RESUME_FAILED" => Ok(resumption(&stack)),
             _ => {
                 self.count();
-                heat.stack_action(&stack.stack_name, &stack.id, "resume")
-                    .await
-                    .map_err(heat_error)?;
+                under_way(
+                    heat.stack_action(&stack.stack_name, &stack.id, "resume")
+                        .await,
+                )?;
                 Ok(Progress::Installing(outputs_of(&stack)))
             }
         }
@@ -684,24 +809,88 @@ fn slave_count_of(stack: &Stack) -> Option<u16> {
     }
 }
 
-/// Where a resize stands, from its stack: done once Heat completed an update to the new
-/// count (until it takes the update, the stack still shows the old one).
-fn resizing(stack: &Stack, resize: Resize) -> Progress {
-    let outputs = outputs_of(stack);
-    match stack.stack_status.as_str() {
-        "UPDATE_COMPLETE" if slave_count_of(stack) == Some(resize.to) => Progress::Ready(outputs),
-        "UPDATE_FAILED" => Progress::Failed {
-            reason: format!(
-                "Heat could not resize the stack: {}",
-                stack
-                    .stack_status_reason
-                    .as_deref()
-                    .unwrap_or("UPDATE_FAILED")
-            ),
-            outputs,
-        },
-        _ => Progress::Installing(outputs),
-    }
+/// The members of the slaves' group DISCO gave up on, as the stack's `removed_slaves`
+/// says (Heat shows a list parameter as comma-separated text).
+fn removed_of(stack: &Stack) -> Vec<String> {
+    let text = match stack.parameters.get(REMOVED_SLAVES) {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => String::new(),
+    };
+    text.trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .map(|name| name.trim().trim_matches(|c| c == '\'' || c == '"'))
+        .filter(|name| name.parse::<u16>().is_ok())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The slaves given up on that hold places in the cluster's plan: the stack's
+/// `removed_slaves`, with the reasons the cluster stored.
+fn lost_of(cluster: &Cluster, stack: &Stack) -> Vec<LostSlave> {
+    removed_of(stack)
+        .iter()
+        .filter_map(|member| member.parse::<u16>().ok())
+        .filter(|member| *member < cluster.plan.slave_count())
+        .map(|member| {
+            let node = slave_node(member);
+            let reason = cluster
+                .outputs
+                .lost()
+                .iter()
+                .find(|known| known.node == node)
+                .map(|known| known.reason.clone())
+                .unwrap_or_else(|| format!("{node}: it failed to come up (Heat)"));
+            LostSlave { node, reason }
+        })
+        .collect()
+}
+
+/// What Heat's group holds for `slaves` places of which `lost` are given up on: its
+/// count, and the members it must not have (comma-separated), those within the places.
+fn heat_shape(slaves: u16, lost: &[LostSlave]) -> (u16, String) {
+    let removed: Vec<u16> = lost
+        .iter()
+        .filter_map(|slave| slave_member(&slave.node))
+        .filter(|member| *member < slaves)
+        .collect();
+    let count = slaves.saturating_sub(u16::try_from(removed.len()).unwrap_or(u16::MAX));
+    let names: Vec<String> = removed.iter().map(u16::to_string).collect();
+    (count, names.join(","))
+}
+
+/// A slave's node name from its member name in the group (`1` is `slaves:2`).
+fn slave_node(member: u16) -> String {
+    format!("slaves:{}", member + 1)
+}
+
+/// The member name in the group of a slave node (`slaves:2` is `1`).
+fn slave_member(node: &str) -> Option<u16> {
+    node.strip_prefix("slaves:")?
+        .parse::<u16>()
+        .ok()?
+        .checked_sub(1)
+}
+
+/// Why a member of the slaves' group failed, from Heat's words: what its node
+/// signalled, where that is what failed it, as `slaves:N: what failed`.
+fn member_failure(member: u16, reason: Option<&str>) -> String {
+    let node = slave_node(member);
+    let reason = reason.unwrap_or("it failed to come up");
+    let said = match reason.rsplit_once("resources.wait_condition: ") {
+        Some((_, said)) => said,
+        None => return format!("{node}: {reason}"),
+    };
+    // The node names itself; Heat shows the name with a space after its colon.
+    let said = said
+        .strip_prefix(&format!("{node}: "))
+        .or_else(|| said.strip_prefix(&format!("slaves: {}: ", member + 1)))
+        .unwrap_or(said);
+    format!("{node}: {said}")
 }
 
 /// Where a resume stands, from its stack: in progress until Heat says it completed
@@ -779,6 +968,16 @@ fn keystone_error(e: KeystoneError) -> ProviderError {
         ProviderError::Transient(e.to_string())
     } else {
         ProviderError::Permanent(e.to_string())
+    }
+}
+
+/// A stack action sent: Heat took it, or refused it because an action runs on the stack
+/// (409), which is the one an earlier attempt sent before a crash (Heat shows the new
+/// status only once its engine began it).
+fn under_way(sent: Result<(), HeatError>) -> Result<(), ProviderError> {
+    match sent {
+        Ok(()) | Err(HeatError::Refused { status: 409, .. }) => Ok(()),
+        Err(e) => Err(heat_error(e)),
     }
 }
 
@@ -882,5 +1081,59 @@ mod tests {
         let none = outputs_of(&stack("CREATE_COMPLETE", serde_json::json!([])));
         assert_eq!(none.stack_status.as_deref(), Some("CREATE_COMPLETE"));
         assert!(none.slave_ips.is_empty() && none.web_uis.is_empty());
+    }
+
+    #[test]
+    fn a_failed_member_says_what_its_node_signalled_once_named() {
+        assert_eq!(
+            member_failure(
+                1,
+                Some(
+                    "WaitConditionFailure: resources.wait_condition: slaves: 2: spark install failed with return code 100"
+                )
+            ),
+            "slaves:2: spark install failed with return code 100"
+        );
+        assert_eq!(
+            member_failure(0, Some("Resource CREATE failed: quota exceeded")),
+            "slaves:1: Resource CREATE failed: quota exceeded"
+        );
+        assert_eq!(member_failure(4, None), "slaves:5: it failed to come up");
+    }
+
+    #[test]
+    fn the_group_keeps_the_places_of_the_slaves_given_up_on_below_the_count() {
+        let lost = |nodes: &[&str]| -> Vec<LostSlave> {
+            nodes
+                .iter()
+                .map(|node| LostSlave {
+                    node: node.to_string(),
+                    reason: String::new(),
+                })
+                .collect()
+        };
+        // Four places, slaves 2 and 4 given up on: members 0 and 2 remain.
+        assert_eq!(
+            heat_shape(4, &lost(&["slaves:2", "slaves:4"])),
+            (2, "1,3".into())
+        );
+        // Scaled in to 2: the place of slave 4 goes, and slave 2 keeps its own.
+        assert_eq!(
+            heat_shape(2, &lost(&["slaves:2", "slaves:4"])),
+            (1, "1".into())
+        );
+        assert_eq!(heat_shape(1, &lost(&["slaves:2"])), (1, String::new()));
+        assert_eq!(heat_shape(3, &[]), (3, String::new()));
+        let shown = |value: Value| {
+            let mut stack = stack("UPDATE_COMPLETE", serde_json::json!([]));
+            stack.parameters.insert(REMOVED_SLAVES.into(), value);
+            removed_of(&stack)
+        };
+        assert_eq!(shown(Value::from("1,3")), ["1", "3"]);
+        assert_eq!(shown(Value::from("['1', '3']")), ["1", "3"]);
+        assert!(shown(Value::from("")).is_empty());
+        assert_eq!(slave_member("slaves:2"), Some(1));
+        assert_eq!(slave_member("slaves:0"), None);
+        assert_eq!(slave_member("master"), None);
     }
 }

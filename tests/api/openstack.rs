@@ -786,14 +786,17 @@ async fn a_node_that_fails_its_install_fails_the_cluster_with_heats_reason() {
     let reason = failed["attributes"]["icclab.disco.state_reason"]
         .as_str()
         .expect("reason");
+    // What the node said, as Heat recorded it, and why that fails the cluster.
     assert!(
-        reason.contains("dask start failed with return code 3"),
+        reason.starts_with("slaves:1 failed: dask start failed with return code 3; 1 of 1 slaves failed and every one must come up"),
         "{reason}"
     );
     assert_eq!(failed["attributes"]["stack_status"], "CREATE_FAILED");
-    assert_eq!(
-        failed["attributes"]["stack_status_reason"].as_str(),
-        Some(reason)
+    assert!(
+        failed["attributes"]["stack_status_reason"]
+            .as_str()
+            .is_some_and(|heat| heat.contains("dask start failed with return code 3")),
+        "{failed}"
     );
 }
 
@@ -1042,6 +1045,129 @@ async fn sigkill_with_five_clusters_in_flight_then_restart_gives_five_ready_clus
     }
 }
 
+/// How many times Heat began each action on the stack, from its stack-level events
+/// (`UPDATE_IN_PROGRESS`, `SUSPEND_IN_PROGRESS`, ...).
+async fn stack_actions(cloud: &Cloud, stack: &str, id: &str, status: &str) -> usize {
+    let (_, body) = cloud
+        .get(&format!(
+            "/stacks/{stack}/{id}/events?resource_name={stack}&limit=200"
+        ))
+        .await;
+    body["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["resource_status"] == status && e["physical_resource_id"] == id)
+        .count()
+}
+
+/// `kill -9` of the server during a scale-out and during a stop: after each restart the
+/// operation finishes, and Heat updated or suspended the stack once.
+#[tokio::test]
+async fn a_scale_and_a_stop_cut_short_by_sigkill_finish_after_the_restart_with_one_heat_action_each()
+ {
+    let _heat = HEAT_GATE.read().await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let client = reqwest::Client::new();
+    let mut server = openstack_server(dir.path());
+    let response = client
+        .post(server.url("/disco/"))
+        .header("Category", CATEGORY)
+        .header("X-Auth-Token", &token)
+        .header(
+            "X-OCCI-Attribute",
+            "icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.components.heat.slavecount=1",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 201);
+    let mut url = location(response.headers());
+    let stack = stack_name(&url);
+    wait_for_state(&client, &url, &token, "installing").await;
+    cloud
+        .play_nodes(&stack, &nodes(1), "SUCCESS", "installed")
+        .await;
+    let ready = wait_for_state(&client, &url, &token, "ready").await;
+    let id = ready["attributes"]["stackid"]
+        .as_str()
+        .expect("stack id")
+        .to_string();
+    // Restarts on the same data directory, at another address.
+    let restart = |server: &mut ServerProcess, url: &mut String| {
+        server.kill();
+        let next = openstack_server(dir.path());
+        *url = url.replace(&server.address, &next.address);
+        *server = next;
+    };
+
+    let scaled = client
+        .post(format!("{url}?action=scale"))
+        .header("Category", CATEGORY)
+        .header("X-Auth-Token", &token)
+        .header(
+            "X-OCCI-Attribute",
+            "icclab.disco.components.heat.slavecount=2",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(scaled.status(), 200);
+    wait_for_state(&client, &url, &token, "scaling").await;
+    restart(&mut server, &mut url);
+    cloud
+        .play_nodes(&stack, &["slaves:2".to_string()], "SUCCESS", "installed")
+        .await;
+    let grown = wait_for_state(&client, &url, &token, "ready").await;
+    assert_eq!(
+        grown["attributes"]["icclab.disco.slave_ips"]
+            .as_str()
+            .unwrap_or_default()
+            .split(',')
+            .count(),
+        2,
+        "{grown}"
+    );
+    assert_eq!(
+        stack_actions(&cloud, &stack, &id, "UPDATE_IN_PROGRESS").await,
+        1,
+        "the stack was updated once"
+    );
+
+    let stopped = client
+        .post(format!("{url}?action=stop"))
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(stopped.status(), 200);
+    wait_for_state(&client, &url, &token, "stopping").await;
+    restart(&mut server, &mut url);
+    wait_for_state(&client, &url, &token, "stopped").await;
+    assert_eq!(
+        stack_actions(&cloud, &stack, &id, "SUSPEND_IN_PROGRESS").await,
+        1,
+        "the stack was suspended once"
+    );
+    let (_, body) = cloud.get(&format!("/stacks/{stack}/{id}")).await;
+    assert_eq!(body["stack"]["stack_status"], "SUSPEND_COMPLETE");
+
+    let deleted = client
+        .delete(&url)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deleted.status(), 200);
+    wait_until_gone(&client, &url, &token, "the cluster was never deleted").await;
+    assert!(
+        cloud.stacks_named(&stack).await.is_empty(),
+        "no orphan stack"
+    );
+}
+
 /// A read lock on Heat's `stack` table, held by a MariaDB session of the test bed:
 /// Heat can still look stacks up, but storing one waits until the lock is released.
 struct StackTable {
@@ -1212,6 +1338,183 @@ async fn ready_spark_cluster(app: &TestApp, cloud: &Cloud, token: &str) -> (Stri
         .await;
     let ready = wait_for_state(&app.client, &url, token, "ready").await;
     (url, stack, ready)
+}
+
+/// A slave whose node signals failure, while `minslaves` holds: DISCO removes it with a
+/// stack update (the group's count less it, its member name in `removed_slaves`) and the
+/// cluster becomes ready without it; so in a create and in a scale-out.
+#[tokio::test]
+async fn a_slave_that_fails_while_minslaves_holds_is_removed_and_the_cluster_is_ready() {
+    let _heat = HEAT_GATE.read().await;
+    let app = spawn_openstack_app().await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let response = create(
+        &app,
+        &token,
+        "icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.components.heat.slavecount=2,\
+         icclab.disco.components.heat.minslaves=1",
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let url = location(response.headers());
+    let stack = stack_name(&url);
+    wait_for_state(&app.client, &url, &token, "installing").await;
+    cloud
+        .play_nodes(
+            &stack,
+            &["slaves:2".to_string()],
+            "FAILURE",
+            "slaves:2: spark install failed with return code 100: no space left on device",
+        )
+        .await;
+    // DISCO removes the failed slave while the others still install.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let id = loop {
+        let (_, shown) = rendering(&app.client, &url, &token).await;
+        let reason = shown["attributes"]["icclab.disco.state_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if reason.contains("slaves:2 failed and was stopped") {
+            assert_eq!(shown["attributes"]["icclab.disco.state"], "installing");
+            break shown["attributes"]["stackid"]
+                .as_str()
+                .expect("stack id")
+                .to_string();
+        }
+        assert!(Instant::now() < deadline, "never gave slave 2 up: {shown}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let in_heat = || {
+        let (cloud, path) = (&cloud, format!("/stacks/{stack}/{id}"));
+        async move {
+            let (_, body) = cloud.get(&path).await;
+            let parameter = |name: &str| {
+                body["stack"]["parameters"][name]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            (
+                body["stack"]["stack_status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                parameter("slave_count"),
+                parameter("removed_slaves"),
+            )
+        }
+    };
+    cloud
+        .play_nodes(
+            &stack,
+            &["master".to_string(), "slaves:1".to_string()],
+            "SUCCESS",
+            "installed",
+        )
+        .await;
+    let ready = wait_for_state(&app.client, &url, &token, "ready").await;
+    let reason = ready["attributes"]["icclab.disco.state_reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.starts_with(
+            "ready with 1 of 2 slaves (icclab.disco.components.heat.minslaves allows it): \
+             slaves:2 failed: spark install failed with return code 100: no space left on device"
+        ),
+        "{reason}"
+    );
+    assert_eq!(
+        ready["attributes"]["icclab.disco.failed_slaves"],
+        "slaves:2"
+    );
+    assert_eq!(
+        in_heat().await,
+        ("UPDATE_COMPLETE".into(), "1".into(), "1".into())
+    );
+    let slave_ips = ready["attributes"]["icclab.disco.slave_ips"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(slave_ips.split(',').count(), 1, "{slave_ips}");
+
+    let scale = |slaves: u16| {
+        let (app, url, token) = (&app, &url, &token);
+        async move {
+            app.client
+                .post(format!("{url}?action=scale"))
+                .header("Category", CATEGORY)
+                .header("X-Auth-Token", token)
+                .header(
+                    "X-OCCI-Attribute",
+                    format!("icclab.disco.components.heat.slavecount={slaves}"),
+                )
+                .send()
+                .await
+                .expect("sent")
+                .status()
+                .as_u16()
+        }
+    };
+    // A scale-out: Heat adds member 2 (slaves:3), never member 1 again.
+    assert_eq!(scale(3).await, 200);
+    wait_for_state(&app.client, &url, &token, "scaling").await;
+    cloud
+        .play_nodes(&stack, &["slaves:3".to_string()], "SUCCESS", "installed")
+        .await;
+    let grown = wait_for_state(&app.client, &url, &token, "ready").await;
+    let reason = grown["attributes"]["icclab.disco.state_reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.starts_with("ready with 2 of 3 slaves"), "{reason}");
+    assert_eq!(
+        in_heat().await,
+        ("UPDATE_COMPLETE".into(), "2".into(), "1".into())
+    );
+    // A scale-out whose new slave fails: removed too, and the cluster ready with two.
+    assert_eq!(scale(4).await, 200);
+    wait_for_state(&app.client, &url, &token, "scaling").await;
+    cloud
+        .play_nodes(
+            &stack,
+            &["slaves:4".to_string()],
+            "FAILURE",
+            "slaves:4: spark start failed with return code 1",
+        )
+        .await;
+    let degraded = wait_for_state(&app.client, &url, &token, "ready").await;
+    let reason = degraded["attributes"]["icclab.disco.state_reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.starts_with("ready with 2 of 4 slaves"), "{reason}");
+    assert!(
+        reason.contains("slaves:4 failed: spark start failed with return code 1"),
+        "{reason}"
+    );
+    assert_eq!(
+        degraded["attributes"]["icclab.disco.failed_slaves"],
+        "slaves:2,slaves:4"
+    );
+    assert_eq!(
+        in_heat().await,
+        ("UPDATE_COMPLETE".into(), "2".into(), "1,3".into())
+    );
+    let response = app
+        .client
+        .delete(&url)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    wait_until_gone(
+        &app.client,
+        &url,
+        &token,
+        "the degraded cluster was never deleted",
+    )
+    .await;
 }
 
 #[tokio::test]
