@@ -1836,3 +1836,69 @@ async fn heat_stopped_for_30_seconds_during_a_scale_and_the_scale_still_complete
         .expect("sent");
     assert_eq!(deleted.status(), 200);
 }
+
+/// Heat stopped for 30 s while DISCO asks it to suspend the stack, then again while it
+/// asks it to resume: each is retried until Heat answers, and neither fails the cluster.
+#[tokio::test]
+async fn heat_stopped_for_30_seconds_during_a_stop_and_a_start_and_both_still_complete() {
+    let _alone = HEAT_GATE.write().await;
+    let app = spawn_app_with(|s| {
+        on_the_test_bed(s, "fake-env.yaml");
+        s.openstack.request_timeout_secs = 3;
+    })
+    .await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let (url, stack, ready) = ready_spark_cluster(&app, &cloud, &token).await;
+    let id = ready["attributes"]["stackid"]
+        .as_str()
+        .expect("stack id")
+        .to_string();
+    for (action, working, done, in_heat) in [
+        ("stop", "stopping", "stopped", "SUSPEND_COMPLETE"),
+        ("start", "starting", "ready", "RESUME_COMPLETE"),
+    ] {
+        let outage = HeatOutage::start();
+        let response = app
+            .client
+            .post(format!("{url}?action={action}"))
+            .header("X-Auth-Token", &token)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 200, "{action}");
+        let stopped = Instant::now();
+        let mut felt = String::new();
+        while stopped.elapsed() < Duration::from_secs(30) {
+            let (_, body) = rendering(&app.client, &url, &token).await;
+            assert_eq!(
+                body["attributes"]["icclab.disco.state"], working,
+                "{action}: not failed by the outage: {body}"
+            );
+            let reason = body["attributes"]["icclab.disco.state_reason"]
+                .as_str()
+                .unwrap_or_default();
+            if reason.contains("Heat is unavailable") {
+                felt = reason.to_string();
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        drop(outage);
+        assert!(
+            felt.starts_with("retrying in"),
+            "{action}: DISCO noticed the outage: {felt:?}"
+        );
+        wait_for_state(&app.client, &url, &token, done).await;
+        let (_, body) = cloud.get(&format!("/stacks/{stack}/{id}")).await;
+        assert_eq!(body["stack"]["stack_status"], in_heat, "{action}");
+    }
+    let deleted = app
+        .client
+        .delete(&url)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deleted.status(), 200);
+    wait_until_gone(&app.client, &url, &token, "the cluster was never deleted").await;
+}
