@@ -119,9 +119,58 @@ disco_run_step() {
 
 disco_finish() {
   disco_log "READY"
+  disco_agent_install || disco_log "could not install DISCO's agent"
   # The wait condition first: the report tells DISCO to look at it.
   disco_signal SUCCESS "$DISCO_NODE is ready"
   disco_report "node ready" succeeded 0
+}
+
+# disco_agent_install: on a slave VM, DISCO's agent: a systemd timer that asks DISCO
+# every 20 s whether this slave leaves the cluster (a scale-in) and, when it does, runs
+# the decommission steps DISCO gives it (they report as the node script's steps do, and
+# end with "node ready"), once. DISCO removes the VM after that. Nothing on local nodes
+# (DISCO runs their steps itself), without systemd or root, or where DISCO cannot be
+# asked.
+disco_agent_install() {
+  [ "${DISCO_NODE_GROUP:-}" = slaves ] && [ -n "${DISCO_REPORT_URL:-}" ] || return 0
+  [ -z "${DISCO_NODE_DIR:-}" ] && [ "$(id -u)" = 0 ] || return 0
+  command -v systemctl >/dev/null 2>&1 || return 0
+  # The token stays root's: in a file of its own, not on a command line.
+  install -d -m 0700 /etc/disco /var/lib/disco/agent
+  (
+    umask 077
+    printf 'DISCO_REPORT_URL=%s\nDISCO_REPORT_TOKEN=%s\nDISCO_NODE=%s\n' \
+      "$DISCO_REPORT_URL" "${DISCO_REPORT_TOKEN:-}" "$DISCO_NODE" >/etc/disco/agent.env
+  )
+  cat >/usr/local/sbin/disco-agent <<'AGENT'
+#!/bin/bash
+# DISCO's agent on a slave VM (installed by the node script): asks DISCO whether this
+# slave leaves the cluster; if so, runs the decommission steps it gives, once.
+set -euo pipefail
+: "${DISCO_REPORT_URL:?}" "${DISCO_REPORT_TOKEN:?}" "${DISCO_NODE:?}"
+state=/var/lib/disco/agent
+[ -e "$state/decommissioned" ] && exit 0
+answer=$(printf 'header = "Authorization: Bearer %s"\n' "$DISCO_REPORT_TOKEN" \
+  | curl -fsS -K - --max-time 10 -G --data-urlencode "node=$DISCO_NODE" "$DISCO_REPORT_URL") \
+  || exit 0
+printf '%s' "$answer" | python3 -c '
+import json, sys
+step = json.load(sys.stdin).get("decommission") or {}
+sys.stdout.write(step.get("script", ""))
+' >"$state/decommission.sh.partial" || exit 0
+[ -s "$state/decommission.sh.partial" ] || exit 0
+mv -f "$state/decommission.sh.partial" "$state/decommission.sh"
+if bash "$state/decommission.sh" >>/var/log/disco/decommission.log 2>&1; then
+  touch "$state/decommissioned"
+fi
+AGENT
+  chmod 0755 /usr/local/sbin/disco-agent
+  printf '[Unit]\nDescription=DISCO agent: asks whether this slave leaves the cluster\nAfter=network-online.target\n\n[Service]\nType=oneshot\nEnvironmentFile=/etc/disco/agent.env\nExecStart=/usr/local/sbin/disco-agent\n' \
+    >/etc/systemd/system/disco-agent.service
+  printf '[Unit]\nDescription=DISCO agent, every 20 s\n\n[Timer]\nOnBootSec=30\nOnUnitActiveSec=20\nAccuracySec=5\n\n[Install]\nWantedBy=timers.target\n' \
+    >/etc/systemd/system/disco-agent.timer
+  systemctl daemon-reload
+  systemctl enable --now disco-agent.timer
 }
 
 # disco_wait_tcp HOST PORT [SECONDS]: waits until HOST:PORT accepts connections.

@@ -100,12 +100,15 @@ pub(super) async fn report(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `GET /disco/UUID/report`: what a node's steps need to know of the cluster as it is
-/// now, with the same token: how many slaves it runs on (the ones given up on left
-/// out), so that a master's smoke test waits for those and no others.
+/// `GET /disco/UUID/report[?node=slaves:N]`: what a node needs to know of the cluster as
+/// it is now, with the same token: how many slaves it runs on (the ones given up on left
+/// out), so that a master's smoke test waits for those and no others; and, for a slave
+/// that names itself, whether it leaves the cluster (a scale-in), with the decommission
+/// steps to run first (`decommission.script`, else `null`).
 pub(super) async fn membership(
     req: HttpRequest,
     path: web::Path<String>,
+    query: web::Query<MembershipQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let token = report_token(&req)?;
@@ -131,13 +134,29 @@ pub(super) async fn membership(
         .map(|slave| slave.node.as_str())
         .collect();
     let slaves = cluster.plan.slave_count();
+    let decommission = match &query.node {
+        Some(node) => state
+            .lifecycle
+            .decommission_script(&cluster, node)
+            .await?
+            .map(|script| serde_json::json!({ "script": script })),
+        None => None,
+    };
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(serde_json::json!({
             "slave_count": slaves,
             "lost_slaves": lost,
             "expected_slaves": usize::from(slaves).saturating_sub(lost.len()),
+            "decommission": decommission,
         })))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct MembershipQuery {
+    /// The node asking, as it names itself (`slaves:3`).
+    #[serde(default)]
+    node: Option<String>,
 }
 
 /// The cluster's report token, as a node sends it (`Authorization: Bearer`).

@@ -12,6 +12,7 @@
 //! and `watcher` keeps asking whether ready clusters still run.
 
 pub mod create;
+pub mod decommission;
 mod delete;
 mod deploy;
 mod operate;

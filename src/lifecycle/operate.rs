@@ -87,6 +87,19 @@ impl Lifecycle {
             Err(reason) => return self.fail(job, reason, Stop::Nothing).await,
         };
         let (working, doing, done) = change.words();
+        // The leaving slaves hand over what they hold before the provider removes them.
+        if let Change::Scale(resize) = change
+            && Self::slaves_decommission(
+                resize,
+                provider.as_ref(),
+                composition.decommission_script.is_some(),
+            )
+            && let Some(attempt) = self
+                .await_decommission(job, &cluster, resize, provider.as_ref())
+                .await?
+        {
+            return Ok(attempt);
+        }
         let started = std::time::Instant::now();
         let mut progress = match change {
             Change::Start => provider.resume(&cluster, &composition).await,

@@ -185,6 +185,14 @@ pub trait Provider: Send + Sync {
         )))
     }
 
+    /// Whether the provider runs the leaving slaves' decommission steps itself (the local
+    /// provider, on this machine). Otherwise the slaves run them when they are asked to
+    /// (`GET /disco/UUID/report?node=...`), and the lifecycle waits for their reports
+    /// before it resizes.
+    fn decommissions(&self) -> bool {
+        false
+    }
+
     /// Where the resize stands now.
     async fn observe_resize(
         &self,

@@ -62,15 +62,20 @@ impl Store {
         report: crate::domain::Report,
     ) -> Result<Reported, StoreError> {
         self.call(move |conn| {
-            let stored: Option<(String, String, String)> = conn
+            // With the slave count the latest resize began from: while a cluster is
+            // scaled in, its leaving slaves report their decommission steps.
+            let stored: Option<(String, String, String, Option<u16>)> = conn
                 .query_row(
-                    "SELECT t.token, c.state, c.plan FROM report_tokens t \
+                    "SELECT t.token, c.state, c.plan, \
+                     (SELECT resize_from FROM transitions r WHERE r.cluster_id = c.id \
+                      AND r.resize_from IS NOT NULL ORDER BY r.id DESC LIMIT 1) \
+                     FROM report_tokens t \
                      JOIN clusters c ON c.id = t.cluster_id WHERE t.cluster_id = ?1",
                     params![id.to_string()],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
                 )
                 .optional()?;
-            let Some((expected, state, plan)) = stored else {
+            let Some((expected, state, plan, resized_from)) = stored else {
                 return Ok(Reported::NotThisCluster);
             };
             if state == ClusterState::Deleted.as_str()
@@ -83,7 +88,12 @@ impl Store {
                 id: id.to_string(),
                 problem: format!("plan: {e}"),
             })?;
-            let nodes = plan.node_names();
+            let mut nodes = plan.node_names();
+            if state == ClusterState::Scaling.as_str()
+                && let Some(from) = resized_from
+            {
+                nodes.extend((plan.slave_count() + 1..=from).map(|i| format!("slaves:{i}")));
+            }
             if !nodes.contains(&report.node) {
                 return Ok(Reported::NoSuchNode(nodes));
             }

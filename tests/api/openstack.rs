@@ -1902,3 +1902,154 @@ async fn heat_stopped_for_30_seconds_during_a_stop_and_a_start_and_both_still_co
     assert_eq!(deleted.status(), 200);
     wait_until_gone(&app.client, &url, &token, "the cluster was never deleted").await;
 }
+
+/// A scale-in on OpenStack: the leaving slave, asking DISCO as its agent does, is given
+/// its decommission steps; Heat's group shrinks only once the slave reported them done.
+/// (The test plays the slave's agent, as it plays the nodes' wait conditions.)
+#[tokio::test]
+async fn a_scale_in_waits_for_the_leaving_slave_to_decommission_before_heat_removes_it() {
+    let _heat = HEAT_GATE.read().await;
+    let app = spawn_openstack_app().await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let response = create(
+        &app,
+        &token,
+        "icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.components.heat.slavecount=2",
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let url = location(response.headers());
+    let stack = stack_name(&url);
+    wait_for_state(&app.client, &url, &token, "installing").await;
+    cloud
+        .play_nodes(&stack, &nodes(2), "SUCCESS", "installed")
+        .await;
+    let ready = wait_for_state(&app.client, &url, &token, "ready").await;
+    let stack_id = ready["attributes"]["stackid"]
+        .as_str()
+        .expect("stack id")
+        .to_string();
+    let id: disco::domain::ClusterId = url.rsplit('/').next().expect("id").parse().expect("uuid");
+    let report_token = app.store.report_token(id).await.expect("token");
+    let report_url = format!("{url}/report");
+    let ask = |node: &'static str| {
+        let (app, report_url, report_token) = (&app, &report_url, &report_token);
+        async move {
+            let response = app
+                .client
+                .get(report_url)
+                .query(&[("node", node)])
+                .bearer_auth(report_token)
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.expect("json")
+        }
+    };
+    let heat_count = || {
+        let (cloud, path) = (&cloud, format!("/stacks/{stack}/{stack_id}"));
+        async move {
+            let (_, body) = cloud.get(&path).await;
+            body["stack"]["parameters"]["slave_count"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    assert_eq!(
+        ask("slaves:2").await["decommission"],
+        Value::Null,
+        "nothing to do yet"
+    );
+    let scaled = app
+        .client
+        .post(format!("{url}?action=scale"))
+        .header("Category", CATEGORY)
+        .header("X-Auth-Token", &token)
+        .header(
+            "X-OCCI-Attribute",
+            "icclab.disco.components.heat.slavecount=1",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(scaled.status(), 200);
+    wait_for_state(&app.client, &url, &token, "scaling").await;
+    // The leaving slave is told to go, with the steps to run first; the other is not.
+    let answer = ask("slaves:2").await;
+    let script = answer["decommission"]["script"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(script.contains("retire_workers"), "{answer}");
+    assert!(
+        script.contains("disco_run_step dask decommission"),
+        "{script}"
+    );
+    assert!(!script.contains("__DISCO_"), "every placeholder filled in");
+    assert_eq!(ask("slaves:1").await["decommission"], Value::Null);
+    // Heat is not asked to shrink the group while the slave has not said it is done.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(heat_count().await, "2");
+    let (_, shown) = rendering(&app.client, &url, &token).await;
+    let reason = shown["attributes"]["icclab.disco.state_reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("waiting for slaves:2 to run their decommission steps"),
+        "{reason}"
+    );
+    // The slave reports its steps as its script would.
+    for (stage, status) in [
+        ("dask decommission", "executing"),
+        ("dask decommission", "succeeded"),
+        ("node ready", "succeeded"),
+    ] {
+        let response = app
+            .client
+            .post(&report_url)
+            .bearer_auth(&report_token)
+            .json(&json!({"stage": stage, "node": "slaves:2", "status": status, "rc": 0}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 204, "{stage} {status}");
+    }
+    let shrunk = wait_for_state(&app.client, &url, &token, "ready").await;
+    assert_eq!(heat_count().await, "1");
+    assert_eq!(
+        shrunk["attributes"]["icclab.disco.slave_ips"]
+            .as_str()
+            .unwrap_or_default()
+            .split(',')
+            .count(),
+        1
+    );
+    let tree = app
+        .client
+        .get(format!("{url}/tasks"))
+        .header("X-Auth-Token", &token)
+        .header("Accept", "text/plain")
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        tree.lines().any(|l| l.contains("decommission_node")
+            && l.contains("slaves:2")
+            && l.contains("succeeded")),
+        "{tree}"
+    );
+    let deleted = app
+        .client
+        .delete(&url)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deleted.status(), 200);
+    wait_until_gone(&app.client, &url, &token, "the cluster was never deleted").await;
+}
