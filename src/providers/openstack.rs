@@ -699,10 +699,10 @@ impl Provider for OpenstackProvider {
         true
     }
 
-    /// A stack update of `slave_count` alone (PATCH: the template and every other
-    /// parameter kept). The slaves' group adds members, each with its own wait condition
-    /// that its node script signals, or removes the highest-numbered ones. Components'
-    /// decommission steps do not run on VMs: DISCO has no way into them yet.
+    /// A stack update of `slave_count` and `removed_slaves` alone (PATCH: the template
+    /// and every other parameter kept). The slaves' group adds members, each with its
+    /// own wait condition that its node script signals, or removes the highest-numbered
+    /// ones (whose agents ran their decommission steps before: the lifecycle waited).
     async fn resize(
         &self,
         cluster: &Cluster,
