@@ -320,6 +320,23 @@ pub async fn wait_until_gone(client: &reqwest::Client, url: &str, token: &str, w
     }
 }
 
+/// Asks for a scale of the cluster at `url` to `slaves`: the answer's status.
+async fn scale_to(client: &reqwest::Client, url: &str, token: &str, slaves: u16) -> u16 {
+    client
+        .post(format!("{url}?action=scale"))
+        .header("Category", CATEGORY)
+        .header("X-Auth-Token", token)
+        .header(
+            "X-OCCI-Attribute",
+            format!("icclab.disco.components.heat.slavecount={slaves}"),
+        )
+        .send()
+        .await
+        .expect("sent")
+        .status()
+        .as_u16()
+}
+
 pub fn stack_name(url: &str) -> String {
     let id = url.rsplit('/').next().expect("id").replace('-', "");
     format!("disco-{}", &id[..8])
@@ -1103,18 +1120,7 @@ async fn a_scale_and_a_stop_cut_short_by_sigkill_finish_after_the_restart_with_o
         *server = next;
     };
 
-    let scaled = client
-        .post(format!("{url}?action=scale"))
-        .header("Category", CATEGORY)
-        .header("X-Auth-Token", &token)
-        .header(
-            "X-OCCI-Attribute",
-            "icclab.disco.components.heat.slavecount=2",
-        )
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(scaled.status(), 200);
+    assert_eq!(scale_to(&client, &url, &token, 2).await, 200);
     wait_for_state(&client, &url, &token, "scaling").await;
     restart(&mut server, &mut url);
     cloud
@@ -1439,24 +1445,7 @@ async fn a_slave_that_fails_while_minslaves_holds_is_removed_and_the_cluster_is_
         .to_string();
     assert_eq!(slave_ips.split(',').count(), 1, "{slave_ips}");
 
-    let scale = |slaves: u16| {
-        let (app, url, token) = (&app, &url, &token);
-        async move {
-            app.client
-                .post(format!("{url}?action=scale"))
-                .header("Category", CATEGORY)
-                .header("X-Auth-Token", token)
-                .header(
-                    "X-OCCI-Attribute",
-                    format!("icclab.disco.components.heat.slavecount={slaves}"),
-                )
-                .send()
-                .await
-                .expect("sent")
-                .status()
-                .as_u16()
-        }
-    };
+    let scale = |slaves: u16| scale_to(&app.client, &url, &token, slaves);
     // A scale-out: Heat adds member 2 (slaves:3), never member 1 again.
     assert_eq!(scale(3).await, 200);
     wait_for_state(&app.client, &url, &token, "scaling").await;
@@ -1639,24 +1628,7 @@ async fn a_scale_is_a_heat_update_of_slave_count_that_waits_for_the_new_slaves_o
             )
         }
     };
-    let scale = |slaves: u16| {
-        let (app, url, token) = (&app, &url, &token);
-        async move {
-            app.client
-                .post(format!("{url}?action=scale"))
-                .header("Category", CATEGORY)
-                .header("X-Auth-Token", token)
-                .header(
-                    "X-OCCI-Attribute",
-                    format!("icclab.disco.components.heat.slavecount={slaves}"),
-                )
-                .send()
-                .await
-                .expect("sent")
-                .status()
-                .as_u16()
-        }
-    };
+    let scale = |slaves: u16| scale_to(&app.client, &url, &token, slaves);
 
     // Out: the update waits for the two new slaves, not the first one again.
     assert_eq!(scale(3).await, 200);
@@ -1759,19 +1731,7 @@ async fn heat_stopped_for_30_seconds_during_a_scale_and_the_scale_still_complete
     let cloud = cloud().await;
     let token = token_for("demo", "demopass", "demo").await;
     let (url, stack, _) = ready_spark_cluster(&app, &cloud, &token).await;
-    let scaled = app
-        .client
-        .post(format!("{url}?action=scale"))
-        .header("Category", CATEGORY)
-        .header("X-Auth-Token", &token)
-        .header(
-            "X-OCCI-Attribute",
-            "icclab.disco.components.heat.slavecount=2",
-        )
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(scaled.status(), 200);
+    assert_eq!(scale_to(&app.client, &url, &token, 2).await, 200);
     let scaling = wait_for_state(&app.client, &url, &token, "scaling").await;
     let id = scaling["attributes"]["stackid"]
         .as_str()
@@ -1963,19 +1923,7 @@ async fn a_scale_in_waits_for_the_leaving_slave_to_decommission_before_heat_remo
         Value::Null,
         "nothing to do yet"
     );
-    let scaled = app
-        .client
-        .post(format!("{url}?action=scale"))
-        .header("Category", CATEGORY)
-        .header("X-Auth-Token", &token)
-        .header(
-            "X-OCCI-Attribute",
-            "icclab.disco.components.heat.slavecount=1",
-        )
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(scaled.status(), 200);
+    assert_eq!(scale_to(&app.client, &url, &token, 1).await, 200);
     wait_for_state(&app.client, &url, &token, "scaling").await;
     // The leaving slave is told to go, with the steps to run first; the other is not.
     let answer = ask("slaves:2").await;
