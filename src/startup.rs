@@ -133,6 +133,7 @@ impl Application {
             default_provider: settings.provider.default,
             store: store.clone(),
             lifecycle: lifecycle.clone(),
+            lifetimes: settings.jobs.lifetimes(),
         };
         let state = web::Data::new(AppState {
             store: store.clone(),

@@ -12,7 +12,7 @@ use super::request::read_occi;
 use crate::cluster::Cluster;
 use crate::domain::ClusterId;
 use crate::lifecycle::create::CreateRequest;
-use crate::lifecycle::scale;
+use crate::lifecycle::{expiry, scale};
 use crate::manifest::Manifest;
 use crate::occi::text::{Category, CategoryClass};
 use crate::store::Operation;
@@ -159,15 +159,36 @@ pub(super) async fn action(
         .iter()
         .map(|a| a.term.as_str())
         .collect();
+    // A partial update of the lifetime: its owner extends it (or shortens it).
+    if query.action.is_none() && expiry::sets_lifetime(&occi.attributes) {
+        let cluster = expiry::extend(
+            &state.store,
+            &state.settings.jobs.lifetimes(),
+            &identity.tenant,
+            id,
+            &occi.attributes,
+        )
+        .await?
+        .ok_or_else(|| no_cluster(&path))?;
+        tracing::info!(cluster = %cluster.id, lifetime = ?cluster.spec.lifetime, "lifetime changed");
+        let resource = present::cluster_resource(
+            &cluster,
+            &state.manifest,
+            &state.base_url(&req),
+            PrivateKey::Hidden,
+        );
+        return present::resource(StatusCode::OK, media, &resource);
+    }
     let term = match query.action.as_deref() {
         Some(term) => term,
         None if !occi.attributes.is_empty() => "scale",
         None => {
             return Err(ApiError::bad_request(format!(
                 "action: POST to a cluster needs ?action=, one of {}, or the attributes to \
-                 change (of a running cluster: {})",
+                 change ({} of a running cluster, or its lifetime: {})",
                 terms.join(", "),
-                crate::domain::attributes::SLAVE_COUNT
+                crate::domain::attributes::SLAVE_COUNT,
+                crate::domain::attributes::LIFETIME.join(", ")
             )));
         }
     };

@@ -17,6 +17,7 @@ use actix_web::{HttpResponse, ResponseError};
 use crate::auth::AuthError;
 use crate::domain::text::{Escaped, bounded};
 use crate::lifecycle::create::CreateError;
+use crate::lifecycle::expiry::ExtendError;
 use crate::lifecycle::scale::ScaleError;
 use crate::openstack::keystone::KeystoneError;
 use crate::store::StoreError;
@@ -176,6 +177,7 @@ impl From<CreateError> for ApiError {
         match error {
             CreateError::Attributes(_)
             | CreateError::Spec(_)
+            | CreateError::Lifetime(_)
             | CreateError::ProviderUnavailable { .. }
             | CreateError::Resolution(_)
             | CreateError::Unsupported(_) => ApiError::bad_request(error.to_string()),
@@ -195,6 +197,17 @@ impl From<ScaleError> for ApiError {
                 ApiError::bad_request(error.to_string())
             }
             ScaleError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<ExtendError> for ApiError {
+    fn from(error: ExtendError) -> ApiError {
+        match error {
+            ExtendError::Lifetime(_) | ExtendError::Attribute { .. } => {
+                ApiError::bad_request(error.to_string())
+            }
+            ExtendError::Store(store) => store.into(),
         }
     }
 }

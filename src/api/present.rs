@@ -8,7 +8,8 @@ use chrono::SecondsFormat;
 
 use super::error::ApiError;
 use crate::cluster::Cluster;
-use crate::domain::Scalar;
+use crate::domain::attributes::{EXPIRE_AT, MAX_AGE, ON_EXPIRY};
+use crate::domain::{ClusterState, Scalar};
 use crate::frameworks::catalogue::Catalogue;
 use crate::manifest::{Manifest, SetBy};
 use crate::occi::render::{self, Line};
@@ -74,6 +75,30 @@ pub fn cluster_resource(
         ),
         string("icclab.disco.slave_ips", &outputs.slave_ips.join(",")),
     ]);
+    // The lifetime in effect (the operator's default included), and when it ends.
+    let lifetime = &cluster.spec.lifetime;
+    if let Some(age) = lifetime.max_age {
+        set(&mut attributes, string(MAX_AGE, &age.to_string()));
+    }
+    if let Some(at) = lifetime.expire_at {
+        set(&mut attributes, string(EXPIRE_AT, &time(&at)));
+    }
+    if let Some(expiry) = lifetime.expiry(cluster.created_at)
+        && !matches!(
+            cluster.state,
+            ClusterState::Deleting | ClusterState::Deleted
+        )
+    {
+        set(
+            &mut attributes,
+            string(ON_EXPIRY, lifetime.on_expiry.as_str()),
+        );
+        attributes.push(string("icclab.disco.expires_at", &time(&expiry.at)));
+        attributes.push(string(
+            "icclab.disco.expires_because",
+            &format!("{}: it is then {}", expiry.why, lifetime.on_expiry.done()),
+        ));
+    }
     let lost: Vec<&str> = outputs
         .lost()
         .iter()
@@ -339,4 +364,12 @@ fn header_name(name: &str) -> &'static str {
 fn header_value(value: &str) -> Result<HeaderValue, ApiError> {
     HeaderValue::from_str(value)
         .map_err(|e| ApiError::internal(anyhow::anyhow!("rendering a header value: {e}")))
+}
+
+/// Sets `attribute` among `attributes`: replaced where it is, else added.
+fn set(attributes: &mut Vec<Attribute>, attribute: Attribute) {
+    match attributes.iter_mut().find(|a| a.name == attribute.name) {
+        Some(there) => *there = attribute,
+        None => attributes.push(attribute),
+    }
 }

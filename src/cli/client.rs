@@ -217,6 +217,26 @@ impl Client {
         Ok(())
     }
 
+    /// A partial update (`POST UUID` with attributes and no action): the cluster's
+    /// attributes afterwards, in the JSON rendering.
+    pub async fn update(
+        &self,
+        cluster: &ClusterRef,
+        attributes: &[(&str, String)],
+    ) -> anyhow::Result<serde_json::Map<String, Value>> {
+        let mut request = self
+            .http
+            .post(&cluster.location)
+            .header("Category", CATEGORY)
+            .header("Accept", "application/occi+json");
+        for (name, value) in attributes {
+            let quoted = value.replace('\\', "\\\\").replace('"', "\\\"");
+            request = request.header("X-OCCI-Attribute", format!("{name}=\"{quoted}\""));
+        }
+        let body: Value = self.send(request).await?.json().await?;
+        Ok(body["attributes"].as_object().cloned().unwrap_or_default())
+    }
+
     /// `POST UUID?action=TERM`: deploy, stop, start.
     pub async fn action(&self, cluster: &ClusterRef, term: &str) -> anyhow::Result<()> {
         self.send(

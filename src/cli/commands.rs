@@ -49,6 +49,10 @@ pub async fn ls(client: &Client) -> anyhow::Result<()> {
             let created = DateTime::parse_from_rfc3339(&cluster.attribute("icclab.disco.created"))
                 .map(|t| table_time(t.with_timezone(&Utc)))
                 .unwrap_or_default();
+            let expires =
+                DateTime::parse_from_rfc3339(&cluster.attribute("icclab.disco.expires_at"))
+                    .map(|t| table_time(t.with_timezone(&Utc)))
+                    .unwrap_or_else(|_| "-".to_string());
             vec![
                 cluster.id.clone(),
                 cluster.name.clone(),
@@ -58,6 +62,7 @@ pub async fn ls(client: &Client) -> anyhow::Result<()> {
                 target,
                 (slaves + 1).to_string(),
                 created,
+                expires,
             ]
         })
         .collect();
@@ -73,6 +78,7 @@ pub async fn ls(client: &Client) -> anyhow::Result<()> {
                 "TARGET",
                 "# NODES",
                 "CREATED AT",
+                "EXPIRES",
             ],
             rows,
         )
@@ -333,6 +339,31 @@ pub async fn show(client: &Client, name: &str) -> anyhow::Result<()> {
         })
         .collect();
     print!("{}", table(&["ATTRIBUTE", "VALUE"], rows));
+    Ok(())
+}
+
+/// `disco extend NAME [--max-age D] [--expire-at T] [--on-expiry A]`: says when the
+/// cluster expires now, and why.
+pub async fn extend(client: &Client, name: &str, changes: &[(&str, String)]) -> anyhow::Result<()> {
+    if changes.is_empty() {
+        anyhow::bail!("extend: give --max-age, --expire-at or --on-expiry");
+    }
+    let cluster = client.find(name).await?;
+    let attributes = client.update(&cluster, changes).await?;
+    let text = |name: &str| {
+        attributes
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+    };
+    match text("icclab.disco.expires_at") {
+        "" => println!("  {}: does not expire", cluster.name),
+        at => println!(
+            "  {}: expires at {at} ({})",
+            cluster.name,
+            text("icclab.disco.expires_because")
+        ),
+    }
     Ok(())
 }
 

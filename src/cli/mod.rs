@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Overrides, Settings};
 use crate::domain::ProviderKind;
+use crate::domain::attributes::{EXPIRE_AT, MAX_AGE, ON_EXPIRY};
 use crate::startup::Application;
 use crate::telemetry;
 
@@ -128,6 +129,20 @@ pub enum Command {
         /// Wait until it is ready again.
         #[arg(long)]
         wait: bool,
+    },
+    /// Change how long a cluster may live: a new max age (from its creation), a time it
+    /// expires at, and what happens then. `none` clears a max age or a time.
+    Extend {
+        name: String,
+        /// 90s, 30m, 8h, 2d, 1h30m, or none.
+        #[arg(long, value_name = "DURATION")]
+        max_age: Option<String>,
+        /// An RFC 3339 time (2026-12-01T18:00:00Z), or none.
+        #[arg(long, value_name = "TIME")]
+        expire_at: Option<String>,
+        /// delete or stop.
+        #[arg(long, value_name = "ACTION")]
+        on_expiry: Option<String>,
     },
     /// A cluster's SSH private key, to stdout or to a file (mode 0600).
     Key {
@@ -246,6 +261,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Start { name, wait } => commands::operate(&client()?, &name, "start", wait).await,
         Command::Scale { name, slaves, wait } => {
             commands::scale(&client()?, &name, slaves, wait).await
+        }
+        Command::Extend {
+            name,
+            max_age,
+            expire_at,
+            on_expiry,
+        } => {
+            let changes: Vec<(&str, String)> = [
+                (MAX_AGE, max_age),
+                (EXPIRE_AT, expire_at),
+                (ON_EXPIRY, on_expiry),
+            ]
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)))
+            .collect();
+            commands::extend(&client()?, &name, &changes).await
         }
         Command::Key { name, output } => commands::key(&client()?, &name, output.as_deref()).await,
         Command::Components => commands::components(&client()?).await,

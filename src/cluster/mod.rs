@@ -6,6 +6,7 @@
 //! (`crate::lifecycle`) is what moves a cluster from one state to the next.
 
 pub mod keys;
+pub mod lifetime;
 pub mod spec;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -88,6 +88,9 @@ pub struct ClusterSpec {
     /// The request's attributes with defaults filled in, secrets left out: what the
     /// cluster's rendering shows as "created with".
     pub attributes: BTreeMap<String, Scalar>,
+    /// How long it may live, and what then (none for clusters stored before lifetimes).
+    #[serde(default)]
+    pub lifetime: crate::domain::Lifetime,
 }
 
 impl ClusterSpec {
@@ -264,6 +267,7 @@ impl ClusterSpec {
                 path,
             },
             attributes: shown,
+            lifetime: crate::domain::Lifetime::default(),
         })
     }
 

@@ -11,7 +11,7 @@ use config::{Config, Environment, File, FileFormat};
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
-use crate::domain::ProviderKind;
+use crate::domain::{LifetimePolicy, OnExpiry, ProviderKind, Span};
 pub use hosts::HostName;
 
 /// The checked-in configuration file, which is also the documentation of every key.
@@ -159,6 +159,38 @@ pub struct JobSettings {
     pub delete_timeout_secs: u64,
     /// How often ready clusters are checked to still run (and once at start-up).
     pub watch_interval_secs: u64,
+    /// The `max_age` of clusters created without one; `None` (empty): they live until
+    /// deleted.
+    #[serde(deserialize_with = "optional_span")]
+    pub default_max_age: Option<Span>,
+    /// What happens at that default `max_age` when the owner did not say.
+    pub default_on_expiry: OnExpiry,
+    /// The longest `max_age` a cluster may have (one without gets it); `None`: no ceiling.
+    #[serde(deserialize_with = "optional_span")]
+    pub longest_max_age: Option<Span>,
+    /// How long before a cluster expires its state reason says when and why.
+    pub expiry_warning_secs: u64,
+}
+
+impl JobSettings {
+    /// The lifetimes the operator allows, for creates and partial updates.
+    pub fn lifetimes(&self) -> LifetimePolicy {
+        LifetimePolicy {
+            default_max_age: self.default_max_age,
+            default_on_expiry: self.default_on_expiry,
+            longest_max_age: self.longest_max_age,
+        }
+    }
+}
+
+fn optional_span<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Span>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    match text.trim() {
+        "" => Ok(None),
+        text => Span::parse(text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -23,3 +23,10 @@ pub const HEAT_PREFIX: &str = "icclab.disco.components.heat.";
 pub fn component_parameter(component: &str, param: &str) -> String {
     format!("{COMPONENT_PREFIX}{component}.{param}")
 }
+
+/// How long a cluster may live, and what then (`domain::lifetime`).
+pub const MAX_AGE: &str = "icclab.disco.max_age";
+pub const EXPIRE_AT: &str = "icclab.disco.expire_at";
+pub const ON_EXPIRY: &str = "icclab.disco.on_expiry";
+/// The attributes that change a cluster's lifetime: every one of them mutable.
+pub const LIFETIME: [&str; 3] = [MAX_AGE, EXPIRE_AT, ON_EXPIRY];

@@ -10,6 +10,7 @@
 pub mod attributes;
 pub mod ids;
 pub mod infrastructure;
+pub mod lifetime;
 pub mod provider;
 pub mod report;
 pub mod scalar;
@@ -18,6 +19,7 @@ pub mod text;
 
 pub use ids::{ClusterId, ClusterName, ComponentName, TenantId};
 pub use infrastructure::{Infrastructure, SlaveBounds, SlaveCount};
+pub use lifetime::{Expiry, Lifetime, LifetimePolicy, OnExpiry, Span};
 pub use provider::ProviderKind;
 pub use report::{Report, ReportStatus};
 pub use scalar::Scalar;

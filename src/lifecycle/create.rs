@@ -12,6 +12,7 @@ use chrono::Utc;
 use super::Lifecycle;
 use crate::auth::Identity;
 use crate::cluster::keys::KeyPair;
+use crate::cluster::lifetime::{self, LifetimeError};
 use crate::cluster::spec::SpecError;
 use crate::cluster::{Cluster, ClusterSpec, Outputs};
 use crate::domain::attributes::PROVIDER;
@@ -43,6 +44,8 @@ pub enum CreateError {
     Attributes(Vec<AttributeError>),
     #[error(transparent)]
     Spec(#[from] SpecError),
+    #[error(transparent)]
+    Lifetime(#[from] LifetimeError),
     #[error(
         "{PROVIDER}: provider {kind} is not available on this server; expected one of {}",
         available.join(", ")
@@ -103,6 +106,8 @@ pub struct Creator {
     pub default_provider: ProviderKind,
     pub store: Store,
     pub lifecycle: Lifecycle,
+    /// The lifetimes the operator allows.
+    pub lifetimes: crate::domain::LifetimePolicy,
 }
 
 impl Creator {
@@ -124,6 +129,7 @@ impl Creator {
             .map_err(CreateError::Attributes)?;
         let id = ClusterId::new();
         let mut spec = ClusterSpec::build(id, &checked, self.default_provider, request.components)?;
+        spec.lifetime = lifetime::at_create(|name| checked.get(name), Utc::now(), &self.lifetimes)?;
         let kind = spec.request.provider;
         let provider =
             self.providers

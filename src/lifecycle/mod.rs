@@ -15,6 +15,7 @@ pub mod create;
 pub mod decommission;
 mod delete;
 mod deploy;
+pub mod expiry;
 mod operate;
 pub mod scale;
 mod watcher;

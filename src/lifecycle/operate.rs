@@ -24,7 +24,18 @@ impl Lifecycle {
         loop {
             match suspension {
                 Ok(Suspension::Stopped) => {
-                    let reason = "stopped: nothing runs; its addresses, keys and data are kept until it starts again";
+                    let kept =
+                        "nothing runs; its addresses, keys and data are kept until it starts again";
+                    // A stop because the cluster expired says so to the end.
+                    let reason = match cluster.state_reason.strip_prefix(super::expiry::EXPIRED) {
+                        Some(why) => format!(
+                            "stopped ({}{}): {kept}",
+                            super::expiry::EXPIRED,
+                            why.trim_end_matches(": stopping")
+                        ),
+                        None => format!("stopped: {kept}"),
+                    };
+                    let reason = reason.as_str();
                     if !store
                         .transition(
                             cluster.id,

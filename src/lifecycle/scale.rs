@@ -34,7 +34,11 @@ pub fn requested_slaves(attributes: &[Attribute]) -> Result<SlaveCount, ScaleErr
     if let Some(other) = attributes.iter().find(|a| a.name != SLAVE_COUNT) {
         return Err(refuse(
             &other.name,
-            format!("only {SLAVE_COUNT} changes on a running cluster"),
+            format!(
+                "only {SLAVE_COUNT} changes in a scale (a lifetime, {}, changes in an update \
+                 of its own)",
+                crate::domain::attributes::LIFETIME.join(", ")
+            ),
         ));
     }
     match attributes {

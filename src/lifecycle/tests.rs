@@ -168,6 +168,10 @@ async fn bed_with(provider: Arc<dyn Provider>, adjust: impl FnOnce(&mut JobSetti
         deploy_timeout_secs: 60,
         delete_timeout_secs: 60,
         watch_interval_secs: 30,
+        default_max_age: None,
+        default_on_expiry: crate::domain::OnExpiry::Stop,
+        longest_max_age: None,
+        expiry_warning_secs: 3600,
     };
     adjust(&mut settings);
     let providers = Providers::default().with(provider);

@@ -19,7 +19,7 @@ use crate::store::StoreError;
 impl Lifecycle {
     /// Checks now, and then every `watch_interval_secs`, that ready clusters still run
     /// (one whose provider finds it stopped becomes failed with the provider's reason),
-    /// and that nothing of deleted clusters does.
+    /// that nothing of deleted clusters does, and which clusters expired (`expiry`).
     pub(super) async fn watch(self, mut shutdown: watch::Receiver<bool>) {
         let every = Duration::from_secs(self.inner.settings.watch_interval_secs.max(1));
         loop {
@@ -28,6 +28,9 @@ impl Lifecycle {
             }
             if let Err(e) = self.remove_leftovers().await {
                 tracing::error!(error = %e, "looking for what deleted clusters left");
+            }
+            if let Err(e) = self.expire_clusters(chrono::Utc::now()).await {
+                tracing::error!(error = %e, "looking for clusters that expired");
             }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}

@@ -132,6 +132,11 @@ pub trait Provider: Send + Sync {
     /// Where the tear-down stands now.
     async fn observe_delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError>;
 
+    /// Whether the provider can stop a cluster and start it again (`suspend`, `resume`).
+    fn stops(&self) -> bool {
+        false
+    }
+
     /// Starts stopping a ready cluster's nodes (`?action=stop`), keeping its addresses,
     /// keys and data; a cluster already stopped is `Stopped`. Providers that cannot stop
     /// a cluster say so.

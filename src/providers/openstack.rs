@@ -699,6 +699,10 @@ impl Provider for OpenstackProvider {
         true
     }
 
+    fn stops(&self) -> bool {
+        true
+    }
+
     /// A stack update of `slave_count` and `removed_slaves` alone (PATCH: the template
     /// and every other parameter kept). The slaves' group adds members, each with its
     /// own wait condition that its node script signals, or removes the highest-numbered

@@ -144,6 +144,17 @@ impl Store {
         tenant: &TenantId,
         id: ClusterId,
     ) -> Result<Option<Cluster>, StoreError> {
+        self.request_delete_because(tenant, id, None).await
+    }
+
+    /// `request_delete`, with why the cluster is deleted when it is not its owner's asking
+    /// (it expired): its reason while it is deleted.
+    pub async fn request_delete_because(
+        &self,
+        tenant: &TenantId,
+        id: ClusterId,
+        because: Option<String>,
+    ) -> Result<Option<Cluster>, StoreError> {
         let tenant = tenant.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
@@ -158,7 +169,8 @@ impl Store {
                 .state
                 .can_move_to(ClusterState::Deleting, Mover::DeleteRequest)
             {
-                move_state(&tx, &cluster, ClusterState::Deleting, "delete requested")?;
+                let reason = because.as_deref().unwrap_or("delete requested");
+                move_state(&tx, &cluster, ClusterState::Deleting, reason)?;
             }
             make_due_now(&tx, id, JobKind::Deploy)?;
             enqueue(&tx, id, JobKind::Delete)?;
@@ -180,6 +192,19 @@ impl Store {
         id: ClusterId,
         operation: Operation,
     ) -> Result<Option<Cluster>, StoreError> {
+        self.request_operation_because(tenant, id, operation, None)
+            .await
+    }
+
+    /// `request_operation`, with why when it is not the owner's asking (the cluster
+    /// expired): its reason while the operation runs.
+    pub async fn request_operation_because(
+        &self,
+        tenant: &TenantId,
+        id: ClusterId,
+        operation: Operation,
+        because: Option<String>,
+    ) -> Result<Option<Cluster>, StoreError> {
         let tenant = tenant.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
@@ -194,7 +219,7 @@ impl Store {
                     needed: operation.needs(),
                 });
             }
-            move_state(&tx, &cluster, to, reason)?;
+            move_state(&tx, &cluster, to, because.as_deref().unwrap_or(reason))?;
             enqueue(&tx, id, job)?;
             let cluster = find_cluster(&tx, Some(&tenant), id)?;
             tx.commit()?;
@@ -253,6 +278,53 @@ impl Store {
                 params![id.to_string(), resize.from, resize.to],
             )?;
             enqueue(&tx, id, JobKind::Scale)?;
+            let cluster = find_cluster(&tx, Some(&tenant), id)?;
+            tx.commit()?;
+            Ok(cluster)
+        })
+        .await
+        .inspect(|_| self.notifier.notify(id))
+    }
+
+    /// Sets how long the tenant's cluster may live, and the attributes its rendering
+    /// shows for it; its state does not change. `None` when the tenant has no such
+    /// cluster; `WrongState` once it is being deleted.
+    pub async fn set_lifetime(
+        &self,
+        tenant: &TenantId,
+        id: ClusterId,
+        lifetime: crate::domain::Lifetime,
+        shown: Vec<(String, crate::domain::Scalar)>,
+    ) -> Result<Option<Cluster>, StoreError> {
+        let tenant = tenant.clone();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(mut cluster) = find_cluster(&tx, Some(&tenant), id)? else {
+                return Ok(None);
+            };
+            if matches!(
+                cluster.state,
+                ClusterState::Deleting | ClusterState::Deleted
+            ) {
+                return Err(StoreError::WrongState {
+                    state: cluster.state,
+                    action: "a change of its lifetime",
+                    needed: "not deleting",
+                });
+            }
+            cluster.spec.lifetime = lifetime;
+            cluster.spec.attributes.extend(shown);
+            // A warning that it expires soon may no longer hold.
+            let reason = crate::domain::lifetime::without_warning(&cluster.state_reason);
+            tx.execute(
+                "UPDATE clusters SET spec = ?2, state_reason = ?3, updated_at = ?4 WHERE id = ?1",
+                params![
+                    id.to_string(),
+                    to_json(&cluster.spec)?,
+                    reason,
+                    timestamp(Utc::now())
+                ],
+            )?;
             let cluster = find_cluster(&tx, Some(&tenant), id)?;
             tx.commit()?;
             Ok(cluster)

@@ -163,7 +163,8 @@ async fn deploy_follow_list_and_delete_a_cluster_from_the_command_line() {
             "TEMPLATE",
             "TARGET",
             "# NODES",
-            "CREATED AT"
+            "CREATED AT",
+            "EXPIRES"
         ]
     );
     let row = |name: &str| {
@@ -179,6 +180,26 @@ async fn deploy_follow_list_and_delete_a_cluster_from_the_command_line() {
     );
     assert_eq!(row("nb")[2..7], ["pending", "", "jupyter", "local", "1"]);
     assert!(listed.ends_with("2 rows in set\n"), "{listed}");
+    // The operator's default lifetime (a week), and an owner's change of it.
+    assert_ne!(row("c1")[8], "-", "{listed}");
+    let extended = ok(
+        &app,
+        &["extend", "c1", "--max-age", "2h", "--on-expiry", "delete"],
+    )
+    .await;
+    assert!(
+        extended.starts_with("  c1: expires at ")
+            && extended.contains("(its max_age of 2h was reached (created ")
+            && extended.trim_end().ends_with("it is then deleted)"),
+        "{extended}"
+    );
+    let refused = disco(&app, &["extend", "c1", "--max-age", "soon"]).await;
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("400 icclab.disco.max_age: expected a duration"),
+        "{said}"
+    );
     ok(&app, &["converge", "nb"]).await;
     let waited = ok(&app, &["task-status", "nb", "--wait"]).await;
     assert!(waited.contains("| cluster_converge "), "{waited}");

@@ -19,9 +19,17 @@ use crate::helpers::{ServerProcess, TestApp, location, plain_attributes, spawn_a
 const READY_WITHIN: Duration = Duration::from_secs(900);
 
 pub(crate) async fn spawn_local_app() -> TestApp {
+    spawn_local_app_with(|_| {}).await
+}
+
+/// `spawn_local_app`, with more settings adjusted.
+pub(crate) async fn spawn_local_app_with(
+    adjust: impl FnOnce(&mut disco::config::Settings),
+) -> TestApp {
     spawn_app_with(|settings| {
         settings.provider.default = ProviderKind::Local;
         settings.provider.local.stop_grace_secs = 5;
+        adjust(settings);
     })
     .await
 }
@@ -112,6 +120,10 @@ fn recorded_processes(cluster_dir: &Path) -> Vec<(PathBuf, ProcessRecord)> {
             files.extend(pids.flatten().map(|e| e.path()));
         }
         for file in files {
+            // A stopped node has no script record.
+            if !file.exists() {
+                continue;
+            }
             let text = std::fs::read_to_string(&file).expect("record");
             let record = ProcessRecord::parse(&text)
                 .unwrap_or_else(|| panic!("{}: not a record: {text:?}", file.display()));

@@ -16,6 +16,7 @@ mod heat;
 mod helpers;
 mod isolation;
 mod lifecycle;
+mod lifetimes;
 mod local;
 mod openstack;
 mod operations;

@@ -658,6 +658,10 @@ impl Provider for LocalProvider {
         true
     }
 
+    fn stops(&self) -> bool {
+        true
+    }
+
     /// Out: the new slaves start on the next addresses of the cluster's block, with the
     /// same node script (the nodes there already are skipped). In: each leaving slave,
     /// the highest-numbered first, runs its decommission steps, then its processes end
