@@ -157,6 +157,13 @@ async fn a_cluster_is_created_shown_and_deleted_through_the_dashboard_forms() {
         .await
         .expect("html");
     assert!(page.contains("<h1>web-1</h1>"), "{page}");
+    // When its lifetime ends (the operator's default: a week, then a stop).
+    assert!(
+        page.contains("<dd id=\"expires\">")
+            && page.contains("its max_age of 7d was reached")
+            && page.contains(", then stopped</dd>"),
+        "{page}"
+    );
     // The live task tree: the page names its event stream, which the dashboard's
     // script opens.
     assert!(

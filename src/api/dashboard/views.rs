@@ -336,6 +336,19 @@ impl ClusterPage {
                 provider: cluster.spec.request.provider.to_string(),
                 nodes: cluster.plan.slave_count() + 1,
                 external_ip: cluster.outputs.external_ip.clone().unwrap_or_default(),
+                expires: cluster
+                    .spec
+                    .lifetime
+                    .expiry(cluster.created_at)
+                    .map(|expiry| {
+                        format!(
+                            "{}: {}, then {}",
+                            expiry.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            expiry.why,
+                            cluster.spec.lifetime.on_expiry.done()
+                        )
+                    })
+                    .unwrap_or_else(|| "never".to_string()),
             },
             web_uis,
             nodes: cluster.plan.node_names(),
@@ -367,6 +380,8 @@ struct ClusterSummary {
     nodes: u16,
     /// Empty until the provider gives one.
     external_ip: String,
+    /// When its lifetime ends, why, and what then; `never`.
+    expires: String,
 }
 
 /// A component's web UI on the master, and whether its port answered.
