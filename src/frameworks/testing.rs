@@ -51,6 +51,7 @@ pub(crate) fn component(name: &str, depends_on: &[&str], after: &[&str]) -> Comp
         web_uis: vec![],
         health: vec![],
         steps,
+        timeouts: BTreeMap::new(),
         local: None,
         unsupported: BTreeMap::new(),
     }

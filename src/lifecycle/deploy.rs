@@ -96,6 +96,11 @@ impl Lifecycle {
                 );
                 return self.fail(job, reason, Stop::WhatRuns).await;
             }
+            if provider.runs_nodes()
+                && let Some(reason) = self.silent_node(&cluster, job).await?
+            {
+                return self.fail(job, reason, Stop::WhatRuns).await;
+            }
             self.pause(started.elapsed(), provider.as_ref()).await;
             // Observed as stored now: with what the provider recorded so far (its stack's
             // id, say), not as it was when the job began.

@@ -18,6 +18,7 @@ mod deploy;
 pub mod expiry;
 mod operate;
 pub mod scale;
+mod silence;
 mod watcher;
 
 use std::collections::HashMap;

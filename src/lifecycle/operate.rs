@@ -169,6 +169,13 @@ impl Lifecycle {
                 );
                 return self.fail(job, reason, Stop::WhatRuns).await;
             }
+            if provider.runs_nodes()
+                && let Some(reason) = self.silent_node(&cluster, job).await?
+            {
+                return self
+                    .fail(job, format!("{doing} failed: {reason}"), Stop::WhatRuns)
+                    .await;
+            }
             self.pause(started.elapsed(), provider.as_ref()).await;
             let Some(now) = self.still_its(job).await? else {
                 return Ok(cancelled(&format!(

@@ -7,6 +7,7 @@ mod cli;
 mod control_characters;
 mod create;
 mod dashboard;
+mod deadlines;
 mod degraded;
 mod delete;
 mod events;

@@ -80,6 +80,21 @@ impl Phase {
     /// The phases a deploy runs, in order.
     pub const DEPLOY: [Phase; 4] = [Phase::Install, Phase::Configure, Phase::Start, Phase::Smoke];
 
+    /// The longest a step of the phase may run without its node reporting, where its
+    /// component does not say: installs download (30 minutes), the rest wait for
+    /// services (15 minutes), configuring writes files (10 minutes).
+    pub fn default_timeout(self) -> crate::domain::Span {
+        crate::domain::Span::from_secs(match self {
+            Phase::Install => 1_800,
+            Phase::Configure => 600,
+            Phase::Start | Phase::Smoke | Phase::Decommission => 900,
+        })
+    }
+
+    pub fn parse(text: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|phase| phase.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Install => "install",
@@ -364,6 +379,9 @@ pub struct Component {
     pub web_uis: Vec<WebUi>,
     pub health: Vec<HealthCheck>,
     pub steps: BTreeMap<NodeGroup, BTreeMap<Phase, Script>>,
+    /// The longest each phase's step may run, where the component says (`[timeouts]`);
+    /// the phase's default elsewhere (`Phase::default_timeout`).
+    pub timeouts: BTreeMap<Phase, crate::domain::Span>,
     /// The local provider's variant: its own steps (no root, no systemd, no apt), and
     /// where they differ, its own checks and web UIs.
     pub local: Option<LocalVariant>,
@@ -381,6 +399,14 @@ pub struct LocalVariant {
 impl Component {
     pub fn supports(&self, provider: ProviderKind) -> bool {
         self.providers.contains(&provider)
+    }
+
+    /// The longest a step of `phase` may run without its node reporting.
+    pub fn timeout(&self, phase: Phase) -> crate::domain::Span {
+        self.timeouts
+            .get(&phase)
+            .copied()
+            .unwrap_or_else(|| phase.default_timeout())
     }
 
     /// The step scripts a provider runs.

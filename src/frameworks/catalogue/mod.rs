@@ -212,6 +212,7 @@ fn check_component(
         web_uis: raw.web_uis,
         health,
         steps,
+        timeouts: raw.timeouts,
         local,
         unsupported: raw.unsupported,
     })

@@ -31,6 +31,9 @@ pub(super) struct RawComponent {
     pub(super) health: Vec<RawHealth>,
     #[serde(default)]
     pub(super) steps: BTreeMap<NodeGroup, BTreeMap<Phase, String>>,
+    /// The longest a step of each phase may run without its node reporting (`30m`).
+    #[serde(default)]
+    pub(super) timeouts: BTreeMap<Phase, crate::domain::Span>,
     /// How the local provider runs the component, where it differs from a VM.
     #[serde(default)]
     pub(super) local: Option<RawLocal>,

@@ -1,0 +1,155 @@
+//! Steps that went silent: a node that started a step and has not reported since, for
+//! longer than the step's timeout (`[timeouts]` in its component, else its phase's
+//! default), fails the step and the operation, saying which node, which step, and for
+//! how long, instead of waiting out the whole deploy's deadline.
+
+use chrono::{DateTime, Utc};
+
+use super::Lifecycle;
+use crate::cluster::Cluster;
+use crate::domain::{Report, ReportStatus, Span};
+use crate::frameworks::catalogue::Phase;
+use crate::store::{Job, StoreError};
+
+/// Why the operation fails, when a node is silent in a step past its timeout: the first
+/// such node in the reports (those since the operation began, oldest first).
+pub fn silent_step(
+    reports: &[Report],
+    now: DateTime<Utc>,
+    timeout_of: impl Fn(&str) -> Option<Span>,
+) -> Option<String> {
+    let mut last: Vec<&Report> = Vec::new();
+    for report in reports {
+        match last.iter_mut().find(|seen| seen.node == report.node) {
+            Some(seen) => *seen = report,
+            None => last.push(report),
+        }
+    }
+    last.into_iter().find_map(|report| {
+        if report.status != ReportStatus::Executing {
+            return None;
+        }
+        let timeout = timeout_of(&report.stage)?;
+        let silent = (now - report.at).num_seconds();
+        (silent > i64::try_from(timeout.secs()).unwrap_or(i64::MAX)).then(|| {
+            format!(
+                "{} silent for {} in '{}' (its timeout is {timeout}); its log: GET \
+                 /disco/UUID/logs?node={}",
+                report.node,
+                Span::from_secs(u64::try_from(silent).unwrap_or(0)),
+                report.stage,
+                report.node
+            )
+        })
+    })
+}
+
+impl Lifecycle {
+    /// `silent_step` for the cluster's operation `job`, from its reports since the job
+    /// was queued and the catalogue's timeouts.
+    pub(super) async fn silent_node(
+        &self,
+        cluster: &Cluster,
+        job: &Job,
+    ) -> Result<Option<String>, StoreError> {
+        let reports: Vec<Report> = self
+            .inner
+            .store
+            .reports(cluster.id, 0)
+            .await?
+            .into_iter()
+            .map(|(_, report)| report)
+            .filter(|report| report.at >= job.created_at)
+            .collect();
+        let catalogue = &self.inner.catalogue;
+        let timeout_of = |stage: &str| {
+            let (component, phase) = stage.split_once(' ')?;
+            Some(catalogue.get(component)?.timeout(Phase::parse(phase)?))
+        };
+        Ok(silent_step(&reports, Utc::now(), timeout_of)
+            .map(|reason| reason.replace("UUID", &cluster.id.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(node: &str, stage: &str, status: ReportStatus, at: DateTime<Utc>) -> Report {
+        Report {
+            at,
+            node: node.to_string(),
+            stage: stage.to_string(),
+            status,
+            rc: None,
+            output: String::new(),
+            error: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_node_silent_in_a_step_past_its_timeout_is_named_with_the_step() {
+        let start: DateTime<Utc> = "2026-12-01T10:00:00Z".parse().expect("time");
+        let minutes = |n| start + chrono::Duration::minutes(n);
+        let timeout_of = |stage: &str| match stage {
+            "spark install" => Some(Span::parse("30m").expect("span")),
+            "spark start" => Some(Span::parse("15m").expect("span")),
+            _ => None,
+        };
+        let reports = vec![
+            report(
+                "master",
+                "node started",
+                ReportStatus::Succeeded,
+                minutes(0),
+            ),
+            report(
+                "master",
+                "spark install",
+                ReportStatus::Executing,
+                minutes(0),
+            ),
+            report(
+                "slaves:1",
+                "spark install",
+                ReportStatus::Executing,
+                minutes(1),
+            ),
+            report(
+                "master",
+                "spark install",
+                ReportStatus::Succeeded,
+                minutes(5),
+            ),
+            report("master", "spark start", ReportStatus::Executing, minutes(5)),
+        ];
+        // Within their timeouts.
+        assert_eq!(silent_step(&reports, minutes(20), timeout_of), None);
+        // The master's start (15m from minute 5) runs out first.
+        assert_eq!(
+            silent_step(&reports, minutes(21), timeout_of).as_deref(),
+            Some(
+                "master silent for 16m in 'spark start' (its timeout is 15m); its log: GET \
+                 /disco/UUID/logs?node=master"
+            )
+        );
+        // A node that finished its step is not silent in it; nor is a stage that is
+        // not a step.
+        let done = vec![
+            report(
+                "slaves:1",
+                "spark install",
+                ReportStatus::Executing,
+                minutes(1),
+            ),
+            report(
+                "slaves:1",
+                "spark install",
+                ReportStatus::Succeeded,
+                minutes(2),
+            ),
+            report("slaves:1", "waiting", ReportStatus::Executing, minutes(2)),
+        ];
+        assert_eq!(silent_step(&done, minutes(600), timeout_of), None);
+    }
+}
