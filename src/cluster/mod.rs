@@ -51,6 +51,9 @@ pub struct Outputs {
     /// kept out of the cluster, with why. `None`: the provider did not say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost_slaves: Option<Vec<LostSlave>>,
+    /// When what a failed cluster held was given back (`jobs.cleanup_failed_after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<DateTime<Utc>>,
 }
 
 /// A slave that failed to come up, in a cluster that became ready without it.
@@ -74,6 +77,7 @@ impl Outputs {
             slave_ips,
             web_uis,
             lost_slaves,
+            released_at,
         } = newer;
         self.stack_id = stack_id.or(self.stack_id.take());
         self.stack_status = stack_status.or(self.stack_status.take());
@@ -88,6 +92,7 @@ impl Outputs {
             self.web_uis = web_uis;
         }
         self.lost_slaves = lost_slaves.or(self.lost_slaves.take());
+        self.released_at = released_at.or(self.released_at.take());
     }
 
     /// The slaves given up on, none when the provider did not say.

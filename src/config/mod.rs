@@ -170,6 +170,11 @@ pub struct JobSettings {
     pub longest_max_age: Option<Span>,
     /// How long before a cluster expires its state reason says when and why.
     pub expiry_warning_secs: u64,
+    /// How long a failed cluster keeps what it holds (its stack, addresses, directory)
+    /// for inspection before it is given back; its record, task tree and reports stay.
+    /// `None` (empty): until it is deleted.
+    #[serde(deserialize_with = "optional_span")]
+    pub cleanup_failed_after: Option<Span>,
 }
 
 impl JobSettings {

@@ -172,6 +172,7 @@ async fn bed_with(provider: Arc<dyn Provider>, adjust: impl FnOnce(&mut JobSetti
         default_on_expiry: crate::domain::OnExpiry::Stop,
         longest_max_age: None,
         expiry_warning_secs: 3600,
+        cleanup_failed_after: None,
     };
     adjust(&mut settings);
     let providers = Providers::default().with(provider);

@@ -32,6 +32,9 @@ impl Lifecycle {
             if let Err(e) = self.expire_clusters(chrono::Utc::now()).await {
                 tracing::error!(error = %e, "looking for clusters that expired");
             }
+            if let Err(e) = self.release_failed_clusters(chrono::Utc::now()).await {
+                tracing::error!(error = %e, "giving back what failed clusters hold");
+            }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
                 _ = shutdown.changed() => return,
@@ -71,6 +74,48 @@ impl Lifecycle {
             }
         }
         Ok(stopped)
+    }
+
+    /// One round of cleaning failed clusters: each failed for longer than
+    /// `jobs.cleanup_failed_after` gives back what it holds (its provider's `release`),
+    /// once; its record, task tree and reports stay until it is deleted. Returns how
+    /// many were cleaned.
+    pub(crate) async fn release_failed_clusters(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, StoreError> {
+        let Some(after) = self.inner.settings.cleanup_failed_after else {
+            return Ok(0);
+        };
+        let store = &self.inner.store;
+        let mut released = 0;
+        for cluster in store.clusters_in_state(ClusterState::Failed).await? {
+            // The time of its last change: when it failed, or when its reason last moved.
+            if cluster.outputs.released_at.is_some() || now - cluster.updated_at < after.as_chrono()
+            {
+                continue;
+            }
+            let Some(provider) = self.inner.providers.get(cluster.spec.request.provider) else {
+                continue;
+            };
+            match provider.release(&cluster).await {
+                Ok(()) => {
+                    let reason = format!(
+                        "{}; what it held was given back after {after} (jobs.cleanup_failed_after): \
+                         its record, task tree and deployment log stay until it is deleted",
+                        cluster.state_reason
+                    );
+                    if store.mark_released(cluster.id, reason).await? {
+                        tracing::info!(cluster = %cluster.id, "a failed cluster's resources were given back");
+                        released += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(cluster = %cluster.id, error = %e, "could not give back what a failed cluster holds")
+                }
+            }
+        }
+        Ok(released)
     }
 
     /// One round of looking for leftovers: whatever a provider holds of a cluster that is

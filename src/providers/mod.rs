@@ -214,6 +214,14 @@ pub trait Provider: Send + Sync {
         Ok(())
     }
 
+    /// Gives back what a cluster failed long ago still holds (its stack, its addresses,
+    /// its directory), keeping what DISCO stores of it (its record, task tree and
+    /// reports): `jobs.cleanup_failed_after`. A later delete finds nothing to remove.
+    /// Nothing by default.
+    async fn release(&self, _cluster: &Cluster) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
     /// Whether a ready cluster is still running: asked at start-up and then now and
     /// again. Providers that cannot tell cheaply say it runs.
     async fn check(&self, _cluster: &Cluster) -> Result<Liveness, ProviderError> {

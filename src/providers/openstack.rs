@@ -690,6 +690,25 @@ impl Provider for OpenstackProvider {
         self.tear_down(&heat, cluster, true).await
     }
 
+    /// Heat deletes the failed stack (and any duplicate); the application credential
+    /// stays, for the delete of the record to come.
+    async fn release(&self, cluster: &Cluster) -> Result<(), ProviderError> {
+        let heat = match self.heat_for(cluster).await {
+            Ok(heat) => heat,
+            Err(_) if cluster.delegation.application_credential_id.is_none() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for stack in self
+            .stacks_of(&heat, cluster)
+            .await?
+            .iter()
+            .filter(|s| !s.stack_status.starts_with("DELETE_"))
+        {
+            self.delete_stack(&heat, stack).await?;
+        }
+        Ok(())
+    }
+
     async fn observe_delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError> {
         let heat = self.heat_for(cluster).await?;
         self.tear_down(&heat, cluster, false).await

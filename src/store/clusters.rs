@@ -333,6 +333,29 @@ impl Store {
         .inspect(|_| self.notifier.notify(id))
     }
 
+    /// Records that what a failed cluster held was given back, with why in its reason;
+    /// `false` when it is no longer failed (deleted meanwhile).
+    pub async fn mark_released(&self, id: ClusterId, reason: String) -> Result<bool, StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(mut cluster) = find_any_cluster(&tx, id)? else {
+                return Ok(false);
+            };
+            if cluster.state != ClusterState::Failed {
+                return Ok(false);
+            }
+            cluster.outputs.released_at = Some(Utc::now());
+            tx.execute(
+                "UPDATE clusters SET outputs = ?2, state_reason = ?3 WHERE id = ?1",
+                params![id.to_string(), to_json(&cluster.outputs)?, reason],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+        .inspect(|_| self.notifier.notify(id))
+    }
+
     /// The resize the cluster's latest move into scaling began.
     pub async fn latest_resize(&self, id: ClusterId) -> Result<Option<Resize>, StoreError> {
         Ok(self

@@ -76,3 +76,72 @@ async fn a_step_silent_past_its_timeout_fails_the_cluster_naming_node_and_step()
     );
     delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
 }
+
+#[tokio::test]
+async fn a_failed_cluster_gives_back_what_it_holds_after_a_while_and_keeps_its_record() {
+    let dir = tempfile::tempdir().expect("dir");
+    let frameworks = catalogue_with_a_hanging_smoke(dir.path(), "2s");
+    let app = spawn_local_app_with(|s| {
+        s.catalogue.frameworks_dir = frameworks;
+        s.jobs.watch_interval_secs = 1;
+        s.jobs.cleanup_failed_after = Some(disco::domain::Span::parse("3s").expect("span"));
+    })
+    .await;
+    let location = app
+        .create_ok(
+            "icclab.disco.dependencies.inject=\"['jupyter']\",icclab.disco.components.heat.slavecount=0",
+        )
+        .await;
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    let cluster_dir = local_dir(&app, &location);
+    wait_state(&app.client, &location, "failed").await;
+    assert!(cluster_dir.exists(), "kept for inspection at first");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let shown = loop {
+        let shown = app.attributes(&location).await.expect("the record stays");
+        if value(&shown, "icclab.disco.state_reason").contains("was given back after 3s") {
+            break shown;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never cleaned: {shown:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(value(&shown, "icclab.disco.state"), "failed");
+    assert!(
+        value(&shown, "icclab.disco.state_reason").starts_with("master silent for "),
+        "why it failed is still said: {shown:?}"
+    );
+    assert!(!cluster_dir.exists(), "its directory is gone");
+    assert!(processes_of(&cluster_id(&location), None).is_empty());
+    // Its deployment log and task tree are still there.
+    let log = app
+        .client
+        .get(format!("{location}/logs"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(log.status(), 200);
+    assert!(log.text().await.expect("body").contains("jupyter install"));
+    let tree = app
+        .client
+        .get(format!("{location}/tasks"))
+        .header("Accept", "text/plain")
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("body");
+    assert!(tree.contains("jupyter smoke"), "{tree}");
+    // The delete finds nothing left and ends.
+    let response = app.client.delete(&location).send().await.expect("sent");
+    assert_eq!(response.status(), 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while app.attributes(&location).await.is_some() {
+        assert!(std::time::Instant::now() < deadline, "never deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

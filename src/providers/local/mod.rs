@@ -741,6 +741,11 @@ impl Provider for LocalProvider {
         self.stop_all(cluster.id).await
     }
 
+    /// Everything goes, as at a delete: its processes, user, directory and block.
+    async fn release(&self, cluster: &Cluster) -> Result<(), ProviderError> {
+        self.teardown(cluster.id).await
+    }
+
     async fn check(&self, cluster: &Cluster) -> Result<Liveness, ProviderError> {
         let Some(allocation) = self.read_allocation(cluster.id).await else {
             let dir = self.cluster_dir(cluster.id);
