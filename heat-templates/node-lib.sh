@@ -129,10 +129,12 @@ disco_finish() {
 # every 20 s whether this slave leaves the cluster (a scale-in) and, when it does, runs
 # the decommission steps DISCO gives it (they report as the node script's steps do, and
 # end with "node ready"), once. DISCO removes the VM after that. Nothing on local nodes
-# (DISCO runs their steps itself), without systemd or root, or where DISCO cannot be
-# asked.
+# (DISCO runs their steps itself), without systemd or root, or where DISCO is not asked
+# over https (the agent runs as root what the answer holds).
 disco_agent_install() {
-  [ "${DISCO_NODE_GROUP:-}" = slaves ] && [ -n "${DISCO_REPORT_URL:-}" ] || return 0
+  [ "${DISCO_NODE_GROUP:-}" = slaves ] || return 0
+  # The agent runs as root what DISCO answers: only over https.
+  case "${DISCO_REPORT_URL:-}" in https://*) ;; *) return 0 ;; esac
   [ -z "${DISCO_NODE_DIR:-}" ] && [ "$(id -u)" = 0 ] || return 0
   command -v systemctl >/dev/null 2>&1 || return 0
   # The token stays root's: in a file of its own, not on a command line.
@@ -171,6 +173,8 @@ AGENT
     >/etc/systemd/system/disco-agent.timer
   systemctl daemon-reload
   systemctl enable --now disco-agent.timer
+  # DISCO waits at a scale-in for the slaves whose agent runs, and only for those.
+  disco_report "agent ready" succeeded 0
 }
 
 # disco_wait_tcp HOST PORT [SECONDS]: waits until HOST:PORT accepts connections.

@@ -23,7 +23,13 @@ pub fn at_create<'a>(
     policy: &LifetimePolicy,
 ) -> Result<Lifetime, LifetimeError> {
     let defaults = Lifetime {
-        max_age: policy.default_max_age,
+        // An owner who says when it expires means that time, not the default age (the
+        // ceiling still holds).
+        max_age: if get(EXPIRE_AT).is_some() {
+            None
+        } else {
+            policy.default_max_age
+        },
         expire_at: None,
         // The operator's default action goes with the operator's default age; a lifetime
         // the owner set ends as the owner says, or in a delete.
@@ -36,7 +42,7 @@ pub fn at_create<'a>(
             OnExpiry::Delete
         },
     };
-    changed(defaults, get, now, policy)
+    changed(defaults, get, now, now, policy)
 }
 
 /// `current` with what the attributes change: a duration or `none` for `max_age`, an
@@ -44,6 +50,7 @@ pub fn at_create<'a>(
 pub fn changed<'a>(
     current: Lifetime,
     get: impl Fn(&str) -> Option<&'a Scalar>,
+    created_at: DateTime<Utc>,
     now: DateTime<Utc>,
     policy: &LifetimePolicy,
 ) -> Result<Lifetime, LifetimeError> {
@@ -66,6 +73,16 @@ pub fn changed<'a>(
                 expected,
             })?),
         };
+    }
+    // A new age the cluster has already lived past would end it at once.
+    if let (Some(_), Some(age)) = (text(MAX_AGE)?, lifetime.max_age)
+        && created_at + age.as_chrono() <= now
+    {
+        let lived = Span::from_secs(u64::try_from((now - created_at).num_seconds()).unwrap_or(0));
+        return Err(LifetimeError {
+            attribute: MAX_AGE,
+            expected: format!("more than the cluster's age ({lived}), got {age}"),
+        });
     }
     if let Some(longest) = policy.longest_max_age {
         match lifetime.max_age {
@@ -155,17 +172,33 @@ mod tests {
             "the user's own, whose default is delete"
         );
 
+        // A time of the owner's own replaces the default age (the ceiling still holds).
+        let until = given(&[(EXPIRE_AT, "2026-12-20T00:00:00Z")]);
+        let made_until = at_create(|n| until.get(n), now, &policy).expect("lifetime");
+        assert_eq!(made_until.max_age, policy.longest_max_age);
+        let open_until = at_create(|n| until.get(n), now, &LifetimePolicy::default()).expect("ok");
+        assert_eq!(open_until.max_age, None);
+        // An age the cluster has lived past is refused, not an expiry at once.
+        let short = given(&[(MAX_AGE, "1h")]);
+        let created = now - chrono::Duration::hours(2);
+        assert_eq!(
+            changed(made, |n| short.get(n), created, now, &policy),
+            Err(LifetimeError {
+                attribute: MAX_AGE,
+                expected: "more than the cluster's age (2h), got 1h".to_string()
+            })
+        );
         // Cleared where no ceiling holds; the ceiling where one does.
         let clear = given(&[(MAX_AGE, "none")]);
         let open = LifetimePolicy::default();
         assert_eq!(
-            changed(made, |n| clear.get(n), now, &open)
+            changed(made, |n| clear.get(n), now, now, &open)
                 .expect("ok")
                 .max_age,
             None
         );
         assert_eq!(
-            changed(made, |n| clear.get(n), now, &policy)
+            changed(made, |n| clear.get(n), now, now, &policy)
                 .expect("ok")
                 .max_age,
             policy.longest_max_age
@@ -196,7 +229,7 @@ mod tests {
         ] {
             let bad = given(&[(attribute, value)]);
             assert_eq!(
-                changed(made, |n| bad.get(n), now, &policy),
+                changed(made, |n| bad.get(n), now, now, &policy),
                 Err(LifetimeError {
                     attribute,
                     expected: expected.to_string()

@@ -15,6 +15,10 @@ use crate::providers::Provider;
 use crate::store::{Job, StoreError};
 use crate::tasks::NODE_READY;
 
+/// What a slave's agent reports once it runs (`disco_agent_install`): only such slaves
+/// are waited for.
+pub const AGENT_READY: &str = "agent ready";
+
 /// The longest the leaving slaves' decommission steps may take, as on the local provider.
 pub const DECOMMISSION_WITHIN: std::time::Duration = std::time::Duration::from_secs(900);
 
@@ -100,7 +104,26 @@ impl Lifecycle {
             .rev()
             .find(|t| t.to == ClusterState::Scaling && t.from != Some(ClusterState::Scaling))
             .map_or(cluster.updated_at, |t| t.at);
-        let leaving = leaving(resize);
+        // Only the slaves whose agent said it runs: one given up on is gone already, and
+        // one without an agent (booted before agents, no systemd, a report URL that is
+        // not https) cannot be asked; those go without their steps, as they did before.
+        let agents: Vec<String> = store
+            .reports(cluster.id, 0)
+            .await?
+            .into_iter()
+            .filter(|(_, r)| r.stage == AGENT_READY && r.status == ReportStatus::Succeeded)
+            .map(|(_, r)| r.node)
+            .collect();
+        let (leaving, unasked): (Vec<String>, Vec<String>) = leaving(resize)
+            .into_iter()
+            .filter(|node| !cluster.outputs.lost().iter().any(|lost| &lost.node == node))
+            .partition(|node| agents.contains(node));
+        if !unasked.is_empty() {
+            tracing::warn!(cluster = %cluster.id, slaves = %unasked.join(", "), "these leaving slaves have no agent to run their decommission steps: they go without");
+        }
+        if leaving.is_empty() {
+            return Ok(None);
+        }
         let started = std::time::Instant::now();
         let mut said = None;
         loop {
@@ -173,6 +196,7 @@ impl Lifecycle {
         };
         if !Self::slaves_decommission(resize, provider.as_ref(), true)
             || !leaving(resize).iter().any(|n| n == node)
+            || cluster.outputs.lost().iter().any(|lost| lost.node == node)
         {
             return Ok(None);
         }

@@ -4,6 +4,7 @@
 
 use chrono::Utc;
 
+use super::silence::SILENCE_CHECK;
 use super::{Attempt, Lifecycle, Stop, cancelled, with_losses};
 use crate::domain::ClusterState;
 use crate::providers::{Progress, ProviderError};
@@ -38,6 +39,7 @@ impl Lifecycle {
             Err(reason) => return self.fail(job, reason, Stop::Nothing).await,
         };
         let started = std::time::Instant::now();
+        let mut silence_checked = started;
         let mut progress = provider.deploy(&cluster, &composition).await;
         // Once the provider has made the resources, the credentials only creation needs
         // are dropped from the store.
@@ -97,7 +99,11 @@ impl Lifecycle {
                 return self.fail(job, reason, Stop::WhatRuns).await;
             }
             if provider.runs_nodes()
-                && let Some(reason) = self.silent_node(&cluster, job).await?
+                && silence_checked.elapsed() >= SILENCE_CHECK
+                && let Some(reason) = {
+                    silence_checked = std::time::Instant::now();
+                    self.silent_node(&cluster, job).await?
+                }
             {
                 return self.fail(job, reason, Stop::WhatRuns).await;
             }

@@ -63,7 +63,13 @@ pub async fn extend(
         return Ok(None);
     };
     let get = |name: &str| attributes.iter().find(|a| a.name == name).map(|a| &a.value);
-    let lifetime = lifetime::changed(cluster.spec.lifetime, get, Utc::now(), policy)?;
+    let lifetime = lifetime::changed(
+        cluster.spec.lifetime,
+        get,
+        cluster.created_at,
+        Utc::now(),
+        policy,
+    )?;
     let shown = attributes
         .iter()
         .map(|a| (a.name.clone(), a.value.clone()))
@@ -107,6 +113,15 @@ impl Lifecycle {
                     }
                     continue;
                 }
+                // Its owner may have extended it since the listing: as stored now.
+                let Some(cluster) = store.cluster(None, cluster.id).await? else {
+                    continue;
+                };
+                let lifetime = cluster.spec.lifetime;
+                let Some(expiry) = lifetime.expiry(cluster.created_at).filter(|e| e.at <= now)
+                else {
+                    continue;
+                };
                 let tenant = &cluster.tenant;
                 let stops = self
                     .inner

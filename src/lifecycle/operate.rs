@@ -6,6 +6,7 @@
 
 use chrono::Utc;
 
+use super::silence::SILENCE_CHECK;
 use super::{Attempt, Lifecycle, Stop, cancelled, with_losses};
 use crate::domain::{ClusterState, Resize};
 use crate::providers::{Progress, ProviderError, Suspension};
@@ -112,6 +113,7 @@ impl Lifecycle {
             return Ok(attempt);
         }
         let started = std::time::Instant::now();
+        let mut silence_checked = started;
         let mut progress = match change {
             Change::Start => provider.resume(&cluster, &composition).await,
             Change::Scale(resize) => provider.resize(&cluster, resize, &composition).await,
@@ -170,7 +172,11 @@ impl Lifecycle {
                 return self.fail(job, reason, Stop::WhatRuns).await;
             }
             if provider.runs_nodes()
-                && let Some(reason) = self.silent_node(&cluster, job).await?
+                && silence_checked.elapsed() >= SILENCE_CHECK
+                && let Some(reason) = {
+                    silence_checked = std::time::Instant::now();
+                    self.silent_node(&cluster, job).await?
+                }
             {
                 return self
                     .fail(job, format!("{doing} failed: {reason}"), Stop::WhatRuns)

@@ -78,6 +78,30 @@ pub async fn request(
             expected,
         });
     }
+    // The slaves given up on keep their places: a scale-in must leave `minslaves` up.
+    if let Some(min) = cluster.spec.request.min_slaves {
+        let lost_within = cluster
+            .outputs
+            .lost()
+            .iter()
+            .filter_map(|slave| slave.node.strip_prefix("slaves:")?.parse::<u16>().ok())
+            .filter(|number| *number <= slaves.get())
+            .count();
+        let up = usize::from(slaves.get()).saturating_sub(lost_within);
+        if up < usize::from(min.get()) {
+            return Err(ScaleError::Attribute {
+                attribute: SLAVE_COUNT.to_string(),
+                expected: format!(
+                    "a count that leaves at least {} slaves up ({}): {} of its places are \
+                     slaves given up on, so {} leaves {up}",
+                    min.get(),
+                    crate::domain::attributes::MIN_SLAVES,
+                    lost_within,
+                    slaves.get()
+                ),
+            });
+        }
+    }
     let kind = cluster.spec.request.provider;
     let provider = match providers.get(kind) {
         Some(provider) if provider.resizes() => provider,

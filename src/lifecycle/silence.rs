@@ -11,6 +11,9 @@ use crate::domain::{Report, ReportStatus, Span};
 use crate::frameworks::catalogue::Phase;
 use crate::store::{Job, StoreError};
 
+/// How often an operation looks for silent nodes (each look reads its reports).
+pub(super) const SILENCE_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Why the operation fails, when a node is silent in a step past its timeout: the first
 /// such node in the reports (those since the operation began, oldest first).
 pub fn silent_step(
@@ -52,6 +55,11 @@ impl Lifecycle {
         cluster: &Cluster,
         job: &Job,
     ) -> Result<Option<String>, StoreError> {
+        // As stored now: the slaves given up on meanwhile are silent for good reason.
+        let Some(now) = self.inner.store.cluster(None, cluster.id).await? else {
+            return Ok(None);
+        };
+        let lost = now.outputs.lost();
         let reports: Vec<Report> = self
             .inner
             .store
@@ -60,6 +68,7 @@ impl Lifecycle {
             .into_iter()
             .map(|(_, report)| report)
             .filter(|report| report.at >= job.created_at)
+            .filter(|report| !lost.iter().any(|slave| slave.node == report.node))
             .collect();
         let catalogue = &self.inner.catalogue;
         let timeout_of = |stage: &str| {

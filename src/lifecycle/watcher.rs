@@ -76,10 +76,10 @@ impl Lifecycle {
         Ok(stopped)
     }
 
-    /// One round of cleaning failed clusters: each failed for longer than
-    /// `jobs.cleanup_failed_after` gives back what it holds (its provider's `release`),
-    /// once; its record, task tree and reports stay until it is deleted. Returns how
-    /// many were cleaned.
+    /// One round of cleaning failed deploys: each cluster that failed before it was ever
+    /// ready, longer than `jobs.cleanup_failed_after` ago, gives back what it holds (its
+    /// provider's `release`), once; its record, task tree and reports stay until it is
+    /// deleted. Returns how many were cleaned.
     pub(crate) async fn release_failed_clusters(
         &self,
         now: chrono::DateTime<chrono::Utc>,
@@ -95,11 +95,23 @@ impl Lifecycle {
             {
                 continue;
             }
+            // Only a deploy that never finished: a cluster that was ready once holds its
+            // owner's data, kept until the owner deletes it.
+            if store
+                .transitions(cluster.id)
+                .await?
+                .iter()
+                .any(|t| t.to == ClusterState::Ready)
+            {
+                continue;
+            }
             let Some(provider) = self.inner.providers.get(cluster.spec.request.provider) else {
                 continue;
             };
             match provider.release(&cluster).await {
-                Ok(()) => {
+                // Under way (Heat deletes the stack): the next round looks again.
+                Ok(false) => {}
+                Ok(true) => {
                     let reason = format!(
                         "{}; what it held was given back after {after} (jobs.cleanup_failed_after): \
                          its record, task tree and deployment log stay until it is deleted",

@@ -214,12 +214,12 @@ pub trait Provider: Send + Sync {
         Ok(())
     }
 
-    /// Gives back what a cluster failed long ago still holds (its stack, its addresses,
-    /// its directory), keeping what DISCO stores of it (its record, task tree and
-    /// reports): `jobs.cleanup_failed_after`. A later delete finds nothing to remove.
-    /// Nothing by default.
-    async fn release(&self, _cluster: &Cluster) -> Result<(), ProviderError> {
-        Ok(())
+    /// Gives back what a cluster whose deploy failed long ago still holds (its stack, its
+    /// addresses, its directory), keeping what DISCO stores of it (its record, task tree
+    /// and reports): `jobs.cleanup_failed_after`. `true` once nothing is left (a later
+    /// delete finds nothing to remove); `false` while it goes. Nothing by default.
+    async fn release(&self, _cluster: &Cluster) -> Result<bool, ProviderError> {
+        Ok(true)
     }
 
     /// Whether a ready cluster is still running: asked at start-up and then now and

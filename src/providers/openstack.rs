@@ -445,6 +445,10 @@ impl OpenstackProvider {
             .await
             .map_err(heat_error)?;
         let mut failed = Vec::new();
+        // Stacks made before slaves could be given up on have no parameter to say it.
+        if !stack.parameters.contains_key(REMOVED_SLAVES) {
+            return Ok(None);
+        }
         for resource in resources
             .iter()
             .filter(|r| r.resource_status.ends_with("_FAILED"))
@@ -453,10 +457,16 @@ impl OpenstackProvider {
                 resource.parent_resource.as_deref(),
                 resource.resource_name.parse::<u16>(),
             ) {
-                (Some(SLAVES_GROUP), Ok(member)) => failed.push(LostSlave {
-                    node: slave_node(member),
-                    reason: member_failure(member, resource.resource_status_reason.as_deref()),
-                }),
+                // A slave that did not come up, in a place the cluster has.
+                (Some(SLAVES_GROUP), Ok(member))
+                    if resource.resource_status == "CREATE_FAILED"
+                        && member < cluster.plan.slave_count() =>
+                {
+                    failed.push(LostSlave {
+                        node: slave_node(member),
+                        reason: member_failure(member, resource.resource_status_reason.as_deref()),
+                    });
+                }
                 // The group fails with its member.
                 (None, _) if resource.resource_name == SLAVES_GROUP => {}
                 _ => return Ok(None),
@@ -478,18 +488,26 @@ impl OpenstackProvider {
             return Ok(Some(Progress::Failed { reason, outputs }));
         }
         let (count, removed) = heat_shape(cluster.plan.slave_count(), &lost);
-        tracing::warn!(cluster = %cluster.id, removed = %removed, "slaves failed: removing them, the cluster goes on without them");
-        self.count();
-        heat.update_parameters(
-            &stack.stack_name,
-            &stack.id,
-            &BTreeMap::from([
-                ("slave_count".to_string(), Value::from(count.to_string())),
-                (REMOVED_SLAVES.to_string(), Value::from(removed)),
-            ]),
-        )
-        .await
-        .map_err(heat_error)?;
+        // Asked already (Heat shows the update's parameters before its status): not twice.
+        if slave_count_of(stack) != Some(count) || removed_of(stack).join(",") != removed {
+            tracing::warn!(cluster = %cluster.id, removed = %removed, "slaves failed: removing them, the cluster goes on without them");
+            self.count();
+            match heat
+                .update_parameters(
+                    &stack.stack_name,
+                    &stack.id,
+                    &BTreeMap::from([
+                        ("slave_count".to_string(), Value::from(count.to_string())),
+                        (REMOVED_SLAVES.to_string(), Value::from(removed)),
+                    ]),
+                )
+                .await
+            {
+                // An update sent before a crash runs: it is this one.
+                Ok(()) | Err(HeatError::Refused { status: 409, .. }) => {}
+                Err(e) => return Err(heat_error(e)),
+            }
+        }
         outputs.lost_slaves = Some(lost);
         Ok(Some(Progress::Installing(outputs)))
     }
@@ -692,21 +710,21 @@ impl Provider for OpenstackProvider {
 
     /// Heat deletes the failed stack (and any duplicate); the application credential
     /// stays, for the delete of the record to come.
-    async fn release(&self, cluster: &Cluster) -> Result<(), ProviderError> {
+    async fn release(&self, cluster: &Cluster) -> Result<bool, ProviderError> {
         let heat = match self.heat_for(cluster).await {
             Ok(heat) => heat,
-            Err(_) if cluster.delegation.application_credential_id.is_none() => return Ok(()),
+            Err(_) if cluster.delegation.application_credential_id.is_none() => return Ok(true),
             Err(e) => return Err(e),
         };
-        for stack in self
-            .stacks_of(&heat, cluster)
-            .await?
+        let stacks = self.stacks_of(&heat, cluster).await?;
+        // One that failed to delete is asked again, round after round.
+        for stack in stacks
             .iter()
-            .filter(|s| !s.stack_status.starts_with("DELETE_"))
+            .filter(|s| s.stack_status != "DELETE_IN_PROGRESS")
         {
             self.delete_stack(&heat, stack).await?;
         }
-        Ok(())
+        Ok(stacks.is_empty())
     }
 
     async fn observe_delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError> {
@@ -743,10 +761,12 @@ impl Provider for OpenstackProvider {
             return self.resize_progress(&heat, cluster, &stack, resize).await;
         }
         self.count();
-        let parameters = BTreeMap::from([
-            ("slave_count".to_string(), Value::from(count.to_string())),
-            (REMOVED_SLAVES.to_string(), Value::from(removed)),
-        ]);
+        let mut parameters =
+            BTreeMap::from([("slave_count".to_string(), Value::from(count.to_string()))]);
+        // A stack made before slaves could be given up on has no such parameter.
+        if stack.parameters.contains_key(REMOVED_SLAVES) {
+            parameters.insert(REMOVED_SLAVES.to_string(), Value::from(removed));
+        }
         heat.update_parameters(&stack.stack_name, &stack.id, &parameters)
             .await
             .map_err(heat_error)?;

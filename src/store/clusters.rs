@@ -344,7 +344,12 @@ impl Store {
             if cluster.state != ClusterState::Failed {
                 return Ok(false);
             }
-            cluster.outputs.released_at = Some(Utc::now());
+            // Its addresses may be another cluster's now.
+            cluster.outputs = crate::cluster::Outputs {
+                stack_id: cluster.outputs.stack_id.take(),
+                released_at: Some(Utc::now()),
+                ..crate::cluster::Outputs::default()
+            };
             tx.execute(
                 "UPDATE clusters SET outputs = ?2, state_reason = ?3 WHERE id = ?1",
                 params![id.to_string(), to_json(&cluster.outputs)?, reason],

@@ -479,7 +479,18 @@ fn settle_losing(mut root: Task, run: &Run, lost: &[LostSlave]) -> Task {
         }
     }
     if !lost.is_empty() {
-        give_up(&mut root, lost, &mut Vec::new());
+        // A slave that said which step failed has its failure: the rest did not run.
+        let mut failed: Vec<&str> = root
+            .leaves()
+            .into_iter()
+            .filter(|leaf| leaf.status == TaskStatus::Failed)
+            .filter_map(|leaf| {
+                lost.iter()
+                    .find(|slave| leaf.node.as_deref() == Some(slave.node.as_str()))
+                    .map(|slave| slave.node.as_str())
+            })
+            .collect();
+        give_up(&mut root, lost, &mut failed);
     }
     settle(root, run)
 }

@@ -1923,6 +1923,16 @@ async fn a_scale_in_waits_for_the_leaving_slave_to_decommission_before_heat_remo
         Value::Null,
         "nothing to do yet"
     );
+    // Its agent said it runs, as the node script has it say once installed.
+    let response = app
+        .client
+        .post(&report_url)
+        .bearer_auth(&report_token)
+        .json(&json!({"stage": "agent ready", "node": "slaves:2", "status": "succeeded", "rc": 0}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 204);
     assert_eq!(scale_to(&app.client, &url, &token, 1).await, 200);
     wait_for_state(&app.client, &url, &token, "scaling").await;
     // The leaving slave is told to go, with the steps to run first; the other is not.

@@ -742,8 +742,8 @@ impl Provider for LocalProvider {
     }
 
     /// Everything goes, as at a delete: its processes, user, directory and block.
-    async fn release(&self, cluster: &Cluster) -> Result<(), ProviderError> {
-        self.teardown(cluster.id).await
+    async fn release(&self, cluster: &Cluster) -> Result<bool, ProviderError> {
+        self.teardown(cluster.id).await.map(|()| true)
     }
 
     async fn check(&self, cluster: &Cluster) -> Result<Liveness, ProviderError> {
