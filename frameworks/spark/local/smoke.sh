@@ -12,9 +12,14 @@ alive_workers() {
   curl -fsS --max-time 2 "http://$DISCO_NODE_ADDRESS:8080/json/" \
     | sed -n 's/^ *"aliveworkers" *: *\([0-9]*\).*/\1/p'
 }
+asked=-10
 workers_alive() {
   local alive
-  expected=$(disco_expected_slaves)
+  # DISCO is asked every 5 s at most; the workers every look.
+  if [ $((SECONDS - asked)) -ge 5 ]; then
+    expected=$(disco_expected_slaves)
+    asked=$SECONDS
+  fi
   [ "$expected" -gt 0 ] || expected=1   # without slaves the master runs the one worker
   alive=$(alive_workers 2>/dev/null || true)
   [ "${alive:-0}" -ge "$expected" ]
