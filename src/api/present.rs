@@ -99,11 +99,7 @@ pub fn cluster_resource(
             &format!("{}: it is then {}", expiry.why, lifetime.on_expiry.done()),
         ));
     }
-    let lost: Vec<&str> = outputs
-        .lost()
-        .iter()
-        .map(|slave| slave.node.as_str())
-        .collect();
+    let lost = outputs.lost_nodes();
     if !lost.is_empty() {
         attributes.push(string("icclab.disco.failed_slaves", &lost.join(",")));
     }

@@ -127,12 +127,7 @@ pub(super) async fn membership(
             .into());
         }
     };
-    let lost: Vec<&str> = cluster
-        .outputs
-        .lost()
-        .iter()
-        .map(|slave| slave.node.as_str())
-        .collect();
+    let lost = cluster.outputs.lost_nodes();
     let slaves = cluster.plan.slave_count();
     let decommission = match &query.node {
         Some(node) => state
@@ -176,12 +171,7 @@ fn report_token(req: &HttpRequest) -> Result<&str, ApiError> {
 }
 
 fn check(body: ReportBody) -> Result<Report, ApiError> {
-    let node_ok = body.node == "master"
-        || body
-            .node
-            .strip_prefix("slaves:")
-            .and_then(|n| n.parse::<u16>().ok())
-            .is_some_and(|n| n > 0);
+    let node_ok = body.node == "master" || crate::domain::node::slave_index(&body.node).is_some();
     if !node_ok {
         return Err(ApiError::bad_request(format!(
             "report node: expected master or slaves:N, got {:?}",

@@ -99,6 +99,14 @@ impl Outputs {
     pub fn lost(&self) -> &[LostSlave] {
         self.lost_slaves.as_deref().unwrap_or_default()
     }
+
+    /// The names of the slaves given up on (`slaves:2`).
+    pub fn lost_nodes(&self) -> Vec<&str> {
+        self.lost()
+            .iter()
+            .map(|slave| slave.node.as_str())
+            .collect()
+    }
 }
 
 /// What lets a provider act for a cluster's owner after the create request: a Keystone

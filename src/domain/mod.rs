@@ -11,6 +11,7 @@ pub mod attributes;
 pub mod ids;
 pub mod infrastructure;
 pub mod lifetime;
+pub mod node;
 pub mod provider;
 pub mod report;
 pub mod scalar;

@@ -78,7 +78,7 @@ impl Plan {
     /// The nodes as scripts, reports and the task tree name them: `master`, `slaves:1`, ...
     pub fn node_names(&self) -> Vec<String> {
         std::iter::once("master".to_string())
-            .chain((1..=self.slave_count()).map(|i| format!("slaves:{i}")))
+            .chain((0..self.slave_count()).map(crate::domain::node::slave_name))
             .collect()
     }
 

@@ -25,8 +25,8 @@ pub const DECOMMISSION_WITHIN: std::time::Duration = std::time::Duration::from_s
 /// The slaves a resize lets go, as nodes name themselves: `slaves:(to + 1)` to
 /// `slaves:from`; none for a scale-out.
 pub fn leaving(resize: Resize) -> Vec<String> {
-    (resize.to + 1..=resize.from)
-        .map(|n| format!("slaves:{n}"))
+    (resize.to..resize.from)
+        .map(crate::domain::node::slave_name)
         .collect()
 }
 
@@ -200,11 +200,7 @@ impl Lifecycle {
         {
             return Ok(None);
         }
-        let Some(index) = node
-            .strip_prefix("slaves:")
-            .and_then(|n| n.parse::<u16>().ok())
-            .and_then(|n| n.checked_sub(1))
-        else {
+        let Some(index) = crate::domain::node::slave_index(node) else {
             return Ok(None);
         };
         let Ok(composition) = self.composition_for(cluster, provider.as_ref()).await? else {

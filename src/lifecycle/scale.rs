@@ -84,8 +84,8 @@ pub async fn request(
             .outputs
             .lost()
             .iter()
-            .filter_map(|slave| slave.node.strip_prefix("slaves:")?.parse::<u16>().ok())
-            .filter(|number| *number <= slaves.get())
+            .filter_map(|slave| crate::domain::node::slave_index(&slave.node))
+            .filter(|index| *index < slaves.get())
             .count();
         let up = usize::from(slaves.get()).saturating_sub(lost_within);
         if up < usize::from(min.get()) {

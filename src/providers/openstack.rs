@@ -31,6 +31,7 @@ use crate::cluster::{Cluster, Delegation, LostSlave, Outputs};
 use crate::compose::Composition;
 use crate::compose::heat::WEB_UI_OUTPUT;
 use crate::config::OpenstackSettings;
+use crate::domain::node::{slave_index, slave_name};
 use crate::domain::{ClusterId, ProviderKind, Resize};
 use crate::openstack::heat::{CreateStack, Heat, HeatError, Stack};
 use crate::openstack::keystone::{Keystone, KeystoneError, Token};
@@ -463,7 +464,7 @@ impl OpenstackProvider {
                         && member < cluster.plan.slave_count() =>
                 {
                     failed.push(LostSlave {
-                        node: slave_node(member),
+                        node: slave_name(member),
                         reason: member_failure(member, resource.resource_status_reason.as_deref()),
                     });
                 }
@@ -481,7 +482,7 @@ impl OpenstackProvider {
                 lost.push(slave);
             }
         }
-        lost.sort_by_key(|slave| slave_member(&slave.node));
+        lost.sort_by_key(|slave| slave_index(&slave.node));
         let mut outputs = outputs_of(stack);
         if let Some(reason) = cluster.refuse_losses(&lost) {
             outputs.lost_slaves = Some(lost_of(cluster, stack));
@@ -880,7 +881,7 @@ fn lost_of(cluster: &Cluster, stack: &Stack) -> Vec<LostSlave> {
         .filter_map(|member| member.parse::<u16>().ok())
         .filter(|member| *member < cluster.plan.slave_count())
         .map(|member| {
-            let node = slave_node(member);
+            let node = slave_name(member);
             let reason = cluster
                 .outputs
                 .lost()
@@ -898,7 +899,7 @@ fn lost_of(cluster: &Cluster, stack: &Stack) -> Vec<LostSlave> {
 fn heat_shape(slaves: u16, lost: &[LostSlave]) -> (u16, String) {
     let removed: Vec<u16> = lost
         .iter()
-        .filter_map(|slave| slave_member(&slave.node))
+        .filter_map(|slave| slave_index(&slave.node))
         .filter(|member| *member < slaves)
         .collect();
     let count = slaves.saturating_sub(u16::try_from(removed.len()).unwrap_or(u16::MAX));
@@ -906,23 +907,10 @@ fn heat_shape(slaves: u16, lost: &[LostSlave]) -> (u16, String) {
     (count, names.join(","))
 }
 
-/// A slave's node name from its member name in the group (`1` is `slaves:2`).
-fn slave_node(member: u16) -> String {
-    format!("slaves:{}", member + 1)
-}
-
-/// The member name in the group of a slave node (`slaves:2` is `1`).
-fn slave_member(node: &str) -> Option<u16> {
-    node.strip_prefix("slaves:")?
-        .parse::<u16>()
-        .ok()?
-        .checked_sub(1)
-}
-
 /// Why a member of the slaves' group failed, from Heat's words: what its node
 /// signalled, where that is what failed it, as `slaves:N: what failed`.
 fn member_failure(member: u16, reason: Option<&str>) -> String {
-    let node = slave_node(member);
+    let node = slave_name(member);
     let reason = reason.unwrap_or("it failed to come up");
     let said = match reason.rsplit_once("resources.wait_condition: ") {
         Some((_, said)) => said,
@@ -1175,8 +1163,8 @@ mod tests {
         assert_eq!(shown(Value::from("1,3")), ["1", "3"]);
         assert_eq!(shown(Value::from("['1', '3']")), ["1", "3"]);
         assert!(shown(Value::from("")).is_empty());
-        assert_eq!(slave_member("slaves:2"), Some(1));
-        assert_eq!(slave_member("slaves:0"), None);
-        assert_eq!(slave_member("master"), None);
+        assert_eq!(slave_index("slaves:2"), Some(1));
+        assert_eq!(slave_index("slaves:0"), None);
+        assert_eq!(slave_index("master"), None);
     }
 }

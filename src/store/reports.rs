@@ -92,7 +92,7 @@ impl Store {
             if state == ClusterState::Scaling.as_str()
                 && let Some(from) = resized_from
             {
-                nodes.extend((plan.slave_count() + 1..=from).map(|i| format!("slaves:{i}")));
+                nodes.extend((plan.slave_count()..from).map(crate::domain::node::slave_name));
             }
             if !nodes.contains(&report.node) {
                 return Ok(Reported::NoSuchNode(nodes));

@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Cluster, LostSlave};
+use crate::domain::node::slave_name;
 use crate::domain::{ClusterState, ProviderKind, Report, ReportStatus, Resize, Transition};
 use crate::frameworks::catalogue::{NodeGroup, Phase};
 
@@ -243,9 +244,7 @@ impl Nodes {
     fn all(cluster: &Cluster) -> Nodes {
         Nodes {
             master: true,
-            slaves: (1..=cluster.plan.slave_count())
-                .map(|i| format!("slaves:{i}"))
-                .collect(),
+            slaves: (0..cluster.plan.slave_count()).map(slave_name).collect(),
         }
     }
 
@@ -253,7 +252,7 @@ impl Nodes {
     fn slaves(numbers: std::ops::RangeInclusive<u16>) -> Nodes {
         Nodes {
             master: false,
-            slaves: numbers.map(|i| format!("slaves:{i}")).collect(),
+            slaves: numbers.map(|n| slave_name(n - 1)).collect(),
         }
     }
 

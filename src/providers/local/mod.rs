@@ -53,6 +53,7 @@ use crate::compose::Composition;
 use crate::compose::heat::web_ui_keys;
 use crate::compose::script::{MASTER_ADDRESS, SLAVE_INDEX, WC_NOTIFY};
 use crate::config::LocalProviderSettings;
+use crate::domain::node::slave_name;
 use crate::domain::{ClusterId, ProviderKind, Resize};
 use crate::frameworks::catalogue::NodeGroup;
 use crate::frameworks::plan::Plan;
@@ -204,7 +205,7 @@ impl LocalProvider {
         let within = Duration::from_secs(DECOMMISSION_WITHIN);
         for index in (resize.to..resize.from).rev() {
             let node = Node {
-                name: format!("slaves:{}", index + 1),
+                name: slave_name(index),
                 group: NodeGroup::Slaves,
                 index,
                 address: allocation.slave(index),
@@ -815,11 +816,6 @@ impl Provider for LocalProvider {
     async fn remove_holdings(&self, id: ClusterId) -> Result<(), ProviderError> {
         self.teardown(id).await
     }
-}
-
-/// A slave as the task tree names it, from its index (from 0): `slaves:1`...
-fn slave_name(index: u16) -> String {
-    format!("slaves:{}", index + 1)
 }
 
 /// The process groups every node of the cluster in `cluster_dir` recorded: its node
