@@ -79,7 +79,7 @@ disco_start_time() {
 
 # disco_daemon NAME COMMAND...: runs COMMAND in the background in a session and process
 # group of its own, its output appended to $DISCO_LOG_DIR/NAME.log, and records
-# "PID START_TIME" in $DISCO_NODE_DIR/pids/NAME, where the provider finds it to watch it
+# "PID START_TIME COMPONENT" in $DISCO_NODE_DIR/pids/NAME, where the provider finds it to watch it
 # and to stop it with the cluster. A daemon of that name still running is stopped first.
 disco_daemon() {
   local name=$1 pid
@@ -87,7 +87,8 @@ disco_daemon() {
   disco_daemon_stop "$name"
   setsid "$@" >>"$DISCO_LOG_DIR/$name.log" 2>&1 </dev/null &
   pid=$!
-  printf '%s %s\n' "$pid" "$(disco_start_time "$pid")" >"$DISCO_NODE_DIR/pids/$name.partial"
+  # The component whose step starts it, for the cluster's health and its repair.
+  printf '%s %s %s\n' "$pid" "$(disco_start_time "$pid")" "${DISCO_STEP_COMPONENT:-}" >"$DISCO_NODE_DIR/pids/$name.partial"
   mv -f "$DISCO_NODE_DIR/pids/$name.partial" "$DISCO_NODE_DIR/pids/$name"
   echo "$name started (pid $pid; log $DISCO_LOG_DIR/$name.log)"
 }
@@ -96,7 +97,7 @@ disco_daemon() {
 disco_daemon_alive() {
   local pid start
   [ -f "$DISCO_NODE_DIR/pids/$1" ] || return 1
-  read -r pid start <"$DISCO_NODE_DIR/pids/$1" || return 1
+  read -r pid start _ <"$DISCO_NODE_DIR/pids/$1" || return 1
   [ -n "$start" ] && [ "$(disco_start_time "$pid")" = "$start" ]
 }
 
@@ -104,7 +105,7 @@ disco_daemon_alive() {
 disco_daemon_stop() {
   local pid start
   [ -f "$DISCO_NODE_DIR/pids/$1" ] || return 0
-  read -r pid start <"$DISCO_NODE_DIR/pids/$1" || return 0
+  read -r pid start _ <"$DISCO_NODE_DIR/pids/$1" || return 0
   if disco_daemon_alive "$1"; then
     kill -TERM -- "-$pid" 2>/dev/null || true
     for _ in $(seq 1 40); do

@@ -92,13 +92,17 @@ disco_fail() {
 # the step's start and end (with the tails of both); a failing step fails the node.
 disco_run_step() {
   local stage="$1 $2" out err rc started
+  # A repair starts again only the components it names.
+  if [ -n "${DISCO_ONLY_COMPONENTS:-}" ] && [[ " $DISCO_ONLY_COMPONENTS " != *" $1 "* ]]; then
+    return 0
+  fi
   out="$DISCO_LOG_DIR/$1-$2.log"
   err="$DISCO_LOG_DIR/$1-$2.err"
   started=$(date +%s)
   disco_log "START $stage"
   disco_report "$stage" executing
   set +e
-  "$3" >"$out" 2>"$err" </dev/null
+  DISCO_STEP_COMPONENT="$1" "$3" >"$out" 2>"$err" </dev/null
   rc=$?
   set -e
   if [ "$rc" -eq 0 ]; then

@@ -221,6 +221,7 @@ pub(super) async fn action(
                 .request_operation(&identity.tenant, id, Operation::Start)
                 .await?
         }
+        "repair" => state.lifecycle.request_repair(&identity.tenant, id).await?,
         "scale" => {
             let slaves = scale::requested_slaves(&occi.attributes)?;
             scale::request(&state.store, &state.providers, &identity.tenant, id, slaves).await?

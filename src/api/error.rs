@@ -18,6 +18,7 @@ use crate::auth::AuthError;
 use crate::domain::text::{Escaped, bounded};
 use crate::lifecycle::create::CreateError;
 use crate::lifecycle::expiry::ExtendError;
+use crate::lifecycle::health::RepairError;
 use crate::lifecycle::scale::ScaleError;
 use crate::openstack::keystone::KeystoneError;
 use crate::store::StoreError;
@@ -208,6 +209,16 @@ impl From<ExtendError> for ApiError {
                 ApiError::bad_request(error.to_string())
             }
             ExtendError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<RepairError> for ApiError {
+    fn from(error: RepairError) -> ApiError {
+        match error {
+            RepairError::Unsupported(_) => ApiError::bad_request(format!("action: {error}")),
+            RepairError::NothingFailing(_) => ApiErrorKind::Conflict(error.to_string()).into(),
+            RepairError::Store(store) => store.into(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod dashboard;
 mod deadline;
 pub mod error;
 mod guard;
+mod health;
 mod negotiate;
 mod present;
 mod request;
@@ -77,8 +78,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
     )
     .service(
         web::resource("/healthz")
-            .route(web::get().to(health))
-            .route(web::head().to(health)),
+            .route(web::get().to(healthz))
+            .route(web::head().to(healthz)),
     )
     .service(
         web::resource([format!("{collection}/"), collection.clone()])
@@ -104,6 +105,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
         web::resource(format!("{collection}/{{id}}/report"))
             .route(web::post().to(tasks::report))
             .route(web::get().to(tasks::membership)),
+    )
+    .service(
+        web::resource(format!("{collection}/{{id}}/health"))
+            .route(web::post().to(health::heartbeat))
+            .route(web::get().to(health::show)),
     )
     .service(
         web::resource(format!("{collection}/{{id}}/tasks"))
@@ -163,6 +169,6 @@ async fn query_interface(
     present::query(media, &query)
 }
 
-async fn health() -> HttpResponse {
+async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }

@@ -155,7 +155,7 @@ pub(super) struct MembershipQuery {
 }
 
 /// The cluster's report token, as a node sends it (`Authorization: Bearer`).
-fn report_token(req: &HttpRequest) -> Result<&str, ApiError> {
+pub(super) fn report_token(req: &HttpRequest) -> Result<&str, ApiError> {
     req.headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())

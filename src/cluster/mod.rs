@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use spec::ClusterSpec;
 
-use crate::domain::{ClusterId, ClusterState, TenantId};
+use crate::domain::{ClusterId, ClusterState, Health, TenantId};
 use crate::frameworks::plan::Plan;
 
 /// What a provider reported about the resources it made; rendered as the original's
@@ -193,6 +193,8 @@ pub struct Cluster {
     pub keys: keys::KeyPair,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Whether its services work, once it was ready; `None` before the first look.
+    pub health: Option<Health>,
 }
 
 impl Cluster {

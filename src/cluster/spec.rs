@@ -7,8 +7,8 @@ use std::path::{Component as PathComponent, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::attributes::{
-    self, COMPONENT_PREFIX, DEPLOYER_PATH, DEPLOYER_TYPE, EXISTING_NETWORK, HEAT_PREFIX, INJECT,
-    MAX_SLAVES, MIN_SLAVES, NAME, NETWORK_NAME, PROVIDER, SLAVE_COUNT, STAGE,
+    self, AUTOREPAIR, COMPONENT_PREFIX, DEPLOYER_PATH, DEPLOYER_TYPE, EXISTING_NETWORK,
+    HEAT_PREFIX, INJECT, MAX_SLAVES, MIN_SLAVES, NAME, NETWORK_NAME, PROVIDER, SLAVE_COUNT, STAGE,
 };
 use crate::domain::{
     ClusterId, ClusterName, Infrastructure, ProviderKind, Scalar, SlaveBounds, SlaveCount,
@@ -91,6 +91,10 @@ pub struct ClusterSpec {
     /// How long it may live, and what then (none for clusters stored before lifetimes).
     #[serde(default)]
     pub lifetime: crate::domain::Lifetime,
+    /// Whether the watcher repairs the cluster when its checks keep failing
+    /// (`icclab.disco.autorepair`).
+    #[serde(default)]
+    pub autorepair: bool,
 }
 
 impl ClusterSpec {
@@ -266,6 +270,7 @@ impl ClusterSpec {
                 region: optional("icclab.disco.deployer.region"),
                 path,
             },
+            autorepair: matches!(attrs.get(AUTOREPAIR), Some(Scalar::Bool(true))),
             attributes: shown,
             lifetime: crate::domain::Lifetime::default(),
         })

@@ -46,6 +46,7 @@ pub(crate) fn cluster_in(
         keys: KeyPair::generate("k").expect("key"),
         created_at: now,
         updated_at: now,
+        health: None,
     }
 }
 

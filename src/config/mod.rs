@@ -175,6 +175,17 @@ pub struct JobSettings {
     /// `None` (empty): until it is deleted.
     #[serde(deserialize_with = "optional_span")]
     pub cleanup_failed_after: Option<Span>,
+    /// Continuous health: after how many failing rounds in a row a cluster with
+    /// `icclab.disco.autorepair` is repaired, how many autorepairs an hour at most, and
+    /// after how many rounds without a heartbeat a VM cluster's health is `unknown`.
+    pub health: HealthSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HealthSettings {
+    pub autorepair_after: u32,
+    pub autorepairs_per_hour: u32,
+    pub silent_after: u32,
 }
 
 impl JobSettings {

@@ -11,6 +11,8 @@ pub const DEPLOYER_TYPE: &str = "icclab.disco.deployer.type";
 pub const DEPLOYER_PATH: &str = "icclab.disco.deployer.path";
 pub const NAME: &str = "icclab.disco.name";
 pub const STAGE: &str = "icclab.disco.stage";
+/// Whether the watcher repairs the cluster by itself when its checks keep failing.
+pub const AUTOREPAIR: &str = "icclab.disco.autorepair";
 pub const EXISTING_NETWORK: &str = "icclab.disco.existingnetwork";
 pub const NETWORK_NAME: &str = "icclab.disco.components.heat.networkname";
 /// What a component parameter's attribute starts with:

@@ -8,6 +8,7 @@
 //! Nothing here depends on another module of the crate: std, serde, uuid and chrono only.
 
 pub mod attributes;
+pub mod health;
 pub mod ids;
 pub mod infrastructure;
 pub mod lifetime;
@@ -18,6 +19,7 @@ pub mod scalar;
 pub mod state;
 pub mod text;
 
+pub use health::{Health, HealthStatus};
 pub use ids::{ClusterId, ClusterName, ComponentName, TenantId};
 pub use infrastructure::{Infrastructure, SlaveBounds, SlaveCount};
 pub use lifetime::{Expiry, Lifetime, LifetimePolicy, OnExpiry, Span};

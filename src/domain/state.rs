@@ -33,10 +33,13 @@ pub enum ClusterState {
     Starting,
     /// A resize in progress: slaves are being added, or decommissioned and removed.
     Scaling,
+    /// A repair in progress: the components whose checks fail are started again on the
+    /// nodes where they fail; the cluster is ready again after, whatever came of it.
+    Repairing,
 }
 
 impl ClusterState {
-    pub const ALL: [ClusterState; 11] = [
+    pub const ALL: [ClusterState; 12] = [
         ClusterState::Pending,
         ClusterState::Deploying,
         ClusterState::Installing,
@@ -48,6 +51,7 @@ impl ClusterState {
         ClusterState::Stopped,
         ClusterState::Starting,
         ClusterState::Scaling,
+        ClusterState::Repairing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +67,7 @@ impl ClusterState {
             ClusterState::Stopped => "stopped",
             ClusterState::Starting => "starting",
             ClusterState::Scaling => "scaling",
+            ClusterState::Repairing => "repairing",
         }
     }
 
@@ -84,6 +89,7 @@ impl ClusterState {
             ClusterState::Stopped => "suspended",
             ClusterState::Starting => "resuming",
             ClusterState::Scaling => "scaling",
+            ClusterState::Repairing => "repairing",
         }
     }
 
@@ -108,6 +114,9 @@ impl ClusterState {
             (Mover::Start, Starting, Ready | Failed) => true,
             (Mover::ScaleRequest, Ready, Scaling) => true,
             (Mover::Scale, Scaling, Ready | Failed) => true,
+            // A repair ends ready: the cluster was usable before it, as it is after.
+            (Mover::RepairRequest, Ready, Repairing) => true,
+            (Mover::Repair, Repairing, Ready) => true,
             // A delete may interrupt anything but a delete.
             (Mover::DeleteRequest, _, Deleting) => true,
             // Failed: a DELETE again tries again.
@@ -150,10 +159,14 @@ pub enum Mover {
     ScaleRequest,
     /// The scale job: from scaling.
     Scale,
+    /// A user's repair, or the watcher's autorepair: from ready.
+    RepairRequest,
+    /// The repair job: from repairing.
+    Repair,
 }
 
 impl Mover {
-    pub const ALL: [Mover; 10] = [
+    pub const ALL: [Mover; 12] = [
         Mover::Deploy,
         Mover::DeleteRequest,
         Mover::Delete,
@@ -164,6 +177,8 @@ impl Mover {
         Mover::Start,
         Mover::ScaleRequest,
         Mover::Scale,
+        Mover::RepairRequest,
+        Mover::Repair,
     ];
 
     /// Whether a cluster in `state` is this mover's to move.
@@ -173,11 +188,14 @@ impl Mover {
             Mover::Deploy => state.is_deploying(),
             Mover::DeleteRequest => !matches!(state, Deleting | Deleted),
             Mover::Delete => state == Deleting,
-            Mover::Watcher | Mover::StopRequest | Mover::ScaleRequest => state == Ready,
+            Mover::Watcher | Mover::StopRequest | Mover::ScaleRequest | Mover::RepairRequest => {
+                state == Ready
+            }
             Mover::Stop => state == Stopping,
             Mover::StartRequest => state == Stopped,
             Mover::Start => state == Starting,
             Mover::Scale => state == Scaling,
+            Mover::Repair => state == Repairing,
         }
     }
 }
@@ -192,6 +210,8 @@ pub struct Transition {
     pub at: DateTime<Utc>,
     /// The move into scaling records the resize it begins.
     pub resize: Option<Resize>,
+    /// The move into repairing records what it starts again, by node.
+    pub repair: Option<Vec<crate::domain::health::RepairTarget>>,
 }
 
 /// A change of a cluster's number of slaves.
@@ -248,7 +268,20 @@ mod tests {
             .filter(|(from, _)| *from == Ready)
             .map(|(_, to)| to)
             .collect();
-        assert_eq!(allowed, vec![Failed, Deleting, Stopping, Scaling]);
+        assert_eq!(
+            allowed,
+            vec![Failed, Deleting, Stopping, Scaling, Repairing]
+        );
+    }
+
+    #[test]
+    fn a_repair_ends_ready_or_is_overtaken_by_a_delete() {
+        let allowed: Vec<_> = moves()
+            .into_iter()
+            .filter(|(from, _)| *from == Repairing)
+            .map(|(_, to)| to)
+            .collect();
+        assert_eq!(allowed, vec![Ready, Deleting]);
     }
 
     #[test]

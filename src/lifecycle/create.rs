@@ -165,6 +165,7 @@ impl Creator {
             keys,
             created_at: now,
             updated_at: now,
+            health: None,
         };
         match provider.sole_tenant() {
             None => self.store.insert_cluster(cluster.clone()).await?,

@@ -16,6 +16,7 @@ pub mod decommission;
 mod delete;
 mod deploy;
 pub mod expiry;
+pub mod health;
 mod operate;
 pub mod scale;
 mod silence;
@@ -209,6 +210,7 @@ impl Lifecycle {
             JobKind::Stop => self.stop_cluster(&job).await,
             JobKind::Start => self.start_cluster(&job).await,
             JobKind::Scale => self.scale_cluster(&job).await,
+            JobKind::Repair => self.repair_cluster(&job).await,
         };
         // A transient error on the last attempt allowed is a failure like any other.
         let attempts = job.attempts + 1;
@@ -282,10 +284,16 @@ impl Lifecycle {
     /// is left alone, its tear-down to the delete, and the job ends cancelled.
     async fn fail(&self, job: &Job, reason: String, stop: Stop) -> Result<Attempt, StoreError> {
         let id = job.cluster_id;
+        // A repair that fails leaves the cluster as it was: ready, its health saying what
+        // still fails.
+        let (to, stop) = match job.kind {
+            JobKind::Repair => (ClusterState::Ready, Stop::Nothing),
+            _ => (ClusterState::Failed, stop),
+        };
         if !self
             .inner
             .store
-            .transition(id, job.kind.mover(), ClusterState::Failed, &reason, None)
+            .transition(id, job.kind.mover(), to, &reason, None)
             .await?
         {
             return Ok(cancelled(&format!(

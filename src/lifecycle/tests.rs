@@ -173,6 +173,11 @@ async fn bed_with(provider: Arc<dyn Provider>, adjust: impl FnOnce(&mut JobSetti
         longest_max_age: None,
         expiry_warning_secs: 3600,
         cleanup_failed_after: None,
+        health: crate::config::HealthSettings {
+            autorepair_after: 2,
+            autorepairs_per_hour: 3,
+            silent_after: 3,
+        },
     };
     adjust(&mut settings);
     let providers = Providers::default().with(provider);

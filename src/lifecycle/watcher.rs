@@ -17,14 +17,18 @@ use crate::providers::Liveness;
 use crate::store::StoreError;
 
 impl Lifecycle {
-    /// Checks now, and then every `watch_interval_secs`, that ready clusters still run
-    /// (one whose provider finds it stopped becomes failed with the provider's reason),
-    /// that nothing of deleted clusters does, and which clusters expired (`expiry`).
+    /// Checks now, and then every `watch_interval_secs`, that ready clusters still exist
+    /// (one whose provider finds it gone becomes failed with the provider's reason), how
+    /// healthy they are (`health`), that nothing of deleted clusters runs, and which
+    /// clusters expired (`expiry`).
     pub(super) async fn watch(self, mut shutdown: watch::Receiver<bool>) {
         let every = Duration::from_secs(self.inner.settings.watch_interval_secs.max(1));
         loop {
             if let Err(e) = self.check_ready_clusters().await {
                 tracing::error!(error = %e, "checking the ready clusters");
+            }
+            if let Err(e) = self.assess_health(chrono::Utc::now()).await {
+                tracing::error!(error = %e, "assessing the ready clusters' health");
             }
             if let Err(e) = self.remove_leftovers().await {
                 tracing::error!(error = %e, "looking for what deleted clusters left");

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use crate::auth::Identity;
 use crate::cluster::{Cluster, Delegation, Outputs};
 use crate::compose::Composition;
+use crate::domain::health::{CheckOutcome, RepairTarget};
 use crate::domain::{ClusterId, ProviderKind, Resize};
 use crate::frameworks::plan::Plan;
 
@@ -226,6 +227,55 @@ pub trait Provider: Send + Sync {
     /// again. Providers that cannot tell cheaply say it runs.
     async fn check(&self, _cluster: &Cluster) -> Result<Liveness, ProviderError> {
         Ok(Liveness::Running)
+    }
+
+    /// Every component's checks on every node of a ready cluster, as they stand now, and
+    /// what the provider itself sees of the nodes (a server in `ERROR`): the cluster's
+    /// health. Nothing by default; where the nodes report their own checks
+    /// (`heartbeats`), only what the provider sees.
+    async fn probe(&self, _cluster: &Cluster) -> Result<Vec<CheckOutcome>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    /// Whether the nodes send their checks' outcomes themselves (a health reporter on
+    /// each VM) instead of the provider running them.
+    fn heartbeats(&self) -> bool {
+        false
+    }
+
+    /// Whether the provider can start a ready cluster's failing components again
+    /// (`?action=repair`).
+    fn repairs(&self) -> bool {
+        false
+    }
+
+    /// Starts the start and smoke steps of `targets`' components again on their nodes,
+    /// or finds those an earlier attempt started; ready once they ran and the targets'
+    /// checks pass. Nothing else of the cluster is touched, and a repair that fails
+    /// stops nothing.
+    async fn repair(
+        &self,
+        _cluster: &Cluster,
+        _targets: &[RepairTarget],
+        _composition: &Composition,
+    ) -> Result<Progress, ProviderError> {
+        Err(ProviderError::Permanent(format!(
+            "the {} provider cannot repair a cluster",
+            self.kind()
+        )))
+    }
+
+    /// Where the repair stands now.
+    async fn observe_repair(
+        &self,
+        cluster: &Cluster,
+        targets: &[RepairTarget],
+    ) -> Result<Progress, ProviderError> {
+        let _ = (cluster, targets);
+        Err(ProviderError::Permanent(format!(
+            "the {} provider cannot repair a cluster",
+            self.kind()
+        )))
     }
 
     /// The clusters the provider holds anything of now (processes, addresses, files),

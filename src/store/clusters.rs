@@ -486,8 +486,8 @@ impl Store {
     pub async fn transitions(&self, id: ClusterId) -> Result<Vec<Transition>, StoreError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT from_state, to_state, reason, at, resize_from, resize_to FROM transitions \
-                 WHERE cluster_id = ?1 ORDER BY id",
+                "SELECT from_state, to_state, reason, at, resize_from, resize_to, repair \
+                 FROM transitions WHERE cluster_id = ?1 ORDER BY id",
             )?;
             let rows = stmt.query_map(params![id.to_string()], |row| {
                 Ok((
@@ -497,10 +497,11 @@ impl Store {
                     row.get::<_, String>(3)?,
                     row.get::<_, Option<u16>>(4)?,
                     row.get::<_, Option<u16>>(5)?,
+                    row.get::<_, Option<String>>(6)?,
                 ))
             })?;
             rows.map(|row| {
-                let (from, to, reason, at, resize_from, resize_to) = row?;
+                let (from, to, reason, at, resize_from, resize_to, repair) = row?;
                 let corrupt = |problem: String| StoreError::Corrupt {
                     id: id.to_string(),
                     problem,
@@ -517,6 +518,10 @@ impl Store {
                     resize: resize_from
                         .zip(resize_to)
                         .map(|(from, to)| Resize { from, to }),
+                    repair: repair
+                        .map(|text| serde_json::from_str(&text))
+                        .transpose()
+                        .map_err(|e| corrupt(format!("repair: {e}")))?,
                 })
             })
             .collect()
@@ -527,7 +532,7 @@ impl Store {
 
 /// Writes a move the caller checked the lifecycle allows; to the state the cluster is in,
 /// only its reason changes and no transition is recorded.
-fn move_state(
+pub(super) fn move_state(
     conn: &Connection,
     cluster: &Cluster,
     to: ClusterState,
@@ -583,7 +588,7 @@ fn record_transition(
     Ok(())
 }
 
-fn find_cluster(
+pub(super) fn find_cluster(
     conn: &Connection,
     tenant: Option<&TenantId>,
     id: ClusterId,

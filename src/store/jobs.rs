@@ -20,15 +20,17 @@ pub enum JobKind {
     Stop,
     Start,
     Scale,
+    Repair,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::Deploy,
         JobKind::Delete,
         JobKind::Stop,
         JobKind::Start,
         JobKind::Scale,
+        JobKind::Repair,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +40,7 @@ impl JobKind {
             JobKind::Stop => "stop",
             JobKind::Start => "start",
             JobKind::Scale => "scale",
+            JobKind::Repair => "repair",
         }
     }
 
@@ -53,6 +56,7 @@ impl JobKind {
             JobKind::Stop => Mover::Stop,
             JobKind::Start => Mover::Start,
             JobKind::Scale => Mover::Scale,
+            JobKind::Repair => Mover::Repair,
         }
     }
 }

@@ -103,6 +103,38 @@ pub(super) fn migrations() -> Migrations<'static> {
         ALTER TABLE transitions ADD COLUMN resize_to INTEGER;
         "#,
         ),
+        // Health apart from the lifecycle state, the nodes' heartbeats it is made from on
+        // VMs, and the repair job (the jobs table made anew again for its CHECK).
+        M::up(
+            r#"
+        ALTER TABLE clusters ADD COLUMN health TEXT NOT NULL DEFAULT '';
+        -- The move into repairing records what it starts again, by node (JSON).
+        ALTER TABLE transitions ADD COLUMN repair TEXT;
+        CREATE TABLE heartbeats (
+            cluster_id  TEXT NOT NULL REFERENCES clusters (id),
+            node        TEXT NOT NULL,
+            at          TEXT NOT NULL,
+            checks      TEXT NOT NULL,
+            PRIMARY KEY (cluster_id, node)
+        );
+        CREATE TABLE jobs_new (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            cluster_id  TEXT NOT NULL REFERENCES clusters (id),
+            kind        TEXT NOT NULL CHECK (kind IN ('deploy', 'delete', 'stop', 'start', 'scale', 'repair')),
+            status      TEXT NOT NULL CHECK (status IN ('queued', 'done', 'failed', 'cancelled')),
+            attempts    INTEGER NOT NULL DEFAULT 0,
+            run_after   TEXT NOT NULL,
+            last_error  TEXT NOT NULL DEFAULT '',
+            created_at  TEXT NOT NULL,
+            updated_at  TEXT NOT NULL
+        );
+        INSERT INTO jobs_new (id, cluster_id, kind, status, attempts, run_after, last_error, created_at, updated_at)
+            SELECT id, cluster_id, kind, status, attempts, run_after, last_error, created_at, updated_at FROM jobs;
+        DROP TABLE jobs;
+        ALTER TABLE jobs_new RENAME TO jobs;
+        CREATE INDEX jobs_queued ON jobs (status, run_after);
+        "#,
+        ),
     ])
 }
 

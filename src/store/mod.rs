@@ -12,6 +12,7 @@
 //! tells event streams, after a commit, which cluster changed.
 
 mod clusters;
+mod health;
 mod jobs;
 mod migrations;
 pub mod notify;
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 
 pub use self::clusters::Operation;
+pub use self::health::Heartbeat;
 pub use self::jobs::{Job, JobKind, JobOutcome};
 pub use self::reports::Reported;
 

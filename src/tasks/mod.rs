@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Cluster, LostSlave};
+use crate::domain::health::RepairTarget;
 use crate::domain::node::slave_name;
 use crate::domain::{ClusterState, ProviderKind, Report, ReportStatus, Resize, Transition};
 use crate::frameworks::catalogue::{NodeGroup, Phase};
@@ -83,6 +84,7 @@ pub enum TaskKind {
     ClusterStart,
     ClusterDelete,
     ClusterScale,
+    ClusterRepair,
     CreateNodesStage,
     CreateNode,
     StopNodesStage,
@@ -110,6 +112,7 @@ impl TaskKind {
             TaskKind::ClusterStart => "cluster_start",
             TaskKind::ClusterDelete => "cluster_delete",
             TaskKind::ClusterScale => "cluster_scale",
+            TaskKind::ClusterRepair => "cluster_repair",
             TaskKind::CreateNodesStage => "create_nodes_stage",
             TaskKind::CreateNode => "create_node",
             TaskKind::StopNodesStage => "stop_nodes_stage",
@@ -270,6 +273,8 @@ struct Run {
     kind: TaskKind,
     /// A scale's from and to slaves.
     resize: Option<Resize>,
+    /// What a repair starts again, by node.
+    repair: Option<Vec<RepairTarget>>,
     started: Option<DateTime<Utc>>,
     ended: Option<DateTime<Utc>>,
     status: TaskStatus,
@@ -313,6 +318,7 @@ fn deploy_run(cluster: &Cluster, transitions: &[Transition]) -> Run {
     Run {
         kind: TaskKind::ClusterConverge,
         resize: None,
+        repair: None,
         started,
         ended,
         status,
@@ -334,10 +340,15 @@ fn operation_runs(cluster: &Cluster, transitions: &[Transition]) -> Vec<Run> {
             ClusterState::Starting => (TaskKind::ClusterStart, ClusterState::Ready),
             ClusterState::Deleting => (TaskKind::ClusterDelete, ClusterState::Deleted),
             ClusterState::Scaling => (TaskKind::ClusterScale, ClusterState::Ready),
+            ClusterState::Repairing => (TaskKind::ClusterRepair, ClusterState::Ready),
             _ => continue,
         };
         let end = transitions[i + 1..].iter().find(|t| t.to != begin.to);
         let (status, ended) = match end {
+            // A repair ends ready either way; its reason says whether it worked.
+            Some(t) if kind == TaskKind::ClusterRepair && t.reason.starts_with("repair failed") => {
+                (TaskStatus::Failed, Some(t.at))
+            }
             Some(t) if t.to == success => (TaskStatus::Succeeded, Some(t.at)),
             Some(t) if t.to == ClusterState::Failed => (TaskStatus::Failed, Some(t.at)),
             Some(t) => (TaskStatus::Cancelled, Some(t.at)),
@@ -347,6 +358,7 @@ fn operation_runs(cluster: &Cluster, transitions: &[Transition]) -> Vec<Run> {
         runs.push(Run {
             kind,
             resize: begin.resize,
+            repair: begin.repair.clone(),
             started: Some(begin.at),
             ended,
             status,
@@ -418,6 +430,38 @@ fn operation_task(cluster: &Cluster, run: &Run, reports: &[Report]) -> Task {
             .push(nodes_stage(&changed, run, &reports, stage, node));
         component_stages(&mut root, cluster, &changed, run, &reports, phases);
         return settle_losing(root, run, cluster.outputs.lost());
+    }
+    if let (TaskKind::ClusterRepair, Some(targets)) = (run.kind, &run.repair) {
+        // The targets' components' start and smoke steps, on the targets' nodes alone.
+        let nodes = Nodes {
+            master: targets.iter().any(|t| t.node == "master"),
+            slaves: targets
+                .iter()
+                .filter(|t| t.node != "master")
+                .map(|t| t.node.clone())
+                .collect(),
+        };
+        let mut repaired = cluster.clone();
+        repaired
+            .plan
+            .components
+            .retain(|c| targets.iter().any(|t| t.components.contains(&c.name)));
+        root.children.push(nodes_stage(
+            &nodes,
+            run,
+            &reports,
+            TaskKind::StartNodesStage,
+            TaskKind::StartNode,
+        ));
+        component_stages(
+            &mut root,
+            &repaired,
+            &nodes,
+            run,
+            &reports,
+            &[Phase::Start, Phase::Smoke],
+        );
+        return settle(root, run);
     }
     let (stage, node) = match run.kind {
         TaskKind::ClusterStop => (TaskKind::StopNodesStage, TaskKind::StopNode),

@@ -27,6 +27,7 @@ fn transition(to: ClusterState, at: i64) -> Transition {
         reason: String::new(),
         at: t(at),
         resize: None,
+        repair: None,
     }
 }
 

@@ -84,7 +84,10 @@ async fn wait_gone(client: &reqwest::Client, location: &str) {
     }
 }
 
-async fn get_attributes(client: &reqwest::Client, location: &str) -> Option<Vec<(String, String)>> {
+pub(crate) async fn get_attributes(
+    client: &reqwest::Client,
+    location: &str,
+) -> Option<Vec<(String, String)>> {
     let response = client
         .get(location)
         .header("Accept", "text/plain")
@@ -624,9 +627,13 @@ async fn a_cluster_installing_when_the_service_is_killed_is_adopted_after_the_re
 }
 
 #[tokio::test]
-async fn a_cluster_whose_processes_died_with_the_machine_is_failed_and_cleaned_at_restart() {
+async fn a_cluster_whose_scheduler_died_with_the_machine_is_unhealthy_after_the_restart_until_repaired()
+ {
     let dir = tempfile::tempdir().expect("tempdir");
-    let env = [("DISCO_PROVIDER__DEFAULT", "local")];
+    let env = [
+        ("DISCO_PROVIDER__DEFAULT", "local"),
+        ("DISCO_JOBS__WATCH_INTERVAL_SECS", "1"),
+    ];
     let mut first = ServerProcess::start(dir.path(), &env);
     let client = crate::helpers::client();
     let location = create_dask_on(&client, &first).await;
@@ -637,24 +644,54 @@ async fn a_cluster_whose_processes_died_with_the_machine_is_failed_and_cleaned_a
     let cluster_dir = dir.path().join("local").join(&id);
     first.kill();
     // As if the machine had rebooted: the scheduler is gone, the worker still runs.
-    let scheduler = std::fs::read_to_string(cluster_dir.join("nodes/master/pids/dask-scheduler"))
-        .expect("record");
-    let scheduler = ProcessRecord::parse(&scheduler).expect("record");
+    let record = cluster_dir.join("nodes/master/pids/dask-scheduler");
+    let scheduler =
+        ProcessRecord::parse(&std::fs::read_to_string(&record).expect("record")).expect("record");
     assert!(scheduler.signal_group(nix::sys::signal::Signal::SIGKILL));
 
+    // Still ready (its data and worker are there), and unhealthy, naming what stopped.
     let second = ServerProcess::start(dir.path(), &env);
     let location = second.url(&format!("/disco/{id}"));
-    let attributes = wait_state(&client, &location, "failed").await;
-    let reason = value(&attributes, "icclab.disco.state_reason");
+    let health = |attributes: &[(String, String)]| {
+        (
+            value(attributes, "icclab.disco.state"),
+            value(attributes, "icclab.disco.health"),
+            value(attributes, "icclab.disco.health_reason"),
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let reason = loop {
+        let attributes = get_attributes(&client, &location).await.expect("exists");
+        let (state, status, reason) = health(&attributes);
+        assert_eq!(state, "ready", "{attributes:?}");
+        if status == "unhealthy" {
+            break reason;
+        }
+        assert!(Instant::now() < deadline, "{attributes:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert!(
-        reason.contains("dask-scheduler on master") && reason.contains("stopped"),
+        reason.contains("dask on master: process dask-scheduler failing since"),
         "{reason}"
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !processes_of(&id, None).is_empty() {
-        assert!(Instant::now() < deadline, "the worker was left running");
+    let repaired = client
+        .post(format!("{location}?action=repair"))
+        .header("Category", crate::helpers::CATEGORY)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(repaired.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let attributes = get_attributes(&client, &location).await.expect("exists");
+        let (state, status, _) = health(&attributes);
+        if state == "ready" && status == "healthy" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{attributes:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    assert!(record_of(&record).is_alive(), "a scheduler runs again");
     delete_and_check_nothing_left(&client, &location, &cluster_dir).await;
 }
 

@@ -13,6 +13,7 @@ mod delete;
 mod events;
 mod file_provider;
 mod guard;
+mod health;
 mod heat;
 mod helpers;
 mod isolation;

@@ -172,6 +172,16 @@ pub enum Check {
     Http(HttpCheck),
 }
 
+/// As health reports name a check: `tcp 8786`, `http 8787 /health 200`.
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Check::Tcp(port) => write!(f, "tcp {port}"),
+            Check::Http(http) => write!(f, "http {} {} {}", http.port, http.path, http.status),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthCheck {
     pub node_group: GroupScope,

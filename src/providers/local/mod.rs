@@ -53,6 +53,7 @@ use crate::compose::Composition;
 use crate::compose::heat::web_ui_keys;
 use crate::compose::script::{MASTER_ADDRESS, SLAVE_INDEX, WC_NOTIFY};
 use crate::config::LocalProviderSettings;
+use crate::domain::health::{CheckOutcome, RepairTarget};
 use crate::domain::node::slave_name;
 use crate::domain::{ClusterId, ProviderKind, Resize};
 use crate::frameworks::catalogue::NodeGroup;
@@ -135,7 +136,9 @@ impl LocalProvider {
     }
 
     /// Starts every node's script (`master` on the master, `slaves` on each slave, the
-    /// placeholders filled in), unless an earlier attempt did: under the lock, with the
+    /// placeholders filled in), unless an earlier attempt did; with `only`, a repair's:
+    /// on the nodes it names, their earlier script forgotten, running the steps of the
+    /// components it names alone: under the lock, with the
     /// cluster's block, and as its user when clusters have users of their own.
     async fn start_nodes(
         &self,
@@ -143,6 +146,7 @@ impl LocalProvider {
         composition: &Composition,
         master_script: &str,
         slave_script: &str,
+        only: Option<&[RepairTarget]>,
     ) -> Result<(), ProviderError> {
         let _starting = self.starting.lock().await;
         let allocation = self.allocation(cluster).await?;
@@ -162,13 +166,29 @@ impl LocalProvider {
             isolation: isolation.as_ref(),
         };
         for node in self.nodes(cluster, &allocation) {
+            let only = match only {
+                None => None,
+                Some(targets) => match targets.iter().find(|t| t.node == node.name) {
+                    Some(target) => Some(target.components.join(" ")),
+                    None => continue,
+                },
+            };
             let script = match node.group {
                 NodeGroup::Master => master_script.to_string(),
                 NodeGroup::Slaves => slave_script.replace(SLAVE_INDEX, &node.index.to_string()),
             };
-            let script = script
+            let mut script = script
                 .replace(MASTER_ADDRESS, &master)
                 .replace(WC_NOTIFY, LOCAL_SIGNAL);
+            if let Some(components) = only {
+                // Component names are words (`ComponentName`): nothing to quote.
+                script = script.replacen(
+                    "#!/bin/bash\n",
+                    &format!("#!/bin/bash\nexport DISCO_ONLY_COMPONENTS='{components}'\n"),
+                    1,
+                );
+                node.forget_script().await?;
+            }
             node.start(&around, &script).await?;
         }
         Ok(())
@@ -646,6 +666,7 @@ impl Provider for LocalProvider {
             composition,
             &composition.master_script,
             &composition.slave_script,
+            None,
         )
         .await?;
         self.observe(cluster).await
@@ -679,6 +700,7 @@ impl Provider for LocalProvider {
                 composition,
                 &composition.master_script,
                 &composition.slave_script,
+                None,
             )
             .await?;
         } else {
@@ -723,7 +745,7 @@ impl Provider for LocalProvider {
                 self.cluster_dir(cluster.id).display()
             )));
         }
-        self.start_nodes(cluster, composition, master, slaves)
+        self.start_nodes(cluster, composition, master, slaves, None)
             .await?;
         self.observe(cluster).await
     }
@@ -748,7 +770,7 @@ impl Provider for LocalProvider {
     }
 
     async fn check(&self, cluster: &Cluster) -> Result<Liveness, ProviderError> {
-        let Some(allocation) = self.read_allocation(cluster.id).await else {
+        if self.read_allocation(cluster.id).await.is_none() {
             let dir = self.cluster_dir(cluster.id);
             // Only a directory that is really gone means the cluster is; a read that
             // failed otherwise (out of file descriptors...) says nothing.
@@ -762,18 +784,84 @@ impl Provider for LocalProvider {
                     dir.join("allocation.json").display()
                 ))),
             };
+        }
+        // A service that stopped is the cluster's health, not its end: `probe`.
+        Ok(Liveness::Running)
+    }
+
+    async fn probe(&self, cluster: &Cluster) -> Result<Vec<CheckOutcome>, ProviderError> {
+        let Some(allocation) = self.read_allocation(cluster.id).await else {
+            return Ok(Vec::new());
         };
         let (nodes, _) = self.serving_nodes(cluster, &allocation).await;
-        match dead_service(&nodes).await {
-            None => Ok(Liveness::Running),
-            Some(reason) => {
-                // Nothing of a stopped cluster is left running unwatched.
-                self.stop_all(cluster.id).await?;
-                Ok(Liveness::Stopped(format!(
-                    "{reason}; its other processes were stopped"
-                )))
+        Ok(self.probes.outcomes(&cluster.plan, &nodes).await)
+    }
+
+    fn repairs(&self) -> bool {
+        true
+    }
+
+    /// The start and smoke steps of the targets' components run again on their nodes,
+    /// as their cluster's user, on the same addresses; an earlier attempt's script is
+    /// ended first (the steps start their services anew, so running them twice is
+    /// harmless).
+    async fn repair(
+        &self,
+        cluster: &Cluster,
+        targets: &[RepairTarget],
+        composition: &Composition,
+    ) -> Result<Progress, ProviderError> {
+        let [master, slaves] = composition.restart_scripts.as_slice() else {
+            return Err(ProviderError::Permanent(
+                "the composition has no restart scripts for the local provider".to_string(),
+            ));
+        };
+        self.start_nodes(cluster, composition, master, slaves, Some(targets))
+            .await?;
+        self.observe_repair(cluster, targets).await
+    }
+
+    /// Ready once each target node's script succeeded and the targets' checks pass;
+    /// failed when a target node's script failed. Other nodes are not looked at.
+    async fn observe_repair(
+        &self,
+        cluster: &Cluster,
+        targets: &[RepairTarget],
+    ) -> Result<Progress, ProviderError> {
+        let Some(allocation) = self.read_allocation(cluster.id).await else {
+            return Err(ProviderError::Permanent(format!(
+                "the cluster's directory {} is gone",
+                self.cluster_dir(cluster.id).display()
+            )));
+        };
+        let (nodes, lost) = self.serving_nodes(cluster, &allocation).await;
+        let outputs = self.outputs(cluster, &allocation, &lost);
+        let repaired: Vec<Node> = nodes
+            .into_iter()
+            .filter(|n| targets.iter().any(|t| t.node == n.name))
+            .collect();
+        for node in &repaired {
+            match node.script().await {
+                Script::Succeeded => {}
+                Script::Running | Script::NotStarted => return Ok(Progress::Installing(outputs)),
+                Script::Failed(reason) => return Ok(Progress::Failed { reason, outputs }),
             }
         }
+        let still_failing = self
+            .probes
+            .outcomes(&cluster.plan, &repaired)
+            .await
+            .into_iter()
+            .find(|o| {
+                !o.passing
+                    && targets
+                        .iter()
+                        .any(|t| t.node == o.node && t.components.contains(&o.component))
+            });
+        Ok(match still_failing {
+            None => Progress::Ready(outputs),
+            Some(_) => Progress::Installing(outputs),
+        })
     }
 
     async fn delete(&self, cluster: &Cluster) -> Result<Teardown, ProviderError> {

@@ -284,6 +284,20 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Ends the node's script if it still runs and forgets it ran, leaving its services
+    /// alone: the node can run another script (a repair's).
+    pub(super) async fn forget_script(&self) -> Result<(), ProviderError> {
+        if let Some(script) = read_record(&self.dir.join("script")).await {
+            script.signal_group(Signal::SIGKILL);
+        }
+        for file in ["script", "exit", SIGNAL_FILE] {
+            remove_if_there(&self.dir.join(file)).await?;
+        }
+        Ok(())
+    }
+}
+
 /// What DISCO records in a slave's directory when it gives the slave up (it failed while
 /// `minslaves` still held): why. DISCO's, not the cluster user's.
 const LOST_FILE: &str = "lost";

@@ -1,0 +1,144 @@
+//! A ready cluster's health: every check as the watcher last assessed it, for its owner
+//! (`GET /disco/UUID/health`), and the heartbeats the nodes' health reporters send with
+//! the cluster's report token (`POST /disco/UUID/health`).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::AppState;
+use super::clusters::{owned_cluster, parse_id};
+use super::error::{ApiError, ApiErrorKind};
+use super::tasks::report_token;
+use crate::domain::ClusterState;
+use crate::domain::health::CheckOutcome;
+use crate::domain::text::{Escaped, bounded};
+use crate::store::Heartbeat;
+
+/// The most checks one heartbeat may carry, and the longest check name and output.
+const MOST_CHECKS: usize = 64;
+const LONGEST_CHECK: usize = 80;
+const LONGEST_OUTPUT: usize = 300;
+
+/// `GET /disco/UUID/health` (JSON): the cluster's state, and its health with every
+/// check on every node (failing ones first), or `null` before the first look.
+pub(super) async fn show(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let cluster = owned_cluster(&req, &path, &state).await?;
+    let running = matches!(
+        cluster.state,
+        ClusterState::Ready | ClusterState::Repairing | ClusterState::Scaling
+    );
+    let health = cluster.health.filter(|_| running);
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({
+            "state": cluster.state,
+            "health": health,
+        })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HeartbeatBody {
+    node: String,
+    checks: Vec<CheckBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckBody {
+    component: String,
+    check: String,
+    passing: bool,
+    #[serde(default)]
+    output: String,
+}
+
+/// `POST /disco/UUID/health`: a node's heartbeat, the outcome of its checks now, with
+/// the cluster's report token. Only the cluster's own nodes and components; outputs
+/// are kept short and with their control characters escaped (they reach reasons).
+pub(super) async fn heartbeat(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = report_token(&req)?;
+    let id = parse_id(&path)?;
+    let forbidden = || -> ApiError {
+        ApiErrorKind::Forbidden(
+            "the report token is not this cluster's, or the cluster is deleted".into(),
+        )
+        .into()
+    };
+    let cluster = match state.store.cluster(None, id).await? {
+        Some(cluster) if state.store.is_report_token(id, token.to_string()).await? => cluster,
+        _ => return Err(forbidden()),
+    };
+    let body: HeartbeatBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "heartbeat: expected JSON {{\"node\", \"checks\": [{{\"component\", \"check\", \"passing\", \"output\"}}]}}: {}",
+            bounded(&e.to_string(), 200)
+        ))
+    })?;
+    let nodes = cluster.plan.node_names();
+    if !nodes.contains(&body.node) {
+        return Err(ApiError::bad_request(format!(
+            "heartbeat node: this cluster's nodes are {}, got {}",
+            nodes.join(", "),
+            crate::domain::text::quoted_excerpt(&body.node)
+        )));
+    }
+    if body.checks.len() > MOST_CHECKS {
+        return Err(ApiError::bad_request(format!(
+            "heartbeat checks: at most {MOST_CHECKS}, got {}",
+            body.checks.len()
+        )));
+    }
+    let components = cluster.plan.component_names();
+    let mut checks = Vec::with_capacity(body.checks.len());
+    for (i, check) in body.checks.into_iter().enumerate() {
+        if !components.contains(&check.component.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "heartbeat checks[{i}].component: this cluster's components are {}, got {}",
+                components.join(", "),
+                crate::domain::text::quoted_excerpt(&check.component)
+            )));
+        }
+        if check.check.is_empty()
+            || check.check.len() > LONGEST_CHECK
+            || crate::domain::text::first_refused(&check.check).is_some()
+        {
+            return Err(ApiError::bad_request(format!(
+                "heartbeat checks[{i}].check: expected a name of 1 to {LONGEST_CHECK} printable characters"
+            )));
+        }
+        let output = Escaped {
+            text: &check.output,
+            kept: &[],
+        }
+        .to_string();
+        checks.push(CheckOutcome {
+            node: body.node.clone(),
+            component: check.component,
+            check: check.check,
+            passing: check.passing,
+            output: bounded(&output, LONGEST_OUTPUT).into_owned(),
+        });
+    }
+    state
+        .store
+        .record_heartbeat(
+            id,
+            Heartbeat {
+                node: body.node,
+                at: chrono::Utc::now(),
+                checks,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
