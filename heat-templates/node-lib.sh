@@ -124,6 +124,7 @@ disco_run_step() {
 disco_finish() {
   disco_log "READY"
   disco_agent_install || disco_log "could not install DISCO's agent"
+  disco_health_reporter_install || disco_log "could not install DISCO's health reporter"
   # The wait condition first: the report tells DISCO to look at it.
   disco_signal SUCCESS "$DISCO_NODE is ready"
   disco_report "node ready" succeeded 0
@@ -181,6 +182,98 @@ AGENT
   disco_report "agent ready" succeeded 0
 }
 
+# disco_health_heartbeat: runs this node's health checks against its own address and
+# prints the heartbeat DISCO takes (POST .../health): {"node", "checks": [{"component",
+# "check", "passing", "output"}]}. The checks are DISCO_HEALTH_CHECKS, one per line,
+# "COMPONENT tcp PORT" or "COMPONENT http PORT PATH STATUS"; and each systemd service
+# the node's steps started (disco_service records them) is checked to be active.
+disco_health_heartbeat() {
+  local host component kind port path status name passing output code checks="" sep=""
+  host=$(disco_node_address)
+  while read -r component kind port path status; do
+    [ -n "$component" ] || continue
+    case $kind in
+      tcp)
+        name="tcp $port"
+        if timeout 2 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null; then
+          passing=true output=""
+        else
+          passing=false output="no answer on $host:$port"
+        fi
+        ;;
+      http)
+        name="http $port $path $status"
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$host:$port$path" || true)
+        if [ "$code" = "$status" ]; then
+          passing=true output=""
+        else
+          passing=false output="http://$host:$port$path answered ${code:-nothing}"
+        fi
+        ;;
+      *) continue ;;
+    esac
+    checks+="$sep{\"component\": $(disco_json "$component"), \"check\": $(disco_json "$name"), \"passing\": $passing, \"output\": $(disco_json "$output")}"
+    sep=", "
+  done <<<"${DISCO_HEALTH_CHECKS:-}"
+  local record unit
+  for record in "${DISCO_SERVICES_DIR:-/var/lib/disco/services}"/*; do
+    [ -f "$record" ] || continue
+    unit=$(basename "$record")
+    read -r component <"$record" || component=""
+    [ -n "$component" ] || continue
+    if systemctl is-active --quiet "disco-$unit.service" 2>/dev/null; then
+      passing=true output=""
+    else
+      passing=false
+      output="$(systemctl is-active "disco-$unit.service" 2>/dev/null || true); see journalctl -u disco-$unit"
+    fi
+    checks+="$sep{\"component\": $(disco_json "$component"), \"check\": $(disco_json "service disco-$unit"), \"passing\": $passing, \"output\": $(disco_json "$output")}"
+    sep=", "
+  done
+  printf '{"node": %s, "checks": [%s]}\n' "$(disco_json "$DISCO_NODE")" "$checks"
+}
+
+# disco_health_report: sends this node's heartbeat to DISCO with the cluster's token.
+disco_health_report() {
+  [ -n "${DISCO_REPORT_URL:-}" ] || return 0
+  local body
+  body=$(disco_health_heartbeat)
+  printf 'header = "Authorization: Bearer %s"\n' "${DISCO_REPORT_TOKEN:-}" \
+    | curl -fsS -K - --max-time 10 -o /dev/null -H 'Content-Type: application/json' \
+      --data-binary "$body" "${DISCO_REPORT_URL%/report}/health"
+}
+
+# disco_health_reporter_install: on a VM, DISCO's health reporter: a systemd timer that
+# sends the node's heartbeat (disco_health_report) every 30 s for as long as the node
+# lives. It runs nothing DISCO answers. Nothing on local nodes (DISCO runs their checks
+# itself), without systemd or root, or without a report URL.
+disco_health_reporter_install() {
+  [ -n "${DISCO_REPORT_URL:-}" ] || return 0
+  [ -z "${DISCO_NODE_DIR:-}" ] && [ "$(id -u)" = 0 ] || return 0
+  command -v systemctl >/dev/null 2>&1 || return 0
+  install -d -m 0700 /etc/disco
+  (
+    umask 077
+    printf 'DISCO_REPORT_URL=%s\nDISCO_REPORT_TOKEN=%s\nDISCO_NODE=%s\nDISCO_MASTER_ADDRESS=%s\n' \
+      "$DISCO_REPORT_URL" "${DISCO_REPORT_TOKEN:-}" "$DISCO_NODE" "${DISCO_MASTER_ADDRESS:-}" \
+      >/etc/disco/health.env
+    printf '%s\n' "${DISCO_HEALTH_CHECKS:-}" >/etc/disco/health-checks
+  )
+  {
+    printf '#!/bin/bash\n# DISCO health reporter (installed by the node script): this node'"'"'s checks to DISCO.\n'
+    printf 'set -uo pipefail\nDISCO_HEALTH_CHECKS=$(cat /etc/disco/health-checks)\n'
+    declare -f disco_json disco_node_address disco_health_heartbeat disco_health_report
+    printf 'disco_health_report\n'
+  } >/usr/local/sbin/disco-health
+  chmod 0700 /usr/local/sbin/disco-health
+  printf '[Unit]\nDescription=DISCO health reporter: this node'"'"'s checks to DISCO\nAfter=network-online.target\n\n[Service]\nType=oneshot\nEnvironmentFile=/etc/disco/health.env\nExecStart=/usr/local/sbin/disco-health\n' \
+    >/etc/systemd/system/disco-health.service
+  printf '[Unit]\nDescription=DISCO health reporter, every 30 s\n\n[Timer]\nOnActiveSec=5\nOnUnitActiveSec=30\nAccuracySec=5\n\n[Install]\nWantedBy=timers.target\n' \
+    >/etc/systemd/system/disco-health.timer
+  systemctl daemon-reload
+  systemctl enable --now disco-health.timer
+}
+
 # disco_wait_tcp HOST PORT [SECONDS]: waits until HOST:PORT accepts connections.
 disco_wait_tcp() {
   local deadline=$(($(date +%s) + ${3:-600}))
@@ -230,6 +323,9 @@ disco_service() {
     for pair in "$@"; do printf 'Environment="%s"\n' "$pair"; done
     printf '\n[Install]\nWantedBy=multi-user.target\n'
   } >"$unit"
+  # Which component's step runs it: the health reporter checks it in its name.
+  mkdir -p "${DISCO_SERVICES_DIR:-/var/lib/disco/services}"
+  printf '%s\n' "${DISCO_STEP_COMPONENT:-}" >"${DISCO_SERVICES_DIR:-/var/lib/disco/services}/$name"
   systemctl daemon-reload
   systemctl enable --now "disco-$name.service"
   if [ "$was" = active ]; then

@@ -155,6 +155,20 @@ pub fn node_script(
             out.push_str("export DISCO_NODE=\"slaves:$((DISCO_SLAVE_INDEX + 1))\"\n");
         }
     }
+    // The node's health checks, for its health reporter on a VM: one per line,
+    // `COMPONENT tcp PORT` or `COMPONENT http PORT PATH STATUS`.
+    let checks: Vec<String> = plan
+        .components
+        .iter()
+        .flat_map(|component| {
+            component
+                .health
+                .iter()
+                .filter(|h| h.node_group.includes(group))
+                .map(|h| format!("{} {}", component.name, h.check))
+        })
+        .collect();
+    export(&mut out, "DISCO_HEALTH_CHECKS", &checks.join("\n"));
     for component in &plan.components {
         for (param, value) in &component.params {
             let value = if whole || !component.secret_params.contains(param) {

@@ -177,7 +177,8 @@ pub struct JobSettings {
     pub cleanup_failed_after: Option<Span>,
     /// Continuous health: after how many failing rounds in a row a cluster with
     /// `icclab.disco.autorepair` is repaired, how many autorepairs an hour at most, and
-    /// after how many rounds without a heartbeat a VM cluster's health is `unknown`.
+    /// after how long without a heartbeat a VM's checks count as failing (and with no
+    /// node heard, the cluster's health is `unknown`).
     pub health: HealthSettings,
 }
 
@@ -185,7 +186,7 @@ pub struct JobSettings {
 pub struct HealthSettings {
     pub autorepair_after: u32,
     pub autorepairs_per_hour: u32,
-    pub silent_after: u32,
+    pub heartbeat_timeout_secs: u64,
 }
 
 impl JobSettings {

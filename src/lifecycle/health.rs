@@ -77,7 +77,8 @@ impl Lifecycle {
     }
 
     /// What the checks say now: the provider's, and on VMs the nodes' last heartbeats
-    /// (silence when none came for `health.silent_after` rounds).
+    /// (a node silent for `health.heartbeat_timeout_secs` fails a `heartbeat` check;
+    /// all silent is `unknown`).
     async fn observe_health(
         &self,
         cluster: &Cluster,
@@ -101,18 +102,19 @@ impl Lifecycle {
             .filter(|n| !lost.contains(&n.as_str()))
             .collect();
         let silent_after = chrono::Duration::seconds(
-            i64::try_from(
-                self.health_interval().as_secs()
-                    * u64::from(self.inner.settings.health.silent_after.max(1)),
-            )
-            .unwrap_or(i64::MAX / 2),
+            i64::try_from(self.inner.settings.health.heartbeat_timeout_secs.max(1))
+                .unwrap_or(i64::MAX / 2),
         );
         let last_heard = heartbeats.iter().map(|h| h.at).max();
         // Since it was ready (a start or repair counts anew): nodes have had the time.
         let ready_since = cluster.updated_at;
         let mut any_fresh = false;
         for node in &serving {
-            match heartbeats.iter().find(|h| &&h.node == node) {
+            // A heartbeat from before the cluster was last ready (a stop) says nothing.
+            match heartbeats
+                .iter()
+                .find(|h| &&h.node == node && h.at >= ready_since)
+            {
                 Some(beat) if now - beat.at <= silent_after => {
                     any_fresh = true;
                     outcomes.extend(beat.checks.iter().cloned().map(|mut c| {
@@ -130,11 +132,6 @@ impl Lifecycle {
             return Ok(Observation::Silent { last_heard });
         }
         Ok(Observation::Checked(outcomes))
-    }
-
-    /// How often the watcher assesses health.
-    pub(crate) fn health_interval(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.inner.settings.watch_interval_secs.max(1))
     }
 
     /// Repairs a cluster whose owner asked for autorepair, unless it was repaired

@@ -176,7 +176,7 @@ async fn bed_with(provider: Arc<dyn Provider>, adjust: impl FnOnce(&mut JobSetti
         health: crate::config::HealthSettings {
             autorepair_after: 2,
             autorepairs_per_hour: 3,
-            silent_after: 3,
+            heartbeat_timeout_secs: 120,
         },
     };
     adjust(&mut settings);

@@ -31,9 +31,10 @@ use crate::cluster::{Cluster, Delegation, LostSlave, Outputs};
 use crate::compose::Composition;
 use crate::compose::heat::WEB_UI_OUTPUT;
 use crate::config::OpenstackSettings;
+use crate::domain::health::CheckOutcome;
 use crate::domain::node::{slave_index, slave_name};
 use crate::domain::{ClusterId, ProviderKind, Resize};
-use crate::openstack::heat::{CreateStack, Heat, HeatError, Stack};
+use crate::openstack::heat::{CreateStack, Heat, HeatError, Stack, StackResource};
 use crate::openstack::keystone::{Keystone, KeystoneError, Token};
 
 /// Tokens are renewed this long before they expire.
@@ -842,6 +843,65 @@ impl Provider for OpenstackProvider {
         let (_, stack) = self.existing_stack(cluster).await?;
         Ok(resumption(&stack))
     }
+
+    /// The nodes report their own checks (the health reporter each node script installs).
+    fn heartbeats(&self) -> bool {
+        true
+    }
+
+    /// What Heat says of the cluster's servers: one `server` check per node, failing
+    /// when its resource failed (a server Heat could not create, resume or check).
+    async fn probe(&self, cluster: &Cluster) -> Result<Vec<CheckOutcome>, ProviderError> {
+        let (heat, stack) = self.existing_stack(cluster).await?;
+        self.count();
+        let resources = heat
+            .resources_to_depth(&stack.stack_name, &stack.id, 2)
+            .await
+            .map_err(heat_error)?;
+        Ok(server_checks(cluster, &resources))
+    }
+}
+
+/// The cluster's servers among a stack's resources (to nested depth 2), as health
+/// checks: the master's `master`, each slave member's `server` (its member stack is the
+/// group's member named by its index).
+fn server_checks(cluster: &Cluster, resources: &[StackResource]) -> Vec<CheckOutcome> {
+    let lost = cluster.outputs.lost_nodes();
+    resources
+        .iter()
+        .filter(|r| r.resource_type == "OS::Nova::Server")
+        .filter_map(|r| {
+            let node = match (r.parent_resource.as_deref(), r.resource_name.as_str()) {
+                (None, "master") => "master".to_string(),
+                (Some(member), "server") => {
+                    let member: u16 = member.parse().ok()?;
+                    (member < cluster.plan.slave_count()).then(|| slave_name(member))?
+                }
+                _ => return None,
+            };
+            if lost.contains(&node.as_str()) {
+                return None;
+            }
+            let passing = !r.resource_status.ends_with("_FAILED");
+            Some(CheckOutcome {
+                node,
+                component: "server".to_string(),
+                check: "heat resource".to_string(),
+                passing,
+                output: if passing {
+                    String::new()
+                } else {
+                    format!(
+                        "{}: {}",
+                        r.resource_status,
+                        r.resource_status_reason
+                            .as_deref()
+                            .unwrap_or("no reason given")
+                    )
+                },
+            })
+        })
+        .collect()
 }
 
 /// The stack's `slave_count`, as Heat shows it.
@@ -1023,6 +1083,45 @@ fn heat_error(e: HeatError) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn resource(name: &str, parent: Option<&str>, status: &str) -> StackResource {
+        serde_json::from_value(serde_json::json!({
+            "resource_name": name,
+            "resource_type": "OS::Nova::Server",
+            "resource_status": status,
+            "resource_status_reason": "Server is in ERROR",
+            "parent_resource": parent,
+        }))
+        .expect("a resource")
+    }
+
+    #[test]
+    fn a_failed_server_resource_fails_its_node_s_server_check_and_others_pass() {
+        let cluster = crate::cluster::testing::cluster(&[
+            ("icclab.disco.dependencies.inject", "['spark']"),
+            ("icclab.disco.components.heat.slavecount", "2"),
+        ]);
+        let checks = server_checks(
+            &cluster,
+            &[
+                resource("master", None, "CREATE_COMPLETE"),
+                resource("server", Some("0"), "CHECK_FAILED"),
+                resource("server", Some("1"), "RESUME_COMPLETE"),
+                // A member beyond the plan's slaves (one being removed) is no node's.
+                resource("server", Some("5"), "CREATE_FAILED"),
+            ],
+        );
+        let failing: Vec<(&str, &str)> = checks
+            .iter()
+            .filter(|c| !c.passing)
+            .map(|c| (c.node.as_str(), c.output.as_str()))
+            .collect();
+        assert_eq!(
+            failing,
+            vec![("slaves:1", "CHECK_FAILED: Server is in ERROR")]
+        );
+        assert_eq!(checks.len(), 3);
+    }
 
     /// A stack as Heat's `GET /stacks/{name}/{id}` shows it.
     fn stack(status: &str, outputs: Value) -> Stack {

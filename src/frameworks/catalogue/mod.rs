@@ -236,6 +236,21 @@ fn check_health(raw: &[RawHealth], declared: &BTreeSet<u16>) -> Result<Vec<Healt
                 node_group: check.node_group,
                 check: Check::Tcp(port),
             },
+            // The path goes into URLs and into the nodes' health reporter as a word.
+            (None, Some(http))
+                if !http.path.starts_with('/')
+                    || http.path.len() > 200
+                    || !http
+                        .path
+                        .bytes()
+                        .all(|b| b.is_ascii_graphic() && !b"\"'\\`$".contains(&b)) =>
+            {
+                return Err(format!(
+                    "a health check's http path must begin with / and hold only printable \
+                     characters other than quotes, backslash, backquote and $, got {:?}",
+                    http.path
+                ));
+            }
             (None, Some(http)) => HealthCheck {
                 node_group: check.node_group,
                 check: Check::Http(http.clone()),
