@@ -222,6 +222,7 @@ pub(super) async fn action(
                 .await?
         }
         "repair" => state.lifecycle.request_repair(&identity.tenant, id).await?,
+        "cancel" => state.lifecycle.request_cancel(&identity.tenant, id).await?,
         "scale" => {
             let slaves = scale::requested_slaves(&occi.attributes)?;
             scale::request(&state.store, &state.providers, &identity.tenant, id, slaves).await?

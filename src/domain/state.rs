@@ -36,10 +36,13 @@ pub enum ClusterState {
     /// A repair in progress: the components whose checks fail are started again on the
     /// nodes where they fail; the cluster is ready again after, whatever came of it.
     Repairing,
+    /// Its deploy was cancelled and what it made is gone; its record, task tree and logs
+    /// stay until it is deleted (DTK's status).
+    Cancelled,
 }
 
 impl ClusterState {
-    pub const ALL: [ClusterState; 12] = [
+    pub const ALL: [ClusterState; 13] = [
         ClusterState::Pending,
         ClusterState::Deploying,
         ClusterState::Installing,
@@ -52,6 +55,7 @@ impl ClusterState {
         ClusterState::Starting,
         ClusterState::Scaling,
         ClusterState::Repairing,
+        ClusterState::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +72,7 @@ impl ClusterState {
             ClusterState::Starting => "starting",
             ClusterState::Scaling => "scaling",
             ClusterState::Repairing => "repairing",
+            ClusterState::Cancelled => "cancelled",
         }
     }
 
@@ -90,6 +95,7 @@ impl ClusterState {
             ClusterState::Starting => "resuming",
             ClusterState::Scaling => "scaling",
             ClusterState::Repairing => "repairing",
+            ClusterState::Cancelled => "cancelled",
         }
     }
 
@@ -119,8 +125,10 @@ impl ClusterState {
             (Mover::Repair, Repairing, Ready) => true,
             // A delete may interrupt anything but a delete.
             (Mover::DeleteRequest, _, Deleting) => true,
+            // A cancel is a delete that keeps the record.
+            (Mover::CancelRequest, Pending | Deploying | Installing, Deleting) => true,
             // Failed: a DELETE again tries again.
-            (Mover::Delete, Deleting, Deleted | Failed) => true,
+            (Mover::Delete, Deleting, Deleted | Failed | Cancelled) => true,
             _ => false,
         }
     }
@@ -161,12 +169,14 @@ pub enum Mover {
     Scale,
     /// A user's repair, or the watcher's autorepair: from ready.
     RepairRequest,
+    /// A user's cancel of a deploy in flight: from pending, deploying and installing.
+    CancelRequest,
     /// The repair job: from repairing.
     Repair,
 }
 
 impl Mover {
-    pub const ALL: [Mover; 12] = [
+    pub const ALL: [Mover; 13] = [
         Mover::Deploy,
         Mover::DeleteRequest,
         Mover::Delete,
@@ -179,13 +189,14 @@ impl Mover {
         Mover::Scale,
         Mover::RepairRequest,
         Mover::Repair,
+        Mover::CancelRequest,
     ];
 
     /// Whether a cluster in `state` is this mover's to move.
     pub fn acts_from(self, state: ClusterState) -> bool {
         use ClusterState::*;
         match self {
-            Mover::Deploy => state.is_deploying(),
+            Mover::Deploy | Mover::CancelRequest => state.is_deploying(),
             Mover::DeleteRequest => !matches!(state, Deleting | Deleted),
             Mover::Delete => state == Deleting,
             Mover::Watcher | Mover::StopRequest | Mover::ScaleRequest | Mover::RepairRequest => {

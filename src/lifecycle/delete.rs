@@ -1,9 +1,11 @@
 //! A delete job: asks the provider to tear a deleting cluster down and follows the
 //! tear-down until nothing is left, or it fails or overruns its deadline (the cluster is
-//! then failed, and a DELETE again tries again).
+//! then failed, and a DELETE again tries again). A delete that carries a cancel
+//! (`cancel`) ends the cluster cancelled instead, its record kept.
 
 use chrono::Utc;
 
+use super::cancel::cancelled_reason;
 use super::{Attempt, Lifecycle, Stop};
 use crate::domain::ClusterState;
 use crate::providers::{ProviderError, Teardown};
@@ -21,20 +23,30 @@ impl Lifecycle {
                 i64::try_from(self.inner.settings.delete_timeout_secs).unwrap_or(i64::MAX / 2),
             );
         let started = std::time::Instant::now();
-        let mut teardown = provider.delete(&cluster).await;
+        // A cancelled cluster holds nothing (its credential went with its stack): the
+        // delete of its record asks no provider.
+        let was_cancelled = store
+            .transitions(cluster.id)
+            .await?
+            .last()
+            .is_some_and(|t| t.from == Some(ClusterState::Cancelled));
+        let mut teardown = if was_cancelled {
+            Ok(Teardown::Gone)
+        } else {
+            provider.delete(&cluster).await
+        };
         loop {
             match teardown {
                 Ok(Teardown::Gone) => {
+                    // A cancelled deploy keeps its record.
+                    let (state, reason) = match cancelled_reason(&cluster.state_reason) {
+                        Some(reason) => (ClusterState::Cancelled, reason),
+                        None => (ClusterState::Deleted, "deleted".to_string()),
+                    };
                     store
-                        .transition(
-                            cluster.id,
-                            job.kind.mover(),
-                            ClusterState::Deleted,
-                            "deleted",
-                            None,
-                        )
+                        .transition(cluster.id, job.kind.mover(), state, &reason, None)
                         .await?;
-                    return Ok(Attempt::Finished(JobOutcome::Done, "deleted".to_string()));
+                    return Ok(Attempt::Finished(JobOutcome::Done, reason));
                 }
                 Ok(Teardown::InProgress) => {}
                 Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),

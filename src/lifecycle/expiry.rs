@@ -82,11 +82,12 @@ pub const EXPIRED: &str = "expired, ";
 
 /// The states in which an expired cluster is acted on: settled ones (an operation in
 /// flight finishes first).
-const SETTLED: [ClusterState; 4] = [
+const SETTLED: [ClusterState; 5] = [
     ClusterState::Pending,
     ClusterState::Ready,
     ClusterState::Stopped,
     ClusterState::Failed,
+    ClusterState::Cancelled,
 ];
 
 impl Lifecycle {

@@ -152,6 +152,7 @@ impl Lifecycle {
                 // deleted for good, and one the store has not is no job's to make.
                 let status = match store.state_of(id).await? {
                     Some(ClusterState::Deleted) => "deleted",
+                    Some(ClusterState::Cancelled) => "cancelled",
                     None => "unknown to this server",
                     Some(_) => continue,
                 };

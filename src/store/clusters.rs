@@ -182,6 +182,47 @@ impl Store {
         .inspect(|_| self.notifier.notify(id))
     }
 
+    /// Cancels the tenant's cluster's deploy in flight: it moves to deleting with
+    /// `reason` (which begins with `lifecycle::cancel::CANCELLING`, so that the delete
+    /// ends it cancelled, its record kept), and the delete job is queued, in one
+    /// transaction; the deploy, found deleting, ends and the delete removes what it made.
+    /// `None` when the tenant has no such cluster; `WrongState`, changing nothing, when
+    /// no deploy is in flight (a staged cluster's is not queued).
+    pub async fn request_cancel(
+        &self,
+        tenant: &TenantId,
+        id: ClusterId,
+        reason: String,
+    ) -> Result<Option<Cluster>, StoreError> {
+        let tenant = tenant.clone();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(cluster) = find_cluster(&tx, Some(&tenant), id)? else {
+                return Ok(None);
+            };
+            if !cluster
+                .state
+                .can_move_to(ClusterState::Deleting, Mover::CancelRequest)
+                || !job_queued(&tx, id, JobKind::Deploy)?
+            {
+                return Err(StoreError::WrongState {
+                    state: cluster.state,
+                    action: "cancel",
+                    needed: "deploying: a deploy in flight (pending with its deploy queued, \
+                             deploying or installing)",
+                });
+            }
+            move_state(&tx, &cluster, ClusterState::Deleting, &reason)?;
+            make_due_now(&tx, id, JobKind::Deploy)?;
+            enqueue(&tx, id, JobKind::Delete)?;
+            let cluster = find_cluster(&tx, Some(&tenant), id)?;
+            tx.commit()?;
+            Ok(cluster)
+        })
+        .await
+        .inspect(|_| self.notifier.notify(id))
+    }
+
     /// Stops a ready cluster, or starts a stopped one: it moves to stopping (starting)
     /// and the job that does it is queued, in one transaction. `None` when the tenant has
     /// no such cluster; `WrongState`, changing nothing, when the cluster is not in the

@@ -349,7 +349,13 @@ fn operation_runs(cluster: &Cluster, transitions: &[Transition]) -> Vec<Run> {
             Some(t) if kind == TaskKind::ClusterRepair && t.reason.starts_with("repair failed") => {
                 (TaskStatus::Failed, Some(t.at))
             }
-            Some(t) if t.to == success => (TaskStatus::Succeeded, Some(t.at)),
+            // A cancel's tear-down ends the cluster cancelled: it did what it set out to.
+            Some(t)
+                if t.to == success
+                    || (success == ClusterState::Deleted && t.to == ClusterState::Cancelled) =>
+            {
+                (TaskStatus::Succeeded, Some(t.at))
+            }
             Some(t) if t.to == ClusterState::Failed => (TaskStatus::Failed, Some(t.at)),
             Some(t) => (TaskStatus::Cancelled, Some(t.at)),
             None if cluster.state == begin.to => (TaskStatus::Executing, None),

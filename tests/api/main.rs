@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod browser;
+mod cancel;
 mod catalogue;
 mod cli;
 mod control_characters;

@@ -2011,3 +2011,227 @@ async fn a_scale_in_waits_for_the_leaving_slave_to_decommission_before_heat_remo
     assert_eq!(deleted.status(), 200);
     wait_until_gone(&app.client, &url, &token, "the cluster was never deleted").await;
 }
+
+/// Runs the node library's health reporter (`disco_health_report`, as each VM's timer
+/// runs it) as node `node`, with its checks, against the cluster's report URL.
+fn send_heartbeat(report_url: &str, token: &str, node: &str, checks: &str) {
+    let logs = tempfile::tempdir().expect("tempdir");
+    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("heat-templates/node-lib.sh");
+    let output = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("source \"$1\" && disco_health_report")
+        .arg("bash")
+        .arg(&lib)
+        .env("DISCO_LOG_DIR", logs.path())
+        .env("DISCO_HOME", logs.path())
+        .env("DISCO_SERVICES_DIR", logs.path().join("services"))
+        .env("DISCO_REPORT_URL", report_url)
+        .env("DISCO_REPORT_TOKEN", token)
+        .env("DISCO_NODE", node)
+        .env("DISCO_NODE_ADDRESS", "127.0.0.1")
+        .env("DISCO_HEALTH_CHECKS", checks)
+        .output()
+        .expect("bash runs");
+    assert!(
+        output.status.success(),
+        "the reporter failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Polls until the cluster's `icclab.disco.health` is `wanted`; its attributes then.
+async fn wait_for_health(app: &TestApp, url: &str, token: &str, wanted: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let body: Value = app
+            .client
+            .get(url)
+            .header("X-Auth-Token", token)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        if body["attributes"]["icclab.disco.health"] == wanted {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never {wanted}: {}",
+            body["attributes"]
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// On VMs the nodes report their own checks: each node's health reporter sends its
+/// heartbeat with the cluster's token; a failing check on a slave is `degraded`, one on
+/// the master `unhealthy`, and no heartbeat for `heartbeat_timeout_secs` is `unknown`.
+#[tokio::test]
+async fn the_nodes_heartbeats_set_a_vm_cluster_s_health_and_their_silence_makes_it_unknown() {
+    let _heat = HEAT_GATE.read().await;
+    let app = spawn_app_with(|s| {
+        on_the_test_bed(s, "fake-env.yaml");
+        s.jobs.watch_interval_secs = 1;
+        s.jobs.health.heartbeat_timeout_secs = 4;
+    })
+    .await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let (url, _stack, _) = ready_spark_cluster(&app, &cloud, &token).await;
+    let id: disco::domain::ClusterId = url.rsplit('/').next().expect("id").parse().expect("uuid");
+    let report_token = app.store.report_token(id).await.expect("token");
+    let report_url = format!("{url}/report");
+    // A service that answers, on the "VM" (this machine), and a port nothing listens on.
+    let up = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let up = up.local_addr().expect("address").port();
+    let down = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+        probe.local_addr().expect("address").port()
+    };
+    let beat = |node: &str, port: u16| {
+        send_heartbeat(
+            &report_url,
+            &report_token,
+            node,
+            &format!("spark tcp {port}"),
+        )
+    };
+    beat("master", up);
+    beat("slaves:1", up);
+    let healthy = wait_for_health(&app, &url, &token, "healthy").await;
+    assert!(
+        healthy["attributes"]["icclab.disco.health_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("checks pass on every node")),
+        "{healthy}"
+    );
+    // The slave's check fails: degraded, naming it; the cluster stays ready.
+    beat("slaves:1", down);
+    let degraded = wait_for_health(&app, &url, &token, "degraded").await;
+    let reason = degraded["attributes"]["icclab.disco.health_reason"]
+        .as_str()
+        .expect("reason");
+    assert!(
+        reason.contains(&format!("spark on slaves:1: tcp {down} failing since")),
+        "{reason}"
+    );
+    assert_eq!(degraded["attributes"]["icclab.disco.state"], "ready");
+    beat("master", down);
+    wait_for_health(&app, &url, &token, "unhealthy").await;
+    // Only the cluster's token, nodes and components are taken.
+    let refused = app
+        .client
+        .post(format!("{url}/health"))
+        .bearer_auth("not-the-token")
+        .json(&json!({"node": "master", "checks": []}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status(), 403);
+    let refused = app
+        .client
+        .post(format!("{url}/health"))
+        .bearer_auth(&report_token)
+        .json(&json!({"node": "slaves:9", "checks": []}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status(), 400);
+    let body = refused.text().await.expect("body");
+    assert!(
+        body.contains("heartbeat node: this cluster's nodes are master, slaves:1"),
+        "{body}"
+    );
+    let refused = app
+        .client
+        .post(format!("{url}/health"))
+        .bearer_auth(&report_token)
+        .json(&json!({"node": "master", "checks": [
+            {"component": "hadoop", "check": "tcp 1", "passing": true}]}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status(), 400);
+    // Silence: no heartbeat for 4 s.
+    let unknown = wait_for_health(&app, &url, &token, "unknown").await;
+    let reason = unknown["attributes"]["icclab.disco.health_reason"]
+        .as_str()
+        .expect("reason");
+    assert!(
+        reason.starts_with("no health report from the nodes since"),
+        "{reason}"
+    );
+    // Repairs are the local provider's for now.
+    let repair = app
+        .client
+        .post(format!("{url}?action=repair"))
+        .header("X-Auth-Token", &token)
+        .header("Category", crate::helpers::CATEGORY)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(repair.status(), 400);
+    let deleted = app
+        .client
+        .delete(&url)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deleted.status(), 200);
+    wait_until_gone(&app.client, &url, &token, "the cluster was never deleted").await;
+}
+
+/// A cancel during install: Heat deletes the stack, the cluster is kept as cancelled,
+/// its task tree readable.
+#[tokio::test]
+async fn a_deploy_cancelled_during_install_leaves_no_stack_and_keeps_the_record_cancelled() {
+    let _heat = HEAT_GATE.read().await;
+    let app = spawn_openstack_app().await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let response = create(
+        &app,
+        &token,
+        "icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.components.heat.slavecount=1",
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let url = location(response.headers());
+    let stack = stack_name(&url);
+    wait_for_state(&app.client, &url, &token, "installing").await;
+    assert_eq!(cloud.stacks_named(&stack).await.len(), 1);
+    let cancelled = app
+        .client
+        .post(format!("{url}?action=cancel"))
+        .header("X-Auth-Token", &token)
+        .header("Category", crate::helpers::CATEGORY)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(cancelled.status(), 200);
+    let record = wait_for_state(&app.client, &url, &token, "cancelled").await;
+    let reason = record["attributes"]["icclab.disco.state_reason"]
+        .as_str()
+        .expect("reason");
+    assert!(
+        reason.starts_with("cancelled: the deploy was cancelled"),
+        "{reason}"
+    );
+    assert!(
+        cloud.stacks_named(&stack).await.is_empty(),
+        "the stack is gone from Heat"
+    );
+    let deleted = app
+        .client
+        .delete(&url)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deleted.status(), 200);
+    wait_until_gone(&app.client, &url, &token, "the cluster was never deleted").await;
+}
