@@ -9,7 +9,6 @@ use super::AppState;
 use super::clusters::{owned_cluster, parse_id};
 use super::error::{ApiError, ApiErrorKind};
 use super::tasks::report_token;
-use crate::domain::ClusterState;
 use crate::domain::health::CheckOutcome;
 use crate::domain::text::{Escaped, bounded};
 use crate::store::Heartbeat;
@@ -27,16 +26,11 @@ pub(super) async fn show(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let cluster = owned_cluster(&req, &path, &state).await?;
-    let running = matches!(
-        cluster.state,
-        ClusterState::Ready | ClusterState::Repairing | ClusterState::Scaling
-    );
-    let health = cluster.health.filter(|_| running);
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(serde_json::json!({
             "state": cluster.state,
-            "health": health,
+            "health": cluster.shown_health(),
         })))
 }
 

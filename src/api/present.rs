@@ -103,13 +103,7 @@ pub fn cluster_resource(
     if !lost.is_empty() {
         attributes.push(string("icclab.disco.failed_slaves", &lost.join(",")));
     }
-    // Health is of running clusters: a stopped or failed one's last is not shown.
-    if let Some(health) = &cluster.health
-        && matches!(
-            cluster.state,
-            ClusterState::Ready | ClusterState::Repairing | ClusterState::Scaling
-        )
-    {
+    if let Some(health) = cluster.shown_health() {
         attributes.extend([
             string("icclab.disco.health", health.status.as_str()),
             string("icclab.disco.health_reason", &health.reason),

@@ -202,6 +202,17 @@ impl Cluster {
         &self.keys.private_key
     }
 
+    /// Its health as users are shown it: of a running cluster (ready, repairing,
+    /// scaling) only; a stopped or failed one's last health says nothing of it now.
+    pub fn shown_health(&self) -> Option<&Health> {
+        self.health.as_ref().filter(|_| {
+            matches!(
+                self.state,
+                ClusterState::Ready | ClusterState::Repairing | ClusterState::Scaling
+            )
+        })
+    }
+
     /// How many of its slaves may fail to come up with the cluster still ready: those
     /// above `minslaves`; none without it (every slave asked for is needed).
     pub fn slaves_that_may_fail(&self) -> u16 {
