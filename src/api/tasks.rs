@@ -15,7 +15,7 @@ use super::error::{ApiError, ApiErrorKind};
 use super::negotiate::Rendering;
 use crate::cluster::Cluster;
 use crate::config::ServerSettings;
-use crate::domain::{ClusterId, ClusterState};
+use crate::domain::{ClusterId, ClusterState, HealthStatus};
 use crate::domain::{Report, ReportStatus};
 use crate::occi::MediaType;
 use crate::store::Reported;
@@ -340,6 +340,12 @@ struct Watch {
     reports: Vec<Report>,
     last_state: Option<(ClusterState, String)>,
     last_task: Option<Task>,
+    /// The health last sent (`Some(None)`: that there is none now); `None` before the
+    /// first is sent.
+    last_health: Option<Option<(HealthStatus, String)>>,
+    /// `?follow=true`: the stream goes on past ready, failed and stopped, until the
+    /// cluster is deleted.
+    follow: bool,
     /// A signal came (or the stream is new): look at the store.
     look_due: bool,
     /// When to look if no signal comes.
@@ -362,8 +368,9 @@ fn fallback_wait() -> Duration {
 
 impl Watch {
     /// The events since the last look: new reports, a state change, the task tree when
-    /// it changed, and `end` once the cluster is ready, failed or gone. Reads everything
-    /// before it changes anything, so a failed read leaves the next look to do it all.
+    /// it changed, the health when what it says changed, and `end` once the cluster is
+    /// ready, failed, stopped or gone (following: gone). Reads everything before it
+    /// changes anything, so a failed read leaves the next look to do it all.
     async fn next_events(&mut self) -> Result<Vec<web::Bytes>, StoreError> {
         let _turn = LOOKS_AT_ONCE.acquire().await;
         let mut events = Vec::new();
@@ -392,13 +399,31 @@ impl Watch {
             events.push(event("tasks", &task));
             self.last_task = Some(task);
         }
-        if matches!(
-            cluster.state,
-            ClusterState::Ready
-                | ClusterState::Failed
-                | ClusterState::Deleted
-                | ClusterState::Stopped
-        ) {
+        // What a user is told, not when it was last checked: a round that finds the
+        // same says nothing. None before any was sent is nothing to say either.
+        let health = cluster.shown_health();
+        let told = health.map(|h| (h.status, h.reason.clone()));
+        if self.last_health.as_ref() != Some(&told)
+            && (self.last_health.is_some() || told.is_some())
+        {
+            let data = health.map(|h| {
+                serde_json::json!({ "status": h.status, "reason": h.reason, "checked": h.checked })
+            });
+            events.push(event("health", &data));
+            self.last_health = Some(told);
+        }
+        let ends = if self.follow {
+            cluster.state == ClusterState::Deleted
+        } else {
+            matches!(
+                cluster.state,
+                ClusterState::Ready
+                    | ClusterState::Failed
+                    | ClusterState::Deleted
+                    | ClusterState::Stopped
+            )
+        };
+        if ends {
             self.ended = true;
             events.push(event("end", &serde_json::json!({ "state": cluster.state })));
         }
@@ -442,16 +467,47 @@ impl Watch {
     }
 }
 
-/// `GET /disco/UUID/events`: Server-Sent Events — `state`, `report` (each node report,
-/// the earlier ones first), `tasks` (the whole tree whenever it changes), then `end` once
-/// the cluster is ready, failed or deleted.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EventsQuery {
+    /// `true`: the stream goes on until the cluster is deleted.
+    #[serde(default)]
+    follow: Option<String>,
+}
+
+impl EventsQuery {
+    /// Whether the stream follows the cluster past the end of its task.
+    pub(crate) fn follow(&self) -> Result<bool, ApiError> {
+        match self.follow.as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "follow: expected true or false, got {:?}",
+                other.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+}
+
+/// `GET /disco/UUID/events[?follow=true]`: Server-Sent Events —
+/// - `state` `{"state", "reason"}`: at once, then at each change;
+/// - `report`: each node report, the earlier ones first;
+/// - `tasks`: the latest task's whole tree whenever it changes;
+/// - `health` `{"status", "reason", "checked"}`: a running cluster's health when its
+///   status or reason changed (not when only its check time did), or `null` once it
+///   has none to show (stopped, failed);
+/// - `end` `{"state"}`, and the stream ends: once the cluster is ready, failed, stopped
+///   or deleted — with `follow=true`, only once it is deleted, so that a client sees
+///   every task after the first (stop, start, scale, repair) and every change of
+///   health on the one stream.
 pub(super) async fn events(
     req: HttpRequest,
     path: web::Path<String>,
+    query: web::Query<EventsQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let follow = query.follow()?;
     let cluster = owned_cluster(&req, &path, &state).await?;
-    event_stream(&state.store, &state.settings.server, &cluster)
+    event_stream(&state.store, &state.settings.server, &cluster, follow)
 }
 
 /// The event stream of a cluster its caller may see; 503 when the server, or the
@@ -460,12 +516,14 @@ pub(super) async fn events(
 /// A stream costs nothing while its cluster is quiet but a keepalive now and then and a
 /// look at the store every half minute or so: it wakes when the store signals a change.
 /// A staged cluster's stream stays open, so: a client sees the deploy the moment someone
-/// asks for it, as it sees every other change. The caps bound what such streams hold,
-/// and a stream ends when its client goes away.
+/// asks for it, as it sees every other change; a `follow` stream stays open as long as
+/// its cluster is there. The caps bound what such streams hold, and a stream ends when
+/// its client goes away.
 pub(super) fn event_stream(
     store: &Store,
     settings: &ServerSettings,
     cluster: &Cluster,
+    follow: bool,
 ) -> Result<HttpResponse, ApiError> {
     let limits = Limits {
         total: settings.max_event_streams,
@@ -488,6 +546,8 @@ pub(super) fn event_stream(
         reports: Vec::new(),
         last_state: None,
         last_task: None,
+        last_health: None,
+        follow,
         // The first look always has news (the state), so a client sees where the
         // cluster is at once.
         look_due: true,

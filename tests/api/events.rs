@@ -1,9 +1,11 @@
 //! Event streams wake on the store's signals: a report or a state change reaches the
 //! client as soon as it is committed, with no polling in between; streams are capped
-//! per tenant, and a client that goes away takes its stream with it.
+//! per tenant, and a client that goes away takes its stream with it. A followed stream
+//! (`?follow=true`) goes on until the cluster is deleted, with each change of health.
 
 use std::time::{Duration, Instant};
 
+use disco::domain::{Health, HealthStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
@@ -34,6 +36,21 @@ impl Events {
 
     async fn of(app: &TestApp, location: &str) -> Events {
         let response = Events::open(app, location, None).await;
+        Events::read(response)
+    }
+
+    /// The stream that goes on until the cluster is deleted.
+    async fn following(app: &TestApp, location: &str) -> Events {
+        let response = app
+            .client
+            .get(format!("{location}/events?follow=true"))
+            .send()
+            .await
+            .expect("sent");
+        Events::read(response)
+    }
+
+    fn read(response: reqwest::Response) -> Events {
         assert_eq!(response.status(), 200);
         Events {
             response,
@@ -73,14 +90,29 @@ impl Events {
         }
     }
 
-    /// Reads until an event named `name`; its data, and how long it took.
+    /// Reads until an event named `name`; its data, and how long it took. Panics if the
+    /// stream ends first, or says it does (`end`).
     async fn until(&mut self, name: &str, wait: Duration) -> (String, Duration) {
+        let (data, took, _) = self.noting_until(name, wait).await;
+        (data, took)
+    }
+
+    /// As `until`, with the names of the events read on the way.
+    async fn noting_until(
+        &mut self,
+        name: &str,
+        wait: Duration,
+    ) -> (String, Duration, Vec<String>) {
         let started = Instant::now();
+        let mut passed = Vec::new();
         loop {
             let left = wait.saturating_sub(started.elapsed());
             match self.next(left).await {
-                Some((n, data)) if n == name => return (data, started.elapsed()),
-                Some(_) => {}
+                Some((n, data)) if n == name => return (data, started.elapsed(), passed),
+                Some((n, data)) if n == "end" => {
+                    panic!("the stream ended ({data}) before a {name} event")
+                }
+                Some((n, _)) => passed.push(n),
                 None => panic!("the stream ended before a {name} event"),
             }
         }
@@ -244,4 +276,136 @@ async fn a_stream_whose_client_went_away_is_dropped_at_once() {
         assert!(Instant::now() < deadline, "the stream outlived its client");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A health as the watcher stores it, checked `secs` after a fixed time.
+fn health(status: HealthStatus, reason: &str, secs: i64) -> Health {
+    Health {
+        status,
+        reason: reason.to_string(),
+        checked: chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0).expect("time"),
+        checks: Vec::new(),
+        failing_rounds: 0,
+        last_heard: None,
+    }
+}
+
+fn json(data: &str) -> serde_json::Value {
+    serde_json::from_str(data).unwrap_or_else(|e| panic!("{data}: {e}"))
+}
+
+#[tokio::test]
+async fn a_followed_stream_goes_on_past_ready_with_each_change_of_health_until_the_delete() {
+    // One watcher round, at start-up with no cluster: the test sets the health itself
+    // (the file provider runs no checks).
+    let app = spawn_app_with(|settings| settings.jobs.watch_interval_secs = 3600).await;
+    let location = app
+        .create_ok("icclab.disco.dependencies.inject=\"['spark']\"")
+        .await;
+    let id: disco::domain::ClusterId = location
+        .rsplit('/')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .expect("id");
+    app.wait_for(&location, Some("ready")).await;
+    let refused = app
+        .client
+        .get(format!("{location}/events?follow=yes"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status(), 400);
+    let reason = refused.text().await.expect("text");
+    assert!(
+        reason.contains("follow: expected true or false, got \"yes\""),
+        "{reason}"
+    );
+
+    let mut events = Events::following(&app, &location).await;
+    let (data, _) = events.until("state", Duration::from_secs(5)).await;
+    assert_eq!(json(&data)["state"], "ready");
+    // Ready, and not checked yet: no health, and no end.
+    let (_, _, passed) = events.noting_until("tasks", Duration::from_secs(5)).await;
+    assert!(!passed.contains(&"health".to_string()), "{passed:?}");
+
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let healthy = "2 checks pass on every node";
+    assert!(
+        app.store
+            .set_health(id, health(HealthStatus::Healthy, healthy, 0))
+            .await
+            .expect("stored")
+    );
+    let (data, took) = events.until("health", Duration::from_secs(1)).await;
+    assert_eq!(
+        json(&data),
+        serde_json::json!({"status": "healthy", "reason": healthy, "checked": "2027-01-15T08:00:00Z"})
+    );
+    assert!(took < PROMPTLY, "the health came after {took:?}");
+
+    // Checked again and found the same: nothing to say, even when the stream looks (a
+    // report makes it look).
+    app.store
+        .set_health(id, health(HealthStatus::Healthy, healthy, 30))
+        .await
+        .expect("stored");
+    let token = app.store.report_token(id).await.expect("token");
+    let response = app
+        .client
+        .post(format!("{location}/report"))
+        .header("Authorization", format!("Bearer {token}"))
+        .json(&serde_json::json!({"stage": "look", "node": "master", "status": "succeeded"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 204);
+    let (_, _, passed) = events.noting_until("report", Duration::from_secs(1)).await;
+    assert!(!passed.contains(&"health".to_string()), "{passed:?}");
+
+    let degraded = "spark on slaves:1: process spark-worker failing since 08:01:00";
+    app.store
+        .set_health(id, health(HealthStatus::Degraded, degraded, 60))
+        .await
+        .expect("stored");
+    let (data, took) = events.until("health", Duration::from_secs(1)).await;
+    assert_eq!(
+        json(&data),
+        serde_json::json!({"status": "degraded", "reason": degraded, "checked": "2027-01-15T08:01:00Z"})
+    );
+    assert!(took < PROMPTLY, "the health came after {took:?}");
+
+    // A stream that does not follow says the health too, and ends with the task.
+    let mut plain = Events::of(&app, &location).await;
+    let (data, _, passed) = plain.noting_until("health", Duration::from_secs(5)).await;
+    assert_eq!(json(&data)["status"], "degraded");
+    assert!(passed.contains(&"state".to_string()), "{passed:?}");
+    let (data, _) = plain.until("end", Duration::from_secs(5)).await;
+    assert_eq!(data, r#"{"state":"ready"}"#);
+    assert_eq!(plain.next(Duration::from_secs(5)).await, None);
+
+    // Stopped: no health to show (null), and the followed stream goes on.
+    let response = app
+        .client
+        .post(format!("{location}?action=stop"))
+        .header("Category", crate::helpers::CATEGORY)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let (data, _) = events.until("health", Duration::from_secs(10)).await;
+    assert_eq!(data, "null");
+    loop {
+        let (data, _) = events.until("state", Duration::from_secs(10)).await;
+        if json(&data)["state"] == "stopped" {
+            break;
+        }
+    }
+
+    let response = app.client.delete(&location).send().await.expect("sent");
+    assert_eq!(response.status(), 200);
+    let (data, _) = events.until("state", Duration::from_secs(5)).await;
+    assert_eq!(json(&data)["state"], "deleting", "no end at stopped");
+    let (data, _) = events.until("end", Duration::from_secs(30)).await;
+    assert_eq!(data, r#"{"state":"deleted"}"#);
+    assert_eq!(events.next(Duration::from_secs(5)).await, None);
 }

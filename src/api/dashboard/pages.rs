@@ -16,6 +16,7 @@ use super::views::{Chrome, ClusterPage, ClustersPage, LoginPage, NewPage, WebUiL
 use crate::api::AppState;
 use crate::api::clusters::{cluster_of, no_cluster, parse_id};
 use crate::api::error::ApiError;
+use crate::api::tasks::EventsQuery;
 use crate::auth::{Credentials, Identity};
 use crate::cluster::Cluster;
 use crate::config::AuthMode;
@@ -219,15 +220,18 @@ pub(crate) async fn key(
         .body(cluster.keys.expose_private_key().to_string()))
 }
 
-/// `GET /dashboard/clusters/UUID/events`: the cluster's event stream, for its page.
+/// `GET /dashboard/clusters/UUID/events[?follow=true]`: the cluster's event stream, for
+/// its page, which follows it (its tasks and health) as long as it is open.
 pub(crate) async fn events(
     req: HttpRequest,
     path: web::Path<String>,
+    query: web::Query<EventsQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let follow = query.follow()?;
     let identity = who(&req, &state).await?;
     let cluster = cluster_of(&identity.tenant, &path, &state).await?;
-    crate::api::tasks::event_stream(&state.store, &state.settings.server, &cluster)
+    crate::api::tasks::event_stream(&state.store, &state.settings.server, &cluster, follow)
 }
 
 /// `POST /dashboard/clusters/UUID/delete`.
