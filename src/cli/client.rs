@@ -40,6 +40,14 @@ impl Credentials {
     }
 }
 
+/// What `GET UUID/health` answers.
+#[derive(Debug, serde::Deserialize)]
+pub struct HealthAnswer {
+    pub state: String,
+    /// `None` when the cluster has none to show: not running, or not checked yet.
+    pub health: Option<crate::domain::Health>,
+}
+
 /// A cluster as the listing shows it.
 #[derive(Debug, Clone)]
 pub struct ClusterRef {
@@ -237,7 +245,7 @@ impl Client {
         Ok(body["attributes"].as_object().cloned().unwrap_or_default())
     }
 
-    /// `POST UUID?action=TERM`: deploy, stop, start.
+    /// `POST UUID?action=TERM`: deploy, stop, start, repair.
     pub async fn action(&self, cluster: &ClusterRef, term: &str) -> anyhow::Result<()> {
         self.send(
             self.http
@@ -292,6 +300,15 @@ impl Client {
     pub async fn tasks(&self, cluster: &ClusterRef) -> anyhow::Result<Task> {
         Ok(self
             .send(self.http.get(format!("{}/tasks", cluster.location)))
+            .await?
+            .json()
+            .await?)
+    }
+
+    /// `GET UUID/health`: the cluster's state, and its health.
+    pub async fn health(&self, cluster: &ClusterRef) -> anyhow::Result<HealthAnswer> {
+        Ok(self
+            .send(self.http.get(format!("{}/health", cluster.location)))
             .await?
             .json()
             .await?)

@@ -9,6 +9,7 @@ use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 
 use super::client::{Client, ClusterRef};
+use crate::domain::HealthStatus;
 use crate::tasks::render::{self, table, table_time};
 use crate::tasks::{Task, TaskStatus};
 
@@ -53,10 +54,16 @@ pub async fn ls(client: &Client) -> anyhow::Result<()> {
                 DateTime::parse_from_rfc3339(&cluster.attribute("icclab.disco.expires_at"))
                     .map(|t| table_time(t.with_timezone(&Utc)))
                     .unwrap_or_else(|_| "-".to_string());
+            // Only a running cluster has one, and only once it was checked.
+            let health = match cluster.attribute("icclab.disco.health") {
+                none if none.is_empty() => "-".to_string(),
+                health => health,
+            };
             vec![
                 cluster.id.clone(),
                 cluster.name.clone(),
                 instance_status(&state).to_string(),
+                health,
                 last_run(&state).to_string(),
                 components.join(","),
                 target,
@@ -73,6 +80,7 @@ pub async fn ls(client: &Client) -> anyhow::Result<()> {
                 "ID",
                 "NAME",
                 "STATUS",
+                "HEALTH",
                 "LAST RUN",
                 "TEMPLATE",
                 "TARGET",
@@ -91,7 +99,7 @@ pub async fn ls(client: &Client) -> anyhow::Result<()> {
 fn instance_status(state: &str) -> &'static str {
     match state {
         "pending" => "pending",
-        "deploying" | "installing" | "ready" | "stopping" | "scaling" => "running",
+        "deploying" | "installing" | "ready" | "stopping" | "scaling" | "repairing" => "running",
         "stopped" | "starting" => "stopped",
         "failed" => "failed",
         "deleting" => "deleting",
@@ -102,9 +110,8 @@ fn instance_status(state: &str) -> &'static str {
 /// How the last task went.
 fn last_run(state: &str) -> &'static str {
     match state {
-        "deploying" | "installing" | "deleting" | "stopping" | "starting" | "scaling" => {
-            "executing"
-        }
+        "deploying" | "installing" | "deleting" | "stopping" | "starting" | "scaling"
+        | "repairing" => "executing",
         "ready" | "stopped" => "succeeded",
         "failed" => "failed",
         _ => "",
@@ -367,6 +374,107 @@ pub async fn extend(client: &Client, name: &str, changes: &[(&str, String)]) -> 
     Ok(())
 }
 
+/// How much of a check's output `disco health` shows when it cannot tell the
+/// terminal's width (not a terminal: a pipe, a file).
+const OUTPUT_WIDTH: usize = 60;
+/// The least it shows on a narrow terminal.
+const NARROWEST_OUTPUT: usize = 20;
+
+/// `disco health NAME`: the cluster's health on a first line, then every check on every
+/// node, failing ones first. Fails unless the cluster is healthy, as `task-status`
+/// fails when its task did, so that a script can ask; a cluster with no health to show
+/// (not running, or not checked yet) fails saying why.
+pub async fn health(client: &Client, name: &str) -> anyhow::Result<()> {
+    let cluster = client.find(name).await?;
+    let answer = client.health(&cluster).await?;
+    let state = answer.state.as_str();
+    let Some(health) = answer.health else {
+        match state {
+            "ready" => bail!(
+                "{}: no health yet: the service has not checked it since it became ready; ask again in a moment",
+                cluster.name
+            ),
+            _ => bail!(
+                "{}: no health: it is {state}, and only a running cluster's health is checked",
+                cluster.name
+            ),
+        }
+    };
+    let mut headline = format!(
+        "{}: {} ({}), checked {}",
+        cluster.name,
+        health.status,
+        printable(&health.reason),
+        render::stream_time(health.checked)
+    );
+    if state != "ready" {
+        // Repairing, scaling: what it says is from before the task.
+        headline.push_str(&format!("; the cluster is {state}"));
+    }
+    println!("{headline}");
+    let header = ["NODE", "COMPONENT", "CHECK", "STATUS", "SINCE", "OUTPUT"];
+    let mut rows: Vec<Vec<String>> = health
+        .checks
+        .iter()
+        .map(|check| {
+            vec![
+                printable(&check.node),
+                printable(&check.component),
+                printable(&check.check),
+                if check.passing { "passing" } else { "failing" }.to_string(),
+                table_time(check.since),
+                printable(&check.output),
+            ]
+        })
+        .collect();
+    let width = output_width(&header, &rows);
+    for row in &mut rows {
+        row[5] = cut(&row[5], width);
+    }
+    print!("{}", table(&header, rows));
+    if health.status != HealthStatus::Healthy {
+        bail!("{} is {}", cluster.name, health.status);
+    }
+    Ok(())
+}
+
+/// How wide the last column may be for the table to fit the terminal: what the other
+/// columns and the borders leave (`| a | b |`: three characters a column, and one).
+fn output_width(header: &[&str], rows: &[Vec<String>]) -> usize {
+    let Some(terminal) = comfy_table::Table::new().width() else {
+        return OUTPUT_WIDTH;
+    };
+    let others: usize = (0..header.len() - 1)
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .chain([header[column].len()])
+                .max()
+                .unwrap_or_default()
+        })
+        .sum();
+    usize::from(terminal)
+        .saturating_sub(others + 3 * header.len() + 1)
+        .max(NARROWEST_OUTPUT)
+}
+
+/// `text` in at most `width` characters, an ellipsis for what was left out.
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(width.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
+/// What the nodes said, as a terminal shows it: on one line, with no control
+/// characters to move the cursor or recolour the screen.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// `disco delete NAME [--wait]`.
 pub async fn delete(client: &Client, name: &str, wait: bool) -> anyhow::Result<()> {
     let cluster = client.find(name).await?;
@@ -403,10 +511,19 @@ pub async fn scale(client: &Client, name: &str, slaves: u16, wait: bool) -> anyh
     operation(client, name, Operation::Scale(slaves), wait).await
 }
 
+/// `disco repair NAME [--wait]`: with `--wait`, until the cluster is ready again, then
+/// what the repair did (the cluster's reason); fails when the repair failed (the
+/// cluster is ready all the same: a repair stops nothing). A cluster with nothing
+/// failing is refused with the server's reason.
+pub async fn repair(client: &Client, name: &str, wait: bool) -> anyhow::Result<()> {
+    operation(client, name, Operation::Repair, wait).await
+}
+
 /// What `operation` asks for.
 enum Operation<'a> {
     Plain(&'a str),
     Scale(u16),
+    Repair,
 }
 
 async fn operation(
@@ -419,24 +536,26 @@ async fn operation(
         Operation::Plain("stop") => ("stop", "stopping", "stopped"),
         Operation::Plain(term) => (term, "starting", "ready"),
         Operation::Scale(_) => ("scale", "scaling", "ready"),
+        Operation::Repair => ("repair", "repairing", "ready"),
     };
     let cluster = client.find(name).await?;
     match operation {
         Operation::Scale(slaves) => client.scale(&cluster, slaves).await?,
         Operation::Plain(term) => client.action(&cluster, term).await?,
+        Operation::Repair => client.action(&cluster, term).await?,
     }
     if !wait {
         println!("  {}: {moving}", cluster.name);
         return Ok(());
     }
     let spinner = progress(&format!("{moving} {}", cluster.name));
-    loop {
+    let reason = loop {
         match client.state(&cluster).await? {
             None => {
                 spinner.finish_and_clear();
                 bail!("{} is gone (deleted meanwhile)", cluster.name);
             }
-            Some((state, _)) if state == done => break,
+            Some((state, reason)) if state == done => break reason,
             Some((state, reason)) if state == "failed" => {
                 spinner.finish_and_clear();
                 bail!("the {term} failed: {reason}");
@@ -448,8 +567,16 @@ async fn operation(
             Some((state, _)) => spinner.set_message(format!("{}: {state}", cluster.name)),
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    };
     spinner.finish_and_clear();
+    if let Operation::Repair = operation {
+        // A repair ends ready either way: its task says whether it worked.
+        if client.tasks(&cluster).await?.status == TaskStatus::Failed {
+            bail!("{}: {reason}", cluster.name);
+        }
+        println!("  {}: {done} ({reason})", cluster.name);
+        return Ok(());
+    }
     println!("  {}: {done}", cluster.name);
     Ok(())
 }
@@ -576,4 +703,21 @@ fn url_escape(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_output_is_cut_to_its_width_with_an_ellipsis_and_a_short_one_kept() {
+        assert_eq!(cut("refused", 20), "refused");
+        assert_eq!(cut("abcdefghij", 5), "abcd…");
+        assert_eq!(cut("ééééé", 5), "ééééé", "characters, not bytes");
+    }
+
+    #[test]
+    fn what_nodes_said_reaches_the_terminal_without_control_characters() {
+        assert_eq!(printable("a\x1b[2Jb\nc"), "a [2Jb c");
+    }
 }

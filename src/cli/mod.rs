@@ -120,6 +120,16 @@ pub enum Command {
         #[arg(long)]
         wait: bool,
     },
+    /// A ready cluster's health: every check on every node, failing ones first. Fails
+    /// unless the cluster is healthy.
+    Health { name: String },
+    /// Start again what fails on a ready cluster, where it fails (see disco health).
+    Repair {
+        name: String,
+        /// Wait until it is ready again, and say how the repair went.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Resize a ready cluster to N slaves.
     Scale {
         name: String,
@@ -259,6 +269,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Delete { name, wait } => commands::delete(&client()?, &name, wait).await,
         Command::Stop { name, wait } => commands::operate(&client()?, &name, "stop", wait).await,
         Command::Start { name, wait } => commands::operate(&client()?, &name, "start", wait).await,
+        Command::Health { name } => commands::health(&client()?, &name).await,
+        Command::Repair { name, wait } => commands::repair(&client()?, &name, wait).await,
         Command::Scale { name, slaves, wait } => {
             commands::scale(&client()?, &name, slaves, wait).await
         }

@@ -1,12 +1,16 @@
 //! The `disco` command line against the real server with the local provider: the tables
-//! and the stream of a real deployment, in DTK's layouts.
+//! and the stream of a real deployment, in DTK's layouts; a cluster's health, and its
+//! repair.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 use disco::domain::ProviderKind;
+use nix::sys::signal::Signal;
 
 use crate::helpers::{TestApp, spawn_app_with};
+use crate::local::{KillOnDrop, local_dir, record_of, wait_ready};
 
 async fn spawn_local_app() -> TestApp {
     spawn_app_with(|settings| {
@@ -159,6 +163,7 @@ async fn deploy_follow_list_and_delete_a_cluster_from_the_command_line() {
             "ID",
             "NAME",
             "STATUS",
+            "HEALTH",
             "LAST RUN",
             "TEMPLATE",
             "TARGET",
@@ -174,14 +179,29 @@ async fn deploy_follow_list_and_delete_a_cluster_from_the_command_line() {
             .find(|c| c.get(1).map(String::as_str) == Some(name))
             .unwrap_or_else(|| panic!("{name} not in\n{listed}"))
     };
-    assert_eq!(
-        row("c1")[2..7],
-        ["running", "succeeded", "dask", "local", "2"]
+    assert_eq!(row("c1")[2], "running");
+    assert!(
+        ["-", "healthy"].contains(&row("c1")[3].as_str()),
+        "checked or not yet: {listed}"
     );
-    assert_eq!(row("nb")[2..7], ["pending", "", "jupyter", "local", "1"]);
+    assert_eq!(row("c1")[4..8], ["succeeded", "dask", "local", "2"]);
+    assert_eq!(
+        row("nb")[2..8],
+        ["pending", "-", "", "jupyter", "local", "1"]
+    );
     assert!(listed.ends_with("2 rows in set\n"), "{listed}");
     // The operator's default lifetime (a week), and an owner's change of it.
-    assert_ne!(row("c1")[8], "-", "{listed}");
+    assert_ne!(row("c1")[9], "-", "{listed}");
+    // A staged cluster has no health to show, and says why.
+    let none = disco(&app, &["health", "nb"]).await;
+    assert!(!none.status.success());
+    assert!(
+        stderr(&none).contains(
+            "nb: no health: it is pending, and only a running cluster's health is checked"
+        ),
+        "{}",
+        stderr(&none)
+    );
     let extended = ok(
         &app,
         &["extend", "c1", "--max-age", "2h", "--on-expiry", "delete"],
@@ -385,4 +405,190 @@ async fn credentials_come_from_a_clouds_yaml_entry_and_flags_win() {
     );
     let deleted = run(args(&["--os-cloud", "mine", "delete", "t1", "--wait"])).await;
     assert!(deleted.status.success(), "{}", stderr(&deleted));
+}
+
+/// Runs `disco health NAME` until its first line says `status`; its output.
+async fn health_until(app: &TestApp, name: &str, status: &str) -> Output {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let output = disco(app, &["health", name]).await;
+        if stdout(&output).starts_with(&format!("{name}: {status} (")) {
+            return output;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never {status}:\n{}\n{}",
+            stdout(&output),
+            stderr(&output)
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The rows of `disco health`'s table (under its first line and the table's header).
+fn check_rows(output: &Output) -> Vec<Vec<String>> {
+    stdout(output)
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| NODE "))
+        .map(cells)
+        .collect()
+}
+
+#[tokio::test]
+async fn health_shows_each_check_and_repair_wait_starts_a_killed_dask_worker_again() {
+    let app = spawn_app_with(|settings| {
+        settings.provider.default = ProviderKind::Local;
+        settings.provider.local.stop_grace_secs = 5;
+        settings.jobs.watch_interval_secs = 1;
+    })
+    .await;
+    let created = ok(
+        &app,
+        &[
+            "deploy",
+            "dk",
+            "--components",
+            "dask",
+            "--slaves",
+            "1",
+            "--param",
+            "dask.worker_threads=1",
+        ],
+    )
+    .await;
+    let id = created.lines().next().expect("the id").trim().to_string();
+    let location = app.url(&format!("/disco/{id}"));
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    wait_ready(&app.client, &location).await;
+
+    let healthy = health_until(&app, "dk", "healthy").await;
+    assert!(healthy.status.success(), "{}", stderr(&healthy));
+    let text = stdout(&healthy);
+    let first = text.lines().next().expect("a first line");
+    let checked = first
+        .strip_prefix("dk: healthy (")
+        .and_then(|rest| rest.split_once(" checks pass on every node), checked "))
+        .map(|(_, at)| at)
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(is_stream_time(checked), "{first}");
+    assert_eq!(
+        cells(text.lines().nth(2).expect("the header")),
+        ["NODE", "COMPONENT", "CHECK", "STATUS", "SINCE", "OUTPUT"]
+    );
+    let rows = check_rows(&healthy);
+    assert!(rows.iter().all(|r| r[3] == "passing"), "{text}");
+    assert!(
+        rows.iter()
+            .any(|r| r[..4] == ["master", "dask", "tcp 8786", "passing"]),
+        "{text}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r[..4] == ["slaves:1", "dask", "process dask-worker", "passing"]),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!("{} rows in set\n", rows.len())),
+        "{text}"
+    );
+    let listed = ok(&app, &["ls"]).await;
+    assert!(
+        listed
+            .lines()
+            .map(cells)
+            .any(|c| c.len() > 3 && c[1] == "dk" && c[3] == "healthy"),
+        "{listed}"
+    );
+    // Nothing fails: the server's reason.
+    let refused = disco(&app, &["repair", "dk", "--wait"]).await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("409 nothing to repair: the cluster is healthy ("),
+        "{}",
+        stderr(&refused)
+    );
+
+    let worker = local_dir(&app, &location).join("nodes/slave-1/pids/dask-worker");
+    let killed = record_of(&worker);
+    assert!(killed.signal_group(Signal::SIGKILL), "the worker ran");
+    let degraded = health_until(&app, "dk", "degraded").await;
+    assert!(
+        !degraded.status.success(),
+        "a degraded cluster fails the command"
+    );
+    assert!(
+        stderr(&degraded).contains("dk is degraded"),
+        "{}",
+        stderr(&degraded)
+    );
+    let text = stdout(&degraded);
+    let first = text.lines().next().expect("a first line");
+    assert!(
+        first.starts_with("dk: degraded (dask on slaves:1: ")
+            && first.contains("process dask-worker failing since "),
+        "{text}"
+    );
+    let rows = check_rows(&degraded);
+    // Failing first, with since when and what the check said.
+    assert_eq!(rows[0][3], "failing", "{text}");
+    let failing = rows
+        .iter()
+        .find(|r| r[2] == "process dask-worker")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(
+        failing[..4],
+        ["slaves:1", "dask", "process dask-worker", "failing"],
+        "{text}"
+    );
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(&failing[4], "%H:%M:%S %d/%m/%y").is_ok(),
+        "{text}"
+    );
+    assert!(!failing[5].is_empty(), "its output: {text}");
+    assert!(
+        failing[5].chars().count() <= 60,
+        "the output cut to fit a pipe's 60 characters: {text}"
+    );
+    assert!(
+        rows.iter()
+            .filter(|r| r[3] == "failing")
+            .all(|r| r[0] == "slaves:1"),
+        "only the slave's fail: {text}"
+    );
+    let listed = ok(&app, &["ls"]).await;
+    assert!(
+        listed
+            .lines()
+            .map(cells)
+            .any(|c| c.len() > 3 && c[1] == "dk" && c[3] == "degraded"),
+        "{listed}"
+    );
+
+    let repaired = ok(&app, &["repair", "dk", "--wait"]).await;
+    assert_eq!(
+        repaired,
+        "  dk: ready (repaired: started again dask on slaves:1)\n"
+    );
+    let again = health_until(&app, "dk", "healthy").await;
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        check_rows(&again).iter().all(|r| r[3] == "passing"),
+        "{}",
+        stdout(&again)
+    );
+    assert_ne!(record_of(&worker).pid, killed.pid, "a new worker");
+    let history = ok(&app, &["task-status", "dk", "--all"]).await;
+    assert!(history.contains("| cluster_repair "), "{history}");
+
+    // Stopped, it has no health to show.
+    ok(&app, &["stop", "dk", "--wait"]).await;
+    let stopped = disco(&app, &["health", "dk"]).await;
+    assert!(!stopped.status.success());
+    assert!(
+        stderr(&stopped).contains("dk: no health: it is stopped"),
+        "{}",
+        stderr(&stopped)
+    );
+    ok(&app, &["delete", "dk", "--wait"]).await;
 }
