@@ -145,6 +145,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
             .route("/clusters/{id}/events", web::get().to(dashboard::events))
             .route("/clusters/{id}/delete", web::post().to(dashboard::delete))
             .route("/clusters/{id}/deploy", web::post().to(dashboard::deploy))
+            .route("/clusters/{id}/repair", web::post().to(dashboard::repair))
             .route(
                 "/clusters/{id}/{operation}",
                 web::post().to(dashboard::operate),

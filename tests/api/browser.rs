@@ -585,3 +585,120 @@ async fn a_local_jupyter_cluster_from_the_dashboard_form_to_its_deletion() {
     shot(&browser, "clusters-1280-after").await;
     browser.close().await.expect("close");
 }
+
+/// Whether every element `css` finds is shown whole within the viewport's width.
+async fn each_within_width(client: &Client, css: &str) -> bool {
+    let answer = client
+        .execute(
+            "const found = [...document.querySelectorAll(arguments[0])]; \
+             return found.length > 0 && found.every(e => { const r = e.getBoundingClientRect(); \
+             return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth; })",
+            vec![serde_json::json!(css)],
+        )
+        .await
+        .expect("script");
+    answer == serde_json::json!(true)
+}
+
+/// At phone width the listing is a card a cluster, each with its health and its Delete
+/// button in view (a table row ran past the screen's edge, the button with it); a
+/// cluster's page follows its health live. The file provider's clusters, their health
+/// set as the watcher sets it.
+#[tokio::test]
+async fn at_390_px_the_listing_shows_each_health_and_delete_button_and_a_page_follows_its_health() {
+    use disco::domain::{Health, HealthStatus};
+    // One watcher round, at start-up with no cluster: the test sets the health.
+    let app = spawn_app_with(|settings| settings.jobs.watch_interval_secs = 3600).await;
+    let ready = app
+        .create_ok(
+            "icclab.disco.name=\"analytics-of-the-week-2\",\
+             icclab.disco.dependencies.inject=\"['spark','zeppelin','jupyter']\",\
+             icclab.disco.components.heat.slavecount=12",
+        )
+        .await;
+    app.create_ok(
+        "icclab.disco.name=\"notebooks-of-the-team\",\
+         icclab.disco.dependencies.inject=\"['jupyter','dask']\",icclab.disco.stage=true",
+    )
+    .await;
+    app.wait_for(&ready, Some("ready")).await;
+    let id_text = ready.rsplit('/').next().expect("id").to_string();
+    let id: disco::domain::ClusterId = id_text.parse().expect("id");
+    let health = |status, reason: &str| Health {
+        status,
+        reason: reason.to_string(),
+        checked: chrono::Utc::now(),
+        checks: Vec::new(),
+        failing_rounds: 0,
+        last_heard: None,
+    };
+    let degraded = "spark on slaves:7: process spark-worker failing since 10:00:00 (stopped)";
+    assert!(
+        app.store
+            .set_health(id, health(HealthStatus::Degraded, degraded))
+            .await
+            .expect("stored")
+    );
+
+    let driver = Driver::start();
+    let (phone, _) = driver.session(390, 844).await;
+    phone.goto(&app.url("/dashboard")).await.expect("open");
+    assert!(fits(&phone).await, "the listing fits 390 px");
+    assert!(
+        each_within_width(&phone, "#clusters button.danger").await,
+        "every Delete button in view at 390 px"
+    );
+    assert!(
+        each_within_width(&phone, "#clusters [data-health]").await,
+        "every health in view at 390 px"
+    );
+    let row = format!("tr[data-id=\"{id_text}\"] [data-health]");
+    assert_eq!(text_of(&phone, &row).await, "degraded");
+    shot(&phone, "clusters-390-health").await;
+
+    // Its page: the health row, then healthy again without a reload.
+    phone
+        .goto(&app.url(&format!("/dashboard/clusters/{id_text}")))
+        .await
+        .expect("open");
+    assert!(fits(&phone).await, "the cluster page fits 390 px");
+    assert!(
+        text_of(&phone, "#health")
+            .await
+            .starts_with(&format!("degraded {degraded} checked ")),
+        "{}",
+        text_of(&phone, "#health").await
+    );
+    shot(&phone, "cluster-390-degraded").await;
+    mark_the_page(&phone).await;
+    app.store
+        .set_health(
+            id,
+            health(HealthStatus::Healthy, "0 checks pass on every node"),
+        )
+        .await
+        .expect("stored");
+    wait_until("healthy on the page", Duration::from_secs(10), async || {
+        text_of(&phone, "#health")
+            .await
+            .starts_with("healthy 0 checks pass on every node")
+    })
+    .await;
+    assert!(still_the_marked_page(&phone).await, "the page was reloaded");
+    // The listing follows it too.
+    phone.goto(&app.url("/dashboard")).await.expect("open");
+    app.store
+        .set_health(
+            id,
+            health(HealthStatus::Unhealthy, "spark on master: tcp 7077 failing"),
+        )
+        .await
+        .expect("stored");
+    wait_until(
+        "unhealthy in the listing",
+        Duration::from_secs(10),
+        async || text_of(&phone, &row).await == "unhealthy",
+    )
+    .await;
+    phone.close().await.expect("close");
+}

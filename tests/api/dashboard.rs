@@ -1,9 +1,16 @@
 //! The dashboard over HTTP: its pages, the create form with its CSRF token, the key
-//! download and delete. (The browser end-to-end test is still to come.)
+//! download and delete; a cluster's health, and its repair from the page.
 
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
 use reqwest::header::{COOKIE, SET_COOKIE};
 
 use crate::helpers::{TestApp, spawn_app};
+use crate::local::{
+    KillOnDrop, delete_and_check_nothing_left, get_attributes, local_dir, record_of,
+    spawn_local_app_with, value, wait_ready,
+};
 
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
@@ -536,4 +543,146 @@ fn select_options(html: &str, id: &str) -> Vec<String> {
         .collect();
     values.sort();
     values
+}
+
+/// Polls until the cluster is ready with the health `wanted` (and, if given, the reason
+/// `reason`).
+async fn wait_health(app: &TestApp, location: &str, wanted: &str, reason: Option<&str>) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let attributes = get_attributes(&app.client, location)
+            .await
+            .expect("the cluster exists");
+        if value(&attributes, "icclab.disco.health") == wanted
+            && value(&attributes, "icclab.disco.state") == "ready"
+            && reason.is_none_or(|r| value(&attributes, "icclab.disco.state_reason") == r)
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never {wanted}: {attributes:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn html(client: &reqwest::Client, url: &str, cookie: &str) -> String {
+    let response = client
+        .get(url)
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    response.text().await.expect("html")
+}
+
+#[tokio::test]
+async fn a_degraded_cluster_shows_its_health_and_is_repaired_from_its_page() {
+    let app = spawn_local_app_with(|settings| settings.jobs.watch_interval_secs = 1).await;
+    let client = no_redirects();
+    let (cookie, token, _) = form(&app, &client).await;
+    let location = app
+        .create_ok(
+            "icclab.disco.dependencies.inject=\"{'dask': {'worker_threads': 1}}\",\
+             icclab.disco.components.heat.slavecount=1",
+        )
+        .await;
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    wait_ready(&app.client, &location).await;
+    wait_health(&app, &location, "healthy", None).await;
+    let id = location.rsplit('/').next().expect("id").to_string();
+    let page_url = app.url(&format!("/dashboard/clusters/{id}"));
+    let repair_url = app.url(&format!("/dashboard/clusters/{id}/repair"));
+    let page = html(&client, &page_url, &cookie).await;
+    assert!(
+        page.contains("<dt>Health</dt>")
+            && page.contains("<span class=\"health health-healthy\">healthy</span> ")
+            && page.contains(" checks pass on every node <span class=\"hint\">checked "),
+        "{page}"
+    );
+    assert!(!page.contains("/repair\""), "nothing to repair: {page}");
+
+    let worker = local_dir(&app, &location).join("nodes/slave-1/pids/dask-worker");
+    let killed = record_of(&worker);
+    assert!(killed.signal_group(Signal::SIGKILL), "the worker ran");
+    wait_health(&app, &location, "degraded", None).await;
+    let page = html(&client, &page_url, &cookie).await;
+    assert!(
+        page.contains("<span class=\"health health-degraded\">degraded</span> dask on slaves:1: ")
+            && page.contains("process dask-worker failing since "),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(
+            "<form method=\"post\" action=\"/dashboard/clusters/{id}/repair\" class=\"repair\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\"><button type=\"submit\">Repair</button>"
+        )),
+        "{page}"
+    );
+    let listing = html(&client, &app.url("/dashboard"), &cookie).await;
+    assert!(
+        listing.contains(
+            "<td class=\"health health-degraded\" data-label=\"Health\" data-health>degraded</td>"
+        ),
+        "{listing}"
+    );
+    let live: serde_json::Value = client
+        .get(app.url("/dashboard/states"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        live[&id],
+        serde_json::json!({"state": "ready", "health": "degraded"})
+    );
+
+    // Without the token, nothing is repaired.
+    let forged = client
+        .post(&repair_url)
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", "nope")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(forged.status(), 403);
+    let repaired = client
+        .post(&repair_url)
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(repaired.status(), 303);
+    assert_eq!(
+        repaired.headers()["location"],
+        format!("/dashboard/clusters/{id}").as_str()
+    );
+    wait_health(
+        &app,
+        &location,
+        "healthy",
+        Some("repaired: started again dask on slaves:1"),
+    )
+    .await;
+    assert_ne!(record_of(&worker).pid, killed.pid, "a new worker");
+    let page = html(&client, &page_url, &cookie).await;
+    assert!(page.contains("health-healthy\">healthy</span>"), "{page}");
+    assert!(!page.contains("/repair\""), "{page}");
+    // Healthy: the server says there is nothing to repair.
+    let refused = client
+        .post(&repair_url)
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status(), 409);
+    let reason = refused.text().await.expect("text");
+    assert!(
+        reason.contains("nothing to repair: the cluster is healthy"),
+        "{reason}"
+    );
+    delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
 }

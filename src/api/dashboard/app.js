@@ -10,16 +10,19 @@ document.addEventListener("submit", e => {
 });
 
 if (document.querySelector("tr[data-id]") || document.getElementById("clusters")) {
-  // Live states: the listing's states, every 3 s.
+  // Live states and health: the listing's, every 3 s.
   setInterval(async () => {
     const r = await fetch("/dashboard/states", {headers: {"Accept": "application/json"}});
     if (!r.ok) return;
     const states = await r.json();
     for (const row of document.querySelectorAll("tr[data-id]")) {
+      const live = states[row.dataset.id] || {state: "deleted", health: null};
       const cell = row.querySelector("[data-state]");
-      const state = states[row.dataset.id] || "deleted";
-      cell.textContent = state;
-      cell.className = "state state-" + state;
+      cell.textContent = live.state;
+      cell.className = "state state-" + live.state;
+      const health = row.querySelector("[data-health]");
+      health.textContent = live.health || "-";
+      health.className = "health health-" + (live.health || "-");
     }
   }, 3000);
 }
@@ -50,25 +53,38 @@ if (document.getElementById("tasks")) {
       return tr;
     }));
   }
+  // Parts of the page as the server draws them now (escaped there), in place.
+  function refresh(ids) {
+    fetch(location.href).then(r => r.text()).then(html => {
+      const page = new DOMParser().parseFromString(html, "text/html");
+      for (const id of ids) {
+        const fresh = page.getElementById(id);
+        if (fresh) document.getElementById(id).replaceWith(fresh);
+      }
+    });
+  }
+  // The stream follows the cluster (?follow=true) until it is deleted: every task, and
+  // every change of its health.
   const events = new EventSource(document.getElementById("tasks").dataset.events);
   events.addEventListener("tasks", e => draw(JSON.parse(e.data)));
   events.addEventListener("state", e => {
     const s = JSON.parse(e.data);
     const el = document.getElementById("state");
+    const before = el.textContent;
     el.textContent = s.state; el.className = "state state-" + s.state;
     document.getElementById("reason").textContent = s.reason;
+    if (s.state === before) return;
+    // Addresses and web UIs are known once the cluster is ready; the repair button is
+    // for a ready cluster only.
+    refresh(s.state === "ready" ? ["external-ip", "web-uis", "health"] : ["health"]);
   });
-  events.addEventListener("end", e => {
-    events.close();
-    const s = JSON.parse(e.data);
-    // Addresses and web UIs are known once the cluster is ready: show them.
-    if (s.state === "ready" && !document.body.dataset.reloaded) {
-      fetch(location.href).then(r => r.text()).then(html => {
-        const page = new DOMParser().parseFromString(html, "text/html");
-        for (const id of ["external-ip", "web-uis"]) document.getElementById(id).replaceWith(page.getElementById(id));
-      });
-    }
+  events.addEventListener("health", e => {
+    const h = JSON.parse(e.data);
+    const shown = document.getElementById("health").dataset;
+    if (h && h.status === shown.status && h.reason === shown.reason) return;
+    refresh(["health"]);
   });
+  events.addEventListener("end", () => events.close());
 }
 
 if (document.getElementById("create")) {

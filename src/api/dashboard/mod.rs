@@ -18,6 +18,6 @@ mod views;
 
 pub(super) use pages::{
     cluster, clusters, create, delete, deploy, events, key, login, login_form, logout, new_form,
-    operate, script, states,
+    operate, repair, script, states,
 };
 pub use session::Sessions;

@@ -20,7 +20,7 @@ use crate::api::tasks::EventsQuery;
 use crate::auth::{Credentials, Identity};
 use crate::cluster::Cluster;
 use crate::config::AuthMode;
-use crate::domain::ClusterState;
+use crate::domain::{ClusterState, HealthStatus};
 use crate::frameworks::catalogue::GroupScope;
 use crate::lifecycle::scale;
 use crate::openstack::nodes::NodeChoices;
@@ -59,18 +59,32 @@ pub(crate) async fn clusters(
     Ok(with_cookie(page(&view)?, cookie))
 }
 
-/// `GET /dashboard/states`: each cluster's state, for the live listing.
+/// `GET /dashboard/states`: each cluster's state and health (`null`: none to show),
+/// for the live listing.
 pub(crate) async fn states(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let identity = who(&req, &state).await?;
     let clusters = state.store.clusters(&identity.tenant).await?;
-    let states: BTreeMap<String, ClusterState> = clusters
+    let states: BTreeMap<String, LiveState> = clusters
         .iter()
-        .map(|c| (c.id.to_string(), c.state))
+        .map(|c| {
+            let live = LiveState {
+                state: c.state,
+                health: c.shown_health().map(|h| h.status),
+            };
+            (c.id.to_string(), live)
+        })
         .collect();
     Ok(HttpResponse::Ok().json(states))
+}
+
+/// A cluster as the live listing redraws it.
+#[derive(serde::Serialize)]
+struct LiveState {
+    state: ClusterState,
+    health: Option<HealthStatus>,
 }
 
 /// The create form: empty, or as `form` sent it with the reason it was refused.
@@ -146,7 +160,11 @@ pub(crate) async fn cluster(
     let cluster = cluster_of(&identity.tenant, &path, &state).await?;
     let (csrf, cookie) = csrf_token(&req);
     let web_uis = web_uis(&cluster).await;
-    let view = ClusterPage::new(chrome(&req, &state, &csrf), &cluster, web_uis);
+    let repairs = state
+        .providers
+        .get(cluster.spec.request.provider)
+        .is_some_and(|p| p.repairs());
+    let view = ClusterPage::new(chrome(&req, &state, &csrf), &cluster, web_uis, repairs);
     Ok(with_cookie(page(&view)?, cookie))
 }
 
@@ -267,6 +285,25 @@ pub(crate) async fn deploy(
         .await?
         .ok_or_else(|| no_cluster(&path))?;
     state.lifecycle.wake();
+    Ok(see_other(&format!("/dashboard/clusters/{}", cluster.id)))
+}
+
+/// `POST /dashboard/clusters/UUID/repair`: starts again what fails on a ready cluster,
+/// where it fails; back to its page, which follows the repair. A cluster with nothing
+/// failing is refused (409) with the reason, as `?action=repair` refuses it.
+pub(crate) async fn repair(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    check_csrf(&req, &form)?;
+    let identity = who(&req, &state).await?;
+    let cluster = state
+        .lifecycle
+        .request_repair(&identity.tenant, parse_id(&path)?)
+        .await?
+        .ok_or_else(|| no_cluster(&path))?;
     Ok(see_other(&format!("/dashboard/clusters/{}", cluster.id)))
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::form::{chosen_components, field};
 use crate::api::error::ApiError;
 use crate::cluster::Cluster;
-use crate::domain::ClusterState;
+use crate::domain::{ClusterState, HealthStatus};
 use crate::frameworks::catalogue::{Catalogue, Component, Parameter};
 
 /// A page's view model, and the template that draws it.
@@ -113,6 +113,8 @@ struct ClusterRow {
     provider: String,
     nodes: u16,
     state: String,
+    /// healthy, degraded, unhealthy, unknown; `-` for none to show.
+    health: &'static str,
     created: String,
 }
 
@@ -125,10 +127,16 @@ impl ClusterRow {
             provider: cluster.spec.request.provider.to_string(),
             nodes: cluster.plan.slave_count() + 1,
             state: cluster.state.to_string(),
+            health: cluster
+                .shown_health()
+                .map_or(NO_HEALTH, |h| h.status.as_str()),
             created: cluster.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         }
     }
 }
+
+/// What the listing says of a cluster with no health to show (its script too).
+const NO_HEALTH: &str = "-";
 
 /// `GET /dashboard/new`, and the same form again, filled in, when a create is refused.
 #[derive(Serialize)]
@@ -310,6 +318,8 @@ pub(crate) struct ClusterPage {
     startable: bool,
     /// Ready: the slave-count field, with the cluster's bounds.
     scale: Option<ScaleField>,
+    /// Ready, not healthy, and its provider repairs: it offers the repair button.
+    repairable: bool,
 }
 
 #[derive(Serialize)]
@@ -324,7 +334,14 @@ impl View for ClusterPage {
 }
 
 impl ClusterPage {
-    pub(crate) fn new(chrome: Chrome, cluster: &Cluster, web_uis: Vec<WebUiLink>) -> ClusterPage {
+    /// The page of `cluster`, whose provider can start its failing components again
+    /// when `repairs` (the repair button is offered then only).
+    pub(crate) fn new(
+        chrome: Chrome,
+        cluster: &Cluster,
+        web_uis: Vec<WebUiLink>,
+        repairs: bool,
+    ) -> ClusterPage {
         ClusterPage {
             chrome,
             cluster: ClusterSummary {
@@ -349,12 +366,18 @@ impl ClusterPage {
                         )
                     })
                     .unwrap_or_else(|| "never".to_string()),
+                health: HealthRow::of(cluster),
             },
             web_uis,
             nodes: cluster.plan.node_names(),
             staged: cluster.state == ClusterState::Pending && cluster.spec.staged,
             stoppable: cluster.state == ClusterState::Ready,
             startable: cluster.state == ClusterState::Stopped,
+            repairable: repairs
+                && cluster.state == ClusterState::Ready
+                && cluster
+                    .shown_health()
+                    .is_some_and(|h| h.status != HealthStatus::Healthy),
             scale: (cluster.state == ClusterState::Ready).then(|| {
                 let bounds = cluster.spec.request.bounds();
                 ScaleField {
@@ -382,6 +405,43 @@ struct ClusterSummary {
     external_ip: String,
     /// When its lifetime ends, why, and what then; `never`.
     expires: String,
+    health: HealthRow,
+}
+
+/// The cluster page's health: its status, why, and when it was checked; or why there
+/// is none to show.
+#[derive(Serialize)]
+struct HealthRow {
+    /// healthy, degraded, unhealthy, unknown; `none`.
+    status: &'static str,
+    /// The failing checks, or that all pass; why there is no health.
+    reason: String,
+    /// When it was checked; empty for none.
+    checked: String,
+}
+
+impl HealthRow {
+    fn of(cluster: &Cluster) -> HealthRow {
+        match cluster.shown_health() {
+            Some(health) => HealthRow {
+                status: health.status.as_str(),
+                reason: health.reason.clone(),
+                checked: health
+                    .checked
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            },
+            None => HealthRow {
+                status: "none",
+                reason: match cluster.state {
+                    ClusterState::Ready => "not checked yet".to_string(),
+                    state => format!(
+                        "none while the cluster is {state}: only a running cluster is checked"
+                    ),
+                },
+                checked: String::new(),
+            },
+        }
+    }
 }
 
 /// A component's web UI on the master, and whether its port answered.

@@ -79,7 +79,14 @@ fn the_listing_renders_empty_and_with_a_cluster_for_a_signed_in_user() {
     );
     assert!(listing.contains(&format!("<tr data-id=\"{}\">", web.id)));
     assert!(listing.contains(">spark</td>"), "{listing}");
-    assert!(listing.contains("<td>3</td>"), "a master and two slaves");
+    assert!(
+        listing.contains("<td data-label=\"Nodes\">3</td>"),
+        "a master and two slaves"
+    );
+    assert!(
+        listing.contains("<td class=\"health health--\" data-label=\"Health\" data-health>-</td>"),
+        "a pending cluster has no health: {listing}"
+    );
     assert_eq!(
         listing.matches("name=\"csrf\" value=\"tok\"").count(),
         2,
@@ -217,7 +224,7 @@ fn a_staged_cluster_s_page_offers_deploy_and_its_web_uis_with_their_state() {
             up: false,
         },
     ];
-    let html = drawn(&ClusterPage::new(chrome(None), &staged, web_uis));
+    let html = drawn(&ClusterPage::new(chrome(None), &staged, web_uis, true));
     assert!(html.contains("<title>web-1 · DISCO</title>"), "{html}");
     assert!(html.contains(&format!(
         "action=\"/dashboard/clusters/{}/deploy\"",
@@ -234,7 +241,12 @@ fn a_staged_cluster_s_page_offers_deploy_and_its_web_uis_with_their_state() {
 fn a_cluster_s_page_without_an_address_has_no_web_uis_yet_and_no_deploy() {
     let mut ready = cluster(&[]);
     ready.state = ClusterState::Ready;
-    let html = drawn(&ClusterPage::new(chrome(Some("demo")), &ready, Vec::new()));
+    let html = drawn(&ClusterPage::new(
+        chrome(Some("demo")),
+        &ready,
+        Vec::new(),
+        true,
+    ));
     assert!(
         html.contains("<li>None yet (no address yet).</li>"),
         "{html}"
@@ -242,6 +254,118 @@ fn a_cluster_s_page_without_an_address_has_no_web_uis_yet_and_no_deploy() {
     assert!(!html.contains("/deploy\""), "not staged");
     assert!(html.contains("class=\"state state-ready\""));
     assert!(html.contains("Sign out demo"));
+}
+
+/// `cluster`, ready, whose dask worker on slaves:1 fails (or passes).
+fn ready_with_worker(passing: bool) -> Cluster {
+    use crate::domain::health::{CheckOutcome, Health, Observation};
+    let mut ready = cluster(&[]);
+    ready.state = ClusterState::Ready;
+    let check = |node: &str, check: &str, passing: bool| CheckOutcome {
+        node: node.to_string(),
+        component: "spark".to_string(),
+        check: check.to_string(),
+        passing,
+        output: if passing {
+            String::new()
+        } else {
+            "<gone>".to_string()
+        },
+    };
+    ready.health = Some(Health::assess(
+        None,
+        Observation::Checked(vec![
+            check("master", "tcp 7077", true),
+            check("slaves:1", "process spark-worker", passing),
+        ]),
+        chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time"),
+    ));
+    ready
+}
+
+#[test]
+fn a_degraded_ready_cluster_s_page_shows_its_health_and_offers_the_repair_button() {
+    let degraded = ready_with_worker(false);
+    let html = drawn(&ClusterPage::new(chrome(None), &degraded, Vec::new(), true));
+    assert!(
+        html.contains("<span class=\"health health-degraded\">degraded</span> spark on slaves:1: process spark-worker failing since 08:00:00 (&lt;gone&gt;) <span class=\"hint\">checked 2027-01-15T08:00:00Z</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            "<form method=\"post\" action=\"/dashboard/clusters/{}/repair\" class=\"repair\"><input type=\"hidden\" name=\"csrf\" value=\"tok\">",
+            degraded.id
+        )),
+        "{html}"
+    );
+    let listing = drawn(&ClustersPage::new(
+        chrome(None),
+        std::slice::from_ref(&degraded),
+    ));
+    assert!(
+        listing.contains(">degraded</td>") && listing.contains("class=\"health health-degraded\""),
+        "{listing}"
+    );
+
+    // Not where its provider cannot repair it.
+    let html = drawn(&ClusterPage::new(
+        chrome(None),
+        &degraded,
+        Vec::new(),
+        false,
+    ));
+    assert!(html.contains("class=\"health health-degraded\""), "{html}");
+    assert!(!html.contains("/repair\""), "{html}");
+
+    // Healthy: nothing to repair. Repairing: not again.
+    let healthy = ready_with_worker(true);
+    let html = drawn(&ClusterPage::new(chrome(None), &healthy, Vec::new(), true));
+    assert!(
+        html.contains("health-healthy\">healthy</span> 2 checks pass on every node"),
+        "{html}"
+    );
+    assert!(!html.contains("/repair\""), "{html}");
+    let mut repairing = ready_with_worker(false);
+    repairing.state = ClusterState::Repairing;
+    let html = drawn(&ClusterPage::new(
+        chrome(None),
+        &repairing,
+        Vec::new(),
+        true,
+    ));
+    assert!(
+        html.contains("class=\"health health-degraded\""),
+        "its health before the repair"
+    );
+    assert!(!html.contains("/repair\""), "{html}");
+}
+
+#[test]
+fn a_cluster_with_no_health_to_show_says_why() {
+    let mut unchecked = cluster(&[]);
+    unchecked.state = ClusterState::Ready;
+    let html = drawn(&ClusterPage::new(
+        chrome(None),
+        &unchecked,
+        Vec::new(),
+        true,
+    ));
+    assert!(
+        html.contains("data-status=\"none\" data-reason=\"not checked yet\"><span class=\"hint\">not checked yet</span>"),
+        "{html}"
+    );
+    // A stopped cluster's last health says nothing of it now.
+    let mut stopped = ready_with_worker(false);
+    stopped.state = ClusterState::Stopped;
+    let html = drawn(&ClusterPage::new(chrome(None), &stopped, Vec::new(), true));
+    assert!(
+        html.contains("<span class=\"hint\">none while the cluster is stopped: only a running cluster is checked</span>"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("class=\"health health-degraded\"") && !html.contains("/repair\""),
+        "{html}"
+    );
 }
 
 #[test]
