@@ -8,7 +8,7 @@ use chrono::SecondsFormat;
 
 use super::error::ApiError;
 use crate::cluster::Cluster;
-use crate::domain::attributes::{EXPIRE_AT, MAX_AGE, ON_EXPIRY};
+use crate::domain::attributes::{EXPIRE_AT, MAX_AGE, MAX_IDLE, ON_EXPIRY};
 use crate::domain::{ClusterState, Scalar};
 use crate::frameworks::catalogue::Catalogue;
 use crate::manifest::{Manifest, SetBy};
@@ -83,7 +83,27 @@ pub fn cluster_resource(
     if let Some(at) = lifetime.expire_at {
         set(&mut attributes, string(EXPIRE_AT, &time(&at)));
     }
-    if let Some(expiry) = lifetime.expiry(cluster.created_at)
+    if let Some(idle) = lifetime.max_idle {
+        set(&mut attributes, string(MAX_IDLE, &idle.to_string()));
+    }
+    if let Some(activity) = cluster
+        .activity
+        .as_ref()
+        .filter(|_| cluster.state == ClusterState::Ready)
+    {
+        attributes.extend([
+            string(
+                "icclab.disco.idle_since",
+                &if activity.busy {
+                    String::new()
+                } else {
+                    time(&activity.last_active)
+                },
+            ),
+            string("icclab.disco.activity", &activity.what),
+        ]);
+    }
+    if let Some(expiry) = cluster.expiry()
         && !matches!(
             cluster.state,
             ClusterState::Deleting | ClusterState::Deleted

@@ -103,6 +103,7 @@ fn instance_status(state: &str) -> &'static str {
         "stopped" | "starting" => "stopped",
         "failed" => "failed",
         "deleting" => "deleting",
+        "cancelled" => "cancelled",
         _ => "unknown",
     }
 }
@@ -114,6 +115,7 @@ fn last_run(state: &str) -> &'static str {
         | "repairing" => "executing",
         "ready" | "stopped" => "succeeded",
         "failed" => "failed",
+        "cancelled" => "cancelled",
         _ => "",
     }
 }
@@ -349,11 +351,11 @@ pub async fn show(client: &Client, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `disco extend NAME [--max-age D] [--expire-at T] [--on-expiry A]`: says when the
+/// `disco extend NAME [--max-age D] [--max-idle D] [--expire-at T] [--on-expiry A]`: says when the
 /// cluster expires now, and why.
 pub async fn extend(client: &Client, name: &str, changes: &[(&str, String)]) -> anyhow::Result<()> {
     if changes.is_empty() {
-        anyhow::bail!("extend: give --max-age, --expire-at or --on-expiry");
+        anyhow::bail!("extend: give --max-age, --max-idle, --expire-at or --on-expiry");
     }
     let cluster = client.find(name).await?;
     let attributes = client.update(&cluster, changes).await?;
@@ -534,6 +536,8 @@ async fn operation(
 ) -> anyhow::Result<()> {
     let (term, moving, done) = match operation {
         Operation::Plain("stop") => ("stop", "stopping", "stopped"),
+        // A cancel is a tear-down that keeps the record.
+        Operation::Plain("cancel") => ("cancel", "deleting", "cancelled"),
         Operation::Plain(term) => (term, "starting", "ready"),
         Operation::Scale(_) => ("scale", "scaling", "ready"),
         Operation::Repair => ("repair", "repairing", "ready"),

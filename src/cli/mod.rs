@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Overrides, Settings};
 use crate::domain::ProviderKind;
-use crate::domain::attributes::{EXPIRE_AT, MAX_AGE, ON_EXPIRY};
+use crate::domain::attributes::{EXPIRE_AT, MAX_AGE, MAX_IDLE, ON_EXPIRY};
 use crate::startup::Application;
 use crate::telemetry;
 
@@ -123,6 +123,14 @@ pub enum Command {
     /// A ready cluster's health: every check on every node, failing ones first. Fails
     /// unless the cluster is healthy.
     Health { name: String },
+    /// Cancel a deploy in flight: what it made is removed, the cluster is kept as
+    /// cancelled with its tasks and log until it is deleted.
+    Cancel {
+        name: String,
+        /// Wait until nothing of it is left.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Start again what fails on a ready cluster, where it fails (see disco health).
     Repair {
         name: String,
@@ -141,12 +149,17 @@ pub enum Command {
         wait: bool,
     },
     /// Change how long a cluster may live: a new max age (from its creation), a time it
-    /// expires at, and what happens then. `none` clears a max age or a time.
+    /// expires at, how long it may go unused, and what happens then. `none` clears any
+    /// of the first three.
     Extend {
         name: String,
         /// 90s, 30m, 8h, 2d, 1h30m, or none.
         #[arg(long, value_name = "DURATION")]
         max_age: Option<String>,
+        /// How long it may be idle (no application, task, client or busy kernel): 30m,
+        /// 2h, or none.
+        #[arg(long, value_name = "DURATION")]
+        max_idle: Option<String>,
         /// An RFC 3339 time (2026-12-01T18:00:00Z), or none.
         #[arg(long, value_name = "TIME")]
         expire_at: Option<String>,
@@ -270,6 +283,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stop { name, wait } => commands::operate(&client()?, &name, "stop", wait).await,
         Command::Start { name, wait } => commands::operate(&client()?, &name, "start", wait).await,
         Command::Health { name } => commands::health(&client()?, &name).await,
+        Command::Cancel { name, wait } => {
+            commands::operate(&client()?, &name, "cancel", wait).await
+        }
         Command::Repair { name, wait } => commands::repair(&client()?, &name, wait).await,
         Command::Scale { name, slaves, wait } => {
             commands::scale(&client()?, &name, slaves, wait).await
@@ -277,11 +293,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Extend {
             name,
             max_age,
+            max_idle,
             expire_at,
             on_expiry,
         } => {
             let changes: Vec<(&str, String)> = [
                 (MAX_AGE, max_age),
+                (MAX_IDLE, max_idle),
                 (EXPIRE_AT, expire_at),
                 (ON_EXPIRY, on_expiry),
             ]

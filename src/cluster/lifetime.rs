@@ -1,10 +1,10 @@
 //! A cluster's lifetime from the attributes that set it (`icclab.disco.max_age`,
-//! `.expire_at`, `.on_expiry`), at create and in a partial update, within what the
+//! `.expire_at`, `.max_idle`, `.on_expiry`), at create and in a partial update, within what the
 //! operator allows: a default `max_age` for clusters created without one, and a longest.
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::attributes::{EXPIRE_AT, MAX_AGE, ON_EXPIRY};
+use crate::domain::attributes::{EXPIRE_AT, MAX_AGE, MAX_IDLE, ON_EXPIRY};
 use crate::domain::{Lifetime, LifetimePolicy, OnExpiry, Scalar, Span};
 
 /// Why a lifetime attribute was refused: the attribute, and what it must be.
@@ -31,9 +31,10 @@ pub fn at_create<'a>(
             policy.default_max_age
         },
         expire_at: None,
-        // The operator's default action goes with the operator's default age; a lifetime
+        max_idle: policy.default_max_idle,
+        // The operator's default action goes with the operator's defaults; a lifetime
         // the owner set ends as the owner says, or in a delete.
-        on_expiry: if [ON_EXPIRY, MAX_AGE, EXPIRE_AT]
+        on_expiry: if [ON_EXPIRY, MAX_AGE, EXPIRE_AT, MAX_IDLE]
             .iter()
             .all(|a| get(a).is_none())
         {
@@ -125,6 +126,27 @@ pub fn changed<'a>(
             }
         };
     }
+    if let Some(given) = text(MAX_IDLE)? {
+        lifetime.max_idle = match given {
+            "none" => None,
+            given => {
+                let idle = Span::parse(given).map_err(|expected| LifetimeError {
+                    attribute: MAX_IDLE,
+                    expected,
+                })?;
+                if idle < policy.shortest_max_idle {
+                    return Err(LifetimeError {
+                        attribute: MAX_IDLE,
+                        expected: format!(
+                            "at least {} (the shortest this service allows), got {idle}",
+                            policy.shortest_max_idle
+                        ),
+                    });
+                }
+                Some(idle)
+            }
+        };
+    }
     if let Some(given) = text(ON_EXPIRY)? {
         lifetime.on_expiry = OnExpiry::parse(given).map_err(|expected| LifetimeError {
             attribute: ON_EXPIRY,
@@ -154,6 +176,7 @@ mod tests {
             default_max_age: Some(Span::parse("7d").expect("span")),
             default_on_expiry: OnExpiry::Stop,
             longest_max_age: Some(Span::parse("30d").expect("span")),
+            ..LifetimePolicy::default()
         };
         let none = given(&[]);
         let made = at_create(|n| none.get(n), now, &policy).expect("lifetime");

@@ -195,11 +195,23 @@ pub struct Cluster {
     pub updated_at: DateTime<Utc>,
     /// Whether its services work, once it was ready; `None` before the first look.
     pub health: Option<Health>,
+    /// Whether it is in use, for its idle expiry; `None` before the first look.
+    pub activity: Option<crate::domain::activity::Activity>,
 }
 
 impl Cluster {
     pub fn private_key(&self) -> &SecretString {
         &self.keys.private_key
+    }
+
+    /// When it expires and why: by its age or time, and, while it is ready, by its idle
+    /// time (once its activity was looked at).
+    pub fn expiry(&self) -> Option<crate::domain::Expiry> {
+        let activity = self
+            .activity
+            .as_ref()
+            .filter(|_| self.state == ClusterState::Ready);
+        self.spec.lifetime.expiry_with(self.created_at, activity)
     }
 
     /// Its health as users are shown it: of a running cluster (ready, repairing,

@@ -47,6 +47,7 @@ pub(crate) fn cluster_in(
         created_at: now,
         updated_at: now,
         health: None,
+        activity: None,
     }
 }
 

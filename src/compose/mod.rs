@@ -51,6 +51,10 @@ pub struct Composition {
     /// The slaves' decommission steps (`script::Part::Decommission`), run on each slave
     /// leaving a cluster scaled in; `None` when no component has one.
     pub decommission_script: Option<String>,
+    /// The master's activity steps (`script::Part::Activity`), for the local provider's
+    /// looks at whether the cluster is busy; `None` when no component has one, or for
+    /// other providers.
+    pub activity_script: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +144,16 @@ impl Composer {
         } else {
             None
         };
+        let activity_script = if plan.provider == ProviderKind::Local
+            && plan
+                .steps_for(NodeGroup::Master)
+                .iter()
+                .any(|(_, step)| step.phase == Phase::Activity)
+        {
+            Some(script(NodeGroup::Master, Part::Activity)?.plain())
+        } else {
+            None
+        };
         let master_user_data = master.user_data();
         let slave_user_data = slaves.user_data();
         let template = self
@@ -155,6 +169,7 @@ impl Composer {
             install_scripts,
             restart_scripts,
             decommission_script,
+            activity_script,
         })
     }
 }

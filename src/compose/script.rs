@@ -83,6 +83,9 @@ pub enum Part {
     Restart,
     /// The decommission steps: what a slave runs before it leaves a cluster scaled in.
     Decommission,
+    /// The activity steps, run as they are (no reports, no wait condition): each prints
+    /// its component's JSON line, prefixed with the component's name and a tab.
+    Activity,
 }
 
 impl Part {
@@ -92,6 +95,7 @@ impl Part {
             Part::Install => phase == Phase::Install,
             Part::Restart => matches!(phase, Phase::Start | Phase::Smoke),
             Part::Decommission => phase == Phase::Decommission,
+            Part::Activity => phase == Phase::Activity,
         }
     }
 }
@@ -230,6 +234,18 @@ pub fn node_script(
         out.push_str("\n)\n\n");
     }
 
+    if part == Part::Activity {
+        // One line per component, whatever another's step did.
+        for (component, step) in &steps {
+            let _ = writeln!(
+                out,
+                "printf '%s\\t%s\\n' {} \"$({} 2>/dev/null | tail -n 1)\" || true",
+                component.name,
+                function_name(&component.name, step.phase.as_str())
+            );
+        }
+        return Ok(NodeScript { head, body: out });
+    }
     out.push_str("trap 'disco_fail \"the node script stopped at line $LINENO\"' ERR\n");
     out.push_str("disco_log \"node script started\"\n");
     out.push_str("disco_report \"node started\" succeeded 0\n");

@@ -168,6 +168,11 @@ pub struct JobSettings {
     /// The longest `max_age` a cluster may have (one without gets it); `None`: no ceiling.
     #[serde(deserialize_with = "optional_span")]
     pub longest_max_age: Option<Span>,
+    /// The `max_idle` of clusters created without one; `None` (empty): no idle expiry.
+    #[serde(deserialize_with = "optional_span")]
+    pub default_max_idle: Option<Span>,
+    /// The shortest `max_idle` a cluster may have.
+    pub shortest_max_idle: Span,
     /// How long before a cluster expires its state reason says when and why.
     pub expiry_warning_secs: u64,
     /// How long a failed cluster keeps what it holds (its stack, addresses, directory)
@@ -196,6 +201,8 @@ impl JobSettings {
             default_max_age: self.default_max_age,
             default_on_expiry: self.default_on_expiry,
             longest_max_age: self.longest_max_age,
+            default_max_idle: self.default_max_idle,
+            shortest_max_idle: self.shortest_max_idle,
         }
     }
 }

@@ -28,7 +28,9 @@ pub fn component_parameter(component: &str, param: &str) -> String {
 
 /// How long a cluster may live, and what then (`domain::lifetime`).
 pub const MAX_AGE: &str = "icclab.disco.max_age";
+/// How long a ready cluster may go unused before it expires.
+pub const MAX_IDLE: &str = "icclab.disco.max_idle";
 pub const EXPIRE_AT: &str = "icclab.disco.expire_at";
 pub const ON_EXPIRY: &str = "icclab.disco.on_expiry";
 /// The attributes that change a cluster's lifetime: every one of them mutable.
-pub const LIFETIME: [&str; 3] = [MAX_AGE, EXPIRE_AT, ON_EXPIRY];
+pub const LIFETIME: [&str; 4] = [MAX_AGE, EXPIRE_AT, MAX_IDLE, ON_EXPIRY];

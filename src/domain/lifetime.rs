@@ -144,12 +144,15 @@ pub struct Lifetime {
     pub max_age: Option<Span>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expire_at: Option<DateTime<Utc>>,
+    /// How long a ready cluster may go unused (`crate::domain::activity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_idle: Option<Span>,
     #[serde(default)]
     pub on_expiry: OnExpiry,
 }
 
 /// What the operator allows (`[jobs]` in the configuration).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct LifetimePolicy {
     /// The `max_age` of a cluster created without one.
     pub default_max_age: Option<Span>,
@@ -157,6 +160,23 @@ pub struct LifetimePolicy {
     pub default_on_expiry: OnExpiry,
     /// The longest `max_age` a cluster may have; one without gets it.
     pub longest_max_age: Option<Span>,
+    /// The `max_idle` of a cluster created without one.
+    pub default_max_idle: Option<Span>,
+    /// The shortest `max_idle` a cluster may have.
+    pub shortest_max_idle: Span,
+}
+
+impl Default for LifetimePolicy {
+    /// No defaults, no ceiling, and idle expiry from 5 minutes.
+    fn default() -> LifetimePolicy {
+        LifetimePolicy {
+            default_max_age: None,
+            default_on_expiry: OnExpiry::Delete,
+            longest_max_age: None,
+            default_max_idle: None,
+            shortest_max_idle: Span::from_secs(300),
+        }
+    }
 }
 
 /// When a cluster expires, and why.
@@ -168,6 +188,38 @@ pub struct Expiry {
 }
 
 impl Lifetime {
+    /// When a cluster unused since `activity.last_active` expires by its `max_idle`.
+    pub fn idle_expiry(&self, activity: &crate::domain::activity::Activity) -> Option<Expiry> {
+        let idle = self.max_idle?;
+        let since = activity.last_active;
+        let what = if activity.what.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", activity.what)
+        };
+        Some(Expiry {
+            at: since + idle.as_chrono(),
+            why: format!(
+                "it was idle for its max_idle of {idle} since {}{what}",
+                since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        })
+    }
+
+    /// The earliest of `expiry` and, for a ready cluster whose activity is known, its
+    /// `idle_expiry`.
+    pub fn expiry_with(
+        &self,
+        created_at: DateTime<Utc>,
+        activity: Option<&crate::domain::activity::Activity>,
+    ) -> Option<Expiry> {
+        let by_idle = activity.and_then(|a| self.idle_expiry(a));
+        match (self.expiry(created_at), by_idle) {
+            (Some(e), Some(i)) => Some(if i.at < e.at { i } else { e }),
+            (e, i) => e.or(i),
+        }
+    }
+
     /// The earlier of `created_at + max_age` and `expire_at`; `None` when neither is set.
     pub fn expiry(&self, created_at: DateTime<Utc>) -> Option<Expiry> {
         let by_age = self.max_age.map(|age| Expiry {

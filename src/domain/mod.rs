@@ -7,6 +7,7 @@
 //!
 //! Nothing here depends on another module of the crate: std, serde, uuid and chrono only.
 
+pub mod activity;
 pub mod attributes;
 pub mod health;
 pub mod ids;

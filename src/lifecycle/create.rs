@@ -166,6 +166,7 @@ impl Creator {
             created_at: now,
             updated_at: now,
             health: None,
+            activity: None,
         };
         match provider.sole_tenant() {
             None => self.store.insert_cluster(cluster.clone()).await?,

@@ -104,12 +104,27 @@ impl Lifecycle {
         for state in SETTLED {
             for cluster in store.clusters_in_state(state).await? {
                 let lifetime = cluster.spec.lifetime;
-                let Some(expiry) = lifetime.expiry(cluster.created_at) else {
+                let Some(expiry) = cluster.expiry() else {
                     continue;
                 };
                 if expiry.at > now {
-                    if expiry.at - now <= warning && cluster.state == ClusterState::Ready {
+                    // A cluster in use is not about to idle out, whatever its clock says.
+                    let in_use = cluster.activity.as_ref().is_some_and(|a| a.busy);
+                    let soon = expiry.at - now <= warning && !in_use;
+                    if soon && cluster.state == ClusterState::Ready {
                         self.warn_of_expiry(&cluster, &expiry.at, lifetime.on_expiry)
+                            .await?;
+                    } else if !soon
+                        && without_warning(&cluster.state_reason) != cluster.state_reason
+                    {
+                        // It was warned, and is in use again (or was extended).
+                        self.inner
+                            .store
+                            .set_reason(
+                                cluster.id,
+                                Mover::Watcher,
+                                without_warning(&cluster.state_reason),
+                            )
                             .await?;
                     }
                     continue;
@@ -119,8 +134,7 @@ impl Lifecycle {
                     continue;
                 };
                 let lifetime = cluster.spec.lifetime;
-                let Some(expiry) = lifetime.expiry(cluster.created_at).filter(|e| e.at <= now)
-                else {
+                let Some(expiry) = cluster.expiry().filter(|e| e.at <= now) else {
                     continue;
                 };
                 let tenant = &cluster.tenant;
@@ -177,10 +191,11 @@ impl Lifecycle {
     ) -> Result<(), StoreError> {
         let when = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let warning = format!(
-            "expires at {when} and is then {} (extend it by changing {} or {})",
+            "expires at {when} and is then {} (extend it by changing {}, {} or {}, or use it)",
             on_expiry.done(),
             crate::domain::attributes::MAX_AGE,
             crate::domain::attributes::EXPIRE_AT,
+            crate::domain::attributes::MAX_IDLE,
         );
         if cluster.state_reason.contains(&warning) {
             return Ok(());

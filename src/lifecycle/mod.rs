@@ -11,6 +11,7 @@
 //! way a job fails its cluster; each kind of job is in its own file (`deploy`, `delete`),
 //! and `watcher` keeps asking whether ready clusters still run.
 
+mod activity;
 pub mod cancel;
 pub mod create;
 pub mod decommission;

@@ -171,6 +171,8 @@ async fn bed_with(provider: Arc<dyn Provider>, adjust: impl FnOnce(&mut JobSetti
         default_max_age: None,
         default_on_expiry: crate::domain::OnExpiry::Stop,
         longest_max_age: None,
+        default_max_idle: None,
+        shortest_max_idle: crate::domain::Span::from_secs(300),
         expiry_warning_secs: 3600,
         cleanup_failed_after: None,
         health: crate::config::HealthSettings {

@@ -33,6 +33,9 @@ impl Lifecycle {
             if let Err(e) = self.remove_leftovers().await {
                 tracing::error!(error = %e, "looking for what deleted clusters left");
             }
+            if let Err(e) = self.assess_activity(chrono::Utc::now()).await {
+                tracing::error!(error = %e, "asking whether the ready clusters are in use");
+            }
             if let Err(e) = self.expire_clusters(chrono::Utc::now()).await {
                 tracing::error!(error = %e, "looking for clusters that expired");
             }

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use crate::auth::Identity;
 use crate::cluster::{Cluster, Delegation, Outputs};
 use crate::compose::Composition;
+use crate::domain::activity::ComponentActivity;
 use crate::domain::health::{CheckOutcome, RepairTarget};
 use crate::domain::{ClusterId, ProviderKind, Resize};
 use crate::frameworks::plan::Plan;
@@ -276,6 +277,17 @@ pub trait Provider: Send + Sync {
             "the {} provider cannot repair a cluster",
             self.kind()
         )))
+    }
+
+    /// Whether a ready cluster is in use, each component that can tell answering (its
+    /// `activity` step, on the master); `None` when the provider cannot ask, or no
+    /// component can tell.
+    async fn activity(
+        &self,
+        _cluster: &Cluster,
+        _composition: &Composition,
+    ) -> Result<Option<Vec<ComponentActivity>>, ProviderError> {
+        Ok(None)
     }
 
     /// The clusters the provider holds anything of now (processes, addresses, files),

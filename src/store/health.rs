@@ -54,6 +54,21 @@ impl Store {
         })
     }
 
+    /// Stores a ready cluster's activity; `false`, storing nothing, in any other state.
+    pub async fn set_activity(
+        &self,
+        id: ClusterId,
+        activity: crate::domain::activity::Activity,
+    ) -> Result<bool, StoreError> {
+        self.call(move |conn| {
+            Ok(conn.execute(
+                "UPDATE clusters SET activity = ?2 WHERE id = ?1 AND state = 'ready'",
+                params![id.to_string(), to_json(&activity)?],
+            )? == 1)
+        })
+        .await
+    }
+
     /// Repairs a ready cluster: it moves to repairing with what the repair starts again
     /// recorded on that move, and the repair job is queued, in one transaction. `tenant`
     /// `None` is the watcher's autorepair. `None` when there is no such cluster (of the

@@ -135,6 +135,8 @@ pub(super) fn migrations() -> Migrations<'static> {
         CREATE INDEX jobs_queued ON jobs (status, run_after);
         "#,
         ),
+        // Whether a ready cluster is in use, for its idle expiry (JSON; '' before a look).
+        M::up("ALTER TABLE clusters ADD COLUMN activity TEXT NOT NULL DEFAULT '';"),
     ])
 }
 

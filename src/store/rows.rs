@@ -12,7 +12,7 @@ use crate::domain::{ClusterState, TenantId};
 
 /// The columns `read_row` expects, in its order.
 pub(super) const CLUSTER_COLUMNS: &str = "id, tenant, state, state_reason, spec, outputs, key_name, \
-     public_key, private_key, created_at, updated_at, plan, delegation, health";
+     public_key, private_key, created_at, updated_at, plan, delegation, health, activity";
 
 /// A row as SQLite gives it, before its text columns are parsed.
 pub(super) struct ClusterRow {
@@ -30,6 +30,7 @@ pub(super) struct ClusterRow {
     plan: String,
     delegation: String,
     health: String,
+    activity: String,
 }
 
 pub(super) fn read_row(row: &Row<'_>) -> rusqlite::Result<ClusterRow> {
@@ -48,6 +49,7 @@ pub(super) fn read_row(row: &Row<'_>) -> rusqlite::Result<ClusterRow> {
         plan: row.get(11)?,
         delegation: row.get(12)?,
         health: row.get(13)?,
+        activity: row.get(14)?,
     })
 }
 
@@ -64,6 +66,12 @@ impl ClusterRow {
         let plan = serde_json::from_str(&self.plan).map_err(|e| corrupt(format!("plan: {e}")))?;
         let delegation = serde_json::from_str(&self.delegation)
             .map_err(|e| corrupt(format!("delegation: {e}")))?;
+        let activity = match self.activity.as_str() {
+            "" => None,
+            text => {
+                Some(serde_json::from_str(text).map_err(|e| corrupt(format!("activity: {e}")))?)
+            }
+        };
         let health = match self.health.as_str() {
             "" => None,
             text => Some(serde_json::from_str(text).map_err(|e| corrupt(format!("health: {e}")))?),
@@ -89,6 +97,7 @@ impl ClusterRow {
             created_at: parse_time(&self.created_at).map_err(corrupt)?,
             updated_at: parse_time(&self.updated_at).map_err(corrupt)?,
             health,
+            activity,
         })
     }
 }

@@ -120,3 +120,28 @@ async fn a_ready_or_staged_cluster_has_nothing_to_cancel() {
     .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn disco_cancel_wait_ends_a_deploy_and_disco_ls_shows_it_cancelled() {
+    use crate::cli::ok;
+    let app = spawn_local_app().await;
+    ok(
+        &app,
+        &["deploy", "doomed", "--components", "dask", "--slaves", "1"],
+    )
+    .await;
+    let location = app.listing().await.into_iter().next().expect("the cluster");
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    wait_state(&app.client, &location, "installing").await;
+    let said = ok(&app, &["cancel", "doomed", "--wait"]).await;
+    assert!(said.contains("doomed: cancelled"), "{said}");
+    assert!(processes_of(&cluster_id(&location), None).is_empty());
+    let listing = ok(&app, &["ls"]).await;
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.contains("doomed") && l.contains("cancelled")),
+        "{listing}"
+    );
+}

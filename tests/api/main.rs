@@ -17,6 +17,7 @@ mod guard;
 mod health;
 mod heat;
 mod helpers;
+mod idle;
 mod isolation;
 mod lifecycle;
 mod lifetimes;

@@ -354,9 +354,7 @@ impl ClusterPage {
                 nodes: cluster.plan.slave_count() + 1,
                 external_ip: cluster.outputs.external_ip.clone().unwrap_or_default(),
                 expires: cluster
-                    .spec
-                    .lifetime
-                    .expiry(cluster.created_at)
+                    .expiry()
                     .map(|expiry| {
                         format!(
                             "{}: {}, then {}",

@@ -67,15 +67,20 @@ pub enum Phase {
     /// Before a slave leaves a cluster being scaled in: hands its work and data to the
     /// others (HDFS decommission, Dask's `retire_workers`). Not part of a deploy.
     Decommission,
+    /// Whether the component is busy, as one JSON line (`{"busy": true, "last_active":
+    /// "2026-12-01T10:00:00Z", "what": "1 running application"}`), asked again and again
+    /// of a ready cluster with a `max_idle` (on the master). Not part of a deploy.
+    Activity,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 5] = [
+    pub const ALL: [Phase; 6] = [
         Phase::Install,
         Phase::Configure,
         Phase::Start,
         Phase::Smoke,
         Phase::Decommission,
+        Phase::Activity,
     ];
     /// The phases a deploy runs, in order.
     pub const DEPLOY: [Phase; 4] = [Phase::Install, Phase::Configure, Phase::Start, Phase::Smoke];
@@ -88,6 +93,7 @@ impl Phase {
             Phase::Install => 1_800,
             Phase::Configure => 600,
             Phase::Start | Phase::Smoke | Phase::Decommission => 900,
+            Phase::Activity => 60,
         })
     }
 
@@ -102,6 +108,7 @@ impl Phase {
             Phase::Start => "start",
             Phase::Smoke => "smoke",
             Phase::Decommission => "decommission",
+            Phase::Activity => "activity",
         }
     }
 }

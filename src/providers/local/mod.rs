@@ -53,6 +53,7 @@ use crate::compose::Composition;
 use crate::compose::heat::web_ui_keys;
 use crate::compose::script::{MASTER_ADDRESS, SLAVE_INDEX, WC_NOTIFY};
 use crate::config::LocalProviderSettings;
+use crate::domain::activity::ComponentActivity;
 use crate::domain::health::{CheckOutcome, RepairTarget};
 use crate::domain::node::slave_name;
 use crate::domain::{ClusterId, ProviderKind, Resize};
@@ -61,6 +62,8 @@ use crate::frameworks::plan::Plan;
 
 /// What a node script's wait condition call becomes: a function of the local library.
 const LOCAL_SIGNAL: &str = "disco_local_signal";
+/// The longest the activity steps may take.
+const ACTIVITY_WITHIN: Duration = Duration::from_secs(60);
 /// The longest a leaving slave's decommission steps may take.
 const DECOMMISSION_WITHIN: u64 = 900;
 /// How long after SIGKILL the processes have to be gone before a delete is retried.
@@ -799,6 +802,69 @@ impl Provider for LocalProvider {
 
     fn repairs(&self) -> bool {
         true
+    }
+
+    /// The components' activity steps, run on the master as the cluster's user. A
+    /// component whose step fails or answers nonsense counts as busy: a cluster is never
+    /// ended because DISCO could not tell.
+    async fn activity(
+        &self,
+        cluster: &Cluster,
+        composition: &Composition,
+    ) -> Result<Option<Vec<ComponentActivity>>, ProviderError> {
+        let Some(script) = &composition.activity_script else {
+            return Ok(None);
+        };
+        let Some(allocation) = self.read_allocation(cluster.id).await else {
+            return Ok(None);
+        };
+        let isolation = match &self.builder {
+            Some(builder) => {
+                let _starting = self.starting.lock().await;
+                Some(
+                    self.isolate(builder, cluster, composition, &allocation)
+                        .await?,
+                )
+            }
+            None => None,
+        };
+        let shared = self.cluster_dir(cluster.id).join("shared");
+        let around = Around {
+            cluster: cluster.id,
+            shared: &shared,
+            settings: &self.settings,
+            isolation: isolation.as_ref(),
+        };
+        let Some(master) = self.nodes(cluster, &allocation).into_iter().next() else {
+            return Ok(None);
+        };
+        let script = script
+            .replace(MASTER_ADDRESS, &allocation.master().to_string())
+            .replace(WC_NOTIFY, LOCAL_SIGNAL);
+        let output = master
+            .run_for_output(&around, "activity", &script, ACTIVITY_WITHIN)
+            .await?;
+        let components = cluster.plan.component_names();
+        let mut answers = Vec::new();
+        for line in output.lines() {
+            let Some((component, answer)) = line.split_once('\t') else {
+                continue;
+            };
+            if !components.contains(&component) {
+                continue;
+            }
+            answers.push(
+                ComponentActivity::parse(component, answer).unwrap_or_else(|why| {
+                    ComponentActivity {
+                        component: component.to_string(),
+                        busy: true,
+                        last_active: None,
+                        what: format!("cannot tell, so counted as in use: {why}"),
+                    }
+                }),
+            );
+        }
+        Ok(Some(answers).filter(|a| !a.is_empty()))
     }
 
     /// The start and smoke steps of the targets' components run again on their nodes,

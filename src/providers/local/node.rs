@@ -254,6 +254,57 @@ impl Node {
         }
     }
 
+    /// Runs `script` as the node (as `run_to_end` does) and gives its standard output, at
+    /// most `MOST_OUTPUT` bytes; its errors go to `logs/NAME.log`.
+    pub(super) async fn run_for_output(
+        &self,
+        around: &Around<'_>,
+        name: &str,
+        script: &str,
+        within: std::time::Duration,
+    ) -> Result<String, ProviderError> {
+        use tokio::io::AsyncReadExt as _;
+        const MOST_OUTPUT: u64 = 64 * 1024;
+        let script_path = self.dir.join(format!("{name}.sh"));
+        write_whole(&script_path, script.as_bytes()).await?;
+        if let Some(isolation) = around.isolation {
+            readable_by_group(&script_path, isolation.account).await?;
+        }
+        let log_path = self.dir.join("logs").join(format!("{name}.log"));
+        let log = open_log(&log_path)?;
+        let mut command = self.command(around, &script_path);
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .kill_on_drop(true);
+        let mut child = command.spawn().map_err(|e| {
+            ProviderError::Permanent(format!("starting bash for {}: {e}", self.name))
+        })?;
+        let Some(stdout) = child.stdout.take() else {
+            return Err(ProviderError::Transient(format!(
+                "{}: no output of {name}",
+                self.name
+            )));
+        };
+        let run = async {
+            let mut out = Vec::new();
+            stdout.take(MOST_OUTPUT).read_to_end(&mut out).await?;
+            child.wait().await.map(|_| out)
+        };
+        match tokio::time::timeout(within, run).await {
+            Ok(Ok(out)) => Ok(String::from_utf8_lossy(&out).into_owned()),
+            Ok(Err(e)) => Err(ProviderError::Transient(format!(
+                "{}: running {name}: {e}",
+                self.name
+            ))),
+            Err(_) => Err(ProviderError::Transient(format!(
+                "{}: {name} did not end within {} s",
+                self.name,
+                within.as_secs()
+            ))),
+        }
+    }
+
     /// Where the node's script stands: what it signalled, else whether it still runs.
     pub(super) async fn script(&self) -> Script {
         match read_user_file(&self.dir.join(SIGNAL_FILE)).await {
