@@ -237,3 +237,87 @@ async fn max_idle_below_the_shortest_or_malformed_is_refused_naming_it() {
     }
     assert!(app.listing().await.is_empty(), "nothing was stored");
 }
+
+#[tokio::test]
+async fn a_kernel_executing_a_long_cell_keeps_a_jupyter_cluster_and_an_idle_kernel_does_not() {
+    let app = spawn_local_app_with(|s| {
+        s.jobs.watch_interval_secs = 1;
+        s.jobs.shortest_max_idle = Span::from_secs(1);
+    })
+    .await;
+    let token = "idle-token-0123456789";
+    let location = app
+        .create_ok(&format!(
+            "icclab.disco.dependencies.inject=\"{{'jupyter': {{'token': '{token}'}}}}\",\
+             icclab.disco.components.heat.slavecount=0,icclab.disco.max_idle=\"20s\",\
+             icclab.disco.on_expiry=\"stop\""
+        ))
+        .await;
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    let ready = wait_ready(&app.client, &location).await;
+    let master = value(&ready, "external_ip");
+    let environment = std::fs::read_dir(&app.settings.provider.local.venv_dir)
+        .expect("environments")
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("jupyter-"))
+                && path.is_dir()
+        })
+        .expect("the jupyter environment");
+    // A cell that runs for 35 s: longer than max_idle.
+    let mut cell = Command::new(environment.join("bin/python"))
+        .args([
+            "-c",
+            crate::isolation::RUN_CELL,
+            &format!("{master}:8888"),
+            token,
+            "import time\ntime.sleep(35)\nprint('slept')",
+        ])
+        .env("no_proxy", "127.0.0.0/8")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let attributes = get_attributes(&app.client, &location)
+            .await
+            .expect("exists");
+        if value(&attributes, "icclab.disco.activity") == "jupyter: 1 of 1 kernels busy" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never busy: {attributes:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let ended = loop {
+        if let Some(status) = cell.try_wait().expect("the cell") {
+            assert!(status.success(), "the cell failed");
+            break Utc::now();
+        }
+        let attributes = get_attributes(&app.client, &location)
+            .await
+            .expect("exists");
+        assert_eq!(
+            value(&attributes, "icclab.disco.state"),
+            "ready",
+            "expired while a cell ran: {attributes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    // The kernel is still there, idle: that is not work.
+    let stopped = wait_state(&app.client, &location, "stopped").await;
+    let reason = value(&stopped, "icclab.disco.state_reason");
+    assert!(
+        reason.contains("it was idle for its max_idle of 20s since")
+            && reason.contains("(jupyter: 0 of 1 kernels busy)"),
+        "{reason}"
+    );
+    let idle = time_of(&stopped, "icclab.disco.updated") - ended;
+    assert!(
+        idle >= chrono::Duration::seconds(17) && idle <= chrono::Duration::seconds(45),
+        "stopped {idle} after the cell ended"
+    );
+}

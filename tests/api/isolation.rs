@@ -19,7 +19,7 @@ use crate::local::{
 /// Runs `code` in a new kernel of the JupyterLab at `address` (Jupyter's REST API and
 /// its kernel protocol over a WebSocket, as the lab's page does) and prints what the
 /// cell printed.
-const RUN_CELL: &str = r#"
+pub(crate) const RUN_CELL: &str = r#"
 import json, sys, urllib.request, uuid
 import websocket
 address, token, code = sys.argv[1], sys.argv[2], sys.argv[3]
