@@ -184,7 +184,8 @@ AGENT
 
 # disco_health_heartbeat: runs this node's health checks against its own address and
 # prints the heartbeat DISCO takes (POST .../health): {"node", "checks": [{"component",
-# "check", "passing", "output"}]}. The checks are DISCO_HEALTH_CHECKS, one per line,
+# "check", "passing", "output"}], "activity": [{"component", "answer"}]}, the answers
+# being the last line each activity step (DISCO_ACTIVITY_STEPS) printed. The checks are DISCO_HEALTH_CHECKS, one per line,
 # "COMPONENT tcp PORT" or "COMPONENT http PORT PATH STATUS"; and each systemd service
 # the node's steps started (disco_service records them) is checked to be active.
 disco_health_heartbeat() {
@@ -230,7 +231,17 @@ disco_health_heartbeat() {
     checks+="$sep{\"component\": $(disco_json "$component"), \"check\": $(disco_json "service disco-$unit"), \"passing\": $passing, \"output\": $(disco_json "$output")}"
     sep=", "
   done
-  printf '{"node": %s, "checks": [%s]}\n' "$(disco_json "$DISCO_NODE")" "$checks"
+  # Whether the node's components are in use: each activity step's last line.
+  local activity="" step function answer
+  sep=""
+  for step in ${DISCO_ACTIVITY_STEPS:-}; do
+    component=${step%%:*} function=${step#*:}
+    declare -F "$function" >/dev/null || continue
+    answer=$("$function" 2>/dev/null | tail -n 1) || answer=""
+    activity+="$sep{\"component\": $(disco_json "$component"), \"answer\": $(disco_json "$answer")}"
+    sep=", "
+  done
+  printf '{"node": %s, "checks": [%s], "activity": [%s]}\n' "$(disco_json "$DISCO_NODE")" "$checks" "$activity"
 }
 
 # disco_health_report: sends this node's heartbeat to DISCO with the cluster's token.
@@ -263,6 +274,13 @@ disco_health_reporter_install() {
     printf '#!/bin/bash\n# DISCO health reporter (installed by the node script): this node'"'"'s checks to DISCO.\n'
     printf 'set -uo pipefail\nDISCO_HEALTH_CHECKS=$(cat /etc/disco/health-checks)\n'
     declare -f disco_json disco_node_address disco_health_heartbeat disco_health_report
+    # The activity steps, as the node script defined them (they read root-only files,
+    # not the node script's secret parameters).
+    printf 'DISCO_HOME=%q\nDISCO_ACTIVITY_STEPS=%q\n' "$DISCO_HOME" "${DISCO_ACTIVITY_STEPS:-}"
+    local step
+    for step in ${DISCO_ACTIVITY_STEPS:-}; do
+      declare -f "${step#*:}" || true
+    done
     printf 'disco_health_report\n'
   } >/usr/local/sbin/disco-health
   chmod 0700 /usr/local/sbin/disco-health

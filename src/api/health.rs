@@ -9,6 +9,7 @@ use super::AppState;
 use super::clusters::{owned_cluster, parse_id};
 use super::error::{ApiError, ApiErrorKind};
 use super::tasks::report_token;
+use crate::domain::activity::ComponentActivity;
 use crate::domain::health::CheckOutcome;
 use crate::domain::text::{Escaped, bounded};
 use crate::store::Heartbeat;
@@ -39,6 +40,16 @@ pub(super) async fn show(
 pub(super) struct HeartbeatBody {
     node: String,
     checks: Vec<CheckBody>,
+    #[serde(default)]
+    activity: Vec<ActivityBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivityBody {
+    component: String,
+    /// The activity step's line, as it printed it.
+    answer: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,7 +62,8 @@ struct CheckBody {
     output: String,
 }
 
-/// `POST /disco/UUID/health`: a node's heartbeat, the outcome of its checks now, with
+/// `POST /disco/UUID/health`: a node's heartbeat, the outcome of its checks (and, on the
+/// master, what its components' activity steps said) now, with
 /// the cluster's report token. Only the cluster's own nodes and components; outputs
 /// are kept short and with their control characters escaped (they reach reasons).
 pub(super) async fn heartbeat(
@@ -123,6 +135,25 @@ pub(super) async fn heartbeat(
             output: bounded(&output, LONGEST_OUTPUT).into_owned(),
         });
     }
+    if body.activity.len() > components.len() {
+        return Err(ApiError::bad_request(format!(
+            "heartbeat activity: at most one answer per component ({}), got {}",
+            components.len(),
+            body.activity.len()
+        )));
+    }
+    let mut activity = Vec::with_capacity(body.activity.len());
+    for (i, answer) in body.activity.into_iter().enumerate() {
+        if !components.contains(&answer.component.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "heartbeat activity[{i}].component: this cluster's components are {}, got {}",
+                components.join(", "),
+                crate::domain::text::quoted_excerpt(&answer.component)
+            )));
+        }
+        let line = bounded(&answer.answer, 1024);
+        activity.push(ComponentActivity::from_answer(&answer.component, &line));
+    }
     state
         .store
         .record_heartbeat(
@@ -131,6 +162,7 @@ pub(super) async fn heartbeat(
                 node: body.node,
                 at: chrono::Utc::now(),
                 checks,
+                activity,
             },
         )
         .await?;

@@ -173,6 +173,20 @@ pub fn node_script(
         })
         .collect();
     export(&mut out, "DISCO_HEALTH_CHECKS", &checks.join("\n"));
+    // And the functions of its activity steps, `COMPONENT:FUNCTION` words.
+    let activity: Vec<String> = plan
+        .steps_for(group)
+        .iter()
+        .filter(|(_, step)| step.phase == Phase::Activity)
+        .map(|(component, step)| {
+            format!(
+                "{}:{}",
+                component.name,
+                function_name(&component.name, step.phase.as_str())
+            )
+        })
+        .collect();
+    export(&mut out, "DISCO_ACTIVITY_STEPS", &activity.join(" "));
     for component in &plan.components {
         for (param, value) in &component.params {
             let value = if whole || !component.secret_params.contains(param) {
@@ -201,7 +215,11 @@ pub fn node_script(
     out.push_str("\n\n");
 
     let mut steps = plan.steps_for(group);
-    steps.retain(|(_, step)| part.runs(step.phase));
+    // A VM's health reporter runs the activity steps: the node's script defines them, it
+    // does not run them.
+    let defines =
+        |phase: Phase| part.runs(phase) || (part == Part::Whole && phase == Phase::Activity);
+    steps.retain(|(_, step)| defines(step.phase));
     for (component, step) in &steps {
         let script = catalogue
             .get(&component.name)
@@ -246,6 +264,7 @@ pub fn node_script(
         }
         return Ok(NodeScript { head, body: out });
     }
+    steps.retain(|(_, step)| part.runs(step.phase));
     out.push_str("trap 'disco_fail \"the node script stopped at line $LINENO\"' ERR\n");
     out.push_str("disco_log \"node script started\"\n");
     out.push_str("disco_report \"node started\" succeeded 0\n");

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// One component's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComponentActivity {
     pub component: String,
     pub busy: bool,
@@ -33,6 +33,20 @@ struct Line {
 const LONGEST_WHAT: usize = 120;
 
 impl ComponentActivity {
+    /// A step's line, or, when it is not one, the component counted as in use: a
+    /// cluster is never ended because DISCO could not tell.
+    pub fn from_answer(component: &str, line: &str) -> ComponentActivity {
+        ComponentActivity::parse(component, line).unwrap_or_else(|why| ComponentActivity {
+            component: component.to_string(),
+            busy: true,
+            last_active: None,
+            what: format!("cannot tell, so counted as in use: {why}")
+                .chars()
+                .take(LONGEST_WHAT)
+                .collect(),
+        })
+    }
+
     /// A step's line, read strictly: it is the cluster's to write.
     pub fn parse(component: &str, line: &str) -> Result<ComponentActivity, String> {
         let line: Line = serde_json::from_str(line.trim()).map_err(|e| {

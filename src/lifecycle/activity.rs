@@ -1,6 +1,8 @@
 //! Whether ready clusters are in use: each watcher round asks the provider for the
-//! activity of every ready cluster that has a `max_idle`, and stores when it was last in
-//! use (`domain::activity`); `expiry` ends it once it was idle for its `max_idle`.
+//! activity of every ready cluster that has a `max_idle` (on VMs, the master's health
+//! reporter ran the activity steps and sent their answers in its heartbeat), and stores
+//! when it was last in use (`domain::activity`); `expiry` ends it once it was idle for
+//! its `max_idle`.
 
 use chrono::{DateTime, Utc};
 
@@ -21,22 +23,6 @@ impl Lifecycle {
             let Some(provider) = self.inner.providers.get(cluster.spec.request.provider) else {
                 continue;
             };
-            let composition = match self.composition_for(&cluster, provider.as_ref()).await? {
-                Ok(composition) => composition,
-                Err(reason) => {
-                    tracing::warn!(cluster = %cluster.id, %reason, "cannot ask whether the cluster is in use");
-                    continue;
-                }
-            };
-            let answers = match provider.activity(&cluster, &composition).await {
-                Ok(Some(answers)) => answers,
-                // Nothing can tell: the cluster never idles.
-                Ok(None) => continue,
-                Err(e) => {
-                    tracing::warn!(cluster = %cluster.id, error = %e, "could not ask whether the cluster is in use");
-                    continue;
-                }
-            };
             // Since when it is ready: the idle clock never starts before.
             let ready_since = store
                 .transitions(cluster.id)
@@ -45,6 +31,40 @@ impl Lifecycle {
                 .rev()
                 .find(|t| t.to == ClusterState::Ready && t.from != Some(ClusterState::Ready))
                 .map_or(cluster.updated_at, |t| t.at);
+            let answers = if provider.heartbeats() {
+                // The master's health reporter ran the steps: its last heartbeat since
+                // the cluster was ready, if it is not stale.
+                let timeout = chrono::Duration::seconds(
+                    i64::try_from(self.inner.settings.health.heartbeat_timeout_secs)
+                        .unwrap_or(i64::MAX / 2),
+                );
+                store
+                    .heartbeats(cluster.id)
+                    .await?
+                    .into_iter()
+                    .find(|h| h.node == "master" && h.at >= ready_since && now - h.at <= timeout)
+                    .map(|beat| beat.activity)
+                    .filter(|activity| !activity.is_empty())
+            } else {
+                let composition = match self.composition_for(&cluster, provider.as_ref()).await? {
+                    Ok(composition) => composition,
+                    Err(reason) => {
+                        tracing::warn!(cluster = %cluster.id, %reason, "cannot ask whether the cluster is in use");
+                        continue;
+                    }
+                };
+                match provider.activity(&cluster, &composition).await {
+                    Ok(answers) => answers,
+                    Err(e) => {
+                        tracing::warn!(cluster = %cluster.id, error = %e, "could not ask whether the cluster is in use");
+                        continue;
+                    }
+                }
+            };
+            // Nothing can tell: the cluster never idles.
+            let Some(answers) = answers else {
+                continue;
+            };
             let activity = Activity::assess(cluster.activity.as_ref(), &answers, ready_since, now);
             if cluster
                 .activity

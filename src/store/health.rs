@@ -9,6 +9,7 @@ use super::jobs::{JobKind, enqueue, job_queued};
 use super::rows::{parse_time, timestamp, to_json};
 use super::{Store, StoreError};
 use crate::cluster::Cluster;
+use crate::domain::activity::ComponentActivity;
 use crate::domain::health::{CheckOutcome, RepairTarget};
 use crate::domain::state::Mover;
 use crate::domain::{ClusterId, ClusterState, Health, TenantId};
@@ -19,6 +20,21 @@ pub struct Heartbeat {
     pub node: String,
     pub at: DateTime<Utc>,
     pub checks: Vec<CheckOutcome>,
+    /// What its components' activity steps said (the master's).
+    pub activity: Vec<ComponentActivity>,
+}
+
+/// A heartbeat's `checks` column: its checks and activity (a bare list of checks
+/// before activity was sent).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum Beat {
+    Full {
+        checks: Vec<CheckOutcome>,
+        #[serde(default)]
+        activity: Vec<ComponentActivity>,
+    },
+    Checks(Vec<CheckOutcome>),
 }
 
 impl Store {
@@ -140,7 +156,10 @@ impl Store {
                     id.to_string(),
                     heartbeat.node,
                     timestamp(heartbeat.at),
-                    to_json(&heartbeat.checks)?
+                    to_json(&Beat::Full {
+                        checks: heartbeat.checks,
+                        activity: heartbeat.activity,
+                    })?
                 ],
             )?;
             Ok(())
@@ -167,11 +186,17 @@ impl Store {
                     id: id.to_string(),
                     problem,
                 };
+                let (checks, activity) = match serde_json::from_str(&checks)
+                    .map_err(|e| corrupt(format!("heartbeat: {e}")))?
+                {
+                    Beat::Full { checks, activity } => (checks, activity),
+                    Beat::Checks(checks) => (checks, Vec::new()),
+                };
                 Ok(Heartbeat {
                     node,
                     at: parse_time(&at).map_err(corrupt)?,
-                    checks: serde_json::from_str(&checks)
-                        .map_err(|e| corrupt(format!("heartbeat: {e}")))?,
+                    checks,
+                    activity,
                 })
             })
             .collect()

@@ -2015,11 +2015,28 @@ async fn a_scale_in_waits_for_the_leaving_slave_to_decommission_before_heat_remo
 /// Runs the node library's health reporter (`disco_health_report`, as each VM's timer
 /// runs it) as node `node`, with its checks, against the cluster's report URL.
 fn send_heartbeat(report_url: &str, token: &str, node: &str, checks: &str) {
+    if let Err(e) = send_heartbeat_with(report_url, token, node, checks, None) {
+        panic!("{e}");
+    }
+}
+
+/// `send_heartbeat`, with Spark's activity step answering `activity` (a stand-in for the
+/// step, which asks a Spark master this machine does not run).
+fn send_heartbeat_with(
+    report_url: &str,
+    token: &str,
+    node: &str,
+    checks: &str,
+    activity: Option<&str>,
+) -> Result<(), String> {
     let logs = tempfile::tempdir().expect("tempdir");
     let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("heat-templates/node-lib.sh");
     let output = std::process::Command::new("bash")
         .arg("-c")
-        .arg("source \"$1\" && disco_health_report")
+        .arg(
+            "source \"$1\" && step_spark_activity() ( printf '%s\\n' \"$DISCO_TEST_ANSWER\" ) \
+             && disco_health_report",
+        )
         .arg("bash")
         .arg(&lib)
         .env("DISCO_LOG_DIR", logs.path())
@@ -2030,13 +2047,25 @@ fn send_heartbeat(report_url: &str, token: &str, node: &str, checks: &str) {
         .env("DISCO_NODE", node)
         .env("DISCO_NODE_ADDRESS", "127.0.0.1")
         .env("DISCO_HEALTH_CHECKS", checks)
+        .env(
+            "DISCO_ACTIVITY_STEPS",
+            if activity.is_some() {
+                "spark:step_spark_activity"
+            } else {
+                ""
+            },
+        )
+        .env("DISCO_TEST_ANSWER", activity.unwrap_or_default())
         .output()
         .expect("bash runs");
-    assert!(
-        output.status.success(),
-        "the reporter failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the reporter failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
 }
 
 /// Polls until the cluster's `icclab.disco.health` is `wanted`; its attributes then.
@@ -2234,4 +2263,101 @@ async fn a_deploy_cancelled_during_install_leaves_no_stack_and_keeps_the_record_
         .expect("sent");
     assert_eq!(deleted.status(), 200);
     wait_until_gone(&app.client, &url, &token, "the cluster was never deleted").await;
+}
+
+/// Idle expiry on VMs: the master's health reporter sends what the activity steps say; a
+/// cluster in use past its max_idle stays, and one idle for it is deleted, stack and all.
+#[tokio::test]
+async fn a_vm_cluster_busy_by_its_heartbeats_stays_and_idle_for_max_idle_is_deleted() {
+    let _heat = HEAT_GATE.read().await;
+    let app = spawn_app_with(|s| {
+        on_the_test_bed(s, "fake-env.yaml");
+        s.jobs.watch_interval_secs = 1;
+        s.jobs.shortest_max_idle = disco::domain::Span::from_secs(1);
+    })
+    .await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let response = create(
+        &app,
+        &token,
+        "icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.components.heat.slavecount=0,\
+         icclab.disco.max_idle=\"8s\"",
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let url = location(response.headers());
+    let stack = stack_name(&url);
+    wait_for_state(&app.client, &url, &token, "installing").await;
+    cloud
+        .play_nodes(&stack, &nodes(0), "SUCCESS", "installed")
+        .await;
+    wait_for_state(&app.client, &url, &token, "ready").await;
+    let id: disco::domain::ClusterId = url.rsplit('/').next().expect("id").parse().expect("uuid");
+    let report_token = app.store.report_token(id).await.expect("token");
+    let report_url = format!("{url}/report");
+    let beat =
+        |answer: &str| send_heartbeat_with(&report_url, &report_token, "master", "", Some(answer));
+    // Busy for 14 s, heartbeat after heartbeat: past max_idle, and still there.
+    let busy_until = std::time::Instant::now() + Duration::from_secs(14);
+    while std::time::Instant::now() < busy_until {
+        beat(r#"{"busy": true, "what": "1 running applications"}"#).expect("a heartbeat");
+        let body: Value = app
+            .client
+            .get(&url)
+            .header("X-Auth-Token", &token)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(body["attributes"]["icclab.disco.state"], "ready", "{body}");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let body: Value = app
+        .client
+        .get(&url)
+        .header("X-Auth-Token", &token)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        body["attributes"]["icclab.disco.activity"],
+        "spark: 1 running applications"
+    );
+    // Idle from now: deleted about 8 s later, its stack with it.
+    let idle_from = std::time::Instant::now();
+    let deadline = idle_from + Duration::from_secs(60);
+    loop {
+        let status = app
+            .client
+            .get(&url)
+            .header("X-Auth-Token", &token)
+            .send()
+            .await
+            .expect("sent")
+            .status();
+        if status == 404 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never expired");
+        // Deleted meanwhile, its token is refused: the next look sees it gone.
+        let _ = beat(r#"{"busy": false, "what": "0 running applications"}"#);
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    assert!(
+        idle_from.elapsed() >= Duration::from_secs(6),
+        "deleted {:?} after it went idle",
+        idle_from.elapsed()
+    );
+    assert!(
+        cloud.stacks_named(&stack).await.is_empty(),
+        "the stack is gone from Heat"
+    );
 }

@@ -853,16 +853,7 @@ impl Provider for LocalProvider {
             if !components.contains(&component) {
                 continue;
             }
-            answers.push(
-                ComponentActivity::parse(component, answer).unwrap_or_else(|why| {
-                    ComponentActivity {
-                        component: component.to_string(),
-                        busy: true,
-                        last_active: None,
-                        what: format!("cannot tell, so counted as in use: {why}"),
-                    }
-                }),
-            );
+            answers.push(ComponentActivity::from_answer(component, answer));
         }
         Ok(Some(answers).filter(|a| !a.is_empty()))
     }

@@ -1,0 +1,18 @@
+# hadoop activity (master): busy while YARN runs or accepts an application (the
+# ResourceManager's REST API); idle since the last one finished. Run by the node's
+# health reporter, as root.
+set -euo pipefail
+running=$(curl -fsS --max-time 10 "http://127.0.0.1:8088/ws/v1/cluster/apps?states=RUNNING,ACCEPTED")
+finished=$(curl -fsS --max-time 10 "http://127.0.0.1:8088/ws/v1/cluster/apps?states=FINISHED,FAILED,KILLED")
+python3 -c '
+import datetime, json, sys
+def apps(text):
+    return ((json.loads(text) or {}).get("apps") or {}).get("app") or []
+running, finished = apps(sys.argv[1]), apps(sys.argv[2])
+answer = {"busy": bool(running), "what": f"{len(running)} YARN applications running"}
+ends = [app.get("finishedTime", 0) for app in finished if app.get("finishedTime")]
+if ends:
+    last = datetime.datetime.fromtimestamp(max(ends) / 1000, datetime.timezone.utc)
+    answer["last_active"] = last.strftime("%Y-%m-%dT%H:%M:%SZ")
+print(json.dumps(answer))
+' "$running" "$finished"
