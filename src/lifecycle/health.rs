@@ -37,7 +37,13 @@ impl Lifecycle {
         let settings = &self.inner.settings.health;
         let mut not_healthy = 0;
         for cluster in store.clusters_in_state(ClusterState::Ready).await? {
-            let Some(provider) = self.inner.providers.get(cluster.spec.request.provider) else {
+            // Where nothing runs (the file provider) there is no health to tell.
+            let Some(provider) = self
+                .inner
+                .providers
+                .get(cluster.spec.request.provider)
+                .filter(|p| p.runs_nodes())
+            else {
                 continue;
             };
             let observation = match self.observe_health(&cluster, provider.as_ref(), now).await {
