@@ -13,6 +13,7 @@
 //!   n spark smoke                 n.1 action master
 //! ```
 
+pub mod eta;
 pub mod render;
 
 use std::collections::BTreeMap;
@@ -155,6 +156,13 @@ pub struct Task {
     pub stdout: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stderr: Option<String>,
+    /// Not finished: how long it is expected to take, in seconds, from the history of
+    /// the same steps (`eta`); `None` where the history has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_secs: Option<f64>,
+    /// The root of a task that runs: when it is expected to end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_end: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<Task>,
 }
@@ -173,6 +181,8 @@ impl Task {
             rc: None,
             stdout: None,
             stderr: None,
+            expected_secs: None,
+            expected_end: None,
             children: Vec::new(),
         }
     }

@@ -43,6 +43,30 @@ fn duration(task: &Task) -> String {
         .unwrap_or_default()
 }
 
+/// An expected duration, rounded as an estimate is read: `~0.4s`, `~42s`, `~2m10s`,
+/// `~1h05m`.
+pub fn approximately(secs: f64) -> String {
+    let exact = secs.max(0.0);
+    let secs = exact.round() as u64;
+    match secs {
+        _ if exact < 9.95 => format!("~{exact:.1}s"),
+        0..60 => format!("~{secs}s"),
+        60..3600 => format!("~{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("~{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+/// The line under the snapshot of a task that runs: when it is expected to end.
+pub fn expected_end(root: &Task, now: DateTime<Utc>) -> Option<String> {
+    let end = root.expected_end?;
+    let left = (end - now).num_milliseconds().max(0) as f64 / 1000.0;
+    Some(format!(
+        "Expected end: {} (in {}, from the history of the same steps)",
+        table_time(end),
+        approximately(left)
+    ))
+}
+
 /// `task-status --all`: a row per task of the cluster's history.
 pub fn history(tasks: &[Task]) -> String {
     let time = |at: Option<DateTime<Utc>>| at.map(table_time).unwrap_or_default();
@@ -66,7 +90,8 @@ pub fn history(tasks: &[Task]) -> String {
     )
 }
 
-/// The snapshot table of `task-status`.
+/// The snapshot table of `task-status`: each task not finished with what it is expected
+/// to take, and under the table, for a task that runs, when it is expected to end.
 pub fn snapshot(root: &Task) -> String {
     let rows = root
         .rows()
@@ -86,6 +111,7 @@ pub fn snapshot(root: &Task) -> String {
                 status,
                 task.node.clone().unwrap_or_default(),
                 duration(task),
+                task.expected_secs.map(approximately).unwrap_or_default(),
                 task.started_at.map(table_time).unwrap_or_default(),
                 task.ended_at.map(table_time).unwrap_or_default(),
             ]
@@ -97,11 +123,16 @@ pub fn snapshot(root: &Task) -> String {
             "STATUS",
             "NODE",
             "DURATION",
+            "EXPECTED",
             "STARTED AT",
             "ENDED AT",
         ],
         rows,
     );
+    if let Some(line) = expected_end(root, Utc::now()) {
+        out.push_str(&line);
+        out.push('\n');
+    }
     // What failed, with its return code and the end of its output, under the table.
     for leaf in root.leaves() {
         if leaf.status != TaskStatus::Failed || leaf.command.is_none() {

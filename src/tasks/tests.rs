@@ -239,3 +239,255 @@ fn tails_keep_the_end() {
     let kept = tail(&long);
     assert!(kept.len() <= OUTPUT_TAIL && kept.ends_with("zzzzzzzzzz"));
 }
+
+mod expected {
+    use super::*;
+    use crate::frameworks::catalogue::NodeGroup;
+    use crate::tasks::eta::{
+        Expectations, RUNS_KEPT, Sample, Shape, StageKey, expect, median, percentile, samples,
+    };
+
+    fn key(component: &str, phase: &str, group: NodeGroup) -> StageKey {
+        StageKey {
+            component: component.into(),
+            phase: phase.into(),
+            group,
+        }
+    }
+
+    fn sample(key: &StageKey, flavor: &str, seconds: f64, at: i64) -> Sample {
+        Sample {
+            key: key.clone(),
+            provider: ProviderKind::Openstack,
+            shape: Shape {
+                flavor: flavor.into(),
+                image: "debian-12".into(),
+            },
+            seconds,
+            at: t(at),
+        }
+    }
+
+    fn shape(flavor: &str) -> Shape {
+        Shape {
+            flavor: flavor.into(),
+            image: "debian-12".into(),
+        }
+    }
+
+    #[test]
+    fn expected_durations_read_as_estimates() {
+        use crate::tasks::render::approximately;
+        assert_eq!(approximately(0.228), "~0.2s");
+        assert_eq!(approximately(9.96), "~10s");
+        assert_eq!(approximately(42.4), "~42s");
+        assert_eq!(approximately(130.0), "~2m10s");
+        assert_eq!(approximately(3900.0), "~1h05m");
+    }
+
+    #[test]
+    fn medians_and_percentiles_by_rank() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        let twenty: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(percentile(&twenty, 0.99), Some(20.0));
+        assert_eq!(percentile(&twenty, 0.5), Some(10.0));
+        assert_eq!(percentile(&[7.0], 0.99), Some(7.0));
+    }
+
+    #[test]
+    fn a_step_is_expected_to_take_the_median_of_its_latest_runs_on_nodes_of_the_same_shape() {
+        let install = key("spark", "install", NodeGroup::Master);
+        let mut history = Vec::new();
+        // Long ago on m1.large: slow runs, older than the latest RUNS_KEPT.
+        for i in 0..5 {
+            history.push(sample(&install, "m1.large", 500.0, i));
+        }
+        // The latest RUNS_KEPT on m1.large: 10 s, 20 s, ... the median 105 s.
+        for i in 0..RUNS_KEPT as i64 {
+            history.push(sample(&install, "m1.large", 10.0 * (i + 1) as f64, 100 + i));
+        }
+        // Faster on m1.xlarge, lately; and another provider's, which never counts.
+        for i in 0..10 {
+            history.push(sample(&install, "m1.xlarge", 5.0, 200 + i));
+        }
+        history.push(Sample {
+            provider: ProviderKind::Local,
+            ..sample(&install, "m1.large", 1.0, 300)
+        });
+        let on = |flavor: &'static str| {
+            Expectations::from_history(&history, ProviderKind::Openstack, move |_| shape(flavor))
+        };
+        let large = on("m1.large").get(&install).expect("expected");
+        assert_eq!((large.median, large.runs), (105.0, RUNS_KEPT));
+        assert_eq!(large.p99, 200.0);
+        assert_eq!(on("m1.xlarge").get(&install).map(|e| e.median), Some(5.0));
+        // No run on m1.small: the latest RUNS_KEPT of any shape (the xlarge's ten 5 s,
+        // then the large's newest ten, 110 s to 200 s).
+        let any = on("m1.small").get(&install).expect("a fallback");
+        assert_eq!(any.runs, RUNS_KEPT);
+        assert_eq!(any.median, (5.0 + 110.0) / 2.0);
+        // A step of no run at all has no expectation.
+        assert_eq!(
+            on("m1.large").get(&key("spark", "start", NodeGroup::Master)),
+            None
+        );
+        assert!(
+            Expectations::from_history(&history, ProviderKind::File, |_| Shape::default())
+                .is_empty()
+        );
+    }
+
+    /// Every step of the spark cluster, on the file provider.
+    fn expectations(missing: Option<&StageKey>) -> Expectations {
+        let history: Vec<Sample> = [
+            (key("", "create_node", NodeGroup::Master), 2.0),
+            (key("", "create_node", NodeGroup::Slaves), 3.0),
+            (key("spark", "install", NodeGroup::Master), 10.0),
+            (key("spark", "start", NodeGroup::Slaves), 6.0),
+            (key("spark", "smoke", NodeGroup::Master), 4.0),
+        ]
+        .into_iter()
+        .filter(|(k, _)| Some(k) != missing)
+        .map(|(key, seconds)| Sample {
+            key,
+            provider: ProviderKind::File,
+            shape: Shape::default(),
+            seconds,
+            at: t(-100),
+        })
+        .collect();
+        Expectations::from_history(&history, ProviderKind::File, |_| Shape::default())
+    }
+
+    fn running() -> Task {
+        let cluster = cluster(ClusterState::Installing);
+        let transitions = [
+            transition(ClusterState::Deploying, 1),
+            transition(ClusterState::Installing, 2),
+        ];
+        let reports = [
+            report(3, "master", NODE_STARTED, ReportStatus::Succeeded, Some(0)),
+            report(
+                3,
+                "slaves:1",
+                NODE_STARTED,
+                ReportStatus::Succeeded,
+                Some(0),
+            ),
+            report(4, "master", "spark install", ReportStatus::Executing, None),
+            report(10, "slaves:1", "spark start", ReportStatus::Executing, None),
+        ];
+        deploy_task(&cluster, &transitions, &reports)
+    }
+
+    #[test]
+    fn a_running_tree_says_what_each_stage_left_is_expected_to_take_and_when_it_ends() {
+        let mut root = running();
+        expect(&mut root, &expectations(None), t(12));
+        let expected = |number: &str| find(&root, number).expected_secs;
+        // Finished steps have their durations, not expectations.
+        assert_eq!(expected("1.1"), None);
+        assert_eq!(expected("1.3"), Some(3.0));
+        assert_eq!(expected("2.1"), Some(10.0));
+        assert_eq!(expected("3.1.1"), Some(6.0));
+        assert_eq!(expected("3.1.2"), Some(6.0));
+        assert_eq!(expected("4.1"), Some(4.0));
+        // A stage: its slowest node (the made ones as long as they took: 2 s).
+        assert_eq!(expected("1"), Some(3.0));
+        assert_eq!(expected("3"), Some(6.0));
+        // The task: the master's 2 s made, 10 s install and 4 s smoke.
+        assert_eq!(root.expected_secs, Some(16.0));
+        // At 12 s: the master has 2 s of its install left and the smoke (6 s);
+        // slaves:1 4 s of its start; slaves:2, made late, its start (6 s).
+        assert_eq!(root.expected_end, Some(t(18)));
+        assert_eq!(find(&root, "2").expected_end, None, "the root's alone");
+
+        // Later, past what they are expected to take, the running steps have nothing
+        // left: the slowest is slaves:2, with its start (6 s) still to run.
+        let mut late = running();
+        expect(&mut late, &expectations(None), t(30));
+        assert_eq!(late.expected_end, Some(t(30 + 6)));
+
+        let table = snapshot(&root);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[1].contains("| DURATION | EXPECTED |"), "{table}");
+        assert!(
+            table.contains("| ~10s     |"),
+            "the install's expectation: {table}"
+        );
+        assert!(
+            table.contains("13 rows in set\nExpected end: 07:00:18 22/11/26 (in "),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn a_step_without_history_leaves_its_stage_and_the_end_unknown_and_a_finished_task_has_none() {
+        let smoke = key("spark", "smoke", NodeGroup::Master);
+        let mut root = running();
+        expect(&mut root, &expectations(Some(&smoke)), t(12));
+        assert_eq!(find(&root, "4.1").expected_secs, None);
+        assert_eq!(find(&root, "4").expected_secs, None);
+        assert_eq!(find(&root, "2").expected_secs, Some(10.0));
+        assert_eq!((root.expected_secs, root.expected_end), (None, None));
+        assert!(!snapshot(&root).contains("Expected end"));
+
+        let cluster = cluster(ClusterState::Ready);
+        let transitions = [
+            transition(ClusterState::Deploying, 0),
+            transition(ClusterState::Ready, 30),
+        ];
+        let mut done = deploy_task(&cluster, &transitions, &[]);
+        let before = done.clone();
+        expect(&mut done, &expectations(None), t(40));
+        assert_eq!(done, before, "nothing expected of a finished task");
+    }
+
+    #[test]
+    fn a_finished_run_leaves_a_sample_of_each_step_that_succeeded_with_its_times() {
+        let cluster = cluster(ClusterState::Failed);
+        let transitions = [
+            transition(ClusterState::Deploying, 0),
+            transition(ClusterState::Installing, 1),
+            transition(ClusterState::Failed, 20),
+        ];
+        let reports = [
+            report(2, "master", NODE_STARTED, ReportStatus::Succeeded, Some(0)),
+            report(2, "master", "spark install", ReportStatus::Executing, None),
+            report(
+                9,
+                "master",
+                "spark install",
+                ReportStatus::Succeeded,
+                Some(0),
+            ),
+            report(
+                3,
+                "slaves:1",
+                NODE_STARTED,
+                ReportStatus::Succeeded,
+                Some(0),
+            ),
+            report(4, "slaves:1", "spark start", ReportStatus::Executing, None),
+            report(6, "slaves:1", "spark start", ReportStatus::Failed, Some(1)),
+        ];
+        let root = deploy_task(&cluster, &transitions, &reports);
+        let taken: Vec<(String, String, NodeGroup, f64)> = samples(&cluster, &root)
+            .into_iter()
+            .map(|s| (s.key.component, s.key.phase, s.key.group, s.seconds))
+            .collect();
+        // slaves:2 never reported: made when the provider said (installing, at 1 s),
+        // as the tree shows it. slaves:1's start failed: it does not count.
+        assert_eq!(
+            taken,
+            [
+                ("".into(), "create_node".into(), NodeGroup::Master, 2.0),
+                ("".into(), "create_node".into(), NodeGroup::Slaves, 3.0),
+                ("".into(), "create_node".into(), NodeGroup::Slaves, 1.0),
+                ("spark".into(), "install".into(), NodeGroup::Master, 7.0),
+            ]
+        );
+    }
+}

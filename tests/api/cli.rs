@@ -126,6 +126,7 @@ async fn deploy_follow_list_and_delete_a_cluster_from_the_command_line() {
             "STATUS",
             "NODE",
             "DURATION",
+            "EXPECTED",
             "STARTED AT",
             "ENDED AT"
         ]
