@@ -203,7 +203,8 @@ fn check(body: ReportBody) -> Result<Report, ApiError> {
     })
 }
 
-/// Every task the cluster ran, the deploy first.
+/// Every task the cluster ran, the deploy first; one not finished with what it is
+/// expected to take.
 async fn history_of(store: &Store, cluster: &Cluster) -> Result<Vec<Task>, ApiError> {
     let transitions = store.transitions(cluster.id).await?;
     let reports: Vec<Report> = store
@@ -212,7 +213,33 @@ async fn history_of(store: &Store, cluster: &Cluster) -> Result<Vec<Task>, ApiEr
         .into_iter()
         .map(|(_, r)| r)
         .collect();
-    Ok(tasks::history(cluster, &transitions, &reports))
+    let mut history = tasks::history(cluster, &transitions, &reports);
+    if history.iter().any(|task| !task.status.is_finished()) {
+        let expectations = store.expectations(cluster).await?;
+        let now = chrono::Utc::now();
+        for task in &mut history {
+            tasks::eta::expect(task, &expectations, now);
+        }
+    }
+    Ok(history)
+}
+
+/// The cluster's latest task, as `latest_task` makes it, with what it is expected to
+/// take: for the dashboard's timeline.
+pub(crate) async fn latest_expected(store: &Store, cluster: &Cluster) -> Result<Task, StoreError> {
+    let transitions = store.transitions(cluster.id).await?;
+    let reports: Vec<Report> = store
+        .reports(cluster.id, 0)
+        .await?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    let mut task = tasks::latest_task(cluster, &transitions, &reports);
+    if !task.status.is_finished() {
+        let expectations = store.expectations(cluster).await?;
+        tasks::eta::expect(&mut task, &expectations, chrono::Utc::now());
+    }
+    Ok(task)
 }
 
 #[derive(Debug, Deserialize)]
@@ -340,6 +367,9 @@ struct Watch {
     reports: Vec<Report>,
     last_state: Option<(ClusterState, String)>,
     last_task: Option<Task>,
+    /// What the cluster's steps are expected to take: read again when its state
+    /// changes (a run's samples are written with the move that ends it).
+    expectations: tasks::eta::Expectations,
     /// The health last sent (`Some(None)`: that there is none now); `None` before the
     /// first is sent.
     last_health: Option<Option<(HealthStatus, String)>>,
@@ -381,12 +411,21 @@ impl Watch {
         };
         let reports = self.store.reports(self.id, self.last_report).await?;
         let transitions = self.store.transitions(cluster.id).await?;
+        let moved = self.last_state.as_ref().map(|s| s.0) != Some(cluster.state);
+        let expectations = if moved {
+            Some(self.store.expectations(&cluster).await?)
+        } else {
+            None
+        };
         for (number, report) in reports {
             self.last_report = number;
             events.push(event("report", &report));
             self.reports.push(report);
         }
         let state = (cluster.state, cluster.state_reason.clone());
+        if let Some(expectations) = expectations {
+            self.expectations = expectations;
+        }
         if self.last_state.as_ref() != Some(&state) {
             events.push(event(
                 "state",
@@ -394,7 +433,8 @@ impl Watch {
             ));
             self.last_state = Some(state);
         }
-        let task = tasks::latest_task(&cluster, &transitions, &self.reports);
+        let mut task = tasks::latest_task(&cluster, &transitions, &self.reports);
+        tasks::eta::expect(&mut task, &self.expectations, chrono::Utc::now());
         if self.last_task.as_ref() != Some(&task) {
             events.push(event("tasks", &task));
             self.last_task = Some(task);
@@ -546,6 +586,7 @@ pub(super) fn event_stream(
         reports: Vec::new(),
         last_state: None,
         last_task: None,
+        expectations: tasks::eta::Expectations::default(),
         last_health: None,
         follow,
         // The first look always has news (the state), so a client sees where the

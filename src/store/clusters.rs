@@ -525,50 +525,55 @@ impl Store {
 
     /// A cluster's state changes, oldest first.
     pub async fn transitions(&self, id: ClusterId) -> Result<Vec<Transition>, StoreError> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT from_state, to_state, reason, at, resize_from, resize_to, repair \
-                 FROM transitions WHERE cluster_id = ?1 ORDER BY id",
-            )?;
-            let rows = stmt.query_map(params![id.to_string()], |row| {
-                Ok((
-                    row.get::<_, Option<String>>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, Option<u16>>(4)?,
-                    row.get::<_, Option<u16>>(5)?,
-                    row.get::<_, Option<String>>(6)?,
-                ))
-            })?;
-            rows.map(|row| {
-                let (from, to, reason, at, resize_from, resize_to, repair) = row?;
-                let corrupt = |problem: String| StoreError::Corrupt {
-                    id: id.to_string(),
-                    problem,
-                };
-                Ok(Transition {
-                    from: from
-                        .as_deref()
-                        .map(parse_state)
-                        .transpose()
-                        .map_err(corrupt)?,
-                    to: parse_state(&to).map_err(corrupt)?,
-                    reason,
-                    at: parse_time(&at).map_err(corrupt)?,
-                    resize: resize_from
-                        .zip(resize_to)
-                        .map(|(from, to)| Resize { from, to }),
-                    repair: repair
-                        .map(|text| serde_json::from_str(&text))
-                        .transpose()
-                        .map_err(|e| corrupt(format!("repair: {e}")))?,
-                })
-            })
-            .collect()
-        })
-        .await
+        self.call(move |conn| read_transitions(conn, id)).await
     }
+}
+
+/// A cluster's state changes, oldest first.
+pub(super) fn read_transitions(
+    conn: &Connection,
+    id: ClusterId,
+) -> Result<Vec<Transition>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT from_state, to_state, reason, at, resize_from, resize_to, repair \
+         FROM transitions WHERE cluster_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![id.to_string()], |row| {
+        Ok((
+            row.get::<_, Option<String>>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, String>(3)?,
+            row.get::<_, Option<u16>>(4)?,
+            row.get::<_, Option<u16>>(5)?,
+            row.get::<_, Option<String>>(6)?,
+        ))
+    })?;
+    rows.map(|row| {
+        let (from, to, reason, at, resize_from, resize_to, repair) = row?;
+        let corrupt = |problem: String| StoreError::Corrupt {
+            id: id.to_string(),
+            problem,
+        };
+        Ok(Transition {
+            from: from
+                .as_deref()
+                .map(parse_state)
+                .transpose()
+                .map_err(corrupt)?,
+            to: parse_state(&to).map_err(corrupt)?,
+            reason,
+            at: parse_time(&at).map_err(corrupt)?,
+            resize: resize_from
+                .zip(resize_to)
+                .map(|(from, to)| Resize { from, to }),
+            repair: repair
+                .map(|text| serde_json::from_str(&text))
+                .transpose()
+                .map_err(|e| corrupt(format!("repair: {e}")))?,
+        })
+    })
+    .collect()
 }
 
 /// Writes a move the caller checked the lifecycle allows; to the state the cluster is in,
@@ -602,7 +607,13 @@ fn move_state_resizing(
     if to == cluster.state {
         return Ok(());
     }
-    record_transition(conn, cluster.id, Some(cluster.state), to, reason, resize)
+    record_transition(conn, cluster.id, Some(cluster.state), to, reason, resize)?;
+    let moved = Cluster {
+        state: to,
+        state_reason: reason.to_string(),
+        ..cluster.clone()
+    };
+    super::durations::record_run(conn, cluster.state, &moved)
 }
 
 fn record_transition(

@@ -137,6 +137,29 @@ pub(super) fn migrations() -> Migrations<'static> {
         ),
         // Whether a ready cluster is in use, for its idle expiry (JSON; '' before a look).
         M::up("ALTER TABLE clusters ADD COLUMN activity TEXT NOT NULL DEFAULT '';"),
+        // What each step that finished took, for how long the steps of later runs are
+        // expected to take: written with the move that ends a run, the latest
+        // `tasks::eta::RUNS_KEPT` of each key kept. A component's step has its
+        // component and phase; a node stage (creating the nodes) an empty component and
+        // its leaf's kind. Flavor and image are empty where the provider has none.
+        M::up(
+            r#"
+        CREATE TABLE stage_durations (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            cluster_id  TEXT NOT NULL REFERENCES clusters (id),
+            provider    TEXT NOT NULL,
+            component   TEXT NOT NULL,
+            phase       TEXT NOT NULL,
+            node_group  TEXT NOT NULL CHECK (node_group IN ('master', 'slaves')),
+            flavor      TEXT NOT NULL,
+            image       TEXT NOT NULL,
+            seconds     REAL NOT NULL CHECK (seconds >= 0),
+            at          TEXT NOT NULL
+        );
+        CREATE INDEX stage_durations_by_key
+            ON stage_durations (provider, component, phase, node_group, flavor, image, at);
+        "#,
+        ),
     ])
 }
 

@@ -8,10 +8,12 @@
 //! The connection is owned here and only used on tokio's blocking pool.
 //!
 //! `clusters` holds the clusters and their transitions, `jobs` the queue, `reports` what
-//! nodes report; `rows` is how their values are written as text and read back; `notify`
+//! nodes report, `durations` how long their steps took (for how long the next are
+//! expected to); `rows` is how their values are written as text and read back; `notify`
 //! tells event streams, after a commit, which cluster changed.
 
 mod clusters;
+mod durations;
 mod health;
 mod jobs;
 mod migrations;

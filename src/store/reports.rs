@@ -1,7 +1,7 @@
 //! What a cluster's nodes report as they run their tasks, and the token they report
 //! with: one per cluster, made on first use.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{parse_time, timestamp};
 use super::{Store, StoreError};
@@ -128,46 +128,53 @@ impl Store {
         id: ClusterId,
         after: i64,
     ) -> Result<Vec<(i64, crate::domain::Report)>, StoreError> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT id, at, node, stage, status, rc, output, error FROM reports \
-                 WHERE cluster_id = ?1 AND id > ?2 ORDER BY id",
-            )?;
-            let rows = stmt.query_map(params![id.to_string(), after], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, Option<i64>>(5)?,
-                    row.get::<_, String>(6)?,
-                    row.get::<_, String>(7)?,
-                ))
-            })?;
-            let mut reports = Vec::new();
-            for row in rows {
-                let (number, at, node, stage, status, rc, output, error) = row?;
-                let corrupt = |problem: String| StoreError::Corrupt {
-                    id: id.to_string(),
-                    problem,
-                };
-                reports.push((
-                    number,
-                    crate::domain::Report {
-                        at: parse_time(&at).map_err(corrupt)?,
-                        node,
-                        stage,
-                        status: crate::domain::ReportStatus::parse(&status)
-                            .ok_or_else(|| corrupt(format!("report status {status:?}")))?,
-                        rc,
-                        output,
-                        error,
-                    },
-                ));
-            }
-            Ok(reports)
-        })
-        .await
+        self.call(move |conn| read_reports(conn, id, after)).await
     }
+}
+
+/// A cluster's reports after the one numbered `after` (0: all), oldest first, with their
+/// numbers.
+pub(super) fn read_reports(
+    conn: &Connection,
+    id: ClusterId,
+    after: i64,
+) -> Result<Vec<(i64, crate::domain::Report)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, at, node, stage, status, rc, output, error FROM reports \
+         WHERE cluster_id = ?1 AND id > ?2 ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![id.to_string(), after], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, String>(3)?,
+            row.get::<_, String>(4)?,
+            row.get::<_, Option<i64>>(5)?,
+            row.get::<_, String>(6)?,
+            row.get::<_, String>(7)?,
+        ))
+    })?;
+    let mut reports = Vec::new();
+    for row in rows {
+        let (number, at, node, stage, status, rc, output, error) = row?;
+        let corrupt = |problem: String| StoreError::Corrupt {
+            id: id.to_string(),
+            problem,
+        };
+        reports.push((
+            number,
+            crate::domain::Report {
+                at: parse_time(&at).map_err(corrupt)?,
+                node,
+                stage,
+                status: crate::domain::ReportStatus::parse(&status)
+                    .ok_or_else(|| corrupt(format!("report status {status:?}")))?,
+                rc,
+                output,
+                error,
+            },
+        ));
+    }
+    Ok(reports)
 }

@@ -390,3 +390,82 @@ async fn a_sole_tenant_provider_takes_no_second_tenant_while_the_first_has_live_
         .await
         .expect("no rule");
 }
+
+/// How many samples the store holds.
+async fn sample_count(store: &Store) -> i64 {
+    store
+        .call(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM stage_durations", [], |r| r.get(0))?))
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn the_move_that_ends_a_run_keeps_how_long_its_steps_took_the_latest_of_each_alone() {
+    use crate::domain::{Report, ReportStatus};
+    use crate::frameworks::catalogue::NodeGroup;
+    use crate::tasks::eta::{RUNS_KEPT, StageKey};
+
+    let (store, _dir) = store().await;
+    let install = StageKey {
+        component: "spark".into(),
+        phase: "install".into(),
+        group: NodeGroup::Master,
+    };
+    let mut last = None;
+    for run in 0..RUNS_KEPT + 5 {
+        let name = format!("c{run}");
+        let new = cluster("t", &[INJECT, ("icclab.disco.name", &name)]);
+        store.insert_cluster(new.clone()).await.expect("insert");
+        for to in [ClusterState::Deploying, ClusterState::Installing] {
+            assert!(
+                store
+                    .transition(new.id, Mover::Deploy, to, "", None)
+                    .await
+                    .expect("move")
+            );
+        }
+        let token = store.report_token(new.id).await.expect("token");
+        for status in [ReportStatus::Executing, ReportStatus::Succeeded] {
+            let report = Report {
+                at: Utc::now(),
+                node: "master".into(),
+                stage: "spark install".into(),
+                status,
+                rc: Some(0),
+                output: String::new(),
+                error: String::new(),
+            };
+            store
+                .add_report(new.id, token.clone(), report)
+                .await
+                .expect("report");
+        }
+        if run == 0 {
+            let none = store.expectations(&new).await.expect("read");
+            assert!(none.is_empty(), "nothing before the first run ends");
+        }
+        store
+            .transition(new.id, Mover::Deploy, ClusterState::Ready, "up", None)
+            .await
+            .expect("ready");
+        last = Some(new);
+    }
+    let last = last.expect("a cluster");
+    let expected = store
+        .expectations(&last)
+        .await
+        .expect("read")
+        .get(&install)
+        .expect("the install's runs");
+    assert_eq!(expected.runs, RUNS_KEPT);
+    // Of each key (the master's and the slave's creation, the install) the latest
+    // RUNS_KEPT alone.
+    let kept = sample_count(&store).await;
+    assert_eq!(kept, 3 * RUNS_KEPT as i64);
+    // A ready cluster the watcher finds failed ended no run.
+    store
+        .transition(last.id, Mover::Watcher, ClusterState::Failed, "gone", None)
+        .await
+        .expect("failed");
+    assert_eq!(sample_count(&store).await, kept);
+}

@@ -1,5 +1,6 @@
 //! Task status over the API: node reports with the cluster's own token, the task tree,
-//! the deployment log and the event stream, from a real local deploy.
+//! the deployment log and the event stream, from a real local deploy; what a second
+//! deploy of the same is expected to take, from the first.
 
 use std::time::{Duration, Instant};
 
@@ -239,4 +240,216 @@ async fn a_report_for_a_node_the_cluster_does_not_have_is_a_400_naming_its_nodes
         .await
         .expect("sent");
     assert_eq!(forged.status(), 403);
+}
+
+/// Every leaf of a task tree (JSON), with the name of its stage.
+fn leaves(tree: &serde_json::Value) -> Vec<(String, &serde_json::Value)> {
+    fn walk<'a>(
+        stage: &str,
+        task: &'a serde_json::Value,
+        out: &mut Vec<(String, &'a serde_json::Value)>,
+    ) {
+        match task["children"].as_array() {
+            Some(children) => {
+                for child in children {
+                    walk(stage, child, out);
+                }
+            }
+            None => out.push((stage.to_string(), task)),
+        }
+    }
+    let mut out = Vec::new();
+    for stage in tree["children"].as_array().expect("stages") {
+        walk(stage["name"].as_str().expect("name"), stage, &mut out);
+    }
+    out
+}
+
+async fn tree_of(app: &TestApp, location: &str) -> serde_json::Value {
+    app.client
+        .get(format!("{location}/tasks"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn a_second_deploy_of_the_same_is_expected_to_take_what_the_first_took_stage_by_stage() {
+    let app = spawn_local_app().await;
+    let mut guard = crate::local::KillOnDrop(Vec::new());
+    let dask = "icclab.disco.dependencies.inject=\"{'dask': {'worker_threads': 1}}\",\
+                icclab.disco.components.heat.slavecount=1";
+    let first = app
+        .create_ok(&format!("{dask},icclab.disco.name=\"first\""))
+        .await;
+    guard.watch(&first);
+    crate::local::wait_ready(&app.client, &first).await;
+    // Finished: durations, nothing expected.
+    let done = tree_of(&app, &first).await;
+    assert!(!done.to_string().contains("expected_"), "{done:#}");
+    let took: Vec<(String, String, f64)> = leaves(&done)
+        .into_iter()
+        .map(|(stage, leaf)| {
+            let secs = |at: &str| {
+                chrono::DateTime::parse_from_rfc3339(leaf[at].as_str().expect("a time"))
+                    .expect("rfc 3339")
+            };
+            let ms = (secs("ended_at") - secs("started_at")).num_milliseconds();
+            (
+                stage,
+                leaf["node"].as_str().expect("node").to_string(),
+                ms as f64 / 1000.0,
+            )
+        })
+        .collect();
+    assert_eq!(
+        took.len(),
+        7,
+        "2 nodes made, 2 installs, 2 starts, a smoke test: {took:?}"
+    );
+
+    // Staged: every step is expected to take what it took the first time (the median of
+    // one run), and the whole what the slower node took.
+    let second = app
+        .create_ok(&format!(
+            "{dask},icclab.disco.name=\"second\",icclab.disco.stage=true"
+        ))
+        .await;
+    guard.watch(&second);
+    let staged = tree_of(&app, &second).await;
+    assert_eq!(staged["status"], "pending");
+    let expected: Vec<(String, String, f64)> = leaves(&staged)
+        .into_iter()
+        .map(|(stage, leaf)| {
+            (
+                stage,
+                leaf["node"].as_str().expect("node").to_string(),
+                leaf["expected_secs"]
+                    .as_f64()
+                    .unwrap_or_else(|| panic!("{leaf:#}")),
+            )
+        })
+        .collect();
+    assert_eq!(expected, took);
+    let slowest = ["master", "slaves:1"]
+        .iter()
+        .map(|node| {
+            took.iter()
+                .filter(|(_, n, _)| n == node)
+                .map(|(_, _, secs)| secs)
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max);
+    let total = staged["expected_secs"].as_f64().expect("the whole");
+    assert!((total - slowest).abs() < 1e-6, "{total} against {slowest}");
+    assert!(
+        staged.get("expected_end").is_none(),
+        "not started: {staged:#}"
+    );
+
+    // The command line's EXPECTED column.
+    let output = crate::cli::disco(&app, &["task-status", "second"]).await;
+    let table = crate::cli::stdout(&output);
+    let rows: Vec<Vec<String>> = table
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows[0][4], "EXPECTED", "{table}");
+    let install = rows
+        .iter()
+        .find(|r| r[0].ends_with("configure_node") && r[2] == "master")
+        .unwrap_or_else(|| panic!("the master's install in\n{table}"));
+    assert!(
+        install[4].starts_with('~') && install[4].ends_with('s'),
+        "{table}"
+    );
+    assert!(rows[1][4].starts_with('~'), "the whole task: {table}");
+
+    // Deployed: while it runs, every tree its stream sends says what the steps left are
+    // expected to take and when it should end.
+    let events = app
+        .client
+        .get(format!("{second}/events"))
+        .send()
+        .await
+        .expect("sent");
+    let deploy = app
+        .client
+        .post(format!("{second}?action=deploy"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deploy.status(), 200);
+    let body = tokio::time::timeout(Duration::from_secs(900), events.text())
+        .await
+        .expect("the stream ends once the cluster is ready")
+        .expect("text");
+    let trees: Vec<serde_json::Value> = body
+        .split("\n\n")
+        .filter_map(|block| block.strip_prefix("event: tasks\ndata: "))
+        .map(|data| serde_json::from_str(data).expect("a tree"))
+        .collect();
+    let running: Vec<&serde_json::Value> = trees
+        .iter()
+        .filter(|tree| tree["status"] == "executing")
+        .collect();
+    assert!(!running.is_empty(), "{body}");
+    for tree in &running {
+        let end = tree["expected_end"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{tree:#}"));
+        let started = tree["started_at"].as_str().expect("started");
+        assert!(end > started, "{tree:#}");
+        for (stage, leaf) in leaves(tree) {
+            let node = leaf["node"].as_str().expect("node");
+            let finished = ["succeeded", "failed", "cancelled"]
+                .contains(&leaf["status"].as_str().unwrap_or(""));
+            let first_took = took
+                .iter()
+                .find(|(s, n, _)| *s == stage && n == node)
+                .map(|(_, _, secs)| *secs);
+            if finished {
+                assert!(leaf.get("expected_secs").is_none(), "{leaf:#}");
+            } else {
+                assert_eq!(
+                    leaf["expected_secs"].as_f64(),
+                    first_took,
+                    "{stage} on {node}"
+                );
+            }
+        }
+    }
+    let last = trees.last().expect("a tree");
+    assert_eq!(last["status"], "succeeded", "{body}");
+    assert!(last.get("expected_end").is_none(), "{last:#}");
+
+    for location in [&first, &second] {
+        let response = app
+            .client
+            .delete(location.as_str())
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for location in [&first, &second] {
+        while app
+            .attribute(location, "icclab.disco.state")
+            .await
+            .is_some()
+        {
+            assert!(Instant::now() < deadline, "never deleted");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 }
