@@ -702,3 +702,173 @@ async fn at_390_px_the_listing_shows_each_health_and_delete_button_and_a_page_fo
     .await;
     phone.close().await.expect("close");
 }
+
+/// How many elements `css` finds.
+async fn count(client: &Client, css: &str) -> usize {
+    client
+        .find_all(Locator::Css(css))
+        .await
+        .map(|found| found.len())
+        .unwrap_or(0)
+}
+
+/// A cluster page's timeline at 390 and 1280 px: a finished deploy's bars, a staged
+/// second cluster's steps at the lengths the first took (hatched), each in view; then,
+/// at 390 px, the second deployed from its page and its bars redrawn live as it runs,
+/// without a reload. Two local Dask clusters of one slave.
+#[tokio::test]
+async fn a_deploy_s_timeline_fits_390_px_and_follows_the_next_deploy_live() {
+    let app = spawn_app_with(|settings| {
+        settings.provider.default = ProviderKind::Local;
+        settings.provider.local.stop_grace_secs = 5;
+    })
+    .await;
+    let mut guard = crate::local::KillOnDrop(Vec::new());
+    let dask = "icclab.disco.dependencies.inject=\"{'dask': {'worker_threads': 1}}\",\
+                icclab.disco.components.heat.slavecount=1";
+    let first = app
+        .create_ok(&format!("{dask},icclab.disco.name=\"first\""))
+        .await;
+    guard.watch(&first);
+    crate::local::wait_ready(&app.client, &first).await;
+    let second = app
+        .create_ok(&format!(
+            "{dask},icclab.disco.name=\"second\",icclab.disco.stage=true"
+        ))
+        .await;
+    guard.watch(&second);
+    let page = |location: &str| {
+        app.url(&format!(
+            "/dashboard/clusters/{}",
+            location.rsplit('/').next().expect("id")
+        ))
+    };
+
+    let driver = Driver::start();
+    for (width, height) in [(1280, 900), (390, 844)] {
+        let (browser, _) = driver.session(width, height).await;
+        browser.goto(&page(&first)).await.expect("open");
+        assert_eq!(count(&browser, "#timeline .tl-row[data-status]").await, 7);
+        assert_eq!(count(&browser, "#timeline .tl-bar.tl-succeeded").await, 7);
+        assert!(
+            fits(&browser).await,
+            "the finished timeline fits {width} px"
+        );
+        assert!(
+            each_within_width(&browser, "#timeline .tl-bar").await
+                && each_within_width(&browser, "#timeline .tl-rows .tl-label").await,
+            "every bar and label in view at {width} px"
+        );
+        browser
+            .execute(
+                "document.getElementById('timeline').scrollIntoView(); return true",
+                vec![],
+            )
+            .await
+            .expect("scroll");
+        shot(&browser, &format!("timeline-{width}")).await;
+
+        browser.goto(&page(&second)).await.expect("open");
+        assert_eq!(
+            count(&browser, "#timeline .tl-bar.tl-pending").await,
+            7,
+            "each step at the length the first took"
+        );
+        assert!(
+            text_of(&browser, "#timeline .tl-summary")
+                .await
+                .starts_with("cluster_converge pending: expected to take ~"),
+            "{}",
+            text_of(&browser, "#timeline .tl-summary").await
+        );
+        assert!(
+            fits(&browser).await,
+            "the expected timeline fits {width} px"
+        );
+        assert!(each_within_width(&browser, "#timeline .tl-bar").await);
+        browser
+            .execute(
+                "document.getElementById('timeline').scrollIntoView(); return true",
+                vec![],
+            )
+            .await
+            .expect("scroll");
+        shot(&browser, &format!("timeline-staged-{width}")).await;
+
+        if width == 390 {
+            // The form posts, and the server sends the browser back to a new page.
+            mark_the_page(&browser).await;
+            browser
+                .find(Locator::XPath("//button[normalize-space(.)='Deploy']"))
+                .await
+                .expect("the deploy button")
+                .click()
+                .await
+                .expect("click");
+            wait_until(
+                "the page after the deploy",
+                Duration::from_secs(20),
+                async || {
+                    !still_the_marked_page(&browser).await
+                        && browser.find(Locator::Css("#timeline")).await.is_ok()
+                },
+            )
+            .await;
+            mark_the_page(&browser).await;
+            // A picture of it running, if the browser catches it (a warm deploy takes
+            // seconds).
+            let running_until = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < running_until {
+                if count(&browser, "#timeline .tl-bar.tl-executing").await > 0 {
+                    browser
+                        .execute(
+                            "document.getElementById('timeline').scrollIntoView(); return true",
+                            vec![],
+                        )
+                        .await
+                        .expect("scroll");
+                    shot(&browser, "timeline-running-390").await;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            wait_until(
+                "the deploy's bars redrawn, all done",
+                Duration::from_secs(300),
+                async || {
+                    count(&browser, "#timeline .tl-bar.tl-succeeded").await == 7
+                        && text_of(&browser, "#timeline .tl-summary")
+                            .await
+                            .starts_with("cluster_converge succeeded in ")
+                },
+            )
+            .await;
+            assert!(
+                still_the_marked_page(&browser).await,
+                "the page was reloaded"
+            );
+            assert!(fits(&browser).await, "the redrawn timeline fits 390 px");
+            browser
+                .execute(
+                    "document.getElementById('timeline').scrollIntoView(); return true",
+                    vec![],
+                )
+                .await
+                .expect("scroll");
+            shot(&browser, "timeline-deployed-390").await;
+        }
+        browser.close().await.expect("close");
+    }
+    for location in [&first, &second] {
+        let response = app
+            .client
+            .delete(location.as_str())
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 200);
+    }
+    for location in [&first, &second] {
+        app.wait_for(location, None).await;
+    }
+}

@@ -686,3 +686,127 @@ async fn a_degraded_cluster_shows_its_health_and_is_repaired_from_its_page() {
     );
     delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
 }
+
+/// The `tl-time` labels of a timeline's rows, in order.
+fn timeline_times(section: &str) -> Vec<String> {
+    section
+        .split("<span class=\"tl-time\">")
+        .skip(1)
+        .filter_map(|rest| rest.split("</span>").next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_finished_cluster_s_page_draws_its_deploy_as_a_bar_per_stage_and_node_with_durations() {
+    let app = spawn_local_app_with(|_| {}).await;
+    let location = app
+        .create_ok(
+            "icclab.disco.dependencies.inject=\"{'dask': {'worker_threads': 1}}\",\
+             icclab.disco.components.heat.slavecount=1",
+        )
+        .await;
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    wait_ready(&app.client, &location).await;
+    let id = location.rsplit('/').next().expect("id").to_string();
+    let page = app
+        .client
+        .get(app.url(&format!("/dashboard/clusters/{id}")))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("html");
+    let section = page
+        .split("<section id=\"timeline\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</section>").next())
+        .unwrap_or_else(|| panic!("a timeline in\n{page}"));
+    // Made: master, slaves:1; install and start on both; the smoke test on the master.
+    assert_eq!(
+        section.matches("<li class=\"tl-row\"").count(),
+        7,
+        "{section}"
+    );
+    assert_eq!(
+        section
+            .matches("<span class=\"tl-bar tl-succeeded\"")
+            .count(),
+        7,
+        "{section}"
+    );
+    for (stage, node) in [
+        ("1 create_nodes_stage", "master"),
+        ("2 dask install", "slaves:1"),
+        ("4 dask smoke", "master"),
+    ] {
+        assert!(
+            section.contains(&format!(
+                "<span class=\"tl-stage\">{stage}</span> <span class=\"tl-node\">{node}</span>"
+            )),
+            "{stage} on {node}: {section}"
+        );
+    }
+    let times = timeline_times(section);
+    assert_eq!(times.len(), 7);
+    for time in &times {
+        let secs: f64 = time
+            .strip_suffix('s')
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("a duration, got {time:?}"));
+        assert!(secs >= 0.0);
+    }
+    assert!(
+        section.contains("<p class=\"tl-summary\">cluster_converge succeeded in "),
+        "{section}"
+    );
+    assert!(
+        !section.contains("data-running"),
+        "it does not run: {section}"
+    );
+    // Each bar is placed on the axis by its style alone, within it.
+    for style in section
+        .split("class=\"tl-bar tl-succeeded\" style=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+    {
+        let number = |name: &str| -> f64 {
+            style
+                .split(';')
+                .find_map(|part| part.strip_prefix(name))
+                .and_then(|v| v.strip_suffix('%'))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name} in {style:?}"))
+        };
+        let (left, width) = (number("left:"), number("width:"));
+        assert!(
+            left >= 0.0 && width > 0.0 && left + width <= 100.0 + 1e-6,
+            "{style}"
+        );
+    }
+
+    // The part alone, for the page to redraw it.
+    let fragment = app
+        .client
+        .get(app.url(&format!("/dashboard/clusters/{id}/timeline")))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(fragment.status(), 200);
+    assert_eq!(
+        fragment
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let fragment = fragment.text().await.expect("html");
+    assert!(
+        fragment.starts_with("<section id=\"timeline\" class=\"timeline\""),
+        "{fragment}"
+    );
+    assert_eq!(timeline_times(&fragment), times);
+    delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
+}

@@ -39,11 +39,20 @@ if (document.getElementById("tasks")) {
     if (!t.started_at || !t.ended_at) return "";
     return ((Date.parse(t.ended_at) - Date.parse(t.started_at)) / 1000).toFixed(1) + "s";
   }
+  // What a step not finished is expected to take, as the CLI writes it: ~42s, ~2m10s.
+  function expected(t) {
+    if (t.expected_secs == null) return "";
+    if (t.expected_secs < 9.95) return "~" + Math.max(t.expected_secs, 0).toFixed(1) + "s";
+    const s = Math.round(t.expected_secs);
+    if (s < 60) return "~" + s + "s";
+    if (s < 3600) return "~" + Math.floor(s / 60) + "m" + String(s % 60).padStart(2, "0") + "s";
+    return "~" + Math.floor(s / 3600) + "h" + String(Math.floor(s % 3600 / 60)).padStart(2, "0") + "m";
+  }
   function draw(task) {
     body.replaceChildren(...rows(task, 0, []).map(([depth, t]) => {
       const tr = document.createElement("tr");
       const label = (t.number ? t.number + " " : "") + t.name;
-      for (const [text, cls] of [[label, ""], [t.status === "pending" ? "" : t.status, "status-" + t.status], [t.node || "", ""], [secs(t), ""]]) {
+      for (const [text, cls] of [[label, ""], [t.status === "pending" ? "" : t.status, "status-" + t.status], [t.node || "", ""], [secs(t), ""], [expected(t), ""]]) {
         const td = document.createElement("td");
         td.textContent = text;
         if (cls) td.className = cls;
@@ -63,10 +72,50 @@ if (document.getElementById("tasks")) {
       }
     });
   }
+  // The timeline, as the server draws it (#timeline's data-src): again when the task
+  // changes, and every few seconds while it runs, so that the running bar grows. One
+  // fetch at a time; a change meanwhile fetches once more after it.
+  let fetching = false, again = false;
+  async function redrawTimeline() {
+    const shown = document.getElementById("timeline");
+    if (!shown) return;
+    if (fetching) { again = true; return; }
+    fetching = true;
+    try {
+      const r = await fetch(shown.dataset.src, {headers: {"Accept": "text/html"}});
+      if (r.ok) {
+        const fresh = new DOMParser().parseFromString(await r.text(), "text/html").getElementById("timeline");
+        const now = document.getElementById("timeline");
+        // Failures the reader opened stay open.
+        const open = new Set([...now.querySelectorAll("details[open]")].map(d => d.closest("li").dataset.node + d.closest("li").querySelector(".tl-stage").textContent));
+        if (fresh) {
+          for (const d of fresh.querySelectorAll("details")) {
+            const li = d.closest("li");
+            if (open.has(li.dataset.node + li.querySelector(".tl-stage").textContent)) d.open = true;
+          }
+          now.replaceWith(fresh);
+        }
+      }
+    } finally {
+      fetching = false;
+      if (again) { again = false; redrawTimeline(); }
+    }
+  }
+  setInterval(() => {
+    const shown = document.getElementById("timeline");
+    if (shown && shown.dataset.running === "true") redrawTimeline();
+  }, 5000);
   // The stream follows the cluster (?follow=true) until it is deleted: every task, and
   // every change of its health.
   const events = new EventSource(document.getElementById("tasks").dataset.events);
-  events.addEventListener("tasks", e => draw(JSON.parse(e.data)));
+  let firstTasks = true;
+  events.addEventListener("tasks", e => {
+    draw(JSON.parse(e.data));
+    // The page came with the timeline as it was: the first event redraws it only if
+    // the page is older than the stream.
+    if (!firstTasks || document.getElementById("timeline").dataset.running === "true") redrawTimeline();
+    firstTasks = false;
+  });
   events.addEventListener("state", e => {
     const s = JSON.parse(e.data);
     const el = document.getElementById("state");

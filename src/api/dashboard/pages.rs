@@ -12,6 +12,7 @@ use super::csrf::{check_csrf, csrf_token};
 use super::form::{create_request, field};
 use super::node_choices;
 use super::session::{self, who};
+use super::timeline::Timeline;
 use super::views::{Chrome, ClusterPage, ClustersPage, LoginPage, NewPage, WebUiLink, page};
 use crate::api::AppState;
 use crate::api::clusters::{cluster_of, no_cluster, parse_id};
@@ -164,8 +165,38 @@ pub(crate) async fn cluster(
         .providers
         .get(cluster.spec.request.provider)
         .is_some_and(|p| p.repairs());
-    let view = ClusterPage::new(chrome(&req, &state, &csrf), &cluster, web_uis, repairs);
+    let task = crate::api::tasks::latest_expected(&state.store, &cluster).await?;
+    let timeline = Timeline::of(cluster.id.to_string(), &task, chrono::Utc::now());
+    let view = ClusterPage::new(
+        chrome(&req, &state, &csrf),
+        &cluster,
+        web_uis,
+        repairs,
+        timeline,
+    );
     Ok(with_cookie(page(&view)?, cookie))
+}
+
+/// `GET /dashboard/clusters/UUID/timeline`: the cluster page's timeline of its latest
+/// task, alone, for the page to redraw it when the task changes.
+pub(crate) async fn timeline(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = who(&req, &state).await?;
+    let cluster = cluster_of(&identity.tenant, &path, &state).await?;
+    let task = crate::api::tasks::latest_expected(&state.store, &cluster).await?;
+    let mut response = page(&Timeline::of(
+        cluster.id.to_string(),
+        &task,
+        chrono::Utc::now(),
+    ))?;
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
 }
 
 /// The web UIs on the cluster's master, each checked for whether its port answers;

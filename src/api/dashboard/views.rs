@@ -9,6 +9,7 @@ use handlebars::Handlebars;
 use serde::Serialize;
 
 use super::form::{chosen_components, field};
+use super::timeline::Timeline;
 use crate::api::error::ApiError;
 use crate::cluster::Cluster;
 use crate::domain::{ClusterState, HealthStatus};
@@ -32,6 +33,8 @@ fn templates() -> &'static Handlebars<'static> {
             ),
             (NewPage::TEMPLATE, include_str!("templates/new.hbs")),
             (ClusterPage::TEMPLATE, include_str!("templates/cluster.hbs")),
+            // A part of the cluster's page, and on its own the fragment that redraws it.
+            (Timeline::TEMPLATE, include_str!("templates/timeline.hbs")),
             (LoginPage::TEMPLATE, include_str!("templates/login.hbs")),
         ] {
             // The templates are part of the binary: a broken one is a bug found by any
@@ -320,6 +323,8 @@ pub(crate) struct ClusterPage {
     scale: Option<ScaleField>,
     /// Ready, not healthy, and its provider repairs: it offers the repair button.
     repairable: bool,
+    /// The latest task, drawn as a timeline.
+    timeline: Timeline,
 }
 
 #[derive(Serialize)]
@@ -341,9 +346,11 @@ impl ClusterPage {
         cluster: &Cluster,
         web_uis: Vec<WebUiLink>,
         repairs: bool,
+        timeline: Timeline,
     ) -> ClusterPage {
         ClusterPage {
             chrome,
+            timeline,
             cluster: ClusterSummary {
                 id: cluster.id.to_string(),
                 name: cluster.spec.request.name.to_string(),
@@ -388,6 +395,11 @@ impl ClusterPage {
             }),
         }
     }
+}
+
+/// The timeline alone: what the cluster's page fetches to redraw it.
+impl View for Timeline {
+    const TEMPLATE: &'static str = "timeline";
 }
 
 #[derive(Serialize)]

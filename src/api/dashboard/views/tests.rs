@@ -29,6 +29,19 @@ fn cluster(attributes: &[(&str, &str)]) -> Cluster {
     crate::cluster::testing::cluster(&given)
 }
 
+/// The page of `cluster`, its timeline that of its deploy's tree as it stands (no
+/// transitions, no reports).
+fn cluster_page(
+    chrome: Chrome,
+    cluster: &Cluster,
+    web_uis: Vec<WebUiLink>,
+    repairs: bool,
+) -> ClusterPage {
+    let task = crate::tasks::deploy_task(cluster, &[], &[]);
+    let timeline = Timeline::of(cluster.id.to_string(), &task, chrono::Utc::now());
+    ClusterPage::new(chrome, cluster, web_uis, repairs, timeline)
+}
+
 fn form(fields: &[(&str, &str)]) -> Vec<(String, String)> {
     fields
         .iter()
@@ -224,7 +237,7 @@ fn a_staged_cluster_s_page_offers_deploy_and_its_web_uis_with_their_state() {
             up: false,
         },
     ];
-    let html = drawn(&ClusterPage::new(chrome(None), &staged, web_uis, true));
+    let html = drawn(&cluster_page(chrome(None), &staged, web_uis, true));
     assert!(html.contains("<title>web-1 · DISCO</title>"), "{html}");
     assert!(html.contains(&format!(
         "action=\"/dashboard/clusters/{}/deploy\"",
@@ -241,7 +254,7 @@ fn a_staged_cluster_s_page_offers_deploy_and_its_web_uis_with_their_state() {
 fn a_cluster_s_page_without_an_address_has_no_web_uis_yet_and_no_deploy() {
     let mut ready = cluster(&[]);
     ready.state = ClusterState::Ready;
-    let html = drawn(&ClusterPage::new(
+    let html = drawn(&cluster_page(
         chrome(Some("demo")),
         &ready,
         Vec::new(),
@@ -286,7 +299,7 @@ fn ready_with_worker(passing: bool) -> Cluster {
 #[test]
 fn a_degraded_ready_cluster_s_page_shows_its_health_and_offers_the_repair_button() {
     let degraded = ready_with_worker(false);
-    let html = drawn(&ClusterPage::new(chrome(None), &degraded, Vec::new(), true));
+    let html = drawn(&cluster_page(chrome(None), &degraded, Vec::new(), true));
     assert!(
         html.contains("<span class=\"health health-degraded\">degraded</span> spark on slaves:1: process spark-worker failing since 08:00:00 (&lt;gone&gt;) <span class=\"hint\">checked 2027-01-15T08:00:00Z</span>"),
         "{html}"
@@ -308,18 +321,13 @@ fn a_degraded_ready_cluster_s_page_shows_its_health_and_offers_the_repair_button
     );
 
     // Not where its provider cannot repair it.
-    let html = drawn(&ClusterPage::new(
-        chrome(None),
-        &degraded,
-        Vec::new(),
-        false,
-    ));
+    let html = drawn(&cluster_page(chrome(None), &degraded, Vec::new(), false));
     assert!(html.contains("class=\"health health-degraded\""), "{html}");
     assert!(!html.contains("/repair\""), "{html}");
 
     // Healthy: nothing to repair. Repairing: not again.
     let healthy = ready_with_worker(true);
-    let html = drawn(&ClusterPage::new(chrome(None), &healthy, Vec::new(), true));
+    let html = drawn(&cluster_page(chrome(None), &healthy, Vec::new(), true));
     assert!(
         html.contains("health-healthy\">healthy</span> 2 checks pass on every node"),
         "{html}"
@@ -327,12 +335,7 @@ fn a_degraded_ready_cluster_s_page_shows_its_health_and_offers_the_repair_button
     assert!(!html.contains("/repair\""), "{html}");
     let mut repairing = ready_with_worker(false);
     repairing.state = ClusterState::Repairing;
-    let html = drawn(&ClusterPage::new(
-        chrome(None),
-        &repairing,
-        Vec::new(),
-        true,
-    ));
+    let html = drawn(&cluster_page(chrome(None), &repairing, Vec::new(), true));
     assert!(
         html.contains("class=\"health health-degraded\""),
         "its health before the repair"
@@ -344,12 +347,7 @@ fn a_degraded_ready_cluster_s_page_shows_its_health_and_offers_the_repair_button
 fn a_cluster_with_no_health_to_show_says_why() {
     let mut unchecked = cluster(&[]);
     unchecked.state = ClusterState::Ready;
-    let html = drawn(&ClusterPage::new(
-        chrome(None),
-        &unchecked,
-        Vec::new(),
-        true,
-    ));
+    let html = drawn(&cluster_page(chrome(None), &unchecked, Vec::new(), true));
     assert!(
         html.contains("data-status=\"none\" data-reason=\"not checked yet\"><span class=\"hint\">not checked yet</span>"),
         "{html}"
@@ -357,7 +355,7 @@ fn a_cluster_with_no_health_to_show_says_why() {
     // A stopped cluster's last health says nothing of it now.
     let mut stopped = ready_with_worker(false);
     stopped.state = ClusterState::Stopped;
-    let html = drawn(&ClusterPage::new(chrome(None), &stopped, Vec::new(), true));
+    let html = drawn(&cluster_page(chrome(None), &stopped, Vec::new(), true));
     assert!(
         html.contains("<span class=\"hint\">none while the cluster is stopped: only a running cluster is checked</span>"),
         "{html}"
@@ -391,4 +389,70 @@ fn the_sign_in_page_renders_empty_and_again_with_the_refusal() {
         refused.contains("name=\"user\" required autocomplete=\"username\" value=\"&lt;demo&gt;\"")
     );
     assert!(refused.contains("name=\"project\" required value=\"demo\""));
+}
+
+#[test]
+fn the_timeline_draws_a_bar_per_step_the_failed_one_with_its_output_escaped() {
+    use crate::domain::{Report, ReportStatus, Transition};
+    let mut installing = cluster(&[]);
+    installing.state = ClusterState::Installing;
+    let now = chrono::Utc::now();
+    let at = |secs: i64| now - chrono::Duration::seconds(60 - secs);
+    let moved = |to, secs| Transition {
+        from: None,
+        to,
+        reason: String::new(),
+        at: at(secs),
+        resize: None,
+        repair: None,
+    };
+    let report = |secs, node: &str, stage: &str, status, error: &str| Report {
+        at: at(secs),
+        node: node.to_string(),
+        stage: stage.to_string(),
+        status,
+        rc: (status == ReportStatus::Failed).then_some(3),
+        output: String::new(),
+        error: error.to_string(),
+    };
+    let reports = [
+        report(2, "master", "spark install", ReportStatus::Executing, ""),
+        report(
+            9,
+            "master",
+            "spark install",
+            ReportStatus::Failed,
+            "<b>no such version</b>",
+        ),
+        report(4, "slaves:1", "spark start", ReportStatus::Executing, ""),
+    ];
+    let transitions = [
+        moved(ClusterState::Deploying, 0),
+        moved(ClusterState::Installing, 1),
+    ];
+    let task = crate::tasks::deploy_task(&installing, &transitions, &reports);
+    let id = installing.id.to_string();
+    let html = drawn(&Timeline::of(id.clone(), &task, now));
+    // A row per stage and node: three made, the install, two starts, the smoke.
+    assert_eq!(html.matches("<li class=\"tl-row\"").count(), 7, "{html}");
+    assert!(html.contains("data-running=\"true\""), "{html}");
+    assert!(
+        html.contains(&format!("data-src=\"/dashboard/clusters/{id}/timeline\"")),
+        "{html}"
+    );
+    assert!(html.contains("class=\"tl-bar tl-failed\""), "{html}");
+    assert!(html.contains("class=\"tl-bar tl-executing\""), "{html}");
+    assert!(
+        html.contains("<summary>returned 3: its output</summary><pre>&lt;b&gt;no such version"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("href=\"/disco/{id}/logs?node=master\"")),
+        "{html}"
+    );
+    assert!(html.contains("pending, never run before"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    // Within the cluster's page.
+    let page = drawn(&cluster_page(chrome(None), &installing, Vec::new(), false));
+    assert!(page.contains("<section id=\"timeline\""), "{page}");
 }
