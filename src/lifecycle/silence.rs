@@ -1,15 +1,32 @@
 //! Steps that went silent: a node that started a step and has not reported since, for
 //! longer than the step's timeout (`[timeouts]` in its component, else its phase's
-//! default), fails the step and the operation, saying which node, which step, and for
-//! how long, instead of waiting out the whole deploy's deadline.
+//! default; longer where the history of the same step says it can take longer: three
+//! times its 99th percentile), fails the step and the operation, saying which node,
+//! which step, and for how long, instead of waiting out the whole deploy's deadline.
 
 use chrono::{DateTime, Utc};
 
 use super::Lifecycle;
 use crate::cluster::Cluster;
 use crate::domain::{Report, ReportStatus, Span};
-use crate::frameworks::catalogue::Phase;
+use crate::frameworks::catalogue::{NodeGroup, Phase};
 use crate::store::{Job, StoreError};
+use crate::tasks::eta::{Expected, StageKey};
+
+/// How many times its longest recent runs (the 99th percentile) a step may take before
+/// its node counts as silent.
+const HISTORY_MARGIN: f64 = 3.0;
+
+/// A step's timeout: the one declared (or its phase's default), or three times the
+/// 99th percentile of its latest runs where that is longer, never shorter.
+pub fn with_history(declared: Span, history: Option<Expected>) -> Span {
+    let from_history = history.map_or(0, |h| (h.p99 * HISTORY_MARGIN).ceil().max(0.0) as u64);
+    if from_history > declared.secs() {
+        Span::from_secs(from_history)
+    } else {
+        declared
+    }
+}
 
 /// How often an operation looks for silent nodes (each look reads its reports).
 pub(super) const SILENCE_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
@@ -19,7 +36,7 @@ pub(super) const SILENCE_CHECK: std::time::Duration = std::time::Duration::from_
 pub fn silent_step(
     reports: &[Report],
     now: DateTime<Utc>,
-    timeout_of: impl Fn(&str) -> Option<Span>,
+    timeout_of: impl Fn(&Report) -> Option<Span>,
 ) -> Option<String> {
     let mut last: Vec<&Report> = Vec::new();
     for report in reports {
@@ -32,7 +49,7 @@ pub fn silent_step(
         if report.status != ReportStatus::Executing {
             return None;
         }
-        let timeout = timeout_of(&report.stage)?;
+        let timeout = timeout_of(report)?;
         let silent = (now - report.at).num_seconds();
         (silent > i64::try_from(timeout.secs()).unwrap_or(i64::MAX)).then(|| {
             format!(
@@ -49,7 +66,7 @@ pub fn silent_step(
 
 impl Lifecycle {
     /// `silent_step` for the cluster's operation `job`, from its reports since the job
-    /// was queued and the catalogue's timeouts.
+    /// was queued, the catalogue's timeouts and the history of the same steps.
     pub(super) async fn silent_node(
         &self,
         cluster: &Cluster,
@@ -71,9 +88,21 @@ impl Lifecycle {
             .filter(|report| !lost.iter().any(|slave| slave.node == report.node))
             .collect();
         let catalogue = &self.inner.catalogue;
-        let timeout_of = |stage: &str| {
-            let (component, phase) = stage.split_once(' ')?;
-            Some(catalogue.get(component)?.timeout(Phase::parse(phase)?))
+        let history = self.inner.store.expectations(cluster).await?;
+        let timeout_of = |report: &Report| {
+            let (component, phase) = report.stage.split_once(' ')?;
+            let phase = Phase::parse(phase)?;
+            let declared = catalogue.get(component)?.timeout(phase);
+            let key = StageKey {
+                component: component.to_string(),
+                phase: phase.as_str().to_string(),
+                group: if report.node == "master" {
+                    NodeGroup::Master
+                } else {
+                    NodeGroup::Slaves
+                },
+            };
+            Some(with_history(declared, history.get(&key)))
         };
         Ok(silent_step(&reports, Utc::now(), timeout_of)
             .map(|reason| reason.replace("UUID", &cluster.id.to_string())))
@@ -100,7 +129,7 @@ mod tests {
     fn a_node_silent_in_a_step_past_its_timeout_is_named_with_the_step() {
         let start: DateTime<Utc> = "2026-12-01T10:00:00Z".parse().expect("time");
         let minutes = |n| start + chrono::Duration::minutes(n);
-        let timeout_of = |stage: &str| match stage {
+        let timeout_of = |report: &Report| match report.stage.as_str() {
             "spark install" => Some(Span::parse("30m").expect("span")),
             "spark start" => Some(Span::parse("15m").expect("span")),
             _ => None,
@@ -160,5 +189,24 @@ mod tests {
             report("slaves:1", "waiting", ReportStatus::Executing, minutes(2)),
         ];
         assert_eq!(silent_step(&done, minutes(600), timeout_of), None);
+    }
+
+    #[test]
+    fn history_lengthens_a_timeout_to_three_times_its_longest_runs_never_shortens_it() {
+        let declared = Span::parse("30m").expect("span");
+        let runs = |p99: f64| Expected {
+            median: p99 / 2.0,
+            p99,
+            runs: 20,
+        };
+        assert_eq!(with_history(declared, None), declared);
+        // 5 min at most: 15 min is shorter than the declared 30.
+        assert_eq!(with_history(declared, Some(runs(300.0))), declared);
+        // 20 min at most, on a slow flavor: an hour.
+        assert_eq!(
+            with_history(declared, Some(runs(1200.0))).secs(),
+            3600,
+            "three times the longest"
+        );
     }
 }
