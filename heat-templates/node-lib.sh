@@ -130,14 +130,15 @@ disco_finish() {
   disco_report "node ready" succeeded 0
 }
 
-# disco_agent_install: on a slave VM, DISCO's agent: a systemd timer that asks DISCO
-# every 20 s whether this slave leaves the cluster (a scale-in) and, when it does, runs
-# the decommission steps DISCO gives it (they report as the node script's steps do, and
-# end with "node ready"), once. DISCO removes the VM after that. Nothing on local nodes
-# (DISCO runs their steps itself), without systemd or root, or where DISCO is not asked
-# over https (the agent runs as root what the answer holds).
+# disco_agent_install: on a VM, DISCO's agent: a systemd timer that asks DISCO every 20 s
+# whether this node has steps to run, and runs the ones DISCO gives it, as root: a
+# repair's (`GET .../health/repair?node=`: the start and smoke steps of the node's failing
+# components, once per repair), and on a slave, when it leaves the cluster at a scale-in,
+# its decommission steps (once; DISCO removes the VM after). The steps report as the node
+# script's do and end with "node ready". Nothing on local nodes (DISCO runs their steps
+# itself), without systemd or root, or where DISCO is not asked over https (the agent
+# runs as root what the answer holds).
 disco_agent_install() {
-  [ "${DISCO_NODE_GROUP:-}" = slaves ] || return 0
   # The agent runs as root what DISCO answers: only over https.
   case "${DISCO_REPORT_URL:-}" in https://*) ;; *) return 0 ;; esac
   [ -z "${DISCO_NODE_DIR:-}" ] && [ "$(id -u)" = 0 ] || return 0
@@ -146,20 +147,43 @@ disco_agent_install() {
   install -d -m 0700 /etc/disco /var/lib/disco/agent
   (
     umask 077
-    printf 'DISCO_REPORT_URL=%s\nDISCO_REPORT_TOKEN=%s\nDISCO_NODE=%s\n' \
-      "$DISCO_REPORT_URL" "${DISCO_REPORT_TOKEN:-}" "$DISCO_NODE" >/etc/disco/agent.env
+    printf 'DISCO_REPORT_URL=%s\nDISCO_REPORT_TOKEN=%s\nDISCO_NODE=%s\nDISCO_NODE_GROUP=%s\n' \
+      "$DISCO_REPORT_URL" "${DISCO_REPORT_TOKEN:-}" "$DISCO_NODE" "$DISCO_NODE_GROUP" >/etc/disco/agent.env
   )
   cat >/usr/local/sbin/disco-agent <<'AGENT'
 #!/bin/bash
-# DISCO's agent on a slave VM (installed by the node script): asks DISCO whether this
-# slave leaves the cluster; if so, runs the decommission steps it gives, once.
+# DISCO's agent on a VM (installed by the node script): asks DISCO whether this node has
+# a repair's steps to run, or, on a slave, whether it leaves the cluster; runs what DISCO
+# gives, once each.
 set -euo pipefail
 : "${DISCO_REPORT_URL:?}" "${DISCO_REPORT_TOKEN:?}" "${DISCO_NODE:?}"
 state=/var/lib/disco/agent
+ask() {
+  printf 'header = "Authorization: Bearer %s"\n' "$DISCO_REPORT_TOKEN" \
+    | curl -fsS -K - --max-time 10 -G --data-urlencode "node=$DISCO_NODE" "$1"
+}
+# A repair: its id and script.
+if answer=$(ask "${DISCO_REPORT_URL%/report}/health/repair"); then
+  id=$(printf '%s' "$answer" | python3 -c '
+import json, re, sys
+repair = json.load(sys.stdin).get("repair") or {}
+print(re.sub(r"[^0-9A-Za-z.:-]", "", repair.get("id", "")))
+') || id=""
+  if [ -n "$id" ] && [ ! -e "$state/repaired-$id" ]; then
+    printf '%s' "$answer" | python3 -c '
+import json, sys
+sys.stdout.write((json.load(sys.stdin).get("repair") or {}).get("script", ""))
+' >"$state/repair.sh.partial"
+    if [ -s "$state/repair.sh.partial" ]; then
+      mv -f "$state/repair.sh.partial" "$state/repair.sh"
+      touch "$state/repaired-$id"
+      bash "$state/repair.sh" >>/var/log/disco/repair.log 2>&1 || true
+    fi
+  fi
+fi
+[ "${DISCO_NODE_GROUP:-}" = slaves ] || exit 0
 [ -e "$state/decommissioned" ] && exit 0
-answer=$(printf 'header = "Authorization: Bearer %s"\n' "$DISCO_REPORT_TOKEN" \
-  | curl -fsS -K - --max-time 10 -G --data-urlencode "node=$DISCO_NODE" "$DISCO_REPORT_URL") \
-  || exit 0
+answer=$(ask "$DISCO_REPORT_URL") || exit 0
 printf '%s' "$answer" | python3 -c '
 import json, sys
 step = json.load(sys.stdin).get("decommission") or {}
@@ -172,13 +196,13 @@ if bash "$state/decommission.sh" >>/var/log/disco/decommission.log 2>&1; then
 fi
 AGENT
   chmod 0755 /usr/local/sbin/disco-agent
-  printf '[Unit]\nDescription=DISCO agent: asks whether this slave leaves the cluster\nAfter=network-online.target\n\n[Service]\nType=oneshot\nEnvironmentFile=/etc/disco/agent.env\nExecStart=/usr/local/sbin/disco-agent\n' \
+  printf '[Unit]\nDescription=DISCO agent: asks whether this node has steps to run\nAfter=network-online.target\n\n[Service]\nType=oneshot\nEnvironmentFile=/etc/disco/agent.env\nExecStart=/usr/local/sbin/disco-agent\n' \
     >/etc/systemd/system/disco-agent.service
   printf '[Unit]\nDescription=DISCO agent, every 20 s\n\n[Timer]\nOnBootSec=30\nOnUnitActiveSec=20\nAccuracySec=5\n\n[Install]\nWantedBy=timers.target\n' \
     >/etc/systemd/system/disco-agent.timer
   systemctl daemon-reload
   systemctl enable --now disco-agent.timer
-  # DISCO waits at a scale-in for the slaves whose agent runs, and only for those.
+  # DISCO repairs, and waits at a scale-in for, the nodes whose agent runs, and only those.
   disco_report "agent ready" succeeded 0
 }
 

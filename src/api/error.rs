@@ -217,7 +217,9 @@ impl From<RepairError> for ApiError {
     fn from(error: RepairError) -> ApiError {
         match error {
             RepairError::Unsupported(_) => ApiError::bad_request(format!("action: {error}")),
-            RepairError::NothingFailing(_) => ApiErrorKind::Conflict(error.to_string()).into(),
+            RepairError::NothingFailing(_) | RepairError::NoAgent(_) => {
+                ApiErrorKind::Conflict(error.to_string()).into()
+            }
             RepairError::Store(store) => store.into(),
         }
     }

@@ -1,6 +1,7 @@
 //! A ready cluster's health: every check as the watcher last assessed it, for its owner
-//! (`GET /disco/UUID/health`), and the heartbeats the nodes' health reporters send with
-//! the cluster's report token (`POST /disco/UUID/health`).
+//! (`GET /disco/UUID/health`), the heartbeats the nodes' health reporters send with the
+//! cluster's report token (`POST /disco/UUID/health`), and a repair's steps for the VM
+//! agents that run them (`GET /disco/UUID/health/repair?node=`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -167,4 +168,48 @@ pub(super) async fn heartbeat(
         )
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RepairQuery {
+    node: String,
+}
+
+/// `GET /disco/UUID/health/repair?node=NODE`: for a node's agent, with the cluster's
+/// report token: `{"repair": {"id", "script"}}` while the cluster is repairing and the
+/// node is one of the repair's (the agent runs the script once per id, as root), else
+/// `{"repair": null}`.
+pub(super) async fn repair_for_agent(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<RepairQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = report_token(&req)?;
+    let id = parse_id(&path)?;
+    let cluster = match state.store.cluster(None, id).await? {
+        Some(cluster) if state.store.is_report_token(id, token.to_string()).await? => cluster,
+        _ => {
+            return Err(ApiErrorKind::Forbidden(
+                "the report token is not this cluster's, or the cluster is deleted".into(),
+            )
+            .into());
+        }
+    };
+    let nodes = cluster.plan.node_names();
+    if !nodes.contains(&query.node) {
+        return Err(ApiError::bad_request(format!(
+            "node: this cluster's nodes are {}, got {}",
+            nodes.join(", "),
+            crate::domain::text::quoted_excerpt(&query.node)
+        )));
+    }
+    let repair = state
+        .lifecycle
+        .repair_script(&cluster, &query.node)
+        .await?
+        .map(|(id, script)| serde_json::json!({ "id": id, "script": script }));
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({ "repair": repair })))
 }

@@ -111,6 +111,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
             .route(web::post().to(health::heartbeat))
             .route(web::get().to(health::show)),
     )
+    .route(
+        &format!("{collection}/{{id}}/health/repair"),
+        web::get().to(health::repair_for_agent),
+    )
     .service(
         web::resource(format!("{collection}/{{id}}/tasks"))
             .wrap(from_fn(|req, next| {

@@ -5,7 +5,7 @@
 pub mod heat;
 pub mod script;
 
-use self::script::Part;
+pub use self::script::Part;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -105,6 +105,23 @@ impl Composer {
             local_lib: read("node-lib-local.sh")?,
             slave_template: read("cluster-slave.yaml")?,
         })
+    }
+
+    /// One part of a node group's script, whole (with the node library the plan's
+    /// provider uses): what a VM's agent runs for a repair (`Part::Restart`).
+    pub fn part_script(
+        &self,
+        plan: &Plan,
+        catalogue: &Catalogue,
+        facts: &Facts,
+        group: NodeGroup,
+        part: Part,
+    ) -> Result<String, ComposeError> {
+        let lib = match plan.provider {
+            ProviderKind::Local => format!("{}\n\n{}", self.node_lib.trim_end(), self.local_lib),
+            _ => self.node_lib.clone(),
+        };
+        Ok(script::node_script(plan, catalogue, facts, group, &lib, part)?.plain())
     }
 
     pub fn compose(

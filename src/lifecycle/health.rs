@@ -8,11 +8,17 @@
 
 use chrono::{DateTime, Utc};
 
+use super::decommission::{AGENT_READY, DECOMMISSION_WITHIN, Decommission, decommission_of};
 use super::silence::SILENCE_CHECK;
 use super::{Attempt, Lifecycle, Stop, cancelled};
 use crate::cluster::Cluster;
+use crate::compose::Part;
+use crate::compose::script::{MASTER_ADDRESS, SLAVE_INDEX, WC_NOTIFY};
+use crate::domain::health::RepairTarget;
 use crate::domain::health::{CheckOutcome, Observation};
 use crate::domain::{ClusterId, ClusterState, Health, HealthStatus, TenantId};
+use crate::domain::{Report, ReportStatus};
+use crate::frameworks::catalogue::NodeGroup;
 use crate::providers::{Progress, Provider, ProviderError};
 use crate::store::{Job, JobOutcome, StoreError};
 
@@ -24,6 +30,12 @@ pub enum RepairError {
     /// Nothing to repair: every check passes (or none was made yet).
     #[error("{0}")]
     NothingFailing(String),
+    /// Nodes to repair whose agent does not run, so that nothing would run the steps.
+    #[error(
+        "repair needs DISCO's agent on {0}, which runs only where the nodes reach DISCO over \
+         https (server.public_url); start the failing services there by hand, or recreate the cluster"
+    )]
+    NoAgent(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -75,6 +87,10 @@ impl Lifecycle {
                 && provider.repairs()
                 && !targets.is_empty()
                 && failing_rounds >= settings.autorepair_after.max(1)
+                && (!provider.repairs_by_agent() || {
+                    let agents = self.agents(&cluster).await?;
+                    targets.iter().all(|t| agents.contains(&t.node))
+                })
             {
                 self.autorepair(&cluster, targets, now).await?;
             }
@@ -227,6 +243,22 @@ impl Lifecycle {
             };
             return Err(RepairError::NothingFailing(why));
         }
+        if self
+            .inner
+            .providers
+            .get(provider)
+            .is_some_and(|p| p.repairs_by_agent())
+        {
+            let agents = self.agents(&cluster).await?;
+            let missing: Vec<&str> = targets
+                .iter()
+                .map(|t| t.node.as_str())
+                .filter(|node| !agents.iter().any(|a| a == node))
+                .collect();
+            if !missing.is_empty() {
+                return Err(RepairError::NoAgent(missing.join(", ")));
+            }
+        }
         let reason = format!("repair requested: starting again {}", describe(&targets));
         let repaired = store
             .request_repair(Some(tenant), id, targets, reason)
@@ -266,6 +298,11 @@ impl Lifecycle {
             + chrono::Duration::seconds(
                 i64::try_from(self.inner.settings.deploy_timeout_secs).unwrap_or(i64::MAX / 2),
             );
+        if provider.repairs_by_agent() {
+            return self
+                .await_agents_repair(job, &cluster, &targets, provider.as_ref())
+                .await;
+        }
         let started = std::time::Instant::now();
         let mut silence_checked = started;
         let mut progress = provider.repair(&cluster, &targets, &composition).await;
@@ -323,6 +360,185 @@ impl Lifecycle {
             };
             progress = provider.observe_repair(&now, &targets).await;
         }
+    }
+}
+
+impl Lifecycle {
+    /// The nodes whose agent said it runs (`AGENT_READY`).
+    async fn agents(&self, cluster: &Cluster) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .inner
+            .store
+            .reports(cluster.id, 0)
+            .await?
+            .into_iter()
+            .filter(|(_, r)| r.stage == AGENT_READY && r.status == ReportStatus::Succeeded)
+            .map(|(_, r)| r.node)
+            .collect())
+    }
+
+    /// When the cluster's latest repair began: its move into repairing.
+    async fn repair_began(&self, cluster: &Cluster) -> Result<DateTime<Utc>, StoreError> {
+        Ok(self
+            .inner
+            .store
+            .transitions(cluster.id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|t| t.to == ClusterState::Repairing && t.from != Some(ClusterState::Repairing))
+            .map_or(cluster.updated_at, |t| t.at))
+    }
+
+    /// A repair that the nodes' agents run: waits until each target node reported its
+    /// steps done (`node ready`) since the repair began, as a scale-in waits for its
+    /// leaving slaves; a step that failed, or the deadline, ends it failed (the cluster
+    /// stays ready).
+    async fn await_agents_repair(
+        &self,
+        job: &Job,
+        cluster: &Cluster,
+        targets: &[RepairTarget],
+        provider: &dyn Provider,
+    ) -> Result<Attempt, StoreError> {
+        let store = &self.inner.store;
+        let since = self.repair_began(cluster).await?;
+        let nodes: Vec<String> = targets.iter().map(|t| t.node.clone()).collect();
+        let what = describe(targets);
+        let deadline =
+            Utc::now() + chrono::Duration::from_std(DECOMMISSION_WITHIN).unwrap_or_default();
+        let started = std::time::Instant::now();
+        let mut silence_checked = started;
+        loop {
+            let reports: Vec<Report> = store
+                .reports(cluster.id, 0)
+                .await?
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect();
+            match decommission_of(&nodes, &reports, since) {
+                Decommission::Done => {
+                    let reason = format!("repaired: started again {what}");
+                    if !store
+                        .transition(
+                            cluster.id,
+                            job.kind.mover(),
+                            ClusterState::Ready,
+                            &reason,
+                            None,
+                        )
+                        .await?
+                    {
+                        return Ok(cancelled(
+                            "the cluster moved on (deleted?) during its repair",
+                        ));
+                    }
+                    return Ok(Attempt::Finished(JobOutcome::Done, reason));
+                }
+                Decommission::Failed(why) => {
+                    return self
+                        .fail(job, format!("repair failed: {why}"), Stop::Nothing)
+                        .await;
+                }
+                Decommission::Waiting(waiting) => {
+                    if Utc::now() > deadline {
+                        let reason = format!(
+                            "repair failed: {} did not report the repair done within {} s",
+                            waiting.join(", "),
+                            DECOMMISSION_WITHIN.as_secs()
+                        );
+                        return self.fail(job, reason, Stop::Nothing).await;
+                    }
+                }
+            }
+            if silence_checked.elapsed() >= SILENCE_CHECK
+                && let Some(reason) = {
+                    silence_checked = std::time::Instant::now();
+                    self.silent_node(cluster, job).await?
+                }
+            {
+                return self
+                    .fail(job, format!("repair failed: {reason}"), Stop::Nothing)
+                    .await;
+            }
+            self.pause(started.elapsed(), provider).await;
+            if self.still_its(job).await?.is_none() {
+                return Ok(cancelled(
+                    "the cluster moved on (deleted?) during its repair",
+                ));
+            }
+        }
+    }
+
+    /// For a node's agent (`GET /disco/UUID/health/repair?node=...`): while the cluster is
+    /// repairing and the node is one of the repair's, the repair's id (when it began)
+    /// and the script its agent runs: the start and smoke steps of the node's failing
+    /// components, reporting to this server, with no wait condition to signal. `None`
+    /// otherwise.
+    pub async fn repair_script(
+        &self,
+        cluster: &Cluster,
+        node: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        if cluster.state != ClusterState::Repairing {
+            return Ok(None);
+        }
+        let Some(provider) = self.inner.providers.get(cluster.spec.request.provider) else {
+            return Ok(None);
+        };
+        if !provider.repairs_by_agent() {
+            return Ok(None);
+        }
+        let Some(target) = self
+            .inner
+            .store
+            .latest_repair(cluster.id)
+            .await?
+            .and_then(|targets| targets.into_iter().find(|t| t.node == node))
+        else {
+            return Ok(None);
+        };
+        let (group, index) = match crate::domain::node::slave_index(node) {
+            Some(index) => (NodeGroup::Slaves, index),
+            None => (NodeGroup::Master, 0),
+        };
+        let mut facts = super::facts(cluster);
+        if let Some(reports_to) = &self.inner.reports_to {
+            facts.report_url = Some(format!("{reports_to}/{}/report", cluster.id));
+            facts.report_token = Some(self.inner.store.report_token(cluster.id).await?);
+        }
+        let Ok(script) = self.inner.composer.part_script(
+            &cluster.plan,
+            &self.inner.catalogue,
+            &facts,
+            group,
+            Part::Restart,
+        ) else {
+            return Ok(None);
+        };
+        let master = cluster
+            .outputs
+            .master_private_ip
+            .clone()
+            .unwrap_or_default();
+        // Component names are words (`ComponentName`): nothing to quote.
+        let script = script
+            .replacen(
+                "#!/bin/bash\n",
+                &format!(
+                    "#!/bin/bash\nexport DISCO_ONLY_COMPONENTS='{}'\n",
+                    target.components.join(" ")
+                ),
+                1,
+            )
+            .replace(SLAVE_INDEX, &index.to_string())
+            .replace(MASTER_ADDRESS, &master)
+            .replace(WC_NOTIFY, "true");
+        let id = self
+            .repair_began(cluster)
+            .await?
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        Ok(Some((id, script)))
     }
 }
 

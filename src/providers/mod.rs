@@ -250,6 +250,13 @@ pub trait Provider: Send + Sync {
         false
     }
 
+    /// Whether a repair's steps are run by the nodes' agents, which ask DISCO for them
+    /// (`GET /disco/UUID/health/repair?node=...`) and report them as a deploy's steps,
+    /// instead of by the provider (`repair`): VMs, which DISCO has no way into.
+    fn repairs_by_agent(&self) -> bool {
+        false
+    }
+
     /// Starts the start and smoke steps of `targets`' components again on their nodes,
     /// or finds those an earlier attempt started; ready once they ran and the targets'
     /// checks pass. Nothing else of the cluster is touched, and a repair that fails

@@ -849,6 +849,15 @@ impl Provider for OpenstackProvider {
         true
     }
 
+    /// Each node's agent runs the repair's steps, asked by DISCO.
+    fn repairs(&self) -> bool {
+        true
+    }
+
+    fn repairs_by_agent(&self) -> bool {
+        true
+    }
+
     /// What Heat says of the cluster's servers: one `server` check per node, failing
     /// when its resource failed (a server Heat could not create, resume or check).
     async fn probe(&self, cluster: &Cluster) -> Result<Vec<CheckOutcome>, ProviderError> {

@@ -2193,16 +2193,6 @@ async fn the_nodes_heartbeats_set_a_vm_cluster_s_health_and_their_silence_makes_
         reason.starts_with("no health report from the nodes since"),
         "{reason}"
     );
-    // Repairs are the local provider's for now.
-    let repair = app
-        .client
-        .post(format!("{url}?action=repair"))
-        .header("X-Auth-Token", &token)
-        .header("Category", crate::helpers::CATEGORY)
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(repair.status(), 400);
     let deleted = app
         .client
         .delete(&url)
@@ -2360,4 +2350,142 @@ async fn a_vm_cluster_busy_by_its_heartbeats_stays_and_idle_for_max_idle_is_dele
         cloud.stacks_named(&stack).await.is_empty(),
         "the stack is gone from Heat"
     );
+}
+
+/// A repair on VMs: each node's agent asks DISCO for the steps to run; the failing slave's
+/// gets the start and smoke steps of its failing component only, the master nothing; the
+/// repair ends once that slave reported them done. Without an agent there is nothing to
+/// run them, and the repair is refused saying so.
+#[tokio::test]
+async fn a_vm_repair_is_run_by_the_failing_node_s_agent_and_ends_when_it_reports_done() {
+    let _heat = HEAT_GATE.read().await;
+    let app = spawn_app_with(|s| {
+        on_the_test_bed(s, "fake-env.yaml");
+        s.jobs.watch_interval_secs = 1;
+    })
+    .await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let response = create(
+        &app,
+        &token,
+        "icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.components.heat.slavecount=1",
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let url = location(response.headers());
+    let stack = stack_name(&url);
+    wait_for_state(&app.client, &url, &token, "installing").await;
+    cloud
+        .play_nodes(&stack, &nodes(1), "SUCCESS", "installed")
+        .await;
+    wait_for_state(&app.client, &url, &token, "ready").await;
+    let id: disco::domain::ClusterId = url.rsplit('/').next().expect("id").parse().expect("uuid");
+    let report_token = app.store.report_token(id).await.expect("token");
+    let report_url = format!("{url}/report");
+    let report = |node: &'static str, stage: &'static str| {
+        let (app, report_url, report_token) = (&app, &report_url, &report_token);
+        async move {
+            let response = app
+                .client
+                .post(report_url)
+                .bearer_auth(report_token)
+                .json(&json!({"stage": stage, "node": node, "status": "succeeded", "rc": 0}))
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(response.status(), 204);
+        }
+    };
+    let repair = || async {
+        app.client
+            .post(format!("{url}?action=repair"))
+            .header("X-Auth-Token", &token)
+            .header("Category", crate::helpers::CATEGORY)
+            .send()
+            .await
+            .expect("sent")
+    };
+    let ask = |node: &'static str| {
+        let (app, url, report_token) = (&app, &url, &report_token);
+        async move {
+            let response = app
+                .client
+                .get(format!("{url}/health/repair"))
+                .query(&[("node", node)])
+                .bearer_auth(report_token)
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.expect("json")["repair"].clone()
+        }
+    };
+    // The worker on slaves:1 fails its check; the master's pass.
+    send_heartbeat(&report_url, &report_token, "master", "");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("listener")
+        .local_addr()
+        .expect("address")
+        .port();
+    send_heartbeat(
+        &report_url,
+        &report_token,
+        "slaves:1",
+        &format!("dask tcp {closed}"),
+    );
+    wait_for_health(&app, &url, &token, "degraded").await;
+    // No agent said it runs: nothing would run the steps.
+    let refused = repair().await;
+    assert_eq!(refused.status(), 409);
+    let body = refused.text().await.expect("body");
+    assert!(
+        body.contains("repair needs DISCO's agent on slaves:1"),
+        "{body}"
+    );
+    assert_eq!(ask("slaves:1").await, Value::Null, "nothing to run");
+
+    report("slaves:1", "agent ready").await;
+    report("master", "agent ready").await;
+    assert_eq!(repair().await.status(), 200);
+    wait_for_state(&app.client, &url, &token, "repairing").await;
+    assert_eq!(ask("master").await, Value::Null, "the master's checks pass");
+    let given = ask("slaves:1").await;
+    let script = given["script"].as_str().expect("a script");
+    assert!(
+        script.contains("export DISCO_ONLY_COMPONENTS='dask'"),
+        "{script}"
+    );
+    assert!(
+        script.contains("disco_run_step dask start step_dask_start"),
+        "{script}"
+    );
+    assert!(
+        !script.contains("disco_run_step dask install"),
+        "start and smoke only"
+    );
+    assert!(!given["id"].as_str().expect("an id").is_empty());
+    // The agent runs it: its steps report, and it ends with node ready.
+    report("slaves:1", "node started").await;
+    report("slaves:1", "dask start").await;
+    report("slaves:1", "node ready").await;
+    let repaired = wait_for_state(&app.client, &url, &token, "ready").await;
+    assert_eq!(
+        repaired["attributes"]["icclab.disco.state_reason"],
+        "repaired: started again dask on slaves:1"
+    );
+    assert_eq!(
+        ask("slaves:1").await,
+        Value::Null,
+        "done: nothing more to run"
+    );
+    let deleted = app
+        .client
+        .delete(&url)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deleted.status(), 200);
+    wait_until_gone(&app.client, &url, &token, "the cluster was never deleted").await;
 }
