@@ -272,4 +272,84 @@ mod tests {
             .expect("index");
         assert_eq!(indexed, 1);
     }
+
+    /// A database of the schema before health (five migrations), with a cluster, its
+    /// transitions and jobs, comes through the second rebuild of `jobs` whole, and then
+    /// takes repair jobs, health, heartbeats and activity.
+    #[test]
+    fn an_upgrade_from_the_schema_before_health_keeps_every_row_and_takes_repairs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("disco.db")).expect("open");
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .expect("pragma");
+        super::migrations()
+            .to_version(&mut conn, 5)
+            .expect("the old schema");
+        let t = "2026-01-01T00:00:00.000000Z";
+        conn.execute(
+            "INSERT INTO clusters (id, tenant, name, provider, state, spec, key_name, public_key, private_key, created_at, updated_at) \
+             VALUES ('c1', 't', 'c1', 'local', 'ready', '{}', 'k', 'pub', 'priv', ?1, ?1)",
+            params![t],
+        )
+        .expect("cluster");
+        conn.execute(
+            "INSERT INTO transitions (cluster_id, from_state, to_state, reason, at, resize_from, resize_to) \
+             VALUES ('c1', 'ready', 'scaling', 'scaling from 1 to 2 slaves', ?1, 1, 2)",
+            params![t],
+        )
+        .expect("transition");
+        for kind in ["deploy", "scale", "stop"] {
+            conn.execute(
+                "INSERT INTO jobs (cluster_id, kind, status, attempts, run_after, last_error, created_at, updated_at) \
+                 VALUES ('c1', ?1, 'done', 1, ?2, '', ?2, ?2)",
+                params![kind, t],
+            )
+            .expect("job");
+        }
+        let repair = |conn: &Connection| {
+            conn.execute(
+                "INSERT INTO jobs (cluster_id, kind, status, run_after, created_at, updated_at) VALUES ('c1', 'repair', 'queued', ?1, ?1, ?1)",
+                params![t],
+            )
+        };
+        assert!(repair(&conn).is_err(), "no repair job before");
+        super::migrations().to_latest(&mut conn).expect("upgrade");
+        let kinds: Vec<(i64, String)> = conn
+            .prepare("SELECT id, kind FROM jobs ORDER BY id")
+            .expect("select")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("rows")
+            .map(|r| r.expect("row"))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (1, "deploy".into()),
+                (2, "scale".into()),
+                (3, "stop".into())
+            ]
+        );
+        repair(&conn).expect("a repair job");
+        let (health, activity, resize): (String, String, i64) = conn
+            .query_row(
+                "SELECT c.health, c.activity, t.resize_to FROM clusters c JOIN transitions t ON t.cluster_id = c.id",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .expect("the row");
+        assert_eq!((health.as_str(), activity.as_str(), resize), ("", "", 2));
+        conn.execute(
+            "INSERT INTO heartbeats (cluster_id, node, at, checks) VALUES ('c1', 'master', ?1, '[]')",
+            params![t],
+        )
+        .expect("a heartbeat");
+        assert!(
+            conn.execute(
+                "INSERT INTO heartbeats (cluster_id, node, at, checks) VALUES ('nope', 'master', ?1, '[]')",
+                params![t],
+            )
+            .is_err(),
+            "a heartbeat of no cluster"
+        );
+    }
 }
