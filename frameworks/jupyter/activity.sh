@@ -4,15 +4,15 @@
 set -euo pipefail
 : "${DISCO_HOME:?}"
 token=$(cat "$DISCO_HOME/jupyter/token")
-kernels=$(printf 'header = "Authorization: token %s"\n' "$token" \
-  | curl -fsS -K - --max-time 10 "http://127.0.0.1:8888/api/kernels")
-python3 -c '
+printf 'header = "Authorization: token %s"\n' "$token" \
+  | curl -fsS -K - --max-time 10 "http://127.0.0.1:8888/api/kernels" \
+  | python3 -c '
 import json, sys
-kernels = json.loads(sys.argv[1])
+kernels = json.load(sys.stdin)
 busy = [k for k in kernels if k.get("execution_state") == "busy"]
 answer = {"busy": bool(busy), "what": f"{len(busy)} of {len(kernels)} kernels busy"}
 times = [k["last_activity"] for k in kernels if k.get("last_activity")]
 if times:
     answer["last_active"] = max(times)
 print(json.dumps(answer))
-' "$kernels"
+'

@@ -147,7 +147,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
             .route("/clusters/{id}", web::get().to(dashboard::cluster))
             .route("/clusters/{id}/key", web::get().to(dashboard::key))
             .route("/clusters/{id}/events", web::get().to(dashboard::events))
-            .route("/clusters/{id}/timeline", web::get().to(dashboard::timeline))
+            .route(
+                "/clusters/{id}/timeline",
+                web::get().to(dashboard::timeline),
+            )
             .route("/clusters/{id}/delete", web::post().to(dashboard::delete))
             .route("/clusters/{id}/deploy", web::post().to(dashboard::deploy))
             .route("/clusters/{id}/repair", web::post().to(dashboard::repair))

@@ -461,6 +461,7 @@ impl Watch {
                     | ClusterState::Failed
                     | ClusterState::Deleted
                     | ClusterState::Stopped
+                    | ClusterState::Cancelled
             )
         };
         if ends {

@@ -243,7 +243,7 @@ pub fn node_script(
         for param in component.params.keys() {
             let _ = writeln!(
                 out,
-                "  export PARAM_{0}=\"$DISCO_PARAM_{1}_{0}\"",
+                "  export PARAM_{0}=\"${{DISCO_PARAM_{1}_{0}-}}\"",
                 env_name(param),
                 env_name(&component.name)
             );

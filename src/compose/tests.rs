@@ -25,6 +25,15 @@ fn facts() -> Facts {
 }
 
 fn plan(components: &[&str], slaves: u16, infrastructure: Infrastructure) -> Plan {
+    plan_in(&standard(), components, slaves, infrastructure)
+}
+
+fn plan_in(
+    catalogue: &Catalogue,
+    components: &[&str],
+    slaves: u16,
+    infrastructure: Infrastructure,
+) -> Plan {
     let request = PlanRequest {
         name: ClusterName::parse("lab").expect("name"),
         provider: ProviderKind::Openstack,
@@ -41,7 +50,7 @@ fn plan(components: &[&str], slaves: u16, infrastructure: Infrastructure) -> Pla
             .collect(),
         parameters: Default::default(),
     };
-    resolve(&request, &standard()).expect("plan")
+    resolve(&request, catalogue).expect("plan")
 }
 
 fn infrastructure() -> Infrastructure {
@@ -264,4 +273,39 @@ fn user_data_unpacks_to_the_plain_script_with_the_placeholders_left_in_the_clear
             .expect("bash");
         assert!(status.success());
     }
+}
+
+/// A VM's health reporter runs the activity steps the node script defines, under `set -u`
+/// and without the node script's parameters: the steps read them with a default, and
+/// the master's script defines the activity functions it names without running them.
+#[test]
+fn activity_steps_are_defined_for_the_reporter_and_read_parameters_with_a_default() {
+    // The real catalogue: its components' activity steps.
+    let catalogue = Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("frameworks"))
+        .expect("catalogue");
+    let plan = plan_in(&catalogue, &["spark", "jupyter"], 1, infrastructure());
+    let composition = composer()
+        .compose(&plan, &catalogue, &facts())
+        .expect("composes");
+    let master = &composition.master_script;
+    for line in master
+        .lines()
+        .filter(|l| l.trim_start().starts_with("export PARAM_"))
+    {
+        assert!(
+            line.contains("=\"${DISCO_PARAM_") && line.ends_with("-}\""),
+            "{line}"
+        );
+    }
+    assert!(
+        master.contains(
+            "export DISCO_ACTIVITY_STEPS='spark:step_spark_activity jupyter:step_jupyter_activity'"
+        ),
+        "{master}"
+    );
+    assert!(master.contains("step_spark_activity() ("));
+    assert!(
+        !master.contains("disco_run_step spark activity"),
+        "defined, not run"
+    );
 }

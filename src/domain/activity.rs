@@ -42,6 +42,7 @@ impl ComponentActivity {
             last_active: None,
             what: format!("cannot tell, so counted as in use: {why}")
                 .chars()
+                .filter(|c| !crate::domain::text::is_refused(*c))
                 .take(LONGEST_WHAT)
                 .collect(),
         })

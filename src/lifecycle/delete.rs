@@ -38,8 +38,19 @@ impl Lifecycle {
         loop {
             match teardown {
                 Ok(Teardown::Gone) => {
-                    // A cancelled deploy keeps its record.
-                    let (state, reason) = match cancelled_reason(&cluster.state_reason) {
+                    // A cancelled deploy keeps its record. The move into deleting says so
+                    // (the reason may have changed since: a retry's).
+                    let asked = store
+                        .transitions(cluster.id)
+                        .await?
+                        .into_iter()
+                        .rev()
+                        .find(|t| {
+                            t.to == ClusterState::Deleting && t.from != Some(ClusterState::Deleting)
+                        })
+                        .map(|t| t.reason)
+                        .unwrap_or_default();
+                    let (state, reason) = match cancelled_reason(&asked) {
                         Some(reason) => (ClusterState::Cancelled, reason),
                         None => (ClusterState::Deleted, "deleted".to_string()),
                     };

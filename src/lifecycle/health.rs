@@ -83,7 +83,9 @@ impl Lifecycle {
                 continue;
             }
             not_healthy += 1;
+            // Not on what silent nodes said last: they would not run the repair either.
             if cluster.spec.autorepair
+                && status != HealthStatus::Unknown
                 && provider.repairs()
                 && !targets.is_empty()
                 && failing_rounds >= settings.autorepair_after.max(1)
@@ -128,8 +130,18 @@ impl Lifecycle {
                 .unwrap_or(i64::MAX / 2),
         );
         let last_heard = heartbeats.iter().map(|h| h.at).max();
-        // Since it was ready (a start or repair counts anew): nodes have had the time.
-        let ready_since = cluster.updated_at;
+        // Since it was last ready (a start or a repair counts anew): nodes have had the
+        // time. A change of its reason or lifetime is no new start.
+        let ready_since = self
+            .inner
+            .store
+            .transitions(cluster.id)
+            .await
+            .map_err(|e| e.to_string())?
+            .iter()
+            .rev()
+            .find(|t| t.to == ClusterState::Ready && t.from != Some(ClusterState::Ready))
+            .map_or(cluster.created_at, |t| t.at);
         let mut any_fresh = false;
         for node in &serving {
             // A heartbeat from before the cluster was last ready (a stop) says nothing.

@@ -607,6 +607,14 @@ fn move_state_resizing(
     if to == cluster.state {
         return Ok(());
     }
+    // Whether it was in use before (a stop, a scale) says nothing of it now: its idle
+    // clock starts again at this ready.
+    if to == ClusterState::Ready {
+        conn.execute(
+            "UPDATE clusters SET activity = '' WHERE id = ?1",
+            params![cluster.id.to_string()],
+        )?;
+    }
     record_transition(conn, cluster.id, Some(cluster.state), to, reason, resize)?;
     let moved = Cluster {
         state: to,

@@ -7,8 +7,28 @@ use std::time::{Duration, Instant};
 use disco::providers::local::process::processes_of;
 
 use crate::local::{
-    KillOnDrop, cluster_id, get_attributes, local_dir, spawn_local_app, value, wait_state,
+    KillOnDrop, cluster_id, get_attributes, local_dir, spawn_local_app, spawn_local_app_with,
+    value, wait_state,
 };
+
+/// An app whose Dask deploys stay in flight (a copy of the catalogue whose master smoke
+/// step waits an hour), so that a cancel always finds one; `dir` holds the copy.
+async fn spawn_with_a_deploy_that_waits(dir: &std::path::Path) -> crate::helpers::TestApp {
+    let copy = dir.join("frameworks");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("frameworks"))
+        .arg(&copy)
+        .status()
+        .expect("cp runs");
+    assert!(status.success());
+    std::fs::write(
+        copy.join("dask/local/smoke.sh"),
+        "# dask smoke that waits (a test's)\nsleep 3600\n",
+    )
+    .expect("write");
+    spawn_local_app_with(|s| s.catalogue.frameworks_dir = copy).await
+}
 
 async fn cancel(client: &reqwest::Client, location: &str) -> (u16, String) {
     let response = client
@@ -23,7 +43,8 @@ async fn cancel(client: &reqwest::Client, location: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn a_deploy_cancelled_while_installing_leaves_nothing_running_and_keeps_its_record() {
-    let app = spawn_local_app().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let app = spawn_with_a_deploy_that_waits(dir.path()).await;
     let location = app
         .create_ok(
             "icclab.disco.dependencies.inject=\"{'dask': {'worker_threads': 1}}\",\
@@ -124,7 +145,8 @@ async fn a_ready_or_staged_cluster_has_nothing_to_cancel() {
 #[tokio::test]
 async fn disco_cancel_wait_ends_a_deploy_and_disco_ls_shows_it_cancelled() {
     use crate::cli::ok;
-    let app = spawn_local_app().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let app = spawn_with_a_deploy_that_waits(dir.path()).await;
     ok(
         &app,
         &["deploy", "doomed", "--components", "dask", "--slaves", "1"],

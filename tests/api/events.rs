@@ -336,12 +336,12 @@ async fn a_followed_stream_goes_on_past_ready_with_each_change_of_health_until_t
             .await
             .expect("stored")
     );
-    let (data, took) = events.until("health", Duration::from_secs(1)).await;
+    // Sent when stored, well before the fallback look (30 s on).
+    let (data, _) = events.until("health", Duration::from_secs(10)).await;
     assert_eq!(
         json(&data),
         serde_json::json!({"status": "healthy", "reason": healthy, "checked": "2027-01-15T08:00:00Z"})
     );
-    assert!(took < PROMPTLY, "the health came after {took:?}");
 
     // Checked again and found the same: nothing to say, even when the stream looks (a
     // report makes it look).
@@ -359,7 +359,7 @@ async fn a_followed_stream_goes_on_past_ready_with_each_change_of_health_until_t
         .await
         .expect("sent");
     assert_eq!(response.status(), 204);
-    let (_, _, passed) = events.noting_until("report", Duration::from_secs(1)).await;
+    let (_, _, passed) = events.noting_until("report", Duration::from_secs(10)).await;
     assert!(!passed.contains(&"health".to_string()), "{passed:?}");
 
     let degraded = "spark on slaves:1: process spark-worker failing since 08:01:00";
@@ -367,12 +367,12 @@ async fn a_followed_stream_goes_on_past_ready_with_each_change_of_health_until_t
         .set_health(id, health(HealthStatus::Degraded, degraded, 60))
         .await
         .expect("stored");
-    let (data, took) = events.until("health", Duration::from_secs(1)).await;
+    // Sent when stored, well before the fallback look (30 s on).
+    let (data, _) = events.until("health", Duration::from_secs(10)).await;
     assert_eq!(
         json(&data),
         serde_json::json!({"status": "degraded", "reason": degraded, "checked": "2027-01-15T08:01:00Z"})
     );
-    assert!(took < PROMPTLY, "the health came after {took:?}");
 
     // A stream that does not follow says the health too, and ends with the task.
     let mut plain = Events::of(&app, &location).await;

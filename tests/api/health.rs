@@ -224,3 +224,40 @@ async fn with_autorepair_a_killed_worker_comes_back_by_itself() {
     assert!(text.contains("cluster_repair"), "{text}");
     delete_and_check_nothing_left(&app.client, &location, &dir).await;
 }
+
+#[tokio::test]
+async fn a_repair_of_one_component_leaves_the_node_s_other_services_running() {
+    let app = spawn().await;
+    let location = app
+        .create_ok(
+            "icclab.disco.dependencies.inject=\"{'dask': {'worker_threads': 1}, 'jupyter': ''}\",\
+             icclab.disco.components.heat.slavecount=0",
+        )
+        .await;
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    wait_ready(&app.client, &location).await;
+    wait_health(&app, &location, "healthy").await;
+    let pids = local_dir(&app, &location).join("nodes/master/pids");
+    let scheduler = record_of(&pids.join("dask-scheduler"));
+    let killed = kill_service(&pids.join("jupyter"));
+    let unhealthy = wait_health(&app, &location, "unhealthy").await;
+    assert!(
+        value(&unhealthy, "icclab.disco.health_reason").contains("jupyter on master"),
+        "{unhealthy:?}"
+    );
+    let (status, body) = repair(&app, &location).await;
+    assert_eq!(status, 200, "{body}");
+    let repaired = wait_health(&app, &location, "healthy").await;
+    assert_eq!(
+        value(&repaired, "icclab.disco.state_reason"),
+        "repaired: started again jupyter on master"
+    );
+    let jupyter = record_of(&pids.join("jupyter"));
+    assert_ne!(jupyter.pid, killed);
+    assert!(jupyter.is_alive());
+    // Dask on the same node was not touched: the same scheduler runs.
+    assert_eq!(record_of(&pids.join("dask-scheduler")).pid, scheduler.pid);
+    assert!(scheduler.is_alive(), "the scheduler was left alone");
+    delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
+}

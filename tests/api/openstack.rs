@@ -2033,9 +2033,12 @@ fn send_heartbeat_with(
     let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("heat-templates/node-lib.sh");
     let output = std::process::Command::new("bash")
         .arg("-c")
+        // As the reporter runs it: `set -u`, and a step function as the node script
+        // composes one (its parameters exported from variables the reporter has not).
         .arg(
-            "source \"$1\" && step_spark_activity() ( printf '%s\\n' \"$DISCO_TEST_ANSWER\" ) \
-             && disco_health_report",
+            "set -u; source \"$1\" && step_spark_activity() ( \
+             export PARAM_WORKER_CORES=\"${DISCO_PARAM_SPARK_WORKER_CORES-}\"; \
+             printf '%s\\n' \"$DISCO_TEST_ANSWER\" ) && disco_health_report",
         )
         .arg("bash")
         .arg(&lib)

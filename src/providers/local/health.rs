@@ -12,6 +12,8 @@ use crate::domain::health::CheckOutcome;
 use crate::frameworks::catalogue::Check;
 use crate::frameworks::plan::Plan;
 
+/// The most services of one node whose processes are checked (and shown).
+const MOST_SERVICES: usize = 64;
 /// How long one check may take before it counts as failing.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -115,6 +117,8 @@ async fn services(plan: &Plan, node: &Node) -> Vec<CheckOutcome> {
         found.push((name, entry.path()));
     }
     found.sort();
+    // The directory is the cluster's to write in: a node's services are few.
+    found.truncate(MOST_SERVICES);
     for (name, path) in found {
         let record = read_user_file(&path).await.unwrap_or_default();
         let text = String::from_utf8_lossy(&record);

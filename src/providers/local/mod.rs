@@ -62,8 +62,8 @@ use crate::frameworks::plan::Plan;
 
 /// What a node script's wait condition call becomes: a function of the local library.
 const LOCAL_SIGNAL: &str = "disco_local_signal";
-/// The longest the activity steps may take.
-const ACTIVITY_WITHIN: Duration = Duration::from_secs(60);
+/// The longest the activity steps may take: each watcher round waits for them.
+const ACTIVITY_WITHIN: Duration = Duration::from_secs(15);
 /// The longest a leaving slave's decommission steps may take.
 const DECOMMISSION_WITHIN: u64 = 900;
 /// How long after SIGKILL the processes have to be gone before a delete is retried.
@@ -183,16 +183,20 @@ impl LocalProvider {
             let mut script = script
                 .replace(MASTER_ADDRESS, &master)
                 .replace(WC_NOTIFY, LOCAL_SIGNAL);
-            if let Some(components) = only {
-                // Component names are words (`ComponentName`): nothing to quote.
-                script = script.replacen(
-                    "#!/bin/bash\n",
-                    &format!("#!/bin/bash\nexport DISCO_ONLY_COMPONENTS='{components}'\n"),
-                    1,
-                );
-                node.forget_script().await?;
-            }
-            node.start(&around, &script).await?;
+            let run = match only {
+                Some(components) => {
+                    // Component names are words (`ComponentName`): nothing to quote.
+                    script = script.replacen(
+                        "#!/bin/bash\n",
+                        &format!("#!/bin/bash\nexport DISCO_ONLY_COMPONENTS='{components}'\n"),
+                        1,
+                    );
+                    node.forget_script().await?;
+                    node::Run::Repair
+                }
+                None => node::Run::Node,
+            };
+            node.start(&around, &script, run).await?;
         }
         Ok(())
     }

@@ -52,6 +52,25 @@ pub(super) struct Around<'a> {
     pub(super) isolation: Option<&'a Isolation>,
 }
 
+/// Ends a process group when dropped.
+struct GroupGuard(Option<nix::unistd::Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(group) = self.0 {
+            let _ = nix::sys::signal::killpg(group, Signal::SIGKILL);
+        }
+    }
+}
+
+/// Which script a node starts: its own (a deploy's, a start's), or a repair's, beside
+/// the services that still run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Run {
+    Node,
+    Repair,
+}
+
 /// A node of a local cluster.
 #[derive(Debug, Clone)]
 pub(super) struct Node {
@@ -92,6 +111,7 @@ impl Node {
         &self,
         around: &Around<'_>,
         script: &str,
+        run: Run,
     ) -> Result<(), ProviderError> {
         let Around {
             cluster,
@@ -104,15 +124,18 @@ impl Node {
             return Ok(());
         }
         // A start cut short before its record was written leaves a script nobody
-        // watches: stop it before starting another.
-        let id = cluster.to_string();
-        let dir = self.dir.clone();
-        let strays = tokio::task::spawn_blocking(move || processes_of(&id, Some(&dir)))
-            .await
-            .unwrap_or_default();
-        if !strays.is_empty() {
-            tracing::warn!(node = %self.name, count = strays.len(), "stopping the processes of a start that was cut short");
-            signal_each(&strays, Signal::SIGKILL);
+        // watches: stop it before starting another. Not at a repair: the node's other
+        // services run on (its old script was ended by `forget_script`).
+        if run == Run::Node {
+            let id = cluster.to_string();
+            let dir = self.dir.clone();
+            let strays = tokio::task::spawn_blocking(move || processes_of(&id, Some(&dir)))
+                .await
+                .unwrap_or_default();
+            if !strays.is_empty() {
+                tracing::warn!(node = %self.name, count = strays.len(), "stopping the processes of a start that was cut short");
+                signal_each(&strays, Signal::SIGKILL);
+            }
         }
         create_private_dir(&self.dir).await?;
         for sub in USER_DIRS {
@@ -276,10 +299,19 @@ impl Node {
         command
             .stdout(std::process::Stdio::piped())
             .stderr(log)
+            // The cluster user's own site-packages are not DISCO's to import.
+            .env("PYTHONNOUSERSITE", "1")
             .kill_on_drop(true);
         let mut child = command.spawn().map_err(|e| {
             ProviderError::Permanent(format!("starting bash for {}: {e}", self.name))
         })?;
+        // Its process group (its own: `command`), ended whatever comes of it, so that
+        // nothing it started outlives it (a child holding the pipe open, say).
+        let group = child
+            .id()
+            .and_then(|pid| i32::try_from(pid).ok())
+            .map(nix::unistd::Pid::from_raw);
+        let _ended = GroupGuard(group);
         let Some(stdout) = child.stdout.take() else {
             return Err(ProviderError::Transient(format!(
                 "{}: no output of {name}",
