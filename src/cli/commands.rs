@@ -534,15 +534,19 @@ async fn operation(
     operation: Operation<'_>,
     wait: bool,
 ) -> anyhow::Result<()> {
+    let cluster = client.find(name).await?;
     let (term, moving, done) = match operation {
         Operation::Plain("stop") => ("stop", "stopping", "stopped"),
-        // A cancel is a tear-down that keeps the record.
+        // A scale-out's cancel ends ready, its new slaves removed.
+        Operation::Plain("cancel") if cluster.attribute("icclab.disco.state") == "scaling" => {
+            ("cancel", "scaling", "ready")
+        }
+        // A deploy's is a tear-down that keeps the record.
         Operation::Plain("cancel") => ("cancel", "deleting", "cancelled"),
         Operation::Plain(term) => (term, "starting", "ready"),
         Operation::Scale(_) => ("scale", "scaling", "ready"),
         Operation::Repair => ("repair", "repairing", "ready"),
     };
-    let cluster = client.find(name).await?;
     match operation {
         Operation::Scale(slaves) => client.scale(&cluster, slaves).await?,
         Operation::Plain(term) => client.action(&cluster, term).await?,

@@ -87,7 +87,7 @@ impl Lifecycle {
 
     /// A start or a scale: asks the provider, then follows it until the cluster is ready
     /// (or failed), as a deploy follows its provider.
-    async fn run_to_ready(&self, job: &Job, change: Change) -> Result<Attempt, StoreError> {
+    async fn run_to_ready(&self, job: &Job, mut change: Change) -> Result<Attempt, StoreError> {
         let (cluster, provider) = match self.target(job).await? {
             Ok(found) => found,
             Err(attempt) => return Ok(attempt),
@@ -119,11 +119,18 @@ impl Lifecycle {
             Change::Scale(resize) => provider.resize(&cluster, resize, &composition).await,
         };
         let mut last_reason = None;
+        // A scale-out cancelled meanwhile: the resize back, once it is under way.
+        let mut cancelled_to: Option<u16> = None;
         loop {
             let (state, reason, outputs) = match progress {
                 Ok(Progress::Ready(outputs)) => (
                     ClusterState::Ready,
-                    cluster.ready_reason(done, outputs.lost()),
+                    match cancelled_to {
+                        Some(slaves) => format!(
+                            "scale cancelled: back to {slaves} slaves; the new ones were removed"
+                        ),
+                        None => cluster.ready_reason(done, outputs.lost()),
+                    },
                     outputs,
                 ),
                 Ok(Progress::Failed { reason, outputs }) => (
@@ -144,13 +151,42 @@ impl Lifecycle {
                 }
             };
             if last_reason.as_ref() != Some(&reason) {
-                if !store
-                    .transition(cluster.id, job.kind.mover(), state, &reason, Some(outputs))
-                    .await?
-                {
-                    return Ok(cancelled(&format!(
-                        "the cluster moved on (deleted?) during its {doing}"
-                    )));
+                let moved = match change {
+                    // Only while its resize is the latest: a cancel may have recorded another.
+                    Change::Scale(resize) => {
+                        store
+                            .transition_resizing(
+                                cluster.id,
+                                job.kind.mover(),
+                                state,
+                                &reason,
+                                Some(outputs),
+                                resize,
+                            )
+                            .await?
+                    }
+                    Change::Start => {
+                        store
+                            .transition(cluster.id, job.kind.mover(), state, &reason, Some(outputs))
+                            .await?
+                    }
+                };
+                if !moved {
+                    if let Change::Start = change {
+                        return Ok(cancelled(&format!(
+                            "the cluster moved on (deleted?) during its {doing}"
+                        )));
+                    }
+                    let back = match self.cancelled_scale(job).await? {
+                        Ok(back) => back,
+                        Err(attempt) => return Ok(attempt),
+                    };
+                    change = Change::Scale(back);
+                    cancelled_to = Some(back.to);
+                    provider.abandon_slaves(&cluster, back).await.ok();
+                    progress = provider.resize(&cluster, back, &composition).await;
+                    last_reason = None;
+                    continue;
                 }
                 match state {
                     ClusterState::Ready => return Ok(Attempt::Finished(JobOutcome::Done, reason)),
@@ -188,11 +224,42 @@ impl Lifecycle {
                     "the cluster moved on (deleted?) during its {doing}"
                 )));
             };
+            if let Change::Scale(resize) = change
+                && store.latest_resize(cluster.id).await? != Some(resize)
+            {
+                let back = match self.cancelled_scale(job).await? {
+                    Ok(back) => back,
+                    Err(attempt) => return Ok(attempt),
+                };
+                change = Change::Scale(back);
+                cancelled_to = Some(back.to);
+                provider.abandon_slaves(&now, back).await.ok();
+                progress = provider.resize(&now, back, &composition).await;
+                last_reason = None;
+                continue;
+            }
             progress = match change {
                 Change::Start => provider.observe_resume(&now).await,
                 Change::Scale(resize) => provider.observe_resize(&now, resize).await,
             };
         }
+    }
+}
+
+impl Lifecycle {
+    /// A scale whose resize is no longer the latest was cancelled: the resize back the
+    /// cancel recorded, or how the job ends instead (the cluster moved on).
+    async fn cancelled_scale(&self, job: &Job) -> Result<Result<Resize, Attempt>, StoreError> {
+        if self.still_its(job).await?.is_none() {
+            return Ok(Err(cancelled(
+                "the cluster moved on (deleted?) during its scale",
+            )));
+        }
+        let Some(back) = self.inner.store.latest_resize(job.cluster_id).await? else {
+            return Ok(Err(cancelled("no resize is recorded for the cluster")));
+        };
+        tracing::info!(cluster = %job.cluster_id, from = back.from, to = back.to, "the scale was cancelled: removing its new slaves");
+        Ok(Ok(back))
     }
 }
 

@@ -192,6 +192,14 @@ pub trait Provider: Send + Sync {
         )))
     }
 
+    /// Before a cancelled scale-out's resize back (`back.to..back.from` are the new
+    /// slaves): gives those slaves up, so that they go without decommission steps (they
+    /// hold nothing yet). Nothing by default: the leaving slaves of a VM scale-out that
+    /// was cancelled have no agent running yet, and are not asked.
+    async fn abandon_slaves(&self, _cluster: &Cluster, _back: Resize) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
     /// Whether the provider runs the leaving slaves' decommission steps itself (the local
     /// provider, on this machine). Otherwise the slaves run them when they are asked to
     /// (`GET /disco/UUID/report?node=...`), and the lifecycle waits for their reports

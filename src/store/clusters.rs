@@ -223,6 +223,71 @@ impl Store {
         .inspect(|_| self.notifier.notify(id))
     }
 
+    /// Cancels the tenant's cluster's scale-out in flight: its plan and spec say the old
+    /// slave count again, and a move within scaling records the resize back (from the
+    /// new count to the old) with `reason`; the scale job, which looks at the latest
+    /// resize as it goes, then removes the new slaves instead of waiting for them. `None`
+    /// when the tenant has no such cluster; `WrongState`, changing nothing, when it is
+    /// not scaling out.
+    pub async fn request_cancel_scale(
+        &self,
+        tenant: &TenantId,
+        id: ClusterId,
+        reason: String,
+    ) -> Result<Option<Cluster>, StoreError> {
+        let tenant = tenant.clone();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(mut cluster) = find_cluster(&tx, Some(&tenant), id)? else {
+                return Ok(None);
+            };
+            let out = latest_resize_in(&tx, id)?
+                .filter(|r| cluster.state == ClusterState::Scaling && r.to > r.from);
+            let Some(resize) = out else {
+                return Err(StoreError::WrongState {
+                    state: cluster.state,
+                    action: "cancel",
+                    needed: "deploying or scaling out (a scale-in hands its slaves' data over \
+                             and is not cancelled)",
+                });
+            };
+            let slaves = SlaveCount::new(resize.from).map_err(|problem| StoreError::Corrupt {
+                id: id.to_string(),
+                problem,
+            })?;
+            cluster.plan.set_slave_count(resize.from);
+            cluster.spec.resize(slaves);
+            tx.execute(
+                "UPDATE clusters SET plan = ?2, spec = ?3, state_reason = ?4, updated_at = ?5 \
+                 WHERE id = ?1",
+                params![
+                    id.to_string(),
+                    to_json(&cluster.plan)?,
+                    to_json(&cluster.spec)?,
+                    reason,
+                    timestamp(Utc::now())
+                ],
+            )?;
+            // Recorded although the state stays: the resize the job does now.
+            record_transition(
+                &tx,
+                id,
+                Some(ClusterState::Scaling),
+                ClusterState::Scaling,
+                &reason,
+                Some(Resize {
+                    from: resize.to,
+                    to: resize.from,
+                }),
+            )?;
+            let cluster = find_cluster(&tx, Some(&tenant), id)?;
+            tx.commit()?;
+            Ok(cluster)
+        })
+        .await
+        .inspect(|_| self.notifier.notify(id))
+    }
+
     /// Stops a ready cluster, or starts a stopped one: it moves to stopping (starting)
     /// and the job that does it is queued, in one transaction. `None` when the tenant has
     /// no such cluster; `WrongState`, changing nothing, when the cluster is not in the
@@ -452,7 +517,23 @@ impl Store {
         reason: impl Into<String>,
         outputs: Option<Outputs>,
     ) -> Result<bool, StoreError> {
-        self.move_if_mover(id, by, Some(to), reason.into(), outputs)
+        self.move_if_mover(id, by, Some(to), reason.into(), outputs, None)
+            .await
+    }
+
+    /// `transition` for a scale job, which moves the cluster only while the resize it
+    /// carries out is still the latest: once a cancel recorded another (the resize
+    /// back), `false`, and the job goes on with that one.
+    pub async fn transition_resizing(
+        &self,
+        id: ClusterId,
+        by: Mover,
+        to: ClusterState,
+        reason: impl Into<String>,
+        outputs: Option<Outputs>,
+        resize: Resize,
+    ) -> Result<bool, StoreError> {
+        self.move_if_mover(id, by, Some(to), reason.into(), outputs, Some(resize))
             .await
     }
 
@@ -464,7 +545,7 @@ impl Store {
         by: Mover,
         reason: &str,
     ) -> Result<bool, StoreError> {
-        self.move_if_mover(id, by, None, reason.to_string(), None)
+        self.move_if_mover(id, by, None, reason.to_string(), None, None)
             .await
     }
 
@@ -477,6 +558,7 @@ impl Store {
         to: Option<ClusterState>,
         reason: String,
         outputs: Option<Outputs>,
+        resizing: Option<Resize>,
     ) -> Result<bool, StoreError> {
         self.call(move |conn| {
             let tx = conn.transaction()?;
@@ -485,6 +567,11 @@ impl Store {
             };
             let to = to.unwrap_or(cluster.state);
             if !cluster.state.can_move_to(to, by) {
+                return Ok(false);
+            }
+            if let Some(resize) = resizing
+                && latest_resize_in(&tx, id)? != Some(resize)
+            {
                 return Ok(false);
             }
             if let Some(outputs) = outputs {
@@ -646,6 +733,23 @@ fn record_transition(
         ],
     )?;
     Ok(())
+}
+
+/// The resize the cluster's latest transition that records one began.
+fn latest_resize_in(conn: &Connection, id: ClusterId) -> Result<Option<Resize>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT resize_from, resize_to FROM transitions WHERE cluster_id = ?1 \
+             AND resize_from IS NOT NULL ORDER BY id DESC LIMIT 1",
+            params![id.to_string()],
+            |row| {
+                Ok(Resize {
+                    from: row.get(0)?,
+                    to: row.get(1)?,
+                })
+            },
+        )
+        .optional()?)
 }
 
 pub(super) fn find_cluster(

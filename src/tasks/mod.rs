@@ -354,7 +354,16 @@ fn operation_runs(cluster: &Cluster, transitions: &[Transition]) -> Vec<Run> {
             _ => continue,
         };
         let end = transitions[i + 1..].iter().find(|t| t.to != begin.to);
+        // A scale-out cancelled on the way records its resize back within scaling.
+        let scale_cancelled = kind == TaskKind::ClusterScale
+            && transitions[i + 1..]
+                .iter()
+                .take_while(|t| t.to == begin.to)
+                .any(|t| t.resize.is_some());
         let (status, ended) = match end {
+            Some(t) if scale_cancelled && t.to == ClusterState::Ready => {
+                (TaskStatus::Cancelled, Some(t.at))
+            }
             // A repair ends ready either way; its reason says whether it worked.
             Some(t) if kind == TaskKind::ClusterRepair && t.reason.starts_with("repair failed") => {
                 (TaskStatus::Failed, Some(t.at))

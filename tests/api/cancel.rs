@@ -167,3 +167,95 @@ async fn disco_cancel_wait_ends_a_deploy_and_disco_ls_shows_it_cancelled() {
         "{listing}"
     );
 }
+
+#[tokio::test]
+async fn a_scale_out_cancelled_removes_its_new_slaves_and_the_cluster_is_ready_as_before() {
+    // A catalogue whose Dask slaves never finish starting: a scale-out stays in flight.
+    let dir = tempfile::tempdir().expect("dir");
+    let copy = dir.path().join("frameworks");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("frameworks"))
+        .arg(&copy)
+        .status()
+        .expect("cp runs");
+    assert!(status.success());
+    std::fs::write(
+        copy.join("dask/local/start-slave.sh"),
+        "# dask start that waits (a test's)\nsleep 3600\n",
+    )
+    .expect("write");
+    let app = spawn_local_app_with(|s| s.catalogue.frameworks_dir = copy).await;
+    let location = app
+        .create_ok(
+            "icclab.disco.dependencies.inject=\"{'dask': {'worker_threads': 1}}\",\
+             icclab.disco.components.heat.slavecount=0",
+        )
+        .await;
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    crate::local::wait_ready(&app.client, &location).await;
+    let cluster_dir = local_dir(&app, &location);
+    let scheduler = crate::local::record_of(&cluster_dir.join("nodes/master/pids/dask-scheduler"));
+    let scaled = app
+        .client
+        .post(format!("{location}?action=scale"))
+        .header("Category", crate::helpers::CATEGORY)
+        .header(
+            "X-OCCI-Attribute",
+            "icclab.disco.components.heat.slavecount=2",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(scaled.status(), 200);
+    let id = cluster_id(&location);
+    let slave = cluster_dir.join("nodes/slave-2");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while processes_of(&id, Some(&slave)).is_empty() {
+        assert!(Instant::now() < deadline, "the new slaves never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // `disco cancel --wait`, by the cluster's id.
+    let said = crate::cli::ok(&app, &["cancel", &id, "--wait"]).await;
+    assert!(said.contains(": ready"), "{said}");
+    let ready = wait_state(&app.client, &location, "ready").await;
+    assert_eq!(
+        value(&ready, "icclab.disco.state_reason"),
+        "scale cancelled: back to 0 slaves; the new ones were removed"
+    );
+    assert_eq!(
+        value(&ready, "icclab.disco.components.heat.slavecount"),
+        "0"
+    );
+    for n in 1..=2 {
+        let node = cluster_dir.join(format!("nodes/slave-{n}"));
+        assert!(
+            processes_of(&id, Some(&node)).is_empty(),
+            "slave {n} runs on"
+        );
+        assert!(!node.exists(), "{} is still there", node.display());
+    }
+    // The master was not touched, and the scale is cancelled in the history.
+    assert!(scheduler.is_alive(), "the scheduler runs on");
+    let tasks: serde_json::Value = app
+        .client
+        .get(format!("{location}/tasks?all=true"))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let last = tasks
+        .as_array()
+        .and_then(|t| t.last())
+        .expect("tasks")
+        .clone();
+    assert_eq!(last["status"], "cancelled", "{tasks}");
+    // A scale-in is not cancelled: it hands its slaves' data over.
+    let (status, body) = cancel(&app.client, &location).await;
+    assert_eq!(status, 409, "{body}");
+}

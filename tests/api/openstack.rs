@@ -2492,3 +2492,67 @@ async fn a_vm_repair_is_run_by_the_failing_node_s_agent_and_ends_when_it_reports
     assert_eq!(deleted.status(), 200);
     wait_until_gone(&app.client, &url, &token, "the cluster was never deleted").await;
 }
+
+/// A scale-out cancelled while Heat waits for the new slaves: DISCO updates the stack
+/// back to the old count (Heat's convergence engine takes an update in progress), and the
+/// cluster is ready again with its old slaves, the scale cancelled in its history.
+#[tokio::test]
+async fn a_scale_out_cancelled_while_heat_waits_updates_the_stack_back() {
+    let _heat = HEAT_GATE.read().await;
+    let app = spawn_openstack_app().await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let (url, stack, ready) = ready_spark_cluster(&app, &cloud, &token).await;
+    let id = ready["attributes"]["stackid"]
+        .as_str()
+        .expect("stack id")
+        .to_string();
+    let in_heat = || {
+        let (cloud, path) = (&cloud, format!("/stacks/{stack}/{id}"));
+        async move {
+            let (_, body) = cloud.get(&path).await;
+            (
+                body["stack"]["stack_status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                body["stack"]["parameters"]["slave_count"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        }
+    };
+    assert_eq!(scale_to(&app.client, &url, &token, 3).await, 200);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while in_heat().await != ("UPDATE_IN_PROGRESS".to_string(), "3".to_string()) {
+        assert!(Instant::now() < deadline, "Heat never took the update");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let cancelled = app
+        .client
+        .post(format!("{url}?action=cancel"))
+        .header("X-Auth-Token", &token)
+        .header("Category", crate::helpers::CATEGORY)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(cancelled.status(), 200);
+    let back = wait_for_state(&app.client, &url, &token, "ready").await;
+    assert_eq!(
+        back["attributes"]["icclab.disco.state_reason"],
+        "scale cancelled: back to 1 slaves; the new ones were removed"
+    );
+    let (status, count) = in_heat().await;
+    assert_eq!(count, "1", "{status}");
+    assert!(status.ends_with("_COMPLETE"), "{status}");
+    let deleted = app
+        .client
+        .delete(&url)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deleted.status(), 200);
+    wait_until_gone(&app.client, &url, &token, "the cluster was never deleted").await;
+}

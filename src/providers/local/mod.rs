@@ -808,6 +808,21 @@ impl Provider for LocalProvider {
         true
     }
 
+    /// The new slaves of a cancelled scale-out stop, and are given up on: the resize back
+    /// removes them without their decommission steps.
+    async fn abandon_slaves(&self, cluster: &Cluster, back: Resize) -> Result<(), ProviderError> {
+        let dir = self.cluster_dir(cluster.id).join("nodes");
+        for index in back.to..back.from {
+            let node_dir = dir.join(format!("slave-{}", index + 1));
+            if !tokio::fs::try_exists(&node_dir).await.unwrap_or(false) {
+                continue;
+            }
+            self.stop_node(cluster.id, &node_dir).await?;
+            node::give_up(&node_dir, "its scale was cancelled").await?;
+        }
+        Ok(())
+    }
+
     /// The components' activity steps, run on the master as the cluster's user. A
     /// component whose step fails or answers nonsense counts as busy: a cluster is never
     /// ended because DISCO could not tell.
