@@ -200,13 +200,14 @@ async fn the_watcher_stops_and_frees_what_deleted_and_unknown_clusters_left_behi
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Its claims and directories go with the processes, in the same round of the watcher.
+    // Its claims and directories go with the processes, in the same round of the watcher
+    // (the directory first, then the claim: looked at until both are gone).
     let deadline = Instant::now() + Duration::from_secs(5);
-    while [&deleted, &unknown]
-        .iter()
-        .any(|location| local_dir(&app, location).exists())
-    {
-        assert!(Instant::now() < deadline, "directories left");
+    while [&deleted, &unknown].iter().any(|location| {
+        let dir = local_dir(&app, location);
+        dir.exists() || !claims_of(&app, &dir).is_empty()
+    }) {
+        assert!(Instant::now() < deadline, "directories or claims left");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_nothing_left(&app, &deleted, "after the watcher");
