@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::catalogue::{GroupScope, HealthCheck, NodeGroup, Phase, Port, WebUi};
-use crate::domain::ProviderKind;
+use super::catalogue::{GroupScope, HealthCheck, NodeGroup, Output, Phase, Port, WebUi};
+use crate::domain::{ClusterId, ProviderKind};
 use crate::domain::{Infrastructure, Scalar};
 
 /// What a secret parameter's value is shown as.
@@ -21,6 +21,27 @@ pub struct Plan {
     pub infrastructure: Infrastructure,
     /// In the order they are installed: dependencies first, ties by name.
     pub components: Vec<PlannedComponent>,
+    /// The other clusters this one uses, each with the dependencies it serves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uses: Vec<PlannedUse>,
+}
+
+/// A cluster another one uses (`icclab.disco.uses`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedUse {
+    pub cluster: ClusterId,
+    pub name: String,
+    /// Its components this cluster's take, by name.
+    pub serves: Vec<String>,
+}
+
+/// One of a component's dependencies in the plan: here, or served by a used cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedDependency {
+    pub component: String,
+    /// The cluster that serves it; `None`: this cluster has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<ClusterId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +63,12 @@ pub struct PlannedComponent {
     pub ports: Vec<Port>,
     pub web_uis: Vec<WebUi>,
     pub health: Vec<HealthCheck>,
+    /// What it offers other clusters, on the plan's provider.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<Output>,
+    /// Its dependencies in this plan (`depends_on`, `after` and `[uses]`), and where each is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<PlannedDependency>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +106,16 @@ impl Plan {
     pub fn node_names(&self) -> Vec<String> {
         std::iter::once("master".to_string())
             .chain((0..self.slave_count()).map(crate::domain::node::slave_name))
+            .collect()
+    }
+
+    /// The dependencies served by other clusters: (dependency, the cluster), without
+    /// repeats.
+    pub fn served(&self) -> BTreeMap<&str, ClusterId> {
+        self.components
+            .iter()
+            .flat_map(|c| &c.dependencies)
+            .filter_map(|d| d.served_by.map(|by| (d.component.as_str(), by)))
             .collect()
     }
 

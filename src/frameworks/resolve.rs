@@ -4,10 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::catalogue::{Catalogue, NodeGroup, ParamRefusal, Parameter, Phase};
-use super::plan::{Plan, PlannedComponent, PlannedGroup, PlannedStep};
+use super::plan::{
+    Plan, PlannedComponent, PlannedDependency, PlannedGroup, PlannedStep, PlannedUse,
+};
 use super::request::PlanRequest;
-use crate::domain::Scalar;
+use crate::domain::attributes::USES;
 use crate::domain::text::{code_point, quoted_excerpt};
+use crate::domain::{ClusterId, ProviderKind, Scalar};
 
 /// The attribute that names the components, which resolution errors name.
 const INJECT: &str = "icclab.disco.dependencies.inject";
@@ -58,10 +61,66 @@ pub enum ResolveError {
         why: Option<String>,
         supported: Vec<String>,
     },
+    #[error(
+        "{USES}: {cluster} runs on provider {used}, and this cluster on {provider}: a cluster uses clusters of its own provider"
+    )]
+    OtherProvider {
+        cluster: String,
+        used: ProviderKind,
+        provider: ProviderKind,
+    },
+    #[error("{USES}: both {first} and {second} have {component}: use one of them")]
+    ServedTwice {
+        component: String,
+        first: String,
+        second: String,
+    },
+    #[error(
+        "{USES}: {component} takes {dependency} from {cluster}, but {cluster}'s {dependency} does not offer {missing} (it offers {})",
+        if offered.is_empty() { "nothing".to_string() } else { offered.join(", ") }
+    )]
+    MissingOutput {
+        component: String,
+        dependency: String,
+        cluster: String,
+        missing: String,
+        offered: Vec<String>,
+    },
+    #[error(
+        "{USES}: no component of this cluster takes anything {cluster} has (it has {}; {})",
+        has.join(", "),
+        if takes.is_empty() { "this cluster's components take nothing from another cluster".to_string() }
+        else { format!("this cluster's components take {} from another cluster", takes.join(", ")) }
+    )]
+    Unused {
+        cluster: String,
+        has: Vec<String>,
+        takes: Vec<String>,
+    },
+}
+
+/// A cluster a request uses, as resolution sees it: its components and what each offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub cluster: ClusterId,
+    pub name: String,
+    pub provider: ProviderKind,
+    /// Its components, each with the names of the outputs it exports.
+    pub components: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Resolves a request into its plan.
 pub fn resolve(request: &PlanRequest, catalogue: &Catalogue) -> Result<Plan, ResolveError> {
+    resolve_using(request, catalogue, &[])
+}
+
+/// Resolves a request into its plan, taking from the clusters `offers` what its
+/// components accept from another cluster (`[uses]`) and this cluster does not have.
+pub fn resolve_using(
+    request: &PlanRequest,
+    catalogue: &Catalogue,
+    offers: &[Offer],
+) -> Result<Plan, ResolveError> {
     let known = || {
         catalogue
             .names()
@@ -72,6 +131,37 @@ pub fn resolve(request: &PlanRequest, catalogue: &Catalogue) -> Result<Plan, Res
     if request.components.is_empty() {
         return Err(ResolveError::Empty { known: known() });
     }
+    for offer in offers {
+        if offer.provider != request.provider {
+            return Err(ResolveError::OtherProvider {
+                cluster: offer.name.clone(),
+                used: offer.provider,
+                provider: request.provider,
+            });
+        }
+    }
+    // Who serves each component the used clusters have.
+    let mut servers: BTreeMap<&str, &Offer> = BTreeMap::new();
+    for offer in offers {
+        for component in offer.components.keys() {
+            if let Some(first) = servers.insert(component, offer) {
+                return Err(ResolveError::ServedTwice {
+                    component: component.clone(),
+                    first: first.name.clone(),
+                    second: offer.name.clone(),
+                });
+            }
+        }
+    }
+    let asked: BTreeSet<&str> = request.components.iter().map(|c| c.name.as_str()).collect();
+    // A dependency comes from a used cluster when its dependent accepts it from one, one
+    // has it, and the request does not ask for it here.
+    let remote = |component: &str, dependency: &str| -> Option<&Offer> {
+        let accepts = catalogue.get(component)?.uses.contains_key(dependency);
+        (accepts && !asked.contains(dependency))
+            .then(|| servers.get(dependency).copied())
+            .flatten()
+    };
     let mut included: BTreeSet<String> = BTreeSet::new();
     let mut pending: Vec<String> = Vec::new();
     for component in &request.components {
@@ -87,7 +177,13 @@ pub fn resolve(request: &PlanRequest, catalogue: &Catalogue) -> Result<Plan, Res
         if included.insert(name.clone())
             && let Some(component) = catalogue.get(&name)
         {
-            pending.extend(component.depends_on.iter().cloned());
+            pending.extend(
+                component
+                    .depends_on
+                    .iter()
+                    .filter(|d| remote(&name, d).is_none())
+                    .cloned(),
+            );
         }
     }
     let order = order(&included, catalogue)?;
@@ -161,7 +257,48 @@ pub fn resolve(request: &PlanRequest, catalogue: &Catalogue) -> Result<Plan, Res
                 })
             })
             .collect();
+        let mut dependencies = Vec::new();
+        let named: BTreeSet<&String> = component
+            .depends_on
+            .iter()
+            .chain(&component.after)
+            .chain(component.uses.keys())
+            .collect();
+        for dependency in named {
+            let served_by = if included.contains(dependency) {
+                None
+            } else if let Some(offer) = remote(&name, dependency) {
+                let offered = &offer.components[dependency.as_str()];
+                if let Some(missing) = component.uses[dependency]
+                    .outputs
+                    .iter()
+                    .find(|o| !offered.contains(*o))
+                {
+                    return Err(ResolveError::MissingOutput {
+                        component: name.clone(),
+                        dependency: dependency.clone(),
+                        cluster: offer.name.clone(),
+                        missing: missing.clone(),
+                        offered: offered.iter().cloned().collect(),
+                    });
+                }
+                Some(offer.cluster)
+            } else {
+                continue;
+            };
+            dependencies.push(PlannedDependency {
+                component: dependency.clone(),
+                served_by,
+            });
+        }
         components.push(PlannedComponent {
+            outputs: component
+                .outputs
+                .iter()
+                .filter(|o| o.on(request.provider))
+                .cloned()
+                .collect(),
+            dependencies,
             name: name.clone(),
             version,
             requested: given.is_some(),
@@ -203,12 +340,40 @@ pub fn resolve(request: &PlanRequest, catalogue: &Catalogue) -> Result<Plan, Res
             count: slaves,
         },
     ];
+    let mut uses = Vec::with_capacity(offers.len());
+    for offer in offers {
+        let serves: BTreeSet<String> = components
+            .iter()
+            .flat_map(|c| &c.dependencies)
+            .filter(|d| d.served_by == Some(offer.cluster))
+            .map(|d| d.component.clone())
+            .collect();
+        if serves.is_empty() {
+            return Err(ResolveError::Unused {
+                cluster: offer.name.clone(),
+                has: offer.components.keys().cloned().collect(),
+                takes: components
+                    .iter()
+                    .filter_map(|c| catalogue.get(&c.name))
+                    .flat_map(|c| c.uses.keys().cloned())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+            });
+        }
+        uses.push(PlannedUse {
+            cluster: offer.cluster,
+            name: offer.name.clone(),
+            serves: serves.into_iter().collect(),
+        });
+    }
     Ok(Plan {
         cluster: request.name.to_string(),
         provider: request.provider,
         node_groups,
         infrastructure: request.infrastructure.clone(),
         components,
+        uses,
     })
 }
 

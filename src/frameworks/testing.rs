@@ -54,6 +54,8 @@ pub(crate) fn component(name: &str, depends_on: &[&str], after: &[&str]) -> Comp
         timeouts: BTreeMap::new(),
         local: None,
         unsupported: BTreeMap::new(),
+        outputs: Vec::new(),
+        uses: BTreeMap::new(),
     }
 }
 

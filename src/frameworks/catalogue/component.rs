@@ -404,6 +404,10 @@ pub struct Component {
     pub local: Option<LocalVariant>,
     /// Why the component cannot run on a provider, by provider.
     pub unsupported: BTreeMap<ProviderKind, String>,
+    /// What it offers other clusters.
+    pub outputs: Vec<super::Output>,
+    /// The dependencies it may take from another cluster (`[uses]`), by dependency.
+    pub uses: BTreeMap<String, super::Accepts>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

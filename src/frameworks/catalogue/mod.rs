@@ -8,6 +8,7 @@
 //! parameters' defaults, its ports, checks and scripts), and then what spans components.
 
 mod component;
+mod outputs;
 mod raw;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +18,7 @@ pub use self::component::{
     Check, Component, DEFAULT_MAX_LENGTH, GroupScope, HealthCheck, HttpCheck, LocalVariant,
     NodeGroup, ParamRefusal, ParamType, Parameter, Pattern, Phase, Port, Script, WebUi,
 };
+pub use self::outputs::{Accepts, LONGEST_VALUE, Output, OutputSource, fill, placeholders};
 
 use self::raw::{RawComponent, RawHealth, toml_scalar};
 use crate::domain::{ComponentName, ProviderKind};
@@ -84,6 +86,24 @@ impl Catalogue {
                         component: component.name.clone(),
                         problem: format!("names {dependency:?}, which is not in the catalogue"),
                     });
+                }
+            }
+            for (dependency, accepts) in &component.uses {
+                let invalid = |problem: String| CatalogueError::Invalid {
+                    component: component.name.clone(),
+                    problem: format!("[uses.{dependency}]: {problem}"),
+                };
+                let Some(served) = components.get(dependency) else {
+                    return Err(invalid("not a component of the catalogue".to_string()));
+                };
+                if let Some(missing) = accepts
+                    .outputs
+                    .iter()
+                    .find(|o| !served.outputs.iter().any(|out| &out.name == *o))
+                {
+                    return Err(invalid(format!(
+                        "{dependency} declares no output {missing:?}"
+                    )));
                 }
             }
         }
@@ -200,7 +220,12 @@ fn check_component(
             "[unsupported] names {listed}, which is in its providers"
         )));
     }
+    let outputs =
+        outputs::check_outputs(&raw.outputs, &parameters, &raw.providers).map_err(invalid)?;
+    let uses = outputs::check_uses(&raw.uses);
     Ok(Component {
+        outputs,
+        uses,
         name: raw.name,
         version: raw.version,
         description: raw.description,

@@ -40,6 +40,12 @@ pub(super) struct RawComponent {
     /// Why the component cannot run on a provider it does not list, for the error.
     #[serde(default)]
     pub(super) unsupported: BTreeMap<ProviderKind, String>,
+    /// What the component offers other clusters.
+    #[serde(default)]
+    pub(super) outputs: Vec<super::outputs::RawOutput>,
+    /// The dependencies it may take from another cluster, by dependency.
+    #[serde(default)]
+    pub(super) uses: BTreeMap<String, super::outputs::RawAccepts>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
