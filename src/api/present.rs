@@ -136,6 +136,24 @@ pub fn cluster_resource(
             .iter()
             .map(|(key, url)| string(&format!("icclab.disco.web_ui.{key}"), url)),
     );
+    // What it offers other clusters, but its secrets (GET /disco/UUID/outputs).
+    attributes.extend(outputs.exports.iter().flat_map(|(component, exports)| {
+        exports
+            .iter()
+            .filter(|(_, export)| !export.secret)
+            .map(move |(name, export)| {
+                string(
+                    &format!("icclab.disco.outputs.{component}.{name}"),
+                    &export.value,
+                )
+            })
+    }));
+    if let Some(network) = &outputs.network {
+        attributes.push(string("icclab.disco.network", network));
+    }
+    if let Some(group) = &outputs.security_group {
+        attributes.push(string("icclab.disco.security_group", group));
+    }
     attributes.extend([
         string("ssh_key_name", &cluster.keys.name),
         string("ssh_public_key", &cluster.keys.public_key),

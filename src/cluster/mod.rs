@@ -5,6 +5,7 @@
 //! These are data shared by the store, the providers and the lifecycle; the lifecycle
 //! (`crate::lifecycle`) is what moves a cluster from one state to the next.
 
+pub mod exports;
 pub mod keys;
 pub mod lifetime;
 pub mod spec;
@@ -54,6 +55,15 @@ pub struct Outputs {
     /// When what a failed cluster held was given back (`jobs.cleanup_failed_after`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub released_at: Option<DateTime<Utc>>,
+    /// The network its nodes are on, and its security group (Heat's `network_id` and
+    /// `security_group_id` outputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_group: Option<String>,
+    /// What its components offer other clusters, once it is ready.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exports: exports::Exports,
 }
 
 /// A slave that failed to come up, in a cluster that became ready without it.
@@ -78,6 +88,9 @@ impl Outputs {
             web_uis,
             lost_slaves,
             released_at,
+            network,
+            security_group,
+            exports,
         } = newer;
         self.stack_id = stack_id.or(self.stack_id.take());
         self.stack_status = stack_status.or(self.stack_status.take());
@@ -90,6 +103,11 @@ impl Outputs {
         }
         if !web_uis.is_empty() {
             self.web_uis = web_uis;
+        }
+        self.network = network.or(self.network.take());
+        self.security_group = security_group.or(self.security_group.take());
+        if !exports.is_empty() {
+            self.exports = exports;
         }
         self.lost_slaves = lost_slaves.or(self.lost_slaves.take());
         self.released_at = released_at.or(self.released_at.take());

@@ -95,6 +95,9 @@ pub struct ClusterSpec {
     /// (`icclab.disco.autorepair`).
     #[serde(default)]
     pub autorepair: bool,
+    /// The clusters it uses (`icclab.disco.uses`, OCCI links), as found at create.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uses: Vec<ClusterId>,
 }
 
 impl ClusterSpec {
@@ -106,6 +109,45 @@ impl ClusterSpec {
             Scalar::Integer(i64::from(slaves.get())),
         );
     }
+}
+
+/// The most clusters one cluster may use.
+pub const MOST_USES: usize = 8;
+
+/// The clusters a create names in `icclab.disco.uses` (names or UUIDs, comma-separated)
+/// and in its links (`/disco/UUID` or a UUID), each once, in the order given.
+pub fn used_references(
+    attribute: Option<&str>,
+    links: &[String],
+) -> Result<Vec<String>, SpecError> {
+    let invalid = |got: &str| SpecError::Invalid {
+        attribute: attributes::USES,
+        expected: format!(
+            "names or UUIDs of the tenant's clusters, comma-separated (at most {MOST_USES}); got {}",
+            crate::domain::text::quoted_excerpt(got)
+        ),
+    };
+    let mut references: Vec<String> = Vec::new();
+    let given = attribute
+        .into_iter()
+        .flat_map(|a| a.split(','))
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .chain(links.iter().cloned());
+    for reference in given {
+        let fits = reference.parse::<ClusterId>().is_ok() || ClusterName::parse(&reference).is_ok();
+        if !fits {
+            return Err(invalid(&reference));
+        }
+        if !references.contains(&reference) {
+            references.push(reference);
+        }
+    }
+    if references.len() > MOST_USES {
+        return Err(invalid(&references.join(",")));
+    }
+    Ok(references)
 }
 
 /// Why a request's attributes do not make a cluster; each names the attribute.
@@ -264,6 +306,7 @@ impl ClusterSpec {
                 components,
                 parameters,
             },
+            uses: Vec::new(),
             staged: matches!(attrs.get(STAGE), Some(Scalar::Bool(true))),
             deployer: Deployer {
                 username: optional("icclab.disco.deployer.username"),

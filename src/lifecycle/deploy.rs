@@ -70,7 +70,8 @@ impl Lifecycle {
                     Progress::Ready(o) => (
                         ClusterState::Ready,
                         cluster.ready_reason("every component is up", o.lost()),
-                        o,
+                        self.with_exports(&cluster, provider.as_ref(), &composition, o)
+                            .await,
                     ),
                     Progress::Failed { reason, outputs } => (ClusterState::Failed, reason, outputs),
                 };

@@ -131,7 +131,8 @@ impl Lifecycle {
                         ),
                         None => cluster.ready_reason(done, outputs.lost()),
                     },
-                    outputs,
+                    self.with_exports(&cluster, provider.as_ref(), &composition, outputs)
+                        .await,
                 ),
                 Ok(Progress::Failed { reason, outputs }) => (
                     ClusterState::Failed,

@@ -305,6 +305,18 @@ pub trait Provider: Send + Sync {
         Ok(None)
     }
 
+    /// The content of files under the cluster's shared directory (its outputs' files),
+    /// by path; those it cannot read are left out. None by default: a provider whose
+    /// nodes are elsewhere has them reported (`POST /disco/UUID/outputs`).
+    async fn read_shared(
+        &self,
+        _cluster: &Cluster,
+        _composition: &Composition,
+        _files: &[String],
+    ) -> Result<std::collections::BTreeMap<String, String>, ProviderError> {
+        Ok(Default::default())
+    }
+
     /// The clusters the provider holds anything of now (processes, addresses, files),
     /// found without asking the store, and only those surely this server's (another on
     /// the machine may hold clusters of its own): the watcher looks among them for what

@@ -616,6 +616,50 @@ impl LocalProvider {
     }
 }
 
+impl LocalProvider {
+    /// Runs `script` on the cluster's master as its user, for its standard output;
+    /// `None` when the cluster has no addresses (any more).
+    async fn run_on_master(
+        &self,
+        cluster: &Cluster,
+        composition: &Composition,
+        name: &str,
+        script: &str,
+        within: Duration,
+    ) -> Result<Option<String>, ProviderError> {
+        let Some(allocation) = self.read_allocation(cluster.id).await else {
+            return Ok(None);
+        };
+        let isolation = match &self.builder {
+            Some(builder) => {
+                let _starting = self.starting.lock().await;
+                Some(
+                    self.isolate(builder, cluster, composition, &allocation)
+                        .await?,
+                )
+            }
+            None => None,
+        };
+        let shared = self.cluster_dir(cluster.id).join("shared");
+        let around = Around {
+            cluster: cluster.id,
+            shared: &shared,
+            settings: &self.settings,
+            isolation: isolation.as_ref(),
+        };
+        let Some(master) = self.nodes(cluster, &allocation).into_iter().next() else {
+            return Ok(None);
+        };
+        let script = script
+            .replace(MASTER_ADDRESS, &allocation.master().to_string())
+            .replace(WC_NOTIFY, LOCAL_SIGNAL);
+        let output = master
+            .run_for_output(&around, name, &script, within)
+            .await?;
+        Ok(Some(output))
+    }
+}
+
 #[async_trait]
 impl Provider for LocalProvider {
     fn kind(&self) -> ProviderKind {
@@ -834,35 +878,12 @@ impl Provider for LocalProvider {
         let Some(script) = &composition.activity_script else {
             return Ok(None);
         };
-        let Some(allocation) = self.read_allocation(cluster.id).await else {
+        let Some(output) = self
+            .run_on_master(cluster, composition, "activity", script, ACTIVITY_WITHIN)
+            .await?
+        else {
             return Ok(None);
         };
-        let isolation = match &self.builder {
-            Some(builder) => {
-                let _starting = self.starting.lock().await;
-                Some(
-                    self.isolate(builder, cluster, composition, &allocation)
-                        .await?,
-                )
-            }
-            None => None,
-        };
-        let shared = self.cluster_dir(cluster.id).join("shared");
-        let around = Around {
-            cluster: cluster.id,
-            shared: &shared,
-            settings: &self.settings,
-            isolation: isolation.as_ref(),
-        };
-        let Some(master) = self.nodes(cluster, &allocation).into_iter().next() else {
-            return Ok(None);
-        };
-        let script = script
-            .replace(MASTER_ADDRESS, &allocation.master().to_string())
-            .replace(WC_NOTIFY, LOCAL_SIGNAL);
-        let output = master
-            .run_for_output(&around, "activity", &script, ACTIVITY_WITHIN)
-            .await?;
         let components = cluster.plan.component_names();
         let mut answers = Vec::new();
         for line in output.lines() {
@@ -875,6 +896,51 @@ impl Provider for LocalProvider {
             answers.push(ComponentActivity::from_answer(component, answer));
         }
         Ok(Some(answers).filter(|a| !a.is_empty()))
+    }
+
+    /// The files of the cluster's shared directory its outputs are read from, as the
+    /// cluster's user reads them (a step cannot make DISCO read what the cluster's user
+    /// may not: a link is not followed), each at most `LONGEST_VALUE` bytes.
+    async fn read_shared(
+        &self,
+        cluster: &Cluster,
+        composition: &Composition,
+        files: &[String],
+    ) -> Result<std::collections::BTreeMap<String, String>, ProviderError> {
+        use base64::Engine as _;
+        use std::fmt::Write as _;
+        if files.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut script = String::from("#!/bin/bash\nset -u\ncd \"$DISCO_SHARED_DIR\" || exit 0\n");
+        for (index, file) in files.iter().enumerate() {
+            let quoted = format!("'{}'", file.replace('\'', r"'\''"));
+            let _ = writeln!(
+                script,
+                "if [ -f {quoted} ] && [ ! -L {quoted} ]; then printf '{index}\\t'; head -c {} -- {quoted} | base64 -w0; echo; fi",
+                crate::frameworks::catalogue::LONGEST_VALUE
+            );
+        }
+        let Some(output) = self
+            .run_on_master(cluster, composition, "outputs", &script, ACTIVITY_WITHIN)
+            .await?
+        else {
+            return Ok(Default::default());
+        };
+        let mut read = std::collections::BTreeMap::new();
+        for line in output.lines() {
+            let Some((index, encoded)) = line.split_once('\t') else {
+                continue;
+            };
+            let (Some(file), Ok(bytes)) = (
+                index.parse::<usize>().ok().and_then(|i| files.get(i)),
+                base64::engine::general_purpose::STANDARD.decode(encoded),
+            ) else {
+                continue;
+            };
+            read.insert(file.clone(), String::from_utf8_lossy(&bytes).into_owned());
+        }
+        Ok(read)
     }
 
     /// The start and smoke steps of the targets' components run again on their nodes,
