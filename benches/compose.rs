@@ -45,6 +45,7 @@ fn bed(components: &str, slaves: u16) -> Bed {
         public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchKey bench".to_string(),
         report_url: Some("http://127.0.0.1:8888/disco/x/report".to_string()),
         report_token: Some("token".to_string()),
+        used: Default::default(),
     };
     Bed {
         catalogue,

@@ -543,3 +543,17 @@ disco_secret_file() {
     echo "secret generated and stored in $file"
   fi
 }
+
+# disco_private_file PATH: PATH holds what comes on standard input (a used cluster's
+# client configuration, say), readable by its owner only, written whole (a temporary
+# file created 0600, then renamed). The content is never printed.
+disco_private_file() {
+  local file=$1 tmp
+  tmp=$(mktemp "$file.XXXXXX") || return
+  chmod 0600 "$tmp" || { rm -f "$tmp"; return 1; }
+  if ! cat >"$tmp" || ! mv -f "$tmp" "$file"; then
+    rm -f "$tmp"
+    echo "could not write $file" >&2
+    return 1
+  fi
+}

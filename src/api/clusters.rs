@@ -38,6 +38,7 @@ async fn create_cluster(
     let request = CreateRequest {
         attributes: occi.attributes,
         components: None,
+        uses: used_links(&occi.links)?,
     };
     let cluster = state.creator.create(&identity, request).await?;
     Ok(present::cluster_resource(
@@ -46,6 +47,33 @@ async fn create_cluster(
         &state.base_url(req),
         PrivateKey::Hidden,
     ))
+}
+
+/// The relation of a create's link to a cluster it uses.
+pub const USES_REL: &str = "http://schemas.cloudcomplab.ch/occi/sm#uses";
+
+/// The clusters a create's OCCI links say it uses (`Link: </disco/UUID>;
+/// rel="...sm#uses"`), as UUIDs; a link of another relation is refused by name.
+fn used_links(links: &[crate::occi::text::Link]) -> Result<Vec<String>, ApiError> {
+    links
+        .iter()
+        .map(|link| {
+            if link.rel != USES_REL {
+                return Err(ApiError::bad_request(format!(
+                    "Link: relation {:?} is not offered here; expected rel=\"{USES_REL}\" to a cluster this one uses",
+                    link.rel
+                )));
+            }
+            let target = link.target.trim_end_matches('/');
+            let id = target.rsplit('/').next().unwrap_or_default();
+            id.parse::<ClusterId>().map(|id| id.to_string()).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "Link: target {:?} is not a cluster's location; expected /disco/UUID",
+                    link.target
+                ))
+            })
+        })
+        .collect()
 }
 
 /// A create names exactly the service's kind; other categories are refused by name.
@@ -110,21 +138,51 @@ pub(super) async fn show(
     Ok(response)
 }
 
+#[derive(Deserialize)]
+pub(super) struct DeleteQuery {
+    cascade: Option<String>,
+}
+
+/// `DELETE /disco/UUID`: a 409 naming the clusters that use it; with `?cascade=true`,
+/// they are deleted first, then it.
 pub(super) async fn delete(
     req: HttpRequest,
     Rendering(media): Rendering,
     path: web::Path<String>,
+    query: web::Query<DeleteQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let identity = state.identify(&req).await?;
     let id = parse_id(&path)?;
-    let cluster = state
-        .store
-        .request_delete(&identity.tenant, id)
-        .await?
-        .ok_or_else(|| no_cluster(&path))?;
+    let cascade = match query.cascade.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "cascade: expected true or false, got {}",
+                crate::domain::text::quoted_excerpt(other)
+            )));
+        }
+    };
+    let cluster = if cascade {
+        let (cluster, dependents) = state
+            .store
+            .request_delete_cascade(&identity.tenant, id)
+            .await?
+            .ok_or_else(|| no_cluster(&path))?;
+        for dependent in &dependents {
+            tracing::info!(cluster = %dependent.id, with = %cluster.id, "delete requested (cascade)");
+        }
+        cluster
+    } else {
+        state
+            .store
+            .request_delete(&identity.tenant, id)
+            .await?
+            .ok_or_else(|| no_cluster(&path))?
+    };
     state.lifecycle.wake();
-    tracing::info!(cluster = %cluster.id, "delete requested");
+    tracing::info!(cluster = %cluster.id, cascade, "delete requested");
     let resource = present::cluster_resource(
         &cluster,
         &state.manifest,
@@ -318,7 +376,8 @@ pub(super) async fn template(
     cluster.plan = cluster.plan.redacted();
     let composition = state
         .lifecycle
-        .compose(&cluster)
+        .compose_shown(&cluster)
+        .await
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("application/yaml; charset=utf-8")

@@ -165,9 +165,10 @@ impl From<ApiErrorKind> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         match error {
-            StoreError::NameTaken(_) | StoreError::WrongState { .. } => {
-                ApiErrorKind::Conflict(error.to_string()).into()
-            }
+            StoreError::NameTaken(_)
+            | StoreError::WrongState { .. }
+            | StoreError::InUse { .. }
+            | StoreError::UsedNotReady { .. } => ApiErrorKind::Conflict(error.to_string()).into(),
             other => ApiError::internal(other),
         }
     }
@@ -185,7 +186,10 @@ impl From<CreateError> for ApiError {
             CreateError::DelegationUnavailable(reason) => ApiErrorKind::Unavailable(reason).into(),
             CreateError::DelegationRefused(reason) => ApiErrorKind::Forbidden(reason).into(),
             CreateError::NameTaken(reason) => ApiErrorKind::Conflict(reason).into(),
-            CreateError::SoleTenant(_) => ApiErrorKind::Conflict(error.to_string()).into(),
+            CreateError::SoleTenant(_) | CreateError::UsedNotReady { .. } => {
+                ApiErrorKind::Conflict(error.to_string()).into()
+            }
+            CreateError::UsedUnknown(_) => ApiErrorKind::NotFound(error.to_string()).into(),
             CreateError::Internal(cause) => ApiError::internal(cause),
         }
     }

@@ -10,6 +10,7 @@ pub mod error;
 mod guard;
 mod health;
 mod negotiate;
+mod outputs;
 mod present;
 mod request;
 mod tasks;
@@ -100,6 +101,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
     .route(
         &format!("{collection}/{{id}}/template"),
         web::get().to(clusters::template),
+    )
+    .route(
+        &format!("{collection}/{{id}}/outputs"),
+        web::get().to(outputs::show),
     )
     .service(
         web::resource(format!("{collection}/{{id}}/report"))

@@ -24,6 +24,27 @@ pub struct Facts {
     /// Where node scripts report their stages, and the cluster's token for it.
     pub report_url: Option<String>,
     pub report_token: Option<String>,
+    /// What the clusters it uses export, for the dependencies they serve: by dependency
+    /// (`spark`), then output name (`master_url`). Secret values are in only where the
+    /// script runs (its shown form has them hidden).
+    pub used: BTreeMap<String, BTreeMap<String, UsedValue>>,
+}
+
+/// An output of a used cluster, as a node script gets it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UsedValue {
+    pub value: String,
+    pub secret: bool,
+}
+
+impl std::fmt::Debug for UsedValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.secret {
+            f.write_str("<secret>")
+        } else {
+            write!(f, "{:?}", self.value)
+        }
+    }
 }
 
 /// Everything a provider needs to deploy a plan.

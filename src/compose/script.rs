@@ -205,6 +205,27 @@ pub fn node_script(
             );
         }
     }
+    // What the clusters it uses export, for the dependencies they serve:
+    // DISCO_USES_<DEPENDENCY>_<OUTPUT>, and DISCO_USES listing the dependencies.
+    export(
+        &mut out,
+        "DISCO_USES",
+        &facts.used.keys().cloned().collect::<Vec<_>>().join(" "),
+    );
+    for (dependency, values) in &facts.used {
+        for (name, used) in values {
+            let value = if whole || !used.secret {
+                used.value.as_str()
+            } else {
+                ""
+            };
+            export(
+                &mut out,
+                &format!("DISCO_USES_{}_{}", env_name(dependency), env_name(name)),
+                value,
+            );
+        }
+    }
     out.push('\n');
     let _ = writeln!(
         out,

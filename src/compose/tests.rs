@@ -21,6 +21,7 @@ fn facts() -> Facts {
         public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests disco-00000000".into(),
         report_url: None,
         report_token: None,
+        used: Default::default(),
     }
 }
 

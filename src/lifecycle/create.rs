@@ -15,11 +15,11 @@ use crate::cluster::keys::KeyPair;
 use crate::cluster::lifetime::{self, LifetimeError};
 use crate::cluster::spec::SpecError;
 use crate::cluster::{Cluster, ClusterSpec, Outputs};
-use crate::domain::attributes::PROVIDER;
+use crate::domain::attributes::{PROVIDER, USES};
 use crate::domain::{ClusterId, ClusterState, ProviderKind};
 use crate::frameworks::catalogue::Catalogue;
 use crate::frameworks::request::ComponentRequest;
-use crate::frameworks::resolve::{ResolveError, resolve};
+use crate::frameworks::resolve::{Offer, ResolveError, resolve_using};
 use crate::manifest::{AttributeError, Manifest};
 use crate::occi::text::Attribute;
 use crate::providers::{Inadmissible, ProviderError, Providers};
@@ -34,6 +34,9 @@ pub struct CreateRequest {
     /// The components, when the caller chose them as values (the dashboard's
     /// checkboxes) rather than in the `inject` attribute.
     pub components: Option<Vec<ComponentRequest>>,
+    /// The clusters it uses as its OCCI links name them (UUIDs), besides those of the
+    /// `icclab.disco.uses` attribute.
+    pub uses: Vec<String>,
 }
 
 /// Why a create was refused, or failed.
@@ -72,6 +75,12 @@ pub enum CreateError {
     /// The provider takes one tenant's clusters, and another tenant has some: why.
     #[error("{PROVIDER}: {0}")]
     SoleTenant(&'static str),
+    /// A cluster it uses is not among the tenant's.
+    #[error("{USES}: you have no cluster {0:?}")]
+    UsedUnknown(String),
+    /// A cluster it uses is not ready.
+    #[error("{USES}: {name} is {state}: a cluster can use only ready clusters")]
+    UsedNotReady { name: String, state: ClusterState },
     #[error("creating the cluster: {0}")]
     Internal(#[source] anyhow::Error),
 }
@@ -91,6 +100,7 @@ impl From<StoreError> for CreateError {
     fn from(error: StoreError) -> CreateError {
         match error {
             StoreError::NameTaken(_) => CreateError::NameTaken(error.to_string()),
+            StoreError::UsedNotReady { name, state } => CreateError::UsedNotReady { name, state },
             other => CreateError::Internal(other.into()),
         }
     }
@@ -138,7 +148,12 @@ impl Creator {
                     kind,
                     available: self.providers.kinds(),
                 })?;
-        let plan = resolve(&spec.request, &self.catalogue)?;
+        let references =
+            crate::cluster::spec::used_references(checked.string(USES), &request.uses)?;
+        let used = self.used(caller, &references).await?;
+        let offers: Vec<Offer> = used.iter().map(offer).collect();
+        let plan = resolve_using(&spec.request, &self.catalogue, &offers)?;
+        spec.uses = used.iter().map(|c| c.id).collect();
         provider.admits(&plan)?;
         spec.hide_secret_parameters(&plan);
         let delegation = provider.delegate(caller, id).await.map_err(|e| match e {
@@ -184,5 +199,55 @@ impl Creator {
             staged = cluster.spec.staged, "cluster created");
         self.lifecycle.wake();
         Ok(cluster)
+    }
+
+    /// The caller's clusters a create names, each ready.
+    async fn used(
+        &self,
+        caller: &Identity,
+        references: &[String],
+    ) -> Result<Vec<Cluster>, CreateError> {
+        let mut used = Vec::with_capacity(references.len());
+        for reference in references {
+            let cluster = self
+                .store
+                .cluster_by_reference(&caller.tenant, reference)
+                .await
+                .map_err(|e| CreateError::Internal(e.into()))?
+                .ok_or_else(|| CreateError::UsedUnknown(reference.clone()))?;
+            if cluster.state != ClusterState::Ready {
+                return Err(CreateError::UsedNotReady {
+                    name: cluster.spec.request.name.to_string(),
+                    state: cluster.state,
+                });
+            }
+            if !used.iter().any(|u: &Cluster| u.id == cluster.id) {
+                used.push(cluster);
+            }
+        }
+        Ok(used)
+    }
+}
+
+/// What a used cluster offers, as resolution sees it.
+fn offer(cluster: &Cluster) -> Offer {
+    Offer {
+        cluster: cluster.id,
+        name: cluster.spec.request.name.to_string(),
+        provider: cluster.plan.provider,
+        components: cluster
+            .plan
+            .components
+            .iter()
+            .map(|c| {
+                let exported = cluster
+                    .outputs
+                    .exports
+                    .get(&c.name)
+                    .map(|e| e.keys().cloned().collect())
+                    .unwrap_or_default();
+                (c.name.clone(), exported)
+            })
+            .collect(),
     }
 }

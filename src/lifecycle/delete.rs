@@ -23,6 +23,36 @@ impl Lifecycle {
                 i64::try_from(self.inner.settings.delete_timeout_secs).unwrap_or(i64::MAX / 2),
             );
         let started = std::time::Instant::now();
+        // A used cluster goes after the clusters that use it (a cascade deletes them at
+        // once): they may still reach it while they are torn down.
+        let mut said = String::new();
+        loop {
+            let dependents = store.dependents(cluster.id).await?;
+            if dependents.is_empty() {
+                break;
+            }
+            let names: Vec<String> = dependents.into_iter().map(|(_, name)| name).collect();
+            if Utc::now() > deadline {
+                let reason = format!(
+                    "delete failed: {} still {} it after {} s; DELETE again to retry",
+                    names.join(", "),
+                    if names.len() == 1 { "uses" } else { "use" },
+                    self.inner.settings.delete_timeout_secs
+                );
+                return self.fail(job, reason, Stop::Nothing).await;
+            }
+            let waiting = format!(
+                "deleting: waiting for {} to be deleted first",
+                names.join(", ")
+            );
+            if said != waiting {
+                store
+                    .set_reason(cluster.id, job.kind.mover(), &waiting)
+                    .await?;
+                said = waiting;
+            }
+            self.pause(started.elapsed(), provider.as_ref()).await;
+        }
         // A cancelled cluster holds nothing (its credential went with its stack): the
         // delete of its record asks no provider.
         let was_cancelled = store

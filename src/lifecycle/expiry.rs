@@ -167,10 +167,15 @@ impl Lifecycle {
                     (OnExpiry::Stop, _) => continue,
                     (OnExpiry::Delete, _) => {
                         let reason = format!("{EXPIRED}{}: deleting", expiry.why);
-                        store
+                        match store
                             .request_delete_because(tenant, cluster.id, Some(reason.clone()))
-                            .await?;
-                        tracing::warn!(cluster = %cluster.id, "{reason}");
+                            .await
+                        {
+                            Ok(_) => tracing::warn!(cluster = %cluster.id, "{reason}"),
+                            // Clusters use it: it waits for them (each expires by itself).
+                            Err(StoreError::InUse { .. }) => continue,
+                            Err(e) => return Err(e),
+                        }
                     }
                 }
                 acted += 1;

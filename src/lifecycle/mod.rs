@@ -24,7 +24,7 @@ pub mod scale;
 mod silence;
 mod watcher;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -111,11 +111,62 @@ impl Lifecycle {
         }
     }
 
-    /// What a cluster's plan composes to: its node scripts and Heat template.
-    pub fn compose(&self, cluster: &Cluster) -> Result<Composition, crate::compose::ComposeError> {
-        self.inner
+    /// What a cluster's plan composes to, as shown to its owner: its node scripts and
+    /// Heat template, with what the clusters it uses export but their secrets.
+    pub async fn compose_shown(&self, cluster: &Cluster) -> Result<Composition, anyhow::Error> {
+        let mut facts = facts(cluster);
+        facts.used = self.used_values(cluster).await?;
+        for values in facts.used.values_mut() {
+            for used in values.values_mut().filter(|v| v.secret) {
+                used.value = crate::frameworks::plan::REDACTED.to_string();
+            }
+        }
+        Ok(self
+            .inner
             .composer
-            .compose(&cluster.plan, &self.inner.catalogue, &facts(cluster))
+            .compose(&cluster.plan, &self.inner.catalogue, &facts)?)
+    }
+
+    /// What the clusters `cluster` uses export, for the dependencies they serve it; a
+    /// used cluster gone (it cannot be while this one is not deleted) gives nothing.
+    pub(crate) async fn used_values(
+        &self,
+        cluster: &Cluster,
+    ) -> Result<BTreeMap<String, BTreeMap<String, crate::compose::UsedValue>>, StoreError> {
+        let mut used = BTreeMap::new();
+        for (dependency, by) in cluster.plan.served() {
+            let Some(serving) = self.inner.store.cluster(Some(&cluster.tenant), by).await? else {
+                continue;
+            };
+            let mut values: BTreeMap<String, crate::compose::UsedValue> = serving
+                .outputs
+                .exports
+                .get(dependency)
+                .map(|exports| {
+                    exports
+                        .iter()
+                        .map(|(name, export)| {
+                            (
+                                name.clone(),
+                                crate::compose::UsedValue {
+                                    value: export.value.clone(),
+                                    secret: export.secret,
+                                },
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            // DISCO_USES_<DEPENDENCY>_CLUSTER: which cluster serves it, by name.
+            values
+                .entry("cluster".to_string())
+                .or_insert_with(|| crate::compose::UsedValue {
+                    value: serving.spec.request.name.to_string(),
+                    secret: false,
+                });
+            used.insert(dependency.to_string(), values);
+        }
+        Ok(used)
     }
 
     /// Tells the worker a job was queued, so it need not wait for its next poll.
@@ -355,6 +406,7 @@ impl Lifecycle {
         provider: &dyn Provider,
     ) -> Result<Result<Composition, String>, StoreError> {
         let mut facts = facts(cluster);
+        facts.used = self.used_values(cluster).await?;
         if let Some(reports_to) = &self.inner.reports_to
             && provider.runs_nodes()
         {
@@ -366,6 +418,37 @@ impl Lifecycle {
             .composer
             .compose(&cluster.plan, &self.inner.catalogue, &facts)
             .map_err(|e| format!("composing the deployment: {e}")))
+    }
+
+    /// The provider's outputs of a cluster that is ready, with what its components
+    /// export: made of its facts (the addresses as stored merged with the provider's
+    /// newest), and read from the files its steps wrote. A file that cannot be read now
+    /// leaves its output out, and says so in the log, never its content.
+    async fn with_exports(
+        &self,
+        cluster: &Cluster,
+        provider: &dyn Provider,
+        composition: &Composition,
+        mut outputs: crate::cluster::Outputs,
+    ) -> crate::cluster::Outputs {
+        use crate::cluster::exports;
+        let files = exports::files(&cluster.plan);
+        let read = match provider.read_shared(cluster, composition, &files).await {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::warn!(cluster = %cluster.id, error = %e, "reading the outputs' files");
+                Default::default()
+            }
+        };
+        if let Some(missing) = files.iter().find(|f| !read.contains_key(*f))
+            && cluster.plan.provider == crate::domain::ProviderKind::Local
+        {
+            tracing::warn!(cluster = %cluster.id, file = %missing, "an output's file is not there");
+        }
+        let mut known = cluster.outputs.clone();
+        known.merge(outputs.clone());
+        outputs.exports = exports::collect(&cluster.plan, &known, &read);
+        outputs
     }
 
     /// The cluster as stored now, if it is still the job's to move (a delete may have
@@ -389,6 +472,7 @@ pub fn facts(cluster: &Cluster) -> Facts {
         public_key: cluster.keys.public_key.clone(),
         report_url: None,
         report_token: None,
+        used: BTreeMap::new(),
     }
 }
 

@@ -71,6 +71,7 @@ impl Store {
                     to_json(&cluster.delegation)?,
                 ],
             )?;
+            super::uses::record_uses(&tx, &cluster, &cluster.spec.uses)?;
             record_transition(
                 &tx,
                 cluster.id,
@@ -148,7 +149,8 @@ impl Store {
     }
 
     /// `request_delete`, with why the cluster is deleted when it is not its owner's asking
-    /// (it expired): its reason while it is deleted.
+    /// (it expired): its reason while it is deleted. `InUse`, changing nothing, while
+    /// clusters that are not deleted use it.
     pub async fn request_delete_because(
         &self,
         tenant: &TenantId,
@@ -158,28 +160,71 @@ impl Store {
         let tenant = tenant.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
-            let Some(cluster) = find_cluster(&tx, Some(&tenant), id)? else {
-                return Ok(None);
-            };
-            let delete_queued = job_queued(&tx, id, JobKind::Delete)?;
-            if cluster.state == ClusterState::Deleting && delete_queued {
-                return Ok(Some(cluster));
+            let dependents = super::uses::dependents(&tx, id)?;
+            if !dependents.is_empty() && find_cluster(&tx, Some(&tenant), id)?.is_some() {
+                return Err(StoreError::InUse {
+                    names: dependents.into_iter().map(|(_, name)| name).collect(),
+                });
             }
-            if cluster
-                .state
-                .can_move_to(ClusterState::Deleting, Mover::DeleteRequest)
-            {
-                let reason = because.as_deref().unwrap_or("delete requested");
-                move_state(&tx, &cluster, ClusterState::Deleting, reason)?;
-            }
-            make_due_now(&tx, id, JobKind::Deploy)?;
-            enqueue(&tx, id, JobKind::Delete)?;
-            let cluster = find_cluster(&tx, Some(&tenant), id)?;
+            let cluster = delete_in(&tx, &tenant, id, because.as_deref())?;
             tx.commit()?;
             Ok(cluster)
         })
         .await
         .inspect(|_| self.notifier.notify(id))
+    }
+
+    /// Deletes the tenant's cluster and every cluster that uses it, directly or not, in
+    /// one transaction: each gets its delete job, the dependents' reasons name the cluster
+    /// they go with, and each delete job waits for the clusters that use its cluster to be
+    /// gone before it tears its own down. The cluster and its dependents, dependents
+    /// first; `None` when the tenant has no such cluster.
+    pub async fn request_delete_cascade(
+        &self,
+        tenant: &TenantId,
+        id: ClusterId,
+    ) -> Result<Option<(Cluster, Vec<Cluster>)>, StoreError> {
+        let tenant = tenant.clone();
+        let deleted = self
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let Some(root) = find_cluster(&tx, Some(&tenant), id)? else {
+                    return Ok(None);
+                };
+                // Every dependent, each once, those that use others' dependents after them.
+                let mut order: Vec<(ClusterId, String)> = Vec::new();
+                let mut pending = vec![id];
+                while let Some(next) = pending.pop() {
+                    for (dependent, name) in super::uses::dependents(&tx, next)? {
+                        order.retain(|(seen, _)| *seen != dependent);
+                        order.push((dependent, name));
+                        pending.push(dependent);
+                    }
+                }
+                let name = root.spec.request.name.to_string();
+                let mut dependents = Vec::with_capacity(order.len());
+                for (dependent, _) in order.iter().rev() {
+                    let reason = format!("delete requested with {name}, which it uses (cascade)");
+                    if let Some(cluster) = delete_in(&tx, &tenant, *dependent, Some(&reason))? {
+                        dependents.push(cluster);
+                    }
+                }
+                let reason = if dependents.is_empty() {
+                    "delete requested"
+                } else {
+                    "delete requested (cascade: the clusters that use it first)"
+                };
+                let root = delete_in(&tx, &tenant, id, Some(reason))?;
+                tx.commit()?;
+                Ok(root.map(|root| (root, dependents)))
+            })
+            .await?;
+        if let Some((root, dependents)) = &deleted {
+            for cluster in dependents.iter().chain([root]) {
+                self.notifier.notify(cluster.id);
+            }
+        }
+        Ok(deleted)
     }
 
     /// Cancels the tenant's cluster's deploy in flight: it moves to deleting with
@@ -750,6 +795,33 @@ fn latest_resize_in(conn: &Connection, id: ClusterId) -> Result<Option<Resize>, 
             },
         )
         .optional()?)
+}
+
+/// Moves the tenant's cluster to deleting with its delete job (its deploys made due, so
+/// that they end first), in `tx`; asking again while a delete is queued changes nothing.
+fn delete_in(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &TenantId,
+    id: ClusterId,
+    because: Option<&str>,
+) -> Result<Option<Cluster>, StoreError> {
+    let Some(cluster) = find_cluster(tx, Some(tenant), id)? else {
+        return Ok(None);
+    };
+    let delete_queued = job_queued(tx, id, JobKind::Delete)?;
+    if cluster.state == ClusterState::Deleting && delete_queued {
+        return Ok(Some(cluster));
+    }
+    if cluster
+        .state
+        .can_move_to(ClusterState::Deleting, Mover::DeleteRequest)
+    {
+        let reason = because.unwrap_or("delete requested");
+        move_state(tx, &cluster, ClusterState::Deleting, reason)?;
+    }
+    make_due_now(tx, id, JobKind::Deploy)?;
+    enqueue(tx, id, JobKind::Delete)?;
+    find_cluster(tx, Some(tenant), id)
 }
 
 pub(super) fn find_cluster(

@@ -160,6 +160,18 @@ pub(super) fn migrations() -> Migrations<'static> {
             ON stage_durations (provider, component, phase, node_group, flavor, image, at);
         "#,
         ),
+        // Which clusters a cluster uses (`icclab.disco.uses`): a delete finds a used
+        // cluster's dependents by the index.
+        M::up(
+            r#"
+        CREATE TABLE uses (
+            cluster_id  TEXT NOT NULL REFERENCES clusters (id),
+            used_id     TEXT NOT NULL REFERENCES clusters (id),
+            PRIMARY KEY (cluster_id, used_id)
+        );
+        CREATE INDEX uses_by_used ON uses (used_id);
+        "#,
+        ),
     ])
 }
 

@@ -20,6 +20,7 @@ mod migrations;
 pub mod notify;
 mod reports;
 mod rows;
+mod uses;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -52,6 +53,16 @@ pub enum StoreError {
         action: &'static str,
         needed: &'static str,
     },
+    /// A cluster a create uses is no longer ready.
+    #[error("{name} is {state}: a cluster can use only ready clusters")]
+    UsedNotReady { name: String, state: ClusterState },
+    /// A delete of a cluster others use, without cascade.
+    #[error(
+        "{} {} this cluster: delete {} first, or DELETE with ?cascade=true to delete {} and then this one",
+        names.join(", "), if names.len() == 1 { "uses" } else { "use" },
+        if names.len() == 1 { "it" } else { "them" }, if names.len() == 1 { "it" } else { "them" }
+    )]
+    InUse { names: Vec<String> },
     #[error("encoding a stored value: {0}")]
     Encode(#[from] serde_json::Error),
     #[error("database worker stopped: {0}")]

@@ -72,6 +72,7 @@ fn compose_for(
                 .into(),
         report_url: Some(format!("http://192.0.2.1:8888/disco/{id}/report")),
         report_token: Some("report-token".into()),
+        used: Default::default(),
     };
     composer
         .compose(&plan, catalogue, &facts)

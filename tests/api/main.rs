@@ -35,3 +35,4 @@ mod seed;
 mod tasks;
 mod teardown;
 mod tenancy;
+mod uses;

@@ -74,6 +74,7 @@ pub(crate) fn create_request(form: &[(String, String)]) -> Result<CreateRequest,
         attributes.push(string("icclab.disco.stage", "true"));
     }
     Ok(CreateRequest {
+        uses: Vec::new(),
         attributes,
         components: Some(components),
     })

@@ -1,0 +1,89 @@
+//! Which clusters use which (`icclab.disco.uses`): recorded with the cluster that uses,
+//! read by deletes (a used cluster is not deleted under its dependents) and by lookups of
+//! a used cluster by name or UUID.
+
+use rusqlite::{Connection, Transaction, params};
+
+use super::clusters::find_cluster;
+use super::rows::{CLUSTER_COLUMNS, read_row};
+use super::{Store, StoreError};
+use crate::cluster::Cluster;
+use crate::domain::{ClusterId, ClusterState, TenantId};
+
+impl Store {
+    /// The tenant's cluster that is not deleted named `reference`, or whose UUID it is.
+    pub async fn cluster_by_reference(
+        &self,
+        tenant: &TenantId,
+        reference: &str,
+    ) -> Result<Option<Cluster>, StoreError> {
+        let tenant = tenant.clone();
+        let reference = reference.to_string();
+        self.call(move |conn| {
+            if let Ok(id) = reference.parse::<ClusterId>() {
+                return find_cluster(conn, Some(&tenant), id);
+            }
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE tenant = ?1 AND name = ?2 AND state <> 'deleted'"
+            ))?;
+            let mut rows = stmt.query_map(params![tenant.as_str(), reference], read_row)?;
+            rows.next().map(|row| row?.into_cluster()).transpose()
+        })
+        .await
+    }
+
+    /// The clusters that use `id` and are not deleted, as (id, name), oldest first.
+    pub async fn dependents(&self, id: ClusterId) -> Result<Vec<(ClusterId, String)>, StoreError> {
+        self.call(move |conn| dependents(conn, id)).await
+    }
+}
+
+pub(super) fn dependents(
+    conn: &Connection,
+    id: ClusterId,
+) -> Result<Vec<(ClusterId, String)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT c.id, c.name FROM uses u JOIN clusters c ON c.id = u.cluster_id \
+         WHERE u.used_id = ?1 AND c.state NOT IN ('deleted', 'cancelled') ORDER BY c.created_at, c.id",
+    )?;
+    let rows = stmt.query_map(params![id.to_string()], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+    })?;
+    let mut found = Vec::new();
+    for row in rows {
+        let (id, name) = row?;
+        let id = id.parse().map_err(|_| StoreError::Corrupt {
+            id: id.clone(),
+            problem: "a dependent's id is not a UUID".to_string(),
+        })?;
+        found.push((id, name));
+    }
+    Ok(found)
+}
+
+/// Records that the new cluster uses `used`, each of which must be ready now.
+pub(super) fn record_uses(
+    tx: &Transaction<'_>,
+    cluster: &Cluster,
+    used: &[ClusterId],
+) -> Result<(), StoreError> {
+    for id in used {
+        let Some(found) = find_cluster(tx, Some(&cluster.tenant), *id)? else {
+            return Err(StoreError::UsedNotReady {
+                name: id.to_string(),
+                state: ClusterState::Deleted,
+            });
+        };
+        if found.state != ClusterState::Ready {
+            return Err(StoreError::UsedNotReady {
+                name: found.spec.request.name.to_string(),
+                state: found.state,
+            });
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO uses (cluster_id, used_id) VALUES (?1, ?2)",
+            params![cluster.id.to_string(), id.to_string()],
+        )?;
+    }
+    Ok(())
+}

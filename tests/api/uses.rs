@@ -1,0 +1,455 @@
+//! Clusters built on clusters: what a ready cluster exports (`GET /disco/UUID/outputs`),
+//! a create that uses another cluster (`icclab.disco.uses`, OCCI links), its plan saying
+//! who serves each dependency, notebooks driving the used cluster for real, and deletes
+//! that mind who uses whom.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use crate::helpers::{TestApp, location, spawn_app};
+use crate::local::{
+    KillOnDrop, cluster_id, get_attributes, local_dir, spawn_local_app, value, wait_ready,
+};
+
+/// The cluster's outputs as JSON, secrets too when asked.
+async fn outputs(app: &TestApp, location: &str, secrets: bool) -> serde_json::Value {
+    let url = if secrets {
+        format!("{location}/outputs?secrets=true")
+    } else {
+        format!("{location}/outputs")
+    };
+    let response = app.client.get(url).send().await.expect("sent");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("json")
+}
+
+async fn plan(app: &TestApp, location: &str) -> serde_json::Value {
+    let response = app
+        .client
+        .get(format!("{location}/plan"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("json")
+}
+
+/// Runs a notebook cell in the JupyterLab at `address` with the jupyter environment's
+/// Python; what it printed.
+fn run_cell(app: &TestApp, address: &str, token: &str, code: &str) -> String {
+    let environment = std::fs::read_dir(&app.settings.provider.local.venv_dir)
+        .expect("environments")
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("jupyter-"))
+                && path.is_dir()
+        })
+        .expect("the jupyter environment");
+    let output = Command::new(environment.join("bin/python"))
+        .args(["-c", crate::isolation::RUN_CELL, address, token, code])
+        .env("no_proxy", "127.0.0.0/8")
+        .output()
+        .expect("python runs");
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "the cell failed:\n{printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    printed
+}
+
+const SPARK_CELL: &str = r#"
+import os
+from operator import add
+from pyspark.sql import SparkSession
+spark = (SparkSession.builder.appName("disco-uses-test").master(os.environ["DISCO_SPARK_MASTER"])
+         .config("spark.executor.memory", "512m").config("spark.executor.cores", "1")
+         .config("spark.ui.showConsoleProgress", "false")
+         .getOrCreate())
+sc = spark.sparkContext
+print("total", sc.parallelize(range(1, 1001), 8).reduce(add))
+hosts = sc.parallelize(range(64), 64).map(lambda _: os.environ.get("SPARK_LOCAL_IP", "?")).distinct().collect()
+print("hosts", " ".join(sorted(hosts)))
+spark.stop()
+"#;
+
+#[tokio::test]
+async fn a_notebook_of_a_cluster_using_a_spark_cluster_runs_on_its_workers_and_a_cascade_deletes_both()
+ {
+    let app = spawn_local_app().await;
+    let spark = app
+        .create_ok(
+            "icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.components.heat.slavecount=2,\
+             icclab.disco.name=\"shared-spark\"",
+        )
+        .await;
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&spark);
+    let ready = wait_ready(&app.client, &spark).await;
+    let master = value(&ready, "external_ip");
+    let prefix = master.trim_end_matches(".10").to_string();
+
+    // What it exports: the master's URL shown everywhere, its drivers' secret only where
+    // asked.
+    assert_eq!(
+        value(&ready, "icclab.disco.outputs.spark.master_url"),
+        format!("spark://{master}:7077")
+    );
+    assert!(
+        !ready.iter().any(|(name, _)| name.contains("client_conf")),
+        "{ready:?}"
+    );
+    let shown = outputs(&app, &spark, false).await;
+    let conf = &shown["components"]["spark"]["client_conf"];
+    assert_eq!(conf["secret"], true, "{shown}");
+    assert!(
+        conf.get("value").is_none(),
+        "a secret shown unasked: {shown}"
+    );
+    assert_eq!(shown["cluster"]["external_ip"], master.as_str());
+    let with_secrets = outputs(&app, &spark, true).await;
+    let secret_conf = with_secrets["components"]["spark"]["client_conf"]["value"]
+        .as_str()
+        .expect("the client configuration");
+    assert!(
+        secret_conf.contains("spark.authenticate.secret "),
+        "{secret_conf}"
+    );
+
+    let token = "notebook-token-1";
+    let notebooks = app
+        .create_ok(&format!(
+            "icclab.disco.dependencies.inject=\"{{'jupyter': {{'token': '{token}'}}}}\",\
+             icclab.disco.components.heat.slavecount=0,icclab.disco.uses=\"shared-spark\",\
+             icclab.disco.name=\"notebooks\""
+        ))
+        .await;
+    guard.watch(&notebooks);
+    // Its plan: jupyter alone here, its spark served by the Spark cluster.
+    let planned = plan(&app, &notebooks).await;
+    let components: Vec<&str> = planned["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(components, ["jupyter"], "{planned}");
+    assert_eq!(
+        planned["components"][0]["dependencies"][0],
+        serde_json::json!({"component": "spark", "served_by": cluster_id(&spark)})
+    );
+    assert_eq!(
+        planned["uses"][0],
+        serde_json::json!({"cluster": cluster_id(&spark), "name": "shared-spark", "serves": ["spark"]})
+    );
+    let ready = wait_ready(&app.client, &notebooks).await;
+    assert_eq!(value(&ready, "icclab.disco.uses"), "shared-spark");
+    let address = format!("{}:8888", value(&ready, "external_ip"));
+    // The template shows the used cluster's master, never its secret.
+    let template = app
+        .client
+        .get(format!("{notebooks}/template"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        template.contains(&format!(
+            "DISCO_USES_SPARK_MASTER_URL='spark://{master}:7077'"
+        )),
+        "{template}"
+    );
+    let secret = secret_conf
+        .lines()
+        .find_map(|l| l.strip_prefix("spark.authenticate.secret "))
+        .expect("the secret");
+    assert!(!template.contains(secret), "the template shows the secret");
+
+    let printed = run_cell(&app, &address, token, SPARK_CELL);
+    assert!(
+        printed.lines().any(|l| l == "total 500500"),
+        "wrong result: {printed}"
+    );
+    let hosts: BTreeSet<&str> = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("hosts "))
+        .expect("hosts line")
+        .split(' ')
+        .collect();
+    let workers: BTreeSet<String> = [format!("{prefix}.11"), format!("{prefix}.12")].into();
+    assert_eq!(
+        hosts,
+        workers.iter().map(String::as_str).collect(),
+        "the notebook's tasks ran on {hosts:?}"
+    );
+
+    // The Spark cluster is in use: a delete names who uses it, and changes nothing.
+    let refused = app.client.delete(&spark).send().await.expect("sent");
+    assert_eq!(refused.status(), 409);
+    let why = refused.text().await.expect("body");
+    assert!(
+        why.contains("notebooks uses this cluster") && why.contains("cascade=true"),
+        "{why}"
+    );
+    let after = get_attributes(&app.client, &spark)
+        .await
+        .expect("still there");
+    assert_eq!(value(&after, "icclab.disco.state"), "ready");
+
+    let spark_dir = local_dir(&app, &spark);
+    let notebooks_dir = local_dir(&app, &notebooks);
+    let cascade = app
+        .client
+        .delete(format!("{spark}?cascade=true"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(cascade.status(), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    while get_attributes(&app.client, &spark).await.is_some()
+        || get_attributes(&app.client, &notebooks).await.is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cascade did not delete both"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    for (location, dir) in [(&spark, &spark_dir), (&notebooks, &notebooks_dir)] {
+        let left = disco::providers::local::process::processes_of(&cluster_id(location), None);
+        assert!(left.is_empty(), "processes left: {left:?}");
+        assert!(!dir.exists(), "{} is still there", dir.display());
+    }
+}
+
+const DASK_CELL: &str = r#"
+import os
+from dask.distributed import Client
+with Client(os.environ["DISCO_DASK_SCHEDULER"], timeout="60s") as client:
+    print("address", client.scheduler.address)
+    print("squares", sum(client.gather(client.map(lambda x: x * x, range(10)))))
+    print("workers", len(client.scheduler_info()["workers"]))
+"#;
+
+#[tokio::test]
+async fn a_notebook_of_a_cluster_using_a_dask_cluster_computes_on_it_over_tls() {
+    let app = spawn_local_app().await;
+    let dask = app
+        .create_ok(
+            "icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.components.heat.slavecount=1,\
+             icclab.disco.name=\"shared-dask\"",
+        )
+        .await;
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&dask);
+    let ready = wait_ready(&app.client, &dask).await;
+    let scheduler = value(&ready, "icclab.disco.outputs.dask.scheduler_address");
+    assert_eq!(
+        scheduler,
+        format!("tls://{}:8786", value(&ready, "external_ip"))
+    );
+
+    let token = "notebook-token-2";
+    // Used by its UUID, through an OCCI link.
+    let response = app
+        .client
+        .post(app.url("/disco/"))
+        .header("Category", crate::helpers::CATEGORY)
+        .header("Content-Type", "text/occi")
+        .header(
+            "Link",
+            format!(
+                "</disco/{}>; rel=\"http://schemas.cloudcomplab.ch/occi/sm#uses\"",
+                cluster_id(&dask)
+            ),
+        )
+        .header(
+            "X-OCCI-Attribute",
+            format!(
+                "icclab.disco.dependencies.inject=\"{{'jupyter': {{'token': '{token}'}}}}\",\
+                 icclab.disco.components.heat.slavecount=0"
+            ),
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 201);
+    let notebooks = location(response.headers());
+    guard.watch(&notebooks);
+    let ready = wait_ready(&app.client, &notebooks).await;
+    let printed = run_cell(
+        &app,
+        &format!("{}:8888", value(&ready, "external_ip")),
+        token,
+        DASK_CELL,
+    );
+    assert!(
+        printed.lines().any(|l| l == format!("address {scheduler}")),
+        "{printed}"
+    );
+    assert!(printed.lines().any(|l| l == "squares 285"), "{printed}");
+    assert!(printed.lines().any(|l| l == "workers 1"), "{printed}");
+
+    // The dependent first, then the used cluster: no cascade needed.
+    for location in [&notebooks, &dask] {
+        let response = app.client.delete(location).send().await.expect("sent");
+        assert_eq!(response.status(), 200);
+        app.wait_for(location, None).await;
+    }
+}
+
+/// A ready cluster of the file provider, named.
+async fn ready_file_cluster(
+    app: &TestApp,
+    inject: &str,
+    name: &str,
+    tenant: Option<&str>,
+) -> String {
+    let response = app
+        .create_as(
+            &format!("icclab.disco.dependencies.inject=\"{inject}\",icclab.disco.name=\"{name}\""),
+            tenant,
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let location = location(response.headers());
+    if tenant.is_none() {
+        app.wait_for(&location, Some("ready")).await;
+    }
+    location
+}
+
+#[tokio::test]
+async fn a_create_that_uses_what_it_cannot_is_refused_naming_why_and_stores_nothing() {
+    let app = spawn_app().await;
+    let spark = ready_file_cluster(&app, "['spark']", "some-spark", None).await;
+    let _theirs = ready_file_cluster(&app, "['spark']", "their-spark", Some("other")).await;
+    let staged = app
+        .create_ok(
+            "icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.name=\"staged-dask\",\
+             icclab.disco.stage=true",
+        )
+        .await;
+    let before = app.listing().await;
+    for (attributes, status, expected) in [
+        (
+            "icclab.disco.uses=\"nowhere\"",
+            404,
+            "icclab.disco.uses: you have no cluster \"nowhere\"",
+        ),
+        (
+            "icclab.disco.uses=\"their-spark\"",
+            404,
+            "you have no cluster \"their-spark\"",
+        ),
+        (
+            "icclab.disco.uses=\"staged-dask\"",
+            409,
+            "icclab.disco.uses: staged-dask is pending: a cluster can use only ready clusters",
+        ),
+        (
+            "icclab.disco.uses=\"Bad Name!\"",
+            400,
+            "icclab.disco.uses: expected names or UUIDs",
+        ),
+    ] {
+        let response = app
+            .create(&format!(
+                "icclab.disco.dependencies.inject=\"['jupyter']\",{attributes}"
+            ))
+            .await;
+        assert_eq!(response.status(), status, "{attributes}");
+        let body = response.text().await.expect("body");
+        assert!(body.contains(expected), "{attributes}: {body}");
+    }
+    // A cluster whose components take nothing the used one has.
+    let response = app
+        .create("icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.uses=\"some-spark\"")
+        .await;
+    assert_eq!(response.status(), 400);
+    let body = response.text().await.expect("body");
+    assert!(
+        body.contains(
+            "icclab.disco.uses: no component of this cluster takes anything some-spark has"
+        ),
+        "{body}"
+    );
+    // A link of another relation, and one to no cluster.
+    for (link, expected) in [
+        (
+            format!("<{spark}>; rel=\"http://example.org/occi#other\""),
+            "Link: relation \"http://example.org/occi#other\" is not offered here",
+        ),
+        (
+            "</disco/nope>; rel=\"http://schemas.cloudcomplab.ch/occi/sm#uses\"".to_string(),
+            "Link: target \"/disco/nope\" is not a cluster's location",
+        ),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/disco/"))
+            .header("Category", crate::helpers::CATEGORY)
+            .header("Content-Type", "text/occi")
+            .header("Link", link)
+            .header(
+                "X-OCCI-Attribute",
+                "icclab.disco.dependencies.inject=\"['jupyter']\"",
+            )
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 400);
+        let body = response.text().await.expect("body");
+        assert!(body.contains(expected), "{body}");
+    }
+    assert_eq!(
+        app.listing().await,
+        before,
+        "a refused create stored something"
+    );
+
+    // Accepted, it is recorded: the used cluster's delete is refused, and ?cascade=maybe
+    // is a 400.
+    let dependent = app
+        .create_ok(
+            "icclab.disco.dependencies.inject=\"['jupyter']\",icclab.disco.uses=\"some-spark\",\
+             icclab.disco.name=\"some-notebooks\"",
+        )
+        .await;
+    app.wait_for(&dependent, Some("ready")).await;
+    let response = app
+        .client
+        .delete(format!("{spark}?cascade=maybe"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 400);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("body")
+            .contains("cascade: expected true or false")
+    );
+    let response = app.client.delete(&spark).send().await.expect("sent");
+    assert_eq!(response.status(), 409);
+    assert_eq!(
+        app.attribute(&spark, "icclab.disco.state").await.as_deref(),
+        Some("ready")
+    );
+    let response = app
+        .client
+        .delete(format!("{spark}?cascade=true"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    app.wait_for(&dependent, None).await;
+    app.wait_for(&spark, None).await;
+    let _ = staged;
+}
