@@ -46,6 +46,7 @@ fn bed(components: &str, slaves: u16) -> Bed {
         report_url: Some("http://127.0.0.1:8888/disco/x/report".to_string()),
         report_token: Some("token".to_string()),
         used: Default::default(),
+        used_clusters: Vec::new(),
     };
     Bed {
         catalogue,

@@ -19,7 +19,29 @@ case " $DISCO_COMPONENTS " in
     fi
     packages+=("pyspark==$DISCO_PARAM_SPARK_VERSION")
     ;;
+  *)
+    # A used cluster's Spark (icclab.disco.uses): PySpark of its release, and the Java a
+    # driver needs.
+    if [ -n "${DISCO_USES_SPARK_VERSION:-}" ]; then
+      if [[ ! $DISCO_USES_SPARK_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+        echo "jupyter: the used cluster's Spark version '$DISCO_USES_SPARK_VERSION' is not a release number" >&2
+        exit 2
+      fi
+      packages+=("pyspark==$DISCO_USES_SPARK_VERSION")
+      disco_ensure_java
+    fi
+    ;;
 esac
+# A used cluster's Dask: the client of its version.
+if [ -n "${DISCO_USES_DASK_VERSION:-}" ]; then
+  spec=$DISCO_USES_DASK_VERSION
+  [[ $spec =~ ^[0-9][0-9A-Za-z.]*$ ]] && spec="==$spec"
+  if [[ ! $spec =~ ^(==|>=|<=|~=|!=|<|>)[0-9][0-9A-Za-z.*]*$ ]]; then
+    echo "jupyter: the used cluster's Dask version '$DISCO_USES_DASK_VERSION' is not a release or specifier" >&2
+    exit 2
+  fi
+  packages+=("dask[distributed]$spec" "distributed$spec")
+fi
 
 disco_apt_install python3-venv ca-certificates curl
 

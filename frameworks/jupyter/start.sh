@@ -12,7 +12,17 @@ environment=(
 )
 case " $DISCO_COMPONENTS " in
   *" spark "*) environment+=("SPARK_HOME=$DISCO_HOME/spark" "PYSPARK_PYTHON=python3") ;;
+  *)
+    # A used cluster's Spark (icclab.disco.uses): notebooks drive its standalone master,
+    # with the PySpark installed in the venv.
+    if [ -n "${DISCO_USES_SPARK_MASTER_URL:-}" ]; then
+      environment+=("DISCO_SPARK_MASTER=$DISCO_USES_SPARK_MASTER_URL" "PYSPARK_PYTHON=python3" "JAVA_HOME=$(disco_java_home)")
+    fi
+    ;;
 esac
+if [ -n "${DISCO_USES_DASK_SCHEDULER_ADDRESS:-}" ]; then
+  environment+=("DISCO_DASK_SCHEDULER=$DISCO_USES_DASK_SCHEDULER_ADDRESS")
+fi
 case " $DISCO_COMPONENTS " in
   *" hadoop "*) environment+=("HADOOP_CONF_DIR=$DISCO_HOME/hadoop/etc/hadoop") ;;
 esac

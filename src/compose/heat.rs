@@ -44,6 +44,7 @@ struct TemplateData<'a> {
     master_script: &'a str,
     slave_script: &'a str,
     web_uis: Vec<WebUiOutput>,
+    used_security_groups: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -78,11 +79,17 @@ impl HeatTemplates {
         // An empty network name means "make one named after the cluster"; a name means
         // the network is made with that name, as the original did, unless the request
         // said it exists.
-        let network_name = if infra.network_name.is_empty() {
-            format!("{name}-net")
-        } else {
-            infra.network_name.clone()
+        // A cluster that uses another is put on that one's network.
+        let used_network = facts
+            .used_clusters
+            .iter()
+            .find_map(|u| u.network.as_deref());
+        let network_name = match used_network {
+            Some(network) => network.to_string(),
+            None if infra.network_name.is_empty() => format!("{name}-net"),
+            None => infra.network_name.clone(),
         };
+        let existing_network = infra.existing_network || used_network.is_some();
         let web_uis = web_ui_keys(plan)
             .into_iter()
             .map(|(key, component, ui)| WebUiOutput {
@@ -104,9 +111,11 @@ impl HeatTemplates {
             slave_flavor: &infra.slave_flavor,
             slave_count: plan.slave_count(),
             max_slaves: MAX_SLAVES,
-            create_network: !infra.existing_network,
+            create_network: !existing_network,
             network_name,
-            network_description: if infra.existing_network {
+            network_description: if used_network.is_some() {
+                "The network of the cluster this one uses"
+            } else if existing_network {
                 "Name of the existing network the nodes are put on"
             } else {
                 "Name of the network made for the cluster"
@@ -122,6 +131,11 @@ impl HeatTemplates {
             master_script,
             slave_script,
             web_uis,
+            used_security_groups: facts
+                .used_clusters
+                .iter()
+                .filter_map(|u| u.security_group.as_deref())
+                .collect(),
         };
         self.registry
             .render("cluster", &data)

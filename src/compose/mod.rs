@@ -28,6 +28,18 @@ pub struct Facts {
     /// (`spark`), then output name (`master_url`). Secret values are in only where the
     /// script runs (its shown form has them hidden).
     pub used: BTreeMap<String, BTreeMap<String, UsedValue>>,
+    /// The clusters it uses, with their network and security group where they have them:
+    /// a cluster on OpenStack is put on the first one's network, and each one's group
+    /// and its own admit each other.
+    pub used_clusters: Vec<UsedCluster>,
+}
+
+/// A cluster another uses, as its Heat template needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsedCluster {
+    pub name: String,
+    pub network: Option<String>,
+    pub security_group: Option<String>,
 }
 
 /// An output of a used cluster, as a node script gets it.

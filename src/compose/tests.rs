@@ -22,6 +22,7 @@ fn facts() -> Facts {
         report_url: None,
         report_token: None,
         used: Default::default(),
+        used_clusters: Vec::new(),
     }
 }
 

@@ -515,7 +515,7 @@ impl Lifecycle {
             None => (NodeGroup::Master, 0),
         };
         let mut facts = super::facts(cluster);
-        facts.used = self.used_values(cluster).await?;
+        self.add_used(cluster, &mut facts).await?;
         if let Some(reports_to) = &self.inner.reports_to {
             facts.report_url = Some(format!("{reports_to}/{}/report", cluster.id));
             facts.report_token = Some(self.inner.store.report_token(cluster.id).await?);

@@ -115,7 +115,7 @@ impl Lifecycle {
     /// Heat template, with what the clusters it uses export but their secrets.
     pub async fn compose_shown(&self, cluster: &Cluster) -> Result<Composition, anyhow::Error> {
         let mut facts = facts(cluster);
-        facts.used = self.used_values(cluster).await?;
+        self.add_used(cluster, &mut facts).await?;
         for values in facts.used.values_mut() {
             for used in values.values_mut().filter(|v| v.secret) {
                 used.value = crate::frameworks::plan::REDACTED.to_string();
@@ -127,13 +127,29 @@ impl Lifecycle {
             .compose(&cluster.plan, &self.inner.catalogue, &facts)?)
     }
 
-    /// What the clusters `cluster` uses export, for the dependencies they serve it; a
-    /// used cluster gone (it cannot be while this one is not deleted) gives nothing.
-    pub(crate) async fn used_values(
+    /// Adds to the facts what the clusters `cluster` uses export, for the dependencies
+    /// they serve it, and their networks; a used cluster gone (it cannot be while this
+    /// one is not deleted) gives nothing.
+    pub(crate) async fn add_used(
         &self,
         cluster: &Cluster,
-    ) -> Result<BTreeMap<String, BTreeMap<String, crate::compose::UsedValue>>, StoreError> {
-        let mut used = BTreeMap::new();
+        facts: &mut Facts,
+    ) -> Result<(), StoreError> {
+        for used in &cluster.plan.uses {
+            if let Some(serving) = self
+                .inner
+                .store
+                .cluster(Some(&cluster.tenant), used.cluster)
+                .await?
+            {
+                facts.used_clusters.push(crate::compose::UsedCluster {
+                    name: serving.spec.request.name.to_string(),
+                    network: serving.outputs.network.clone(),
+                    security_group: serving.outputs.security_group.clone(),
+                });
+            }
+        }
+        let used = &mut facts.used;
         for (dependency, by) in cluster.plan.served() {
             let Some(serving) = self.inner.store.cluster(Some(&cluster.tenant), by).await? else {
                 continue;
@@ -166,7 +182,7 @@ impl Lifecycle {
                 });
             used.insert(dependency.to_string(), values);
         }
-        Ok(used)
+        Ok(())
     }
 
     /// Tells the worker a job was queued, so it need not wait for its next poll.
@@ -406,7 +422,7 @@ impl Lifecycle {
         provider: &dyn Provider,
     ) -> Result<Result<Composition, String>, StoreError> {
         let mut facts = facts(cluster);
-        facts.used = self.used_values(cluster).await?;
+        self.add_used(cluster, &mut facts).await?;
         if let Some(reports_to) = &self.inner.reports_to
             && provider.runs_nodes()
         {
@@ -473,6 +489,7 @@ pub fn facts(cluster: &Cluster) -> Facts {
         report_url: None,
         report_token: None,
         used: BTreeMap::new(),
+        used_clusters: Vec::new(),
     }
 }
 

@@ -1039,6 +1039,8 @@ fn outputs_of(stack: &Stack) -> Outputs {
         return outputs;
     }
     outputs.master_private_ip = text("master_private_ip");
+    outputs.network = text("network_id");
+    outputs.security_group = text("security_group_id");
     outputs.slave_ips = stack
         .output("slave_ips")
         .and_then(Value::as_array)

@@ -73,6 +73,7 @@ fn compose_for(
         report_url: Some(format!("http://192.0.2.1:8888/disco/{id}/report")),
         report_token: Some("report-token".into()),
         used: Default::default(),
+        used_clusters: Vec::new(),
     };
     composer
         .compose(&plan, catalogue, &facts)

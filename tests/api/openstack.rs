@@ -1328,7 +1328,11 @@ async fn heat_stopped_for_30_seconds_during_a_create_and_the_cluster_still_compl
 
 /// A Spark cluster of one slave made ready on the test bed, its nodes played: its URL,
 /// its stack's name and its rendering once ready.
-async fn ready_spark_cluster(app: &TestApp, cloud: &Cloud, token: &str) -> (String, String, Value) {
+pub(crate) async fn ready_spark_cluster(
+    app: &TestApp,
+    cloud: &Cloud,
+    token: &str,
+) -> (String, String, Value) {
     let response = create(
         app,
         token,

@@ -453,3 +453,128 @@ async fn a_create_that_uses_what_it_cannot_is_refused_naming_why_and_stores_noth
     app.wait_for(&spark, None).await;
     let _ = staged;
 }
+
+/// On the real Heat: the cluster that uses another is created on its network, its group
+/// admits the other's and the other's admits it (a rule of the new stack), and a cascade
+/// deletes both stacks.
+#[tokio::test]
+async fn on_heat_a_cluster_using_another_joins_its_network_and_groups_and_a_cascade_leaves_no_stack()
+ {
+    use crate::heat::cloud;
+    use crate::openstack::{
+        HEAT_GATE, nodes, ready_spark_cluster, rendering, spawn_openstack_app, stack_name,
+        token_for, wait_for_state, wait_until_gone,
+    };
+    let _heat = HEAT_GATE.read().await;
+    let app = spawn_openstack_app().await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let (spark, spark_stack, ready) = ready_spark_cluster(&app, &cloud, &token).await;
+    let attributes = &ready["attributes"];
+    let network = attributes["icclab.disco.network"]
+        .as_str()
+        .expect("network");
+    let group = attributes["icclab.disco.security_group"]
+        .as_str()
+        .expect("security group");
+    assert!(!network.is_empty() && !group.is_empty(), "{attributes}");
+    let spark_master = attributes["icclab.disco.master_private_ip"]
+        .as_str()
+        .expect("master address");
+    assert_eq!(
+        attributes["icclab.disco.outputs.spark.master_url"],
+        format!("spark://{spark_master}:7077").as_str()
+    );
+    let name = attributes["occi.core.title"].as_str().expect("name");
+
+    let response = app
+        .client
+        .post(app.url("/disco/"))
+        .header("Category", crate::helpers::CATEGORY)
+        .header("X-Auth-Token", &token)
+        .header(
+            "X-OCCI-Attribute",
+            format!(
+                "icclab.disco.dependencies.inject=\"['jupyter']\",\
+                 icclab.disco.components.heat.slavecount=0,icclab.disco.uses=\"{name}\""
+            ),
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        response.status(),
+        201,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    let notebooks = location(response.headers());
+    let stack = stack_name(&notebooks);
+    wait_for_state(&app.client, &notebooks, &token, "installing").await;
+    let stacks = cloud.stacks_named(&stack).await;
+    let id = stacks[0]["id"].as_str().expect("id");
+    let (status, template) = cloud.get(&format!("/stacks/{stack}/{id}/template")).await;
+    assert_eq!(status, 200);
+    assert_eq!(template["parameters"]["network_name"]["default"], network);
+    assert!(
+        template["resources"].get("network").is_none(),
+        "a network of its own"
+    );
+    let admitted = &template["resources"]["admitted_by_used_0"];
+    assert_eq!(admitted["type"], "OS::Neutron::SecurityGroupRule");
+    assert_eq!(admitted["properties"]["security_group"], group);
+    assert_eq!(
+        admitted["properties"]["remote_group"],
+        serde_json::json!({"get_resource": "security_group"})
+    );
+    let rules = template["resources"]["security_group"]["properties"]["rules"]
+        .as_array()
+        .expect("rules");
+    assert!(
+        rules.iter().any(|r| r["remote_group_id"] == group),
+        "its group admits the used one's: {rules:?}"
+    );
+    cloud
+        .play_nodes(&stack, &nodes(0), "SUCCESS", "installed")
+        .await;
+    wait_for_state(&app.client, &notebooks, &token, "ready").await;
+    let shown = app
+        .client
+        .get(format!("{notebooks}/template"))
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        shown.contains(&format!(
+            "DISCO_USES_SPARK_MASTER_URL='spark://{spark_master}:7077'"
+        )),
+        "{shown}"
+    );
+
+    let refused = app
+        .client
+        .delete(&spark)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status(), 409);
+    let cascade = app
+        .client
+        .delete(format!("{spark}?cascade=true"))
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(cascade.status(), 200);
+    let (_, used) = rendering(&app.client, &spark, &token).await;
+    assert_eq!(used["attributes"]["icclab.disco.state"], "deleting");
+    wait_until_gone(&app.client, &notebooks, &token, "the dependent stayed").await;
+    wait_until_gone(&app.client, &spark, &token, "the used cluster stayed").await;
+    assert!(cloud.stacks_named(&stack).await.is_empty());
+    assert!(cloud.stacks_named(&spark_stack).await.is_empty());
+}
