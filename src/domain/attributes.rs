@@ -13,6 +13,8 @@ pub const NAME: &str = "icclab.disco.name";
 pub const STAGE: &str = "icclab.disco.stage";
 /// Whether the watcher repairs the cluster by itself when its checks keep failing.
 pub const AUTOREPAIR: &str = "icclab.disco.autorepair";
+/// The user's initialization actions (`frameworks::init`).
+pub const INIT: &str = "icclab.disco.init";
 pub const EXISTING_NETWORK: &str = "icclab.disco.existingnetwork";
 pub const NETWORK_NAME: &str = "icclab.disco.components.heat.networkname";
 /// What a component parameter's attribute starts with:

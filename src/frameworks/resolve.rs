@@ -209,6 +209,7 @@ pub fn resolve(request: &PlanRequest, catalogue: &Catalogue) -> Result<Plan, Res
         node_groups,
         infrastructure: request.infrastructure.clone(),
         components,
+        init: request.init.clone(),
     })
 }
 

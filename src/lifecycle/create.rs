@@ -15,6 +15,7 @@ use crate::cluster::keys::KeyPair;
 use crate::cluster::lifetime::{self, LifetimeError};
 use crate::cluster::spec::SpecError;
 use crate::cluster::{Cluster, ClusterSpec, Outputs};
+use crate::compose::NOVA_USER_DATA_LIMIT;
 use crate::domain::attributes::PROVIDER;
 use crate::domain::{ClusterId, ClusterState, ProviderKind};
 use crate::frameworks::catalogue::Catalogue;
@@ -66,6 +67,19 @@ pub enum CreateError {
     /// The provider may not act for this caller (the cloud refused).
     #[error("{0}")]
     DelegationRefused(String),
+    /// The node scripts, with the user's init actions, would not fit a server's user
+    /// data.
+    #[error(
+        "{attribute}: the {group} node's user data would be {size} bytes (base64-encoded, as \
+         Nova counts it); Nova takes at most {limit}: give fewer or smaller init actions, or \
+         give them as URLs with their sha256"
+    )]
+    UserDataTooBig {
+        attribute: &'static str,
+        group: crate::frameworks::catalogue::NodeGroup,
+        size: usize,
+        limit: usize,
+    },
     /// A cluster of that name exists for the tenant.
     #[error("{0}")]
     NameTaken(String),
@@ -168,6 +182,23 @@ impl Creator {
             health: None,
             activity: None,
         };
+        let (group, size) = self
+            .lifecycle
+            .compose(&cluster)
+            .map_err(|e| CreateError::Internal(e.into()))?
+            .user_data_size();
+        if size > NOVA_USER_DATA_LIMIT {
+            return Err(CreateError::UserDataTooBig {
+                attribute: if cluster.plan.init.is_empty() {
+                    crate::domain::attributes::INJECT
+                } else {
+                    crate::domain::attributes::INIT
+                },
+                group,
+                size,
+                limit: NOVA_USER_DATA_LIMIT,
+            });
+        }
         match provider.sole_tenant() {
             None => self.store.insert_cluster(cluster.clone()).await?,
             Some(why) => match self

@@ -10,6 +10,7 @@ use super::Lifecycle;
 use crate::cluster::Cluster;
 use crate::domain::{Report, ReportStatus, Span};
 use crate::frameworks::catalogue::{NodeGroup, Phase};
+use crate::frameworks::init;
 use crate::store::{Job, StoreError};
 use crate::tasks::eta::{Expected, StageKey};
 
@@ -27,6 +28,10 @@ pub fn with_history(declared: Span, history: Option<Expected>) -> Span {
         declared
     }
 }
+
+/// How long after its own timeout (when its node stops it and reports the failure) an
+/// init action's node counts as silent.
+const INIT_GRACE_SECS: u64 = 60;
 
 /// How often an operation looks for silent nodes (each look reads its reports).
 pub(super) const SILENCE_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
@@ -91,11 +96,23 @@ impl Lifecycle {
         let history = self.inner.store.expectations(cluster).await?;
         let timeout_of = |report: &Report| {
             let (component, phase) = report.stage.split_once(' ')?;
-            let phase = Phase::parse(phase)?;
-            let declared = catalogue.get(component)?.timeout(phase);
+            let declared = match Phase::parse(phase) {
+                Some(phase) => catalogue.get(component)?.timeout(phase),
+                // A user's init action, which its node stops at its timeout: silent a
+                // minute after that.
+                None if component == init::STAGE_PREFIX => {
+                    let action = cluster
+                        .plan
+                        .init
+                        .iter()
+                        .find(|a| a.name.as_str() == phase)?;
+                    Span::from_secs(action.timeout.secs() + INIT_GRACE_SECS)
+                }
+                None => return None,
+            };
             let key = StageKey {
                 component: component.to_string(),
-                phase: phase.as_str().to_string(),
+                phase: phase.to_string(),
                 group: if report.node == "master" {
                     NodeGroup::Master
                 } else {
