@@ -404,3 +404,82 @@ async fn bad_init_actions_are_400s_naming_the_field_and_nothing_is_stored() {
     assert_eq!(response.status(), 201);
     assert_eq!(app.listing().await.len(), 2);
 }
+
+#[tokio::test]
+async fn disco_deploy_takes_init_scripts_from_files_and_task_status_shows_their_stages() {
+    let app = spawn_local_app().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let script = dir.path().join("Warm_Cache.sh");
+    // Near the inline limit, with quotes, backslashes and commas.
+    let filler = format!("# {}\n", "padding, \"quoted\" \\ ".repeat(700));
+    std::fs::write(
+        &script,
+        format!("#!/bin/bash\n{filler}echo \"warm on $DISCO_NODE\"\n"),
+    )
+    .expect("write");
+    let master_only = format!("{}:master", script.display());
+    let created = crate::cli::ok(
+        &app,
+        &[
+            "deploy",
+            "with-init",
+            "--components",
+            "dask",
+            "--slaves",
+            "0",
+            "--init",
+            &master_only,
+        ],
+    )
+    .await;
+    let id = created
+        .lines()
+        .next()
+        .map(str::trim)
+        .expect("the cluster's id")
+        .to_string();
+    let location = app.url(&format!("/disco/{id}"));
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    wait_ready(&app.client, &location).await;
+    let status = crate::cli::ok(&app, &["task-status", "with-init"]).await;
+    assert!(status.contains("init warm-cache"), "{status}");
+    let tree = tree_of(&app, &location).await;
+    let warm = leaf(stage(&tree, "init warm-cache"), "master");
+    assert_eq!(warm["stdout"], "warm on master", "{warm:#}");
+    let plan: Value = app
+        .client
+        .get(format!("{location}/plan"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(plan["init"][0]["group"], "master");
+    assert!(
+        plan["init"][0]["script"]
+            .as_str()
+            .is_some_and(|s| s.contains(&filler)),
+        "the script as the file has it"
+    );
+    let missing = crate::cli::disco(
+        &app,
+        &[
+            "deploy",
+            "x",
+            "--components",
+            "dask",
+            "--init",
+            "/nonexistent/init.sh",
+        ],
+    )
+    .await;
+    assert!(!missing.status.success());
+    assert!(
+        crate::cli::stderr(&missing).contains("--init: reading /nonexistent/init.sh"),
+        "{}",
+        crate::cli::stderr(&missing)
+    );
+    delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
+}
