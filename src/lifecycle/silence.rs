@@ -39,14 +39,12 @@ const INIT_GRACE_SECS: u64 = 60;
 /// at its timeout: silent a minute after that. None for stages that are not steps.
 fn declared_timeout(catalogue: &Catalogue, plan: &Plan, stage: &str) -> Option<Span> {
     let (component, phase) = stage.split_once(' ')?;
-    match Phase::parse(phase) {
-        Some(phase) => Some(catalogue.get(component)?.timeout(phase)),
-        None if component == init::STAGE_PREFIX => {
-            let action = plan.init.iter().find(|a| a.name.as_str() == phase)?;
-            Some(Span::from_secs(action.timeout.secs() + INIT_GRACE_SECS))
-        }
-        None => None,
+    // An action may be named as a phase is (`init start`).
+    if component == init::STAGE_PREFIX {
+        let action = plan.init.iter().find(|a| a.name.as_str() == phase)?;
+        return Some(Span::from_secs(action.timeout.secs() + INIT_GRACE_SECS));
     }
+    Some(catalogue.get(component)?.timeout(Phase::parse(phase)?))
 }
 
 /// How often an operation looks for silent nodes (each look reads its reports).
@@ -218,13 +216,14 @@ mod tests {
             ("icclab.disco.dependencies.inject", "['spark']"),
             (
                 "icclab.disco.init",
-                r#"[{"name":"warm","script":"true","timeout":"5m"}]"#,
+                r#"[{"name":"warm","script":"true","timeout":"5m"},{"name":"start","script":"true"}]"#,
             ),
         ])
         .plan;
         let timeout = |stage: &str| declared_timeout(&catalogue, &plan, stage).map(Span::secs);
         assert_eq!(timeout("init warm"), Some(360));
         assert_eq!(timeout("init other"), None, "not an action of the plan");
+        assert_eq!(timeout("init start"), Some(660), "named as a phase is");
         assert_eq!(
             timeout("spark install"),
             Some(Phase::Install.default_timeout().secs())
