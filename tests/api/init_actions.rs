@@ -225,6 +225,36 @@ async fn a_failing_init_action_fails_its_node_with_its_output_and_return_code() 
 }
 
 #[tokio::test]
+async fn an_init_action_past_its_timeout_is_stopped_and_fails_its_node() {
+    let app = spawn_local_app().await;
+    let actions = json!([{"name": "slow", "script": "echo started\nsleep 60\n", "timeout": "2s"}]);
+    let location = app.create_ok(&dask(0, &actions)).await;
+    let mut guard = KillOnDrop(Vec::new());
+    guard.watch(&location);
+    let attributes = wait_state(&app.client, &location, "failed").await;
+    let reason = value(&attributes, "icclab.disco.state_reason");
+    assert!(
+        reason.contains(
+            "init slow failed with return code 124: init slow: stopped after its timeout of 2s"
+        ),
+        "{reason}"
+    );
+    let tree = tree_of(&app, &location).await;
+    let slow = leaf(stage(&tree, "init slow"), "master");
+    assert_eq!(slow["rc"], 124, "{slow:#}");
+    assert_eq!(slow["stdout"], "started");
+    let took = chrono::DateTime::parse_from_rfc3339(slow["ended_at"].as_str().expect("ended"))
+        .expect("time")
+        - chrono::DateTime::parse_from_rfc3339(slow["started_at"].as_str().expect("started"))
+            .expect("time");
+    assert!(
+        took.num_seconds() < 30,
+        "stopped at its timeout, not after the sleep: {took}"
+    );
+    delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
+}
+
+#[tokio::test]
 async fn a_downloaded_script_with_another_checksum_fails_its_node_naming_expected_and_got() {
     let dir = tempfile::tempdir().expect("dir");
     let script = dir.path().join("init.sh");
