@@ -60,15 +60,20 @@ async fn serve(body: &'static str) -> String {
     format!("http://{address}")
 }
 
-async fn tree_of(app: &TestApp, location: &str) -> Value {
+/// `GET location/what` as JSON.
+async fn json_of(app: &TestApp, location: &str, what: &str) -> Value {
     app.client
-        .get(format!("{location}/tasks"))
+        .get(format!("{location}/{what}"))
         .send()
         .await
         .expect("sent")
         .json()
         .await
         .expect("json")
+}
+
+async fn tree_of(app: &TestApp, location: &str) -> Value {
+    json_of(app, location, "tasks").await
 }
 
 /// The stage of the tree named `name`.
@@ -161,15 +166,7 @@ async fn init_actions_run_after_the_start_and_before_the_smoke_test_each_a_stage
     assert_eq!(fetched["command"], served);
 
     // In the stored plan and in the template, as given.
-    let plan: Value = app
-        .client
-        .get(format!("{location}/plan"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let plan = json_of(&app, &location, "plan").await;
     assert_eq!(plan["init"][0]["name"], "hello");
     assert_eq!(plan["init"][0]["script"], actions[0]["script"]);
     assert_eq!(plan["init"][2]["url"], served);
@@ -389,15 +386,7 @@ async fn bad_init_actions_are_400s_naming_the_field_and_nothing_is_stored() {
         ))
         .await;
     app.wait_for(&location, Some("ready")).await;
-    let plan: Value = app
-        .client
-        .get(format!("{location}/plan"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let plan = json_of(&app, &location, "plan").await;
     assert_eq!(plan["init"][0]["script"], "echo \"fine\"\nexit 0");
     let response = app
         .client
@@ -477,15 +466,7 @@ async fn disco_deploy_takes_init_scripts_from_files_and_task_status_shows_their_
     let tree = tree_of(&app, &location).await;
     let warm = leaf(stage(&tree, "init warm-cache"), "master");
     assert_eq!(warm["stdout"], "warm on master", "{warm:#}");
-    let plan: Value = app
-        .client
-        .get(format!("{location}/plan"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let plan = json_of(&app, &location, "plan").await;
     assert_eq!(plan["init"][0]["group"], "master");
     assert!(
         plan["init"][0]["script"]
