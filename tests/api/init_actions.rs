@@ -494,3 +494,58 @@ async fn disco_deploy_takes_init_scripts_from_files_and_task_status_shows_their_
     );
     delete_and_check_nothing_left(&app.client, &location, &local_dir(&app, &location)).await;
 }
+
+#[tokio::test]
+async fn the_dashboard_create_form_takes_init_actions_typed_over_several_lines() {
+    let app = crate::helpers::spawn_app().await;
+    let client = crate::dashboard::no_redirects();
+    let (cookie, token, html) = crate::dashboard::form(&app, &client).await;
+    assert!(
+        html.contains("<textarea id=\"init\" name=\"init\""),
+        "{html}"
+    );
+    let post = |init: &'static str| {
+        client
+            .post(app.url("/dashboard/new"))
+            .header(reqwest::header::COOKIE, &cookie)
+            .form(&[
+                ("csrf", token.as_str()),
+                ("name", "web-init"),
+                ("provider", "file"),
+                ("component", "spark"),
+                ("slaves", "1"),
+                ("init", init),
+            ])
+            .send()
+    };
+    let refused = post("[\n  {\"name\": \"a\", \"group\": \"<workers>\", \"script\": \"true\"}\n]")
+        .await
+        .expect("sent");
+    assert_eq!(refused.status(), 400);
+    let page = refused.text().await.expect("html");
+    assert!(
+        page.contains(
+            "icclab.disco.init[0] (a).group: expected master, slaves or all, got &quot;&lt;workers&gt;&quot;"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("&quot;group&quot;: &quot;&lt;workers&gt;&quot;"),
+        "kept, escaped: {page}"
+    );
+    assert!(app.listing().await.is_empty());
+    let created = post("[\n  {\"name\": \"warm\",\n   \"script\": \"echo one\\necho two\"}\n]")
+        .await
+        .expect("sent");
+    assert_eq!(
+        created.status(),
+        303,
+        "{}",
+        created.text().await.unwrap_or_default()
+    );
+    let listed = app.listing().await;
+    assert_eq!(listed.len(), 1);
+    let plan = json_of(&app, &listed[0], "plan").await;
+    assert_eq!(plan["init"][0]["name"], "warm");
+    assert_eq!(plan["init"][0]["script"], "echo one\necho two");
+}
