@@ -121,6 +121,55 @@ disco_run_step() {
   fi
 }
 
+# disco_init_inline NAME SECONDS: the user's init action NAME, its script on standard
+# input, written to $DISCO_HOME/init/NAME and run (disco_init_exec).
+disco_init_inline() {
+  local file="$DISCO_HOME/init/$1"
+  install -d -m 0700 "$DISCO_HOME/init" || return
+  (umask 077 && cat >"$file") || return
+  disco_init_exec "$1" "$2" "$file"
+}
+
+# disco_init_url NAME SECONDS URL SHA256: the user's init action NAME: URL downloaded
+# (curl, which honours the node's proxy variables) to $DISCO_HOME/init/NAME, checked
+# against SHA256, then run (disco_init_exec). A mismatch fails with both checksums.
+disco_init_url() {
+  local name=$1 secs=$2 url=$3 expected=$4 file actual
+  file="$DISCO_HOME/init/$name"
+  install -d -m 0700 "$DISCO_HOME/init" || return
+  rm -f "$file.part"
+  if ! curl -fsSL --retry 3 --retry-delay 2 --connect-timeout 20 -o "$file.part" "$url"; then
+    echo "init $name: could not download $url" >&2
+    return 1
+  fi
+  actual=$(sha256sum "$file.part" | cut -d' ' -f1)
+  if [ "$actual" != "$expected" ]; then
+    rm -f "$file.part"
+    echo "init $name: checksum mismatch for $url: expected sha256 $expected, got $actual" >&2
+    return 1
+  fi
+  chmod 0700 "$file.part" && mv -f "$file.part" "$file" || return
+  disco_init_exec "$name" "$secs" "$file"
+}
+
+# disco_init_exec NAME SECONDS FILE: runs FILE (by its #! line, else with bash) with no
+# input, for at most SECONDS (then TERM, and KILL 10 s later); its return code is the
+# script's, 124 when it ran out of time.
+disco_init_exec() {
+  local name=$1 secs=$2 file=$3 rc
+  chmod 0700 "$file" || return
+  if [ "$(head -c 2 "$file")" = '#!' ]; then
+    timeout -k 10 "$secs" "$file" </dev/null
+  else
+    timeout -k 10 "$secs" bash "$file" </dev/null
+  fi
+  rc=$?
+  if [ "$rc" -eq 124 ]; then
+    echo "init $name: stopped after its timeout of ${secs}s" >&2
+  fi
+  return "$rc"
+}
+
 disco_finish() {
   disco_log "READY"
   disco_agent_install || disco_log "could not install DISCO's agent"

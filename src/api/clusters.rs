@@ -11,6 +11,7 @@ use super::present::{self, PrivateKey};
 use super::request::read_occi;
 use crate::cluster::Cluster;
 use crate::domain::ClusterId;
+use crate::frameworks::catalogue::NodeGroup;
 use crate::lifecycle::create::CreateRequest;
 use crate::lifecycle::{expiry, scale};
 use crate::manifest::Manifest;
@@ -366,12 +367,33 @@ pub(super) async fn plan(
     Ok(HttpResponse::Ok().json(cluster.plan.redacted()))
 }
 
-/// `GET /disco/UUID/template`: the Heat template the cluster deploys, secrets hidden.
+#[derive(Deserialize)]
+pub(super) struct TemplateQuery {
+    /// `master` or `slaves`: that node group's script, in the clear, rather than the
+    /// template (whose user data holds it compressed).
+    #[serde(default)]
+    node: Option<String>,
+}
+
+/// `GET /disco/UUID/template`: the Heat template the cluster deploys, secrets hidden;
+/// with `?node=master|slaves`, that group's node script as it runs.
 pub(super) async fn template(
     req: HttpRequest,
     path: web::Path<String>,
+    query: web::Query<TemplateQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let node = match query.node.as_deref() {
+        None => None,
+        Some("master") => Some(NodeGroup::Master),
+        Some("slaves") => Some(NodeGroup::Slaves),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "node: expected master or slaves, got {}",
+                crate::domain::text::quoted_excerpt(other)
+            )));
+        }
+    };
     let mut cluster = owned_cluster(&req, &path, &state).await?;
     cluster.plan = cluster.plan.redacted();
     let composition = state
@@ -379,7 +401,15 @@ pub(super) async fn template(
         .compose_shown(&cluster)
         .await
         .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/yaml; charset=utf-8")
-        .body(composition.template))
+    Ok(match node {
+        None => HttpResponse::Ok()
+            .content_type("application/yaml; charset=utf-8")
+            .body(composition.template),
+        Some(group) => HttpResponse::Ok()
+            .content_type("text/x-shellscript; charset=utf-8")
+            .body(match group {
+                NodeGroup::Master => composition.master_script,
+                NodeGroup::Slaves => composition.slave_script,
+            }),
+    })
 }

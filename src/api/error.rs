@@ -182,7 +182,8 @@ impl From<CreateError> for ApiError {
             | CreateError::Lifetime(_)
             | CreateError::ProviderUnavailable { .. }
             | CreateError::Resolution(_)
-            | CreateError::Unsupported(_) => ApiError::bad_request(error.to_string()),
+            | CreateError::Unsupported(_)
+            | CreateError::UserDataTooBig { .. } => ApiError::bad_request(error.to_string()),
             CreateError::DelegationUnavailable(reason) => ApiErrorKind::Unavailable(reason).into(),
             CreateError::DelegationRefused(reason) => ApiErrorKind::Forbidden(reason).into(),
             CreateError::NameTaken(reason) => ApiErrorKind::Conflict(reason).into(),

@@ -191,11 +191,14 @@ impl Client {
     pub async fn create(&self, attributes: &str) -> anyhow::Result<String> {
         let response = self
             .send(
+                // In a text/plain body, not headers: init scripts can be longer than a
+                // server takes a request's head.
                 self.http
                     .post(self.url("/disco/"))
-                    .header("Category", CATEGORY)
-                    .header("Content-Type", "text/occi")
-                    .header("X-OCCI-Attribute", attributes),
+                    .header("Content-Type", "text/plain")
+                    .body(format!(
+                        "Category: {CATEGORY}\nX-OCCI-Attribute: {attributes}\n"
+                    )),
             )
             .await?;
         response

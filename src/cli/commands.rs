@@ -128,6 +128,8 @@ pub struct Request {
     pub provider: Option<String>,
     /// `component.parameter=value`
     pub params: Vec<String>,
+    /// `FILE[:GROUP]`: init actions.
+    pub init: Vec<String>,
     pub staged: bool,
 }
 
@@ -169,11 +171,50 @@ impl Request {
                 quote(value)
             ));
         }
+        if !self.init.is_empty() {
+            let actions = self
+                .init
+                .iter()
+                .map(|given| init_action(given))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            attributes.push(format!(
+                "{}={}",
+                crate::domain::attributes::INIT,
+                quote(&serde_json::Value::Array(actions).to_string())
+            ));
+        }
         if self.staged {
             attributes.push("icclab.disco.stage=true".to_string());
         }
         Ok(attributes.join(","))
     }
+}
+
+/// `--init FILE[:GROUP]` as the action the server takes: the file's script, named after
+/// the file (`warm_cache.sh` is `warm-cache`), on the group (all by default).
+fn init_action(given: &str) -> anyhow::Result<serde_json::Value> {
+    let (file, group) = match given.rsplit_once(':') {
+        Some((file, group)) if matches!(group, "master" | "slaves" | "all") => (file, group),
+        _ => (given, "all"),
+    };
+    let path = Path::new(file);
+    let script =
+        std::fs::read_to_string(path).with_context(|| format!("--init: reading {file}"))?;
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    let slug: String = stem
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let name: String = slug.trim_matches('-').chars().take(32).collect();
+    let name = name.trim_end_matches('-');
+    if name.is_empty() {
+        bail!("--init: {file}: the file's name gives no action name (letters or digits)");
+    }
+    Ok(serde_json::json!({"name": name, "group": group, "script": script}))
 }
 
 /// `disco deploy` and `disco stage`.

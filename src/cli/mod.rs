@@ -203,6 +203,10 @@ pub struct CreateArgs {
     /// A component parameter, component.parameter=value (repeatable).
     #[arg(long = "param", value_name = "COMPONENT.PARAM=VALUE")]
     pub params: Vec<String>,
+    /// An init action: the script in FILE, run on the GROUP's nodes (master, slaves or
+    /// all, the default) after the components start; named after the file (repeatable).
+    #[arg(long = "init", value_name = "FILE[:GROUP]")]
+    pub init: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -256,6 +260,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         slaves: args.slaves,
         provider: args.provider,
         params: args.params,
+        init: args.init,
         staged,
     };
     match cli.command {

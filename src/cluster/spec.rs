@@ -8,11 +8,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::attributes::{
     self, AUTOREPAIR, COMPONENT_PREFIX, DEPLOYER_PATH, DEPLOYER_TYPE, EXISTING_NETWORK,
-    HEAT_PREFIX, INJECT, MAX_SLAVES, MIN_SLAVES, NAME, NETWORK_NAME, PROVIDER, SLAVE_COUNT, STAGE,
+    HEAT_PREFIX, INIT, INJECT, MAX_SLAVES, MIN_SLAVES, NAME, NETWORK_NAME, PROVIDER, SLAVE_COUNT,
+    STAGE,
 };
 use crate::domain::{
     ClusterId, ClusterName, Infrastructure, ProviderKind, Scalar, SlaveBounds, SlaveCount,
 };
+use crate::frameworks::init::{self, InitError};
 use crate::frameworks::inject::{self, InjectError};
 use crate::frameworks::plan::{Plan, REDACTED};
 use crate::frameworks::request::{ComponentRequest, PlanRequest};
@@ -155,6 +157,9 @@ pub fn used_references(
 pub enum SpecError {
     #[error("{INJECT}: {0}")]
     Inject(#[from] InjectError),
+    /// `icclab.disco.init` does not hold actions; the error names where in it.
+    #[error(transparent)]
+    Init(#[from] InitError),
     #[error("{attribute}: expected {expected}")]
     Invalid {
         attribute: &'static str,
@@ -207,6 +212,14 @@ impl ClusterSpec {
                 INJECT.to_string(),
                 Scalar::String(inject::literal_of(&components).to_string()),
             );
+        }
+        let init = match attrs.string(INIT) {
+            Some(text) => init::parse(text)?,
+            None => Vec::new(),
+        };
+        // The cluster's attributes name the actions; their scripts are in the plan.
+        if shown.contains_key(INIT) {
+            shown.insert(INIT.to_string(), Scalar::String(init::summary(&init)));
         }
         // Parameters given as attributes may also be for components that come as
         // dependencies; resolution checks them against the components the plan has.
@@ -305,6 +318,7 @@ impl ClusterSpec {
                 },
                 components,
                 parameters,
+                init,
             },
             uses: Vec::new(),
             staged: matches!(attrs.get(STAGE), Some(Scalar::Bool(true))),

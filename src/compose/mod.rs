@@ -90,6 +90,28 @@ pub struct Composition {
     pub activity_script: Option<String>,
 }
 
+/// The most user data Nova boots a server with: 65535 bytes, base64-encoded (as Heat
+/// passes a `RAW` user data on).
+pub const NOVA_USER_DATA_LIMIT: usize = 65_535;
+/// What the placeholders Heat fills in (the wait condition's curl command with its
+/// token, the master's address) may add to a node's user data.
+const PLACEHOLDER_ROOM: usize = 1_024;
+
+impl Composition {
+    /// The larger of the two node groups' user data as Nova counts it (base64-encoded,
+    /// with room for what Heat fills in), and whose it is.
+    pub fn user_data_size(&self) -> (NodeGroup, usize) {
+        let encoded = |data: &str| (data.len() + PLACEHOLDER_ROOM).div_ceil(3) * 4;
+        let master = encoded(&self.master_user_data);
+        let slaves = encoded(&self.slave_user_data);
+        if slaves > master {
+            (NodeGroup::Slaves, slaves)
+        } else {
+            (NodeGroup::Master, master)
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
     #[error("reading the templates in {path}: {source}")]

@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 
 use super::{ComposeError, Facts};
 use crate::frameworks::catalogue::{Catalogue, NodeGroup, Phase};
+use crate::frameworks::init::{InitAction, InitSource, STAGE_PREFIX};
 use crate::frameworks::plan::Plan;
 
 pub const MASTER_ADDRESS: &str = "__DISCO_MASTER_ADDRESS__";
@@ -273,6 +274,16 @@ pub fn node_script(
         out.push_str("\n)\n\n");
     }
 
+    // The user's initialization actions run once, as the node is made: only in the
+    // whole script, never at a restart or repair.
+    let init: Vec<&InitAction> = match part {
+        Part::Whole => plan.init.iter().filter(|a| a.runs_on(group)).collect(),
+        _ => Vec::new(),
+    };
+    for action in &init {
+        init_function(&mut out, action);
+    }
+
     if part == Part::Activity {
         // One line per component, whatever another's step did.
         for (component, step) in &steps {
@@ -289,7 +300,15 @@ pub fn node_script(
     out.push_str("trap 'disco_fail \"the node script stopped at line $LINENO\"' ERR\n");
     out.push_str("disco_log \"node script started\"\n");
     out.push_str("disco_report \"node started\" succeeded 0\n");
-    for (component, step) in &steps {
+    // The init actions after every component's start, before the first smoke test.
+    let before_smoke = steps
+        .iter()
+        .position(|(_, step)| step.phase == Phase::Smoke)
+        .unwrap_or(steps.len());
+    for (i, (component, step)) in steps.iter().enumerate() {
+        if i == before_smoke {
+            run_init(&mut out, &init);
+        }
         let _ = writeln!(
             out,
             "disco_run_step {} {} {}",
@@ -298,8 +317,59 @@ pub fn node_script(
             function_name(&component.name, step.phase.as_str())
         );
     }
+    if before_smoke == steps.len() {
+        run_init(&mut out, &init);
+    }
     out.push_str("disco_finish\n");
     Ok(NodeScript { head, body: out })
+}
+
+/// An init action as a step function: its script written to the node, or its URL
+/// fetched and checked, then run with its timeout (`disco_init_*` in the node library).
+fn init_function(out: &mut String, action: &InitAction) {
+    let _ = writeln!(out, "# {} ({})", action.stage(), action.command());
+    let _ = writeln!(
+        out,
+        "{}() (",
+        function_name(STAGE_PREFIX, &action.name.as_str().replace('-', "_"))
+    );
+    let (name, secs) = (action.name.as_str(), action.timeout.secs());
+    match &action.source {
+        InitSource::Inline { script } => {
+            // A delimiter no line of the script is.
+            let mut end = "DISCO_INIT_SCRIPT".to_string();
+            while script.lines().any(|line| line == end) {
+                end.push('_');
+            }
+            let _ = writeln!(out, "  disco_init_inline {name} {secs} <<'{end}'");
+            out.push_str(script);
+            if !script.ends_with('\n') {
+                out.push('\n');
+            }
+            let _ = writeln!(out, "{end}");
+        }
+        InitSource::Url { url, sha256 } => {
+            let _ = writeln!(
+                out,
+                "  disco_init_url {name} {secs} {} {}",
+                quote(url.as_str()),
+                sha256.as_str()
+            );
+        }
+    }
+    out.push_str(")\n\n");
+}
+
+/// The node script's calls of its init actions' steps, each the stage `init <name>`.
+fn run_init(out: &mut String, init: &[&InitAction]) {
+    for action in init {
+        let _ = writeln!(
+            out,
+            "disco_run_step {STAGE_PREFIX} {} {}",
+            action.name,
+            function_name(STAGE_PREFIX, &action.name.as_str().replace('-', "_"))
+        );
+    }
 }
 
 fn function_name(component: &str, phase: &str) -> String {

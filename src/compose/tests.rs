@@ -51,6 +51,7 @@ fn plan_in(
             })
             .collect(),
         parameters: Default::default(),
+        init: Vec::new(),
     };
     resolve(&request, catalogue).expect("plan")
 }
@@ -309,5 +310,125 @@ fn activity_steps_are_defined_for_the_reporter_and_read_parameters_with_a_defaul
     assert!(
         !master.contains("disco_run_step spark activity"),
         "defined, not run"
+    );
+}
+
+fn with_init(mut plan: Plan, init: &str) -> Plan {
+    plan.init = crate::frameworks::init::parse(init).expect("init actions");
+    plan
+}
+
+/// The user's init actions are step functions run after the components' other steps
+/// and their smoke tests, each on its groups, and only in the node's whole script.
+#[test]
+fn init_actions_run_after_every_start_and_before_the_smoke_tests_on_their_groups() {
+    let sha = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let plan = with_init(
+        plan(&["spark"], 2, infrastructure()),
+        &format!(
+            r#"[{{"name":"warm-cache","script":"echo warm\nDISCO_INIT_SCRIPT\necho after","timeout":"5m"}},
+                {{"name":"fetch","group":"master","url":"https://example.org/it's.sh","sha256":"{sha}"}}]"#
+        ),
+    );
+    let composition = composer()
+        .compose(&plan, &standard(), &facts())
+        .expect("composed");
+    let master = &composition.master_script;
+    let runs: Vec<&str> = master
+        .lines()
+        .filter(|l| l.starts_with("disco_run_step "))
+        .collect();
+    let at = |stage: &str| {
+        runs.iter()
+            .position(|l| l.starts_with(&format!("disco_run_step {stage} ")))
+            .unwrap_or_else(|| panic!("{stage} not run: {runs:?}"))
+    };
+    assert!(at("spark install") < at("init warm-cache"), "{runs:?}");
+    assert!(
+        at("init warm-cache") < at("init fetch"),
+        "in the order given"
+    );
+    assert!(at("init fetch") < at("spark smoke"), "{runs:?}");
+    assert_eq!(
+        runs[at("init warm-cache")],
+        "disco_run_step init warm-cache step_init_warm_cache"
+    );
+    // The script as given, inside a here-document whose delimiter none of its lines is.
+    assert!(
+        master.contains(
+            "  disco_init_inline warm-cache 300 <<'DISCO_INIT_SCRIPT_'\necho warm\nDISCO_INIT_SCRIPT\necho after\nDISCO_INIT_SCRIPT_\n"
+        ),
+        "{master}"
+    );
+    assert!(master.contains(&format!(
+        "  disco_init_url fetch 600 'https://example.org/it'\\''s.sh' {sha}\n"
+    )));
+    // The slaves run the action for all, not the master's.
+    let slaves = &composition.slave_script;
+    assert!(slaves.contains("disco_run_step init warm-cache step_init_warm_cache"));
+    assert!(!slaves.contains("init fetch") && !slaves.contains("step_init_fetch"));
+    // Not at a restart: they initialize a node once.
+    for restart in &composition.restart_scripts {
+        assert!(!restart.contains("disco_init_"), "{restart}");
+    }
+    for script in [master, slaves] {
+        let status = std::process::Command::new("bash")
+            .args(["-n", "-c", script])
+            .status()
+            .expect("bash");
+        assert!(status.success(), "bash -n rejects:\n{script}");
+    }
+    // What Nova would take: the larger group's user data, base64.
+    let (group, size) = composition.user_data_size();
+    assert_eq!(group, NodeGroup::Master);
+    assert!(size > composition.master_user_data.len() && size < NOVA_USER_DATA_LIMIT);
+}
+
+/// The node library's init functions, run in bash: a script runs with its return code
+/// and output; a download whose checksum differs fails naming both; a script past its
+/// timeout is stopped with 124.
+#[test]
+fn the_node_library_checks_a_downloaded_script_and_stops_one_past_its_timeout() {
+    use sha2::Digest as _;
+    let dir = tempfile::tempdir().expect("dir");
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("heat-templates/node-lib.sh");
+    let script = dir.path().join("served.sh");
+    std::fs::write(&script, "#!/bin/sh\necho served; exit 3\n").expect("write");
+    let good = format!(
+        "{:x}",
+        sha2::Sha256::digest(b"#!/bin/sh\necho served; exit 3\n")
+    );
+    let bad = "0".repeat(64);
+    let run = |body: &str| {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(". {}\n{body}", lib.display()))
+            .env("DISCO_HOME", dir.path().join("home"))
+            .env("DISCO_LOG_DIR", dir.path().join("log"))
+            .env("DISCO_NODE", "master")
+            .output()
+            .expect("bash");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let url = format!("file://{}", script.display());
+    let (rc, stdout, _) = run(&format!("disco_init_url get 30 '{url}' {good}"));
+    assert_eq!((rc, stdout.as_str()), (Some(3), "served\n"));
+    let (rc, _, stderr) = run(&format!("disco_init_url get 30 '{url}' {bad}"));
+    assert_eq!(rc, Some(1));
+    assert_eq!(
+        stderr,
+        format!("init get: checksum mismatch for {url}: expected sha256 {bad}, got {good}\n")
+    );
+    let (rc, stdout, _) = run("disco_init_inline hello 30 <<'E'\necho \"hi $((1 + 1))\"\nE");
+    assert_eq!((rc, stdout.as_str()), (Some(0), "hi 2\n"));
+    let (rc, _, stderr) = run("disco_init_inline slow 1 <<'E'\nsleep 20\nE");
+    assert_eq!(rc, Some(124));
+    assert!(
+        stderr.contains("init slow: stopped after its timeout of 1s"),
+        "{stderr}"
     );
 }

@@ -15,6 +15,8 @@ pub const STAGE: &str = "icclab.disco.stage";
 pub const AUTOREPAIR: &str = "icclab.disco.autorepair";
 /// The clusters a create uses: names or UUIDs, comma-separated.
 pub const USES: &str = "icclab.disco.uses";
+/// The user's initialization actions (`frameworks::init`).
+pub const INIT: &str = "icclab.disco.init";
 pub const EXISTING_NETWORK: &str = "icclab.disco.existingnetwork";
 pub const NETWORK_NAME: &str = "icclab.disco.components.heat.networkname";
 /// What a component parameter's attribute starts with:

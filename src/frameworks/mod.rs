@@ -3,6 +3,7 @@
 //! resolution of a request into a `Plan`.
 
 pub mod catalogue;
+pub mod init;
 pub mod inject;
 pub mod plan;
 pub mod request;

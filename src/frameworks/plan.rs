@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::catalogue::{GroupScope, HealthCheck, NodeGroup, Output, Phase, Port, WebUi};
+use super::init::InitAction;
 use crate::domain::{ClusterId, ProviderKind};
 use crate::domain::{Infrastructure, Scalar};
 
@@ -21,6 +22,11 @@ pub struct Plan {
     pub infrastructure: Infrastructure,
     /// In the order they are installed: dependencies first, ties by name.
     pub components: Vec<PlannedComponent>,
+    /// The user's initialization actions, in the order they run: on each node after
+    /// every component's start, before the smoke tests. Absent from plans stored before
+    /// they existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub init: Vec<InitAction>,
     /// The other clusters this one uses, each with the dependencies it serves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uses: Vec<PlannedUse>,

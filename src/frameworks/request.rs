@@ -37,6 +37,9 @@ pub struct PlanRequest {
     /// dependencies: resolution checks them against the plan.
     #[serde(default)]
     pub parameters: BTreeMap<String, BTreeMap<String, Scalar>>,
+    /// The user's initialization actions (`icclab.disco.init`), in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub init: Vec<super::init::InitAction>,
 }
 
 impl PlanRequest {

@@ -374,6 +374,7 @@ pub fn resolve_using(
         infrastructure: request.infrastructure.clone(),
         components,
         uses,
+        init: request.init.clone(),
     })
 }
 

@@ -15,6 +15,7 @@ use crate::cluster::keys::KeyPair;
 use crate::cluster::lifetime::{self, LifetimeError};
 use crate::cluster::spec::SpecError;
 use crate::cluster::{Cluster, ClusterSpec, Outputs};
+use crate::compose::NOVA_USER_DATA_LIMIT;
 use crate::domain::attributes::{PROVIDER, USES};
 use crate::domain::{ClusterId, ClusterState, ProviderKind};
 use crate::frameworks::catalogue::Catalogue;
@@ -69,6 +70,19 @@ pub enum CreateError {
     /// The provider may not act for this caller (the cloud refused).
     #[error("{0}")]
     DelegationRefused(String),
+    /// The node scripts, with the user's init actions, would not fit a server's user
+    /// data.
+    #[error(
+        "{attribute}: the {group} node's user data would be {size} bytes (base64-encoded, as \
+         Nova counts it); Nova takes at most {limit}: give fewer or smaller init actions, or \
+         give them as URLs with their sha256"
+    )]
+    UserDataTooBig {
+        attribute: &'static str,
+        group: crate::frameworks::catalogue::NodeGroup,
+        size: usize,
+        limit: usize,
+    },
     /// A cluster of that name exists for the tenant.
     #[error("{0}")]
     NameTaken(String),
@@ -183,6 +197,26 @@ impl Creator {
             health: None,
             activity: None,
         };
+        // With what the used clusters export (their secrets hidden: on OpenStack, where
+        // the limit is, they are a few bytes).
+        let (group, size) = self
+            .lifecycle
+            .compose_shown(&cluster)
+            .await
+            .map_err(CreateError::Internal)?
+            .user_data_size();
+        if size > NOVA_USER_DATA_LIMIT {
+            return Err(CreateError::UserDataTooBig {
+                attribute: if cluster.plan.init.is_empty() {
+                    crate::domain::attributes::INJECT
+                } else {
+                    crate::domain::attributes::INIT
+                },
+                group,
+                size,
+                limit: NOVA_USER_DATA_LIMIT,
+            });
+        }
         match provider.sole_tenant() {
             None => self.store.insert_cluster(cluster.clone()).await?,
             Some(why) => match self

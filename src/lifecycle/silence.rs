@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use super::Lifecycle;
 use crate::cluster::Cluster;
 use crate::domain::{Report, ReportStatus, Span};
-use crate::frameworks::catalogue::{NodeGroup, Phase};
+use crate::frameworks::catalogue::{Catalogue, NodeGroup, Phase};
+use crate::frameworks::init;
+use crate::frameworks::plan::Plan;
 use crate::store::{Job, StoreError};
 use crate::tasks::eta::{Expected, StageKey};
 
@@ -26,6 +28,23 @@ pub fn with_history(declared: Span, history: Option<Expected>) -> Span {
     } else {
         declared
     }
+}
+
+/// How long after its own timeout (when its node stops it and reports the failure) an
+/// init action's node counts as silent.
+const INIT_GRACE_SECS: u64 = 60;
+
+/// The timeout of a stage a node reports: a component step's (`[timeouts]` in its
+/// component, else its phase's default), or a user's init action's, which its node stops
+/// at its timeout: silent a minute after that. None for stages that are not steps.
+fn declared_timeout(catalogue: &Catalogue, plan: &Plan, stage: &str) -> Option<Span> {
+    let (component, phase) = stage.split_once(' ')?;
+    // An action may be named as a phase is (`init start`).
+    if component == init::STAGE_PREFIX {
+        let action = plan.init.iter().find(|a| a.name.as_str() == phase)?;
+        return Some(Span::from_secs(action.timeout.secs() + INIT_GRACE_SECS));
+    }
+    Some(catalogue.get(component)?.timeout(Phase::parse(phase)?))
 }
 
 /// How often an operation looks for silent nodes (each look reads its reports).
@@ -91,11 +110,10 @@ impl Lifecycle {
         let history = self.inner.store.expectations(cluster).await?;
         let timeout_of = |report: &Report| {
             let (component, phase) = report.stage.split_once(' ')?;
-            let phase = Phase::parse(phase)?;
-            let declared = catalogue.get(component)?.timeout(phase);
+            let declared = declared_timeout(catalogue, &cluster.plan, &report.stage)?;
             let key = StageKey {
                 component: component.to_string(),
-                phase: phase.as_str().to_string(),
+                phase: phase.to_string(),
                 group: if report.node == "master" {
                     NodeGroup::Master
                 } else {
@@ -189,6 +207,28 @@ mod tests {
             report("slaves:1", "waiting", ReportStatus::Executing, minutes(2)),
         ];
         assert_eq!(silent_step(&done, minutes(600), timeout_of), None);
+    }
+
+    #[test]
+    fn an_init_action_is_silent_a_minute_after_its_own_timeout() {
+        let catalogue = crate::frameworks::testing::standard();
+        let plan = crate::cluster::testing::cluster(&[
+            ("icclab.disco.dependencies.inject", "['spark']"),
+            (
+                "icclab.disco.init",
+                r#"[{"name":"warm","script":"true","timeout":"5m"},{"name":"start","script":"true"}]"#,
+            ),
+        ])
+        .plan;
+        let timeout = |stage: &str| declared_timeout(&catalogue, &plan, stage).map(Span::secs);
+        assert_eq!(timeout("init warm"), Some(360));
+        assert_eq!(timeout("init other"), None, "not an action of the plan");
+        assert_eq!(timeout("init start"), Some(660), "named as a phase is");
+        assert_eq!(
+            timeout("spark install"),
+            Some(Phase::Install.default_timeout().secs())
+        );
+        assert_eq!(timeout("node started"), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use super::text::{self, Attribute, Category, CategoryClass, TextRequest};
 use super::{KindDescription, QueryInterface, Resource};
 use crate::domain::Scalar;
+use crate::domain::attributes::INIT;
 use crate::domain::text::quoted_excerpt;
 
 pub fn resource(resource: &Resource) -> Value {
@@ -150,6 +151,10 @@ pub fn parse_resource(body: &[u8]) -> Result<TextRequest, JsonError> {
                     ))
                 })?),
             },
+            // The init actions' JSON may come as it is, rather than as a string of it.
+            structured @ (Value::Array(_) | Value::Object(_)) if name == INIT => {
+                Scalar::String(structured.to_string())
+            }
             other => {
                 return Err(JsonError(format!(
                     "attributes.{name}: expected a string, number or boolean, got {}",

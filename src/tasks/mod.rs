@@ -619,6 +619,16 @@ fn nodes_stage(
     stage
 }
 
+/// A stage of `component_stages`: its name, kinds, and the command its leaves show on
+/// each node group (none where the group does not run it).
+struct StageOf {
+    name: String,
+    kind: TaskKind,
+    leaf_kind: TaskKind,
+    master: Option<String>,
+    slaves: Option<String>,
+}
+
 /// A stage per component step of `phases`, in the order the nodes run them: each
 /// component's install, configure and start in component order, then the smoke tests;
 /// its leaves from the nodes' reports in this run.
@@ -639,43 +649,61 @@ fn component_stages(
             .or_default()
             .push(report);
     }
-    let mut stages: Vec<(&str, Phase)> = Vec::new();
+    let mut stages: Vec<StageOf> = Vec::new();
     for smoke in [false, true] {
+        if smoke && phases.contains(&Phase::Install) {
+            // The user's init actions, after every start and before the smoke tests, where
+            // nodes are made (a deploy, a scale-out).
+            stages.extend(plan.init.iter().map(|action| {
+                let command = |group| action.runs_on(group).then(|| action.command());
+                StageOf {
+                    name: action.stage(),
+                    kind: TaskKind::Stage,
+                    leaf_kind: TaskKind::ConfigureNode,
+                    master: command(NodeGroup::Master),
+                    slaves: command(NodeGroup::Slaves),
+                }
+            }));
+        }
         for component in &plan.components {
             for phase in Phase::ALL {
-                if (phase == Phase::Smoke) == smoke
-                    && phases.contains(&phase)
-                    && component.steps.iter().any(|s| s.phase == phase)
-                {
-                    stages.push((component.name.as_str(), phase));
+                if (phase == Phase::Smoke) != smoke || !phases.contains(&phase) {
+                    continue;
                 }
+                let script = |group: NodeGroup| {
+                    component
+                        .steps
+                        .iter()
+                        .find(|s| s.group == group && s.phase == phase)
+                        .map(|s| format!("{}/{}", component.name, s.script))
+                };
+                let (master, slaves) = (script(NodeGroup::Master), script(NodeGroup::Slaves));
+                if master.is_none() && slaves.is_none() {
+                    continue;
+                }
+                stages.push(StageOf {
+                    name: format!("{} {phase}", component.name),
+                    kind: if smoke {
+                        TaskKind::ActionStage
+                    } else {
+                        TaskKind::Stage
+                    },
+                    leaf_kind: if smoke {
+                        TaskKind::Action
+                    } else {
+                        TaskKind::ConfigureNode
+                    },
+                    master,
+                    slaves,
+                });
             }
         }
     }
-    for (component_name, phase) in stages {
-        let Some(component) = plan.components.iter().find(|c| c.name == component_name) else {
-            continue;
-        };
+    for of in stages {
         let number = (root.children.len() + 1).to_string();
-        let stage_name = format!("{component_name} {phase}");
-        let kind = if phase == Phase::Smoke {
-            TaskKind::ActionStage
-        } else {
-            TaskKind::Stage
-        };
-        let mut stage = Task::new(number.clone(), kind, &stage_name, None);
-        let leaf_kind = if phase == Phase::Smoke {
-            TaskKind::Action
-        } else {
-            TaskKind::ConfigureNode
-        };
-        let script = |group: NodeGroup| {
-            component
-                .steps
-                .iter()
-                .find(|s| s.group == group && s.phase == phase)
-                .map(|s| format!("{component_name}/{}", s.script))
-        };
+        let stage_name = of.name.as_str();
+        let leaf_kind = of.leaf_kind;
+        let mut stage = Task::new(number.clone(), of.kind, stage_name, None);
         let leaf = |number: String, node: &str, command: Option<String>| {
             let mut task = Task::new(
                 number,
@@ -684,7 +712,7 @@ fn component_stages(
                 Some(node.to_string()),
             );
             task.command = command;
-            let history = latest.get(&(node, stage_name.as_str()));
+            let history = latest.get(&(node, stage_name));
             if let Some(started) =
                 history.and_then(|h| h.iter().rev().find(|r| r.status == ReportStatus::Executing))
             {
@@ -717,7 +745,7 @@ fn component_stages(
             }
             task
         };
-        let slaves_script = script(NodeGroup::Slaves);
+        let slaves_script = of.slaves.clone();
         if slaves_script.is_some() && !nodes.slaves.is_empty() {
             let group_number = format!("{number}.{}", stage.children.len() + 1);
             let mut group = Task::new(
@@ -735,7 +763,7 @@ fn component_stages(
             }
             stage.children.push(group);
         }
-        if let Some(master_script) = script(NodeGroup::Master).filter(|_| nodes.master) {
+        if let Some(master_script) = of.master.clone().filter(|_| nodes.master) {
             let leaf_number = format!("{number}.{}", stage.children.len() + 1);
             stage
                 .children

@@ -98,6 +98,59 @@ fn a_staged_cluster_has_its_whole_tree_pending() {
 }
 
 #[test]
+fn init_actions_are_stages_between_the_starts_and_the_smoke_tests_on_their_groups() {
+    let mut cluster = crate::cluster::testing::cluster(&[
+        ("icclab.disco.dependencies.inject", "['spark']"),
+        ("icclab.disco.components.heat.slavecount", "1"),
+        (
+            "icclab.disco.init",
+            r#"[{"name":"warm","script":"echo warm"},{"name":"seed","group":"master","url":"https://example.org/s.sh","sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}]"#,
+        ),
+    ]);
+    cluster.state = ClusterState::Installing;
+    let transitions = [
+        transition(ClusterState::Pending, 0),
+        transition(ClusterState::Deploying, 1),
+        transition(ClusterState::Installing, 2),
+    ];
+    let reports = [
+        report(3, "master", "init warm", ReportStatus::Executing, None),
+        report(5, "master", "init warm", ReportStatus::Failed, Some(7)),
+    ];
+    let root = deploy_task(&cluster, &transitions, &reports);
+    let names: Vec<(String, String)> = root
+        .rows()
+        .into_iter()
+        .skip(1)
+        .map(|(_, task)| (task.number.clone(), task.name.clone()))
+        .filter(|(number, _)| !number.contains('.'))
+        .collect();
+    let stage = |n: &str, name: &str| (n.to_string(), name.to_string());
+    assert_eq!(
+        names,
+        [
+            stage("1", "create_nodes_stage"),
+            stage("2", "spark install"),
+            stage("3", "spark start"),
+            stage("4", "init warm"),
+            stage("5", "init seed"),
+            stage("6", "spark smoke"),
+        ]
+    );
+    // warm on both groups, its master leaf from its reports; seed on the master alone.
+    assert_eq!(find(&root, "4.1").name, "configure_nodegroup");
+    let warm = find(&root, "4.2");
+    assert_eq!(warm.node.as_deref(), Some("master"));
+    assert_eq!(warm.status, TaskStatus::Failed);
+    assert_eq!(warm.rc, Some(7));
+    assert_eq!(warm.stderr.as_deref(), Some("boom: no such version"));
+    assert_eq!(warm.command.as_deref(), Some("init/warm (inline, 9 bytes)"));
+    let seed = &find(&root, "5").children;
+    assert_eq!(seed.len(), 1);
+    assert_eq!(seed[0].command.as_deref(), Some("https://example.org/s.sh"));
+}
+
+#[test]
 fn reports_drive_the_leaves_and_the_stages_follow() {
     let cluster = cluster(ClusterState::Installing);
     let transitions = [

@@ -49,11 +49,23 @@ fn compose_for(
     id: ClusterId,
     provider: ProviderKind,
 ) -> Composition {
+    compose_with(catalogue, components, slaves, id, provider, "")
+}
+
+/// `compose_for`, with more attributes (`,name=value...`) in the request.
+fn compose_with(
+    catalogue: &Catalogue,
+    components: &[String],
+    slaves: u16,
+    id: ClusterId,
+    provider: ProviderKind,
+    more: &str,
+) -> Composition {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let composer = Composer::load(&root.join("heat-templates")).expect("templates");
     let inject: Vec<String> = components.iter().map(|c| format!("'{c}'")).collect();
     let attributes = parse_attributes(&format!(
-        "icclab.disco.dependencies.inject=\"[{}]\",icclab.disco.components.heat.slavecount={slaves}",
+        "icclab.disco.dependencies.inject=\"[{}]\",icclab.disco.components.heat.slavecount={slaves}{more}",
         inject.join(", ")
     ))
     .expect("attributes");
@@ -312,4 +324,35 @@ fn golden_templates_for_several_component_sets() {
     let composition = compose_as(&catalogue, &["spark".to_string()], 2, id);
     insta::assert_snapshot!("master_script_spark", composition.master_script);
     insta::assert_snapshot!("slave_script_spark", composition.slave_script);
+}
+
+/// The user's init actions in the node scripts: shellcheck finds nothing in them, on
+/// OpenStack and on the local provider, and the master's script keeps its snapshot.
+#[test]
+fn node_scripts_with_init_actions_pass_shellcheck_and_keep_their_snapshot() {
+    let catalogue = catalogue();
+    let id: ClusterId = "0c0ffee0-d15c-4000-8000-000000000002".parse().expect("id");
+    let actions = serde_json::json!([
+        {"name": "warm-cache", "script": "#!/bin/bash\necho \"warm on $DISCO_NODE\"", "timeout": "5m"},
+        {"name": "seed", "group": "master", "url": "https://example.org/seed.sh",
+         "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+    ])
+    .to_string();
+    let init = format!(
+        ",icclab.disco.init=\"{}\"",
+        actions.replace('\\', r"\\").replace('"', "\\\"")
+    );
+    for provider in [ProviderKind::Openstack, ProviderKind::Local] {
+        let composition = compose_with(&catalogue, &["dask".to_string()], 1, id, provider, &init);
+        shellcheck(&composition.master_script, &format!("{provider} master"));
+        shellcheck(&composition.slave_script, &format!("{provider} slaves"));
+        assert!(
+            composition
+                .master_script
+                .contains("disco_run_step init seed step_init_seed")
+        );
+        if provider == ProviderKind::Openstack {
+            insta::assert_snapshot!("master_script_dask_with_init", composition.master_script);
+        }
+    }
 }

@@ -12,7 +12,7 @@ use crate::local::{
     spawn_local_app_with, value, wait_ready,
 };
 
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(std::time::Duration::from_secs(2))
@@ -21,7 +21,7 @@ fn no_redirects() -> reqwest::Client {
 }
 
 /// The create form's page: its CSRF cookie and the token in the form.
-async fn form(app: &TestApp, client: &reqwest::Client) -> (String, String, String) {
+pub(crate) async fn form(app: &TestApp, client: &reqwest::Client) -> (String, String, String) {
     let response = client
         .get(app.url("/dashboard/new"))
         .send()

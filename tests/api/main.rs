@@ -18,6 +18,7 @@ mod health;
 mod heat;
 mod helpers;
 mod idle;
+mod init_actions;
 mod isolation;
 mod lifecycle;
 mod lifetimes;

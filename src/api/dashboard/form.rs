@@ -5,6 +5,7 @@
 use crate::cluster::spec::SpecError;
 use crate::domain::ComponentName;
 use crate::domain::Scalar;
+use crate::domain::attributes::INIT;
 use crate::frameworks::request::ComponentRequest;
 use crate::lifecycle::create::{CreateError, CreateRequest};
 use crate::occi::text::Attribute;
@@ -69,6 +70,14 @@ pub(crate) fn create_request(form: &[(String, String)]) -> Result<CreateRequest,
         {
             attributes.push(string(&format!("icclab.disco.components.{rest}"), v));
         }
+    }
+    // Typed over several lines: the attribute takes the JSON on one.
+    let init = value("init");
+    if !init.trim().is_empty() {
+        let actions = crate::frameworks::init::parse(&init).map_err(SpecError::Init)?;
+        let one_line =
+            serde_json::to_string(&actions).map_err(|e| CreateError::Internal(e.into()))?;
+        attributes.push(string(INIT, &one_line));
     }
     if value("stage") == "true" {
         attributes.push(string("icclab.disco.stage", "true"));

@@ -199,6 +199,7 @@ impl NewPage {
                 name: value("name"),
                 slaves,
                 stage: value("stage") == "true",
+                init: value("init"),
             },
         }
     }
@@ -275,6 +276,8 @@ struct NewFormValues {
     name: String,
     slaves: String,
     stage: bool,
+    /// The init actions' JSON, as typed.
+    init: String,
 }
 
 /// The create form's four node fields (master/slave image and flavor), and what the

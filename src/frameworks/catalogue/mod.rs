@@ -138,6 +138,13 @@ fn check_component(
     if ComponentName::parse(&raw.name).is_err() {
         return Err(invalid(format!("name must be {}", ComponentName::EXPECTED)));
     }
+    // Its stages would be the user's init actions' (`init <name>`).
+    if raw.name == super::init::STAGE_PREFIX {
+        return Err(invalid(format!(
+            "the name {:?} is the stages of the user's init actions'",
+            super::init::STAGE_PREFIX
+        )));
+    }
     let mut parameters = BTreeMap::new();
     for (name, param) in raw.parameters.clone() {
         let name_ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
@@ -346,6 +353,24 @@ mod tests {
         )
         .expect("toml");
         Catalogue::load(dir.path())
+    }
+
+    #[test]
+    fn a_component_cannot_be_named_as_the_init_actions_stages_are() {
+        let dir = tempfile::tempdir().expect("dir");
+        let folder = dir.path().join("init");
+        std::fs::create_dir(&folder).expect("folder");
+        std::fs::write(folder.join("install.sh"), "true\n").expect("script");
+        std::fs::write(
+            folder.join("component.toml"),
+            "name = \"init\"\nversion = \"1\"\ndescription = \"d\"\nproviders = [\"file\"]\n\
+             [steps.master]\ninstall = \"install.sh\"\n",
+        )
+        .expect("toml");
+        let err = Catalogue::load(dir.path())
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("init actions"), "{err}");
     }
 
     #[test]

@@ -33,6 +33,7 @@ fn spec(requests: &[(&str, &[(&str, Scalar)])], provider: ProviderKind) -> PlanR
             })
             .collect(),
         parameters: Default::default(),
+        init: Vec::new(),
     }
 }
 
