@@ -20,6 +20,7 @@ use crate::lifecycle::create::CreateError;
 use crate::lifecycle::expiry::ExtendError;
 use crate::lifecycle::health::RepairError;
 use crate::lifecycle::scale::ScaleError;
+use crate::lifecycle::templates::{DeleteTemplateError, SaveTemplateError};
 use crate::openstack::keystone::KeystoneError;
 use crate::store::StoreError;
 
@@ -165,9 +166,9 @@ impl From<ApiErrorKind> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         match error {
-            StoreError::NameTaken(_) | StoreError::WrongState { .. } => {
-                ApiErrorKind::Conflict(error.to_string()).into()
-            }
+            StoreError::NameTaken(_)
+            | StoreError::TemplateTaken(_)
+            | StoreError::WrongState { .. } => ApiErrorKind::Conflict(error.to_string()).into(),
             other => ApiError::internal(other),
         }
     }
@@ -181,12 +182,33 @@ impl From<CreateError> for ApiError {
             | CreateError::Lifetime(_)
             | CreateError::ProviderUnavailable { .. }
             | CreateError::Resolution(_)
+            | CreateError::UnknownTemplate { .. }
             | CreateError::Unsupported(_) => ApiError::bad_request(error.to_string()),
+            CreateError::WrongState(reason) => ApiErrorKind::Conflict(reason).into(),
             CreateError::DelegationUnavailable(reason) => ApiErrorKind::Unavailable(reason).into(),
             CreateError::DelegationRefused(reason) => ApiErrorKind::Forbidden(reason).into(),
             CreateError::NameTaken(reason) => ApiErrorKind::Conflict(reason).into(),
             CreateError::SoleTenant(_) => ApiErrorKind::Conflict(error.to_string()).into(),
             CreateError::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+impl From<SaveTemplateError> for ApiError {
+    fn from(error: SaveTemplateError) -> ApiError {
+        match error {
+            SaveTemplateError::Invalid(_) => ApiError::bad_request(error.to_string()),
+            SaveTemplateError::Taken(reason) => ApiErrorKind::Conflict(reason).into(),
+            SaveTemplateError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<DeleteTemplateError> for ApiError {
+    fn from(error: DeleteTemplateError) -> ApiError {
+        match error {
+            DeleteTemplateError::Operator(_) => ApiErrorKind::Forbidden(error.to_string()).into(),
+            DeleteTemplateError::Store(store) => store.into(),
         }
     }
 }

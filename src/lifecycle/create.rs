@@ -15,14 +15,14 @@ use crate::cluster::keys::KeyPair;
 use crate::cluster::lifetime::{self, LifetimeError};
 use crate::cluster::spec::SpecError;
 use crate::cluster::{Cluster, ClusterSpec, Outputs};
-use crate::domain::attributes::PROVIDER;
+use crate::domain::attributes::{DEPLOYER_TYPE, INJECT, NAME, PROVIDER, STAGE, TEMPLATE};
 use crate::domain::{ClusterId, ClusterState, ProviderKind};
 use crate::frameworks::catalogue::Catalogue;
 use crate::frameworks::request::ComponentRequest;
 use crate::frameworks::resolve::{ResolveError, resolve};
 use crate::manifest::{AttributeError, Manifest};
 use crate::occi::text::Attribute;
-use crate::providers::{Inadmissible, ProviderError, Providers};
+use crate::providers::{Inadmissible, Provider, ProviderError, Providers};
 use crate::store::{Store, StoreError};
 
 /// What a create asks for.
@@ -56,6 +56,12 @@ pub enum CreateError {
     },
     #[error(transparent)]
     Resolution(#[from] ResolveError),
+    /// The template a create names is neither the operator's nor the caller's.
+    #[error(
+        "{TEMPLATE}: unknown template {name:?}; known templates: {}",
+        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+    )]
+    UnknownTemplate { name: String, known: Vec<String> },
     /// The provider cannot run the plan (too many slaves for this machine, say).
     #[error(transparent)]
     Unsupported(#[from] Inadmissible),
@@ -69,6 +75,9 @@ pub enum CreateError {
     /// A cluster of that name exists for the tenant.
     #[error("{0}")]
     NameTaken(String),
+    /// A staged cluster's change came once it was no longer staged: its state.
+    #[error("{0}")]
+    WrongState(String),
     /// The provider takes one tenant's clusters, and another tenant has some: why.
     #[error("{PROVIDER}: {0}")]
     SoleTenant(&'static str),
@@ -91,6 +100,7 @@ impl From<StoreError> for CreateError {
     fn from(error: StoreError) -> CreateError {
         match error {
             StoreError::NameTaken(_) => CreateError::NameTaken(error.to_string()),
+            StoreError::WrongState { .. } => CreateError::WrongState(error.to_string()),
             other => CreateError::Internal(other.into()),
         }
     }
@@ -108,6 +118,8 @@ pub struct Creator {
     pub lifecycle: Lifecycle,
     /// The lifetimes the operator allows.
     pub lifetimes: crate::domain::LifetimePolicy,
+    /// The operator's templates and each tenant's, which a create may start from.
+    pub templates: super::templates::TemplateBook,
 }
 
 impl Creator {
@@ -118,29 +130,18 @@ impl Creator {
         caller: &Identity,
         request: CreateRequest,
     ) -> Result<Cluster, CreateError> {
-        let provided: &[&str] = if request.components.is_some() {
-            &[crate::domain::attributes::INJECT]
-        } else {
-            &[]
-        };
-        let checked = self
-            .manifest
-            .check_request_with(&request.attributes, provided)
-            .map_err(CreateError::Attributes)?;
         let id = ClusterId::new();
-        let mut spec = ClusterSpec::build(id, &checked, self.default_provider, request.components)?;
-        spec.lifetime = lifetime::at_create(|name| checked.get(name), Utc::now(), &self.lifetimes)?;
+        let attributes = self
+            .templates
+            .apply(
+                &caller.tenant,
+                request.attributes,
+                request.components.is_some(),
+            )
+            .await?;
+        let (spec, plan) = self.prepare(id, &attributes, request.components, Utc::now())?;
         let kind = spec.request.provider;
-        let provider =
-            self.providers
-                .get(kind)
-                .ok_or_else(|| CreateError::ProviderUnavailable {
-                    kind,
-                    available: self.providers.kinds(),
-                })?;
-        let plan = resolve(&spec.request, &self.catalogue)?;
-        provider.admits(&plan)?;
-        spec.hide_secret_parameters(&plan);
+        let provider = self.provider(kind)?;
         let delegation = provider.delegate(caller, id).await.map_err(|e| match e {
             ProviderError::Transient(reason) => CreateError::DelegationUnavailable(reason),
             ProviderError::Permanent(reason) => CreateError::DelegationRefused(reason),
@@ -185,4 +186,157 @@ impl Creator {
         self.lifecycle.wake();
         Ok(cluster)
     }
+
+    /// The spec and plan `attributes` make for cluster `id`: checked against the manifest,
+    /// resolved against the catalogue and admitted by the provider, secrets hidden in
+    /// the spec. `since` is when its lifetime counts from.
+    fn prepare(
+        &self,
+        id: ClusterId,
+        attributes: &[Attribute],
+        components: Option<Vec<ComponentRequest>>,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<(ClusterSpec, crate::frameworks::plan::Plan), CreateError> {
+        let provided: &[&str] = if components.is_some() {
+            &[crate::domain::attributes::INJECT]
+        } else {
+            &[]
+        };
+        let checked = self
+            .manifest
+            .check_request_with(attributes, provided)
+            .map_err(CreateError::Attributes)?;
+        let mut spec = ClusterSpec::build(id, &checked, self.default_provider, components)?;
+        spec.lifetime = lifetime::at_create(|name| checked.get(name), since, &self.lifetimes)?;
+        let plan = resolve(&spec.request, &self.catalogue)?;
+        self.provider(spec.request.provider)?.admits(&plan)?;
+        spec.hide_secret_parameters(&plan);
+        Ok((spec, plan))
+    }
+
+    fn provider(&self, kind: ProviderKind) -> Result<&Arc<dyn Provider>, CreateError> {
+        self.providers
+            .get(kind)
+            .ok_or_else(|| CreateError::ProviderUnavailable {
+                kind,
+                available: self.providers.kinds(),
+            })
+    }
+
+    /// A change of the tenant's staged cluster before its deploy (DTK's "stage, then
+    /// customise"): `changes` over the attributes it was created with, checked, resolved
+    /// and admitted as a create's are, then its spec and plan stored together while it
+    /// is still staged. `None` when the tenant has no such cluster; nothing changes on a
+    /// refusal.
+    pub async fn update_staged(
+        &self,
+        tenant: &crate::domain::TenantId,
+        id: ClusterId,
+        changes: Vec<Attribute>,
+    ) -> Result<Option<Cluster>, CreateError> {
+        let Some(cluster) = self.store.cluster(Some(tenant), id).await? else {
+            return Ok(None);
+        };
+        if cluster.state != ClusterState::Pending || !cluster.spec.staged {
+            return Err(StoreError::WrongState {
+                state: cluster.state,
+                action: "a change of its attributes",
+                needed: "pending (staged, before ?action=deploy)",
+            }
+            .into());
+        }
+        if let Some(fixed) = changes
+            .iter()
+            .find(|a| FIXED_WHEN_STAGED.contains(&a.name.as_str()) || a.name.starts_with(DEPLOYER))
+        {
+            return Err(CreateError::Spec(SpecError::Invalid {
+                attribute: FIXED_ATTRIBUTE,
+                expected: format!(
+                    "{} is fixed at create (with the cluster's name, provider and \
+                     deployer); create another cluster to change it",
+                    fixed.name.chars().take(80).collect::<String>()
+                ),
+            }));
+        }
+        let attributes = staged_attributes(&cluster, changes);
+        let (mut spec, plan) = self.prepare(id, &attributes, None, cluster.created_at)?;
+        // What a create alone decides stays: its name and whether it is staged.
+        spec.request.name = cluster.spec.request.name.clone();
+        spec.deployer = cluster.spec.deployer.clone();
+        let updated = self.store.update_staged(tenant, id, spec, plan).await?;
+        if let Some(cluster) = &updated {
+            tracing::info!(cluster = %cluster.id, components = ?cluster.spec.component_names(),
+                slaves = cluster.spec.request.slaves.get(), "staged cluster changed");
+        }
+        Ok(updated)
+    }
+}
+
+/// What names a cluster, where it runs and as whom: a create's to say, not a change's.
+const FIXED_WHEN_STAGED: [&str; 5] = [NAME, PROVIDER, STAGE, TEMPLATE, DEPLOYER_TYPE];
+const DEPLOYER: &str = "icclab.disco.deployer.";
+const FIXED_ATTRIBUTE: &str = "attribute";
+
+/// A staged cluster's attributes after `changes`: those it was created with (as shown,
+/// secrets left out) under the changes, and the secret parameters it was given taken
+/// again from its plan, unless changed, while their component is still requested.
+fn staged_attributes(cluster: &Cluster, changes: Vec<Attribute>) -> Vec<Attribute> {
+    let changed = |name: &str| changes.iter().any(|a| a.name == name);
+    let mut attributes: Vec<Attribute> = cluster
+        .spec
+        .attributes
+        .iter()
+        .filter(|(name, value)| {
+            !changed(name) && value.as_str() != Some(crate::frameworks::plan::REDACTED)
+        })
+        .map(|(name, value)| Attribute {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect();
+    let requested: Vec<String> = match changes.iter().find(|a| a.name == INJECT) {
+        Some(inject) => inject
+            .value
+            .as_str()
+            .and_then(|text| crate::frameworks::inject::parse_inject(text).ok())
+            .map(|i| i.components.iter().map(|c| c.name.to_string()).collect())
+            .unwrap_or_default(),
+        None => cluster
+            .spec
+            .component_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect(),
+    };
+    for component in &cluster.plan.components {
+        if !requested.contains(&component.name) {
+            continue;
+        }
+        for param in &component.secret_params {
+            let name = crate::domain::attributes::component_parameter(&component.name, param);
+            let given = cluster
+                .spec
+                .request
+                .components
+                .iter()
+                .any(|c| c.name.as_str() == component.name && c.params.contains_key(param))
+                || cluster
+                    .spec
+                    .request
+                    .parameters
+                    .get(&component.name)
+                    .is_some_and(|p| p.contains_key(param));
+            if given
+                && !changed(&name)
+                && let Some(value) = component.params.get(param)
+            {
+                attributes.push(Attribute {
+                    name,
+                    value: value.clone(),
+                });
+            }
+        }
+    }
+    attributes.extend(changes);
+    attributes
 }
