@@ -209,13 +209,7 @@ pub(super) async fn action(
                 .update_staged(&identity.tenant, id, occi.attributes)
                 .await?
                 .ok_or_else(|| no_cluster(&path))?;
-            let resource = present::cluster_resource(
-                &cluster,
-                &state.manifest,
-                &state.base_url(&req),
-                PrivateKey::Hidden,
-            );
-            return present::resource(StatusCode::OK, media, &resource);
+            return changed(&req, media, &state, &cluster);
         }
         refuse_change_of_running(&cluster, &occi.attributes, &state.manifest)?;
     }
@@ -231,13 +225,7 @@ pub(super) async fn action(
         .await?
         .ok_or_else(|| no_cluster(&path))?;
         tracing::info!(cluster = %cluster.id, lifetime = ?cluster.spec.lifetime, "lifetime changed");
-        let resource = present::cluster_resource(
-            &cluster,
-            &state.manifest,
-            &state.base_url(&req),
-            PrivateKey::Hidden,
-        );
-        return present::resource(StatusCode::OK, media, &resource);
+        return changed(&req, media, &state, &cluster);
     }
     let term = match query.action.as_deref() {
         Some(term) => term,
@@ -306,10 +294,21 @@ pub(super) async fn action(
     }
     .ok_or_else(|| no_cluster(&path))?;
     state.lifecycle.wake();
+    changed(&req, media, &state, &cluster)
+}
+
+/// The answer to a change of a cluster: 200 and the cluster as it now is, its private
+/// key hidden.
+fn changed(
+    req: &HttpRequest,
+    media: crate::occi::MediaType,
+    state: &AppState,
+    cluster: &Cluster,
+) -> Result<HttpResponse, ApiError> {
     let resource = present::cluster_resource(
-        &cluster,
+        cluster,
         &state.manifest,
-        &state.base_url(&req),
+        &state.base_url(req),
         PrivateKey::Hidden,
     );
     present::resource(StatusCode::OK, media, &resource)

@@ -36,37 +36,24 @@ pub const TEMPLATE_SCHEME: &str = "http://schemas.cloudcomplab.ch/occi/sm/templa
 /// create decides (staging, the template itself), and a moment rather than a span.
 const NOT_IN_TEMPLATES: [&str; 4] = [NAME, STAGE, TEMPLATE, EXPIRE_AT];
 
-/// A template's name: a slug, as a cluster's name is.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TemplateName(String);
+/// A template's name: a slug, spelt as a cluster's name is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TemplateName(ClusterName);
 
 impl TemplateName {
     pub fn parse(s: &str) -> Result<TemplateName, String> {
-        ClusterName::parse(s).map(|name| TemplateName(name.as_str().to_string()))
+        ClusterName::parse(s).map(TemplateName)
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for TemplateName {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        TemplateName::parse(&s)
-    }
-}
-
-impl From<TemplateName> for String {
-    fn from(name: TemplateName) -> String {
-        name.0
+        self.0.as_str()
     }
 }
 
 impl fmt::Display for TemplateName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        self.0.fmt(f)
     }
 }
 

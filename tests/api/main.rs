@@ -34,4 +34,5 @@ mod secrets;
 mod seed;
 mod tasks;
 mod teardown;
+mod templates;
 mod tenancy;
