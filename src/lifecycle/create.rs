@@ -15,9 +15,12 @@ use crate::cluster::keys::KeyPair;
 use crate::cluster::lifetime::{self, LifetimeError};
 use crate::cluster::spec::SpecError;
 use crate::cluster::{Cluster, ClusterSpec, Outputs};
+use crate::domain::attributes::component_parameter;
 use crate::domain::attributes::{DEPLOYER_TYPE, INJECT, NAME, PROVIDER, STAGE, TEMPLATE};
-use crate::domain::{ClusterId, ClusterState, ProviderKind};
+use crate::domain::{ClusterId, ClusterState, ProviderKind, Scalar};
 use crate::frameworks::catalogue::Catalogue;
+use crate::frameworks::inject::{literal_of, parse_inject};
+use crate::frameworks::plan::REDACTED;
 use crate::frameworks::request::ComponentRequest;
 use crate::frameworks::resolve::{ResolveError, resolve};
 use crate::manifest::{AttributeError, Manifest};
@@ -278,62 +281,66 @@ const DEPLOYER: &str = "icclab.disco.deployer.";
 const FIXED_ATTRIBUTE: &str = "attribute";
 
 /// A staged cluster's attributes after `changes`: those it was created with (as shown,
-/// secrets left out) under the changes, and the secret parameters it was given taken
-/// again from its plan, unless changed, while their component is still requested.
+/// secrets left out) under the changes. The secret parameters it was given (shown
+/// hidden) are taken again from its plan, unless changed: in its components when they
+/// are not changed, as attributes while their component is still requested by name.
 fn staged_attributes(cluster: &Cluster, changes: Vec<Attribute>) -> Vec<Attribute> {
     let changed = |name: &str| changes.iter().any(|a| a.name == name);
+    let planned = |component: &str, param: &str| {
+        cluster
+            .plan
+            .components
+            .iter()
+            .find(|c| c.name == component)
+            .and_then(|c| c.params.get(param))
+            .cloned()
+    };
+    let hidden = |value: &Scalar| value.as_str() == Some(REDACTED);
     let mut attributes: Vec<Attribute> = cluster
         .spec
         .attributes
         .iter()
-        .filter(|(name, value)| {
-            !changed(name) && value.as_str() != Some(crate::frameworks::plan::REDACTED)
-        })
+        .filter(|(name, value)| !changed(name) && !hidden(value) && name.as_str() != INJECT)
         .map(|(name, value)| Attribute {
             name: name.clone(),
             value: value.clone(),
         })
         .collect();
+    let mut components = cluster.spec.request.components.clone();
+    if !changed(INJECT) {
+        for component in &mut components {
+            let name = component.name.to_string();
+            for (param, value) in component.params.iter_mut() {
+                if hidden(value)
+                    && let Some(real) = planned(&name, param)
+                {
+                    *value = real;
+                }
+            }
+        }
+        attributes.push(Attribute {
+            name: INJECT.to_string(),
+            value: Scalar::String(literal_of(&components).to_string()),
+        });
+    }
     let requested: Vec<String> = match changes.iter().find(|a| a.name == INJECT) {
         Some(inject) => inject
             .value
             .as_str()
-            .and_then(|text| crate::frameworks::inject::parse_inject(text).ok())
+            .and_then(|text| parse_inject(text).ok())
             .map(|i| i.components.iter().map(|c| c.name.to_string()).collect())
             .unwrap_or_default(),
-        None => cluster
-            .spec
-            .component_names()
-            .iter()
-            .map(|n| n.to_string())
-            .collect(),
+        None => components.iter().map(|c| c.name.to_string()).collect(),
     };
-    for component in &cluster.plan.components {
-        if !requested.contains(&component.name) {
-            continue;
-        }
-        for param in &component.secret_params {
-            let name = crate::domain::attributes::component_parameter(&component.name, param);
-            let given = cluster
-                .spec
-                .request
-                .components
-                .iter()
-                .any(|c| c.name.as_str() == component.name && c.params.contains_key(param))
-                || cluster
-                    .spec
-                    .request
-                    .parameters
-                    .get(&component.name)
-                    .is_some_and(|p| p.contains_key(param));
-            if given
+    for (component, params) in &cluster.spec.request.parameters {
+        for (param, value) in params {
+            let name = component_parameter(component, param);
+            if hidden(value)
                 && !changed(&name)
-                && let Some(value) = component.params.get(param)
+                && requested.contains(component)
+                && let Some(real) = planned(component, param)
             {
-                attributes.push(Attribute {
-                    name,
-                    value: value.clone(),
-                });
+                attributes.push(Attribute { name, value: real });
             }
         }
     }

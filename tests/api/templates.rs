@@ -732,3 +732,49 @@ async fn the_dashboards_create_page_is_filled_in_from_a_template_without_a_scrip
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn a_staged_clusters_secret_parameters_survive_a_change_and_stay_hidden() {
+    let app = spawn_app().await;
+    let cluster = app
+        .create_ok(
+            "icclab.disco.dependencies.inject=\"{'jupyter': {'token': 'tok-abc.123'}, 'dask': ''}\",\
+             icclab.disco.stage=true",
+        )
+        .await;
+    let (status, body) = update(&app, &cluster, "icclab.disco.components.heat.slavecount=1").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("tok-abc.123"), "{body}");
+    let id: disco::domain::ClusterId = cluster.rsplit('/').next().expect("id").parse().expect("id");
+    let stored = app
+        .store
+        .cluster(None, id)
+        .await
+        .expect("store")
+        .expect("the cluster");
+    assert_eq!(stored.plan.slave_count(), 1);
+    let jupyter = stored
+        .plan
+        .components
+        .iter()
+        .find(|c| c.name == "jupyter")
+        .expect("jupyter");
+    assert_eq!(
+        jupyter.params["token"],
+        disco::domain::Scalar::String("tok-abc.123".into()),
+        "the nodes still get the token given at create"
+    );
+    let shown = app
+        .client
+        .get(format!("{cluster}/plan"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        !shown.contains("tok-abc.123") && shown.contains("********"),
+        "{shown}"
+    );
+}
