@@ -139,7 +139,7 @@ impl Creator {
             .apply(
                 &caller.tenant,
                 request.attributes,
-                request.components.is_some(),
+                request.components.as_deref(),
             )
             .await?;
         let (spec, plan) = self.prepare(id, &attributes, request.components, Utc::now())?;

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use super::create::CreateError;
 use crate::cluster::Cluster;
 use crate::domain::TenantId;
-use crate::domain::attributes::{INJECT, TEMPLATE};
+use crate::domain::attributes::{INJECT, TEMPLATE, parse_component_parameter};
 use crate::frameworks::catalogue::Catalogue;
+use crate::frameworks::inject::parse_inject;
+use crate::frameworks::request::ComponentRequest;
 use crate::manifest::Manifest;
 use crate::occi::text::Attribute;
 use crate::store::{Store, StoreError};
@@ -135,13 +137,14 @@ impl TemplateBook {
     }
 
     /// A create's attributes with the template it names (`icclab.disco.template`)
-    /// applied under them: the template's attributes, less those the create gives
-    /// (`inject` too when the create chose its components otherwise), then the create's.
+    /// applied under them: the template's attributes, less those the create gives, then
+    /// the create's. Components the create names (in `inject`, or `chosen` otherwise)
+    /// replace the template's, and its parameters of components no longer named go too.
     pub async fn apply(
         &self,
         tenant: &TenantId,
         given: Vec<Attribute>,
-        components_given: bool,
+        chosen: Option<&[ComponentRequest]>,
     ) -> Result<Vec<Attribute>, CreateError> {
         let Some(named) = given.iter().find(|a| a.name == TEMPLATE) else {
             return Ok(given);
@@ -162,8 +165,29 @@ impl TemplateBook {
                 });
             }
         };
+        let named: Option<Vec<String>> = match chosen {
+            Some(components) => Some(components.iter().map(|c| c.name.to_string()).collect()),
+            None => given
+                .iter()
+                .find(|a| a.name == INJECT)
+                .and_then(|a| a.value.as_str())
+                .and_then(|text| parse_inject(text).ok())
+                .map(|inject| {
+                    inject
+                        .components
+                        .iter()
+                        .map(|c| c.name.to_string())
+                        .collect()
+                }),
+        };
+        let dropped = |name: &str| match (&named, parse_component_parameter(name)) {
+            (Some(named), Some((component, _))) => !named.iter().any(|n| n == component),
+            _ => false,
+        };
         let overridden = |name: &str| {
-            given.iter().any(|a| a.name == name) || (components_given && name == INJECT)
+            given.iter().any(|a| a.name == name)
+                || (chosen.is_some() && name == INJECT)
+                || dropped(name)
         };
         let mut attributes: Vec<Attribute> = template
             .attributes()

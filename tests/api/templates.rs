@@ -182,6 +182,18 @@ async fn a_create_with_the_templates_category_applies_it_under_the_requests_own_
         dask["params"]["worker_threads"], 2,
         "the template's parameter"
     );
+
+    // The request's components replace the template's, and the template's parameter of
+    // dask, no longer asked for, goes with it.
+    let cluster = app
+        .create_ok(
+            "icclab.disco.template=\"dask-notebook\",icclab.disco.dependencies.inject=\"['spark']\",\
+             icclab.disco.stage=true",
+        )
+        .await;
+    let planned = plan(&app, &cluster).await;
+    assert_eq!(components(&planned), vec!["spark"]);
+    assert_eq!(slaves(&planned), 2, "the template's count still applies");
 }
 
 #[tokio::test]
