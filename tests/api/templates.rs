@@ -122,6 +122,24 @@ async fn the_operators_spark_notebook_is_a_mixin_of_the_query_interface_and_list
         "the attributes it fixes: {line}"
     );
 
+    let json: Value = app
+        .client
+        .get(app.url("/-/"))
+        .header("Accept", "application/occi+json")
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let mixin = json["mixins"]
+        .as_array()
+        .expect("mixins")
+        .iter()
+        .find(|m| m["term"] == "spark-notebook")
+        .unwrap_or_else(|| panic!("no spark-notebook mixin in {json}"));
+    assert_eq!(mixin["scheme"], TEMPLATE_SCHEME);
+
     let table = ok(&app, &["templates"]).await;
     let header = table
         .lines()
