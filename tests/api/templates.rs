@@ -808,3 +808,29 @@ async fn a_staged_clusters_secret_parameters_survive_a_change_and_stay_hidden() 
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn a_staged_cluster_whose_deploy_was_asked_for_takes_no_change() {
+    // No worker: the deploy stays queued, the cluster pending with it.
+    let app = crate::helpers::spawn_app_with(|settings| settings.jobs.enabled = false).await;
+    let cluster = app
+        .create_ok("icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.stage=true")
+        .await;
+    let deploy = app
+        .client
+        .post(format!("{cluster}?action=deploy"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deploy.status(), 200);
+    let before = plan(&app, &cluster).await;
+    let (status, body) = update(
+        &app,
+        &cluster,
+        "icclab.disco.dependencies.inject=\"['dask']\"",
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("cluster is deploying"), "{body}");
+    assert_eq!(plan(&app, &cluster).await, before, "nothing changed");
+}
