@@ -183,6 +183,7 @@ impl From<CreateError> for ApiError {
             | CreateError::ProviderUnavailable { .. }
             | CreateError::Resolution(_)
             | CreateError::UnknownTemplate { .. }
+            | CreateError::FixedWhenStaged(_)
             | CreateError::Unsupported(_) => ApiError::bad_request(error.to_string()),
             CreateError::WrongState(reason) => ApiErrorKind::Conflict(reason).into(),
             CreateError::DelegationUnavailable(reason) => ApiErrorKind::Unavailable(reason).into(),

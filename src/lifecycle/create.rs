@@ -78,6 +78,12 @@ pub enum CreateError {
     /// A cluster of that name exists for the tenant.
     #[error("{0}")]
     NameTaken(String),
+    /// A staged cluster's change names what only a create says.
+    #[error(
+        "{0}: fixed at create (with the cluster's name, provider, deployer and template); \
+         create another cluster to change it"
+    )]
+    FixedWhenStaged(String),
     /// A staged cluster's change came once it was no longer staged: its state.
     #[error("{0}")]
     WrongState(String),
@@ -252,14 +258,9 @@ impl Creator {
             .iter()
             .find(|a| FIXED_WHEN_STAGED.contains(&a.name.as_str()) || a.name.starts_with(DEPLOYER))
         {
-            return Err(CreateError::Spec(SpecError::Invalid {
-                attribute: FIXED_ATTRIBUTE,
-                expected: format!(
-                    "{} is fixed at create (with the cluster's name, provider and \
-                     deployer); create another cluster to change it",
-                    fixed.name.chars().take(80).collect::<String>()
-                ),
-            }));
+            return Err(CreateError::FixedWhenStaged(
+                fixed.name.chars().take(80).collect(),
+            ));
         }
         let attributes = staged_attributes(&cluster, changes);
         let (mut spec, plan) = self.prepare(id, &attributes, None, cluster.created_at)?;
@@ -278,7 +279,6 @@ impl Creator {
 /// What names a cluster, where it runs and as whom: a create's to say, not a change's.
 const FIXED_WHEN_STAGED: [&str; 5] = [NAME, PROVIDER, STAGE, TEMPLATE, DEPLOYER_TYPE];
 const DEPLOYER: &str = "icclab.disco.deployer.";
-const FIXED_ATTRIBUTE: &str = "attribute";
 
 /// A staged cluster's attributes after `changes`: those it was created with (as shown,
 /// secrets left out) under the changes. The secret parameters it was given (shown

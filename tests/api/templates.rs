@@ -558,7 +558,10 @@ async fn a_staged_cluster_changed_before_its_deploy_deploys_what_was_changed() {
             "icclab.disco.components.heat.slavecount=2,icclab.disco.components.dask.threads=3",
             "dask",
         ),
-        ("icclab.disco.provider=\"local\"", "icclab.disco.provider"),
+        (
+            "icclab.disco.provider=\"local\"",
+            "icclab.disco.provider: fixed at create",
+        ),
         ("icclab.disco.sllavecount=2", "icclab.disco.sllavecount"),
     ] {
         let (status, body) = update(&app, &cluster, bad).await;
