@@ -19,7 +19,7 @@ use crate::domain::attributes::component_parameter;
 use crate::domain::attributes::{DEPLOYER_TYPE, INJECT, NAME, PROVIDER, STAGE, TEMPLATE};
 use crate::domain::{ClusterId, ClusterState, ProviderKind, Scalar};
 use crate::frameworks::catalogue::Catalogue;
-use crate::frameworks::inject::{literal_of, parse_inject};
+use crate::frameworks::inject::{component_names, literal_of};
 use crate::frameworks::plan::REDACTED;
 use crate::frameworks::request::ComponentRequest;
 use crate::frameworks::resolve::{ResolveError, resolve};
@@ -327,8 +327,7 @@ fn staged_attributes(cluster: &Cluster, changes: Vec<Attribute>) -> Vec<Attribut
         Some(inject) => inject
             .value
             .as_str()
-            .and_then(|text| parse_inject(text).ok())
-            .map(|i| i.components.iter().map(|c| c.name.to_string()).collect())
+            .and_then(component_names)
             .unwrap_or_default(),
         None => components.iter().map(|c| c.name.to_string()).collect(),
     };

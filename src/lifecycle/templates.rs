@@ -9,7 +9,7 @@ use crate::cluster::Cluster;
 use crate::domain::TenantId;
 use crate::domain::attributes::{INJECT, TEMPLATE, parse_component_parameter};
 use crate::frameworks::catalogue::Catalogue;
-use crate::frameworks::inject::parse_inject;
+use crate::frameworks::inject::component_names;
 use crate::frameworks::request::ComponentRequest;
 use crate::manifest::Manifest;
 use crate::occi::text::Attribute;
@@ -171,14 +171,7 @@ impl TemplateBook {
                 .iter()
                 .find(|a| a.name == INJECT)
                 .and_then(|a| a.value.as_str())
-                .and_then(|text| parse_inject(text).ok())
-                .map(|inject| {
-                    inject
-                        .components
-                        .iter()
-                        .map(|c| c.name.to_string())
-                        .collect()
-                }),
+                .and_then(component_names),
         };
         let dropped = |name: &str| match (&named, parse_component_parameter(name)) {
             (Some(named), Some((component, _))) => !named.iter().any(|n| n == component),

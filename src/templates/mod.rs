@@ -249,14 +249,7 @@ impl Template {
         self.attributes
             .get(INJECT)
             .and_then(Scalar::as_str)
-            .and_then(|text| inject::parse_inject(text).ok())
-            .map(|inject| {
-                inject
-                    .components
-                    .iter()
-                    .map(|c| c.name.to_string())
-                    .collect()
-            })
+            .and_then(inject::component_names)
             .unwrap_or_default()
     }
 }
