@@ -35,7 +35,7 @@ pub(super) async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let identity = state.identify(&req).await?;
     let body = read_body(&req, payload, state.settings.server.body_limit).await?;
-    let raw: RawTemplate = serde_json::from_slice(&body)
+    let raw = RawTemplate::from_json(&body)
         .map_err(|e| ApiError::bad_request(format!("template body (JSON): {e}")))?;
     if raw.name.is_none() {
         return Err(ApiError::bad_request(

@@ -51,9 +51,9 @@ impl Templates {
         let mut templates = Vec::with_capacity(files.len());
         for file in files {
             let text = std::fs::read_to_string(&file).map_err(read_err(&file))?;
-            let raw: RawTemplate = toml::from_str(&text).map_err(|e| TemplatesError::Syntax {
+            let raw = RawTemplate::from_toml(&text).map_err(|problem| TemplatesError::Syntax {
                 path: file.clone(),
-                problem: e.to_string(),
+                problem,
             })?;
             let stem = file
                 .file_stem()

@@ -85,6 +85,30 @@ pub struct RawTemplate {
     pub attributes: BTreeMap<String, Scalar>,
 }
 
+impl RawTemplate {
+    /// A template as a request's body writes it (JSON).
+    pub fn from_json(body: &[u8]) -> Result<RawTemplate, String> {
+        serde_json::from_slice(body).map_err(|e| explained(e.to_string()))
+    }
+
+    /// A template as an operator's file writes it (TOML).
+    pub fn from_toml(text: &str) -> Result<RawTemplate, String> {
+        toml::from_str(text).map_err(|e| explained(e.to_string()))
+    }
+}
+
+/// serde's word for a value none of the components' forms takes, said as the field.
+fn explained(message: String) -> String {
+    if message.contains("untagged enum RawComponent") {
+        format!(
+            "components: expected an inject literal (\"{{'spark': '', 'jupyter': ''}}\") or a \
+             table of component name to \"\" or its parameters ({message})"
+        )
+    } else {
+        message
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum RawComponents {

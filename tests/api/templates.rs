@@ -480,6 +480,10 @@ async fn a_template_naming_an_unknown_component_or_parameter_is_a_400_at_save_an
             json!({"name": "t5", "components": {"spark": ""}, "flavor": "x"}),
             "unknown field",
         ),
+        (
+            json!({"name": "t6", "components": 5}),
+            "components: expected an inject literal",
+        ),
     ] {
         let response = save_as(&app, "alpha", &body).await;
         assert_eq!(response.status(), 400, "{body}");
