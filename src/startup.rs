@@ -20,6 +20,7 @@ use crate::domain::ProviderKind;
 use crate::frameworks::catalogue::Catalogue;
 use crate::lifecycle::Lifecycle;
 use crate::lifecycle::create::Creator;
+use crate::lifecycle::templates::TemplateBook;
 use crate::manifest::Manifest;
 use crate::openstack::keystone::Keystone;
 use crate::providers::Providers;
@@ -27,6 +28,7 @@ use crate::providers::file::FileProvider;
 use crate::providers::local::LocalProvider;
 use crate::providers::openstack::OpenstackProvider;
 use crate::store::Store;
+use crate::templates::Templates;
 
 pub struct Application {
     port: u16,
@@ -101,6 +103,14 @@ impl Application {
             Catalogue::load(&settings.catalogue.frameworks_dir)
                 .context("loading the component catalogue")?,
         );
+        let templates = Arc::new(
+            Templates::load(
+                &settings.catalogue.cluster_templates_dir,
+                &manifest,
+                &catalogue,
+            )
+            .context("loading the cluster templates")?,
+        );
         let composer = Arc::new(
             Composer::load(&settings.catalogue.templates_dir).context("loading the templates")?,
         );
@@ -134,6 +144,12 @@ impl Application {
             store: store.clone(),
             lifecycle: lifecycle.clone(),
             lifetimes: settings.jobs.lifetimes(),
+            templates: TemplateBook {
+                operator: templates,
+                store: store.clone(),
+                manifest: Arc::clone(&manifest),
+                catalogue: Arc::clone(&catalogue),
+            },
         };
         let state = web::Data::new(AppState {
             store: store.clone(),

@@ -11,12 +11,14 @@ use super::present::{self, PrivateKey};
 use super::request::read_occi;
 use crate::cluster::Cluster;
 use crate::domain::ClusterId;
+use crate::domain::attributes::{LIFETIME, SLAVE_COUNT, TEMPLATE};
 use crate::frameworks::catalogue::NodeGroup;
 use crate::lifecycle::create::CreateRequest;
 use crate::lifecycle::{expiry, scale};
 use crate::manifest::Manifest;
 use crate::occi::text::{Category, CategoryClass};
 use crate::store::Operation;
+use crate::templates::TEMPLATE_SCHEME;
 
 pub(super) async fn create(
     req: HttpRequest,
@@ -35,9 +37,26 @@ async fn create_cluster(
 ) -> Result<crate::occi::Resource, ApiError> {
     let identity = state.identify(req).await?;
     let occi = read_occi(req, payload, state.settings.server.body_limit).await?;
-    check_kind(&occi.categories, &state.manifest)?;
+    let (categories, template) = template_mixin(occi.categories)?;
+    check_kind(&categories, &state.manifest)?;
+    let mut attributes = occi.attributes;
+    if let Some(term) = template {
+        match attributes.iter().find(|a| a.name == TEMPLATE) {
+            Some(named) if named.value.to_string() != term => {
+                return Err(ApiError::bad_request(format!(
+                    "{TEMPLATE}: {} disagrees with the template's Category {term:?}: give one",
+                    named.value.quoted()
+                )));
+            }
+            Some(_) => {}
+            None => attributes.push(crate::occi::text::Attribute {
+                name: TEMPLATE.to_string(),
+                value: crate::domain::Scalar::String(term),
+            }),
+        }
+    }
     let request = CreateRequest {
-        attributes: occi.attributes,
+        attributes,
         components: None,
         uses: used_links(&occi.links)?,
     };
@@ -75,6 +94,27 @@ fn used_links(links: &[crate::occi::text::Link]) -> Result<Vec<String>, ApiError
             })
         })
         .collect()
+}
+
+/// The template a create's Category names (a mixin of the templates' scheme), apart from
+/// the other categories; at most one.
+fn template_mixin(categories: Vec<Category>) -> Result<(Vec<Category>, Option<String>), ApiError> {
+    let (templates, others): (Vec<Category>, Vec<Category>) = categories
+        .into_iter()
+        .partition(|c| c.class == CategoryClass::Mixin && c.scheme == TEMPLATE_SCHEME);
+    match templates.as_slice() {
+        [] => Ok((others, None)),
+        [one] => Ok((others, Some(one.term.clone()))),
+        several => Err(ApiError::bad_request(format!(
+            "Category: {} templates named ({}); a create starts from one",
+            several.len(),
+            several
+                .iter()
+                .map(|c| c.term.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 /// A create names exactly the service's kind; other categories are refused by name.
@@ -218,6 +258,20 @@ pub(super) async fn action(
         .iter()
         .map(|a| a.term.as_str())
         .collect();
+    // A partial update (OCCI 1.2 HTTP: POST to the entity with the attributes to change)
+    // of a staged cluster: anything a create takes, checked and resolved again.
+    if query.action.is_none() && !occi.attributes.is_empty() {
+        let cluster = cluster_of(&identity.tenant, &path, &state).await?;
+        if cluster.state == crate::domain::ClusterState::Pending && cluster.spec.staged {
+            let cluster = state
+                .creator
+                .update_staged(&identity.tenant, id, occi.attributes)
+                .await?
+                .ok_or_else(|| no_cluster(&path))?;
+            return changed(&req, media, &state, &cluster);
+        }
+        refuse_change_of_running(&cluster, &occi.attributes, &state.manifest)?;
+    }
     // A partial update of the lifetime: its owner extends it (or shortens it).
     if query.action.is_none() && expiry::sets_lifetime(&occi.attributes) {
         let cluster = expiry::extend(
@@ -230,13 +284,7 @@ pub(super) async fn action(
         .await?
         .ok_or_else(|| no_cluster(&path))?;
         tracing::info!(cluster = %cluster.id, lifetime = ?cluster.spec.lifetime, "lifetime changed");
-        let resource = present::cluster_resource(
-            &cluster,
-            &state.manifest,
-            &state.base_url(&req),
-            PrivateKey::Hidden,
-        );
-        return present::resource(StatusCode::OK, media, &resource);
+        return changed(&req, media, &state, &cluster);
     }
     let term = match query.action.as_deref() {
         Some(term) => term,
@@ -266,6 +314,17 @@ pub(super) async fn action(
             action.term
         )));
     }
+    if action.term == "save_template" {
+        let cluster = cluster_of(&identity.tenant, &path, &state).await?;
+        return super::templates::save_from_cluster(
+            &req,
+            &state,
+            &identity.tenant,
+            &cluster,
+            &occi.attributes,
+        )
+        .await;
+    }
     let cluster = match action.term.as_str() {
         "deploy" => state.store.request_deploy(&identity.tenant, id).await?,
         "stop" => {
@@ -294,13 +353,54 @@ pub(super) async fn action(
     }
     .ok_or_else(|| no_cluster(&path))?;
     state.lifecycle.wake();
+    changed(&req, media, &state, &cluster)
+}
+
+/// The answer to a change of a cluster: 200 and the cluster as it now is, its private
+/// key hidden.
+fn changed(
+    req: &HttpRequest,
+    media: crate::occi::MediaType,
+    state: &AppState,
+    cluster: &Cluster,
+) -> Result<HttpResponse, ApiError> {
     let resource = present::cluster_resource(
-        &cluster,
+        cluster,
         &state.manifest,
-        &state.base_url(&req),
+        &state.base_url(req),
         PrivateKey::Hidden,
     );
     present::resource(StatusCode::OK, media, &resource)
+}
+
+/// A partial update of a cluster that is no longer staged: only its slave count (a
+/// scale) and its lifetime change; any other attribute the manifest knows is a 409
+/// naming its state (and one it does not, a 400).
+fn refuse_change_of_running(
+    cluster: &Cluster,
+    attributes: &[crate::occi::text::Attribute],
+    manifest: &Manifest,
+) -> Result<(), ApiError> {
+    let changeable = |name: &str| name == SLAVE_COUNT || LIFETIME.contains(&name);
+    let Some(other) = attributes.iter().find(|a| !changeable(&a.name)) else {
+        return Ok(());
+    };
+    if manifest.attribute(&other.name).is_none() {
+        manifest
+            .check_request_with(attributes, &[crate::domain::attributes::INJECT])
+            .map_err(|errors| {
+                ApiError::bad_request(crate::manifest::AttributeError::joined(&errors))
+            })?;
+    }
+    Err(crate::api::error::ApiErrorKind::Conflict(format!(
+        "cluster is {}: {} can be changed only while it is staged (pending, created with \
+         icclab.disco.stage=\"true\", before ?action=deploy); once deployed, only {SLAVE_COUNT} \
+         (a scale) and its lifetime ({}) change",
+        cluster.state,
+        other.name.chars().take(80).collect::<String>(),
+        LIFETIME.join(", ")
+    ))
+    .into())
 }
 
 /// The caller's cluster named in the path; another tenant's is as absent as a missing one.

@@ -20,6 +20,7 @@ use crate::lifecycle::create::CreateError;
 use crate::lifecycle::expiry::ExtendError;
 use crate::lifecycle::health::RepairError;
 use crate::lifecycle::scale::ScaleError;
+use crate::lifecycle::templates::{DeleteTemplateError, SaveTemplateError};
 use crate::openstack::keystone::KeystoneError;
 use crate::store::StoreError;
 
@@ -167,6 +168,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NameTaken(_)
             | StoreError::WrongState { .. }
+            | StoreError::TemplateTaken(_)
             | StoreError::InUse { .. }
             | StoreError::UsedNotReady { .. } => ApiErrorKind::Conflict(error.to_string()).into(),
             other => ApiError::internal(other),
@@ -182,8 +184,11 @@ impl From<CreateError> for ApiError {
             | CreateError::Lifetime(_)
             | CreateError::ProviderUnavailable { .. }
             | CreateError::Resolution(_)
+            | CreateError::UnknownTemplate { .. }
+            | CreateError::FixedWhenStaged(_)
             | CreateError::Unsupported(_)
             | CreateError::UserDataTooBig { .. } => ApiError::bad_request(error.to_string()),
+            CreateError::WrongState(reason) => ApiErrorKind::Conflict(reason).into(),
             CreateError::DelegationUnavailable(reason) => ApiErrorKind::Unavailable(reason).into(),
             CreateError::DelegationRefused(reason) => ApiErrorKind::Forbidden(reason).into(),
             CreateError::NameTaken(reason) => ApiErrorKind::Conflict(reason).into(),
@@ -192,6 +197,25 @@ impl From<CreateError> for ApiError {
             }
             CreateError::UsedUnknown(_) => ApiErrorKind::NotFound(error.to_string()).into(),
             CreateError::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+impl From<SaveTemplateError> for ApiError {
+    fn from(error: SaveTemplateError) -> ApiError {
+        match error {
+            SaveTemplateError::Invalid(_) => ApiError::bad_request(error.to_string()),
+            SaveTemplateError::Taken(reason) => ApiErrorKind::Conflict(reason).into(),
+            SaveTemplateError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<DeleteTemplateError> for ApiError {
+    fn from(error: DeleteTemplateError) -> ApiError {
+        match error {
+            DeleteTemplateError::Operator(_) => ApiErrorKind::Forbidden(error.to_string()).into(),
+            DeleteTemplateError::Store(store) => store.into(),
         }
     }
 }

@@ -14,6 +14,7 @@ mod outputs;
 mod present;
 mod request;
 mod tasks;
+mod templates;
 
 use std::sync::Arc;
 
@@ -93,6 +94,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
     .route(
         &format!("{collection}/components"),
         web::get().to(clusters::components),
+    )
+    // Before every `{collection}/{id}…`, which would take `templates` for an id.
+    .service(
+        web::resource([
+            format!("{collection}/templates/"),
+            format!("{collection}/templates"),
+        ])
+        .route(web::get().to(templates::list))
+        .route(web::post().to(templates::create)),
+    )
+    .service(
+        web::resource(format!("{collection}/templates/{{name}}"))
+            .route(web::get().to(templates::show))
+            .route(web::delete().to(templates::delete)),
     )
     .route(
         &format!("{collection}/{{id}}/plan"),
@@ -175,11 +190,36 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
     );
 }
 
+/// The query interface: the kind, its actions, and the mixins a create may name (the
+/// components, providers and templates: the operator's, and with credentials the
+/// caller's tenant's too).
 async fn query_interface(
+    req: HttpRequest,
     Rendering(media): Rendering,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = present::query_interface(&state.manifest, &state.catalogue, &state.providers);
+    let credentials = request::credentials(&req);
+    let templates = if credentials.token.is_some()
+        || credentials.user.is_some()
+        || credentials.tenant.is_some()
+    {
+        let identity = state.identify(&req).await?;
+        state.creator.templates.list(&identity.tenant).await?
+    } else {
+        state
+            .creator
+            .templates
+            .operator
+            .iter()
+            .map(|t| (crate::templates::Origin::Operator, t.clone()))
+            .collect()
+    };
+    let query = present::query_interface(
+        &state.manifest,
+        &state.catalogue,
+        &state.providers,
+        &templates,
+    );
     present::query(media, &query)
 }
 

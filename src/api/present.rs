@@ -18,6 +18,7 @@ use crate::occi::{
     AttributeDescription, KindDescription, MediaType, QueryInterface, Resource, json,
 };
 use crate::providers::Providers;
+use crate::templates::{Origin, TEMPLATE_SCHEME, Template};
 
 /// Whether a rendering may show the cluster's SSH private key: only the cluster's own
 /// rendering for its owner does, never a listing.
@@ -210,6 +211,7 @@ pub fn query_interface(
     manifest: &Manifest,
     catalogue: &Catalogue,
     providers: &Providers,
+    templates: &[(Origin, Template)],
 ) -> QueryInterface {
     // A pattern such as `icclab.disco.components.<component>.<param>` is not an attribute
     // name in the text grammar; the JSON rendering describes it.
@@ -300,12 +302,37 @@ pub fn query_interface(
             attributes: Vec::new(),
             actions: Vec::new(),
         }))
+        // Each template is a mixin a create applies with its Category: its title its
+        // description, its attributes those it fixes.
+        .chain(templates.iter().map(|(_, template)| Category {
+            term: template.name.to_string(),
+            scheme: TEMPLATE_SCHEME.to_string(),
+            class: CategoryClass::Mixin,
+            title: Some(template.description.clone()),
+            rel: None,
+            location: None,
+            attributes: template.attributes.keys().cloned().collect(),
+            actions: Vec::new(),
+        }))
         .collect();
     QueryInterface {
         kinds: vec![kind],
         mixins,
         actions,
     }
+}
+
+/// A template as the API shows it (JSON): what it fixes, how many nodes it makes, whose.
+pub fn template(template: &Template, origin: Origin, manifest: &Manifest) -> serde_json::Value {
+    serde_json::json!({
+        "name": template.name,
+        "description": template.description,
+        "origin": origin,
+        "category": format!("{TEMPLATE_SCHEME}{}", template.name),
+        "nodes": template.nodes(manifest),
+        "components": template.component_names(),
+        "attributes": template.attributes,
+    })
 }
 
 /// One resource in the negotiated rendering.

@@ -71,7 +71,7 @@ fn unsupported(got: &str) -> ApiError {
     .into()
 }
 
-async fn read_body(
+pub(super) async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,

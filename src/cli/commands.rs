@@ -124,12 +124,15 @@ fn last_run(state: &str) -> &'static str {
 pub struct Request {
     pub name: String,
     pub components: Vec<String>,
-    pub slaves: u16,
+    /// None: the template's, else the server's default.
+    pub slaves: Option<u16>,
     pub provider: Option<String>,
     /// `component.parameter=value`
     pub params: Vec<String>,
     /// `FILE[:GROUP]`: init actions.
     pub init: Vec<String>,
+    /// The template it starts from, under the other fields.
+    pub template: Option<String>,
     pub staged: bool,
 }
 
@@ -140,22 +143,34 @@ fn quote(value: &str) -> String {
 
 impl Request {
     fn attributes(&self) -> anyhow::Result<String> {
-        if self.components.is_empty() {
-            bail!("--components: expected a list such as spark,jupyter");
+        if self.components.is_empty() && self.template.is_none() {
+            bail!("--components: expected a list such as spark,jupyter (or --template)");
         }
-        let inject: Vec<String> = self
-            .components
-            .iter()
-            .map(|c| format!("'{}'", c.trim()))
-            .collect();
-        let mut attributes = vec![
-            format!("icclab.disco.name={}", quote(&self.name)),
-            format!(
+        let mut attributes = vec![format!("icclab.disco.name={}", quote(&self.name))];
+        if let Some(template) = &self.template {
+            attributes.push(format!("icclab.disco.template={}", quote(template)));
+        }
+        if !self.components.is_empty() {
+            let inject: Vec<String> = self
+                .components
+                .iter()
+                .map(|c| format!("'{}'", c.trim()))
+                .collect();
+            attributes.push(format!(
                 "icclab.disco.dependencies.inject={}",
                 quote(&format!("[{}]", inject.join(", ")))
-            ),
-            format!("icclab.disco.components.heat.slavecount={}", self.slaves),
-        ];
+            ));
+        }
+        // Without a template, the count DTK's deploy has always had.
+        match (self.slaves, &self.template) {
+            (Some(slaves), _) => {
+                attributes.push(format!("icclab.disco.components.heat.slavecount={slaves}"))
+            }
+            (None, None) => {
+                attributes.push("icclab.disco.components.heat.slavecount=2".to_string())
+            }
+            (None, Some(_)) => {}
+        }
         if let Some(provider) = &self.provider {
             attributes.push(format!("icclab.disco.provider={}", quote(provider)));
         }
@@ -711,6 +726,30 @@ pub async fn components(client: &Client) -> anyhow::Result<()> {
             rows
         )
     );
+    Ok(())
+}
+
+/// `disco templates`: DTK's `list-assemblies` table of the templates the caller may
+/// deploy from; ID is the row's number, as DTK numbers assemblies.
+pub async fn templates(client: &Client) -> anyhow::Result<()> {
+    let body = client.json("/disco/templates/").await?;
+    let rows = body["templates"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let text = |key: &str| t[key].as_str().unwrap_or_default().to_string();
+            vec![
+                (i + 1).to_string(),
+                text("name"),
+                t["nodes"].as_i64().unwrap_or_default().to_string(),
+                text("description"),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["ID", "NAME", "NODES", "DESCRIPTION"], rows));
     Ok(())
 }
 

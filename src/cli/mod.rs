@@ -175,6 +175,9 @@ pub enum Command {
     },
     /// The component catalogue.
     Components,
+    /// The templates a cluster may start from (DTK's list-assemblies): the operator's,
+    /// then your project's.
+    Templates,
     /// A cluster's deployment log.
     Logs {
         name: String,
@@ -191,12 +194,15 @@ pub enum Command {
 pub struct CreateArgs {
     /// The cluster's name.
     pub name: String,
-    /// Components, comma-separated: spark,jupyter.
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// Components, comma-separated: spark,jupyter [default: the template's].
+    #[arg(long, value_delimiter = ',', required_unless_present = "template")]
     pub components: Vec<String>,
-    /// Number of slave nodes.
-    #[arg(long, default_value_t = 2)]
-    pub slaves: u16,
+    /// Number of slave nodes [default: the template's, else 2].
+    #[arg(long)]
+    pub slaves: Option<u16>,
+    /// Start from this template (see disco templates); the other flags override it.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub template: Option<String>,
     /// local, openstack or file [default: the server's].
     #[arg(long)]
     pub provider: Option<String>,
@@ -261,6 +267,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         provider: args.provider,
         params: args.params,
         init: args.init,
+        template: args.template,
         staged,
     };
     match cli.command {
@@ -315,6 +322,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Key { name, output } => commands::key(&client()?, &name, output.as_deref()).await,
         Command::Components => commands::components(&client()?).await,
+        Command::Templates => commands::templates(&client()?).await,
         Command::Logs { name, node, follow } => {
             commands::logs(&client()?, &name, node.as_deref(), follow).await
         }

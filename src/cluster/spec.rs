@@ -7,9 +7,8 @@ use std::path::{Component as PathComponent, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::attributes::{
-    self, AUTOREPAIR, COMPONENT_PREFIX, DEPLOYER_PATH, DEPLOYER_TYPE, EXISTING_NETWORK,
-    HEAT_PREFIX, INIT, INJECT, MAX_SLAVES, MIN_SLAVES, NAME, NETWORK_NAME, PROVIDER, SLAVE_COUNT,
-    STAGE,
+    self, AUTOREPAIR, DEPLOYER_PATH, DEPLOYER_TYPE, EXISTING_NETWORK, INIT, INJECT, MAX_SLAVES,
+    MIN_SLAVES, NAME, NETWORK_NAME, PROVIDER, SLAVE_COUNT, STAGE,
 };
 use crate::domain::{
     ClusterId, ClusterName, Infrastructure, ProviderKind, Scalar, SlaveBounds, SlaveCount,
@@ -225,7 +224,7 @@ impl ClusterSpec {
         // dependencies; resolution checks them against the components the plan has.
         let mut parameters: BTreeMap<String, BTreeMap<String, Scalar>> = BTreeMap::new();
         for (name, value) in attrs.iter() {
-            if let Some((component, param)) = component_parameter(name) {
+            if let Some((component, param)) = attributes::parse_component_parameter(name) {
                 parameters
                     .entry(component.to_string())
                     .or_default()
@@ -384,14 +383,6 @@ impl ClusterSpec {
     pub fn component_names(&self) -> Vec<&str> {
         self.request.component_names()
     }
-}
-
-/// `icclab.disco.components.<component>.<param>` (but not the original's `heat.*`).
-fn component_parameter(name: &str) -> Option<(&str, &str)> {
-    if name.starts_with(HEAT_PREFIX) {
-        return None;
-    }
-    name.strip_prefix(COMPONENT_PREFIX)?.split_once('.')
 }
 
 /// `icclab.disco.provider` wins; the original's `deployer.type` is read when it is absent,

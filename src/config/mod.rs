@@ -34,6 +34,8 @@ pub struct Settings {
 pub struct CatalogueSettings {
     pub frameworks_dir: PathBuf,
     pub templates_dir: PathBuf,
+    /// The operator's cluster templates (`*.toml`).
+    pub cluster_templates_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -299,6 +301,10 @@ impl Settings {
         if self.catalogue.templates_dir.as_os_str().is_empty() {
             self.catalogue.templates_dir =
                 shipped_dir("heat-templates", exe.as_deref(), source_tree);
+        }
+        if self.catalogue.cluster_templates_dir.as_os_str().is_empty() {
+            self.catalogue.cluster_templates_dir =
+                shipped_dir("manifests/templates", exe.as_deref(), source_tree);
         }
         if self.provider.file.dir.as_os_str().is_empty() {
             self.provider.file.dir = self.data_dir.join("deployments");

@@ -30,6 +30,21 @@ pub fn component_parameter(component: &str, param: &str) -> String {
     format!("{COMPONENT_PREFIX}{component}.{param}")
 }
 
+/// The component and parameter `icclab.disco.components.<component>.<param>` names (but
+/// not the original's `heat.*`, which are not parameters).
+pub fn parse_component_parameter(name: &str) -> Option<(&str, &str)> {
+    if name.starts_with(HEAT_PREFIX) {
+        return None;
+    }
+    name.strip_prefix(COMPONENT_PREFIX)?.split_once('.')
+}
+
+/// The template a cluster was created from (`templates`).
+pub const TEMPLATE: &str = "icclab.disco.template";
+/// `?action=save_template`'s name and description of the template it saves.
+pub const TEMPLATE_NAME: &str = "icclab.disco.template_name";
+pub const TEMPLATE_DESCRIPTION: &str = "icclab.disco.template_description";
+
 /// How long a cluster may live, and what then (`domain::lifetime`).
 pub const MAX_AGE: &str = "icclab.disco.max_age";
 /// How long a ready cluster may go unused before it expires.

@@ -16,14 +16,17 @@ use crate::cluster::lifetime::{self, LifetimeError};
 use crate::cluster::spec::SpecError;
 use crate::cluster::{Cluster, ClusterSpec, Outputs};
 use crate::compose::NOVA_USER_DATA_LIMIT;
-use crate::domain::attributes::{PROVIDER, USES};
-use crate::domain::{ClusterId, ClusterState, ProviderKind};
+use crate::domain::attributes::component_parameter;
+use crate::domain::attributes::{DEPLOYER_TYPE, INJECT, NAME, PROVIDER, STAGE, TEMPLATE, USES};
+use crate::domain::{ClusterId, ClusterState, ProviderKind, Scalar};
 use crate::frameworks::catalogue::Catalogue;
+use crate::frameworks::inject::{component_names, literal_of};
+use crate::frameworks::plan::REDACTED;
 use crate::frameworks::request::ComponentRequest;
 use crate::frameworks::resolve::{Offer, ResolveError, resolve_using};
 use crate::manifest::{AttributeError, Manifest};
 use crate::occi::text::Attribute;
-use crate::providers::{Inadmissible, ProviderError, Providers};
+use crate::providers::{Inadmissible, Provider, ProviderError, Providers};
 use crate::store::{Store, StoreError};
 
 /// What a create asks for.
@@ -60,6 +63,12 @@ pub enum CreateError {
     },
     #[error(transparent)]
     Resolution(#[from] ResolveError),
+    /// The template a create names is neither the operator's nor the caller's.
+    #[error(
+        "{TEMPLATE}: unknown template {name:?}; known templates: {}",
+        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+    )]
+    UnknownTemplate { name: String, known: Vec<String> },
     /// The provider cannot run the plan (too many slaves for this machine, say).
     #[error(transparent)]
     Unsupported(#[from] Inadmissible),
@@ -86,6 +95,15 @@ pub enum CreateError {
     /// A cluster of that name exists for the tenant.
     #[error("{0}")]
     NameTaken(String),
+    /// A staged cluster's change names what only a create says.
+    #[error(
+        "{0}: fixed at create (with the cluster's name, provider, deployer and template); \
+         create another cluster to change it"
+    )]
+    FixedWhenStaged(String),
+    /// A staged cluster's change came once it was no longer staged: its state.
+    #[error("{0}")]
+    WrongState(String),
     /// The provider takes one tenant's clusters, and another tenant has some: why.
     #[error("{PROVIDER}: {0}")]
     SoleTenant(&'static str),
@@ -115,6 +133,7 @@ impl From<StoreError> for CreateError {
         match error {
             StoreError::NameTaken(_) => CreateError::NameTaken(error.to_string()),
             StoreError::UsedNotReady { name, state } => CreateError::UsedNotReady { name, state },
+            StoreError::WrongState { .. } => CreateError::WrongState(error.to_string()),
             other => CreateError::Internal(other.into()),
         }
     }
@@ -132,6 +151,8 @@ pub struct Creator {
     pub lifecycle: Lifecycle,
     /// The lifetimes the operator allows.
     pub lifetimes: crate::domain::LifetimePolicy,
+    /// The operator's templates and each tenant's, which a create may start from.
+    pub templates: super::templates::TemplateBook,
 }
 
 impl Creator {
@@ -142,34 +163,27 @@ impl Creator {
         caller: &Identity,
         request: CreateRequest,
     ) -> Result<Cluster, CreateError> {
-        let provided: &[&str] = if request.components.is_some() {
-            &[crate::domain::attributes::INJECT]
-        } else {
-            &[]
-        };
-        let checked = self
-            .manifest
-            .check_request_with(&request.attributes, provided)
-            .map_err(CreateError::Attributes)?;
         let id = ClusterId::new();
-        let mut spec = ClusterSpec::build(id, &checked, self.default_provider, request.components)?;
-        spec.lifetime = lifetime::at_create(|name| checked.get(name), Utc::now(), &self.lifetimes)?;
+        let attributes = self
+            .templates
+            .apply(
+                &caller.tenant,
+                request.attributes,
+                request.components.as_deref(),
+            )
+            .await?;
+        let (spec, plan) = self
+            .prepare(
+                &caller.tenant,
+                id,
+                &attributes,
+                request.components,
+                &request.uses,
+                Utc::now(),
+            )
+            .await?;
         let kind = spec.request.provider;
-        let provider =
-            self.providers
-                .get(kind)
-                .ok_or_else(|| CreateError::ProviderUnavailable {
-                    kind,
-                    available: self.providers.kinds(),
-                })?;
-        let references =
-            crate::cluster::spec::used_references(checked.string(USES), &request.uses)?;
-        let used = self.used(caller, &references).await?;
-        let offers: Vec<Offer> = used.iter().map(offer).collect();
-        let plan = resolve_using(&spec.request, &self.catalogue, &offers)?;
-        spec.uses = used.iter().map(|c| c.id).collect();
-        provider.admits(&plan)?;
-        spec.hide_secret_parameters(&plan);
+        let provider = self.provider(kind)?;
         let delegation = provider.delegate(caller, id).await.map_err(|e| match e {
             ProviderError::Transient(reason) => CreateError::DelegationUnavailable(reason),
             ProviderError::Permanent(reason) => CreateError::DelegationRefused(reason),
@@ -238,14 +252,14 @@ impl Creator {
     /// The caller's clusters a create names, each ready.
     async fn used(
         &self,
-        caller: &Identity,
+        tenant: &crate::domain::TenantId,
         references: &[String],
     ) -> Result<Vec<Cluster>, CreateError> {
         let mut used = Vec::with_capacity(references.len());
         for reference in references {
             let cluster = self
                 .store
-                .cluster_by_reference(&caller.tenant, reference)
+                .cluster_by_reference(tenant, reference)
                 .await
                 .map_err(|e| CreateError::Internal(e.into()))?
                 .ok_or_else(|| CreateError::UsedUnknown(reference.clone()))?;
@@ -261,6 +275,167 @@ impl Creator {
         }
         Ok(used)
     }
+
+    /// The spec and plan `attributes` make for cluster `id`: checked against the manifest,
+    /// resolved against the catalogue and admitted by the provider, secrets hidden in
+    /// the spec. `since` is when its lifetime counts from.
+    ///
+    /// The clusters it uses (`icclab.disco.uses`, and `links`, the UUIDs its OCCI links
+    /// name) are the tenant's and ready, and serve what its components take from them.
+    async fn prepare(
+        &self,
+        tenant: &crate::domain::TenantId,
+        id: ClusterId,
+        attributes: &[Attribute],
+        components: Option<Vec<ComponentRequest>>,
+        links: &[String],
+        since: chrono::DateTime<Utc>,
+    ) -> Result<(ClusterSpec, crate::frameworks::plan::Plan), CreateError> {
+        let provided: &[&str] = if components.is_some() {
+            &[crate::domain::attributes::INJECT]
+        } else {
+            &[]
+        };
+        let checked = self
+            .manifest
+            .check_request_with(attributes, provided)
+            .map_err(CreateError::Attributes)?;
+        let mut spec = ClusterSpec::build(id, &checked, self.default_provider, components)?;
+        spec.lifetime = lifetime::at_create(|name| checked.get(name), since, &self.lifetimes)?;
+        let references = crate::cluster::spec::used_references(checked.string(USES), links)?;
+        let used = self.used(tenant, &references).await?;
+        let offers: Vec<Offer> = used.iter().map(offer).collect();
+        let plan = resolve_using(&spec.request, &self.catalogue, &offers)?;
+        spec.uses = used.iter().map(|c| c.id).collect();
+        self.provider(spec.request.provider)?.admits(&plan)?;
+        spec.hide_secret_parameters(&plan);
+        Ok((spec, plan))
+    }
+
+    fn provider(&self, kind: ProviderKind) -> Result<&Arc<dyn Provider>, CreateError> {
+        self.providers
+            .get(kind)
+            .ok_or_else(|| CreateError::ProviderUnavailable {
+                kind,
+                available: self.providers.kinds(),
+            })
+    }
+
+    /// A change of the tenant's staged cluster before its deploy (DTK's "stage, then
+    /// customise"): `changes` over the attributes it was created with, checked, resolved
+    /// and admitted as a create's are, then its spec and plan stored together while it
+    /// is still staged. `None` when the tenant has no such cluster; nothing changes on a
+    /// refusal.
+    pub async fn update_staged(
+        &self,
+        tenant: &crate::domain::TenantId,
+        id: ClusterId,
+        changes: Vec<Attribute>,
+    ) -> Result<Option<Cluster>, CreateError> {
+        let Some(cluster) = self.store.cluster(Some(tenant), id).await? else {
+            return Ok(None);
+        };
+        if cluster.state != ClusterState::Pending || !cluster.spec.staged {
+            return Err(StoreError::WrongState {
+                state: cluster.state,
+                action: "a change of its attributes",
+                needed: "pending (staged, before ?action=deploy)",
+            }
+            .into());
+        }
+        if let Some(fixed) = changes
+            .iter()
+            .find(|a| FIXED_WHEN_STAGED.contains(&a.name.as_str()) || a.name.starts_with(DEPLOYER))
+        {
+            return Err(CreateError::FixedWhenStaged(
+                fixed.name.chars().take(80).collect(),
+            ));
+        }
+        let attributes = staged_attributes(&cluster, changes);
+        let (mut spec, plan) = self
+            .prepare(tenant, id, &attributes, None, &[], cluster.created_at)
+            .await?;
+        // What a create alone decides stays: its name and whether it is staged.
+        spec.request.name = cluster.spec.request.name.clone();
+        spec.deployer = cluster.spec.deployer.clone();
+        let updated = self.store.update_staged(tenant, id, spec, plan).await?;
+        if let Some(cluster) = &updated {
+            tracing::info!(cluster = %cluster.id, components = ?cluster.spec.component_names(),
+                slaves = cluster.spec.request.slaves.get(), "staged cluster changed");
+        }
+        Ok(updated)
+    }
+}
+
+/// What names a cluster, where it runs and as whom: a create's to say, not a change's.
+const FIXED_WHEN_STAGED: [&str; 5] = [NAME, PROVIDER, STAGE, TEMPLATE, DEPLOYER_TYPE];
+const DEPLOYER: &str = "icclab.disco.deployer.";
+
+/// A staged cluster's attributes after `changes`: those it was created with (as shown,
+/// secrets left out) under the changes. The secret parameters it was given (shown
+/// hidden) are taken again from its plan, unless changed: in its components when they
+/// are not changed, as attributes while their component is still requested by name.
+fn staged_attributes(cluster: &Cluster, changes: Vec<Attribute>) -> Vec<Attribute> {
+    let changed = |name: &str| changes.iter().any(|a| a.name == name);
+    let planned = |component: &str, param: &str| {
+        cluster
+            .plan
+            .components
+            .iter()
+            .find(|c| c.name == component)
+            .and_then(|c| c.params.get(param))
+            .cloned()
+    };
+    let hidden = |value: &Scalar| value.as_str() == Some(REDACTED);
+    let mut attributes: Vec<Attribute> = cluster
+        .spec
+        .attributes
+        .iter()
+        .filter(|(name, value)| !changed(name) && !hidden(value) && name.as_str() != INJECT)
+        .map(|(name, value)| Attribute {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect();
+    let mut components = cluster.spec.request.components.clone();
+    if !changed(INJECT) {
+        for component in &mut components {
+            let name = component.name.to_string();
+            for (param, value) in component.params.iter_mut() {
+                if hidden(value)
+                    && let Some(real) = planned(&name, param)
+                {
+                    *value = real;
+                }
+            }
+        }
+        attributes.push(Attribute {
+            name: INJECT.to_string(),
+            value: Scalar::String(literal_of(&components).to_string()),
+        });
+    }
+    let requested: Vec<String> = match changes.iter().find(|a| a.name == INJECT) {
+        Some(inject) => inject
+            .value
+            .as_str()
+            .and_then(component_names)
+            .unwrap_or_default(),
+        None => components.iter().map(|c| c.name.to_string()).collect(),
+    };
+    for (component, params) in &cluster.spec.request.parameters {
+        for (param, value) in params {
+            let name = component_parameter(component, param);
+            if hidden(value)
+                && !changed(&name)
+                && requested.contains(component)
+                && let Some(real) = planned(component, param)
+            {
+                attributes.push(Attribute { name, value: real });
+            }
+        }
+    }
+    attributes.extend(changes);
+    attributes
 }
 
 /// What a used cluster offers, as resolution sees it.

@@ -22,6 +22,7 @@ pub mod health;
 mod operate;
 pub mod scale;
 mod silence;
+pub mod templates;
 mod watcher;
 
 use std::collections::{BTreeMap, HashMap};

@@ -71,7 +71,7 @@ impl Store {
                     to_json(&cluster.delegation)?,
                 ],
             )?;
-            super::uses::record_uses(&tx, &cluster, &cluster.spec.uses)?;
+            super::uses::record_uses(&tx, &cluster.tenant, cluster.id, &cluster.spec.uses)?;
             record_transition(
                 &tx,
                 cluster.id,
@@ -476,6 +476,52 @@ impl Store {
                     timestamp(Utc::now())
                 ],
             )?;
+            let cluster = find_cluster(&tx, Some(&tenant), id)?;
+            tx.commit()?;
+            Ok(cluster)
+        })
+        .await
+        .inspect(|_| self.notifier.notify(id))
+    }
+
+    /// Replaces a staged cluster's spec and plan (a change before its deploy), in one
+    /// transaction with the check that it is still staged: `WrongState` once its deploy
+    /// was asked for or it left pending, `None` when the tenant has no such cluster.
+    pub async fn update_staged(
+        &self,
+        tenant: &TenantId,
+        id: ClusterId,
+        spec: crate::cluster::ClusterSpec,
+        plan: crate::frameworks::plan::Plan,
+    ) -> Result<Option<Cluster>, StoreError> {
+        let tenant = tenant.clone();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(cluster) = find_cluster(&tx, Some(&tenant), id)? else {
+                return Ok(None);
+            };
+            let deploying = job_queued(&tx, id, JobKind::Deploy)?;
+            if cluster.state != ClusterState::Pending || !cluster.spec.staged || deploying {
+                return Err(StoreError::WrongState {
+                    state: if deploying && cluster.state == ClusterState::Pending {
+                        ClusterState::Deploying
+                    } else {
+                        cluster.state
+                    },
+                    action: "a change of its attributes",
+                    needed: "pending (staged, before ?action=deploy)",
+                });
+            }
+            tx.execute(
+                "UPDATE clusters SET spec = ?2, plan = ?3, updated_at = ?4 WHERE id = ?1",
+                params![
+                    id.to_string(),
+                    to_json(&spec)?,
+                    to_json(&plan)?,
+                    timestamp(Utc::now())
+                ],
+            )?;
+            super::uses::record_uses(&tx, &tenant, id, &spec.uses)?;
             let cluster = find_cluster(&tx, Some(&tenant), id)?;
             tx.commit()?;
             Ok(cluster)

@@ -160,6 +160,20 @@ pub(super) fn migrations() -> Migrations<'static> {
             ON stage_durations (provider, component, phase, node_group, flavor, image, at);
         "#,
         ),
+        // Each tenant's cluster templates (the operator's are files): the attributes a
+        // template fixes as a JSON object of name to value.
+        M::up(
+            r#"
+        CREATE TABLE templates (
+            tenant      TEXT NOT NULL,
+            name        TEXT NOT NULL,
+            description TEXT NOT NULL,
+            attributes  TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            PRIMARY KEY (tenant, name)
+        );
+        "#,
+        ),
         // Which clusters a cluster uses (`icclab.disco.uses`): a delete finds a used
         // cluster's dependents by the index.
         M::up(

@@ -9,8 +9,9 @@
 //!
 //! `clusters` holds the clusters and their transitions, `jobs` the queue, `reports` what
 //! nodes report, `durations` how long their steps took (for how long the next are
-//! expected to); `rows` is how their values are written as text and read back; `notify`
-//! tells event streams, after a commit, which cluster changed.
+//! expected to); `templates` each tenant's cluster templates; `rows` is how their values
+//! are written as text and read back; `notify` tells event streams, after a commit, which
+//! cluster changed.
 
 mod clusters;
 mod durations;
@@ -20,6 +21,7 @@ mod migrations;
 pub mod notify;
 mod reports;
 mod rows;
+mod templates;
 mod uses;
 
 use std::path::Path;
@@ -44,6 +46,8 @@ pub enum StoreError {
     Corrupt { id: String, problem: String },
     #[error("the tenant already has a cluster named {0:?}")]
     NameTaken(String),
+    #[error("a template named {0:?} exists already")]
+    TemplateTaken(String),
     /// The provider takes one tenant's clusters, and another tenant has some.
     #[error("another tenant has clusters on the {0} provider")]
     OtherTenant(crate::domain::ProviderKind),

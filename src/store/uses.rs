@@ -61,14 +61,20 @@ pub(super) fn dependents(
     Ok(found)
 }
 
-/// Records that the new cluster uses `used`, each of which must be ready now.
+/// Records that the tenant's cluster `user` uses `used` (and no other), each of which
+/// must be ready now.
 pub(super) fn record_uses(
     tx: &Transaction<'_>,
-    cluster: &Cluster,
+    tenant: &TenantId,
+    user: ClusterId,
     used: &[ClusterId],
 ) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM uses WHERE cluster_id = ?1",
+        params![user.to_string()],
+    )?;
     for id in used {
-        let Some(found) = find_cluster(tx, Some(&cluster.tenant), *id)? else {
+        let Some(found) = find_cluster(tx, Some(tenant), *id)? else {
             return Err(StoreError::UsedNotReady {
                 name: id.to_string(),
                 state: ClusterState::Deleted,
@@ -82,7 +88,7 @@ pub(super) fn record_uses(
         }
         tx.execute(
             "INSERT OR IGNORE INTO uses (cluster_id, used_id) VALUES (?1, ?2)",
-            params![cluster.id.to_string(), id.to_string()],
+            params![user.to_string(), id.to_string()],
         )?;
     }
     Ok(())

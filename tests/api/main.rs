@@ -35,5 +35,6 @@ mod secrets;
 mod seed;
 mod tasks;
 mod teardown;
+mod templates;
 mod tenancy;
 mod uses;

@@ -332,8 +332,10 @@ async fn a_ready_cluster_scales_within_its_bounds_by_action_or_partial_update() 
     assert_eq!(got, 200, "{body}");
     wait_for(&app, &location, "ready").await;
     assert_eq!(slaves_of(&app, &location).await, "4");
+    // Any other attribute changes only while the cluster is staged: a 409 naming its state.
     let (got, body) = scale(&app, &location, "icclab.disco.name=\"renamed\"", false).await;
-    assert_eq!(got, 400, "{body}");
+    assert_eq!(got, 409, "{body}");
+    assert!(body.contains("cluster is ready"), "{body}");
 
     let (_, history) = json(&app, &format!("{location}/tasks?all=true")).await;
     let types: Vec<&str> = history

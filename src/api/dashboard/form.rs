@@ -5,10 +5,14 @@
 use crate::cluster::spec::SpecError;
 use crate::domain::ComponentName;
 use crate::domain::Scalar;
-use crate::domain::attributes::INIT;
+use crate::domain::attributes::{
+    HEAT_PREFIX, INIT, INJECT, PROVIDER, SLAVE_COUNT, STAGE, TEMPLATE, parse_component_parameter,
+};
+use crate::frameworks::inject::parse_inject;
 use crate::frameworks::request::ComponentRequest;
 use crate::lifecycle::create::{CreateError, CreateRequest};
 use crate::occi::text::Attribute;
+use crate::templates::Template;
 
 /// A form field's value, trimmed; empty when absent.
 pub(crate) fn field(form: &[(String, String)], key: &str) -> String {
@@ -24,6 +28,44 @@ pub(crate) fn chosen_components(form: &[(String, String)]) -> Vec<&str> {
         .filter(|(k, _)| k == "component")
         .map(|(_, v)| v.as_str())
         .collect()
+}
+
+/// The create form filled in from a template: its components ticked, their parameters,
+/// slave count, provider and nodes in their fields (`create_request` read backwards).
+pub(crate) fn template_form(template: &Template) -> Vec<(String, String)> {
+    let mut form = vec![("template".to_string(), template.name.to_string())];
+    let inject = template
+        .attributes
+        .get(INJECT)
+        .and_then(Scalar::as_str)
+        .and_then(|text| parse_inject(text).ok());
+    for component in inject.map(|i| i.components).unwrap_or_default() {
+        form.push(("component".to_string(), component.name.to_string()));
+        for (param, value) in &component.params {
+            form.push((
+                format!("param.{}.{param}", component.name),
+                value.to_string(),
+            ));
+        }
+    }
+    for (name, value) in &template.attributes {
+        let key = if name == SLAVE_COUNT {
+            "slaves".to_string()
+        } else if name == PROVIDER {
+            "provider".to_string()
+        } else if let Some(node) = name.strip_prefix(HEAT_PREFIX) {
+            node.to_string()
+        } else if let Some((component, param)) = parse_component_parameter(name) {
+            format!("param.{component}.{param}")
+        } else {
+            continue;
+        };
+        form.push((key, value.to_string()));
+    }
+    if template.attributes.get(STAGE) == Some(&Scalar::Bool(true)) {
+        form.push(("stage".to_string(), "true".to_string()));
+    }
+    form
 }
 
 /// The create request, from the create form: the components chosen as values, the
@@ -81,6 +123,10 @@ pub(crate) fn create_request(form: &[(String, String)]) -> Result<CreateRequest,
     }
     if value("stage") == "true" {
         attributes.push(string("icclab.disco.stage", "true"));
+    }
+    // The template the form was filled in from: what the form does not say comes from it.
+    if !value("template").is_empty() {
+        attributes.push(string(TEMPLATE, &value("template")));
     }
     Ok(CreateRequest {
         uses: Vec::new(),

@@ -9,7 +9,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::csrf::{check_csrf, csrf_token};
-use super::form::{create_request, field};
+use super::form::{create_request, field, template_form};
 use super::node_choices;
 use super::session::{self, who};
 use super::timeline::Timeline;
@@ -23,9 +23,11 @@ use crate::cluster::Cluster;
 use crate::config::AuthMode;
 use crate::domain::{ClusterState, HealthStatus};
 use crate::frameworks::catalogue::GroupScope;
+use crate::lifecycle::create::CreateError;
 use crate::lifecycle::scale;
 use crate::openstack::nodes::NodeChoices;
 use crate::store::Operation;
+use crate::templates::{Origin, Template};
 
 /// How long a web UI's port has to answer for its dot to be green.
 const REACH_TIMEOUT: Duration = Duration::from_millis(500);
@@ -96,6 +98,7 @@ fn new_page(
     form: &[(String, String)],
     error: Option<String>,
     choices: Option<&NodeChoices>,
+    templates: &[(Origin, Template)],
 ) -> NewPage {
     NewPage::new(
         chrome(req, state, csrf),
@@ -106,18 +109,57 @@ fn new_page(
         error,
         node_choices::fields(form, choices),
     )
+    .with_templates(templates)
 }
 
-/// `GET /dashboard/new`: the create form.
+#[derive(serde::Deserialize)]
+pub(crate) struct NewQuery {
+    template: Option<String>,
+}
+
+/// `GET /dashboard/new`: the create form; `?template=NAME` fills it in from the
+/// template (no script needed: the page's template select is a GET form).
 pub(crate) async fn new_form(
     req: HttpRequest,
+    query: web::Query<NewQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let identity = who(&req, &state).await?;
     let choices = node_choices::listed(&state, &identity).await;
+    let templates = state.creator.templates.list(&identity.tenant).await?;
     let (csrf, cookie) = csrf_token(&req);
-    let view = new_page(&req, &state, &csrf, &[], None, choices.as_ref());
-    Ok(with_cookie(page(&view)?, cookie))
+    let wanted = query.template.as_deref().filter(|t| !t.is_empty());
+    let (form, error) = match wanted {
+        None => (Vec::new(), None),
+        Some(name) => match templates.iter().find(|(_, t)| t.name.as_str() == name) {
+            Some((_, template)) => (template_form(template), None),
+            None => (
+                Vec::new(),
+                Some(
+                    CreateError::UnknownTemplate {
+                        name: name.chars().take(80).collect(),
+                        known: templates.iter().map(|(_, t)| t.name.to_string()).collect(),
+                    }
+                    .to_string(),
+                ),
+            ),
+        },
+    };
+    let refused = error.is_some();
+    let view = new_page(
+        &req,
+        &state,
+        &csrf,
+        &form,
+        error,
+        choices.as_ref(),
+        &templates,
+    );
+    let mut response = page(&view)?;
+    if refused {
+        *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
+    }
+    Ok(with_cookie(response, cookie))
 }
 
 /// `POST /dashboard/new`: creates the cluster and shows its page; a refused request
@@ -141,8 +183,17 @@ pub(crate) async fn create(
             let reason = e.to_string();
             let status = actix_web::ResponseError::status_code(&ApiError::from(e));
             let choices = node_choices::listed(&state, &asking).await;
+            let templates = state.creator.templates.list(&asking.tenant).await?;
             let (csrf, cookie) = csrf_token(&req);
-            let view = new_page(&req, &state, &csrf, &form, Some(reason), choices.as_ref());
+            let view = new_page(
+                &req,
+                &state,
+                &csrf,
+                &form,
+                Some(reason),
+                choices.as_ref(),
+                &templates,
+            );
             let mut response = page(&view)?;
             *response.status_mut() = status;
             Ok(with_cookie(response, cookie))

@@ -14,6 +14,7 @@ use crate::api::error::ApiError;
 use crate::cluster::Cluster;
 use crate::domain::{ClusterState, HealthStatus};
 use crate::frameworks::catalogue::{Catalogue, Component, Parameter};
+use crate::templates::{Origin, Template};
 
 /// A page's view model, and the template that draws it.
 pub(crate) trait View: Serialize {
@@ -152,6 +153,15 @@ pub(crate) struct NewPage {
     components: Vec<ComponentChoice>,
     nodes: NodeFields,
     form: NewFormValues,
+    /// The templates the form may start from (`?template=NAME` fills it in).
+    templates: Vec<TemplateOption>,
+}
+
+#[derive(Serialize)]
+struct TemplateOption {
+    name: String,
+    description: String,
+    selected: bool,
 }
 
 impl View for NewPage {
@@ -192,7 +202,7 @@ impl NewPage {
                 .collect(),
             components: catalogue
                 .iter()
-                .map(|c| ComponentChoice::of(c, chosen.contains(&c.name.as_str())))
+                .map(|c| ComponentChoice::of(c, chosen.contains(&c.name.as_str()), form))
                 .collect(),
             nodes,
             form: NewFormValues {
@@ -200,8 +210,23 @@ impl NewPage {
                 slaves,
                 stage: value("stage") == "true",
                 init: value("init"),
+                template: value("template"),
             },
+            templates: Vec::new(),
         }
+    }
+
+    /// The page offering these templates to start from, the form's own selected.
+    pub(crate) fn with_templates(mut self, templates: &[(Origin, Template)]) -> NewPage {
+        self.templates = templates
+            .iter()
+            .map(|(_, t)| TemplateOption {
+                name: t.name.to_string(),
+                description: t.description.clone(),
+                selected: t.name.as_str() == self.form.template,
+            })
+            .collect();
+        self
     }
 }
 
@@ -226,7 +251,7 @@ struct ComponentChoice {
 }
 
 impl ComponentChoice {
-    fn of(component: &Component, checked: bool) -> ComponentChoice {
+    fn of(component: &Component, checked: bool, form: &[(String, String)]) -> ComponentChoice {
         ComponentChoice {
             name: component.name.clone(),
             version: component.version.clone(),
@@ -242,7 +267,10 @@ impl ComponentChoice {
             params: component
                 .parameters
                 .iter()
-                .map(|(name, p)| ParamField::of(name, p))
+                .map(|(name, p)| {
+                    let given = field(form, &format!("param.{}.{name}", component.name));
+                    ParamField::of(name, p, given)
+                })
                 .collect(),
         }
     }
@@ -259,13 +287,20 @@ struct ParamField {
 }
 
 impl ParamField {
-    fn of(name: &str, parameter: &Parameter) -> ParamField {
+    /// The field of a parameter, holding what the form gave (a secret's never shown
+    /// again), else its default.
+    fn of(name: &str, parameter: &Parameter, given: String) -> ParamField {
+        let default = if given.is_empty() || parameter.secret {
+            parameter.default.to_string()
+        } else {
+            given
+        };
         ParamField {
             name: name.to_string(),
             kind: parameter.kind.as_str(),
             secret: parameter.secret,
             description: parameter.description.clone(),
-            default: parameter.default.to_string(),
+            default,
         }
     }
 }
@@ -278,6 +313,8 @@ struct NewFormValues {
     stage: bool,
     /// The init actions' JSON, as typed.
     init: String,
+    /// The template the form was filled in from, sent again with it.
+    template: String,
 }
 
 /// The create form's four node fields (master/slave image and flavor), and what the

@@ -57,6 +57,19 @@ pub fn parse_inject(input: &str) -> Result<Inject, InjectError> {
     Ok(Inject { components })
 }
 
+/// The names of the components an inject value requests, in the order written; `None`
+/// when it does not parse (its own check says why).
+pub fn component_names(input: &str) -> Option<Vec<String>> {
+    let inject = parse_inject(input).ok()?;
+    Some(
+        inject
+            .components
+            .iter()
+            .map(|c| c.name.to_string())
+            .collect(),
+    )
+}
+
 /// The canonical literal of component requests: a dict with `''` for a component
 /// without parameters and a dict of its parameters otherwise. `parse_inject` reads it
 /// back as the same requests.
