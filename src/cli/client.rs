@@ -259,9 +259,26 @@ impl Client {
         Ok(())
     }
 
-    pub async fn delete(&self, cluster: &ClusterRef) -> anyhow::Result<()> {
-        self.send(self.http.delete(&cluster.location)).await?;
+    pub async fn delete(&self, cluster: &ClusterRef, cascade: bool) -> anyhow::Result<()> {
+        let request = self.http.delete(&cluster.location);
+        let request = if cascade {
+            request.query(&[("cascade", "true")])
+        } else {
+            request
+        };
+        self.send(request).await?;
         Ok(())
+    }
+
+    /// `GET /disco/UUID/outputs`, secrets too when asked.
+    pub async fn outputs(&self, cluster: &ClusterRef, secrets: bool) -> anyhow::Result<Value> {
+        let request = self.http.get(format!("{}/outputs", cluster.location));
+        let request = if secrets {
+            request.query(&[("secrets", "true")])
+        } else {
+            request
+        };
+        Ok(self.send(request).await?.json().await?)
     }
 
     /// The cluster's state, or `None` once it is gone.

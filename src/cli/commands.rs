@@ -131,6 +131,8 @@ pub struct Request {
     pub params: Vec<String>,
     /// `FILE[:GROUP]`: init actions.
     pub init: Vec<String>,
+    /// The clusters it uses, by name or UUID.
+    pub uses: Vec<String>,
     /// The template it starts from, under the other fields.
     pub template: Option<String>,
     pub staged: bool,
@@ -196,6 +198,13 @@ impl Request {
                 "{}={}",
                 crate::domain::attributes::INIT,
                 quote(&serde_json::Value::Array(actions).to_string())
+            ));
+        }
+        if !self.uses.is_empty() {
+            attributes.push(format!(
+                "{}={}",
+                crate::domain::attributes::USES,
+                quote(&self.uses.join(","))
             ));
         }
         if self.staged {
@@ -496,6 +505,72 @@ pub async fn health(client: &Client, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `disco outputs NAME [--secrets]`: what the cluster offers others, a table of OUTPUT,
+/// VALUE and DESCRIPTION; a secret's value only with `--secrets`, printed after the
+/// table (client configurations and keys are files of several lines).
+pub async fn outputs(client: &Client, name: &str, secrets: bool) -> anyhow::Result<()> {
+    let cluster = client.find(name).await?;
+    let answer = client.outputs(&cluster, secrets).await?;
+    let text = |value: &serde_json::Value| match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut rows = Vec::new();
+    for (key, value) in answer["cluster"].as_object().into_iter().flatten() {
+        if key == "web_uis" {
+            for (ui, url) in value.as_object().into_iter().flatten() {
+                rows.push(vec![
+                    format!("web_ui.{ui}"),
+                    printable(&text(url)),
+                    String::new(),
+                ]);
+            }
+        } else if !text(value).is_empty() {
+            rows.push(vec![key.clone(), printable(&text(value)), String::new()]);
+        }
+    }
+    let mut secret_values = Vec::new();
+    for (component, outputs) in answer["components"].as_object().into_iter().flatten() {
+        for (output, shown) in outputs.as_object().into_iter().flatten() {
+            let key = format!("{component}.{output}");
+            let value = shown["value"].as_str();
+            let secret = shown["secret"].as_bool().unwrap_or(false);
+            let cell = match value {
+                Some(v) if secret => {
+                    secret_values.push((key.clone(), v.to_string()));
+                    "(secret: below)".to_string()
+                }
+                Some(v) => printable(v),
+                None => "(secret: --secrets shows it)".to_string(),
+            };
+            rows.push(vec![
+                key,
+                cell,
+                printable(shown["description"].as_str().unwrap_or_default()),
+            ]);
+        }
+    }
+    let header = ["OUTPUT", "VALUE", "DESCRIPTION"];
+    let width = output_width(&header, &rows);
+    for row in &mut rows {
+        row[2] = cut(&row[2], width);
+    }
+    print!("{}", table(&header, rows));
+    for (key, value) in secret_values {
+        println!("\n{key}:");
+        for line in value.lines() {
+            println!("  {}", printable(line));
+        }
+    }
+    Ok(())
+}
+
 /// How wide the last column may be for the table to fit the terminal: what the other
 /// columns and the borders leave (`| a | b |`: three characters a column, and one).
 fn output_width(header: &[&str], rows: &[Vec<String>]) -> usize {
@@ -534,9 +609,11 @@ fn printable(text: &str) -> String {
 }
 
 /// `disco delete NAME [--wait]`.
-pub async fn delete(client: &Client, name: &str, wait: bool) -> anyhow::Result<()> {
+/// `disco delete NAME [--wait] [--cascade]`: with `--cascade`, the clusters that use it
+/// go first (the server deletes them); `--wait` waits for it alone.
+pub async fn delete(client: &Client, name: &str, wait: bool, cascade: bool) -> anyhow::Result<()> {
     let cluster = client.find(name).await?;
-    client.delete(&cluster).await?;
+    client.delete(&cluster, cascade).await?;
     if !wait {
         println!("  {}: deleting", cluster.name);
         return Ok(());

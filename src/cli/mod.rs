@@ -105,6 +105,17 @@ pub enum Command {
         /// Wait until it is gone.
         #[arg(long)]
         wait: bool,
+        /// Delete the clusters that use it first (DELETE ?cascade=true).
+        #[arg(long)]
+        cascade: bool,
+    },
+    /// What a cluster offers the clusters that use it: addresses, URLs, its components'
+    /// outputs (secret ones only with --secrets).
+    Outputs {
+        name: String,
+        /// Show the secret values too (client configurations, keys, tokens).
+        #[arg(long)]
+        secrets: bool,
     },
     /// Stop a ready cluster: nothing of it runs; its addresses, keys and data stay.
     Stop {
@@ -213,6 +224,10 @@ pub struct CreateArgs {
     /// all, the default) after the components start; named after the file (repeatable).
     #[arg(long = "init", value_name = "FILE[:GROUP]")]
     pub init: Vec<String>,
+    /// A ready cluster of yours this one uses (its Spark or Dask for jupyter), by name
+    /// or UUID (repeatable, or comma-separated).
+    #[arg(long = "uses", value_name = "CLUSTER", value_delimiter = ',')]
+    pub uses: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -267,6 +282,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         provider: args.provider,
         params: args.params,
         init: args.init,
+        uses: args.uses,
         template: args.template,
         staged,
     };
@@ -291,7 +307,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Show { name } => commands::show(&client()?, &name).await,
-        Command::Delete { name, wait } => commands::delete(&client()?, &name, wait).await,
+        Command::Delete {
+            name,
+            wait,
+            cascade,
+        } => commands::delete(&client()?, &name, wait, cascade).await,
+        Command::Outputs { name, secrets } => commands::outputs(&client()?, &name, secrets).await,
         Command::Stop { name, wait } => commands::operate(&client()?, &name, "stop", wait).await,
         Command::Start { name, wait } => commands::operate(&client()?, &name, "start", wait).await,
         Command::Health { name } => commands::health(&client()?, &name).await,

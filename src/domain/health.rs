@@ -100,6 +100,26 @@ pub struct Health {
 const NAMED_IN_REASON: usize = 3;
 
 impl Health {
+    /// The health of a cluster some of whose used clusters (`name`, the state it is in)
+    /// are not ready: what its own checks say, but at least degraded, the reason naming
+    /// them first. Its checks are untouched: nothing of its own is to repair.
+    pub fn with_unavailable_uses(mut self, unavailable: &[(String, String)]) -> Health {
+        if unavailable.is_empty() {
+            return self;
+        }
+        let named: Vec<String> = unavailable
+            .iter()
+            .map(|(name, state)| format!("uses {name}, which is {state}"))
+            .collect();
+        if self.status == HealthStatus::Healthy {
+            self.status = HealthStatus::Degraded;
+            self.reason = named.join("; ");
+        } else {
+            self.reason = format!("{}; {}", named.join("; "), self.reason);
+        }
+        self
+    }
+
     /// The health after `observation` at `now`, given the health before it.
     pub fn assess(
         previous: Option<&Health>,
@@ -237,6 +257,30 @@ pub struct RepairTarget {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cluster_whose_used_cluster_is_not_ready_is_at_least_degraded_saying_which() {
+        use super::*;
+        let now = Utc::now();
+        let healthy = Health::assess(None, Observation::Checked(Vec::new()), now);
+        assert_eq!(healthy.status, HealthStatus::Healthy);
+        let same = healthy.clone().with_unavailable_uses(&[]);
+        assert_eq!(same, healthy);
+        let degraded = healthy
+            .clone()
+            .with_unavailable_uses(&[("lab".to_string(), "stopped".to_string())]);
+        assert_eq!(degraded.status, HealthStatus::Degraded);
+        assert_eq!(degraded.reason, "uses lab, which is stopped");
+        let mut unhealthy = healthy;
+        unhealthy.status = HealthStatus::Unhealthy;
+        unhealthy.reason = "dask on master: tcp 8786 failing".to_string();
+        let still = unhealthy.with_unavailable_uses(&[("lab".to_string(), "stopping".to_string())]);
+        assert_eq!(still.status, HealthStatus::Unhealthy);
+        assert_eq!(
+            still.reason,
+            "uses lab, which is stopping; dask on master: tcp 8786 failing"
+        );
+    }
+
     use super::*;
 
     fn outcome(node: &str, component: &str, check: &str, passing: bool) -> CheckOutcome {

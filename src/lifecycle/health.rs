@@ -65,7 +65,18 @@ impl Lifecycle {
                     continue;
                 }
             };
-            let health = Health::assess(cluster.health.as_ref(), observation, now);
+            let mut unavailable = Vec::new();
+            for used in &cluster.plan.uses {
+                match store.state_of(used.cluster).await? {
+                    Some(ClusterState::Ready) => {}
+                    state => unavailable.push((
+                        used.name.clone(),
+                        state.map_or("gone", |s| s.as_str()).to_string(),
+                    )),
+                }
+            }
+            let health = Health::assess(cluster.health.as_ref(), observation, now)
+                .with_unavailable_uses(&unavailable);
             if cluster
                 .health
                 .as_ref()

@@ -237,8 +237,9 @@ with Client(os.environ["DISCO_DASK_SCHEDULER"], timeout="60s") as client:
 "#;
 
 #[tokio::test]
-async fn a_notebook_of_a_cluster_using_a_dask_cluster_computes_on_it_over_tls() {
-    let app = spawn_local_app().await;
+async fn a_notebook_of_a_cluster_using_a_dask_cluster_computes_on_it_over_tls_and_is_degraded_while_it_is_stopped()
+ {
+    let app = crate::local::spawn_local_app_with(|s| s.jobs.watch_interval_secs = 1).await;
     let dask = app
         .create_ok(
             "icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.components.heat.slavecount=1,\
@@ -294,6 +295,46 @@ async fn a_notebook_of_a_cluster_using_a_dask_cluster_computes_on_it_over_tls() 
     );
     assert!(printed.lines().any(|l| l == "squares 285"), "{printed}");
     assert!(printed.lines().any(|l| l == "workers 1"), "{printed}");
+
+    // The Dask cluster stopped: the notebooks' cluster is degraded, saying why, and
+    // healthy again once it is started.
+    let health = |wanted: &'static str| {
+        let app = &app;
+        let notebooks = &notebooks;
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            loop {
+                let attributes = get_attributes(&app.client, notebooks).await.expect("there");
+                if value(&attributes, "icclab.disco.health") == wanted {
+                    return value(&attributes, "icclab.disco.health_reason");
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "never {wanted}: {attributes:?}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+        }
+    };
+    health("healthy").await;
+    for (action, state) in [("stop", "stopped"), ("start", "ready")] {
+        let response = app
+            .client
+            .post(format!("{dask}?action={action}"))
+            .header("Category", crate::helpers::CATEGORY)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 200, "{action}");
+        crate::local::wait_state(&app.client, &dask, state).await;
+        if action == "stop" {
+            assert_eq!(
+                health("degraded").await,
+                "uses shared-dask, which is stopped"
+            );
+        }
+    }
+    health("healthy").await;
 
     // The dependent first, then the used cluster: no cascade needed.
     for location in [&notebooks, &dask] {
@@ -577,4 +618,141 @@ async fn on_heat_a_cluster_using_another_joins_its_network_and_groups_and_a_casc
     wait_until_gone(&app.client, &spark, &token, "the used cluster stayed").await;
     assert!(cloud.stacks_named(&stack).await.is_empty());
     assert!(cloud.stacks_named(&spark_stack).await.is_empty());
+}
+
+/// The CLI, as a user runs it: `disco deploy --uses`, `disco outputs`, `disco delete
+/// --cascade` (the file provider: no processes needed to check what goes over the wire).
+#[tokio::test]
+async fn disco_deploy_uses_disco_outputs_shows_what_it_offers_and_disco_delete_cascade_deletes_both()
+ {
+    use crate::cli::{disco, stderr, stdout};
+    let app = spawn_app().await;
+    let made = disco(
+        &app,
+        &[
+            "deploy",
+            "cli-dask",
+            "--components",
+            "dask",
+            "--slaves",
+            "1",
+        ],
+    )
+    .await;
+    assert!(made.status.success(), "{}", stderr(&made));
+    let used = app
+        .listing()
+        .await
+        .into_iter()
+        .next()
+        .expect("the dask cluster");
+    app.wait_for(&used, Some("ready")).await;
+    let made = disco(
+        &app,
+        &[
+            "deploy",
+            "cli-notebooks",
+            "--components",
+            "jupyter",
+            "--slaves",
+            "0",
+            "--uses",
+            "cli-dask",
+        ],
+    )
+    .await;
+    assert!(made.status.success(), "{}", stderr(&made));
+    let listing = app.listing().await;
+    let dependent = listing
+        .iter()
+        .find(|l| **l != used)
+        .expect("the dependent")
+        .clone();
+    assert_eq!(
+        app.attribute(&dependent, "icclab.disco.uses")
+            .await
+            .as_deref(),
+        Some("cli-dask")
+    );
+    app.wait_for(&dependent, Some("ready")).await;
+
+    let shown = disco(&app, &["outputs", "cli-dask"]).await;
+    let table = stdout(&shown);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    assert!(table.contains("dask.scheduler_address"), "{table}");
+    assert!(table.contains("dask.dashboard_url"), "{table}");
+
+    let refused = disco(&app, &["delete", "cli-dask"]).await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("409 cli-notebooks uses this cluster"),
+        "{}",
+        stderr(&refused)
+    );
+    let cascade = disco(&app, &["delete", "cli-dask", "--cascade", "--wait"]).await;
+    assert!(cascade.status.success(), "{}", stderr(&cascade));
+    app.wait_for(&dependent, None).await;
+    assert!(app.listing().await.is_empty());
+}
+
+/// The dashboard's create page offers the caller's ready clusters to use; the chosen one
+/// is used (no script needed: a plain multiple select).
+#[tokio::test]
+async fn the_dashboard_s_create_page_offers_ready_clusters_to_use_and_the_chosen_one_is_used() {
+    let app = spawn_app().await;
+    let used = ready_file_cluster(&app, "['spark']", "page-spark", None).await;
+    let response = app
+        .client
+        .get(app.url("/dashboard/new"))
+        .send()
+        .await
+        .expect("sent");
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("a CSRF cookie")
+        .to_string();
+    let page = response.text().await.expect("html");
+    assert!(
+        page.contains("<select id=\"uses\" name=\"uses\" multiple>")
+            && page.contains("<option value=\"page-spark\">page-spark (spark)</option>"),
+        "{page}"
+    );
+    let token = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a token")
+        .to_string();
+    let created = app
+        .client
+        .post(app.url("/dashboard/new"))
+        .header("Cookie", &cookie)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("name", "page-notebooks"),
+            ("component", "jupyter"),
+            ("slaves", "0"),
+            ("uses", "page-spark"),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert!(created.status().is_success(), "{}", created.status());
+    let dependent = app
+        .listing()
+        .await
+        .into_iter()
+        .find(|l| *l != used)
+        .expect("the new cluster");
+    assert_eq!(
+        app.attribute(&dependent, "icclab.disco.uses")
+            .await
+            .as_deref(),
+        Some("page-spark")
+    );
+    let planned = plan(&app, &dependent).await;
+    assert_eq!(planned["uses"][0]["name"], "page-spark", "{planned}");
 }

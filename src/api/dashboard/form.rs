@@ -6,7 +6,8 @@ use crate::cluster::spec::SpecError;
 use crate::domain::ComponentName;
 use crate::domain::Scalar;
 use crate::domain::attributes::{
-    HEAT_PREFIX, INIT, INJECT, PROVIDER, SLAVE_COUNT, STAGE, TEMPLATE, parse_component_parameter,
+    HEAT_PREFIX, INIT, INJECT, PROVIDER, SLAVE_COUNT, STAGE, TEMPLATE, USES,
+    parse_component_parameter,
 };
 use crate::frameworks::inject::parse_inject;
 use crate::frameworks::request::ComponentRequest;
@@ -120,6 +121,15 @@ pub(crate) fn create_request(form: &[(String, String)]) -> Result<CreateRequest,
         let one_line =
             serde_json::to_string(&actions).map_err(|e| CreateError::Internal(e.into()))?;
         attributes.push(string(INIT, &one_line));
+    }
+    // The clusters it uses: the select's chosen options, each a name.
+    let uses: Vec<&str> = form
+        .iter()
+        .filter(|(key, v)| key == "uses" && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if !uses.is_empty() {
+        attributes.push(string(USES, &uses.join(",")));
     }
     if value("stage") == "true" {
         attributes.push(string("icclab.disco.stage", "true"));

@@ -98,7 +98,7 @@ fn new_page(
     form: &[(String, String)],
     error: Option<String>,
     choices: Option<&NodeChoices>,
-    templates: &[(Origin, Template)],
+    offered: Offered<'_>,
 ) -> NewPage {
     NewPage::new(
         chrome(req, state, csrf),
@@ -109,7 +109,15 @@ fn new_page(
         error,
         node_choices::fields(form, choices),
     )
-    .with_templates(templates)
+    .with_templates(offered.templates)
+    .with_usable(offered.usable, form)
+}
+
+/// What the create form offers to start from: the caller's templates, and the clusters
+/// it may use.
+struct Offered<'a> {
+    templates: &'a [(Origin, Template)],
+    usable: &'a [crate::cluster::Cluster],
 }
 
 #[derive(serde::Deserialize)]
@@ -127,6 +135,7 @@ pub(crate) async fn new_form(
     let identity = who(&req, &state).await?;
     let choices = node_choices::listed(&state, &identity).await;
     let templates = state.creator.templates.list(&identity.tenant).await?;
+    let usable = state.store.clusters(&identity.tenant).await?;
     let (csrf, cookie) = csrf_token(&req);
     let wanted = query.template.as_deref().filter(|t| !t.is_empty());
     let (form, error) = match wanted {
@@ -153,7 +162,10 @@ pub(crate) async fn new_form(
         &form,
         error,
         choices.as_ref(),
-        &templates,
+        Offered {
+            templates: &templates,
+            usable: &usable,
+        },
     );
     let mut response = page(&view)?;
     if refused {
@@ -184,6 +196,7 @@ pub(crate) async fn create(
             let status = actix_web::ResponseError::status_code(&ApiError::from(e));
             let choices = node_choices::listed(&state, &asking).await;
             let templates = state.creator.templates.list(&asking.tenant).await?;
+            let usable = state.store.clusters(&asking.tenant).await?;
             let (csrf, cookie) = csrf_token(&req);
             let view = new_page(
                 &req,
@@ -192,7 +205,10 @@ pub(crate) async fn create(
                 &form,
                 Some(reason),
                 choices.as_ref(),
-                &templates,
+                Offered {
+                    templates: &templates,
+                    usable: &usable,
+                },
             );
             let mut response = page(&view)?;
             *response.status_mut() = status;

@@ -155,6 +155,16 @@ pub(crate) struct NewPage {
     form: NewFormValues,
     /// The templates the form may start from (`?template=NAME` fills it in).
     templates: Vec<TemplateOption>,
+    /// The caller's ready clusters the new one may use (`icclab.disco.uses`).
+    usable: Vec<UsableCluster>,
+}
+
+#[derive(Serialize)]
+struct UsableCluster {
+    name: String,
+    /// Its components, for the option's text.
+    components: String,
+    selected: bool,
 }
 
 #[derive(Serialize)]
@@ -213,7 +223,30 @@ impl NewPage {
                 template: value("template"),
             },
             templates: Vec::new(),
+            usable: Vec::new(),
         }
+    }
+
+    /// The page offering the caller's ready `clusters` to use, those the form chose
+    /// selected.
+    pub(crate) fn with_usable(
+        mut self,
+        clusters: &[crate::cluster::Cluster],
+        form: &[(String, String)],
+    ) -> NewPage {
+        self.usable = clusters
+            .iter()
+            .filter(|c| c.state == ClusterState::Ready)
+            .map(|c| {
+                let name = c.spec.request.name.to_string();
+                UsableCluster {
+                    selected: form.iter().any(|(k, v)| k == "uses" && *v == name),
+                    components: c.plan.component_names().join(", "),
+                    name,
+                }
+            })
+            .collect();
+        self
     }
 
     /// The page offering these templates to start from, the form's own selected.

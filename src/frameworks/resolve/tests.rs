@@ -250,3 +250,128 @@ fn a_parameter_may_be_set_for_a_dependency_but_not_for_a_component_not_in_the_pl
         "icclab.disco.components.dask.cores: dask is not part of this cluster (it has spark)"
     );
 }
+
+/// A catalogue where `notebook` needs `engine` (taken from another cluster when one has
+/// it, with its `url`), and `engine` offers `url`.
+fn using_catalogue() -> Catalogue {
+    use crate::frameworks::catalogue::{Accepts, Output, OutputSource};
+    let mut engine = component("engine", &[], &[]);
+    engine.outputs = vec![Output {
+        name: "url".into(),
+        description: "where".into(),
+        source: OutputSource::Value("x://{master}".into()),
+        secret: false,
+        providers: Vec::new(),
+    }];
+    let mut notebook = component("notebook", &["engine"], &[]);
+    notebook.uses = BTreeMap::from([(
+        "engine".to_string(),
+        Accepts {
+            description: "d".into(),
+            outputs: vec!["url".into()],
+        },
+    )]);
+    let other = component("other", &["engine"], &[]);
+    catalogue(vec![engine, notebook, other, component("lone", &[], &[])])
+}
+
+fn offer(name: &str, components: &[(&str, &[&str])]) -> Offer {
+    Offer {
+        cluster: ClusterId::new(),
+        name: name.into(),
+        provider: ProviderKind::File,
+        components: components
+            .iter()
+            .map(|(c, outputs)| {
+                (
+                    c.to_string(),
+                    outputs.iter().map(|o| o.to_string()).collect(),
+                )
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn a_dependency_a_used_cluster_has_is_served_by_it_and_not_deployed_here() {
+    let catalogue = using_catalogue();
+    let engines = offer("engines", &[("engine", &["url"])]);
+    let plan = resolve_using(
+        &spec(&[("notebook", &[])], ProviderKind::File),
+        &catalogue,
+        std::slice::from_ref(&engines),
+    )
+    .expect("plan");
+    assert_eq!(plan.component_names(), vec!["notebook"]);
+    assert_eq!(
+        plan.components[0].dependencies,
+        vec![PlannedDependency {
+            component: "engine".into(),
+            served_by: Some(engines.cluster)
+        }]
+    );
+    assert_eq!(plan.uses[0].serves, vec!["engine".to_string()]);
+    assert_eq!(plan.served().get("engine"), Some(&engines.cluster));
+    // Without it, or asked for here, the dependency is deployed here.
+    let alone = resolve(&spec(&[("notebook", &[])], ProviderKind::File), &catalogue).expect("plan");
+    assert_eq!(alone.component_names(), vec!["engine", "notebook"]);
+    assert_eq!(alone.components[1].dependencies[0].served_by, None);
+    let both = resolve_using(
+        &spec(&[("notebook", &[]), ("engine", &[])], ProviderKind::File),
+        &catalogue,
+        std::slice::from_ref(&engines),
+    );
+    assert!(
+        matches!(both, Err(ResolveError::Unused { .. })),
+        "asked for here, the used cluster serves nothing: {both:?}"
+    );
+}
+
+#[test]
+fn what_a_used_cluster_cannot_serve_is_refused_naming_the_cluster_and_what_is_missing() {
+    let catalogue = using_catalogue();
+    let request = spec(&[("notebook", &[])], ProviderKind::File);
+    let missing = resolve_using(&request, &catalogue, &[offer("bare", &[("engine", &[])])])
+        .expect_err("no url");
+    assert_eq!(
+        missing.to_string(),
+        "icclab.disco.uses: notebook takes engine from bare, but bare's engine does not offer url (it offers nothing)"
+    );
+    let unused = resolve_using(&request, &catalogue, &[offer("lonely", &[("lone", &[])])])
+        .expect_err("nothing taken");
+    assert!(
+        unused
+            .to_string()
+            .starts_with("icclab.disco.uses: no component of this cluster takes anything lonely has (it has lone; this cluster's components take engine"),
+        "{unused}"
+    );
+    let twice = resolve_using(
+        &request,
+        &catalogue,
+        &[
+            offer("a", &[("engine", &["url"])]),
+            offer("b", &[("engine", &["url"])]),
+        ],
+    )
+    .expect_err("two engines");
+    assert_eq!(
+        twice.to_string(),
+        "icclab.disco.uses: both a and b have engine: use one of them"
+    );
+    let mut elsewhere = offer("far", &[("engine", &["url"])]);
+    elsewhere.provider = ProviderKind::Local;
+    let other_provider = resolve_using(&request, &catalogue, &[elsewhere]).expect_err("provider");
+    assert!(
+        other_provider
+            .to_string()
+            .contains("runs on provider local"),
+        "{other_provider}"
+    );
+    // A component that does not accept it from elsewhere gets its own.
+    let own = resolve_using(
+        &spec(&[("other", &[])], ProviderKind::File),
+        &catalogue,
+        &[offer("engines", &[("engine", &["url"])])],
+    );
+    assert!(matches!(own, Err(ResolveError::Unused { .. })), "{own:?}");
+}
