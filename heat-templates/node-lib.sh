@@ -170,8 +170,33 @@ disco_init_exec() {
   return "$rc"
 }
 
+# disco_report_outputs: on a VM's master, the content of the files its components'
+# outputs are read from (DISCO_OUTPUT_FILES: paths under $DISCO_HOME, one a line; a
+# swarm's join token, say), sent to DISCO with the report token (POST .../outputs) before
+# the node says it is ready, trailing line breaks dropped. A file missing or a link is left out; the content goes on
+# standard input, never on a command line; nothing here fails the deployment.
+disco_report_outputs() {
+  [ -n "${DISCO_REPORT_URL:-}" ] && [ -n "${DISCO_OUTPUT_FILES:-}" ] || return 0
+  local body="" sep="" file path
+  while IFS= read -r file; do
+    path="$DISCO_HOME/$file"
+    if [ -n "$file" ] && [ -f "$path" ] && [ ! -L "$path" ]; then
+      body+="$sep$(disco_json "$file"): $(disco_json "$(head -c 65536 -- "$path")")"
+      sep=", "
+    fi
+  done <<<"$DISCO_OUTPUT_FILES"
+  [ -n "$body" ] || return 0
+  printf '{"files": {%s}}' "$body" \
+    | curl -fsS -K <(printf 'header = "Authorization: Bearer %s"\n' "${DISCO_REPORT_TOKEN:-}") \
+      --max-time 10 --retry 3 --retry-delay 1 -o /dev/null \
+      -H 'Content-Type: application/json' --data-binary @- "${DISCO_REPORT_URL%/report}/outputs" \
+      2>>"$DISCO_LOG_DIR/report-errors.log" \
+    || disco_log "could not report the outputs' files"
+}
+
 disco_finish() {
   disco_log "READY"
+  disco_report_outputs
   disco_agent_install || disco_log "could not install DISCO's agent"
   disco_health_reporter_install || disco_log "could not install DISCO's health reporter"
   # The wait condition first: the report tells DISCO to look at it.

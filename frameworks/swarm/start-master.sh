@@ -1,11 +1,12 @@
 # swarm start (master): `docker swarm init` advertising the master's private address
 # (skipped when already a manager), then the worker join token published for the slaves:
 # a file served by python3's http.server, bound to the private address on port 2378, as
-# the systemd service disco-swarm-token running as the unprivileged user disco-swarm.
+# the systemd service disco-swarm-token running as the unprivileged user disco-swarm;
+# and the attachable overlay network PARAM_OVERLAY_NETWORK.
 # Port 2378 is not public, so only the cluster's own nodes (its security group) can
 # fetch the token: no ssh needed.
 set -euo pipefail
-: "${DISCO_MASTER_ADDRESS:?}" "${DISCO_HOME:?}"
+: "${DISCO_MASTER_ADDRESS:?}" "${DISCO_HOME:?}" "${PARAM_OVERLAY_NETWORK:?}"
 cd /
 
 master=$DISCO_MASTER_ADDRESS
@@ -26,6 +27,11 @@ case $state in
     exit 1
     ;;
 esac
+
+# The attachable overlay network, made once (it outlives a rerun of this step).
+if ! docker network inspect "$PARAM_OVERLAY_NETWORK" >/dev/null 2>&1; then
+  docker network create --driver overlay --attachable "$PARAM_OVERLAY_NETWORK"
+fi
 
 www=$DISCO_HOME/swarm/www
 install -d -m 0755 "$DISCO_HOME/swarm" "$www"

@@ -117,9 +117,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
         &format!("{collection}/{{id}}/template"),
         web::get().to(clusters::template),
     )
-    .route(
-        &format!("{collection}/{{id}}/outputs"),
-        web::get().to(outputs::show),
+    .service(
+        web::resource(format!("{collection}/{{id}}/outputs"))
+            .route(web::get().to(outputs::show))
+            .route(web::post().to(outputs::report)),
     )
     .service(
         web::resource(format!("{collection}/{{id}}/report"))

@@ -2,6 +2,9 @@
 //! cluster's own infrastructure (addresses, network, web UIs) and each component's
 //! `[[outputs]]`; secret values only with `?secrets=true`, for the owner (as every
 //! route here), and never in a listing or a log.
+//!
+//! `POST /disco/UUID/outputs`: a VM master's report, with the cluster's report token, of
+//! the files its components' outputs are read from.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +13,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::clusters::owned_cluster;
-use super::error::ApiError;
+use super::clusters::{owned_cluster, parse_id};
+use super::error::{ApiError, ApiErrorKind};
+use super::tasks::report_token;
 use crate::cluster::Cluster;
 
 #[derive(Deserialize)]
@@ -71,6 +75,60 @@ pub(super) async fn show(
         response.insert_header((header::CACHE_CONTROL, "no-store"));
     }
     Ok(response.json(shown(&cluster, secrets)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReportedFiles {
+    files: BTreeMap<String, String>,
+}
+
+/// `POST /disco/UUID/outputs` `{"files": {"swarm/www/worker-token": "..."}}`: what the
+/// master read of its outputs' files; each must be a file an output of the plan names,
+/// of at most `LONGEST_VALUE` bytes without NUL. `204`.
+pub(super) async fn report(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::frameworks::catalogue::LONGEST_VALUE;
+    let token = report_token(&req)?;
+    let id = parse_id(&path)?;
+    let cluster = match state.store.cluster(None, id).await? {
+        Some(cluster) if state.store.is_report_token(id, token.to_string()).await? => cluster,
+        _ => {
+            return Err(ApiErrorKind::Forbidden(
+                "the report token is not this cluster's, or the cluster is deleted".into(),
+            )
+            .into());
+        }
+    };
+    let body: ReportedFiles = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::bad_request("outputs: expected JSON {\"files\": {\"PATH\": \"CONTENT\"}}")
+    })?;
+    let known = crate::cluster::exports::files(&cluster.plan);
+    for (file, content) in &body.files {
+        if !known.contains(file) {
+            return Err(ApiError::bad_request(format!(
+                "outputs files: this cluster's outputs are read from {}, got {}",
+                if known.is_empty() {
+                    "no file".to_string()
+                } else {
+                    known.join(", ")
+                },
+                crate::domain::text::quoted_excerpt(file)
+            )));
+        }
+        if content.len() > LONGEST_VALUE || content.contains('\0') {
+            return Err(ApiError::bad_request(format!(
+                "outputs files.{file}: expected at most {LONGEST_VALUE} bytes of text, got {} bytes",
+                content.len()
+            )));
+        }
+    }
+    state.store.set_reported_files(id, body.files).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 fn shown(cluster: &Cluster, secrets: bool) -> Shown<'_> {

@@ -41,18 +41,7 @@ pub type Exports = BTreeMap<String, BTreeMap<String, Export>>;
 /// The files the plan's outputs are read from, relative to the cluster's shared
 /// directory, without repeats.
 pub fn files(plan: &Plan) -> Vec<String> {
-    let mut files: Vec<String> = plan
-        .components
-        .iter()
-        .flat_map(|c| &c.outputs)
-        .filter_map(|o| match &o.source {
-            OutputSource::File(file) => Some(file.clone()),
-            OutputSource::Value(_) => None,
-        })
-        .collect();
-    files.sort();
-    files.dedup();
-    files
+    plan.output_files()
 }
 
 /// The address other clusters reach the master at: on its cluster's network where it

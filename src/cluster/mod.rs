@@ -61,9 +61,34 @@ pub struct Outputs {
     pub network: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_group: Option<String>,
+    /// What its master reported of the files its outputs are read from (VMs: a swarm's
+    /// join token), by path: secrets, like the exports made of them.
+    #[serde(default, skip_serializing_if = "ReportedFiles::is_empty")]
+    pub reported_files: ReportedFiles,
     /// What its components offer other clusters, once it is ready.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub exports: exports::Exports,
+}
+
+/// Files' contents by path, which `Debug` does not show (they hold secrets).
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct ReportedFiles(pub BTreeMap<String, String>);
+
+impl ReportedFiles {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn extend(&mut self, newer: impl IntoIterator<Item = (String, String)>) {
+        self.0.extend(newer);
+    }
+}
+
+impl fmt::Debug for ReportedFiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 /// A slave that failed to come up, in a cluster that became ready without it.
@@ -90,6 +115,7 @@ impl Outputs {
             released_at,
             network,
             security_group,
+            reported_files,
             exports,
         } = newer;
         self.stack_id = stack_id.or(self.stack_id.take());
@@ -106,6 +132,7 @@ impl Outputs {
         }
         self.network = network.or(self.network.take());
         self.security_group = security_group.or(self.security_group.take());
+        self.reported_files.extend(reported_files.0);
         if !exports.is_empty() {
             self.exports = exports;
         }

@@ -206,6 +206,15 @@ pub fn node_script(
             );
         }
     }
+    // The files its outputs are read from, which a VM's master reports (the local
+    // provider reads them itself).
+    let files = if group == NodeGroup::Master && plan.provider != crate::domain::ProviderKind::Local
+    {
+        plan.output_files()
+    } else {
+        Vec::new()
+    };
+    export(&mut out, "DISCO_OUTPUT_FILES", &files.join("\n"));
     // What the clusters it uses export, for the dependencies they serve:
     // DISCO_USES_<DEPENDENCY>_<OUTPUT>, and DISCO_USES listing the dependencies.
     export(

@@ -125,6 +125,21 @@ impl Plan {
             .collect()
     }
 
+    /// The files its outputs are read from, relative to the cluster's shared directory
+    /// (a VM master's `$DISCO_HOME`), without repeats.
+    pub fn output_files(&self) -> Vec<String> {
+        let files: BTreeSet<String> = self
+            .components
+            .iter()
+            .flat_map(|c| &c.outputs)
+            .filter_map(|o| match &o.source {
+                super::catalogue::OutputSource::File(file) => Some(file.clone()),
+                super::catalogue::OutputSource::Value(_) => None,
+            })
+            .collect();
+        files.into_iter().collect()
+    }
+
     pub fn component_names(&self) -> Vec<&str> {
         self.components.iter().map(|c| c.name.as_str()).collect()
     }

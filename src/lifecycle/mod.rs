@@ -450,13 +450,19 @@ impl Lifecycle {
     ) -> crate::cluster::Outputs {
         use crate::cluster::exports;
         let files = exports::files(&cluster.plan);
-        let read = match provider.read_shared(cluster, composition, &files).await {
+        let mut read = match provider.read_shared(cluster, composition, &files).await {
             Ok(read) => read,
             Err(e) => {
                 tracing::warn!(cluster = %cluster.id, error = %e, "reading the outputs' files");
                 Default::default()
             }
         };
+        // What the master reported of them (VMs), as stored now.
+        if let Ok(Some(now)) = self.inner.store.cluster(None, cluster.id).await {
+            for (file, content) in now.outputs.reported_files.0 {
+                read.entry(file).or_insert(content);
+            }
+        }
         if let Some(missing) = files.iter().find(|f| !read.contains_key(*f))
             && cluster.plan.provider == crate::domain::ProviderKind::Local
         {

@@ -701,6 +701,30 @@ impl Store {
         .await
     }
 
+    /// Keeps what a cluster's master reported of its outputs' files (`POST
+    /// /disco/UUID/outputs`), over what it reported before; `false` when the cluster is
+    /// deleted.
+    pub async fn set_reported_files(
+        &self,
+        id: ClusterId,
+        files: std::collections::BTreeMap<String, String>,
+    ) -> Result<bool, StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(mut cluster) = find_cluster(&tx, None, id)? else {
+                return Ok(false);
+            };
+            cluster.outputs.reported_files.extend(files);
+            tx.execute(
+                "UPDATE clusters SET outputs = ?2 WHERE id = ?1",
+                params![id.to_string(), to_json(&cluster.outputs)?],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
     /// A cluster's state changes, oldest first.
     pub async fn transitions(&self, id: ClusterId) -> Result<Vec<Transition>, StoreError> {
         self.call(move |conn| read_transitions(conn, id)).await

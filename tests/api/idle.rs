@@ -128,11 +128,14 @@ async fn a_running_spark_application_keeps_the_cluster_and_its_end_starts_the_id
         reason.contains("(spark: 0 running applications)"),
         "{reason}"
     );
-    // Its stop began when the idle time was up (it ends a few seconds later).
+    // Its stop began when the idle time was up (it ends a few seconds later). The idle
+    // time counts from the application's end as Spark's master records it, which comes
+    // before the driver's process exits (its JVM shuts down after): some seconds under
+    // load.
     let stop_at = time_of(&stopped, "icclab.disco.updated");
     let idle = stop_at - ended;
     assert!(
-        idle >= chrono::Duration::seconds(58) && idle <= chrono::Duration::seconds(85),
+        idle >= chrono::Duration::seconds(50) && idle <= chrono::Duration::seconds(85),
         "stopped {idle} after the application ended"
     );
 }

@@ -756,3 +756,151 @@ async fn the_dashboard_s_create_page_offers_ready_clusters_to_use_and_the_chosen
     let planned = plan(&app, &dependent).await;
     assert_eq!(planned["uses"][0]["name"], "page-spark", "{planned}");
 }
+
+/// On the real Heat: a VM master reports its outputs' files (the node library's
+/// `disco_report_outputs`, run here as the master's script runs it), and the ready
+/// cluster exports them: a swarm's join token, secret.
+#[tokio::test]
+async fn on_heat_the_master_reports_its_outputs_files_and_the_swarm_s_join_token_is_a_secret_output()
+ {
+    use crate::heat::cloud;
+    use crate::openstack::{
+        HEAT_GATE, nodes, spawn_openstack_app, stack_name, token_for, wait_for_state,
+    };
+    let _heat = HEAT_GATE.read().await;
+    let app = spawn_openstack_app().await;
+    let cloud = cloud().await;
+    let token = token_for("demo", "demopass", "demo").await;
+    let response = app
+        .client
+        .post(app.url("/disco/"))
+        .header("Category", crate::helpers::CATEGORY)
+        .header("X-Auth-Token", &token)
+        .header(
+            "X-OCCI-Attribute",
+            "icclab.disco.dependencies.inject=\"['swarm']\",icclab.disco.components.heat.slavecount=0",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 201);
+    let url = location(response.headers());
+    wait_for_state(&app.client, &url, &token, "installing").await;
+    let template = app
+        .client
+        .get(format!("{url}/template?node=master"))
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("script");
+    assert!(
+        template.contains("export DISCO_OUTPUT_FILES='swarm/www/worker-token'"),
+        "{template}"
+    );
+
+    let id: disco::domain::ClusterId = url.rsplit('/').next().expect("id").parse().expect("uuid");
+    let report_token = app.store.report_token(id).await.expect("token");
+    let home = tempfile::tempdir().expect("home");
+    std::fs::create_dir_all(home.path().join("swarm/www")).expect("dir");
+    std::fs::write(
+        home.path().join("swarm/www/worker-token"),
+        "SWMTKN-1-test-join-token\n",
+    )
+    .expect("token file");
+    let lib =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("heat-templates/node-lib.sh");
+    let reported = Command::new("bash")
+        .args([
+            "-c",
+            "set -u; source \"$1\" && disco_report_outputs",
+            "bash",
+        ])
+        .arg(&lib)
+        .env("DISCO_HOME", home.path())
+        .env("DISCO_LOG_DIR", home.path())
+        .env("DISCO_NODE", "master")
+        .env("DISCO_REPORT_URL", format!("{url}/report"))
+        .env("DISCO_REPORT_TOKEN", &report_token)
+        .env(
+            "DISCO_OUTPUT_FILES",
+            "swarm/www/worker-token\nswarm/not-there",
+        )
+        .output()
+        .expect("bash runs");
+    assert!(
+        reported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reported.stderr)
+    );
+    let errors = std::fs::read_to_string(home.path().join("report-errors.log")).unwrap_or_default();
+    assert!(errors.is_empty(), "{errors}");
+    // Only the plan's files, only with the cluster's token.
+    let bad = app
+        .client
+        .post(format!("{url}/outputs"))
+        .bearer_auth(&report_token)
+        .json(&serde_json::json!({"files": {"etc/passwd": "x"}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(bad.status(), 400);
+    assert!(
+        bad.text()
+            .await
+            .expect("body")
+            .contains("read from swarm/www/worker-token")
+    );
+    let stranger = app
+        .client
+        .post(format!("{url}/outputs"))
+        .bearer_auth("not-the-token")
+        .json(&serde_json::json!({"files": {"swarm/www/worker-token": "x"}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(stranger.status(), 403);
+
+    cloud
+        .play_nodes(&stack_name(&url), &nodes(0), "SUCCESS", "installed")
+        .await;
+    let ready = wait_for_state(&app.client, &url, &token, "ready").await;
+    let master = ready["attributes"]["icclab.disco.master_private_ip"]
+        .as_str()
+        .expect("master");
+    assert_eq!(
+        ready["attributes"]["icclab.disco.outputs.swarm.manager_address"],
+        format!("{master}:2377").as_str()
+    );
+    assert!(
+        ready["attributes"]
+            .get("icclab.disco.outputs.swarm.join_token")
+            .is_none(),
+        "a secret among the attributes"
+    );
+    let with_secrets = app
+        .client
+        .get(format!("{url}/outputs?secrets=true"))
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent")
+        .json::<serde_json::Value>()
+        .await
+        .expect("json");
+    assert_eq!(
+        with_secrets["components"]["swarm"]["join_token"]["value"], "SWMTKN-1-test-join-token",
+        "the file's content, its trailing line break dropped"
+    );
+    let deleted = app
+        .client
+        .delete(&url)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deleted.status(), 200);
+    crate::openstack::wait_until_gone(&app.client, &url, &token, "the swarm stayed").await;
+}
