@@ -195,16 +195,7 @@ pub(super) async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let identity = state.identify(&req).await?;
     let id = parse_id(&path)?;
-    let cascade = match query.cascade.as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "cascade: expected true or false, got {}",
-                crate::domain::text::quoted_excerpt(other)
-            )));
-        }
-    };
+    let cascade = super::tasks::query_flag("cascade", query.cascade.as_deref())?;
     let cluster = if cascade {
         let (cluster, dependents) = state
             .store

@@ -7,9 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::AppState;
-use super::clusters::{owned_cluster, parse_id};
-use super::error::{ApiError, ApiErrorKind};
-use super::tasks::report_token;
+use super::clusters::owned_cluster;
+use super::error::ApiError;
+use super::tasks::reporting_cluster;
 use crate::domain::activity::ComponentActivity;
 use crate::domain::health::CheckOutcome;
 use crate::domain::text::{Escaped, bounded};
@@ -73,18 +73,8 @@ pub(super) async fn heartbeat(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = report_token(&req)?;
-    let id = parse_id(&path)?;
-    let forbidden = || -> ApiError {
-        ApiErrorKind::Forbidden(
-            "the report token is not this cluster's, or the cluster is deleted".into(),
-        )
-        .into()
-    };
-    let cluster = match state.store.cluster(None, id).await? {
-        Some(cluster) if state.store.is_report_token(id, token.to_string()).await? => cluster,
-        _ => return Err(forbidden()),
-    };
+    let cluster = reporting_cluster(&req, &path, &state).await?;
+    let id = cluster.id;
     let body: HeartbeatBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "heartbeat: expected JSON {{\"node\", \"checks\": [{{\"component\", \"check\", \"passing\", \"output\"}}]}}: {}",
@@ -185,17 +175,7 @@ pub(super) async fn repair_for_agent(
     query: web::Query<RepairQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = report_token(&req)?;
-    let id = parse_id(&path)?;
-    let cluster = match state.store.cluster(None, id).await? {
-        Some(cluster) if state.store.is_report_token(id, token.to_string()).await? => cluster,
-        _ => {
-            return Err(ApiErrorKind::Forbidden(
-                "the report token is not this cluster's, or the cluster is deleted".into(),
-            )
-            .into());
-        }
-    };
+    let cluster = reporting_cluster(&req, &path, &state).await?;
     let nodes = cluster.plan.node_names();
     if !nodes.contains(&query.node) {
         return Err(ApiError::bad_request(format!(

@@ -13,9 +13,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::clusters::{owned_cluster, parse_id};
-use super::error::{ApiError, ApiErrorKind};
-use super::tasks::report_token;
+use super::clusters::owned_cluster;
+use super::error::ApiError;
+use super::tasks::{query_flag, reporting_cluster};
 use crate::cluster::Cluster;
 
 #[derive(Deserialize)]
@@ -59,16 +59,7 @@ pub(super) async fn show(
     query: web::Query<OutputsQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let secrets = match query.secrets.as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "secrets: expected true or false, got {}",
-                crate::domain::text::quoted_excerpt(other)
-            )));
-        }
-    };
+    let secrets = query_flag("secrets", query.secrets.as_deref())?;
     let cluster = owned_cluster(&req, &path, &state).await?;
     let mut response = HttpResponse::Ok();
     if secrets {
@@ -93,17 +84,8 @@ pub(super) async fn report(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     use crate::frameworks::catalogue::LONGEST_VALUE;
-    let token = report_token(&req)?;
-    let id = parse_id(&path)?;
-    let cluster = match state.store.cluster(None, id).await? {
-        Some(cluster) if state.store.is_report_token(id, token.to_string()).await? => cluster,
-        _ => {
-            return Err(ApiErrorKind::Forbidden(
-                "the report token is not this cluster's, or the cluster is deleted".into(),
-            )
-            .into());
-        }
-    };
+    let cluster = reporting_cluster(&req, &path, &state).await?;
+    let id = cluster.id;
     let body: ReportedFiles = serde_json::from_slice(&body).map_err(|_| {
         ApiError::bad_request("outputs: expected JSON {\"files\": {\"PATH\": \"CONTENT\"}}")
     })?;

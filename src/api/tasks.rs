@@ -111,22 +111,7 @@ pub(super) async fn membership(
     query: web::Query<MembershipQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = report_token(&req)?;
-    let id = parse_id(&path)?;
-    let cluster = match state.store.cluster(None, id).await? {
-        Some(cluster)
-            if cluster.state != ClusterState::Deleted
-                && state.store.is_report_token(id, token.to_string()).await? =>
-        {
-            cluster
-        }
-        _ => {
-            return Err(ApiErrorKind::Forbidden(
-                "the report token is not this cluster's, or the cluster is deleted".into(),
-            )
-            .into());
-        }
-    };
+    let cluster = reporting_cluster(&req, &path, &state).await?;
     let lost = cluster.outputs.lost_nodes();
     let slaves = cluster.plan.slave_count();
     let decommission = match &query.node {
@@ -152,6 +137,42 @@ pub(super) struct MembershipQuery {
     /// The node asking, as it names itself (`slaves:3`).
     #[serde(default)]
     node: Option<String>,
+}
+
+/// The cluster a node's request is for, authenticated by the cluster's report token
+/// (`Authorization: Bearer`): `401` without one, `403` with another cluster's or once
+/// the cluster is deleted.
+pub(super) async fn reporting_cluster(
+    req: &HttpRequest,
+    path: &str,
+    state: &AppState,
+) -> Result<crate::cluster::Cluster, ApiError> {
+    let token = report_token(req)?;
+    let id = parse_id(path)?;
+    match state.store.cluster(None, id).await? {
+        Some(cluster)
+            if cluster.state != ClusterState::Deleted
+                && state.store.is_report_token(id, token.to_string()).await? =>
+        {
+            Ok(cluster)
+        }
+        _ => Err(ApiErrorKind::Forbidden(
+            "the report token is not this cluster's, or the cluster is deleted".into(),
+        )
+        .into()),
+    }
+}
+
+/// A `true`/`false` query parameter, absent meaning false; else a `400` naming it.
+pub(crate) fn query_flag(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
+    match value {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "{name}: expected true or false, got {}",
+            crate::domain::text::quoted_excerpt(other)
+        ))),
+    }
 }
 
 /// The cluster's report token, as a node sends it (`Authorization: Bearer`).
@@ -518,14 +539,7 @@ pub(crate) struct EventsQuery {
 impl EventsQuery {
     /// Whether the stream follows the cluster past the end of its task.
     pub(crate) fn follow(&self) -> Result<bool, ApiError> {
-        match self.follow.as_deref() {
-            None | Some("false") => Ok(false),
-            Some("true") => Ok(true),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "follow: expected true or false, got {:?}",
-                other.chars().take(40).collect::<String>()
-            ))),
-        }
+        query_flag("follow", self.follow.as_deref())
     }
 }
 
