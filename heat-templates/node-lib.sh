@@ -172,16 +172,17 @@ disco_init_exec() {
 
 # disco_report_outputs: on a VM's master, the content of the files its components'
 # outputs are read from (DISCO_OUTPUT_FILES: paths under $DISCO_HOME, one a line; a
-# swarm's join token, say), sent to DISCO with the report token (POST .../outputs) before
-# the node says it is ready, trailing line breaks dropped. A file missing or a link is left out; the content goes on
-# standard input, never on a command line; nothing here fails the deployment.
+# swarm's join token, say), base64-encoded, sent to DISCO with the report token (POST
+# .../outputs) before the node says it is ready. A file missing, a link or one over
+# 64 KiB is left out; the content goes on standard input, never on a command line;
+# nothing here fails the deployment.
 disco_report_outputs() {
   [ -n "${DISCO_REPORT_URL:-}" ] && [ -n "${DISCO_OUTPUT_FILES:-}" ] || return 0
   local body="" sep="" file path
   while IFS= read -r file; do
     path="$DISCO_HOME/$file"
-    if [ -n "$file" ] && [ -f "$path" ] && [ ! -L "$path" ]; then
-      body+="$sep$(disco_json "$file"): $(disco_json "$(head -c 65536 -- "$path")")"
+    if [ -n "$file" ] && [ -f "$path" ] && [ ! -L "$path" ] && [ "$(stat -c %s -- "$path")" -le 65536 ]; then
+      body+="$sep$(disco_json "$file"): \"$(base64 -w0 -- "$path")\""
       sep=", "
     fi
   done <<<"$DISCO_OUTPUT_FILES"

@@ -22,6 +22,10 @@ if [ "$on_yarn" = false ]; then
       "SPARK_HOME=$spark_home"
     disco_wait_tcp "$master" 7078 300
   fi
+  # The master_url output (reported to DISCO): only a standalone master has one.
+  printf 'spark://%s:7077\n' "$master" >"$DISCO_HOME/spark-master-url"
+else
+  rm -f "$DISCO_HOME/spark-master-url"
 fi
 
 disco_service spark-history spark \

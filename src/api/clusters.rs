@@ -253,7 +253,16 @@ pub(super) async fn action(
     // of a staged cluster: anything a create takes, checked and resolved again.
     if query.action.is_none() && !occi.attributes.is_empty() {
         let cluster = cluster_of(&identity.tenant, &path, &state).await?;
-        if cluster.state == crate::domain::ClusterState::Pending && cluster.spec.staged {
+        // A change of its lifetime alone is the lifetime's (below), staged or not: it
+        // does not resolve the cluster again (nor need the clusters it uses ready).
+        let lifetime_only = occi
+            .attributes
+            .iter()
+            .all(|a| crate::domain::attributes::LIFETIME.contains(&a.name.as_str()));
+        if cluster.state == crate::domain::ClusterState::Pending
+            && cluster.spec.staged
+            && !lifetime_only
+        {
             let cluster = state
                 .creator
                 .update_staged(&identity.tenant, id, occi.attributes)

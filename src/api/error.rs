@@ -187,6 +187,7 @@ impl From<CreateError> for ApiError {
             | CreateError::UnknownTemplate { .. }
             | CreateError::FixedWhenStaged(_)
             | CreateError::Unsupported(_)
+            | CreateError::UsedApart { .. }
             | CreateError::UserDataTooBig { .. } => ApiError::bad_request(error.to_string()),
             CreateError::WrongState(reason) => ApiErrorKind::Conflict(reason).into(),
             CreateError::DelegationUnavailable(reason) => ApiErrorKind::Unavailable(reason).into(),

@@ -74,9 +74,11 @@ pub(super) struct ReportedFiles {
     files: BTreeMap<String, String>,
 }
 
-/// `POST /disco/UUID/outputs` `{"files": {"swarm/www/worker-token": "..."}}`: what the
-/// master read of its outputs' files; each must be a file an output of the plan names,
-/// of at most `LONGEST_VALUE` bytes without NUL. `204`.
+/// `POST /disco/UUID/outputs` `{"files": {"swarm/www/worker-token": "<base64>"}}`: what
+/// the master read of its outputs' files; each must be a file an output of the plan
+/// names, of at most `LONGEST_VALUE` bytes without NUL (not UTF-8 is taken as it comes
+/// out, with replacement characters; a trailing line break is dropped, as a token's
+/// file ends in one). `204`.
 pub(super) async fn report(
     req: HttpRequest,
     path: web::Path<String>,
@@ -87,11 +89,15 @@ pub(super) async fn report(
     let cluster = reporting_cluster(&req, &path, &state).await?;
     let id = cluster.id;
     let body: ReportedFiles = serde_json::from_slice(&body).map_err(|_| {
-        ApiError::bad_request("outputs: expected JSON {\"files\": {\"PATH\": \"CONTENT\"}}")
+        ApiError::bad_request(
+            "outputs: expected JSON {\"files\": {\"PATH\": \"the content in base64\"}}",
+        )
     })?;
     let known = crate::cluster::exports::files(&cluster.plan);
-    for (file, content) in &body.files {
-        if !known.contains(file) {
+    let mut files = BTreeMap::new();
+    for (file, encoded) in body.files {
+        use base64::Engine as _;
+        if !known.contains(&file) {
             return Err(ApiError::bad_request(format!(
                 "outputs files: this cluster's outputs are read from {}, got {}",
                 if known.is_empty() {
@@ -99,9 +105,20 @@ pub(super) async fn report(
                 } else {
                     known.join(", ")
                 },
-                crate::domain::text::quoted_excerpt(file)
+                crate::domain::text::quoted_excerpt(&file)
             )));
         }
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+            return Err(ApiError::bad_request(format!(
+                "outputs files.{}: expected the file's content in base64",
+                crate::domain::text::quoted_excerpt(&file)
+            )));
+        };
+        let content = String::from_utf8_lossy(&bytes);
+        let content = content.strip_suffix('\n').unwrap_or(&content).to_string();
+        files.insert(file, content);
+    }
+    for (file, content) in &files {
         if content.len() > LONGEST_VALUE || content.contains('\0') {
             return Err(ApiError::bad_request(format!(
                 "outputs files.{file}: expected at most {LONGEST_VALUE} bytes of text, got {} bytes",
@@ -109,7 +126,7 @@ pub(super) async fn report(
             )));
         }
     }
-    state.store.set_reported_files(id, body.files).await?;
+    state.store.set_reported_files(id, files).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

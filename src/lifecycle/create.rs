@@ -110,6 +110,11 @@ pub enum CreateError {
     /// A cluster it uses is not among the tenant's.
     #[error("{USES}: you have no cluster {0:?}")]
     UsedUnknown(String),
+    /// Two clusters it uses are on different networks.
+    #[error(
+        "{USES}: {first} and {other} are on different networks, and a cluster is put on one: use clusters of one network"
+    )]
+    UsedApart { first: String, other: String },
     /// A cluster it uses is not ready.
     #[error("{USES}: {name} is {state}: a cluster can use only ready clusters")]
     UsedNotReady { name: String, state: ClusterState },
@@ -184,10 +189,6 @@ impl Creator {
             .await?;
         let kind = spec.request.provider;
         let provider = self.provider(kind)?;
-        let delegation = provider.delegate(caller, id).await.map_err(|e| match e {
-            ProviderError::Transient(reason) => CreateError::DelegationUnavailable(reason),
-            ProviderError::Permanent(reason) => CreateError::DelegationRefused(reason),
-        })?;
         let keys = KeyPair::generate(&format!("disco-{}", id.short()))
             .map_err(|e| CreateError::Internal(e.into()))?;
         let now = Utc::now();
@@ -196,12 +197,12 @@ impl Creator {
         } else {
             "queued for deployment"
         };
-        let cluster = Cluster {
+        let mut cluster = Cluster {
             id,
             tenant: caller.tenant.clone(),
             spec,
             plan,
-            delegation,
+            delegation: Default::default(),
             state: ClusterState::Pending,
             state_reason: state_reason.to_string(),
             outputs: Outputs::default(),
@@ -211,11 +212,46 @@ impl Creator {
             health: None,
             activity: None,
         };
-        // With what the used clusters export (their secrets hidden: on OpenStack, where
-        // the limit is, they are a few bytes).
+        self.check_user_data(&cluster).await?;
+        // Last, as it makes something in the cloud (an application credential), which a
+        // refusal after it takes back.
+        cluster.delegation = provider.delegate(caller, id).await.map_err(|e| match e {
+            ProviderError::Transient(reason) => CreateError::DelegationUnavailable(reason),
+            ProviderError::Permanent(reason) => CreateError::DelegationRefused(reason),
+        })?;
+        let inserted = match provider.sole_tenant() {
+            None => self.store.insert_cluster(cluster.clone()).await,
+            Some(_) => {
+                self.store
+                    .insert_cluster_of_sole_tenant(cluster.clone())
+                    .await
+            }
+        };
+        if let Err(refused) = inserted {
+            provider.undelegate(&cluster).await;
+            return Err(match (refused, provider.sole_tenant()) {
+                (StoreError::OtherTenant(_), Some(why)) => CreateError::SoleTenant(why),
+                (other, _) => other.into(),
+            });
+        }
+        tracing::info!(cluster = %cluster.id, name = %cluster.spec.request.name,
+            provider = %kind, components = ?cluster.spec.component_names(),
+            staged = cluster.spec.staged, "cluster created");
+        self.lifecycle.wake();
+        Ok(cluster)
+    }
+
+    /// Whether the cluster's node scripts fit Nova's user data (with what the used
+    /// clusters export, their secrets hidden: a few bytes there); a `400` naming the
+    /// size otherwise. For the providers whose nodes boot with it: OpenStack, and the
+    /// file provider, whose Heat template is for OpenStack; not the local provider.
+    async fn check_user_data(&self, cluster: &Cluster) -> Result<(), CreateError> {
+        if cluster.plan.provider == ProviderKind::Local {
+            return Ok(());
+        }
         let (group, size) = self
             .lifecycle
-            .compose_shown(&cluster)
+            .compose_shown(cluster)
             .await
             .map_err(CreateError::Internal)?
             .user_data_size();
@@ -231,22 +267,7 @@ impl Creator {
                 limit: NOVA_USER_DATA_LIMIT,
             });
         }
-        match provider.sole_tenant() {
-            None => self.store.insert_cluster(cluster.clone()).await?,
-            Some(why) => match self
-                .store
-                .insert_cluster_of_sole_tenant(cluster.clone())
-                .await
-            {
-                Err(StoreError::OtherTenant(_)) => return Err(CreateError::SoleTenant(why)),
-                other => other?,
-            },
-        }
-        tracing::info!(cluster = %cluster.id, name = %cluster.spec.request.name,
-            provider = %kind, components = ?cluster.spec.component_names(),
-            staged = cluster.spec.staged, "cluster created");
-        self.lifecycle.wake();
-        Ok(cluster)
+        Ok(())
     }
 
     /// The caller's clusters a create names, each ready.
@@ -272,6 +293,18 @@ impl Creator {
             if !used.iter().any(|u: &Cluster| u.id == cluster.id) {
                 used.push(cluster);
             }
+        }
+        // A cluster is put on one network: the clusters it uses must share it.
+        let mut networks = used
+            .iter()
+            .filter_map(|c| c.outputs.network.as_deref().map(|n| (c, n)));
+        if let Some((first, network)) = networks.next()
+            && let Some((other, _)) = networks.find(|(_, n)| n != &network)
+        {
+            return Err(CreateError::UsedApart {
+                first: first.spec.request.name.to_string(),
+                other: other.spec.request.name.to_string(),
+            });
         }
         Ok(used)
     }
@@ -307,6 +340,16 @@ impl Creator {
         let offers: Vec<Offer> = used.iter().map(offer).collect();
         let plan = resolve_using(&spec.request, &self.catalogue, &offers)?;
         spec.uses = used.iter().map(|c| c.id).collect();
+        if !used.is_empty() {
+            // All of them, however named (links too), as the cluster shows them and a
+            // staged change takes them again.
+            let names: Vec<String> = used
+                .iter()
+                .map(|c| c.spec.request.name.to_string())
+                .collect();
+            spec.attributes
+                .insert(USES.to_string(), Scalar::String(names.join(",")));
+        }
         self.provider(spec.request.provider)?.admits(&plan)?;
         spec.hide_secret_parameters(&plan);
         Ok((spec, plan))
@@ -358,6 +401,10 @@ impl Creator {
         // What a create alone decides stays: its name and whether it is staged.
         spec.request.name = cluster.spec.request.name.clone();
         spec.deployer = cluster.spec.deployer.clone();
+        let mut changed = cluster.clone();
+        changed.spec = spec.clone();
+        changed.plan = plan.clone();
+        self.check_user_data(&changed).await?;
         let updated = self.store.update_staged(tenant, id, spec, plan).await?;
         if let Some(cluster) = &updated {
             tracing::info!(cluster = %cluster.id, components = ?cluster.spec.component_names(),
@@ -397,6 +444,14 @@ fn staged_attributes(cluster: &Cluster, changes: Vec<Attribute>) -> Vec<Attribut
             value: value.clone(),
         })
         .collect();
+    // The init actions are shown summed up: they go again whole, unless changed.
+    if let Some(init) = attributes
+        .iter_mut()
+        .find(|a| a.name == crate::domain::attributes::INIT)
+        && let Ok(json) = serde_json::to_string(&cluster.plan.init)
+    {
+        init.value = Scalar::String(json);
+    }
     let mut components = cluster.spec.request.components.clone();
     if !changed(INJECT) {
         for component in &mut components {

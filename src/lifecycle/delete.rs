@@ -22,7 +22,7 @@ impl Lifecycle {
             + chrono::Duration::seconds(
                 i64::try_from(self.inner.settings.delete_timeout_secs).unwrap_or(i64::MAX / 2),
             );
-        let started = std::time::Instant::now();
+        let waited = std::time::Instant::now();
         // A used cluster goes after the clusters that use it (a cascade deletes them at
         // once): they may still reach it while they are torn down.
         let mut said = String::new();
@@ -51,8 +51,14 @@ impl Lifecycle {
                     .await?;
                 said = waiting;
             }
-            self.pause(started.elapsed(), provider.as_ref()).await;
+            self.pause(waited.elapsed(), provider.as_ref()).await;
         }
+        // Its own tear-down has the whole of its time, however long the others' took.
+        let started = std::time::Instant::now();
+        let deadline = Utc::now()
+            + chrono::Duration::seconds(
+                i64::try_from(self.inner.settings.delete_timeout_secs).unwrap_or(i64::MAX / 2),
+            );
         // A cancelled cluster holds nothing (its credential went with its stack): the
         // delete of its record asks no provider.
         let was_cancelled = store

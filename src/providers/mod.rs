@@ -118,6 +118,10 @@ pub trait Provider: Send + Sync {
         Ok(Delegation::default())
     }
 
+    /// Takes back what `delegate` made, for a create refused after it (the cluster is
+    /// never stored). Nothing by default.
+    async fn undelegate(&self, _cluster: &Cluster) {}
+
     /// Starts creating the cluster's resources, or finds those an earlier attempt made.
     async fn deploy(
         &self,

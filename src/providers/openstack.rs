@@ -586,6 +586,10 @@ impl Provider for OpenstackProvider {
         ProviderKind::Openstack
     }
 
+    async fn undelegate(&self, cluster: &Cluster) {
+        self.forget_credential(cluster).await;
+    }
+
     async fn delegate(
         &self,
         caller: &Identity,

@@ -160,7 +160,7 @@ impl Store {
         let tenant = tenant.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
-            let dependents = super::uses::dependents(&tx, id)?;
+            let dependents = super::uses::staying_dependents(&tx, id)?;
             if !dependents.is_empty() && find_cluster(&tx, Some(&tenant), id)?.is_some() {
                 return Err(StoreError::InUse {
                     names: dependents.into_iter().map(|(_, name)| name).collect(),
@@ -587,6 +587,8 @@ impl Store {
                     needed: "pending (created with icclab.disco.stage=\"true\")",
                 });
             }
+            // It deploys with what the clusters it uses export now: they must be up.
+            super::uses::check_ready(&tx, &tenant, &cluster.spec.uses)?;
             if !job_queued(&tx, id, JobKind::Deploy)? {
                 enqueue(&tx, id, JobKind::Deploy)?;
             }

@@ -42,10 +42,33 @@ pub(super) fn dependents(
     conn: &Connection,
     id: ClusterId,
 ) -> Result<Vec<(ClusterId, String)>, StoreError> {
-    let mut stmt = conn.prepare(
+    dependents_but(conn, id, &["deleted", "cancelled"])
+}
+
+/// The dependents that are not already on their way out: those a plain delete of `id`
+/// waits for (the others go by themselves, and its delete job waits for them).
+pub(super) fn staying_dependents(
+    conn: &Connection,
+    id: ClusterId,
+) -> Result<Vec<(ClusterId, String)>, StoreError> {
+    dependents_but(conn, id, &["deleted", "cancelled", "deleting"])
+}
+
+fn dependents_but(
+    conn: &Connection,
+    id: ClusterId,
+    states: &[&str],
+) -> Result<Vec<(ClusterId, String)>, StoreError> {
+    // The states are this module's own words, never a request's.
+    let excluded = states
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut stmt = conn.prepare(&format!(
         "SELECT c.id, c.name FROM uses u JOIN clusters c ON c.id = u.cluster_id \
-         WHERE u.used_id = ?1 AND c.state NOT IN ('deleted', 'cancelled') ORDER BY c.created_at, c.id",
-    )?;
+         WHERE u.used_id = ?1 AND c.state NOT IN ({excluded}) ORDER BY c.created_at, c.id"
+    ))?;
     let rows = stmt.query_map(params![id.to_string()], |row| {
         Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
     })?;
@@ -61,6 +84,29 @@ pub(super) fn dependents(
     Ok(found)
 }
 
+/// `UsedNotReady` unless each of the tenant's clusters `used` is ready now.
+pub(super) fn check_ready(
+    conn: &Connection,
+    tenant: &TenantId,
+    used: &[ClusterId],
+) -> Result<(), StoreError> {
+    for id in used {
+        let Some(found) = find_cluster(conn, Some(tenant), *id)? else {
+            return Err(StoreError::UsedNotReady {
+                name: id.to_string(),
+                state: ClusterState::Deleted,
+            });
+        };
+        if found.state != ClusterState::Ready {
+            return Err(StoreError::UsedNotReady {
+                name: found.spec.request.name.to_string(),
+                state: found.state,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Records that the tenant's cluster `user` uses `used` (and no other), each of which
 /// must be ready now.
 pub(super) fn record_uses(
@@ -73,19 +119,8 @@ pub(super) fn record_uses(
         "DELETE FROM uses WHERE cluster_id = ?1",
         params![user.to_string()],
     )?;
+    check_ready(tx, tenant, used)?;
     for id in used {
-        let Some(found) = find_cluster(tx, Some(tenant), *id)? else {
-            return Err(StoreError::UsedNotReady {
-                name: id.to_string(),
-                state: ClusterState::Deleted,
-            });
-        };
-        if found.state != ClusterState::Ready {
-            return Err(StoreError::UsedNotReady {
-                name: found.spec.request.name.to_string(),
-                state: found.state,
-            });
-        }
         tx.execute(
             "INSERT OR IGNORE INTO uses (cluster_id, used_id) VALUES (?1, ?2)",
             params![user.to_string(), id.to_string()],

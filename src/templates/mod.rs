@@ -371,10 +371,21 @@ pub fn from_cluster(
             || personal
             || secret_param
             || NOT_IN_TEMPLATES.contains(&name.as_str())
+            // The clusters it uses are this tenant's, by name: not a template's to fix.
+            || name == crate::domain::attributes::USES
         {
             continue;
         }
         attributes.insert(name.clone(), value.clone());
+    }
+    // The init actions are shown summed up: the template takes them whole.
+    if attributes.contains_key(crate::domain::attributes::INIT)
+        && let Ok(json) = serde_json::to_string(&cluster.plan.init)
+    {
+        attributes.insert(
+            crate::domain::attributes::INIT.to_string(),
+            Scalar::String(json),
+        );
     }
     let mut components = cluster.spec.request.components.clone();
     for component in &mut components {

@@ -503,14 +503,41 @@ async fn on_heat_a_cluster_using_another_joins_its_network_and_groups_and_a_casc
  {
     use crate::heat::cloud;
     use crate::openstack::{
-        HEAT_GATE, nodes, ready_spark_cluster, rendering, spawn_openstack_app, stack_name,
-        token_for, wait_for_state, wait_until_gone,
+        HEAT_GATE, nodes, rendering, spawn_openstack_app, stack_name, token_for, wait_for_state,
+        wait_until_gone,
     };
     let _heat = HEAT_GATE.read().await;
     let app = spawn_openstack_app().await;
     let cloud = cloud().await;
     let token = token_for("demo", "demopass", "demo").await;
-    let (spark, spark_stack, ready) = ready_spark_cluster(&app, &cloud, &token).await;
+    let response = app
+        .client
+        .post(app.url("/disco/"))
+        .header("Category", crate::helpers::CATEGORY)
+        .header("X-Auth-Token", &token)
+        .header(
+            "X-OCCI-Attribute",
+            "icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.components.heat.slavecount=1",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 201);
+    let spark = location(response.headers());
+    let spark_stack = stack_name(&spark);
+    wait_for_state(&app.client, &spark, &token, "installing").await;
+    // The standalone master reports its URL, as its start step writes it.
+    report_outputs_as_master(
+        &app,
+        &spark,
+        &[("spark-master-url", "spark://10.0.0.5:7077\n")],
+        "spark-master-url",
+    )
+    .await;
+    cloud
+        .play_nodes(&spark_stack, &nodes(1), "SUCCESS", "installed")
+        .await;
+    let ready = wait_for_state(&app.client, &spark, &token, "ready").await;
     let attributes = &ready["attributes"];
     let network = attributes["icclab.disco.network"]
         .as_str()
@@ -519,9 +546,8 @@ async fn on_heat_a_cluster_using_another_joins_its_network_and_groups_and_a_casc
         .as_str()
         .expect("security group");
     assert!(!network.is_empty() && !group.is_empty(), "{attributes}");
-    let spark_master = attributes["icclab.disco.master_private_ip"]
-        .as_str()
-        .expect("master address");
+    // What its master reported (the stand-in servers boot nothing to write it).
+    let spark_master = "10.0.0.5";
     assert_eq!(
         attributes["icclab.disco.outputs.spark.master_url"],
         format!("spark://{spark_master}:7077").as_str()
@@ -801,42 +827,13 @@ async fn on_heat_the_master_reports_its_outputs_files_and_the_swarm_s_join_token
         "{template}"
     );
 
-    let id: disco::domain::ClusterId = url.rsplit('/').next().expect("id").parse().expect("uuid");
-    let report_token = app.store.report_token(id).await.expect("token");
-    let home = tempfile::tempdir().expect("home");
-    std::fs::create_dir_all(home.path().join("swarm/www")).expect("dir");
-    std::fs::write(
-        home.path().join("swarm/www/worker-token"),
-        "SWMTKN-1-test-join-token\n",
+    let report_token = report_outputs_as_master(
+        &app,
+        &url,
+        &[("swarm/www/worker-token", "SWMTKN-1-test-join-token\n")],
+        "swarm/www/worker-token\nswarm/not-there",
     )
-    .expect("token file");
-    let lib =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("heat-templates/node-lib.sh");
-    let reported = Command::new("bash")
-        .args([
-            "-c",
-            "set -u; source \"$1\" && disco_report_outputs",
-            "bash",
-        ])
-        .arg(&lib)
-        .env("DISCO_HOME", home.path())
-        .env("DISCO_LOG_DIR", home.path())
-        .env("DISCO_NODE", "master")
-        .env("DISCO_REPORT_URL", format!("{url}/report"))
-        .env("DISCO_REPORT_TOKEN", &report_token)
-        .env(
-            "DISCO_OUTPUT_FILES",
-            "swarm/www/worker-token\nswarm/not-there",
-        )
-        .output()
-        .expect("bash runs");
-    assert!(
-        reported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&reported.stderr)
-    );
-    let errors = std::fs::read_to_string(home.path().join("report-errors.log")).unwrap_or_default();
-    assert!(errors.is_empty(), "{errors}");
+    .await;
     // Only the plan's files, only with the cluster's token.
     let bad = app
         .client
@@ -903,4 +900,152 @@ async fn on_heat_the_master_reports_its_outputs_files_and_the_swarm_s_join_token
         .expect("sent");
     assert_eq!(deleted.status(), 200);
     crate::openstack::wait_until_gone(&app.client, &url, &token, "the swarm stayed").await;
+}
+
+/// Runs the node library's `disco_report_outputs` as a VM master's script does, with
+/// `files` (path under `$DISCO_HOME`, content) in a home of its own and
+/// `DISCO_OUTPUT_FILES` = `listed`; the cluster's report token.
+async fn report_outputs_as_master(
+    app: &TestApp,
+    url: &str,
+    files: &[(&str, &str)],
+    listed: &str,
+) -> String {
+    let id: disco::domain::ClusterId = url.rsplit('/').next().expect("id").parse().expect("uuid");
+    let report_token = app.store.report_token(id).await.expect("token");
+    let home = tempfile::tempdir().expect("home");
+    for (path, content) in files {
+        let path = home.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+        std::fs::write(path, content).expect("file");
+    }
+    let lib =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("heat-templates/node-lib.sh");
+    let reported = Command::new("bash")
+        .args([
+            "-c",
+            "set -u; source \"$1\" && disco_report_outputs",
+            "bash",
+        ])
+        .arg(&lib)
+        .env("DISCO_HOME", home.path())
+        .env("DISCO_LOG_DIR", home.path())
+        .env("DISCO_NODE", "master")
+        .env("DISCO_REPORT_URL", format!("{url}/report"))
+        .env("DISCO_REPORT_TOKEN", &report_token)
+        .env("DISCO_OUTPUT_FILES", listed)
+        .output()
+        .expect("bash runs");
+    assert!(
+        reported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reported.stderr)
+    );
+    let errors = std::fs::read_to_string(home.path().join("report-errors.log")).unwrap_or_default();
+    assert!(errors.is_empty(), "{errors}");
+    report_token
+}
+
+/// A staged cluster that uses another by an OCCI link, with init actions: a change of
+/// its slave count keeps both (the link's cluster shown in icclab.disco.uses, the uses
+/// recorded, the actions whole), and a template saved from it keeps the actions.
+#[tokio::test]
+async fn a_staged_cluster_using_another_by_link_keeps_it_and_its_init_actions_through_a_change() {
+    let app = spawn_app().await;
+    let used = ready_file_cluster(&app, "['spark']", "linked-spark", None).await;
+    let init = r#"[{"name": "hello", "script": "echo hi"}]"#;
+    let response = app
+        .client
+        .post(app.url("/disco/"))
+        .header("Category", crate::helpers::CATEGORY)
+        .header("Content-Type", "text/occi")
+        .header(
+            "Link",
+            format!(
+                "</disco/{}>; rel=\"http://schemas.cloudcomplab.ch/occi/sm#uses\"",
+                cluster_id(&used)
+            ),
+        )
+        .header(
+            "X-OCCI-Attribute",
+            format!(
+                "icclab.disco.dependencies.inject=\"['jupyter']\",icclab.disco.stage=true,\
+                 icclab.disco.name=\"staged-notebooks\",icclab.disco.init={}",
+                serde_json::to_string(init).expect("quoted")
+            ),
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        response.status(),
+        201,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    let staged = location(response.headers());
+    assert_eq!(
+        app.attribute(&staged, "icclab.disco.uses").await.as_deref(),
+        Some("linked-spark")
+    );
+    let changed = app
+        .client
+        .post(&staged)
+        .header("Category", crate::helpers::CATEGORY)
+        .header(
+            "X-OCCI-Attribute",
+            "icclab.disco.components.heat.slavecount=3",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        changed.status(),
+        200,
+        "{}",
+        changed.text().await.unwrap_or_default()
+    );
+    let planned = plan(&app, &staged).await;
+    assert_eq!(planned["node_groups"][1]["count"], 3, "{planned}");
+    assert_eq!(planned["uses"][0]["name"], "linked-spark", "{planned}");
+    assert_eq!(planned["init"][0]["name"], "hello", "{planned}");
+    // Still recorded: the used cluster is not deleted under it.
+    let refused = app.client.delete(&used).send().await.expect("sent");
+    assert_eq!(refused.status(), 409);
+
+    let saved = app
+        .client
+        .post(format!("{staged}?action=save_template"))
+        .header("Category", crate::helpers::CATEGORY)
+        .header(
+            "X-OCCI-Attribute",
+            "icclab.disco.template_name=\"notebooks-with-init\"",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        saved.status(),
+        201,
+        "{}",
+        saved.text().await.unwrap_or_default()
+    );
+    let template: serde_json::Value = app
+        .client
+        .get(app.url("/disco/templates/notebooks-with-init"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let attributes = &template["attributes"];
+    assert!(attributes.get("icclab.disco.uses").is_none(), "{template}");
+    let kept: serde_json::Value = serde_json::from_str(
+        attributes["icclab.disco.init"]
+            .as_str()
+            .expect("init as JSON"),
+    )
+    .expect("JSON");
+    assert_eq!(kept[0]["name"], "hello", "{template}");
 }
