@@ -781,6 +781,55 @@ async fn the_dashboard_s_create_page_offers_ready_clusters_to_use_and_the_chosen
     );
     let planned = plan(&app, &dependent).await;
     assert_eq!(planned["uses"][0]["name"], "page-spark", "{planned}");
+    app.wait_for(&dependent, Some("ready")).await;
+
+    // Each page links the other; the used one's delete offers the cascade, which
+    // deletes both.
+    let page_of = |location: &str| {
+        let url = app.url(&format!("/dashboard/clusters/{}", cluster_id(location)));
+        let client = app.client.clone();
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .expect("sent")
+                .text()
+                .await
+                .expect("html")
+        }
+    };
+    let used_page = page_of(&used).await;
+    assert!(
+        used_page.contains(&format!(
+            "<dd id=\"used-by\"><a href=\"/dashboard/clusters/{}\">page-notebooks</a>",
+            cluster_id(&dependent)
+        )) && used_page.contains("name=\"cascade\" value=\"true\""),
+        "{used_page}"
+    );
+    let dependent_page = page_of(&dependent).await;
+    assert!(
+        dependent_page.contains(&format!(
+            "<dd id=\"uses\"><a href=\"/dashboard/clusters/{}\">page-spark</a>",
+            cluster_id(&used)
+        )),
+        "{dependent_page}"
+    );
+    let deleted = app
+        .client
+        .post(app.url(&format!("/dashboard/clusters/{}/delete", cluster_id(&used))))
+        .header("Cookie", &cookie)
+        .form(&[("csrf", token.as_str()), ("cascade", "true")])
+        .send()
+        .await
+        .expect("sent");
+    assert!(
+        deleted.status().is_success() || deleted.status().is_redirection(),
+        "{}",
+        deleted.status()
+    );
+    app.wait_for(&dependent, None).await;
+    app.wait_for(&used, None).await;
 }
 
 /// On the real Heat: a VM master reports its outputs' files (the node library's

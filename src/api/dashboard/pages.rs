@@ -234,13 +234,21 @@ pub(crate) async fn cluster(
         .is_some_and(|p| p.repairs());
     let task = crate::api::tasks::latest_expected(&state.store, &cluster).await?;
     let timeline = Timeline::of(cluster.id.to_string(), &task, chrono::Utc::now());
+    let dependents = state
+        .store
+        .dependents(cluster.id)
+        .await?
+        .into_iter()
+        .map(|(id, name)| super::views::ClusterLink::new(id, &name))
+        .collect();
     let view = ClusterPage::new(
         chrome(&req, &state, &csrf),
         &cluster,
         web_uis,
         repairs,
         timeline,
-    );
+    )
+    .used_by(dependents);
     Ok(with_cookie(page(&view)?, cookie))
 }
 
@@ -359,11 +367,21 @@ pub(crate) async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     check_csrf(&req, &form)?;
     let identity = who(&req, &state).await?;
-    state
-        .store
-        .request_delete(&identity.tenant, parse_id(&path)?)
-        .await?
-        .ok_or_else(|| no_cluster(&path))?;
+    let id = parse_id(&path)?;
+    // With the clusters that use it, when the form says so.
+    if field(&form, "cascade") == "true" {
+        state
+            .store
+            .request_delete_cascade(&identity.tenant, id)
+            .await?
+            .ok_or_else(|| no_cluster(&path))?;
+    } else {
+        state
+            .store
+            .request_delete(&identity.tenant, id)
+            .await?
+            .ok_or_else(|| no_cluster(&path))?;
+    }
     state.lifecycle.wake();
     Ok(see_other("/dashboard"))
 }

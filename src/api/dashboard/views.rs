@@ -398,6 +398,24 @@ pub(crate) struct ClusterPage {
     repairable: bool,
     /// The latest task, drawn as a timeline.
     timeline: Timeline,
+    /// The clusters it uses, and those that use it, linked.
+    uses: Vec<ClusterLink>,
+    used_by: Vec<ClusterLink>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ClusterLink {
+    id: String,
+    name: String,
+}
+
+impl ClusterLink {
+    pub(crate) fn new(id: crate::domain::ClusterId, name: &str) -> ClusterLink {
+        ClusterLink {
+            id: id.to_string(),
+            name: name.to_string(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -412,6 +430,12 @@ impl View for ClusterPage {
 }
 
 impl ClusterPage {
+    /// The page, linking the clusters that use this one.
+    pub(crate) fn used_by(mut self, dependents: Vec<ClusterLink>) -> ClusterPage {
+        self.used_by = dependents;
+        self
+    }
+
     /// The page of `cluster`, whose provider can start its failing components again
     /// when `repairs` (the repair button is offered then only).
     pub(crate) fn new(
@@ -424,6 +448,13 @@ impl ClusterPage {
         ClusterPage {
             chrome,
             timeline,
+            uses: cluster
+                .plan
+                .uses
+                .iter()
+                .map(|u| ClusterLink::new(u.cluster, &u.name))
+                .collect(),
+            used_by: Vec::new(),
             cluster: ClusterSummary {
                 id: cluster.id.to_string(),
                 name: cluster.spec.request.name.to_string(),
