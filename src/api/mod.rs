@@ -9,6 +9,7 @@ mod deadline;
 pub mod error;
 mod guard;
 mod health;
+pub mod listing;
 mod negotiate;
 mod outputs;
 mod present;

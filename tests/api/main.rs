@@ -22,6 +22,7 @@ mod init_actions;
 mod isolation;
 mod lifecycle;
 mod lifetimes;
+mod listing;
 mod local;
 mod openstack;
 mod operations;
