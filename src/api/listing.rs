@@ -30,7 +30,7 @@ pub const MAX_LIMIT: usize = 10_000;
 
 /// The query of a listing, as it came.
 #[derive(Deserialize)]
-pub(super) struct ListQuery {
+pub(crate) struct ListQuery {
     limit: Option<String>,
     marker: Option<String>,
 }
@@ -75,8 +75,16 @@ impl Page {
     }
 
     /// The page of `query`: see `parse`.
-    pub(super) fn of(query: &ListQuery) -> Result<Page, ApiError> {
+    pub(crate) fn of(query: &ListQuery) -> Result<Page, ApiError> {
         Page::parse(query.limit.as_deref(), query.marker.as_deref())
+    }
+
+    /// This page, of `limit` clusters when it names no limit.
+    pub fn or_limit(self, limit: usize) -> Page {
+        Page {
+            limit: self.limit.or(Some(limit)),
+            ..self
+        }
     }
 
     pub fn limit(&self) -> Option<usize> {

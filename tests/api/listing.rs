@@ -243,3 +243,92 @@ async fn a_deleted_marker_still_leads_to_the_next_page() {
     assert_eq!(response.status(), 200);
     assert_eq!(lines(&response.text().await.expect("body")), &created[1..]);
 }
+
+#[tokio::test]
+async fn the_dashboard_lists_a_page_and_links_the_next() {
+    let app = spawn_app().await;
+    let created = staged(&app, 3).await;
+    let first = get(&app, &app.url("/dashboard?limit=2"), "text/html").await;
+    assert_eq!(first.status(), 200);
+    // As a browser reads the attribute.
+    let html = first
+        .text()
+        .await
+        .expect("html")
+        .replace("&#x3D;", "=")
+        .replace("&amp;", "&");
+    for shown in &created[..2] {
+        assert!(html.contains(id_of(shown)), "the first page shows {shown}");
+    }
+    assert!(!html.contains(id_of(&created[2])), "not the third");
+    let next = format!("/dashboard?limit=2&marker={}", id_of(&created[1]));
+    assert!(
+        html.contains(&format!("href=\"{next}\">Next page")),
+        "{html}"
+    );
+
+    let second = get(&app, &app.url(&next), "text/html").await;
+    let html = second.text().await.expect("html");
+    assert!(html.contains(id_of(&created[2])));
+    assert!(!html.contains(id_of(&created[0])));
+    assert!(!html.contains("Next page"), "the last page");
+
+    let states: serde_json::Value = get(
+        &app,
+        &app.url(&format!(
+            "/dashboard/states?limit=2&marker={}",
+            id_of(&created[1])
+        )),
+        "application/json",
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    let ids: Vec<&String> = states.as_object().expect("states").keys().collect();
+    assert_eq!(
+        ids,
+        vec![id_of(&created[2])],
+        "the live states of the page shown"
+    );
+}
+
+#[tokio::test]
+async fn disco_ls_with_a_limit_shows_one_page_and_the_command_for_the_next() {
+    let app = spawn_app().await;
+    let created = staged(&app, 3).await;
+    let page = crate::cli::disco(&app, &["ls", "--limit", "2"]).await;
+    assert!(page.status.success(), "{page:?}");
+    let out = crate::cli::stdout(&page);
+    assert!(
+        out.contains(id_of(&created[0])) && out.contains(id_of(&created[1])),
+        "{out}"
+    );
+    assert!(!out.contains(id_of(&created[2])), "{out}");
+    let hint = String::from_utf8_lossy(&page.stderr).to_string();
+    let expected = format!(
+        "next page: disco ls --limit 2 --marker {}",
+        id_of(&created[1])
+    );
+    assert!(hint.contains(&expected), "{hint}");
+
+    let last = crate::cli::disco(
+        &app,
+        &["ls", "--limit", "2", "--marker", id_of(&created[1])],
+    )
+    .await;
+    let out = crate::cli::stdout(&last);
+    assert!(
+        out.contains(id_of(&created[2])) && !out.contains(id_of(&created[0])),
+        "{out}"
+    );
+    assert!(!String::from_utf8_lossy(&last.stderr).contains("next page"));
+
+    let all = crate::cli::stdout(&crate::cli::disco(&app, &["ls"]).await);
+    for location in &created {
+        assert!(
+            all.contains(id_of(location)),
+            "every cluster without a limit: {all}"
+        );
+    }
+}
