@@ -24,6 +24,7 @@ mod lifecycle;
 mod lifetimes;
 mod listing;
 mod local;
+mod metrics;
 mod openstack;
 mod operations;
 mod parameters;
