@@ -129,6 +129,7 @@ impl Application {
                 report_base(&settings, port),
                 location.trim_matches('/')
             )),
+            settings.store.keep_deleted_days,
         );
         // The metrics count the steps and deploys that finish from now on.
         *lifecycle.metrics().marks.lock().await = store

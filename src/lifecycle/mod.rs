@@ -76,6 +76,9 @@ struct Inner {
     /// The clusters' collection URL (`http://127.0.0.1:8888/disco`): nodes report their
     /// stages to `<this>/UUID/report`. `None`: they do not report.
     reports_to: Option<String>,
+    /// How long deleted clusters are kept before the watcher purges them; `None`:
+    /// forever (`store.keep_deleted_days` = 0).
+    keep_deleted: Option<chrono::Duration>,
     metrics: Arc<Metrics>,
 }
 
@@ -101,6 +104,7 @@ impl Lifecycle {
         catalogue: Arc<Catalogue>,
         composer: Arc<Composer>,
         reports_to: Option<String>,
+        keep_deleted_days: u32,
     ) -> Lifecycle {
         Lifecycle {
             inner: Arc::new(Inner {
@@ -112,6 +116,8 @@ impl Lifecycle {
                 wake: Notify::new(),
                 nudged: Notify::new(),
                 reports_to,
+                keep_deleted: (keep_deleted_days > 0)
+                    .then(|| chrono::Duration::days(i64::from(keep_deleted_days))),
                 metrics: Arc::default(),
             }),
         }

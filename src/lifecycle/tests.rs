@@ -193,6 +193,7 @@ async fn bed_with(provider: Arc<dyn Provider>, adjust: impl FnOnce(&mut JobSetti
         Arc::clone(&catalogue),
         composer,
         None,
+        30,
     );
     let cluster = crate::cluster::testing::cluster_in(
         &catalogue,

@@ -11,7 +11,8 @@
 //! nodes report, `durations` how long their steps took (for how long the next are
 //! expected to); `templates` each tenant's cluster templates; `rows` is how their values
 //! are written as text and read back; `notify` tells event streams, after a commit, which
-//! cluster changed; `census` what `GET /metrics` counts.
+//! cluster changed; `census` what `GET /metrics` counts; `purge` forgets clusters
+//! deleted long ago.
 
 pub mod census;
 mod clusters;
@@ -20,6 +21,7 @@ mod health;
 mod jobs;
 mod migrations;
 pub mod notify;
+mod purge;
 mod reports;
 mod rows;
 mod templates;

@@ -3,7 +3,7 @@
 
 use reqwest::header::HeaderMap;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 const STAGED: &str = "icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.stage=true";
 
@@ -331,4 +331,71 @@ async fn disco_ls_with_a_limit_shows_one_page_and_the_command_for_the_next() {
             "every cluster without a limit: {all}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_deleted_cluster_is_kept_for_keep_deleted_days_then_purged_and_stays_404() {
+    let app = spawn_app_with(|settings| settings.store.keep_deleted_days = 30).await;
+    let location = app.create_ok(STAGED).await;
+    let id: disco::domain::ClusterId = id_of(&location).parse().expect("id");
+    let deleted = app.client.delete(&location).send().await.expect("sent");
+    assert!(deleted.status().is_success());
+    app.wait_for(&location, None).await;
+    let day = chrono::Duration::days(1);
+
+    let now = chrono::Utc::now();
+    assert_eq!(
+        app.lifecycle
+            .purge_deleted_clusters(now + day * 29)
+            .await
+            .expect("purge"),
+        0,
+        "29 days after its delete it is kept"
+    );
+    assert_eq!(
+        app.store.state_of(id).await.expect("read"),
+        Some(disco::domain::ClusterState::Deleted)
+    );
+    assert_eq!(
+        app.lifecycle
+            .purge_deleted_clusters(now + day * 31)
+            .await
+            .expect("purge"),
+        1
+    );
+    assert_eq!(
+        app.store.state_of(id).await.expect("read"),
+        None,
+        "forgotten"
+    );
+    let gone = app.client.get(&location).send().await.expect("sent");
+    assert_eq!(gone.status(), 404);
+    let marker = get(
+        &app,
+        &app.url(&format!("/disco/?limit=1&marker={}", id_of(&location))),
+        "text/plain",
+    )
+    .await;
+    assert_eq!(marker.status(), 400, "a purged cluster is no marker");
+}
+
+#[tokio::test]
+async fn with_keep_deleted_days_zero_deleted_clusters_are_kept_forever() {
+    let app = spawn_app_with(|settings| settings.store.keep_deleted_days = 0).await;
+    let location = app.create_ok(STAGED).await;
+    let id: disco::domain::ClusterId = id_of(&location).parse().expect("id");
+    app.client.delete(&location).send().await.expect("sent");
+    app.wait_for(&location, None).await;
+    let later = chrono::Utc::now() + chrono::Duration::days(10_000);
+    assert_eq!(
+        app.lifecycle
+            .purge_deleted_clusters(later)
+            .await
+            .expect("purge"),
+        0
+    );
+    assert_eq!(
+        app.store.state_of(id).await.expect("read"),
+        Some(disco::domain::ClusterState::Deleted)
+    );
 }
