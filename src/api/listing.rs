@@ -22,8 +22,20 @@ use crate::manifest::Manifest;
 use crate::occi::{MediaType, json, render};
 use crate::store::{Store, StoreError};
 
-/// How many clusters the store reads at a time while a listing streams.
+/// How many clusters the store reads at a time while a listing streams them whole (JSON).
 const CHUNK: usize = 100;
+
+/// How many ids the store reads at a time for the renderings that show locations only.
+const ID_CHUNK: usize = 200;
+
+/// How many clusters a chunk of `media` reads.
+fn chunk(media: MediaType) -> usize {
+    if media == MediaType::Json {
+        CHUNK
+    } else {
+        ID_CHUNK
+    }
+}
 
 /// The largest page a `limit` may ask for.
 pub const MAX_LIMIT: usize = 10_000;
@@ -183,7 +195,7 @@ impl Listing {
         loop {
             let want = page
                 .limit
-                .map_or(CHUNK, |limit| CHUNK.min(limit - locations.len()));
+                .map_or(ID_CHUNK, |limit| ID_CHUNK.min(limit - locations.len()));
             if want == 0 {
                 break;
             }
@@ -227,7 +239,9 @@ impl Listing {
                         out.push_str("{\"resources\":[");
                     }
                 }
-                let want = cursor.left.map_or(CHUNK, |left| left.min(CHUNK));
+                let want = cursor
+                    .left
+                    .map_or(chunk(media), |left| left.min(chunk(media)));
                 let got = if want == 0 {
                     0
                 } else {

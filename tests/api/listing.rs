@@ -131,7 +131,7 @@ async fn every_rendering_shows_the_same_page_and_next_link() {
 #[tokio::test]
 async fn an_unpaged_listing_larger_than_a_store_chunk_streams_whole_in_every_rendering() {
     let app = spawn_app().await;
-    // More than the 100 clusters the store reads at a time.
+    // More than the 100 clusters (and the 200 ids) the store reads at a time.
     let created = staged(&app, 230).await;
 
     let json = get(&app, &app.url("/disco/"), "application/occi+json").await;
