@@ -10,6 +10,7 @@ pub mod domain;
 pub mod frameworks;
 pub mod lifecycle;
 pub mod manifest;
+pub mod metrics;
 pub mod occi;
 pub mod openstack;
 pub mod parsing;

@@ -129,7 +129,13 @@ impl Application {
                 report_base(&settings, port),
                 location.trim_matches('/')
             )),
+            settings.store.keep_deleted_days,
         );
+        // The metrics count the steps and deploys that finish from now on.
+        *lifecycle.metrics().marks.lock().await = store
+            .high_marks()
+            .await
+            .context("reading the store's high marks")?;
         let (stop_worker, stopped) = watch::channel(false);
         let worker = settings
             .jobs
@@ -166,6 +172,7 @@ impl Application {
             App::new()
                 .wrap(from_fn(api::body_deadline))
                 .wrap(from_fn(api::guard))
+                .wrap(from_fn(api::metrics::record))
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
                 .configure(|cfg| api::configure(cfg, &location))

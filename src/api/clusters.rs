@@ -4,8 +4,11 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
+use std::sync::Arc;
+
 use super::AppState;
 use super::error::ApiError;
+use super::listing::{ListQuery, Listing, Page};
 use super::negotiate::Rendering;
 use super::present::{self, PrivateKey};
 use super::request::read_occi;
@@ -142,19 +145,23 @@ fn check_kind(categories: &[Category], manifest: &Manifest) -> Result<(), ApiErr
     Ok(())
 }
 
+/// `GET /disco/`: the tenant's clusters, streamed; a page of them with `?limit=N`
+/// (`&marker=UUID`: after that one), with a `Link: <…>; rel="next"` while more remain.
 pub(super) async fn list(
     req: HttpRequest,
     Rendering(media): Rendering,
+    query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let page = Page::of(&query)?;
     let identity = state.identify(&req).await?;
-    let clusters = state.store.clusters(&identity.tenant).await?;
-    let base = state.base_url(&req);
-    let resources: Vec<_> = clusters
-        .iter()
-        .map(|c| present::cluster_resource(c, &state.manifest, &base, PrivateKey::Hidden))
-        .collect();
-    present::collection(media, &resources)
+    let listing = Listing {
+        store: state.store.clone(),
+        tenant: identity.tenant,
+        manifest: Arc::clone(&state.manifest),
+        base: state.base_url(&req),
+    };
+    listing.respond(media, page).await
 }
 
 pub(super) async fn show(

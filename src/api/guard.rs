@@ -9,8 +9,9 @@
 //!   browsers send neither header and pass.
 //!
 //! `Forwarded` and `X-Forwarded-Host`/`-Proto` count only from `server.trusted_proxies`;
-//! from anyone else they are ignored, and never echoed in `Location`. `/healthz` is
-//! answered whatever the Host, for probes that name the server by an address of its own.
+//! from anyone else they are ignored, and never echoed in `Location`. `/healthz` and
+//! `/metrics` are answered whatever the Host, for probes and scrapers that name the
+//! server by an address of their own.
 
 use std::net::IpAddr;
 
@@ -109,7 +110,8 @@ pub async fn guard(
 }
 
 fn check(req: &HttpRequest, server: &ServerSettings) -> Result<(), Refusal> {
-    if req.path() == "/healthz" {
+    // What a load balancer or a scraper asks, by whatever name it knows the host.
+    if matches!(req.path(), "/healthz" | "/metrics") {
         return Ok(());
     }
     let client = client_origin(req, server)?;

@@ -9,6 +9,8 @@ mod deadline;
 pub mod error;
 mod guard;
 mod health;
+pub mod listing;
+pub mod metrics;
 mod negotiate;
 mod outputs;
 mod present;
@@ -78,6 +80,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
             }))
             .route(web::get().to(query_interface)),
     )
+    .route("/metrics", web::get().to(metrics::metrics))
     .service(
         web::resource("/healthz")
             .route(web::get().to(healthz))

@@ -34,7 +34,7 @@ pub fn cluster_resource(
     base_url: &str,
     key: PrivateKey,
 ) -> Resource {
-    let location = format!("{base_url}{}{}", manifest.kind.location, cluster.id);
+    let location = cluster_location(manifest, base_url, cluster.id);
     let string = |name: &str, value: &str| Attribute {
         name: name.to_string(),
         value: Scalar::String(value.to_string()),
@@ -201,6 +201,15 @@ pub fn cluster_resource(
     }
 }
 
+/// Where a cluster is: its kind's location and its id under `base_url`.
+pub fn cluster_location(
+    manifest: &Manifest,
+    base_url: &str,
+    id: crate::domain::ClusterId,
+) -> String {
+    format!("{base_url}{}{id}", manifest.kind.location)
+}
+
 /// The scheme of the mixins that stand for the catalogue's components in `GET /-/`.
 pub const COMPONENT_SCHEME: &str = "http://schemas.cloudcomplab.ch/occi/sm/disco/component#";
 
@@ -347,16 +356,13 @@ pub fn resource(
     }
 }
 
-/// A list of resources in the negotiated rendering.
-pub fn collection(media: MediaType, resources: &[Resource]) -> Result<HttpResponse, ApiError> {
-    let locations: Vec<String> = resources.iter().map(|r| r.location.clone()).collect();
-    match media {
-        MediaType::Json => Ok(HttpResponse::Ok().json(json::collection(resources))),
-        MediaType::UriList => Ok(HttpResponse::Ok()
-            .content_type("text/uri-list")
-            .body(render::uri_list(&locations))),
-        _ => lines(StatusCode::OK, media, &render::location_lines(&locations)),
-    }
+/// A list of locations in text/occi: one `X-OCCI-Location` header.
+pub fn occi_locations(locations: &[String]) -> Result<HttpResponse, ApiError> {
+    lines(
+        StatusCode::OK,
+        MediaType::TextOcci,
+        &render::location_lines(locations),
+    )
 }
 
 pub fn query(media: MediaType, query: &QueryInterface) -> Result<HttpResponse, ApiError> {

@@ -72,6 +72,23 @@ pub struct Client {
     http: reqwest::Client,
 }
 
+/// How many clusters the client asks for at a time when it reads them all.
+const LIST_PAGE: usize = 500;
+
+/// The `marker` of a `Link: <…?limit=N&marker=UUID>; rel="next"` header.
+fn next_marker(link: &str) -> Option<String> {
+    let (target, rel) = link.split_once(';')?;
+    if rel.trim() != "rel=\"next\"" {
+        return None;
+    }
+    let target = target.trim().trim_start_matches('<').trim_end_matches('>');
+    url::Url::parse(target)
+        .ok()?
+        .query_pairs()
+        .find(|(name, _)| name == "marker")
+        .map(|(_, value)| value.into_owned())
+}
+
 impl Client {
     pub fn new(base: &str, credentials: &Credentials) -> anyhow::Result<Client> {
         let http = reqwest::Client::builder()
@@ -106,18 +123,47 @@ impl Client {
         bail!("{} {}", status.as_u16(), reason)
     }
 
+    /// Every one of the caller's clusters, oldest first, read a page at a time.
     pub async fn clusters(&self) -> anyhow::Result<Vec<ClusterRef>> {
-        let body: Value = self
+        let mut clusters = Vec::new();
+        let mut marker = None;
+        loop {
+            let (page, next) = self.cluster_page(LIST_PAGE, marker.as_deref()).await?;
+            clusters.extend(page);
+            match next {
+                Some(next) => marker = Some(next),
+                None => return Ok(clusters),
+            }
+        }
+    }
+
+    /// One page of the caller's clusters: up to `limit` after the cluster `marker`, and
+    /// the marker of the next page when more remain (from the answer's `Link`).
+    pub async fn cluster_page(
+        &self,
+        limit: usize,
+        marker: Option<&str>,
+    ) -> anyhow::Result<(Vec<ClusterRef>, Option<String>)> {
+        let mut query = vec![("limit", limit.to_string())];
+        if let Some(marker) = marker {
+            query.push(("marker", marker.to_string()));
+        }
+        let response = self
             .send(
                 self.http
                     .get(self.url("/disco/"))
+                    .query(&query)
                     .header("Accept", "application/occi+json"),
             )
-            .await?
-            .json()
             .await?;
+        let next = response
+            .headers()
+            .get(reqwest::header::LINK)
+            .and_then(|link| link.to_str().ok())
+            .and_then(next_marker);
+        let body: Value = response.json().await?;
         let resources = body["resources"].as_array().cloned().unwrap_or_default();
-        Ok(resources
+        let clusters = resources
             .into_iter()
             .map(|resource| {
                 let attributes = resource["attributes"]
@@ -139,7 +185,8 @@ impl Client {
                     attributes,
                 }
             })
-            .collect())
+            .collect();
+        Ok((clusters, next))
     }
 
     /// The cluster named `wanted`: by name, UUID, or a unique UUID prefix of 8 or more.

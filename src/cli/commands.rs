@@ -13,9 +13,13 @@ use crate::domain::HealthStatus;
 use crate::tasks::render::{self, table, table_time};
 use crate::tasks::{Task, TaskStatus};
 
-/// `disco ls`: the caller's clusters, as DTK lists service instances.
-pub async fn ls(client: &Client) -> anyhow::Result<()> {
-    let clusters = client.clusters().await?;
+/// `disco ls`: the caller's clusters, as DTK lists service instances; with a limit, one
+/// page of them, and on stderr the command that shows the next.
+pub async fn ls(client: &Client, limit: Option<usize>, marker: Option<&str>) -> anyhow::Result<()> {
+    let (clusters, next) = match limit {
+        Some(limit) => client.cluster_page(limit, marker).await?,
+        None => (client.clusters().await?, None),
+    };
     let paths: Vec<String> = clusters
         .iter()
         .map(|c| format!("/disco/{}/plan", c.id))
@@ -91,6 +95,9 @@ pub async fn ls(client: &Client) -> anyhow::Result<()> {
             rows,
         )
     );
+    if let (Some(limit), Some(next)) = (limit, next) {
+        eprintln!("next page: disco ls --limit {limit} --marker {next}");
+    }
     Ok(())
 }
 

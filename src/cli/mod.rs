@@ -71,8 +71,15 @@ pub struct Connection {
 pub enum Command {
     /// Run the DISCO service (REST/OCCI interface and the lifecycle worker).
     Serve(ServeArgs),
-    /// List your clusters.
-    Ls,
+    /// List your clusters (all of them; with --limit, one page).
+    Ls {
+        /// Show at most this many (1 to 10000), and how to ask for the next page.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// With --limit: start after this cluster's UUID (the last of the page before).
+        #[arg(long, requires = "limit")]
+        marker: Option<String>,
+    },
     /// Create a cluster and deploy it.
     Deploy(CreateArgs),
     /// Create a cluster without deploying it (then: disco converge NAME).
@@ -288,7 +295,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Ls => commands::ls(&client()?).await,
+        Command::Ls { limit, marker } => commands::ls(&client()?, limit, marker.as_deref()).await,
         Command::Deploy(args) => commands::create(&client()?, &request(args, false)).await,
         Command::Stage(args) => commands::create(&client()?, &request(args, true)).await,
         Command::Converge { name } => commands::converge(&client()?, &name).await,

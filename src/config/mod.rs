@@ -27,7 +27,15 @@ pub struct Settings {
     pub provider: ProviderSettings,
     pub openstack: OpenstackSettings,
     pub jobs: JobSettings,
+    pub store: StoreSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreSettings {
+    /// Days a deleted cluster's record (its transitions, reports, tokens...) is kept
+    /// before the watcher purges it; 0: forever.
+    pub keep_deleted_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

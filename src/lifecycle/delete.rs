@@ -96,8 +96,11 @@ impl Lifecycle {
                     return Ok(Attempt::Finished(JobOutcome::Done, reason));
                 }
                 Ok(Teardown::InProgress) => {}
-                Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
+                Err(ProviderError::Transient(e)) => {
+                    return Ok(self.provider_retry(cluster.spec.request.provider, e));
+                }
                 Err(ProviderError::Permanent(e)) => {
+                    self.provider_failed(cluster.spec.request.provider);
                     let reason = format!("delete failed: {e}");
                     return self.fail(job, reason, Stop::Nothing).await;
                 }

@@ -52,8 +52,11 @@ impl Lifecycle {
         loop {
             let current = match progress {
                 Ok(current) => current,
-                Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
+                Err(ProviderError::Transient(e)) => {
+                    return Ok(self.provider_retry(cluster.spec.request.provider, e));
+                }
                 Err(ProviderError::Permanent(reason)) => {
+                    self.provider_failed(cluster.spec.request.provider);
                     return self.fail(job, reason, Stop::WhatRuns).await;
                 }
             };

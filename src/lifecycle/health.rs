@@ -349,13 +349,21 @@ impl Lifecycle {
                     }
                     return Ok(Attempt::Finished(JobOutcome::Done, reason));
                 }
-                Ok(Progress::Failed { reason, .. }) | Err(ProviderError::Permanent(reason)) => {
+                Err(ProviderError::Permanent(reason)) => {
+                    self.provider_failed(cluster.spec.request.provider);
+                    return self
+                        .fail(job, format!("repair failed: {reason}"), Stop::Nothing)
+                        .await;
+                }
+                Ok(Progress::Failed { reason, .. }) => {
                     return self
                         .fail(job, format!("repair failed: {reason}"), Stop::Nothing)
                         .await;
                 }
                 Ok(Progress::Deploying(_) | Progress::Installing(_)) => {}
-                Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
+                Err(ProviderError::Transient(e)) => {
+                    return Ok(self.provider_retry(cluster.spec.request.provider, e));
+                }
             }
             if Utc::now() > deadline {
                 let reason = format!(

@@ -27,6 +27,9 @@ mod watcher;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+
+use crate::domain::ProviderKind;
+use crate::metrics::Metrics;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -73,6 +76,10 @@ struct Inner {
     /// The clusters' collection URL (`http://127.0.0.1:8888/disco`): nodes report their
     /// stages to `<this>/UUID/report`. `None`: they do not report.
     reports_to: Option<String>,
+    /// How long deleted clusters are kept before the watcher purges them; `None`:
+    /// forever (`store.keep_deleted_days` = 0).
+    keep_deleted: Option<chrono::Duration>,
+    metrics: Arc<Metrics>,
 }
 
 /// How one attempt at a job ended.
@@ -97,6 +104,7 @@ impl Lifecycle {
         catalogue: Arc<Catalogue>,
         composer: Arc<Composer>,
         reports_to: Option<String>,
+        keep_deleted_days: u32,
     ) -> Lifecycle {
         Lifecycle {
             inner: Arc::new(Inner {
@@ -108,6 +116,9 @@ impl Lifecycle {
                 wake: Notify::new(),
                 nudged: Notify::new(),
                 reports_to,
+                keep_deleted: (keep_deleted_days > 0)
+                    .then(|| chrono::Duration::days(i64::from(keep_deleted_days))),
+                metrics: Arc::default(),
             }),
         }
     }
@@ -184,6 +195,30 @@ impl Lifecycle {
             used.insert(dependency.to_string(), values);
         }
         Ok(())
+    }
+
+    /// What the service counts for `GET /metrics`.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    /// A transient error of `provider`, counted: the job runs again later.
+    fn provider_retry(&self, provider: ProviderKind, error: String) -> Attempt {
+        self.count_provider_error(provider, "transient");
+        Attempt::Retry(error)
+    }
+
+    /// A permanent error of `provider`, counted: the job fails its cluster.
+    fn provider_failed(&self, provider: ProviderKind) {
+        self.count_provider_error(provider, "permanent");
+    }
+
+    fn count_provider_error(&self, provider: ProviderKind, kind: &str) {
+        self.inner
+            .metrics
+            .provider_errors
+            .with_label_values(&[provider.as_str(), kind])
+            .inc();
     }
 
     /// Tells the worker a job was queued, so it need not wait for its next poll.
@@ -274,6 +309,14 @@ impl Lifecycle {
     }
 
     async fn run_job(&self, job: Job) {
+        let running = self
+            .inner
+            .metrics
+            .jobs_running
+            .with_label_values(&[job.kind.as_str()]);
+        running.inc();
+        // Counted down however the job ends, a panic too.
+        let _running = scopeguard(move || running.dec());
         let attempt = match job.kind {
             JobKind::Deploy => self.deploy(&job).await,
             JobKind::Delete => self.delete(&job).await,
@@ -520,3 +563,16 @@ fn cancelled(why: &str) -> Attempt {
 
 #[cfg(test)]
 mod tests;
+
+/// Runs `f` when dropped.
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
+}

@@ -52,8 +52,11 @@ impl Lifecycle {
                     return Ok(Attempt::Finished(JobOutcome::Done, reason.to_string()));
                 }
                 Ok(Suspension::InProgress) => {}
-                Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
+                Err(ProviderError::Transient(e)) => {
+                    return Ok(self.provider_retry(cluster.spec.request.provider, e));
+                }
                 Err(ProviderError::Permanent(e)) => {
+                    self.provider_failed(cluster.spec.request.provider);
                     return self
                         .fail(job, format!("stop failed: {e}"), Stop::Nothing)
                         .await;
@@ -144,8 +147,11 @@ impl Lifecycle {
                     with_losses(&change.progress(), outputs.lost()),
                     outputs,
                 ),
-                Err(ProviderError::Transient(e)) => return Ok(Attempt::Retry(e)),
+                Err(ProviderError::Transient(e)) => {
+                    return Ok(self.provider_retry(cluster.spec.request.provider, e));
+                }
                 Err(ProviderError::Permanent(reason)) => {
+                    self.provider_failed(cluster.spec.request.provider);
                     return self
                         .fail(job, format!("{doing} failed: {reason}"), Stop::WhatRuns)
                         .await;

@@ -193,6 +193,7 @@ async fn bed_with(provider: Arc<dyn Provider>, adjust: impl FnOnce(&mut JobSetti
         Arc::clone(&catalogue),
         composer,
         None,
+        30,
     );
     let cluster = crate::cluster::testing::cluster_in(
         &catalogue,
@@ -510,5 +511,38 @@ fn polls_come_at_a_twenty_fifth_of_the_wait_within_bounds() {
     assert_eq!(
         next_poll(Duration::ZERO, Duration::from_secs(60)),
         LAST_POLL
+    );
+}
+
+#[tokio::test]
+async fn provider_errors_are_counted_by_provider_and_kind() {
+    let bed = bed(vec![Step::Transient, Step::Permanent], |s| {
+        s.max_attempts = 3
+    })
+    .await;
+    bed.lifecycle.run_pending_jobs().await.expect("ran");
+    let provider = bed.cluster().await.spec.request.provider;
+    let errors = &bed.lifecycle.metrics().provider_errors;
+    let count = |kind: &str| errors.with_label_values(&[provider.as_str(), kind]).get();
+    assert_eq!(
+        (count("transient"), count("permanent")),
+        (1, 0),
+        "the first attempt"
+    );
+    let running = &bed.lifecycle.metrics().jobs_running;
+    assert_eq!(
+        running.with_label_values(&["deploy"]).get(),
+        0,
+        "none runs once it ended"
+    );
+
+    let failing = self::bed(vec![Step::Permanent], |_| {}).await;
+    failing.lifecycle.run_pending_jobs().await.expect("ran");
+    let errors = &failing.lifecycle.metrics().provider_errors;
+    assert_eq!(
+        errors
+            .with_label_values(&[provider.as_str(), "permanent"])
+            .get(),
+        1
     );
 }

@@ -4,7 +4,8 @@
 //!
 //! It also looks for what outlived its cluster: processes, addresses or files a provider
 //! still holds of a cluster that is deleted or unknown to the store (left by a crash, a
-//! bug, a database restored from a backup) are removed, with a warning naming it.
+//! bug, a database restored from a backup) are removed, with a warning naming it; and
+//! the records of clusters deleted over `store.keep_deleted_days` ago are purged.
 
 use std::time::Duration;
 
@@ -42,11 +43,34 @@ impl Lifecycle {
             if let Err(e) = self.release_failed_clusters(chrono::Utc::now()).await {
                 tracing::error!(error = %e, "giving back what failed clusters hold");
             }
+            if let Err(e) = self.purge_deleted_clusters(chrono::Utc::now()).await {
+                tracing::error!(error = %e, "purging clusters deleted long ago");
+            }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
                 _ = shutdown.changed() => return,
             }
         }
+    }
+
+    /// Forgets the clusters deleted `store.keep_deleted_days` before `now`, with every
+    /// row that names them; how many. Nothing with `keep_deleted_days` = 0.
+    pub async fn purge_deleted_clusters(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, StoreError> {
+        let Some(keep) = self.inner.keep_deleted else {
+            return Ok(0);
+        };
+        let purged = self.inner.store.purge_deleted(now - keep).await?;
+        if purged > 0 {
+            tracing::info!(
+                purged,
+                "purged clusters deleted over {} days ago",
+                keep.num_days()
+            );
+        }
+        Ok(purged)
     }
 
     /// One round of `watch`; returns how many clusters it found stopped.

@@ -1,5 +1,6 @@
-//! The JSON rendering (application/occi+json, OCCI 1.2): resources, collections, the query
-//! interface, and the parser of a resource sent to be created.
+//! The JSON rendering (application/occi+json, OCCI 1.2): resources (a listing streams
+//! them inside `{"resources": [...]}`: `api::listing`), the query interface, and the
+//! parser of a resource sent to be created.
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -31,10 +32,6 @@ pub fn resource(resource: &Resource) -> Value {
         "mixins": [],
         "links": [],
     })
-}
-
-pub fn collection(resources: &[Resource]) -> Value {
-    json!({ "resources": resources.iter().map(resource).collect::<Vec<_>>() })
 }
 
 pub fn query_interface(query: &QueryInterface) -> Value {

@@ -15,6 +15,41 @@ use crate::cluster::{Cluster, Outputs};
 use crate::domain::state::Mover;
 use crate::domain::{ClusterId, ClusterState, Resize, SlaveCount, TenantId, Transition};
 
+/// The condition of a listing's page on its marker (`?2`, NULL from the start): after
+/// it in creation order (the index `clusters_listing` walks this order).
+const AFTER_MARKER: &str = "(?2 IS NULL OR (created_at, id) > \
+     (SELECT created_at, id FROM clusters WHERE id = ?2))";
+
+/// `count` rows of `columns` of a listing's page: the tenant's clusters that are not
+/// deleted, in creation order, after `after`, the first `offset` skipped.
+fn listing_rows<T>(
+    conn: &Connection,
+    columns: &str,
+    tenant: &TenantId,
+    after: Option<ClusterId>,
+    count: usize,
+    offset: usize,
+    read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {columns} FROM clusters WHERE tenant = ?1 AND state <> 'deleted' \
+         AND {AFTER_MARKER} ORDER BY created_at, id LIMIT ?3 OFFSET ?4"
+    ))?;
+    let after = after.map(|id| id.to_string());
+    let rows = stmt.query_map(
+        params![tenant.as_str(), after, count as i64, offset as i64],
+        read,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn parse_id(id: &str) -> Result<ClusterId, StoreError> {
+    id.parse().map_err(|_| StoreError::Corrupt {
+        id: id.to_string(),
+        problem: "its id is not a UUID".to_string(),
+    })
+}
+
 impl Store {
     /// Stores a new cluster, pending, with its deploy job unless it is staged.
     pub async fn insert_cluster(&self, cluster: Cluster) -> Result<(), StoreError> {
@@ -116,6 +151,78 @@ impl Store {
             ))?;
             let rows = stmt.query_map(params![tenant.as_str()], read_row)?;
             rows.map(|row| row?.into_cluster()).collect()
+        })
+        .await
+    }
+
+    /// Up to `count` of the tenant's clusters that are not deleted, in creation order,
+    /// after the cluster `after` (from the start without one): one page of a listing,
+    /// so that a listing of any size holds one page at a time.
+    pub async fn clusters_after(
+        &self,
+        tenant: &TenantId,
+        after: Option<ClusterId>,
+        count: usize,
+    ) -> Result<Vec<Cluster>, StoreError> {
+        let tenant = tenant.clone();
+        self.call(move |conn| {
+            listing_rows(conn, CLUSTER_COLUMNS, &tenant, after, count, 0, read_row)?
+                .into_iter()
+                .map(ClusterRow::into_cluster)
+                .collect()
+        })
+        .await
+    }
+
+    /// `clusters_after`, the clusters' ids only: for renderings that show locations.
+    pub async fn cluster_ids_after(
+        &self,
+        tenant: &TenantId,
+        after: Option<ClusterId>,
+        count: usize,
+    ) -> Result<Vec<ClusterId>, StoreError> {
+        let tenant = tenant.clone();
+        self.call(move |conn| {
+            listing_rows(conn, "id", &tenant, after, count, 0, |row| row.get(0))?
+                .iter()
+                .map(|id: &String| parse_id(id))
+                .collect()
+        })
+        .await
+    }
+
+    /// The last cluster of the page of `count` after `after`, when more of the
+    /// tenant's clusters follow it (the marker of the next page); `None` when the page
+    /// ends the listing.
+    pub async fn page_end(
+        &self,
+        tenant: &TenantId,
+        after: Option<ClusterId>,
+        count: usize,
+    ) -> Result<Option<ClusterId>, StoreError> {
+        let tenant = tenant.clone();
+        self.call(move |conn| {
+            let offset = count.saturating_sub(1);
+            let ids: Vec<String> =
+                listing_rows(conn, "id", &tenant, after, 2, offset, |row| row.get(0))?;
+            match ids.as_slice() {
+                [last, _] => parse_id(last).map(Some),
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+
+    /// Whether `id` is one of the tenant's clusters, deleted ones included (a listing's
+    /// marker may have been deleted since its page was shown).
+    pub async fn is_tenants(&self, tenant: &TenantId, id: ClusterId) -> Result<bool, StoreError> {
+        let tenant = tenant.clone();
+        self.call(move |conn| {
+            Ok(conn.query_row(
+                "SELECT EXISTS(SELECT 1 FROM clusters WHERE id = ?1 AND tenant = ?2)",
+                params![id.to_string(), tenant.as_str()],
+                |row| row.get(0),
+            )?)
         })
         .await
     }

@@ -186,6 +186,13 @@ pub(super) fn migrations() -> Migrations<'static> {
         CREATE INDEX uses_by_used ON uses (used_id);
         "#,
         ),
+        // A listing pages through a tenant's clusters in creation order: each page
+        // starts at its marker in this index instead of sorting the tenant's clusters.
+        M::up(
+            r#"
+        CREATE INDEX clusters_listing ON clusters (tenant, created_at, id);
+        "#,
+        ),
     ])
 }
 

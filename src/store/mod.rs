@@ -11,14 +11,17 @@
 //! nodes report, `durations` how long their steps took (for how long the next are
 //! expected to); `templates` each tenant's cluster templates; `rows` is how their values
 //! are written as text and read back; `notify` tells event streams, after a commit, which
-//! cluster changed.
+//! cluster changed; `census` what `GET /metrics` counts; `purge` forgets clusters
+//! deleted long ago.
 
+pub mod census;
 mod clusters;
 mod durations;
 mod health;
 mod jobs;
 mod migrations;
 pub mod notify;
+mod purge;
 mod reports;
 mod rows;
 mod templates;

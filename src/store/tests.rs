@@ -469,3 +469,133 @@ async fn the_move_that_ends_a_run_keeps_how_long_its_steps_took_the_latest_of_ea
         .expect("failed");
     assert_eq!(sample_count(&store).await, kept);
 }
+
+/// How many rows of each table that names a cluster name `id`, and whether its own is.
+async fn rows_of(store: &Store, id: crate::domain::ClusterId) -> Vec<(String, i64)> {
+    store
+        .call(move |conn| {
+            let mut counts = Vec::new();
+            for table in [
+                "clusters",
+                "transitions",
+                "jobs",
+                "report_tokens",
+                "reports",
+                "heartbeats",
+                "stage_durations",
+                "uses",
+            ] {
+                let column = if table == "clusters" {
+                    "id"
+                } else {
+                    "cluster_id"
+                };
+                let n: i64 = conn.query_row(
+                    &format!("SELECT COUNT(*) FROM {table} WHERE {column} = ?1"),
+                    [id.to_string()],
+                    |r| r.get(0),
+                )?;
+                counts.push((table.to_string(), n));
+            }
+            Ok(counts)
+        })
+        .await
+        .expect("counts")
+}
+
+/// A cluster deployed (with a report, a heartbeat and its step durations), then deleted.
+async fn deployed_then_deleted(store: &Store, name: &str) -> crate::domain::ClusterId {
+    use crate::domain::{Report, ReportStatus};
+    let new = cluster("t", &[INJECT, ("icclab.disco.name", name)]);
+    store.insert_cluster(new.clone()).await.expect("insert");
+    for to in [ClusterState::Deploying, ClusterState::Installing] {
+        assert!(
+            store
+                .transition(new.id, Mover::Deploy, to, "", None)
+                .await
+                .expect("move")
+        );
+    }
+    let token = store.report_token(new.id).await.expect("token");
+    for status in [ReportStatus::Executing, ReportStatus::Succeeded] {
+        let report = Report {
+            at: Utc::now(),
+            node: "master".into(),
+            stage: "spark install".into(),
+            status,
+            rc: Some(0),
+            output: String::new(),
+            error: String::new(),
+        };
+        store
+            .add_report(new.id, token.clone(), report)
+            .await
+            .expect("report");
+    }
+    let id = new.id;
+    store
+        .call(move |conn| {
+            conn.execute(
+                "INSERT INTO heartbeats (cluster_id, node, at, checks) VALUES (?1, 'master', ?2, '[]')",
+                rusqlite::params![id.to_string(), super::rows::timestamp(Utc::now())],
+            )?;
+            Ok(())
+        })
+        .await
+        .expect("heartbeat");
+    store
+        .transition(new.id, Mover::Deploy, ClusterState::Ready, "up", None)
+        .await
+        .expect("ready");
+    let tenant = TenantId::parse("t").expect("tenant");
+    store.request_delete(&tenant, new.id).await.expect("delete");
+    assert!(
+        store
+            .transition(
+                new.id,
+                Mover::Delete,
+                ClusterState::Deleted,
+                "deleted",
+                None
+            )
+            .await
+            .expect("deleted")
+    );
+    new.id
+}
+
+#[tokio::test]
+async fn a_purge_forgets_clusters_deleted_before_its_time_with_every_row_naming_them() {
+    let (store, _dir) = store().await;
+    let old = deployed_then_deleted(&store, "old").await;
+    let before = rows_of(&store, old).await;
+    for (table, n) in &before {
+        if table != "uses" {
+            assert!(
+                *n > 0,
+                "{table} has rows of the cluster before the purge: {before:?}"
+            );
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let cut = Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let recent = deployed_then_deleted(&store, "recent").await;
+    let live = cluster("t", &[INJECT, ("icclab.disco.name", "live")]);
+    store.insert_cluster(live.clone()).await.expect("insert");
+
+    assert_eq!(store.purge_deleted(cut).await.expect("purge"), 1);
+    assert!(
+        rows_of(&store, old).await.iter().all(|(_, n)| *n == 0),
+        "{:?}",
+        rows_of(&store, old).await
+    );
+    assert_eq!(store.state_of(old).await.expect("read"), None);
+    assert_eq!(
+        store.state_of(recent).await.expect("read"),
+        Some(ClusterState::Deleted),
+        "deleted after the cut: kept"
+    );
+    assert!(store.cluster(None, live.id).await.expect("read").is_some());
+    assert_eq!(store.purge_deleted(cut).await.expect("again"), 0);
+}

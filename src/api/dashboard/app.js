@@ -10,9 +10,9 @@ document.addEventListener("submit", e => {
 });
 
 if (document.querySelector("tr[data-id]") || document.getElementById("clusters")) {
-  // Live states and health: the listing's, every 3 s.
+  // Live states and health: the listing's page's (its ?limit&marker), every 3 s.
   setInterval(async () => {
-    const r = await fetch("/dashboard/states", {headers: {"Accept": "application/json"}});
+    const r = await fetch("/dashboard/states" + location.search, {headers: {"Accept": "application/json"}});
     if (!r.ok) return;
     const states = await r.json();
     for (const row of document.querySelectorAll("tr[data-id]")) {

@@ -17,6 +17,7 @@ use super::views::{Chrome, ClusterPage, ClustersPage, LoginPage, NewPage, WebUiL
 use crate::api::AppState;
 use crate::api::clusters::{cluster_of, no_cluster, parse_id};
 use crate::api::error::ApiError;
+use crate::api::listing::{ListQuery, Page};
 use crate::api::tasks::EventsQuery;
 use crate::auth::{Credentials, Identity};
 use crate::cluster::Cluster;
@@ -53,12 +54,14 @@ fn see_other(location: &str) -> HttpResponse {
 /// `GET /dashboard`: the caller's clusters.
 pub(crate) async fn clusters(
     req: HttpRequest,
+    query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let identity = who(&req, &state).await?;
     let (csrf, cookie) = csrf_token(&req);
-    let clusters = state.store.clusters(&identity.tenant).await?;
-    let view = ClustersPage::new(chrome(&req, &state, &csrf), &clusters);
+    let (clusters, next) = page_of_clusters(&state, &identity, &query).await?;
+    let next = next.map(|(limit, marker)| format!("/dashboard?limit={limit}&marker={marker}"));
+    let view = ClustersPage::new(chrome(&req, &state, &csrf), &clusters).with_next(next);
     Ok(with_cookie(page(&view)?, cookie))
 }
 
@@ -66,10 +69,11 @@ pub(crate) async fn clusters(
 /// for the live listing.
 pub(crate) async fn states(
     req: HttpRequest,
+    query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let identity = who(&req, &state).await?;
-    let clusters = state.store.clusters(&identity.tenant).await?;
+    let (clusters, _) = page_of_clusters(&state, &identity, &query).await?;
     let states: BTreeMap<String, LiveState> = clusters
         .iter()
         .map(|c| {
@@ -81,6 +85,27 @@ pub(crate) async fn states(
         })
         .collect();
     Ok(HttpResponse::Ok().json(states))
+}
+
+/// How many clusters a page of the dashboard's listing shows unless `?limit` says.
+const DASHBOARD_PAGE: usize = 50;
+
+/// The page of the caller's clusters the listing's query asks for (`DASHBOARD_PAGE`
+/// without a limit), and the limit and marker of the next when more follow.
+async fn page_of_clusters(
+    state: &AppState,
+    identity: &Identity,
+    query: &ListQuery,
+) -> Result<(Vec<Cluster>, Option<(usize, crate::domain::ClusterId)>), ApiError> {
+    let page = Page::of(query)?.or_limit(DASHBOARD_PAGE);
+    page.check_marker(&state.store, &identity.tenant).await?;
+    let limit = page.limit().unwrap_or(DASHBOARD_PAGE);
+    let clusters = state
+        .store
+        .clusters_after(&identity.tenant, page.marker(), limit)
+        .await?;
+    let next = page.next_marker(&state.store, &identity.tenant).await?;
+    Ok((clusters, next.map(|marker| (limit, marker))))
 }
 
 /// A cluster as the live listing redraws it.

@@ -93,6 +93,8 @@ pub(crate) struct ClustersPage {
     #[serde(flatten)]
     chrome: Chrome,
     clusters: Vec<ClusterRow>,
+    /// The link to the page after this one, when more clusters follow.
+    next: Option<String>,
 }
 
 impl View for ClustersPage {
@@ -104,7 +106,13 @@ impl ClustersPage {
         ClustersPage {
             chrome,
             clusters: clusters.iter().map(ClusterRow::of).collect(),
+            next: None,
         }
+    }
+
+    /// The page with a "Next page" link to `next`.
+    pub(crate) fn with_next(self, next: Option<String>) -> ClustersPage {
+        ClustersPage { next, ..self }
     }
 }
 
