@@ -93,7 +93,7 @@ pub(super) async fn report(
             "outputs: expected JSON {\"files\": {\"PATH\": \"the content in base64\"}}",
         )
     })?;
-    let known = crate::cluster::exports::files(&cluster.plan);
+    let known = cluster.plan.output_files();
     let mut files = BTreeMap::new();
     for (file, encoded) in body.files {
         use base64::Engine as _;

@@ -38,12 +38,6 @@ impl fmt::Debug for Export {
 /// The exports of a cluster: by component, then by output name.
 pub type Exports = BTreeMap<String, BTreeMap<String, Export>>;
 
-/// The files the plan's outputs are read from, relative to the cluster's shared
-/// directory, without repeats.
-pub fn files(plan: &Plan) -> Vec<String> {
-    plan.output_files()
-}
-
 /// The address other clusters reach the master at: on its cluster's network where it
 /// has one, else the address the provider gave it.
 pub fn master_address(outputs: &Outputs) -> Option<&str> {

@@ -147,6 +147,8 @@ impl Lifecycle {
         cluster: &Cluster,
         facts: &mut Facts,
     ) -> Result<(), StoreError> {
+        // Each used cluster read once: every dependency it serves comes from it.
+        let mut serving_clusters = BTreeMap::new();
         for used in &cluster.plan.uses {
             if let Some(serving) = self
                 .inner
@@ -159,11 +161,12 @@ impl Lifecycle {
                     network: serving.outputs.network.clone(),
                     security_group: serving.outputs.security_group.clone(),
                 });
+                serving_clusters.insert(used.cluster, serving);
             }
         }
         let used = &mut facts.used;
         for (dependency, by) in cluster.plan.served() {
-            let Some(serving) = self.inner.store.cluster(Some(&cluster.tenant), by).await? else {
+            let Some(serving) = serving_clusters.get(&by) else {
                 continue;
             };
             let mut values: BTreeMap<String, crate::compose::UsedValue> = serving
@@ -492,7 +495,7 @@ impl Lifecycle {
         mut outputs: crate::cluster::Outputs,
     ) -> crate::cluster::Outputs {
         use crate::cluster::exports;
-        let files = exports::files(&cluster.plan);
+        let files = cluster.plan.output_files();
         let mut read = match provider.read_shared(cluster, composition, &files).await {
             Ok(read) => read,
             Err(e) => {
