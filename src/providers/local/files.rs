@@ -88,6 +88,11 @@ pub(super) async fn write_whole(path: &Path, contents: &[u8]) -> Result<(), Prov
     tokio::io::AsyncWriteExt::write_all(&mut file, contents)
         .await
         .map_err(|e| io_error("writing", &partial, e))?;
+    // tokio's file hands the write to a blocking thread: without the flush the rename
+    // can come first, and the file be read empty.
+    tokio::io::AsyncWriteExt::flush(&mut file)
+        .await
+        .map_err(|e| io_error("writing", &partial, e))?;
     drop(file);
     tokio::fs::rename(&partial, path)
         .await
