@@ -32,7 +32,7 @@ cmd_image() {
   if [ "$(cat "$ROOTFS/.disco-image-stamp" 2>/dev/null)" = "$(image_stamp)" ]; then
     echo "node image ready: $ROOTFS"; return 0
   fi
-  command -v debootstrap >/dev/null && command -v systemd-nspawn >/dev/null && command -v tinyproxy >/dev/null || {
+  if ! { command -v debootstrap && command -v systemd-nspawn && command -v tinyproxy; } >/dev/null; then
     local made_policy=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then  # no system-wide tinyproxy started by the package
       printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; made_policy=1
@@ -41,7 +41,7 @@ cmd_image() {
     nice -n "$NICE" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       debootstrap systemd-container tinyproxy >/dev/null
     [ $made_policy = 0 ] || rm -f /usr/sbin/policy-rc.d
-  }
+  fi
   local t0=$SECONDS tmp=$NODES/rootfs.new
   mkdir -p "$NODES"; rm -rf "$tmp"
   echo "debootstrap bookworm into $tmp (${IMAGE_PKGS[*]})"
@@ -103,7 +103,86 @@ EOF
   : > "$r/etc/machine-id"
 }
 
+NH() { "${DISCO_TESTBED_PYTHON:-/usr/bin/python3}" "$HERE/node_host.py" "$@"; }
+RUN_NODES=$TB_DIR/run/nodes
+
+# smoke: two nodes on the bridge. A's user data fetches PyPI's pip index through the proxy,
+# pings B and fetches a page B serves (its own user data starts the server), checks that
+# the proxy refuses a host it does not allow and that a direct connection fails, and
+# writes what it saw to a result file; then both are stopped and nothing may be left.
+cmd_smoke() {
+  local t0=$SECONDS a=smoke-a b=smoke-b addr_a=10.251.0.11 addr_b=10.251.0.12 ud
+  cmd_image
+  ud=$(mktemp -d)
+  trap 'NH stop '$a' || true; NH stop '$b' || true; rm -rf '"$ud"'' EXIT
+  cat > "$ud/b" <<EOF
+#!/bin/sh
+mkdir -p /srv/www && echo "served by \$(hostname)" > /srv/www/index.html
+setsid python3 -m http.server 8080 --bind $addr_b --directory /srv/www >/var/log/www.log 2>&1 < /dev/null &
+EOF
+  cat > "$ud/a" <<EOF
+#!/bin/sh
+# user data of $a (run once at boot with /etc/environment's proxy settings)
+t=\$(date +%s.%N)
+out=/var/log/disco-smoke.json
+code() { curl -s -o /dev/null -m 20 -w '%{http_code}' "\$@"; echo " rc=\$?"; }
+pypi=\$(curl -s -m 30 https://pypi.org/simple/pip/ | grep -c 'pip-[0-9].*whl')
+ping=\$(ping -c 2 -W 2 $addr_b >/dev/null 2>&1 && echo ok || echo fail)
+for i in \$(seq 1 60); do peer=\$(curl -s -m 2 http://$addr_b:8080/) && break; sleep 0.5; done
+refused=\$(code https://example.com/)
+direct=\$(code --noproxy '*' http://1.1.1.1/)
+direct_pypi=\$(code --noproxy '*' https://pypi.org/simple/pip/)
+cat > \$out.new <<JSON
+{"started": \$t, "host": "\$(hostname)", "pypi_wheels": \$pypi, "ping": "\$ping", "peer": "\$peer",
+ "example_com": "\$refused", "direct_ip": "\$direct", "direct_pypi": "\$direct_pypi",
+ "routes": "\$(ip route | tr '\n' ';')", "http_proxy": "\$http_proxy"}
+JSON
+mv \$out.new \$out
+EOF
+  local t_start; t_start=$(date +%s.%N)
+  NH start "$b" "$addr_b" "$ud/b"
+  NH start "$a" "$addr_a" "$ud/a"
+  local res=$RUN_NODES/$a/merged/var/log/disco-smoke.json i
+  for ((i = 0; i < 240; i++)); do [ -s "$res" ] && break; sleep 0.5; done
+  [ -s "$res" ] || { tail -n 30 "$RUN_NODES/$a/console.log" >&2; die "smoke: no result from $a after 120 s"; }
+  echo "result of $a's user data: $(cat "$res")"
+  T_START=$t_start "${DISCO_TESTBED_PYTHON:-/usr/bin/python3}" -c '
+import json, os, sys
+r = json.load(open(sys.argv[1]))
+fails = [what for ok, what in [
+    (r["pypi_wheels"] > 0, "PyPI pip index through the proxy lists wheels"),
+    (r["ping"] == "ok", "ping of the other node over the bridge"),
+    (r["peer"] == "served by smoke-b", "HTTP to the other node over the bridge"),
+    (r["example_com"] == "000 rc=56", "example.com refused by the proxy (CONNECT 403: curl rc 56)"),
+    (r["direct_ip"].startswith("000") and r["direct_ip"] != "000 rc=0", "a direct connection (no proxy) to 1.1.1.1 fails"),
+    (r["direct_pypi"].startswith("000") and r["direct_pypi"] != "000 rc=0", "a direct connection (no proxy) to pypi.org fails"),
+    ("default" not in r["routes"], "no default route"),
+    (r["http_proxy"] == "http://10.251.0.1:8888", "http_proxy in the user data environment")] if not ok]
+for f in fails: print("smoke FAILED:", f)
+print("boot to user data: %.2f s (node_host start -> first line of smoke-a user data)" % (r["started"] - float(os.environ["T_START"])))
+sys.exit(1 if fails else 0)' "$res" || die "smoke: the nodes did not see what they should (above)"
+  grep -q 'Proxying refused on filtered domain "example.com"' "$RUN_NODES/proxy/tinyproxy.log" \
+    || die "smoke: the proxy's log does not show example.com refused"
+  local t_stop=$SECONDS
+  NH stop "$a"; NH stop "$b"; trap - EXIT; rm -rf "$ud"
+  echo "stopped both in $((SECONDS - t_stop)) s"
+  local left=""
+  [ ! -e "$RUN_NODES/$a" ] && [ ! -e "$RUN_NODES/$b" ] || left+=" node directories;"
+  ! awk '{print $2}' /proc/self/mounts | grep -q "^$RUN_NODES/" || left+=" overlay mounts;"
+  ! ip -o link | grep -q 'vb-smoke' || left+=" veths;"
+  ! pgrep -f "systemd-nspawn.*$RUN_NODES/smoke-" >/dev/null || left+=" nspawn processes;"
+  if [ -z "$(NH list)" ]; then    # no other node: the bridge and the proxy go too
+    NH down
+    ! ip link show discobr0 >/dev/null 2>&1 || left+=" bridge;"
+    ! pgrep -f "tinyproxy -d -c $RUN_NODES/" >/dev/null || left+=" proxy;"
+  fi
+  [ -z "$left" ] || die "smoke: left behind:$left"
+  echo "nodes smoke passed in $((SECONDS - t0)) s (nothing left: no container, mount, veth)"
+}
+
 case "${1:-}" in
   image) cmd_image ;;
-  *) echo "usage: $0 image" >&2; exit 2 ;;
+  smoke) cmd_smoke ;;
+  down) NH down ;;
+  *) echo "usage: $0 image|smoke|down" >&2; exit 2 ;;
 esac

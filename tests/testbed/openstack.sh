@@ -8,6 +8,7 @@
 #   tests/testbed/openstack.sh status    # which services answer (exit 1 if any does not)
 #   tests/testbed/openstack.sh down      # stop exactly what `up` started, by recorded PID
 #   tests/testbed/openstack.sh smoke [TEMPLATE]  # end-to-end proof over REST (see cmd_smoke)
+#   tests/testbed/openstack.sh nodes-image|nodes-smoke  # node hosts (nodes.sh, node_host.py)
 #
 # Keystone http://127.0.0.1:5000/v3, Heat http://127.0.0.1:8004/v1/<project_id>,
 # Glance http://127.0.0.1:9292 (public images), Nova API http://127.0.0.1:8774/v2.1 (public
@@ -140,6 +141,7 @@ cmd_install() {
              "See ldd $VENV/bin/uwsgi; a Python whose libpython is not on the loader's path (a pyenv one, say) needs it there."
   fi
   echo "$stamp" > "$VENV/.disco-testbed-stamp"
+  [ "${DISCO_TESTBED_NODES:-0}" != 1 ] || "$HERE/nodes.sh" image   # node hosts (README.md)
   log "install done in $((SECONDS - t0)) s ($VENV)"
 }
 
@@ -407,6 +409,10 @@ stop_group() {  # names...: TERM each recorded process (its group and descendant
 
 cmd_down() {
   local n
+  # Node containers (node_host.py), their proxy and bridge, whether or not `up` started them.
+  if [ -d "$RUN/nodes" ] || ip link show discobr0 >/dev/null 2>&1; then
+    "$PY" "$HERE/node_host.py" down; log "stopped node containers, their proxy and bridge"
+  fi
   [ -d "$PIDDIR" ] || { log "nothing to stop"; return 0; }
   STOPPED=()
   # heat-engine first (it still talks to RabbitMQ, MariaDB and Keystone while it stops),
@@ -1134,5 +1140,7 @@ case "${1:-}" in
   env) cmd_env "${2:-demo}" ;;
   status) cmd_status ;;
   smoke) cmd_smoke "${2:-}" ;;
-  *) echo "usage: $0 install|up|down|env [demo|other|admin|disco]|status|smoke [TEMPLATE]" >&2; exit 2 ;;
+  nodes-image) "$HERE/nodes.sh" image ;;   # node hosts: see nodes.sh, README.md
+  nodes-smoke) "$HERE/nodes.sh" smoke ;;
+  *) echo "usage: $0 install|up|down|env [demo|other|admin|disco]|status|smoke [TEMPLATE]|nodes-image|nodes-smoke" >&2; exit 2 ;;
 esac
