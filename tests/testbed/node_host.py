@@ -6,6 +6,8 @@
     node_host.py stop NAME                 # stop it, remove container, overlay, veth
     node_host.py list                      # NAME ADDRESS PID per running node
     node_host.py down                      # every node, the proxy, the bridge
+    node_host.py watch [SECONDS]           # as a test bed service: a node per stand-in
+                                           # server Heat created with fake_server_node_host
 
 Each node is `systemd-nspawn --boot --register=no --keep-unit` on a copy-on-write overlay
 (lower: the cached image nodes.sh builds; upper/work under run/nodes/NAME) in its own
@@ -174,7 +176,8 @@ def node_running(name):
     return bool(s) and pid_alive(s["pid"], s["start"])
 
 
-def write_node_files(root, name, addr, user_data):
+def write_node_files(root, name, addr, user_data, hostname=None):
+    name = hostname or name
     def put(path, text, mode=0o644):
         p = os.path.join(root, path.lstrip("/"))
         os.makedirs(os.path.dirname(p), exist_ok=True)
@@ -208,7 +211,7 @@ def write_node_files(root, name, addr, user_data):
         put("/etc/ssl/certs/ca-certificates.crt", bundle + "".join(open(c).read() for c in extra))
 
 
-def start(name, addr, user_data_file):
+def start(name, addr, user_data_file, hostname=None, extra_state=None):
     d = node_dir(name)
     check_address(addr)
     if node_running(name):
@@ -224,15 +227,15 @@ def start(name, addr, user_data_file):
         os.makedirs(p, exist_ok=True)
     run("mount", "-t", "overlay", "overlay", "-o",
         "lowerdir=%s,upperdir=%s,workdir=%s" % (ROOTFS, upper, work), merged)
-    write_node_files(merged, name, addr, user_data)
+    write_node_files(merged, name, addr, user_data, hostname)
     console = open(os.path.join(d, "console.log"), "a")
     p = subprocess.Popen(
         ["systemd-nspawn", "--boot", "--register=no", "--keep-unit", "--quiet", "-D", merged,
-         "--machine=" + name, "--hostname=" + name, "--network-bridge=" + BRIDGE,
+         "--machine=" + name, "--hostname=" + (hostname or name), "--network-bridge=" + BRIDGE,
          "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=read-only"],
         stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     state = {"name": name, "address": addr, "pid": p.pid, "start": proc_start(p.pid),
-             "started": time.time()}
+             "started": time.time(), **(extra_state or {})}
     with open(os.path.join(d, "state.json"), "w") as f:
         json.dump(state, f)
     log("%s started (nspawn pid %d, %s)" % (name, p.pid, addr))
@@ -303,6 +306,133 @@ def down():
     net_down()
 
 
+# ------------------------------------------------------------------------ watching Heat
+SERVER_STANDIN = "DISCO test bed: stand-in for OS::Nova::Server"
+
+
+class Heat:
+    """Heat's REST API as admin (stdlib only): the project's token, refreshed on 401."""
+
+    def __init__(self):
+        self.ks = os.environ.get("OS_AUTH_URL", "http://127.0.0.1:5000/v3").rstrip("/")
+        self.user = os.environ.get("DISCO_NODE_HOST_USER", "admin")
+        self.password = os.environ.get("DISCO_NODE_HOST_PASSWORD", "adminpass")
+        self.project = os.environ.get("DISCO_NODE_HOST_PROJECT", "admin")
+        self.token = self.url = None
+
+    def login(self):
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": self.user, "domain": {"id": "default"}, "password": self.password}}},
+            "scope": {"project": {"name": self.project, "domain": {"id": "default"}}}}}
+        st, hd, js = self._req("POST", self.ks + "/auth/tokens", body, auth=False)
+        if st != 201:
+            raise RuntimeError("token for %s: HTTP %s" % (self.user, st))
+        self.token = hd["X-Subject-Token"]
+        self.url = [e["url"] for s in js["token"]["catalog"] if s["type"] == "orchestration"
+                    for e in s["endpoints"] if e["interface"] == "public"][0]
+
+    def _req(self, method, url, body=None, auth=True):
+        import urllib.error
+        import urllib.request
+        h = {"Content-Type": "application/json", "Accept": "application/json"}
+        if auth:
+            h["X-Auth-Token"] = self.token
+        r = urllib.request.Request(url, json.dumps(body).encode() if body is not None else None, h,
+                                   method=method)
+        try:
+            with urllib.request.urlopen(r, timeout=30) as resp:
+                t = resp.read().decode()
+                return resp.status, resp.headers, json.loads(t) if t else None
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, None
+
+    def get(self, path):
+        if not self.token:
+            self.login()
+        st, _, js = self._req("GET", self.url + path)
+        if st == 401:
+            self.login()
+            st, _, js = self._req("GET", self.url + path)
+        return st, js
+
+
+def node_name(stack_id):
+    return "n" + stack_id.replace("-", "")[:11]  # veth vb-<name> fits IFNAMSIZ (15)
+
+
+def hostname_of(server_name, fallback):
+    h = re.sub(r"[^a-z0-9-]", "-", server_name.lower()).strip("-")[:63]
+    return h or fallback
+
+
+def servers(heat):
+    """Nested stacks Heat has (stand-in servers among them): stack id -> its list entry."""
+    st, js = heat.get("/stacks?global_tenant=true&show_nested=true")
+    if st != 200:
+        raise RuntimeError("GET stacks?global_tenant=true: HTTP %s" % st)
+    return {s["id"]: s for s in js["stacks"] if s.get("parent")}  # the list has no description
+
+
+def watch_once(heat, seen):
+    """Start a node per stand-in server that reached CREATE_COMPLETE with a bridge address;
+    stop the node of one Heat deletes. `seen`: stack ids looked at and not for us."""
+    have = {}
+    for n in names():
+        s = node_state(n)
+        if s and s.get("stack_id"):
+            have[s["stack_id"]] = n
+    wanted = servers(heat)
+    for sid, s in wanted.items():
+        if s["stack_status"] != "CREATE_COMPLETE" or sid in have or sid in seen:
+            continue
+        st, js = heat.get("/stacks/%s/%s" % (s["stack_name"], sid))
+        if st != 200:
+            continue
+        stack = js["stack"]
+        outputs = {o["output_key"]: o.get("output_value") for o in stack.get("outputs") or []}
+        addr = outputs.get("first_address") or ""
+        params = stack.get("parameters") or {}
+        if not (stack.get("description") or "").startswith(SERVER_STANDIN) or not ADDR_RE.match(addr):
+            seen.add(sid)  # not a server, or a stand-in without fake_server_node_host: not ours
+            continue
+        name = node_name(sid)
+        ud = os.path.join(RUN, ".user-data-" + name)
+        os.makedirs(RUN, exist_ok=True)
+        with open(ud, "w") as f:
+            f.write(params.get("user_data") or "")
+        try:
+            start(name, addr, ud, hostname_of(params.get("name") or "", name),
+                  {"stack_id": sid, "stack_name": s["stack_name"], "server": params.get("name"),
+                   "project": s.get("project")})
+        except (RuntimeError, ValueError, OSError) as e:
+            log("server %s (%s): %s" % (params.get("name"), sid, e))
+            seen.add(sid)
+        finally:
+            os.unlink(ud)
+    for sid, n in have.items():
+        s = wanted.get(sid)
+        if s is None or s["stack_status"].startswith("DELETE"):
+            log("server stack %s %s: stopping %s" % (sid, s["stack_status"] if s else "gone", n))
+            stop(n)
+
+
+def watch(interval):
+    heat = Heat()
+    seen = set()
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    log("watching Heat for stand-in servers on %s every %.1f s" % (BRIDGE, interval))
+    net_up()
+    while not stopping:
+        try:
+            watch_once(heat, seen)
+        except (RuntimeError, OSError, ValueError, KeyError) as e:
+            log("watch: %s" % e)
+        time.sleep(interval)
+    log("stopping: every node")
+    down()
+
+
 def main(argv):
     if not argv:
         print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
@@ -319,8 +449,10 @@ def main(argv):
             cmd_list()
         elif cmd == "down" and not args:
             down()
+        elif cmd == "watch" and len(args) <= 1:
+            watch(float(args[0]) if args else 1.0)
         else:
-            print("usage: node_host.py net-up|start NAME ADDRESS FILE|stop NAME|list|down", file=sys.stderr)
+            print("usage: node_host.py net-up|start NAME ADDRESS FILE|stop NAME|list|down|watch [SECONDS]", file=sys.stderr)
             return 2
     except (RuntimeError, ValueError, OSError) as e:
         log("%s: %s" % (cmd, e))

@@ -694,6 +694,12 @@ user_domain_name = Default
 auth_uri = http://127.0.0.1:$KS_PORT
 [oslo_concurrency]
 lock_path = $RUN/heat/locks
+[oslo_policy]
+policy_file = $RUN/heat/policy.yaml
+EOF
+  # The node host (node_host.py watch) lists every project's stand-in servers as admin.
+  cat > "$RUN/heat/policy.yaml" <<'EOF'
+"stacks:global_index": "role:admin"
 EOF
 }
 
