@@ -35,6 +35,10 @@ HOST_ADDR = "10.251.0.1"
 PREFIX = 16
 PROXY_PORT = int(os.environ.get("DISCO_TESTBED_PROXY_PORT", "8888"))
 PROXY = "http://%s:%d" % (HOST_ADDR, PROXY_PORT)
+# The test bed's APIs listen on 127.0.0.1; a node reaches them at the same URLs (a wait
+# condition's curl_cli says http://127.0.0.1:8004/...): a forwarder in each node sends its
+# 127.0.0.1:PORT to 10.251.0.1:PORT, where the host's forwarder sends it to 127.0.0.1:PORT.
+FORWARD_PORTS = [int(p) for p in os.environ.get("DISCO_TESTBED_NODE_FORWARD_PORTS", "5000 8004").split()]
 ALLOWED_HOSTS = ["deb.debian.org", "security.debian.org", "pypi.org", "files.pythonhosted.org"]
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 STOP_GRACE = float(os.environ.get("DISCO_TESTBED_NODE_GRACE", "20"))
@@ -84,6 +88,7 @@ def net_up():
         run("ip", "addr", "add", "%s/%d" % (HOST_ADDR, PREFIX), "dev", BRIDGE)
     run("ip", "link", "set", BRIDGE, "up")
     proxy_up()
+    forward_up()
 
 
 def proxy_pidfile():
@@ -143,7 +148,74 @@ def proxy_down():
     os.unlink(proxy_pidfile())
 
 
+FORWARDER = r'''
+import asyncio, os, socket, sys
+def main(listen, target, ports):
+    async def pipe(r, w):
+        try:
+            while True:
+                b = await r.read(65536)
+                if not b:
+                    break
+                w.write(b)
+                await w.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            w.close()
+    async def handle(r, w, port):
+        try:
+            tr, tw = await asyncio.open_connection(target, port)
+        except OSError:
+            w.close()
+            return
+        await asyncio.gather(pipe(r, tw), pipe(tr, w))
+    async def run():
+        servers = [await asyncio.start_server(lambda r, w, p=p: handle(r, w, p), listen, p) for p in ports]
+        print("forwarding %s -> %s ports %s" % (listen, target, ports), flush=True)
+        ns = os.environ.get("NOTIFY_SOCKET")  # Type=notify in a node: ready once listening
+        if ns:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as u:
+                u.connect("\0" + ns[1:] if ns.startswith("@") else ns)
+                u.send(b"READY=1")
+        await asyncio.gather(*(s.serve_forever() for s in servers))
+    asyncio.run(run())
+main(sys.argv[1], sys.argv[2], [int(p) for p in sys.argv[3:]])
+'''
+
+
+def forward_pidfile():
+    return os.path.join(RUN, "proxy", "forward.pid")
+
+
+def forward_up():
+    try:
+        pid, start = open(forward_pidfile()).read().split()
+        if pid_alive(int(pid), start):
+            return
+    except (OSError, ValueError):
+        pass
+    out = open(os.path.join(RUN, "proxy", "forward.log"), "a")
+    p = subprocess.Popen([sys.executable, "-c", FORWARDER, HOST_ADDR, "127.0.0.1"] + [str(x) for x in FORWARD_PORTS],
+                         stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    with open(forward_pidfile(), "w") as f:
+        f.write("%d %s\n" % (p.pid, proc_start(p.pid)))
+
+
+def forward_down():
+    try:
+        pid, start = open(forward_pidfile()).read().split()
+    except (OSError, ValueError):
+        return
+    if pid_alive(int(pid), start):
+        os.kill(int(pid), signal.SIGTERM)
+        while pid_alive(int(pid), start):
+            time.sleep(0.05)
+    os.unlink(forward_pidfile())
+
+
 def net_down():
+    forward_down()
     proxy_down()
     if bridge_exists():
         run("ip", "link", "del", BRIDGE)
@@ -203,6 +275,15 @@ def write_node_files(root, name, addr, user_data, hostname=None):
         "[Manager]\nDefaultEnvironment=%s\n" % " ".join(
             "%s=%s" % (k, v) for k, v in (line.split("=", 1) for line in env.splitlines())))
     put("/var/lib/cloud/instance/user-data.txt", user_data, 0o700)
+    put("/usr/local/sbin/disco-loopback-forward", FORWARDER, 0o755)
+    put("/etc/systemd/system/disco-loopback-forward.service",
+        "[Unit]\nDescription=The test bed's APIs at 127.0.0.1 (forwarded to %s)\n"
+        "Before=disco-user-data.service\n\n[Service]\nType=notify\nExecStart=/usr/bin/python3 "
+        "/usr/local/sbin/disco-loopback-forward 127.0.0.1 %s %s\n\n[Install]\nWantedBy=multi-user.target\n"
+        % (HOST_ADDR, HOST_ADDR, " ".join(str(x) for x in FORWARD_PORTS)))
+    link = os.path.join(root, "etc/systemd/system/multi-user.target.wants/disco-loopback-forward.service")
+    if not os.path.lexists(link):
+        os.symlink("/etc/systemd/system/disco-loopback-forward.service", link)
     # This machine's own extra CAs (an intercepting egress proxy's, say) are the nodes'
     # too, as a cloud's image behind such a proxy would have them: appended to the bundle.
     extra = sorted(glob.glob("/usr/local/share/ca-certificates/*.crt"))

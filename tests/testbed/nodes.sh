@@ -175,6 +175,7 @@ sys.exit(1 if fails else 0)' "$res" || die "smoke: the nodes did not see what th
     NH down
     ! ip link show discobr0 >/dev/null 2>&1 || left+=" bridge;"
     ! pgrep -f "tinyproxy -d -c $RUN_NODES/" >/dev/null || left+=" proxy;"
+    ! pgrep -f "10.251.0.1 127.0.0.1" >/dev/null || left+=" forwarder;"
   fi
   [ -z "$left" ] || die "smoke: left behind:$left"
   echo "nodes smoke passed in $((SECONDS - t0)) s (nothing left: no container, mount, veth)"
