@@ -181,9 +181,103 @@ sys.exit(1 if fails else 0)' "$res" || die "smoke: the nodes did not see what th
   echo "nodes smoke passed in $((SECONDS - t0)) s (nothing left: no container, mount, veth)"
 }
 
+# heat-smoke: through the running test bed (`up`), a stack with one stand-in server on a
+# fake port, under fake_server_node_host, and a WaitCondition that only the node can
+# satisfy: its user data runs the handle's curl_cli. Needs the node host service
+# (DISCO_TESTBED_NODES=1 up) or starts a watcher of its own for the run.
+cmd_heat_smoke() {
+  cmd_image
+  local own="" rc=0
+  if ! pgrep -f "node_host.py watch" >/dev/null; then
+    setsid "${DISCO_TESTBED_PYTHON:-/usr/bin/python3}" "$HERE/node_host.py" watch 1 >"$TB_DIR/run/node-host-smoke.log" 2>&1 < /dev/null &
+    own=$!
+  fi
+  KS=http://127.0.0.1:${DISCO_TESTBED_KEYSTONE_PORT:-5000}/v3 ENVDIR=$HERE/heat-env \
+    "${DISCO_TESTBED_PYTHON:-/usr/bin/python3}" - <<'PYEOF' || rc=$?
+import glob, json, os, sys, time, urllib.error, urllib.request
+KS, ENVDIR, T0 = os.environ["KS"], os.environ["ENVDIR"], time.time()
+def say(*a): print("[%5.1fs]" % (time.time() - T0), *a, flush=True)
+def req(method, url, body=None, tok=None):
+    h = {"Content-Type": "application/json", "Accept": "application/json"}
+    if tok: h["X-Auth-Token"] = tok
+    r = urllib.request.Request(url, json.dumps(body).encode() if body is not None else None, h, method=method)
+    try:
+        with urllib.request.urlopen(r, timeout=60) as resp:
+            t = resp.read().decode(); return resp.status, resp.headers, (json.loads(t) if t else None)
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode()
+def check(ok, what):
+    if not ok: say("heat-smoke FAILED:", what); sys.exit(1)
+st, hd, js = req("POST", KS + "/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {
+    "user": {"name": "demo", "domain": {"id": "default"}, "password": "demopass"}}},
+    "scope": {"project": {"name": "demo", "domain": {"id": "default"}}}}})
+check(st == 201, "token for demo: %s (is the test bed up?)" % st)
+tok = hd["X-Subject-Token"]
+heat = [e["url"] for s in js["token"]["catalog"] if s["type"] == "orchestration" for e in s["endpoints"] if e["interface"] == "public"][0]
+tpl = """heat_template_version: 2018-08-31
+resources:
+  handle: {type: OS::Heat::WaitConditionHandle}
+  wait: {type: OS::Heat::WaitCondition, properties: {handle: {get_resource: handle}, count: 1, timeout: 120}}
+  port: {type: OS::Neutron::Port, properties: {network: private}}
+  fip: {type: OS::Neutron::FloatingIP, properties: {floating_network: public, port_id: {get_resource: port}}}
+  server:
+    type: OS::Nova::Server
+    properties:
+      name: heat-smoke-node
+      flavor: m1.small
+      image: debian-12
+      networks: [{port: {get_resource: port}}]
+      user_data_format: RAW
+      user_data:
+        str_replace:
+          template: |
+            #!/bin/sh
+            __NOTIFY__ --data-binary "{\\"status\\": \\"SUCCESS\\", \\"data\\": \\"$(hostname) $(ip -4 -br addr show host0 | awk '{print $3}')\\"}"
+          params: {__NOTIFY__: {get_attr: [handle, curl_cli]}}
+outputs:
+  address: {value: {get_attr: [server, first_address]}}
+  floating: {value: {get_attr: [fip, floating_ip_address]}}
+  data: {value: {get_attr: [wait, data]}}
+"""
+files = {os.path.basename(f): open(f).read() for f in glob.glob(ENVDIR + "/fake_*.yaml")}
+env = open(ENVDIR + "/fake-env.yaml").read() + "\nparameter_defaults:\n  fake_server_node_host: true\n"
+name = "nodes-heat-smoke-%d" % os.getpid()
+st, _, js = req("POST", heat + "/stacks", {"stack_name": name, "template": tpl, "environment": env, "files": files, "timeout_mins": 5}, tok)
+check(st == 201, "create: %s %s" % (st, js))
+url = "%s/stacks/%s/%s" % (heat, name, js["stack"]["id"])
+def wait():
+    while True:
+        st, _, js = req("GET", url, None, tok)
+        if st == 404 or js["stack"]["stack_status"] == "DELETE_COMPLETE": return "DELETE_COMPLETE", None
+        if not js["stack"]["stack_status"].endswith("IN_PROGRESS"): return js["stack"]["stack_status"], js["stack"]
+        check(time.time() - T0 < 300, "timeout")
+        time.sleep(0.5)
+status, s = wait()
+out = {o["output_key"]: o.get("output_value") for o in (s or {}).get("outputs") or []}
+ok = status == "CREATE_COMPLETE"
+say("%s (%s): %s" % (status, s and s.get("stack_status_reason"), out))
+if ok:
+    addr = out["address"]
+    check(addr.startswith("10.251.") and addr != "10.251.0.1", "first_address %r is on the bridge" % addr)
+    check(out["floating"] == addr, "the floating IP maps to the server's address")
+    check(json.loads(out["data"]) == {"1": "heat-smoke-node %s/16" % addr}, "the node signalled with its hostname and address")
+t = time.time(); req("DELETE", url, None, tok); status, _ = wait()
+say("delete: %s in %.1fs" % (status, time.time() - t))
+check(ok, "the stack did not complete: the node did not signal")
+check(status == "DELETE_COMPLETE", "delete")
+PYEOF
+  if [ "$rc" = 0 ]; then  # the watcher stops the node within its poll
+    local i; for ((i = 0; i < 50; i++)); do "$HERE/node_host.py" list | grep -q . || break; sleep 0.2; done
+    if "$HERE/node_host.py" list | grep -q .; then echo "heat-smoke: a node is still running after the delete" >&2; rc=1; fi
+  fi
+  if [ -n "$own" ]; then kill -TERM "$own"; wait "$own" || true; fi
+  [ "$rc" = 0 ] && echo "nodes heat-smoke passed" || die "heat-smoke failed"
+}
+
 case "${1:-}" in
   image) cmd_image ;;
   smoke) cmd_smoke ;;
+  heat-smoke) cmd_heat_smoke ;;
   down) NH down ;;
-  *) echo "usage: $0 image|smoke|down" >&2; exit 2 ;;
+  *) echo "usage: $0 image|smoke|heat-smoke|down" >&2; exit 2 ;;
 esac

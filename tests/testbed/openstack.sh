@@ -8,7 +8,7 @@
 #   tests/testbed/openstack.sh status    # which services answer (exit 1 if any does not)
 #   tests/testbed/openstack.sh down      # stop exactly what `up` started, by recorded PID
 #   tests/testbed/openstack.sh smoke [TEMPLATE]  # end-to-end proof over REST (see cmd_smoke)
-#   tests/testbed/openstack.sh nodes-image|nodes-smoke  # node hosts (nodes.sh, node_host.py)
+#   tests/testbed/openstack.sh nodes-image|nodes-smoke|nodes-heat-smoke  # node hosts (nodes.sh, node_host.py)
 #
 # Keystone http://127.0.0.1:5000/v3, Heat http://127.0.0.1:8004/v1/<project_id>,
 # Glance http://127.0.0.1:9292 (public images), Nova API http://127.0.0.1:8774/v2.1 (public
@@ -1168,5 +1168,6 @@ case "${1:-}" in
   smoke) cmd_smoke "${2:-}" ;;
   nodes-image) "$HERE/nodes.sh" image ;;   # node hosts: see nodes.sh, README.md
   nodes-smoke) "$HERE/nodes.sh" smoke ;;
-  *) echo "usage: $0 install|up|down|env [demo|other|admin|disco]|status|smoke [TEMPLATE]|nodes-image|nodes-smoke" >&2; exit 2 ;;
+  nodes-heat-smoke) "$HERE/nodes.sh" heat-smoke ;;   # needs `up`
+  *) echo "usage: $0 install|up|down|env [demo|other|admin|disco]|status|smoke [TEMPLATE]|nodes-image|nodes-smoke|nodes-heat-smoke" >&2; exit 2 ;;
 esac
