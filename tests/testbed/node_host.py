@@ -479,8 +479,8 @@ def watch_once(heat, seen):
         name = node_name(sid)
         ud = os.path.join(RUN, ".user-data-" + name)
         os.makedirs(RUN, exist_ok=True)
-        with open(ud, "w") as f:
-            f.write(params.get("user_data") or "")
+        with open(os.open(ud, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(params.get("user_data") or "")  # carries the wait condition's token
         try:
             start(name, addr, ud, hostname_of(params.get("name") or "", name),
                   {"stack_id": sid, "stack_name": s["stack_name"], "server": params.get("name"),
