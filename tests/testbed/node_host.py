@@ -132,9 +132,10 @@ def proxy_up():
     raise RuntimeError("tinyproxy does not listen on %s:%d" % (HOST_ADDR, PROXY_PORT))
 
 
-def proxy_down():
+def stop_recorded(pidfile):
+    """TERM the process a pid file records ("PID START"), KILL after 5 s; drop the file."""
     try:
-        pid, start = open(proxy_pidfile()).read().split()
+        pid, start = open(pidfile).read().split()
     except (OSError, ValueError):
         return
     if pid_alive(int(pid), start):
@@ -145,7 +146,7 @@ def proxy_down():
             time.sleep(0.1)
         else:
             os.kill(int(pid), signal.SIGKILL)
-    os.unlink(proxy_pidfile())
+    os.unlink(pidfile)
 
 
 FORWARDER = r'''
@@ -202,21 +203,9 @@ def forward_up():
         f.write("%d %s\n" % (p.pid, proc_start(p.pid)))
 
 
-def forward_down():
-    try:
-        pid, start = open(forward_pidfile()).read().split()
-    except (OSError, ValueError):
-        return
-    if pid_alive(int(pid), start):
-        os.kill(int(pid), signal.SIGTERM)
-        while pid_alive(int(pid), start):
-            time.sleep(0.05)
-    os.unlink(forward_pidfile())
-
-
 def net_down():
-    forward_down()
-    proxy_down()
+    stop_recorded(forward_pidfile())
+    stop_recorded(proxy_pidfile())
     if bridge_exists():
         run("ip", "link", "del", BRIDGE)
 
@@ -394,11 +383,11 @@ SERVER_STANDIN = "DISCO test bed: stand-in for OS::Nova::Server"
 class Heat:
     """Heat's REST API as admin (stdlib only): the project's token, refreshed on 401."""
 
-    def __init__(self):
+    def __init__(self, user=None, password=None, project=None):
         self.ks = os.environ.get("OS_AUTH_URL", "http://127.0.0.1:5000/v3").rstrip("/")
-        self.user = os.environ.get("DISCO_NODE_HOST_USER", "admin")
-        self.password = os.environ.get("DISCO_NODE_HOST_PASSWORD", "adminpass")
-        self.project = os.environ.get("DISCO_NODE_HOST_PROJECT", "admin")
+        self.user = user or os.environ.get("DISCO_NODE_HOST_USER", "admin")
+        self.password = password or os.environ.get("DISCO_NODE_HOST_PASSWORD", "adminpass")
+        self.project = project or os.environ.get("DISCO_NODE_HOST_PROJECT", "admin")
         self.token = self.url = None
 
     def login(self):
@@ -425,16 +414,19 @@ class Heat:
                 t = resp.read().decode()
                 return resp.status, resp.headers, json.loads(t) if t else None
         except urllib.error.HTTPError as e:
-            return e.code, e.headers, None
+            return e.code, e.headers, e.read().decode(errors="replace")
 
-    def get(self, path):
+    def call(self, method, path, body=None):
         if not self.token:
             self.login()
-        st, _, js = self._req("GET", self.url + path)
+        st, _, js = self._req(method, self.url + path, body)
         if st == 401:
             self.login()
-            st, _, js = self._req("GET", self.url + path)
+            st, _, js = self._req(method, self.url + path, body)
         return st, js
+
+    def get(self, path):
+        return self.call("GET", path)
 
 
 def node_name(stack_id):

@@ -192,28 +192,20 @@ cmd_heat_smoke() {
     setsid "${DISCO_TESTBED_PYTHON:-/usr/bin/python3}" "$HERE/node_host.py" watch 1 >"$TB_DIR/run/node-host-smoke.log" 2>&1 < /dev/null &
     own=$!
   fi
-  KS=http://127.0.0.1:${DISCO_TESTBED_KEYSTONE_PORT:-5000}/v3 ENVDIR=$HERE/heat-env \
+  OS_AUTH_URL=http://127.0.0.1:${DISCO_TESTBED_KEYSTONE_PORT:-5000}/v3 ENVDIR=$HERE/heat-env HERE=$HERE PYTHONDONTWRITEBYTECODE=1 \
     "${DISCO_TESTBED_PYTHON:-/usr/bin/python3}" - <<'PYEOF' || rc=$?
-import glob, json, os, sys, time, urllib.error, urllib.request
-KS, ENVDIR, T0 = os.environ["KS"], os.environ["ENVDIR"], time.time()
+import glob, json, os, sys, time
+sys.path.insert(0, os.environ["HERE"])
+from node_host import Heat
+ENVDIR, T0 = os.environ["ENVDIR"], time.time()
 def say(*a): print("[%5.1fs]" % (time.time() - T0), *a, flush=True)
-def req(method, url, body=None, tok=None):
-    h = {"Content-Type": "application/json", "Accept": "application/json"}
-    if tok: h["X-Auth-Token"] = tok
-    r = urllib.request.Request(url, json.dumps(body).encode() if body is not None else None, h, method=method)
-    try:
-        with urllib.request.urlopen(r, timeout=60) as resp:
-            t = resp.read().decode(); return resp.status, resp.headers, (json.loads(t) if t else None)
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read().decode()
 def check(ok, what):
     if not ok: say("heat-smoke FAILED:", what); sys.exit(1)
-st, hd, js = req("POST", KS + "/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {
-    "user": {"name": "demo", "domain": {"id": "default"}, "password": "demopass"}}},
-    "scope": {"project": {"name": "demo", "domain": {"id": "default"}}}}})
-check(st == 201, "token for demo: %s (is the test bed up?)" % st)
-tok = hd["X-Subject-Token"]
-heat = [e["url"] for s in js["token"]["catalog"] if s["type"] == "orchestration" for e in s["endpoints"] if e["interface"] == "public"][0]
+heat = Heat("demo", "demopass", "demo")
+try:
+    heat.login()
+except (RuntimeError, OSError) as e:
+    check(False, "token for demo: %s (is the test bed up?)" % e)
 tpl = """heat_template_version: 2018-08-31
 resources:
   handle: {type: OS::Heat::WaitConditionHandle}
@@ -242,12 +234,12 @@ outputs:
 files = {os.path.basename(f): open(f).read() for f in glob.glob(ENVDIR + "/fake_*.yaml")}
 env = open(ENVDIR + "/fake-env.yaml").read() + "\nparameter_defaults:\n  fake_server_node_host: true\n"
 name = "nodes-heat-smoke-%d" % os.getpid()
-st, _, js = req("POST", heat + "/stacks", {"stack_name": name, "template": tpl, "environment": env, "files": files, "timeout_mins": 5}, tok)
+st, js = heat.call("POST", "/stacks", {"stack_name": name, "template": tpl, "environment": env, "files": files, "timeout_mins": 5})
 check(st == 201, "create: %s %s" % (st, js))
-url = "%s/stacks/%s/%s" % (heat, name, js["stack"]["id"])
+url = "/stacks/%s/%s" % (name, js["stack"]["id"])
 def wait():
     while True:
-        st, _, js = req("GET", url, None, tok)
+        st, js = heat.get(url)
         if st == 404 or js["stack"]["stack_status"] == "DELETE_COMPLETE": return "DELETE_COMPLETE", None
         if not js["stack"]["stack_status"].endswith("IN_PROGRESS"): return js["stack"]["stack_status"], js["stack"]
         check(time.time() - T0 < 300, "timeout")
@@ -261,7 +253,7 @@ if ok:
     check(addr.startswith("10.251.") and addr != "10.251.0.1", "first_address %r is on the bridge" % addr)
     check(out["floating"] == addr, "the floating IP maps to the server's address")
     check(json.loads(out["data"]) == {"1": "heat-smoke-node %s/16" % addr}, "the node signalled with its hostname and address")
-t = time.time(); req("DELETE", url, None, tok); status, _ = wait()
+t = time.time(); heat.call("DELETE", url); status, _ = wait()
 say("delete: %s in %.1fs" % (status, time.time() - t))
 check(ok, "the stack did not complete: the node did not signal")
 check(status == "DELETE_COMPLETE", "delete")
