@@ -192,10 +192,10 @@ cmd_heat_smoke() {
     setsid "${DISCO_TESTBED_PYTHON:-/usr/bin/python3}" "$HERE/node_host.py" watch 1 >"$TB_DIR/run/node-host-smoke.log" 2>&1 < /dev/null &
     own=$!
   fi
-  OS_AUTH_URL=http://127.0.0.1:${DISCO_TESTBED_KEYSTONE_PORT:-5000}/v3 ENVDIR=$HERE/heat-env HERE=$HERE PYTHONDONTWRITEBYTECODE=1 \
+  OS_AUTH_URL=http://127.0.0.1:${DISCO_TESTBED_KEYSTONE_PORT:-5000}/v3 ENVDIR=$HERE/heat-env NODE_HOST_DIR=$HERE PYTHONDONTWRITEBYTECODE=1 \
     "${DISCO_TESTBED_PYTHON:-/usr/bin/python3}" - <<'PYEOF' || rc=$?
 import glob, json, os, sys, time
-sys.path.insert(0, os.environ["HERE"])
+sys.path.insert(0, os.environ["NODE_HOST_DIR"])
 from node_host import Heat
 ENVDIR, T0 = os.environ["ENVDIR"], time.time()
 def say(*a): print("[%5.1fs]" % (time.time() - T0), *a, flush=True)
