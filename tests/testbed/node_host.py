@@ -275,10 +275,14 @@ def write_node_files(root, name, addr, user_data, hostname=None):
         os.symlink("/etc/systemd/system/disco-loopback-forward.service", link)
     # This machine's own extra CAs (an intercepting egress proxy's, say) are the nodes'
     # too, as a cloud's image behind such a proxy would have them: appended to the bundle.
+    # Also in the node's /usr/local/share/ca-certificates, so that update-ca-certificates
+    # (ca-certificates' postinst, when apt upgrades it) keeps them.
     extra = sorted(glob.glob("/usr/local/share/ca-certificates/*.crt"))
     if extra:
         bundle = open(os.path.join(ROOTFS, "etc/ssl/certs/ca-certificates.crt")).read()
         put("/etc/ssl/certs/ca-certificates.crt", bundle + "".join(open(c).read() for c in extra))
+        for c in extra:
+            put("/usr/local/share/ca-certificates/" + os.path.basename(c), open(c).read())
 
 
 def start(name, addr, user_data_file, hostname=None, extra_state=None):
