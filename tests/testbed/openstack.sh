@@ -8,6 +8,7 @@
 #   tests/testbed/openstack.sh status    # which services answer (exit 1 if any does not)
 #   tests/testbed/openstack.sh down      # stop exactly what `up` started, by recorded PID
 #   tests/testbed/openstack.sh smoke [TEMPLATE]  # end-to-end proof over REST (see cmd_smoke)
+#   tests/testbed/openstack.sh nodes-image|nodes-smoke|nodes-heat-smoke  # node hosts (nodes.sh, node_host.py)
 #
 # Keystone http://127.0.0.1:5000/v3, Heat http://127.0.0.1:8004/v1/<project_id>,
 # Glance http://127.0.0.1:9292 (public images), Nova API http://127.0.0.1:8774/v2.1 (public
@@ -47,6 +48,8 @@ PIP_PKGS=("keystone==$KEYSTONE_VERSION" "openstack-heat==$HEAT_VERSION" "glance=
 APT_PKGS=(mariadb-server mariadb-client rabbitmq-server gcc python3-dev python3-venv curl procps)
 
 SERVICES=(mariadb rabbitmq epmd keystone glance-api nova-api heat-api heat-engine fake-cloud)
+# Node hosts (README.md "Node hosts"): node_host.py watch, a container per stand-in server.
+[ "${DISCO_TESTBED_NODES:-0}" != 1 ] || SERVICES+=(node-host)
 
 T0=$(date +%s.%N)
 log() { printf '[%5.1fs] %s\n' "$(awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN{print a-b}')" "$*" >&2; }
@@ -140,6 +143,7 @@ cmd_install() {
              "See ldd $VENV/bin/uwsgi; a Python whose libpython is not on the loader's path (a pyenv one, say) needs it there."
   fi
   echo "$stamp" > "$VENV/.disco-testbed-stamp"
+  [ "${DISCO_TESTBED_NODES:-0}" != 1 ] || "$HERE/nodes.sh" image   # node hosts (README.md)
   log "install done in $((SECONDS - t0)) s ($VENV)"
 }
 
@@ -407,11 +411,23 @@ stop_group() {  # names...: TERM each recorded process (its group and descendant
 
 cmd_down() {
   local n
+  # The node host first, alone: on TERM it halts its containers itself (TERM to all its
+  # descendants at once, as stop_group does, would reach every process in them).
+  local pid st i
+  if [ -s "$PIDDIR/node-host.pid" ] && read -r pid st < "$PIDDIR/node-host.pid" \
+     && [ "$(proc_start "$pid" || echo gone)" = "$st" ]; then
+    kill -TERM "$pid"
+    for ((i = 0; i < 300; i++)); do [ "$(proc_start "$pid" || echo gone)" = "$st" ] || break; sleep 0.1; done
+  fi
+  # Node containers (node_host.py), their proxy and bridge, whether or not `up` started them.
+  if [ -d "$RUN/nodes" ] || ip link show discobr0 >/dev/null 2>&1; then
+    "$PY" "$HERE/node_host.py" down; log "stopped node containers, their proxy and bridge"
+  fi
   [ -d "$PIDDIR" ] || { log "nothing to stop"; return 0; }
   STOPPED=()
   # heat-engine first (it still talks to RabbitMQ, MariaDB and Keystone while it stops),
   # then the APIs, then what they stand on; each tier is stopped in parallel.
-  stop_group heat-engine;                  log "stopped heat-engine"
+  stop_group node-host heat-engine;        log "stopped heat-engine"
   stop_group heat-api keystone glance-api nova-api fake-cloud
   log "stopped heat-api, keystone, glance-api, nova-api, fake-cloud"
   stop_group rabbitmq mariadb;             log "stopped rabbitmq, mariadb"
@@ -688,6 +704,12 @@ user_domain_name = Default
 auth_uri = http://127.0.0.1:$KS_PORT
 [oslo_concurrency]
 lock_path = $RUN/heat/locks
+[oslo_policy]
+policy_file = $RUN/heat/policy.yaml
+EOF
+  # The node host (node_host.py watch) lists every project's stand-in servers as admin.
+  cat > "$RUN/heat/policy.yaml" <<'EOF'
+"stacks:global_index": "role:admin"
 EOF
 }
 
@@ -884,6 +906,8 @@ admin_token() {  # project-scoped admin token (Heat wants a project)
     "http://127.0.0.1:$KS_PORT/v3/auth/tokens" | awk 'tolower($1)=="x-subject-token:" {print $2}' | tr -d '\r'
 }
 
+nodes_proxy_up() { [ -n "$(ss -Htln src 10.251.0.1:8888 2>/dev/null)" ]; }
+
 cmd_up() {
   DEADLINE=$((SECONDS + UP_TIMEOUT))
   cmd_install   # a no-op taking ~0.1 s when everything is there
@@ -894,6 +918,8 @@ cmd_up() {
   for p in "$KS_PORT" "$HEAT_PORT" "$NOVA_PORT" "$NEUTRON_PORT" "$GLANCE_PORT" "$AMQP_PORT" "$EPMD_PORT" "$DIST_PORT"; do
     port_open "$p" && die "127.0.0.1:$p is already in use by a process this script did not start"
   done
+  # Node containers' overlays are mounted under run/nodes: never rm -rf through them.
+  [ ! -d "$RUN/nodes" ] || "$PY" "$HERE/node_host.py" down
   rm -rf "$RUN"; mkdir -p "$PIDDIR" "$LOGS"
   export PYTHONWARNINGS=ignore PYTHONDONTWRITEBYTECODE=1
   ( IN_BG=1; start_epmd_rabbit ) || fail rabbitmq "start failed" "$LOGS/epmd.log";                                         log "rabbitmq launched"
@@ -942,6 +968,11 @@ cmd_up() {
   [ "$code" = 200 ] || fail heat-engine "GET /v1/<admin>/stacks answered '$code'" \
     "$LOGS/heat-api.log" "$LOGS/heat-engine.log" "$LOGS/heat-api-uwsgi.log"
   log "heat api + engine answer"
+  if [ "${DISCO_TESTBED_NODES:-0}" = 1 ]; then
+    OS_AUTH_URL=http://127.0.0.1:$KS_PORT/v3 spawn node-host "$LOGS/node-host.log" "$PY" "$HERE/node_host.py" watch 1
+    WAIT_PROC=node-host WAIT_LOGS=("$LOGS/node-host.log") wait_for node-host "proxy on the bridge" nodes_proxy_up
+    log "node host watching Heat (bridge discobr0, proxy 10.251.0.1:8888)"
+  fi
   wait $seed_job || fail glance-api "public images, flavors or key pairs failed" "$LOGS/cloud-seed.log" \
     "$LOGS/glance-api.log" "$LOGS/nova-api.log"
   log "$(tail -n 1 "$LOGS/cloud-seed.log")"
@@ -1115,6 +1146,7 @@ cmd_status() {
         heat-engine) engine_registered && say $n "registered (pid $pid)" || { say $n "running (pid $pid), not registered"; bad=1; } ;;
         glance-api) is_http "http://127.0.0.1:$GLANCE_PORT/" 300 && say $n "answers (pid $pid, http://127.0.0.1:$GLANCE_PORT/v2)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
         nova-api) is_http "http://127.0.0.1:$NOVA_PORT/" 200 && say $n "answers (pid $pid, http://127.0.0.1:$NOVA_PORT/v2.1)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
+        node-host) nodes_proxy_up && say $n "watching Heat (pid $pid; $("$PY" "$HERE/node_host.py" list | wc -l) nodes)" || { say $n "running (pid $pid), no proxy on the bridge"; bad=1; } ;;
         fake-cloud) is_http "http://127.0.0.1:$NEUTRON_PORT/" 200 && say $n "answers (pid $pid, neutron :$NEUTRON_PORT)" || { say $n "running (pid $pid) but no answer"; bad=1; } ;;
       esac
       kb=$(ps -o rss= -p "$(members "$pid" | paste -sd, -)" | awk '{s += $1} END {print s + 0}')
@@ -1134,5 +1166,8 @@ case "${1:-}" in
   env) cmd_env "${2:-demo}" ;;
   status) cmd_status ;;
   smoke) cmd_smoke "${2:-}" ;;
-  *) echo "usage: $0 install|up|down|env [demo|other|admin|disco]|status|smoke [TEMPLATE]" >&2; exit 2 ;;
+  nodes-image) "$HERE/nodes.sh" image ;;   # node hosts: see nodes.sh, README.md
+  nodes-smoke) "$HERE/nodes.sh" smoke ;;
+  nodes-heat-smoke) "$HERE/nodes.sh" heat-smoke ;;   # needs `up`
+  *) echo "usage: $0 install|up|down|env [demo|other|admin|disco]|status|smoke [TEMPLATE]|nodes-image|nodes-smoke|nodes-heat-smoke" >&2; exit 2 ;;
 esac
