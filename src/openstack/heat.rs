@@ -88,6 +88,45 @@ pub struct StackResource {
     pub parent_resource: Option<String>,
 }
 
+/// One of a stack's events as Heat's `GET .../events` lists it: a resource moved to
+/// `resource_status` (`CREATE_IN_PROGRESS`, `CREATE_FAILED`, ...) at `event_time`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StackEvent {
+    pub id: String,
+    pub event_time: String,
+    pub resource_name: String,
+    /// Heat's summary listing leaves the type out; kept where a Heat shows it.
+    #[serde(default)]
+    pub resource_type: Option<String>,
+    pub resource_status: String,
+    #[serde(default)]
+    pub resource_status_reason: Option<String>,
+    #[serde(default)]
+    pub physical_resource_id: Option<String>,
+    #[serde(default)]
+    pub links: Vec<Link>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Link {
+    pub href: String,
+    pub rel: String,
+}
+
+impl StackEvent {
+    /// The name of the stack the resource is in (its `stack` link: `.../stacks/NAME/ID`),
+    /// a nested stack's for an event listed with a nested depth.
+    pub fn stack_name(&self) -> Option<&str> {
+        let href = &self.links.iter().find(|l| l.rel == "stack")?.href;
+        let (_, tail) = href.rsplit_once("/stacks/")?;
+        tail.split('/').next().filter(|name| !name.is_empty())
+    }
+}
+
+/// Events asked for in one page (Heat caps a page at its `api.max_limit`, 1000 by
+/// default... and a small cluster's create makes about 50).
+pub const EVENTS_PAGE: usize = 200;
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum HeatError {
     /// Unreachable, timed out, or a 5xx: worth another attempt.
@@ -181,10 +220,6 @@ impl Heat {
         Ok(body.stack)
     }
 
-    pub async fn resources(&self, name: &str, id: &str) -> Result<Vec<StackResource>, HeatError> {
-        self.resources_to_depth(name, id, 0).await
-    }
-
     /// The stack's resources and those of its nested stacks down to `depth` levels.
     pub async fn resources_to_depth(
         &self,
@@ -205,6 +240,53 @@ impl Heat {
         }
         let body: Body = response.json().await.map_err(undecodable)?;
         Ok(body.resources)
+    }
+
+    /// The stack's events and those of its nested stacks down to `depth`, oldest first,
+    /// after the event `after` (all of them without); with how many pages (calls) it
+    /// took. At most `max_pages` pages are read: the rest come at the next call, after
+    /// the last event returned.
+    pub async fn events(
+        &self,
+        name: &str,
+        id: &str,
+        depth: u8,
+        after: Option<&str>,
+        max_pages: usize,
+    ) -> Result<(Vec<StackEvent>, usize), HeatError> {
+        #[derive(Deserialize)]
+        struct Body {
+            events: Vec<StackEvent>,
+        }
+        let mut events: Vec<StackEvent> = Vec::new();
+        let mut marker = after.map(str::to_string);
+        let mut pages = 0;
+        while pages < max_pages.max(1) {
+            let mut query: Vec<(&str, String)> = vec![
+                ("nested_depth", depth.to_string()),
+                ("sort_dir", "asc".into()),
+                ("limit", EVENTS_PAGE.to_string()),
+            ];
+            if let Some(marker) = &marker {
+                query.push(("marker", marker.clone()));
+            }
+            let response = self
+                .send(
+                    self.http
+                        .get(format!("{}/stacks/{name}/{id}/events", self.endpoint))
+                        .query(&query),
+                )
+                .await?;
+            pages += 1;
+            let body: Body = response.json().await.map_err(undecodable)?;
+            let full = body.events.len() >= EVENTS_PAGE;
+            marker = body.events.last().map(|e| e.id.clone()).or(marker);
+            events.extend(body.events);
+            if !full {
+                break;
+            }
+        }
+        Ok((events, pages))
     }
 
     /// Updates a stack's parameters, keeping its template, environment, files and every

@@ -16,7 +16,7 @@
 //! ready, and delete removes every stack tagged with the cluster. Unreachable peers and 5xx answers are transient (the job retries with
 //! backoff); Heat's 4xx reasons are kept verbatim as the cluster's failure reason.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +34,7 @@ use crate::config::OpenstackSettings;
 use crate::domain::health::CheckOutcome;
 use crate::domain::node::{slave_index, slave_name};
 use crate::domain::{ClusterId, ProviderKind, Resize};
+use crate::openstack::events;
 use crate::openstack::heat::{CreateStack, Heat, HeatError, Stack, StackResource};
 use crate::openstack::keystone::{Keystone, KeystoneError, Token};
 
@@ -50,8 +51,6 @@ pub struct OpenstackProvider {
     environment: Option<HeatEnvironment>,
     /// Tokens by application credential id, reused until shortly before they expire.
     tokens: Mutex<HashMap<String, Token>>,
-    /// Stacks whose servers are known to exist: their resources need no more listing.
-    booted: Mutex<HashSet<String>>,
     /// Calls made to Heat and Keystone, for measuring what a cluster costs.
     heat_calls: AtomicU64,
     keystone_calls: AtomicU64,
@@ -133,7 +132,6 @@ impl OpenstackProvider {
             settings: settings.clone(),
             environment: HeatEnvironment::load(&settings.heat_environment)?,
             tokens: Mutex::new(HashMap::new()),
-            booted: Mutex::new(HashSet::new()),
             heat_calls: AtomicU64::new(0),
             keystone_calls: AtomicU64::new(0),
         })
@@ -371,6 +369,23 @@ impl OpenstackProvider {
     ) -> Result<Progress, ProviderError> {
         let mut outputs = outputs_of(stack);
         outputs.lost_slaves = Some(lost_of(cluster, stack));
+        // Heat's events since the last one the cluster kept: the tree's create_node times.
+        let (events, calls) = events::events_after(
+            heat,
+            stack,
+            cluster.outputs.heat_events.last_id(),
+            events::PAGES_PER_LOOK,
+        )
+        .await
+        .map_err(heat_error)?;
+        self.heat_calls.fetch_add(calls as u64, Ordering::Relaxed);
+        let master_made = cluster
+            .outputs
+            .heat_events
+            .iter()
+            .chain(events.iter())
+            .any(|e| e.resource == "master" && e.stack.is_none() && e.status == "CREATE_COMPLETE");
+        outputs.heat_events = events;
         let reason = || {
             stack
                 .stack_status_reason
@@ -396,33 +411,10 @@ impl OpenstackProvider {
                     },
                 }
             }
-            "CREATE_IN_PROGRESS" => {
-                // The nodes exist once the master server does; until the wait conditions
-                // complete they are installing. Once seen, that is remembered, so the
-                // resources are not listed on every poll.
-                let known = self.booted.lock().is_ok_and(|b| b.contains(&stack.id));
-                let booted = known || {
-                    self.count();
-                    let resources = heat
-                        .resources(&stack.stack_name, &stack.id)
-                        .await
-                        .map_err(heat_error)?;
-                    resources.iter().any(|r| {
-                        r.resource_name == "master" && r.resource_status == "CREATE_COMPLETE"
-                    })
-                };
-                if booted
-                    && !known
-                    && let Ok(mut set) = self.booted.lock()
-                {
-                    set.insert(stack.id.clone());
-                }
-                if booted {
-                    Progress::Installing(outputs)
-                } else {
-                    Progress::Deploying(outputs)
-                }
-            }
+            // The nodes exist once the master server does (Heat's events say when);
+            // until the wait conditions complete they are installing.
+            "CREATE_IN_PROGRESS" if master_made => Progress::Installing(outputs),
+            "CREATE_IN_PROGRESS" => Progress::Deploying(outputs),
             _ => Progress::Failed {
                 reason: reason(),
                 outputs,
