@@ -27,6 +27,7 @@ use serde_json::Value;
 
 use super::{Progress, Provider, ProviderError, Suspension, Teardown};
 use crate::auth::Identity;
+use crate::cluster::heat_events::HeatEvents;
 use crate::cluster::{Cluster, Delegation, LostSlave, Outputs};
 use crate::compose::Composition;
 use crate::compose::heat::WEB_UI_OUTPUT;
@@ -838,6 +839,19 @@ impl Provider for OpenstackProvider {
     async fn observe_resume(&self, cluster: &Cluster) -> Result<Progress, ProviderError> {
         let (_, stack) = self.existing_stack(cluster).await?;
         Ok(resumption(&stack))
+    }
+
+    /// Heat's events now, every page; those the cluster kept once its stack is gone.
+    async fn stack_events(&self, cluster: &Cluster) -> Result<Option<HeatEvents>, ProviderError> {
+        let heat = self.heat_for(cluster).await?;
+        let Some(stack) = self.stack_of(&heat, cluster).await? else {
+            return Ok(Some(cluster.outputs.heat_events.clone()));
+        };
+        let (listed, calls) = events::events_after(&heat, &stack, None, events::PAGES_AT_MOST)
+            .await
+            .map_err(heat_error)?;
+        self.heat_calls.fetch_add(calls as u64, Ordering::Relaxed);
+        Ok(Some(listed))
     }
 
     /// The nodes report their own checks (the health reporter each node script installs).
