@@ -2,8 +2,9 @@
 //! parsed, its resource's type where Heat's listing leaves it out, and the node the
 //! resource makes, from where the cluster template puts it (`heat-templates/`):
 //!
-//! - the cluster's stack: `master`, `master_port`, `master_floating_ip` are the
-//!   master's; the rest (network, router, key pair, security group) are shared;
+//! - the cluster's stack: `master`, `master_port`, `master_floating_ip` and the wait
+//!   condition and handle (the master's install) are the master's; the rest (network,
+//!   router, key pair, security group) are shared;
 //! - the `slaves` group's stack (`<stack>-slaves-<id>`): member `N` is slave N+1;
 //! - a member's stack (`<stack>-slaves-<id>-N-<id>`): its `server`, wait condition and
 //!   handle are slave N+1's.
@@ -42,6 +43,9 @@ pub async fn events_after(
     Ok((HeatEvents(events), calls))
 }
 
+const WAIT_CONDITION: &str = "OS::Heat::WaitCondition";
+const WAIT_HANDLE: &str = "OS::Heat::WaitConditionHandle";
+
 /// The event as the cluster keeps it, for a stack named `top`; `None` for one whose
 /// time cannot be read.
 pub fn heat_event(top: &str, event: &StackEvent) -> Option<HeatEvent> {
@@ -53,6 +57,9 @@ pub fn heat_event(top: &str, event: &StackEvent) -> Option<HeatEvent> {
             "master" => (Some("master".to_string()), Some("OS::Nova::Server")),
             "master_port" => (Some("master".to_string()), Some("OS::Neutron::Port")),
             "master_floating_ip" => (Some("master".to_string()), Some("OS::Neutron::FloatingIP")),
+            // The master's install: its node script signals the handle.
+            "wait_condition" => (Some("master".to_string()), Some(WAIT_CONDITION)),
+            "wait_handle" => (Some("master".to_string()), Some(WAIT_HANDLE)),
             "slaves" => (None, Some("OS::Heat::ResourceGroup")),
             _ if name == top => (None, Some("OS::Heat::Stack")),
             _ => (None, None),
@@ -61,7 +68,12 @@ pub fn heat_event(top: &str, event: &StackEvent) -> Option<HeatEvent> {
             // In a member's stack.
             Some(Some(member)) => (
                 Some(slave_name(member)),
-                (name == "server").then_some("OS::Nova::Server"),
+                match name {
+                    "server" => Some("OS::Nova::Server"),
+                    "wait_condition" => Some(WAIT_CONDITION),
+                    "wait_handle" => Some(WAIT_HANDLE),
+                    _ => None,
+                },
             ),
             // In the group's stack: its members, each a slave.
             Some(None) => match name.parse::<u16>() {
@@ -160,7 +172,16 @@ mod tests {
             node(member, "server"),
             (some("slaves:1"), some("OS::Nova::Server"))
         );
-        assert_eq!(node(member, "wait_condition"), (some("slaves:1"), None));
+        assert_eq!(
+            node(member, "wait_condition"),
+            (some("slaves:1"), some("OS::Heat::WaitCondition"))
+        );
+        // The master's wait condition is its install: the master's, not shared.
+        assert_eq!(
+            node(top, "wait_condition"),
+            (some("master"), some("OS::Heat::WaitCondition"))
+        );
+        assert_eq!(node(member, "outputs"), (some("slaves:1"), None));
         // Another cluster's stack, or one deeper down, is no node's.
         assert_eq!(node("disco-99999999-slaves-x-0-y", "server").0, None);
         let event = heat_event(top, &listed(member, "server", "CREATE_FAILED")).unwrap();

@@ -11,7 +11,8 @@ use serde_json::Value;
 use crate::heat::cloud;
 use crate::helpers::{CATEGORY, TestApp, location, spawn_app, spawn_app_with};
 use crate::openstack::{
-    HEAT_GATE, nodes, on_the_test_bed, stack_name, token_for, wait_for_state, wait_until_gone,
+    HEAT_GATE, disco_as, nodes, on_the_test_bed, stack_name, token_for, wait_for_state,
+    wait_until_gone,
 };
 
 /// A cluster name no other test uses (the knob fails servers by name).
@@ -65,7 +66,10 @@ async fn get_json(app: &TestApp, url: &str, token: &str) -> (u16, Value) {
     let status = response.status().as_u16();
     // A refusal's body may be text: kept as a string.
     let text = response.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// The deploy's `create_node` rows, by node.
@@ -167,6 +171,24 @@ async fn a_server_heat_fails_fails_its_create_node_with_heats_reason_and_the_oth
     // Oldest first.
     let times: Vec<DateTime<Utc>> = events.iter().map(|e| time(&e["time"])).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+
+    // `disco events NAME` prints them: the failed server's row with Heat's reason.
+    // (Not on a terminal, a reason is cut to 60 characters: its start is there.)
+    let printed = disco_as(&app, &token, &["events", &name]).await;
+    println!("{printed}");
+    let start: String = server_failed["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .chars()
+        .take(30)
+        .collect();
+    assert!(
+        printed.lines().any(|line| line.contains("| slaves:2 ")
+            && line.contains("| server ")
+            && line.contains("CREATE_FAILED")
+            && line.contains(&start)),
+        "{printed}"
+    );
     delete(&app, &url, &token).await;
 }
 
