@@ -46,6 +46,17 @@ pub async fn events_after(
 const WAIT_CONDITION: &str = "OS::Heat::WaitCondition";
 const WAIT_HANDLE: &str = "OS::Heat::WaitConditionHandle";
 
+/// Whether Heat made the server of every one of `nodes`, as the events kept say.
+pub fn servers_made(kept: &HeatEvents, nodes: &[String]) -> bool {
+    nodes.iter().all(|node| {
+        kept.iter().any(|e| {
+            e.node.as_deref() == Some(node.as_str())
+                && e.resource_type.as_deref() == Some("OS::Nova::Server")
+                && e.status == "CREATE_COMPLETE"
+        })
+    })
+}
+
 /// The event as the cluster keeps it, for a stack named `top`; `None` for one whose
 /// time cannot be read.
 pub fn heat_event(top: &str, event: &StackEvent) -> Option<HeatEvent> {
@@ -188,6 +199,22 @@ mod tests {
         assert_eq!(event.stack.as_deref(), Some(member));
         assert_eq!(event.physical_id, None);
         assert_eq!(event.time.to_rfc3339(), "2026-12-01T22:41:17+00:00");
+    }
+
+    #[test]
+    fn servers_are_made_once_each_nodes_server_completed() {
+        let top = "disco-2f0e5a1c";
+        let member = "disco-2f0e5a1c-slaves-ab3kq2xz7mvo-0-t4mh6d5hxbq2";
+        let kept = |listed: &[StackEvent]| {
+            HeatEvents(listed.iter().filter_map(|e| heat_event(top, e)).collect())
+        };
+        let nodes = ["master".to_string(), "slaves:1".to_string()];
+        let master = listed(top, "master", "CREATE_COMPLETE");
+        assert!(!servers_made(&kept(std::slice::from_ref(&master)), &nodes));
+        let begun = listed(member, "server", "CREATE_IN_PROGRESS");
+        assert!(!servers_made(&kept(&[master.clone(), begun]), &nodes));
+        let made = listed(member, "server", "CREATE_COMPLETE");
+        assert!(servers_made(&kept(&[master, made]), &nodes));
     }
 
     #[test]

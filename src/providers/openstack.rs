@@ -371,18 +371,19 @@ impl OpenstackProvider {
         let mut outputs = outputs_of(stack);
         outputs.lost_slaves = Some(lost_of(cluster, stack));
         // Heat's events since the last one the cluster kept: the tree's create_node times.
-        let (events, calls) = events::events_after(
-            heat,
-            stack,
-            cluster.outputs.heat_events.last_id(),
-            events::PAGES_PER_LOOK,
-        )
-        .await
-        .map_err(heat_error)?;
+        // Once every server is made, only the stack's end is news enough to ask for them.
+        let kept = &cluster.outputs.heat_events;
+        let (events, calls) = if stack.stack_status == "CREATE_IN_PROGRESS"
+            && events::servers_made(kept, &standing(cluster))
+        {
+            Default::default()
+        } else {
+            events::events_after(heat, stack, kept.last_id(), events::PAGES_PER_LOOK)
+                .await
+                .map_err(heat_error)?
+        };
         self.heat_calls.fetch_add(calls as u64, Ordering::Relaxed);
-        let master_made = cluster
-            .outputs
-            .heat_events
+        let master_made = kept
             .iter()
             .chain(events.iter())
             .any(|e| e.resource == "master" && e.stack.is_none() && e.status == "CREATE_COMPLETE");
@@ -921,6 +922,14 @@ fn server_checks(cluster: &Cluster, resources: &[StackResource]) -> Vec<CheckOut
             })
         })
         .collect()
+}
+
+/// The nodes of the cluster's plan but the slaves given up on.
+fn standing(cluster: &Cluster) -> Vec<String> {
+    let lost = cluster.outputs.lost_nodes();
+    let mut nodes = cluster.plan.node_names();
+    nodes.retain(|node| !lost.contains(&node.as_str()));
+    nodes
 }
 
 /// The stack's `slave_count`, as Heat shows it.
