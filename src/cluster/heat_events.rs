@@ -125,4 +125,27 @@ mod tests {
         assert_eq!(kept.0[1].failure(), "master: CREATE_FAILED");
         assert!(kept.0[1].failed() && kept.0[1].is_create() && kept.0[1].is_infrastructure());
     }
+
+    #[test]
+    fn the_events_are_stored_with_the_outputs_and_a_later_look_adds_to_them() {
+        let stored = crate::cluster::Outputs {
+            heat_events: HeatEvents(vec![event("a", "CREATE_IN_PROGRESS")]),
+            ..Default::default()
+        };
+        let text = serde_json::to_string(&stored).expect("stored");
+        let mut read: crate::cluster::Outputs = serde_json::from_str(&text).expect("read back");
+        assert_eq!(read.heat_events, stored.heat_events);
+        // What a look after a restart brings: the events after the last one kept.
+        read.merge(crate::cluster::Outputs {
+            heat_events: HeatEvents(vec![event("b", "CREATE_COMPLETE")]),
+            ..Default::default()
+        });
+        // A look with no news keeps them.
+        read.merge(crate::cluster::Outputs::default());
+        assert_eq!(read.heat_events.0.len(), 2);
+        assert_eq!(read.heat_events.last_id(), Some("b"));
+        // None kept: nothing stored of them.
+        let empty = serde_json::to_value(crate::cluster::Outputs::default()).expect("json");
+        assert!(empty.get("heat_events").is_none());
+    }
 }
