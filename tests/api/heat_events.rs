@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::heat::cloud;
-use crate::helpers::{CATEGORY, TestApp, location, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, location, spawn_app, spawn_app_with};
 use crate::openstack::{
-    HEAT_GATE, disco_as, nodes, on_the_test_bed, stack_name, token_for, wait_for_state,
+    HEAT_GATE, create, disco_as, nodes, on_the_test_bed, stack_name, token_for, wait_for_state,
     wait_until_gone,
 };
 
@@ -38,16 +38,9 @@ async fn app_with_knobs(knobs: &str) -> (TestApp, tempfile::TempDir) {
     (app, dir)
 }
 
-async fn create(app: &TestApp, token: &str, attributes: &str) -> String {
-    let response = app
-        .client
-        .post(app.url("/disco/"))
-        .header("Category", CATEGORY)
-        .header("X-Auth-Token", token)
-        .header("X-OCCI-Attribute", attributes)
-        .send()
-        .await
-        .expect("sent");
+/// Creates a cluster that must be accepted: its location.
+async fn create_ok(app: &TestApp, token: &str, attributes: &str) -> String {
+    let response = create(app, token, attributes).await;
     let status = response.status();
     let url = location(response.headers());
     assert_eq!(status, 201, "{}", response.text().await.unwrap_or_default());
@@ -113,7 +106,7 @@ async fn a_server_heat_fails_fails_its_create_node_with_heats_reason_and_the_oth
     let (app, _dir) =
         app_with_knobs(&format!("  fake_server_fail_names: ['{name}-slave-1']\n")).await;
     let token = token_for("demo", "demopass", "demo").await;
-    let url = create(
+    let url = create_ok(
         &app,
         &token,
         &format!(
@@ -198,7 +191,7 @@ async fn a_good_deploys_create_node_rows_take_their_times_from_heats_events() {
     let (app, _dir) = app_with_knobs("  fake_server_boot_seconds: 2\n").await;
     let cloud = cloud().await;
     let token = token_for("demo", "demopass", "demo").await;
-    let url = create(
+    let url = create_ok(
         &app,
         &token,
         "icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.components.heat.slavecount=1",
@@ -246,7 +239,7 @@ async fn heat_events_are_refused_with_a_reason_for_a_cluster_without_a_stack_a_s
     let app = spawn_app_with(|s| on_the_test_bed(s, "fake-env.yaml")).await;
     let demo = token_for("demo", "demopass", "demo").await;
     let other = token_for("other", "otherpass", "other").await;
-    let url = create(
+    let url = create_ok(
         &app,
         &demo,
         "icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.stage=true",

@@ -342,7 +342,7 @@ pub fn stack_name(url: &str) -> String {
     format!("disco-{}", &id[..8])
 }
 
-async fn create(app: &TestApp, token: &str, attributes: &str) -> reqwest::Response {
+pub(crate) async fn create(app: &TestApp, token: &str, attributes: &str) -> reqwest::Response {
     app.client
         .post(app.url("/disco/"))
         .header("Category", CATEGORY)
