@@ -370,20 +370,10 @@ impl OpenstackProvider {
     ) -> Result<Progress, ProviderError> {
         let mut outputs = outputs_of(stack);
         outputs.lost_slaves = Some(lost_of(cluster, stack));
-        // Heat's events since the last one the cluster kept: the tree's create_node times.
-        // Once every server is made, only the stack's end is news enough to ask for them.
-        let kept = &cluster.outputs.heat_events;
-        let (events, calls) = if stack.stack_status == "CREATE_IN_PROGRESS"
-            && events::servers_made(kept, &standing(cluster))
-        {
-            Default::default()
-        } else {
-            events::events_after(heat, stack, kept.last_id(), events::PAGES_PER_LOOK)
-                .await
-                .map_err(heat_error)?
-        };
-        self.heat_calls.fetch_add(calls as u64, Ordering::Relaxed);
-        let master_made = kept
+        let events = self.new_events(heat, cluster, stack).await?;
+        let master_made = cluster
+            .outputs
+            .heat_events
             .iter()
             .chain(events.iter())
             .any(|e| e.resource == "master" && e.stack.is_none() && e.status == "CREATE_COMPLETE");
@@ -422,6 +412,29 @@ impl OpenstackProvider {
                 outputs,
             },
         })
+    }
+
+    /// Heat's events since the last one the cluster kept: the tree's create_node times.
+    /// Once every server of a create is made, only the stack's end is news enough to
+    /// ask for them.
+    async fn new_events(
+        &self,
+        heat: &Heat,
+        cluster: &Cluster,
+        stack: &Stack,
+    ) -> Result<HeatEvents, ProviderError> {
+        let kept = &cluster.outputs.heat_events;
+        if stack.stack_status == "CREATE_IN_PROGRESS"
+            && events::servers_made(kept, &standing(cluster))
+        {
+            return Ok(HeatEvents::default());
+        }
+        let (events, calls) =
+            events::events_after(heat, stack, kept.last_id(), events::PAGES_PER_LOOK)
+                .await
+                .map_err(heat_error)?;
+        self.heat_calls.fetch_add(calls as u64, Ordering::Relaxed);
+        Ok(events)
     }
 
     /// After a failed create or update: when what failed is slaves alone and
@@ -520,6 +533,10 @@ impl OpenstackProvider {
     ) -> Result<Progress, ProviderError> {
         let mut outputs = outputs_of(stack);
         outputs.lost_slaves = Some(lost_of(cluster, stack));
+        // The new slaves' servers: the scale's create_node times.
+        if resize.to > resize.from {
+            outputs.heat_events = self.new_events(heat, cluster, stack).await?;
+        }
         let shaped = slave_count_of(stack).map(|count| count + removed_of(stack).len() as u16)
             == Some(resize.to);
         Ok(match stack.stack_status.as_str() {

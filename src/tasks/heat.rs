@@ -10,12 +10,20 @@ use chrono::{DateTime, Utc};
 use super::{Run, Task, TaskKind, TaskStatus, tail};
 use crate::cluster::heat_events::{HeatEvent, HeatEvents};
 
-/// Sets the stage's `create_node` rows from the deploy's events (creates only: a later
-/// update's are another task's). Rows of nodes Heat said nothing of stay as they were.
+/// Sets the stage's `create_node` rows from the run's events (creates, from its start
+/// to its end: a deploy's, or a scale-out's new slaves'). Rows of nodes Heat said
+/// nothing of in the run stay as they were.
 pub(super) fn apply(stage: &mut Task, events: &HeatEvents, run: &Run) {
     let creates: Vec<&HeatEvent> = events
         .iter()
-        .filter(|e| e.is_create() && run.ended.is_none_or(|end| e.time <= end))
+        .filter(|e| {
+            // Heat's times are cut to the second: one may read up to a second early.
+            e.is_create()
+                && run
+                    .started
+                    .is_none_or(|s| e.time + chrono::Duration::seconds(1) > s)
+                && run.ended.is_none_or(|end| e.time <= end)
+        })
         .collect();
     if creates.is_empty() {
         return;

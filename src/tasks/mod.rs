@@ -457,8 +457,11 @@ fn operation_task(cluster: &Cluster, run: &Run, reports: &[Report]) -> Task {
                 &[Phase::Decommission],
             )
         };
-        root.children
-            .push(nodes_stage(&changed, run, &reports, stage, node));
+        let mut nodes = nodes_stage(&changed, run, &reports, stage, node);
+        if resize.to > resize.from {
+            heat::apply(&mut nodes, &cluster.outputs.heat_events, run);
+        }
+        root.children.push(nodes);
         component_stages(&mut root, cluster, &changed, run, &reports, phases);
         return settle_losing(root, run, cluster.outputs.lost());
     }

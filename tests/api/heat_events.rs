@@ -11,8 +11,8 @@ use serde_json::Value;
 use crate::heat::cloud;
 use crate::helpers::{TestApp, location, spawn_app, spawn_app_with};
 use crate::openstack::{
-    HEAT_GATE, create, disco_as, nodes, on_the_test_bed, stack_name, token_for, wait_for_state,
-    wait_until_gone,
+    HEAT_GATE, create, disco_as, nodes, on_the_test_bed, scale_to, stack_name, token_for,
+    wait_for_state, wait_until_gone,
 };
 
 /// A cluster name no other test uses (the knob fails servers by name).
@@ -186,7 +186,7 @@ async fn a_server_heat_fails_fails_its_create_node_with_heats_reason_and_the_oth
 }
 
 #[tokio::test]
-async fn a_good_deploys_create_node_rows_take_their_times_from_heats_events() {
+async fn a_good_deploys_and_a_scale_outs_create_node_rows_take_their_times_from_heats_events() {
     let _heat = HEAT_GATE.read().await;
     let (app, _dir) = app_with_knobs("  fake_server_boot_seconds: 2\n").await;
     let cloud = cloud().await;
@@ -229,6 +229,35 @@ async fn a_good_deploys_create_node_rows_take_their_times_from_heats_events() {
             "{resource}: {listing}"
         );
     }
+
+    // A scale-out's create_node for the new slave: from its server's events too.
+    assert_eq!(scale_to(&app.client, &url, &token, 2).await, 200);
+    wait_for_state(&app.client, &url, &token, "scaling").await;
+    cloud
+        .play_nodes(
+            &stack_name(&url),
+            &["slaves:2".to_string()],
+            "SUCCESS",
+            "installed",
+        )
+        .await;
+    wait_for_state(&app.client, &url, &token, "ready").await;
+    let (_, listing) = get_json(&app, &format!("{url}/events?source=heat"), &token).await;
+    let made = listing["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| {
+            e["node"] == "slaves:2" && e["resource"] == "server" && e["status"] == "CREATE_COMPLETE"
+        })
+        .unwrap_or_else(|| panic!("no CREATE_COMPLETE of slaves:2's server: {listing}"))
+        .clone();
+    let (_, scale) = get_json(&app, &format!("{url}/tasks"), &token).await;
+    assert_eq!(scale["kind"], "cluster_scale", "{scale}");
+    let rows = create_nodes(&scale);
+    let new = row(&rows, "slaves:2");
+    assert_eq!(new["status"], "succeeded", "{new}");
+    assert_eq!(time(&new["ended_at"]), time(&made["time"]), "{new} {made}");
     delete(&app, &url, &token).await;
 }
 

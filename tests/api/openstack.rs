@@ -321,7 +321,7 @@ pub async fn wait_until_gone(client: &reqwest::Client, url: &str, token: &str, w
 }
 
 /// Asks for a scale of the cluster at `url` to `slaves`: the answer's status.
-async fn scale_to(client: &reqwest::Client, url: &str, token: &str, slaves: u16) -> u16 {
+pub(crate) async fn scale_to(client: &reqwest::Client, url: &str, token: &str, slaves: u16) -> u16 {
     client
         .post(format!("{url}?action=scale"))
         .header("Category", CATEGORY)
