@@ -9,6 +9,7 @@ mod deadline;
 pub mod error;
 mod guard;
 mod health;
+mod heat_events;
 pub mod listing;
 pub mod metrics;
 mod negotiate;

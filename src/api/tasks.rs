@@ -534,6 +534,9 @@ pub(crate) struct EventsQuery {
     /// `true`: the stream goes on until the cluster is deleted.
     #[serde(default)]
     follow: Option<String>,
+    /// `heat`: the events of the cluster's Heat stack, as JSON, instead of the stream.
+    #[serde(default)]
+    source: Option<String>,
 }
 
 impl EventsQuery {
@@ -543,6 +546,7 @@ impl EventsQuery {
     }
 }
 
+/// `GET /disco/UUID/events?source=heat`: the stack's events as JSON (`heat_events`).
 /// `GET /disco/UUID/events[?follow=true]`: Server-Sent Events —
 /// - `state` `{"state", "reason"}`: at once, then at each change;
 /// - `report`: each node report, the earlier ones first;
@@ -561,7 +565,19 @@ pub(super) async fn events(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let follow = query.follow()?;
+    let heat = match query.source.as_deref() {
+        None => false,
+        Some("heat") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "source: expected heat (the stack's events), or no source for the cluster's event stream; got {other:?}"
+            )));
+        }
+    };
     let cluster = owned_cluster(&req, &path, &state).await?;
+    if heat {
+        return super::heat_events::list(&cluster, &state).await;
+    }
     event_stream(&state.store, &state.settings.server, &cluster, follow)
 }
 

@@ -381,6 +381,19 @@ impl Client {
             .await?)
     }
 
+    /// The events of the cluster's Heat stack (`GET .../events?source=heat`).
+    pub async fn heat_events(&self, cluster: &ClusterRef) -> anyhow::Result<HeatEventsAnswer> {
+        Ok(self
+            .send(
+                self.http
+                    .get(format!("{}/events", cluster.location))
+                    .query(&[("source", "heat")]),
+            )
+            .await?
+            .json()
+            .await?)
+    }
+
     /// The Nth task of the cluster's history (1: the deploy).
     pub async fn task(&self, cluster: &ClusterRef, number: usize) -> anyhow::Result<Task> {
         Ok(self
@@ -460,4 +473,11 @@ impl EventStream {
             }
         }
     }
+}
+
+/// What `GET .../events?source=heat` answers.
+#[derive(Debug, serde::Deserialize)]
+pub struct HeatEventsAnswer {
+    pub stack_id: String,
+    pub events: Vec<crate::cluster::heat_events::HeatEvent>,
 }

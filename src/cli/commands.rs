@@ -512,6 +512,34 @@ pub async fn health(client: &Client, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `disco events NAME`: the events of the cluster's Heat stack, oldest first, a table of
+/// TIME, NODE, RESOURCE, STATUS and REASON (Heat's, which carries Nova's or Neutron's).
+pub async fn heat_events(client: &Client, name: &str) -> anyhow::Result<()> {
+    let cluster = client.find(name).await?;
+    let answer = client.heat_events(&cluster).await?;
+    let header = ["TIME", "NODE", "RESOURCE", "STATUS", "REASON"];
+    let mut rows: Vec<Vec<String>> = answer
+        .events
+        .iter()
+        .map(|event| {
+            vec![
+                table_time(event.time),
+                printable(event.node.as_deref().unwrap_or("-")),
+                printable(&event.resource),
+                printable(&event.status),
+                printable(event.reason.as_deref().unwrap_or_default()),
+            ]
+        })
+        .collect();
+    let width = output_width(&header, &rows);
+    for row in &mut rows {
+        row[4] = cut(&row[4], width);
+    }
+    println!("{}: stack {}", cluster.name, printable(&answer.stack_id));
+    print!("{}", table(&header, rows));
+    Ok(())
+}
+
 /// `disco outputs NAME [--secrets]`: what the cluster offers others, a table of OUTPUT,
 /// VALUE and DESCRIPTION; a secret's value only with `--secrets`, printed after the
 /// table (client configurations and keys are files of several lines).

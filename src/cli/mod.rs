@@ -196,6 +196,9 @@ pub enum Command {
     /// The templates a cluster may start from (DTK's list-assemblies): the operator's,
     /// then your project's.
     Templates,
+    /// The events of a cluster's Heat stack (openstack provider): each resource's
+    /// creation, completion or failure, with Heat's reason.
+    Events { name: String },
     /// A cluster's deployment log.
     Logs {
         name: String,
@@ -351,6 +354,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Key { name, output } => commands::key(&client()?, &name, output.as_deref()).await,
         Command::Components => commands::components(&client()?).await,
         Command::Templates => commands::templates(&client()?).await,
+        Command::Events { name } => commands::heat_events(&client()?, &name).await,
         Command::Logs { name, node, follow } => {
             commands::logs(&client()?, &name, node.as_deref(), follow).await
         }

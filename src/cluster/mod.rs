@@ -6,6 +6,7 @@
 //! (`crate::lifecycle`) is what moves a cluster from one state to the next.
 
 pub mod exports;
+pub mod heat_events;
 pub mod keys;
 pub mod lifetime;
 pub mod spec;
@@ -68,6 +69,9 @@ pub struct Outputs {
     /// What its components offer other clusters, once it is ready.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub exports: exports::Exports,
+    /// Heat's events of the stack seen so far (`heat_events`).
+    #[serde(default, skip_serializing_if = "heat_events::HeatEvents::is_empty")]
+    pub heat_events: heat_events::HeatEvents,
 }
 
 /// Files' contents by path, which `Debug` does not show (they hold secrets).
@@ -117,7 +121,9 @@ impl Outputs {
             security_group,
             reported_files,
             exports,
+            heat_events,
         } = newer;
+        self.heat_events.extend(heat_events);
         self.stack_id = stack_id.or(self.stack_id.take());
         self.stack_status = stack_status.or(self.stack_status.take());
         self.stack_status_reason = stack_status_reason.or(self.stack_status_reason.take());

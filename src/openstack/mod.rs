@@ -1,6 +1,7 @@
 //! OpenStack API clients: Keystone v3, Heat v1, and Glance and Nova listings. The
 //! operator's cloud settings are `config::OpenstackSettings` (with `config::clouds`).
 
+pub mod events;
 pub mod heat;
 pub mod keystone;
 pub mod nodes;

@@ -321,6 +321,16 @@ pub trait Provider: Send + Sync {
         Ok(Default::default())
     }
 
+    /// Every event of the cluster's stack (Heat's), oldest first, as its owner asks
+    /// for them (`GET /disco/UUID/events?source=heat`); `None` where the provider makes
+    /// no stack.
+    async fn stack_events(
+        &self,
+        _cluster: &Cluster,
+    ) -> Result<Option<crate::cluster::heat_events::HeatEvents>, ProviderError> {
+        Ok(None)
+    }
+
     /// The clusters the provider holds anything of now (processes, addresses, files),
     /// found without asking the store, and only those surely this server's (another on
     /// the machine may hold clusters of its own): the watcher looks among them for what

@@ -16,7 +16,7 @@
 //! ready, and delete removes every stack tagged with the cluster. Unreachable peers and 5xx answers are transient (the job retries with
 //! backoff); Heat's 4xx reasons are kept verbatim as the cluster's failure reason.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +27,7 @@ use serde_json::Value;
 
 use super::{Progress, Provider, ProviderError, Suspension, Teardown};
 use crate::auth::Identity;
+use crate::cluster::heat_events::HeatEvents;
 use crate::cluster::{Cluster, Delegation, LostSlave, Outputs};
 use crate::compose::Composition;
 use crate::compose::heat::WEB_UI_OUTPUT;
@@ -34,6 +35,7 @@ use crate::config::OpenstackSettings;
 use crate::domain::health::CheckOutcome;
 use crate::domain::node::{slave_index, slave_name};
 use crate::domain::{ClusterId, ProviderKind, Resize};
+use crate::openstack::events;
 use crate::openstack::heat::{CreateStack, Heat, HeatError, Stack, StackResource};
 use crate::openstack::keystone::{Keystone, KeystoneError, Token};
 
@@ -50,8 +52,6 @@ pub struct OpenstackProvider {
     environment: Option<HeatEnvironment>,
     /// Tokens by application credential id, reused until shortly before they expire.
     tokens: Mutex<HashMap<String, Token>>,
-    /// Stacks whose servers are known to exist: their resources need no more listing.
-    booted: Mutex<HashSet<String>>,
     /// Calls made to Heat and Keystone, for measuring what a cluster costs.
     heat_calls: AtomicU64,
     keystone_calls: AtomicU64,
@@ -133,7 +133,6 @@ impl OpenstackProvider {
             settings: settings.clone(),
             environment: HeatEnvironment::load(&settings.heat_environment)?,
             tokens: Mutex::new(HashMap::new()),
-            booted: Mutex::new(HashSet::new()),
             heat_calls: AtomicU64::new(0),
             keystone_calls: AtomicU64::new(0),
         })
@@ -371,6 +370,14 @@ impl OpenstackProvider {
     ) -> Result<Progress, ProviderError> {
         let mut outputs = outputs_of(stack);
         outputs.lost_slaves = Some(lost_of(cluster, stack));
+        let events = self.new_events(heat, cluster, stack).await?;
+        let master_made = cluster
+            .outputs
+            .heat_events
+            .iter()
+            .chain(events.iter())
+            .any(|e| e.resource == "master" && e.stack.is_none() && e.status == "CREATE_COMPLETE");
+        outputs.heat_events = events;
         let reason = || {
             stack
                 .stack_status_reason
@@ -396,38 +403,38 @@ impl OpenstackProvider {
                     },
                 }
             }
-            "CREATE_IN_PROGRESS" => {
-                // The nodes exist once the master server does; until the wait conditions
-                // complete they are installing. Once seen, that is remembered, so the
-                // resources are not listed on every poll.
-                let known = self.booted.lock().is_ok_and(|b| b.contains(&stack.id));
-                let booted = known || {
-                    self.count();
-                    let resources = heat
-                        .resources(&stack.stack_name, &stack.id)
-                        .await
-                        .map_err(heat_error)?;
-                    resources.iter().any(|r| {
-                        r.resource_name == "master" && r.resource_status == "CREATE_COMPLETE"
-                    })
-                };
-                if booted
-                    && !known
-                    && let Ok(mut set) = self.booted.lock()
-                {
-                    set.insert(stack.id.clone());
-                }
-                if booted {
-                    Progress::Installing(outputs)
-                } else {
-                    Progress::Deploying(outputs)
-                }
-            }
+            // The nodes exist once the master server does (Heat's events say when);
+            // until the wait conditions complete they are installing.
+            "CREATE_IN_PROGRESS" if master_made => Progress::Installing(outputs),
+            "CREATE_IN_PROGRESS" => Progress::Deploying(outputs),
             _ => Progress::Failed {
                 reason: reason(),
                 outputs,
             },
         })
+    }
+
+    /// Heat's events since the last one the cluster kept: the tree's create_node times.
+    /// Once every server of a create is made, only the stack's end is news enough to
+    /// ask for them.
+    async fn new_events(
+        &self,
+        heat: &Heat,
+        cluster: &Cluster,
+        stack: &Stack,
+    ) -> Result<HeatEvents, ProviderError> {
+        let kept = &cluster.outputs.heat_events;
+        if stack.stack_status == "CREATE_IN_PROGRESS"
+            && events::servers_made(kept, &standing(cluster))
+        {
+            return Ok(HeatEvents::default());
+        }
+        let (events, calls) =
+            events::events_after(heat, stack, kept.last_id(), events::PAGES_PER_LOOK)
+                .await
+                .map_err(heat_error)?;
+        self.heat_calls.fetch_add(calls as u64, Ordering::Relaxed);
+        Ok(events)
     }
 
     /// After a failed create or update: when what failed is slaves alone and
@@ -526,6 +533,10 @@ impl OpenstackProvider {
     ) -> Result<Progress, ProviderError> {
         let mut outputs = outputs_of(stack);
         outputs.lost_slaves = Some(lost_of(cluster, stack));
+        // The new slaves' servers: the scale's create_node times.
+        if resize.to > resize.from {
+            outputs.heat_events = self.new_events(heat, cluster, stack).await?;
+        }
         let shaped = slave_count_of(stack).map(|count| count + removed_of(stack).len() as u16)
             == Some(resize.to);
         Ok(match stack.stack_status.as_str() {
@@ -848,6 +859,19 @@ impl Provider for OpenstackProvider {
         Ok(resumption(&stack))
     }
 
+    /// Heat's events now, every page; those the cluster kept once its stack is gone.
+    async fn stack_events(&self, cluster: &Cluster) -> Result<Option<HeatEvents>, ProviderError> {
+        let heat = self.heat_for(cluster).await?;
+        let Some(stack) = self.stack_of(&heat, cluster).await? else {
+            return Ok(Some(cluster.outputs.heat_events.clone()));
+        };
+        let (listed, calls) = events::events_after(&heat, &stack, None, events::PAGES_AT_MOST)
+            .await
+            .map_err(heat_error)?;
+        self.heat_calls.fetch_add(calls as u64, Ordering::Relaxed);
+        Ok(Some(listed))
+    }
+
     /// The nodes report their own checks (the health reporter each node script installs).
     fn heartbeats(&self) -> bool {
         true
@@ -915,6 +939,14 @@ fn server_checks(cluster: &Cluster, resources: &[StackResource]) -> Vec<CheckOut
             })
         })
         .collect()
+}
+
+/// The nodes of the cluster's plan but the slaves given up on.
+fn standing(cluster: &Cluster) -> Vec<String> {
+    let lost = cluster.outputs.lost_nodes();
+    let mut nodes = cluster.plan.node_names();
+    nodes.retain(|node| !lost.contains(&node.as_str()));
+    nodes
 }
 
 /// The stack's `slave_count`, as Heat shows it.

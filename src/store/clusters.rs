@@ -651,6 +651,8 @@ impl Store {
             // Its addresses may be another cluster's now.
             cluster.outputs = crate::cluster::Outputs {
                 stack_id: cluster.outputs.stack_id.take(),
+                // What Heat said of the stack stays: the tree's record of why it failed.
+                heat_events: std::mem::take(&mut cluster.outputs.heat_events),
                 released_at: Some(Utc::now()),
                 ..crate::cluster::Outputs::default()
             };

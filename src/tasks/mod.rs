@@ -14,6 +14,7 @@
 //! ```
 
 pub mod eta;
+mod heat;
 pub mod render;
 
 use std::collections::BTreeMap;
@@ -88,6 +89,8 @@ pub enum TaskKind {
     ClusterRepair,
     CreateNodesStage,
     CreateNode,
+    /// A resource the nodes share (network, router, key pair) that Heat failed to make.
+    CreateResource,
     StopNodesStage,
     StopNode,
     StartNodesStage,
@@ -116,6 +119,7 @@ impl TaskKind {
             TaskKind::ClusterRepair => "cluster_repair",
             TaskKind::CreateNodesStage => "create_nodes_stage",
             TaskKind::CreateNode => "create_node",
+            TaskKind::CreateResource => "create_resource",
             TaskKind::StopNodesStage => "stop_nodes_stage",
             TaskKind::StopNode => "stop_node",
             TaskKind::StartNodesStage => "start_nodes_stage",
@@ -417,13 +421,15 @@ pub fn deploy_task(cluster: &Cluster, transitions: &[Transition], reports: &[Rep
     let mut root = Task::new(String::new(), run.kind, run.kind.as_str(), None);
     let reports: Vec<&Report> = reports.iter().filter(|r| run.holds(r.at)).collect();
     let nodes = Nodes::all(cluster);
-    root.children.push(nodes_stage(
+    let mut stage = nodes_stage(
         &nodes,
         &run,
         &reports,
         TaskKind::CreateNodesStage,
         TaskKind::CreateNode,
-    ));
+    );
+    heat::apply(&mut stage, &cluster.outputs.heat_events, &run);
+    root.children.push(stage);
     component_stages(&mut root, cluster, &nodes, &run, &reports, &Phase::DEPLOY);
     settle_losing(root, &run, cluster.outputs.lost())
 }
@@ -451,8 +457,11 @@ fn operation_task(cluster: &Cluster, run: &Run, reports: &[Report]) -> Task {
                 &[Phase::Decommission],
             )
         };
-        root.children
-            .push(nodes_stage(&changed, run, &reports, stage, node));
+        let mut nodes = nodes_stage(&changed, run, &reports, stage, node);
+        if resize.to > resize.from {
+            heat::apply(&mut nodes, &cluster.outputs.heat_events, run);
+        }
+        root.children.push(nodes);
         component_stages(&mut root, cluster, &changed, run, &reports, phases);
         return settle_losing(root, run, cluster.outputs.lost());
     }

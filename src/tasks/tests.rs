@@ -544,3 +544,120 @@ mod expected {
         );
     }
 }
+
+fn heat_event(
+    at: i64,
+    node: Option<&str>,
+    resource: &str,
+    kind: &str,
+    status: &str,
+) -> crate::cluster::heat_events::HeatEvent {
+    crate::cluster::heat_events::HeatEvent {
+        id: format!("{resource}-{node:?}-{status}"),
+        time: t(at),
+        resource: resource.into(),
+        resource_type: Some(kind.into()),
+        status: status.into(),
+        reason: status.ends_with("FAILED").then(|| {
+            "ResourceInError: Went to status ERROR due to \"No valid host was found\"".into()
+        }),
+        physical_id: None,
+        node: node.map(str::to_string),
+        stack: None,
+    }
+}
+
+#[test]
+fn create_node_takes_its_times_from_heats_events_and_a_failed_server_fails_it_with_heats_reason() {
+    const SERVER: &str = "OS::Nova::Server";
+    let mut cluster = cluster(ClusterState::Failed);
+    cluster.outputs.heat_events = crate::cluster::heat_events::HeatEvents(vec![
+        heat_event(
+            1,
+            Some("master"),
+            "master_port",
+            "OS::Neutron::Port",
+            "CREATE_IN_PROGRESS",
+        ),
+        heat_event(3, Some("master"), "master", SERVER, "CREATE_IN_PROGRESS"),
+        heat_event(4, Some("slaves:1"), "server", SERVER, "CREATE_IN_PROGRESS"),
+        heat_event(5, Some("slaves:2"), "server", SERVER, "CREATE_IN_PROGRESS"),
+        heat_event(9, Some("master"), "master", SERVER, "CREATE_COMPLETE"),
+        heat_event(11, Some("slaves:2"), "server", SERVER, "CREATE_FAILED"),
+        // The wait condition is the node's install, not its making.
+        heat_event(
+            12,
+            Some("slaves:1"),
+            "wait_condition",
+            "OS::Heat::WaitCondition",
+            "CREATE_FAILED",
+        ),
+    ]);
+    let root = deploy_task(
+        &cluster,
+        &[
+            transition(ClusterState::Deploying, 0),
+            transition(ClusterState::Failed, 20),
+        ],
+        &[],
+    );
+    let master = find(&root, "1.1");
+    assert_eq!(
+        (master.status, master.duration_secs()),
+        (TaskStatus::Succeeded, Some(8.0))
+    );
+    let first = find(&root, "1.2");
+    assert_eq!(
+        (first.status, first.ended_at),
+        (TaskStatus::Cancelled, Some(t(20)))
+    );
+    let second = find(&root, "1.3");
+    assert_eq!(second.status, TaskStatus::Failed);
+    assert_eq!(second.duration_secs(), Some(6.0));
+    assert_eq!(
+        second.stderr.as_deref(),
+        Some("server: ResourceInError: Went to status ERROR due to \"No valid host was found\"")
+    );
+    assert_eq!(find(&root, "1").status, TaskStatus::Failed);
+}
+
+#[test]
+fn a_shared_resource_heat_failed_to_make_is_a_row_of_its_own() {
+    let mut cluster = cluster(ClusterState::Failed);
+    cluster.outputs.heat_events = crate::cluster::heat_events::HeatEvents(vec![
+        heat_event(
+            1,
+            None,
+            "router",
+            "OS::Neutron::Router",
+            "CREATE_IN_PROGRESS",
+        ),
+        heat_event(2, None, "router", "OS::Neutron::Router", "CREATE_FAILED"),
+        heat_event(2, None, "disco-1", "OS::Heat::Stack", "CREATE_FAILED"),
+    ]);
+    let root = deploy_task(
+        &cluster,
+        &[
+            transition(ClusterState::Deploying, 0),
+            transition(ClusterState::Failed, 3),
+        ],
+        &[],
+    );
+    let stage = find(&root, "1");
+    assert_eq!(stage.children.len(), 4, "three nodes and the router");
+    let router = find(&root, "1.4");
+    assert_eq!(router.name, "create_resource router");
+    assert_eq!(
+        (router.status, router.duration_secs()),
+        (TaskStatus::Failed, Some(1.0))
+    );
+    assert!(
+        router
+            .stderr
+            .as_deref()
+            .unwrap()
+            .starts_with("router: ResourceInError")
+    );
+    // The nodes Heat said nothing of are as a failed run leaves them.
+    assert_eq!(find(&root, "1.1").status, TaskStatus::Cancelled);
+}

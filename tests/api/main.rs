@@ -16,6 +16,7 @@ mod file_provider;
 mod guard;
 mod health;
 mod heat;
+mod heat_events;
 mod helpers;
 mod idle;
 mod init_actions;

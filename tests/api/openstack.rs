@@ -321,7 +321,7 @@ pub async fn wait_until_gone(client: &reqwest::Client, url: &str, token: &str, w
 }
 
 /// Asks for a scale of the cluster at `url` to `slaves`: the answer's status.
-async fn scale_to(client: &reqwest::Client, url: &str, token: &str, slaves: u16) -> u16 {
+pub(crate) async fn scale_to(client: &reqwest::Client, url: &str, token: &str, slaves: u16) -> u16 {
     client
         .post(format!("{url}?action=scale"))
         .header("Category", CATEGORY)
@@ -342,7 +342,7 @@ pub fn stack_name(url: &str) -> String {
     format!("disco-{}", &id[..8])
 }
 
-async fn create(app: &TestApp, token: &str, attributes: &str) -> reqwest::Response {
+pub(crate) async fn create(app: &TestApp, token: &str, attributes: &str) -> reqwest::Response {
     app.client
         .post(app.url("/disco/"))
         .header("Category", CATEGORY)
@@ -435,11 +435,15 @@ async fn a_cluster_becomes_a_heat_stack_that_is_ready_once_its_nodes_signal_and_
 }
 
 /// `disco show NAME` with a Keystone token, as a user runs it: its (attribute, value) rows.
-async fn disco_show(app: &TestApp, token: &str, name: &str) -> Vec<(String, String)> {
-    let (url, token, name) = (app.address.clone(), token.to_string(), name.to_string());
+/// What `disco ARGS` prints to stdout, run with the user's token as `OS_TOKEN` alone;
+/// it must succeed.
+pub(crate) async fn disco_as(app: &TestApp, token: &str, args: &[&str]) -> String {
+    let mut argv = vec!["--url".to_string(), app.address.clone()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let token = token.to_string();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_disco"))
-            .args(["--url", &url, "show", &name])
+            .args(&argv)
             .env("OS_TOKEN", token)
             .env_remove("OS_USERNAME")
             .env_remove("OS_PASSWORD")
@@ -453,9 +457,14 @@ async fn disco_show(app: &TestApp, token: &str, name: &str) -> Vec<(String, Stri
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
-        "disco show failed:\n{stdout}\n{}",
+        "disco {args:?} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    stdout
+}
+
+async fn disco_show(app: &TestApp, token: &str, name: &str) -> Vec<(String, String)> {
+    let stdout = disco_as(app, token, &["show", name]).await;
     stdout
         .lines()
         .filter(|line| line.starts_with('|'))

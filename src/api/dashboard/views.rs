@@ -406,6 +406,8 @@ pub(crate) struct ClusterPage {
     repairable: bool,
     /// The latest task, drawn as a timeline.
     timeline: Timeline,
+    /// What Heat said of the stack, as the deploy kept it, oldest first.
+    heat_events: Vec<HeatEventRow>,
     /// The clusters it uses, and those that use it, linked.
     uses: Vec<ClusterLink>,
     used_by: Vec<ClusterLink>,
@@ -422,6 +424,32 @@ impl ClusterLink {
         ClusterLink {
             id: id.to_string(),
             name: name.to_string(),
+        }
+    }
+}
+
+/// A row of the page's Heat events.
+#[derive(Serialize)]
+pub(crate) struct HeatEventRow {
+    time: String,
+    node: String,
+    resource: String,
+    status: String,
+    failed: bool,
+    reason: String,
+}
+
+impl HeatEventRow {
+    fn of(event: &crate::cluster::heat_events::HeatEvent) -> HeatEventRow {
+        HeatEventRow {
+            time: event
+                .time
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            node: event.node.clone().unwrap_or_default(),
+            resource: event.resource.clone(),
+            status: event.status.clone(),
+            failed: event.failed(),
+            reason: event.reason.clone().unwrap_or_default(),
         }
     }
 }
@@ -456,6 +484,12 @@ impl ClusterPage {
         ClusterPage {
             chrome,
             timeline,
+            heat_events: cluster
+                .outputs
+                .heat_events
+                .iter()
+                .map(HeatEventRow::of)
+                .collect(),
             uses: cluster
                 .plan
                 .uses

@@ -456,3 +456,43 @@ fn the_timeline_draws_a_bar_per_step_the_failed_one_with_its_output_escaped() {
     let page = drawn(&cluster_page(chrome(None), &installing, Vec::new(), false));
     assert!(page.contains("<section id=\"timeline\""), "{page}");
 }
+
+#[test]
+fn the_cluster_page_lists_heats_events_under_the_tasks_with_a_failure_marked_and_escaped() {
+    let mut failed = cluster(&[]);
+    let event = |status: &str, reason: Option<&str>| crate::cluster::heat_events::HeatEvent {
+        id: status.into(),
+        time: chrono::Utc::now(),
+        resource: "server".into(),
+        resource_type: Some("OS::Nova::Server".into()),
+        status: status.into(),
+        reason: reason.map(str::to_string),
+        physical_id: None,
+        node: Some("slaves:2".into()),
+        stack: None,
+    };
+    failed.outputs.heat_events = crate::cluster::heat_events::HeatEvents(vec![
+        event("CREATE_IN_PROGRESS", None),
+        event("CREATE_FAILED", Some("No valid host <b>was</b> found")),
+    ]);
+    let html = drawn(&cluster_page(chrome(Some("demo")), &failed, vec![], false));
+    let tasks = html.find("id=\"tasks\"").expect("the tasks table");
+    let events = html
+        .find("id=\"heat-events\"")
+        .expect("the Heat events table");
+    assert!(tasks < events, "the events are under the tree");
+    assert!(html.contains("<tr class=\"failed\"><td>"), "{html}");
+    assert!(
+        html.contains("No valid host &lt;b&gt;was&lt;&#x2F;b&gt; found")
+            || html.contains("No valid host &lt;b&gt;was&lt;/b&gt; found"),
+        "{html}"
+    );
+    // None kept: no table.
+    let html = drawn(&cluster_page(
+        chrome(Some("demo")),
+        &cluster(&[]),
+        vec![],
+        false,
+    ));
+    assert!(!html.contains("heat-events"));
+}
