@@ -30,6 +30,7 @@ mod operations;
 mod parameters;
 mod plans;
 mod query_interface;
+mod quota;
 mod refusals;
 mod renderings;
 mod restart;
