@@ -23,22 +23,50 @@ use crate::occi::text::{Category, CategoryClass};
 use crate::store::Operation;
 use crate::templates::TEMPLATE_SCHEME;
 
+#[derive(Deserialize)]
+pub(super) struct CreateQuery {
+    /// Check and plan the create, and make nothing (`?dry_run=true`).
+    #[serde(default)]
+    dry_run: bool,
+}
+
 pub(super) async fn create(
     req: HttpRequest,
     Rendering(media): Rendering,
+    query: web::Query<CreateQuery>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let resource = create_cluster(&req, payload, &state).await?;
+    let identity = state.identify(&req).await?;
+    let request = create_request(&req, payload, &state).await?;
+    if query.dry_run {
+        let (cluster, preflight) = state.creator.dry_run(&identity, request).await?;
+        return Ok(HttpResponse::Ok().json(serde_json::json!({
+            "dry_run": true,
+            "name": cluster.spec.request.name.to_string(),
+            "provider": cluster.plan.provider,
+            "plan": cluster.plan.redacted(),
+            "resources": preflight.needs,
+            "project": preflight.project,
+            "left": preflight.left,
+        })));
+    }
+    let cluster = state.creator.create(&identity, request).await?;
+    let resource = present::cluster_resource(
+        &cluster,
+        &state.manifest,
+        &state.base_url(&req),
+        PrivateKey::Hidden,
+    );
     present::created(media, &resource)
 }
 
-async fn create_cluster(
+/// What a create's OCCI request asks for.
+async fn create_request(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-) -> Result<crate::occi::Resource, ApiError> {
-    let identity = state.identify(req).await?;
+) -> Result<CreateRequest, ApiError> {
     let occi = read_occi(req, payload, state.settings.server.body_limit).await?;
     let (categories, template) = template_mixin(occi.categories)?;
     check_kind(&categories, &state.manifest)?;
@@ -58,18 +86,11 @@ async fn create_cluster(
             }),
         }
     }
-    let request = CreateRequest {
+    Ok(CreateRequest {
         attributes,
         components: None,
         uses: used_links(&occi.links)?,
-    };
-    let cluster = state.creator.create(&identity, request).await?;
-    Ok(present::cluster_resource(
-        &cluster,
-        &state.manifest,
-        &state.base_url(req),
-        PrivateKey::Hidden,
-    ))
+    })
 }
 
 /// The relation of a create's link to a cluster it uses.
@@ -350,7 +371,7 @@ pub(super) async fn action(
         "cancel" => state.lifecycle.request_cancel(&identity.tenant, id).await?,
         "scale" => {
             let slaves = scale::requested_slaves(&occi.attributes)?;
-            scale::request(&state.store, &state.providers, &identity.tenant, id, slaves).await?
+            scale::request(&state.store, &state.providers, &identity, id, slaves).await?
         }
         other => {
             return Err(ApiError::internal(anyhow::anyhow!(

@@ -22,6 +22,7 @@ use crate::lifecycle::health::RepairError;
 use crate::lifecycle::scale::ScaleError;
 use crate::lifecycle::templates::{DeleteTemplateError, SaveTemplateError};
 use crate::openstack::keystone::KeystoneError;
+use crate::providers::preflight::QuotaError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +190,7 @@ impl From<CreateError> for ApiError {
             | CreateError::Unsupported(_)
             | CreateError::UsedApart { .. }
             | CreateError::UserDataTooBig { .. } => ApiError::bad_request(error.to_string()),
+            CreateError::Quota(quota) => quota.into(),
             CreateError::WrongState(reason) => ApiErrorKind::Conflict(reason).into(),
             CreateError::DelegationUnavailable(reason) => ApiErrorKind::Unavailable(reason).into(),
             CreateError::DelegationRefused(reason) => ApiErrorKind::Forbidden(reason).into(),
@@ -221,12 +223,23 @@ impl From<DeleteTemplateError> for ApiError {
     }
 }
 
+impl From<QuotaError> for ApiError {
+    fn from(error: QuotaError) -> ApiError {
+        match error {
+            QuotaError::Short { .. } => ApiErrorKind::Conflict(error.to_string()).into(),
+            QuotaError::Missing { .. } => ApiError::bad_request(error.to_string()),
+            QuotaError::Unavailable(_) => ApiErrorKind::Unavailable(error.to_string()).into(),
+        }
+    }
+}
+
 impl From<ScaleError> for ApiError {
     fn from(error: ScaleError) -> ApiError {
         match error {
             ScaleError::Attribute { .. } | ScaleError::Unsupported(_) => {
                 ApiError::bad_request(error.to_string())
             }
+            ScaleError::Quota(quota) => quota.into(),
             ScaleError::Store(store) => store.into(),
         }
     }

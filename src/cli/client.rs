@@ -256,6 +256,22 @@ impl Client {
             .ok_or_else(|| anyhow!("DISCO answered without a Location"))
     }
 
+    /// `POST /disco/?dry_run=true`: the plan and what it would use; nothing is made.
+    pub async fn dry_run(&self, attributes: &str) -> anyhow::Result<Value> {
+        let response = self
+            .send(
+                self.http
+                    .post(self.url("/disco/?dry_run=true"))
+                    .header("Content-Type", "text/plain")
+                    .header("Accept", "application/json")
+                    .body(format!(
+                        "Category: {CATEGORY}\nX-OCCI-Attribute: {attributes}\n"
+                    )),
+            )
+            .await?;
+        Ok(response.json().await?)
+    }
+
     pub async fn deploy(&self, cluster: &ClusterRef) -> anyhow::Result<()> {
         self.action(cluster, "deploy").await
     }

@@ -265,6 +265,46 @@ pub async fn create(client: &Client, request: &Request) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `disco deploy NAME --dry-run`: what the cluster would be and use; nothing is made.
+pub async fn dry_run(client: &Client, request: &Request) -> anyhow::Result<()> {
+    let answer = client.dry_run(&request.attributes()?).await?;
+    let resources = |key: &str| {
+        serde_json::from_value::<Option<crate::domain::Resources>>(answer[key].clone())
+            .ok()
+            .flatten()
+    };
+    let plan = &answer["plan"];
+    let components: Vec<&str> = plan["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    let slaves = plan["node_groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|g| g["group"] == "slaves")
+        .and_then(|g| g["count"].as_u64())
+        .unwrap_or(0);
+    println!("  dry run: nothing was made");
+    println!("  cluster_name: {}", request.name);
+    println!("  provider: {}", answer["provider"].as_str().unwrap_or("?"));
+    println!("  nodes: a master and {slaves} slaves");
+    println!("  components: {}", components.join(", "));
+    if let Some(needs) = resources("resources") {
+        println!("  needs: {}", needs.describe());
+    }
+    if let (Some(project), Some(left)) = (answer["project"].as_str(), resources("left")) {
+        let left = left.describe();
+        println!(
+            "  project {project} has left: {}",
+            if left.is_empty() { "no limits" } else { &left }
+        );
+    }
+    Ok(())
+}
+
 /// `disco converge NAME`: deploys a staged cluster.
 pub async fn converge(client: &Client, name: &str) -> anyhow::Result<()> {
     let cluster = client.find(name).await?;

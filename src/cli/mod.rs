@@ -238,6 +238,10 @@ pub struct CreateArgs {
     /// or UUID (repeatable, or comma-separated).
     #[arg(long = "uses", value_name = "CLUSTER", value_delimiter = ',')]
     pub uses: Vec<String>,
+    /// Check and plan the cluster and show what it would use of the cloud (and what the
+    /// project has left), making nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -299,6 +303,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Ls { limit, marker } => commands::ls(&client()?, limit, marker.as_deref()).await,
+        Command::Deploy(args) | Command::Stage(args) if args.dry_run => {
+            commands::dry_run(&client()?, &request(args, false)).await
+        }
         Command::Deploy(args) => commands::create(&client()?, &request(args, false)).await,
         Command::Stage(args) => commands::create(&client()?, &request(args, true)).await,
         Command::Converge { name } => commands::converge(&client()?, &name).await,

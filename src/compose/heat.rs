@@ -9,6 +9,7 @@ use handlebars::Handlebars;
 use serde::Serialize;
 
 use super::{ComposeError, Facts};
+use crate::domain::{Resource, Resources};
 use crate::frameworks::catalogue::{NodeGroup, WebUi};
 use crate::frameworks::plan::Plan;
 
@@ -76,20 +77,7 @@ impl HeatTemplates {
     ) -> Result<String, ComposeError> {
         let infra = &plan.infrastructure;
         let name = &plan.cluster;
-        // An empty network name means "make one named after the cluster"; a name means
-        // the network is made with that name, as the original did, unless the request
-        // said it exists.
-        // A cluster that uses another is put on that one's network.
-        let used_network = facts
-            .used_clusters
-            .iter()
-            .find_map(|u| u.network.as_deref());
-        let network_name = match used_network {
-            Some(network) => network.to_string(),
-            None if infra.network_name.is_empty() => format!("{name}-net"),
-            None => infra.network_name.clone(),
-        };
-        let existing_network = infra.existing_network || used_network.is_some();
+        let layout = Layout::of(plan, &facts.used_clusters);
         let web_uis = web_ui_keys(plan)
             .into_iter()
             .map(|(key, component, ui)| WebUiOutput {
@@ -111,11 +99,11 @@ impl HeatTemplates {
             slave_flavor: &infra.slave_flavor,
             slave_count: plan.slave_count(),
             max_slaves: MAX_SLAVES,
-            create_network: !existing_network,
-            network_name,
-            network_description: if used_network.is_some() {
+            create_network: layout.create_network,
+            network_name: layout.network_name,
+            network_description: if layout.used_network {
                 "The network of the cluster this one uses"
-            } else if existing_network {
+            } else if !layout.create_network {
                 "Name of the existing network the nodes are put on"
             } else {
                 "Name of the network made for the cluster"
@@ -125,21 +113,85 @@ impl HeatTemplates {
             key_name: &facts.key_name,
             install_timeout: INSTALL_TIMEOUT_SECS,
             security_group: format!("{name}-secgroup"),
-            public_ports: plan.public_ports(NodeGroup::Master).into_iter().collect(),
+            public_ports: layout.public_ports,
             master_name: format!("{name}-master"),
             slave_name: format!("{name}-slave-%index%"),
             master_script,
             slave_script,
             web_uis,
-            used_security_groups: facts
-                .used_clusters
-                .iter()
-                .filter_map(|u| u.security_group.as_deref())
-                .collect(),
+            used_security_groups: layout.used_security_groups,
         };
         self.registry
             .render("cluster", &data)
             .map_err(|e| ComposeError::Render(Box::new(e)))
+    }
+}
+
+/// What the template makes of a plan and the clusters it uses, decided once: the
+/// template is rendered from it, and the quota check counts what it needs from it.
+pub struct Layout<'a> {
+    /// A network, subnet and router of its own, or another's network (named, or the
+    /// network of a cluster it uses).
+    pub create_network: bool,
+    pub network_name: String,
+    /// The network is that of a cluster it uses.
+    pub used_network: bool,
+    /// The master's ports open to outside, each a rule of the security group.
+    pub public_ports: Vec<u16>,
+    /// The used clusters' security groups: each admits this one's nodes, and is admitted.
+    pub used_security_groups: Vec<&'a str>,
+}
+
+/// The rules of the cluster's security group besides one per public port: SSH, and TCP,
+/// UDP and ICMP between its nodes (the template's `security_group` resource).
+const FIXED_RULES: u64 = 4;
+/// The egress rules (IPv4, IPv6) Neutron adds to every security group it makes.
+const DEFAULT_EGRESS_RULES: u64 = 2;
+
+impl<'a> Layout<'a> {
+    pub fn of(plan: &Plan, used_clusters: &'a [super::UsedCluster]) -> Layout<'a> {
+        let infra = &plan.infrastructure;
+        // An empty network name means "make one named after the cluster"; a name means
+        // the network is made with that name, as the original did, unless the request
+        // said it exists. A cluster that uses another is put on that one's network.
+        let used_network = used_clusters.iter().find_map(|u| u.network.as_deref());
+        let network_name = match used_network {
+            Some(network) => network.to_string(),
+            None if infra.network_name.is_empty() => format!("{}-net", plan.cluster),
+            None => infra.network_name.clone(),
+        };
+        Layout {
+            create_network: !infra.existing_network && used_network.is_none(),
+            network_name,
+            used_network: used_network.is_some(),
+            public_ports: plan.public_ports(NodeGroup::Master).into_iter().collect(),
+            used_security_groups: used_clusters
+                .iter()
+                .filter_map(|u| u.security_group.as_deref())
+                .collect(),
+        }
+    }
+
+    /// What the stack takes of the project's quotas, but the vCPUs and RAM its flavors
+    /// give: a server and a port per node, the master's floating IP, the network, subnet
+    /// and router it makes, its security group and every rule it adds (in its own group
+    /// and in those of the clusters it uses).
+    pub fn footprint(&self, plan: &Plan) -> Resources {
+        let nodes = 1 + u64::from(plan.slave_count());
+        let made = u64::from(self.create_network);
+        let used = self.used_security_groups.len() as u64;
+        Resources::default()
+            .with(Resource::Instances, nodes)
+            .with(Resource::Ports, nodes)
+            .with(Resource::FloatingIps, 1)
+            .with(Resource::Networks, made)
+            .with(Resource::Subnets, made)
+            .with(Resource::Routers, made)
+            .with(Resource::SecurityGroups, 1)
+            .with(
+                Resource::SecurityGroupRules,
+                FIXED_RULES + self.public_ports.len() as u64 + 2 * used + DEFAULT_EGRESS_RULES,
+            )
     }
 }
 

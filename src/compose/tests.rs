@@ -432,3 +432,73 @@ fn the_node_library_checks_a_downloaded_script_and_stops_one_past_its_timeout() 
         "{stderr}"
     );
 }
+
+/// The quota check's needs agree with what the rendered template makes: its networks,
+/// its security group's rules and those it adds to the used clusters' groups.
+#[test]
+fn the_footprint_counts_what_the_rendered_template_makes() {
+    use crate::domain::Resource;
+    let mut facts = facts();
+    facts.used_clusters = vec![UsedCluster {
+        name: "spark1".into(),
+        network: None,
+        security_group: Some("sg-of-spark1".into()),
+    }];
+    for (infra, made) in [
+        (infrastructure(), 1),
+        (
+            Infrastructure {
+                network_name: "shared".into(),
+                existing_network: true,
+                ..infrastructure()
+            },
+            0,
+        ),
+    ] {
+        let plan = plan(&["spark", "jupyter"], 2, infra);
+        let composition = composer()
+            .compose(&plan, &standard(), &facts)
+            .expect("composed");
+        let hot = yaml(&composition.template);
+        let resources = hot["resources"].as_object().expect("resources");
+        let of_type = |kind: &str| resources.values().filter(|r| r["type"] == kind).count() as u64;
+        let rules = hot["resources"]["security_group"]["properties"]["rules"]
+            .as_array()
+            .expect("rules")
+            .len() as u64;
+        let footprint = heat::Layout::of(&plan, &facts.used_clusters).footprint(&plan);
+        assert_eq!(
+            footprint.get(Resource::Networks),
+            Some(of_type("OS::Neutron::Net"))
+        );
+        assert_eq!(footprint.get(Resource::Networks), Some(made));
+        assert_eq!(
+            footprint.get(Resource::Subnets),
+            Some(of_type("OS::Neutron::Subnet"))
+        );
+        assert_eq!(
+            footprint.get(Resource::Routers),
+            Some(of_type("OS::Neutron::Router"))
+        );
+        assert_eq!(
+            footprint.get(Resource::FloatingIps),
+            Some(of_type("OS::Neutron::FloatingIP"))
+        );
+        assert_eq!(
+            footprint.get(Resource::SecurityGroups),
+            Some(of_type("OS::Neutron::SecurityGroup"))
+        );
+        // Its group's rules, the rules it adds to the used groups, Neutron's 2 egress rules.
+        assert_eq!(
+            footprint.get(Resource::SecurityGroupRules),
+            Some(rules + of_type("OS::Neutron::SecurityGroupRule") + 2)
+        );
+        // A server and a port per node: the master's port here, each slave's made by Nova
+        // for its server's network (the member template names the network, not a port).
+        assert_eq!(footprint.get(Resource::Instances), Some(1 + 2));
+        assert_eq!(
+            footprint.get(Resource::Ports),
+            Some(of_type("OS::Neutron::Port") + 2)
+        );
+    }
+}

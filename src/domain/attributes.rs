@@ -19,6 +19,10 @@ pub const USES: &str = "icclab.disco.uses";
 pub const INIT: &str = "icclab.disco.init";
 pub const EXISTING_NETWORK: &str = "icclab.disco.existingnetwork";
 pub const NETWORK_NAME: &str = "icclab.disco.components.heat.networkname";
+pub const MASTER_IMAGE: &str = "icclab.disco.components.heat.masterimage";
+pub const SLAVE_IMAGE: &str = "icclab.disco.components.heat.slaveimage";
+pub const MASTER_FLAVOR: &str = "icclab.disco.components.heat.masterflavor";
+pub const SLAVE_FLAVOR: &str = "icclab.disco.components.heat.slaveflavor";
 /// What a component parameter's attribute starts with:
 /// `icclab.disco.components.<component>.<param>`.
 pub const COMPONENT_PREFIX: &str = "icclab.disco.components.";

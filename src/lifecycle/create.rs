@@ -1,7 +1,8 @@
 //! Creating a cluster: the one use case every way in calls (the OCCI interface, the
 //! dashboard). It checks the request against the manifest, builds the spec, resolves it
-//! against the catalogue, asks the provider whether it can run the plan and for what it
-//! needs to act for the caller later, makes the cluster's keys, and stores the cluster
+//! against the catalogue, asks the provider whether it can run the plan, whether the
+//! caller's project has room for it (the pre-flight, which a dry run stops after) and for
+//! what it needs to act for the caller later, makes the cluster's keys, and stores the cluster
 //! with its deploy job (unless staged) in one transaction. Nothing is stored when any of
 //! that refuses.
 
@@ -26,6 +27,7 @@ use crate::frameworks::request::ComponentRequest;
 use crate::frameworks::resolve::{Offer, ResolveError, resolve_using};
 use crate::manifest::{AttributeError, Manifest};
 use crate::occi::text::Attribute;
+use crate::providers::preflight::{Preflight, QuotaError};
 use crate::providers::{Inadmissible, Provider, ProviderError, Providers};
 use crate::store::{Store, StoreError};
 
@@ -92,6 +94,10 @@ pub enum CreateError {
         size: usize,
         limit: usize,
     },
+    /// The project's quotas are short, an image or flavor is missing, or the cloud could
+    /// not be asked (the provider's pre-flight).
+    #[error(transparent)]
+    Quota(#[from] QuotaError),
     /// A cluster of that name exists for the tenant.
     #[error("{0}")]
     NameTaken(String),
@@ -126,10 +132,11 @@ impl CreateError {
     /// The request's to correct (a form shows it again with the reason), rather than
     /// the server's or a peer's to fix.
     pub fn is_refusal(&self) -> bool {
-        !matches!(
-            self,
-            CreateError::DelegationUnavailable(_) | CreateError::Internal(_)
-        )
+        match self {
+            CreateError::DelegationUnavailable(_) | CreateError::Internal(_) => false,
+            CreateError::Quota(quota) => !quota.is_unavailable(),
+            _ => true,
+        }
     }
 }
 
@@ -161,58 +168,18 @@ pub struct Creator {
 }
 
 impl Creator {
-    /// Creates the caller's cluster: checked, resolved, admitted, stored with its deploy
-    /// job (unless staged), and the worker woken. Returns the cluster as stored.
+    /// Creates the caller's cluster: checked, resolved, admitted (its quotas too), stored
+    /// with its deploy job (unless staged), and the worker woken. Returns the cluster as
+    /// stored.
     pub async fn create(
         &self,
         caller: &Identity,
         request: CreateRequest,
     ) -> Result<Cluster, CreateError> {
-        let id = ClusterId::new();
-        let attributes = self
-            .templates
-            .apply(
-                &caller.tenant,
-                request.attributes,
-                request.components.as_deref(),
-            )
-            .await?;
-        let (spec, plan) = self
-            .prepare(
-                &caller.tenant,
-                id,
-                &attributes,
-                request.components,
-                &request.uses,
-                Utc::now(),
-            )
-            .await?;
-        let kind = spec.request.provider;
+        let (mut cluster, _) = self.check(caller, request).await?;
+        let id = cluster.id;
+        let kind = cluster.spec.request.provider;
         let provider = self.provider(kind)?;
-        let keys = KeyPair::generate(&format!("disco-{}", id.short()))
-            .map_err(|e| CreateError::Internal(e.into()))?;
-        let now = Utc::now();
-        let state_reason = if spec.staged {
-            "staged: deploy it with POST ?action=deploy"
-        } else {
-            "queued for deployment"
-        };
-        let mut cluster = Cluster {
-            id,
-            tenant: caller.tenant.clone(),
-            spec,
-            plan,
-            delegation: Default::default(),
-            state: ClusterState::Pending,
-            state_reason: state_reason.to_string(),
-            outputs: Outputs::default(),
-            keys,
-            created_at: now,
-            updated_at: now,
-            health: None,
-            activity: None,
-        };
-        self.check_user_data(&cluster).await?;
         // Last, as it makes something in the cloud (an application credential), which a
         // refusal after it takes back.
         cluster.delegation = provider.delegate(caller, id).await.map_err(|e| match e {
@@ -239,6 +206,79 @@ impl Creator {
             staged = cluster.spec.staged, "cluster created");
         self.lifecycle.wake();
         Ok(cluster)
+    }
+
+    /// What a create and its dry run share: the cluster the request makes (not stored,
+    /// with no delegation yet) once checked, resolved and admitted, and the provider's
+    /// pre-flight of it (the project's quotas, its images and flavors), made with the
+    /// caller's identity before anything is made in the cloud.
+    async fn check(
+        &self,
+        caller: &Identity,
+        request: CreateRequest,
+    ) -> Result<(Cluster, Preflight), CreateError> {
+        let id = ClusterId::new();
+        let attributes = self
+            .templates
+            .apply(
+                &caller.tenant,
+                request.attributes,
+                request.components.as_deref(),
+            )
+            .await?;
+        let (spec, plan) = self
+            .prepare(
+                &caller.tenant,
+                id,
+                &attributes,
+                request.components,
+                &request.uses,
+                Utc::now(),
+            )
+            .await?;
+        let provider = self.provider(spec.request.provider)?;
+        let keys = KeyPair::generate(&format!("disco-{}", id.short()))
+            .map_err(|e| CreateError::Internal(e.into()))?;
+        let now = Utc::now();
+        let state_reason = if spec.staged {
+            "staged: deploy it with POST ?action=deploy"
+        } else {
+            "queued for deployment"
+        };
+        let cluster = Cluster {
+            id,
+            tenant: caller.tenant.clone(),
+            spec,
+            plan,
+            delegation: Default::default(),
+            state: ClusterState::Pending,
+            state_reason: state_reason.to_string(),
+            outputs: Outputs::default(),
+            keys,
+            created_at: now,
+            updated_at: now,
+            health: None,
+            activity: None,
+        };
+        self.check_user_data(&cluster).await?;
+        let needs = self
+            .lifecycle
+            .needs(&cluster)
+            .await
+            .map_err(|e| CreateError::Internal(e.into()))?;
+        let preflight = provider.preflight(caller, &cluster.plan, &needs).await?;
+        Ok((cluster, preflight))
+    }
+
+    /// A create that makes nothing (`?dry_run=true`): the cluster it would make, not
+    /// stored, and what it would use; refused as the create would be, up to the
+    /// delegation (no application credential is made).
+    pub async fn dry_run(
+        &self,
+        caller: &Identity,
+        request: CreateRequest,
+    ) -> Result<(Cluster, Preflight), CreateError> {
+        self.check(caller, request).await
     }
 
     /// Whether the cluster's node scripts fit Nova's user data (with what the used

@@ -42,6 +42,7 @@ use crate::compose::{Composer, Composition, Facts};
 use crate::config::JobSettings;
 use crate::domain::{ClusterId, ClusterState};
 use crate::frameworks::catalogue::Catalogue;
+use crate::providers::preflight::Needs;
 use crate::providers::{Provider, Providers};
 use crate::store::{Job, JobKind, JobOutcome, Store, StoreError};
 
@@ -137,6 +138,15 @@ impl Lifecycle {
             .inner
             .composer
             .compose(&cluster.plan, &self.inner.catalogue, &facts)?)
+    }
+
+    /// What creating `cluster` asks of its cloud, from the layout its Heat template is
+    /// rendered from (with the clusters it uses): for the quota pre-flight.
+    pub async fn needs(&self, cluster: &Cluster) -> Result<Needs, StoreError> {
+        let mut facts = facts(cluster);
+        self.add_used(cluster, &mut facts).await?;
+        let layout = crate::compose::heat::Layout::of(&cluster.plan, &facts.used_clusters);
+        Ok(Needs::of_create(&cluster.plan, &layout))
     }
 
     /// Adds to the facts what the clusters `cluster` uses export, for the dependencies

@@ -3,10 +3,12 @@
 //! checks it against the cluster's bounds and its provider, and stores the resize with
 //! its job. Nothing is stored when any of that refuses.
 
+use crate::auth::Identity;
 use crate::cluster::Cluster;
 use crate::domain::attributes::SLAVE_COUNT;
-use crate::domain::{ClusterId, Scalar, SlaveCount, TenantId};
+use crate::domain::{ClusterId, Scalar, SlaveCount};
 use crate::occi::text::Attribute;
+use crate::providers::preflight::{Needs, QuotaError};
 use crate::providers::{Inadmissible, Providers};
 use crate::store::{Store, StoreError};
 
@@ -19,6 +21,9 @@ pub enum ScaleError {
     /// The provider cannot resize clusters, or not to that many slaves.
     #[error(transparent)]
     Unsupported(#[from] Inadmissible),
+    /// The project has no room for the slaves it adds, or the cloud could not be asked.
+    #[error(transparent)]
+    Quota(#[from] QuotaError),
     /// Not ready, or already being changed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -60,15 +65,17 @@ pub fn requested_slaves(attributes: &[Attribute]) -> Result<SlaveCount, ScaleErr
     }
 }
 
-/// Resizes the tenant's cluster to `slaves`: `None` when it has no such cluster. A
-/// resize to the number it has changes nothing.
+/// Resizes the caller's cluster to `slaves`: `None` when it has no such cluster. A
+/// resize to the number it has changes nothing; one that adds slaves is checked against
+/// the project's quotas first, with the caller's identity.
 pub async fn request(
     store: &Store,
     providers: &Providers,
-    tenant: &TenantId,
+    caller: &Identity,
     id: ClusterId,
     slaves: SlaveCount,
 ) -> Result<Option<Cluster>, ScaleError> {
+    let tenant = &caller.tenant;
     let Some(cluster) = store.cluster(Some(tenant), id).await? else {
         return Ok(None);
     };
@@ -116,6 +123,10 @@ pub async fn request(
     let mut plan = cluster.plan.clone();
     plan.set_slave_count(slaves.get());
     provider.admits(&plan)?;
+    if slaves.get() > cluster.plan.slave_count() {
+        let needs = Needs::of_scale_out(&cluster.plan, &plan);
+        provider.preflight(caller, &plan, &needs).await?;
+    }
     if slaves.get() == cluster.plan.slave_count()
         && cluster.state == crate::domain::ClusterState::Ready
     {

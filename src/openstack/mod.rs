@@ -5,6 +5,7 @@ pub mod events;
 pub mod heat;
 pub mod keystone;
 pub mod nodes;
+pub mod quota;
 
 /// The reason in an OpenStack service's error body: `{"error": {"message": ...}}` (Heat),
 /// `{"itemNotFound": {"message": ...}}` (Nova), `explanation` or `title` (webob), or

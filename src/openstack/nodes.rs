@@ -70,27 +70,18 @@ pub struct NodeChoices {
 
 /// Lists both at once, each within `settings.request_timeout_secs`.
 pub async fn choices(token: &Token, settings: &OpenstackSettings) -> NodeChoices {
-    let timeout = Duration::from_secs(settings.request_timeout_secs.max(1));
-    let lister = Lister {
-        http: match reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .build()
-        {
-            Ok(http) => http,
-            Err(e) => {
-                let failed = |service| ListError::Unavailable {
-                    service,
-                    reason: e.to_string(),
-                };
-                return NodeChoices {
-                    images: Err(failed(GLANCE)),
-                    flavors: Err(failed(NOVA)),
-                };
-            }
-        },
-        token,
-        settings,
+    let lister = match Lister::new(token, settings) {
+        Ok(lister) => lister,
+        Err(reason) => {
+            let failed = |service| ListError::Unavailable {
+                service,
+                reason: reason.clone(),
+            };
+            return NodeChoices {
+                images: Err(failed(GLANCE)),
+                flavors: Err(failed(NOVA)),
+            };
+        }
     };
     let (images, flavors) = tokio::join!(lister.images(), lister.flavors());
     NodeChoices { images, flavors }
@@ -99,14 +90,34 @@ pub async fn choices(token: &Token, settings: &OpenstackSettings) -> NodeChoices
 const GLANCE: &str = "Glance (images)";
 const NOVA: &str = "Nova (flavors)";
 
-struct Lister<'a> {
+/// GETs with the user's token from the endpoints of its catalog (also the quota check's).
+pub(crate) struct Lister<'a> {
     http: reqwest::Client,
     token: &'a Token,
     settings: &'a OpenstackSettings,
 }
 
-impl Lister<'_> {
-    fn endpoint(&self, service: &'static str, kind: &str) -> Result<Url, ListError> {
+impl<'a> Lister<'a> {
+    /// Each call within `settings.request_timeout_secs`; the error is why no client.
+    pub(crate) fn new(
+        token: &'a Token,
+        settings: &'a OpenstackSettings,
+    ) -> Result<Lister<'a>, String> {
+        let timeout = Duration::from_secs(settings.request_timeout_secs.max(1));
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Lister {
+            http,
+            token,
+            settings,
+        })
+    }
+
+    /// The endpoint of the catalog's service of type `kind`, with a trailing slash.
+    pub(crate) fn endpoint(&self, service: &'static str, kind: &str) -> Result<Url, ListError> {
         let no_endpoint = || ListError::NoEndpoint {
             service,
             interface: self.settings.interface.clone(),
@@ -121,7 +132,7 @@ impl Lister<'_> {
     }
 
     /// Active images the project may use, by name.
-    async fn images(&self) -> Result<Vec<Image>, ListError> {
+    pub(crate) async fn images(&self) -> Result<Vec<Image>, ListError> {
         // Glance's catalog entry is usually unversioned (http://host:9292, or a path
         // such as http://host/image); some clouds include /v2. Its `next` links are
         // paths from that root: /v2/images?marker=...
@@ -170,7 +181,7 @@ impl Lister<'_> {
     }
 
     /// The flavors the project may use, smallest first.
-    async fn flavors(&self) -> Result<Vec<Flavor>, ListError> {
+    pub(crate) async fn flavors(&self) -> Result<Vec<Flavor>, ListError> {
         let endpoint = self.endpoint(NOVA, "compute")?;
         let mut url = join(&endpoint, "flavors/detail", NOVA)?;
         let mut flavors = Vec::new();
@@ -213,7 +224,7 @@ impl Lister<'_> {
         Ok(flavors)
     }
 
-    async fn get(&self, service: &'static str, url: Url) -> Result<Value, ListError> {
+    pub(crate) async fn get(&self, service: &'static str, url: Url) -> Result<Value, ListError> {
         let response = self
             .http
             .get(url)
@@ -253,7 +264,7 @@ fn same_origin(endpoint: &Url, link: &str, service: &'static str) -> Result<Url,
     Ok(url)
 }
 
-fn join(base: &Url, next: &str, service: &'static str) -> Result<Url, ListError> {
+pub(crate) fn join(base: &Url, next: &str, service: &'static str) -> Result<Url, ListError> {
     base.join(next).map_err(|e| undecodable(service, e))
 }
 

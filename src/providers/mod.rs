@@ -7,6 +7,7 @@
 pub mod file;
 pub mod local;
 pub mod openstack;
+pub mod preflight;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::domain::activity::ComponentActivity;
 use crate::domain::health::{CheckOutcome, RepairTarget};
 use crate::domain::{ClusterId, ProviderKind, Resize};
 use crate::frameworks::plan::Plan;
+use preflight::{Needs, Preflight, QuotaError};
 
 /// Where a deployment stands, as the provider sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +108,19 @@ pub trait Provider: Send + Sync {
     /// attribute at fault and is shown to the user. Everything by default.
     fn admits(&self, _plan: &Plan) -> Result<(), Inadmissible> {
         Ok(())
+    }
+
+    /// At create and scale-out, on the request path and with the caller's own identity,
+    /// before anything is made: whether the project has room for `needs` of a cluster
+    /// running `plan` and has the images and flavors it names; what it would use. Admits
+    /// everything by default.
+    async fn preflight(
+        &self,
+        _caller: &Identity,
+        _plan: &Plan,
+        needs: &Needs,
+    ) -> Result<Preflight, QuotaError> {
+        Ok(Preflight::unlimited(needs))
     }
 
     /// At create, on the request path: what the provider needs to act for the caller

@@ -601,6 +601,19 @@ impl Provider for OpenstackProvider {
         self.forget_credential(cluster).await;
     }
 
+    async fn preflight(
+        &self,
+        caller: &Identity,
+        plan: &crate::frameworks::plan::Plan,
+        needs: &super::preflight::Needs,
+    ) -> Result<super::preflight::Preflight, super::preflight::QuotaError> {
+        match &caller.token {
+            Some(token) => crate::openstack::quota::check(token, &self.settings, plan, needs).await,
+            // Without a token `delegate` refuses the create, saying why.
+            None => Ok(super::preflight::Preflight::unlimited(needs)),
+        }
+    }
+
     async fn delegate(
         &self,
         caller: &Identity,

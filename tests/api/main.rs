@@ -31,6 +31,7 @@ mod operations;
 mod parameters;
 mod plans;
 mod query_interface;
+mod quota;
 mod refusals;
 mod renderings;
 mod restart;

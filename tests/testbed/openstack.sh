@@ -924,7 +924,7 @@ cmd_up() {
   export PYTHONWARNINGS=ignore PYTHONDONTWRITEBYTECODE=1
   ( IN_BG=1; start_epmd_rabbit ) || fail rabbitmq "start failed" "$LOGS/epmd.log";                                         log "rabbitmq launched"
   # fake_cloud.py's Neutron only: Nova and Glance are the real ones.
-  spawn fake-cloud "$LOGS/fake-cloud.log" "$VENV/bin/python" "$HERE/fake_neutron.py"
+  spawn fake-cloud "$LOGS/fake-cloud.log" env KS_PORT="$KS_PORT" "$VENV/bin/python" "$HERE/fake_neutron.py"
   start_mariadb;                                                 log "mariadb ready"
   write_keystone_conf; write_heat_conf; write_glance_conf; write_nova_conf
   # Keystone (migrations, bootstrap, uwsgi, objects), Glance and Nova (migrations, uwsgi)

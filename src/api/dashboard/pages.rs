@@ -491,7 +491,7 @@ pub(crate) async fn operate(
             scale::request(
                 &state.store,
                 &state.providers,
-                &identity.tenant,
+                &identity,
                 cluster_id,
                 slaves,
             )
