@@ -6,6 +6,9 @@
 #   tests/testbed/nodes.sh image            # debootstrap the image once (cached)
 #   tests/testbed/nodes.sh net-up|net-down  # bridge discobr0 10.251.0.1/16 + proxy on it
 #   tests/testbed/nodes.sh smoke            # two nodes, user data, proxy, teardown checks
+#   tests/testbed/nodes.sh spark-by-hand    # spark 1+2 by hand in nodes: stage times
+#   tests/testbed/nodes.sh dask-by-hand     # dask 1+2 (pip through the proxy), the same
+#   tests/testbed/nodes.sh jupyter-by-hand  # jupyter on a master alone, the same
 #   tests/testbed/nodes.sh down             # every node container, the proxy, the bridge
 #
 # openstack.sh calls these as `nodes-image`, `nodes-smoke`; containers themselves are
@@ -263,13 +266,24 @@ PYEOF
     if "$HERE/node_host.py" list | grep -q .; then echo "heat-smoke: a node is still running after the delete" >&2; rc=1; fi
   fi
   if [ -n "$own" ]; then kill -TERM "$own"; wait "$own" || true; fi
-  [ "$rc" = 0 ] && echo "nodes heat-smoke passed" || die "heat-smoke failed"
+  if [ "$rc" = 0 ]; then echo "nodes heat-smoke passed"; else die "heat-smoke failed"; fi
+}
+
+# COMPONENT-by-hand: the component's real VM steps in node containers, composed and run
+# as DISCO's node script runs them, DISCO's and Heat's side played by by_hand.py; checks
+# the cluster, stops the nodes, prints the time of each stage (README.md, "Node hosts").
+cmd_by_hand() {
+  local component=$1; shift
+  cmd_image
+  if [ "$component" = spark ]; then "$HERE/apache_mirror.sh" build; fi
+  "${DISCO_TESTBED_PYTHON:-/usr/bin/python3}" "$HERE/by_hand.py" "$component" "$@"
 }
 
 case "${1:-}" in
   image) cmd_image ;;
+  spark-by-hand|dask-by-hand|jupyter-by-hand) c=${1%-by-hand}; shift; cmd_by_hand "$c" "$@" ;;
   smoke) cmd_smoke ;;
   heat-smoke) cmd_heat_smoke ;;
   down) NH down ;;
-  *) echo "usage: $0 image|smoke|heat-smoke|down" >&2; exit 2 ;;
+  *) echo "usage: $0 image|smoke|heat-smoke|spark-by-hand|dask-by-hand|jupyter-by-hand|down" >&2; exit 2 ;;
 esac
