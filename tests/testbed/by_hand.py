@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import tomllib
+import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -220,6 +221,17 @@ def check_jupyter(disco, nodes, slaves):
     out = stage_output(disco, "master", "jupyter smoke")
     yield any(r[1].get("stage") == "jupyter smoke" and r[1].get("status") == "succeeded"
               for r in disco.reports), "the smoke test passed: %r" % out[-200:]
+    url = "http://%s:8888/api/status" % MASTER_ADDR
+    try:
+        st = get(url)[0]
+    except urllib.error.HTTPError as e:
+        st = e.code
+    yield st == 403, "over the bridge, %s without the token answers %s (want 403)" % (url, st)
+    token_file = os.path.join(node_host.RUN, nodes[0][0], "merged", "opt/disco/jupyter/token")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    req = urllib.request.Request(url, headers={"Authorization": "token " + open(token_file).read().strip()})
+    with opener.open(req, timeout=5) as r:
+        yield r.status == 200, "... and with the node's token (opt/disco/jupyter/token) %s (want 200)" % r.status
 
 
 def stage_output(disco, node, stage):
@@ -342,8 +354,11 @@ def main(argv):
             say("--keep: nodes left running (node_host.py stop NAME): %s" % " ".join(n for n, _ in nodes))
         else:
             t = time.time()
-            for name, _ in nodes:
-                node_host.stop(name)
+            stops = [threading.Thread(target=node_host.stop, args=(name,)) for name, _ in nodes]
+            for th in stops:  # side by side: each halts its container's services
+                th.start()
+            for th in stops:
+                th.join()
             node_host.stop_recorded(os.path.join(node_host.RUN, "proxy", "forward-disco-%d.pid" % disco.port))
             left = [n for n, _ in nodes if os.path.exists(os.path.join(node_host.RUN, n))]
             say("stopped %d nodes in %.1f s%s" % (len(nodes), time.time() - t,
