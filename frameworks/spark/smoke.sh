@@ -56,15 +56,24 @@ if [ -z "$pi" ] || ! awk -v p="$pi" 'BEGIN { exit !(p > 3.0 && p < 3.3) }'; then
 fi
 echo "spark: SparkPi says pi is roughly $pi"
 
+# The run's application id, from the driver's log (standalone: "Connected to Spark
+# cluster with app ID app-...", YARN: "Submitted application application_..."). Not its
+# name: SparkPi sets its own ("Spark Pi"), which wins over --name.
+app_id=$(grep -o -E 'app ID app-[0-9]+-[0-9]+|Submitted application application_[0-9]+_[0-9]+' "$driver_log" \
+  | head -n 1 | awk '{print $NF}')
+if [ -z "$app_id" ]; then
+  echo "spark: no application id in the driver's log ($driver_log)" >&2
+  exit 1
+fi
 # The history server rescans its log directory every 10 s.
 deadline=$(($(date +%s) + 180))
 while true; do
   applications=$(curl -fsS --max-time 5 "http://127.0.0.1:18080/api/v1/applications" 2>/dev/null || true)
-  case $applications in *"\"$app_name\""*) break ;; esac
+  case $applications in *"\"$app_id\""*) break ;; esac
   if [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "spark: the history server does not list '$app_name'" >&2
+    echo "spark: the history server does not list $app_id ('$app_name')" >&2
     exit 1
   fi
   sleep 5
 done
-echo "spark: history server lists the run"
+echo "spark: history server lists the run ($app_id)"

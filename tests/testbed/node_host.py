@@ -8,12 +8,14 @@
     node_host.py down                      # every node, the proxy, the bridge
     node_host.py watch [SECONDS]           # as a test bed service: a node per stand-in
                                            # server Heat created with fake_server_node_host
+    start and watch take --disco-port PORT: DISCO's port, forwarded to the nodes
 
 Each node is `systemd-nspawn --boot --register=no --keep-unit` on a copy-on-write overlay
 (lower: the cached image nodes.sh builds; upper/work under run/nodes/NAME) in its own
 network namespace, its veth on the bridge, a static address and no default route: the
 bridge is all it reaches, and the proxy on it (tinyproxy, allowing only Debian's and
-PyPI's hosts) its only way out. The user data runs once at boot, as cloud-init does with
+PyPI's hosts) its only way out. The Apache mirror (apache_mirror.sh) is served on the
+bridge at http://10.251.0.1:8890, and DISCO's port forwarded to the nodes. The user data runs once at boot, as cloud-init does with
 user_data_format RAW (a unit in the image, see nodes.sh). Stdlib only, as root.
 See README.md ("Node hosts").
 """
@@ -39,6 +41,16 @@ PROXY = "http://%s:%d" % (HOST_ADDR, PROXY_PORT)
 # condition's curl_cli says http://127.0.0.1:8004/...): a forwarder in each node sends its
 # 127.0.0.1:PORT to 10.251.0.1:PORT, where the host's forwarder sends it to 127.0.0.1:PORT.
 FORWARD_PORTS = [int(p) for p in os.environ.get("DISCO_TESTBED_NODE_FORWARD_PORTS", "5000 8004").split()]
+# DISCO's own port (its server.public_url, where nodes report): forwarded the same way, by
+# a forwarder of its own per port (tests run DISCOs on ports of their own). Given with
+# --disco-port or DISCO_TESTBED_NODES_DISCO_PORT, or found in the user data's
+# DISCO_REPORT_URL when that names 127.0.0.1 or 10.251.0.1.
+DISCO_PORT = os.environ.get("DISCO_TESTBED_NODES_DISCO_PORT", "")
+REPORT_URL_RE = re.compile(r"DISCO_REPORT_URL='https?://(?:127\.0\.0\.1|10\.251\.0\.1):(\d{1,5})/")
+# The Apache mirror (apache_mirror.sh build) served read-only to the nodes at
+# http://10.251.0.1:MIRROR_PORT, the URL to give as a component's apache_mirror.
+MIRROR_DIR = os.path.join(TB_DIR, "mirror")
+MIRROR_PORT = int(os.environ.get("DISCO_TESTBED_MIRROR_PORT", "8890"))
 ALLOWED_HOSTS = ["deb.debian.org", "security.debian.org", "pypi.org", "files.pythonhosted.org"]
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 STOP_GRACE = float(os.environ.get("DISCO_TESTBED_NODE_GRACE", "20"))
@@ -89,6 +101,7 @@ def net_up():
     run("ip", "link", "set", BRIDGE, "up")
     proxy_up()
     forward_up()
+    mirror_up()
 
 
 def proxy_pidfile():
@@ -189,21 +202,69 @@ def forward_pidfile():
     return os.path.join(RUN, "proxy", "forward.pid")
 
 
-def forward_up():
+def recorded_running(pidfile):
     try:
-        pid, start = open(forward_pidfile()).read().split()
-        if pid_alive(int(pid), start):
-            return
+        pid, start = open(pidfile).read().split()
+        return pid_alive(int(pid), start)
     except (OSError, ValueError):
-        pass
-    out = open(os.path.join(RUN, "proxy", "forward.log"), "a")
-    p = subprocess.Popen([sys.executable, "-c", FORWARDER, HOST_ADDR, "127.0.0.1"] + [str(x) for x in FORWARD_PORTS],
-                         stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    with open(forward_pidfile(), "w") as f:
+        return False
+
+
+def spawn_recorded(pidfile, logname, cmd):
+    """Start cmd in a session of its own, output in run/nodes/proxy/LOGNAME, recorded in pidfile."""
+    os.makedirs(os.path.dirname(pidfile), exist_ok=True)
+    out = open(os.path.join(RUN, "proxy", logname), "a")
+    p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    with open(pidfile, "w") as f:
         f.write("%d %s\n" % (p.pid, proc_start(p.pid)))
+    return p
+
+
+def wait_listening(port, p, what):
+    for _ in range(50):
+        if run("ss", "-Htln", "src", "%s:%d" % (HOST_ADDR, port), check=False).stdout.strip():
+            return
+        if p.poll() is not None:
+            raise RuntimeError("%s exited %s" % (what, p.returncode))
+        time.sleep(0.1)
+    raise RuntimeError("%s does not listen on %s:%d" % (what, HOST_ADDR, port))
+
+
+def forward_up():
+    if not recorded_running(forward_pidfile()):
+        spawn_recorded(forward_pidfile(), "forward.log",
+                       [sys.executable, "-c", FORWARDER, HOST_ADDR, "127.0.0.1"] + [str(x) for x in FORWARD_PORTS])
+
+
+def disco_forward_up(port):
+    """10.251.0.1:PORT -> 127.0.0.1:PORT for a DISCO server (one forwarder per port)."""
+    pidfile = os.path.join(RUN, "proxy", "forward-disco-%d.pid" % port)
+    if port in FORWARD_PORTS or recorded_running(pidfile):
+        return
+    p = spawn_recorded(pidfile, "forward-disco-%d.log" % port,
+                       [sys.executable, "-c", FORWARDER, HOST_ADDR, "127.0.0.1", str(port)])
+    wait_listening(port, p, "the forwarder of DISCO's port %d" % port)
+
+
+def mirror_pidfile():
+    return os.path.join(RUN, "proxy", "mirror.pid")
+
+
+def mirror_up():
+    """The Apache mirror's directory over HTTP on the bridge (GET and HEAD only: Python's
+    http.server answers 501 to anything else), when apache_mirror.sh has built it."""
+    if recorded_running(mirror_pidfile()) or not os.path.isdir(MIRROR_DIR):
+        return
+    p = spawn_recorded(mirror_pidfile(), "mirror.log",
+                       [sys.executable, "-m", "http.server", "--bind", HOST_ADDR, "--directory", MIRROR_DIR,
+                        str(MIRROR_PORT)])
+    wait_listening(MIRROR_PORT, p, "the Apache mirror's HTTP server")
 
 
 def net_down():
+    for pidfile in glob.glob(os.path.join(RUN, "proxy", "forward-disco-*.pid")):
+        stop_recorded(pidfile)
+    stop_recorded(mirror_pidfile())
     stop_recorded(forward_pidfile())
     stop_recorded(proxy_pidfile())
     if bridge_exists():
@@ -237,8 +298,9 @@ def node_running(name):
     return bool(s) and pid_alive(s["pid"], s["start"])
 
 
-def write_node_files(root, name, addr, user_data, hostname=None):
+def write_node_files(root, name, addr, user_data, hostname=None, disco_ports=()):
     name = hostname or name
+    ports = FORWARD_PORTS + [p for p in disco_ports if p not in FORWARD_PORTS]
     def put(path, text, mode=0o644):
         p = os.path.join(root, path.lstrip("/"))
         os.makedirs(os.path.dirname(p), exist_ok=True)
@@ -250,7 +312,8 @@ def write_node_files(root, name, addr, user_data, hostname=None):
     put("/etc/systemd/network/10-host0.network",
         "[Match]\nName=host0\n\n[Network]\nAddress=%s/%d\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n"
         "# no Gateway: nothing but the bridge is reachable\n" % (addr, PREFIX))
-    no_proxy = "localhost,127.0.0.1,%s,10.251.0.0/16,.local" % addr
+    # The host by address too: Python's and pip's no_proxy do not take CIDR blocks.
+    no_proxy = "localhost,127.0.0.1,%s,%s,10.251.0.0/16,.local" % (addr, HOST_ADDR)
     env = "".join("%s=%s\n" % (k, v) for k, v in [
         ("http_proxy", PROXY), ("https_proxy", PROXY), ("HTTP_PROXY", PROXY), ("HTTPS_PROXY", PROXY),
         ("no_proxy", no_proxy), ("NO_PROXY", no_proxy),
@@ -269,7 +332,7 @@ def write_node_files(root, name, addr, user_data, hostname=None):
         "[Unit]\nDescription=The test bed's APIs at 127.0.0.1 (forwarded to %s)\n"
         "Before=disco-user-data.service\n\n[Service]\nType=notify\nExecStart=/usr/bin/python3 "
         "/usr/local/sbin/disco-loopback-forward 127.0.0.1 %s %s\n\n[Install]\nWantedBy=multi-user.target\n"
-        % (HOST_ADDR, HOST_ADDR, " ".join(str(x) for x in FORWARD_PORTS)))
+        % (HOST_ADDR, HOST_ADDR, " ".join(str(x) for x in ports)))
     link = os.path.join(root, "etc/systemd/system/multi-user.target.wants/disco-loopback-forward.service")
     if not os.path.lexists(link):
         os.symlink("/etc/systemd/system/disco-loopback-forward.service", link)
@@ -285,7 +348,19 @@ def write_node_files(root, name, addr, user_data, hostname=None):
             put("/usr/local/share/ca-certificates/" + os.path.basename(c), open(c).read())
 
 
-def start(name, addr, user_data_file, hostname=None, extra_state=None):
+def disco_ports_of(user_data, disco_port=None):
+    """The DISCO ports a node must reach: the one given, else DISCO_TESTBED_NODES_DISCO_PORT,
+    and the one its user data's DISCO_REPORT_URL names on 127.0.0.1 or 10.251.0.1."""
+    ports = []
+    for p in [disco_port or DISCO_PORT] + REPORT_URL_RE.findall(user_data):
+        if p and int(p) not in ports:
+            if not 0 < int(p) < 65536:
+                raise ValueError("DISCO port %r: expected 1-65535" % p)
+            ports.append(int(p))
+    return ports
+
+
+def start(name, addr, user_data_file, hostname=None, extra_state=None, disco_port=None):
     d = node_dir(name)
     check_address(addr)
     if node_running(name):
@@ -296,12 +371,15 @@ def start(name, addr, user_data_file, hostname=None, extra_state=None):
         raise RuntimeError("no node image at %s: run tests/testbed/openstack.sh nodes-image" % ROOTFS)
     net_up()
     user_data = open(user_data_file).read() if user_data_file != "-" else sys.stdin.read()
+    disco_ports = disco_ports_of(user_data, disco_port)
+    for p in disco_ports:
+        disco_forward_up(p)
     upper, work, merged = (os.path.join(d, x) for x in ("upper", "work", "merged"))
     for p in (upper, work, merged):
         os.makedirs(p, exist_ok=True)
     run("mount", "-t", "overlay", "overlay", "-o",
         "lowerdir=%s,upperdir=%s,workdir=%s" % (ROOTFS, upper, work), merged)
-    write_node_files(merged, name, addr, user_data, hostname)
+    write_node_files(merged, name, addr, user_data, hostname, disco_ports)
     console = open(os.path.join(d, "console.log"), "a")
     p = subprocess.Popen(
         ["systemd-nspawn", "--boot", "--register=no", "--keep-unit", "--quiet", "-D", merged,
@@ -309,7 +387,7 @@ def start(name, addr, user_data_file, hostname=None, extra_state=None):
          "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=read-only"],
         stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     state = {"name": name, "address": addr, "pid": p.pid, "start": proc_start(p.pid),
-             "started": time.time(), **(extra_state or {})}
+             "started": time.time(), "disco_ports": disco_ports, **(extra_state or {})}
     with open(os.path.join(d, "state.json"), "w") as f:
         json.dump(state, f)
     log("%s started (nspawn pid %d, %s)" % (name, p.pid, addr))
@@ -450,7 +528,7 @@ def servers(heat):
     return {s["id"]: s for s in js["stacks"] if s.get("parent")}  # the list has no description
 
 
-def watch_once(heat, seen):
+def watch_once(heat, seen, disco_port=None):
     """Start a node per stand-in server that reached CREATE_COMPLETE with a bridge address;
     stop the node of one Heat deletes. `seen`: stack ids looked at and not for us."""
     have = {}
@@ -480,7 +558,7 @@ def watch_once(heat, seen):
         try:
             start(name, addr, ud, hostname_of(params.get("name") or "", name),
                   {"stack_id": sid, "stack_name": s["stack_name"], "server": params.get("name"),
-                   "project": s.get("project")})
+                   "project": s.get("project")}, disco_port)
         except (RuntimeError, ValueError, OSError) as e:
             log("server %s (%s): %s" % (params.get("name"), sid, e))
             seen.add(sid)
@@ -493,7 +571,7 @@ def watch_once(heat, seen):
             stop(n)
 
 
-def watch(interval):
+def watch(interval, disco_port=None):
     heat = Heat()
     seen = set()
     stopping = []
@@ -502,7 +580,7 @@ def watch(interval):
     net_up()
     while not stopping:
         try:
-            watch_once(heat, seen)
+            watch_once(heat, seen, disco_port)
         except (RuntimeError, OSError, ValueError, KeyError) as e:
             log("watch: %s" % e)
         time.sleep(interval)
@@ -515,11 +593,19 @@ def main(argv):
         print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
         return 2
     cmd, args = argv[0], argv[1:]
+    disco_port = None
+    if "--disco-port" in args:
+        i = args.index("--disco-port")
+        disco_port = args[i + 1] if i + 1 < len(args) else ""
+        if not disco_port.isdigit():
+            print("node_host.py: --disco-port takes a port number", file=sys.stderr)
+            return 2
+        args = args[:i] + args[i + 2:]
     try:
         if cmd == "net-up" and not args:
             net_up()
         elif cmd == "start" and len(args) == 3:
-            start(*args)
+            start(*args, disco_port=disco_port)
         elif cmd == "stop" and len(args) == 1:
             stop(args[0])
         elif cmd == "list" and not args:
@@ -527,9 +613,10 @@ def main(argv):
         elif cmd == "down" and not args:
             down()
         elif cmd == "watch" and len(args) <= 1:
-            watch(float(args[0]) if args else 1.0)
+            watch(float(args[0]) if args else 1.0, disco_port)
         else:
-            print("usage: node_host.py net-up|start NAME ADDRESS FILE|stop NAME|list|down|watch [SECONDS]", file=sys.stderr)
+            print("usage: node_host.py net-up|start NAME ADDRESS FILE|stop NAME|list|down|watch [SECONDS]"
+                  " [--disco-port PORT]", file=sys.stderr)
             return 2
     except (RuntimeError, ValueError, OSError) as e:
         log("%s: %s" % (cmd, e))

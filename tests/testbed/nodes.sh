@@ -6,6 +6,9 @@
 #   tests/testbed/nodes.sh image            # debootstrap the image once (cached)
 #   tests/testbed/nodes.sh net-up|net-down  # bridge discobr0 10.251.0.1/16 + proxy on it
 #   tests/testbed/nodes.sh smoke            # two nodes, user data, proxy, teardown checks
+#   tests/testbed/nodes.sh spark-by-hand    # spark 1+2 by hand in nodes: stage times
+#   tests/testbed/nodes.sh dask-by-hand     # dask 1+2 (pip through the proxy), the same
+#   tests/testbed/nodes.sh jupyter-by-hand  # jupyter on a master alone, the same
 #   tests/testbed/nodes.sh down             # every node container, the proxy, the bridge
 #
 # openstack.sh calls these as `nodes-image`, `nodes-smoke`; containers themselves are
@@ -105,6 +108,7 @@ EOF
 
 NH() { "${DISCO_TESTBED_PYTHON:-/usr/bin/python3}" "$HERE/node_host.py" "$@"; }
 RUN_NODES=$TB_DIR/run/nodes
+MIRROR_PORT=${DISCO_TESTBED_MIRROR_PORT:-8890}
 
 # smoke: two nodes on the bridge. A's user data fetches PyPI's pip index through the proxy,
 # pings B and fetches a page B serves (its own user data starts the server), checks that
@@ -132,9 +136,12 @@ for i in \$(seq 1 60); do peer=\$(curl -s -m 2 http://$addr_b:8080/) && break; s
 refused=\$(code https://example.com/)
 direct=\$(code --noproxy '*' http://1.1.1.1/)
 direct_pypi=\$(code --noproxy '*' https://pypi.org/simple/pip/)
+mirror_get=\$(code http://10.251.0.1:${MIRROR_PORT}/)
+mirror_post=\$(code -X POST --data x http://10.251.0.1:${MIRROR_PORT}/)
 cat > \$out.new <<JSON
 {"started": \$t, "host": "\$(hostname)", "pypi_wheels": \$pypi, "ping": "\$ping", "peer": "\$peer",
  "example_com": "\$refused", "direct_ip": "\$direct", "direct_pypi": "\$direct_pypi",
+ "mirror_get": "\$mirror_get", "mirror_post": "\$mirror_post",
  "routes": "\$(ip route | tr '\n' ';')", "http_proxy": "\$http_proxy"}
 JSON
 mv \$out.new \$out
@@ -146,7 +153,7 @@ EOF
   for ((i = 0; i < 240; i++)); do [ -s "$res" ] && break; sleep 0.5; done
   [ -s "$res" ] || { tail -n 30 "$RUN_NODES/$a/console.log" >&2; die "smoke: no result from $a after 120 s"; }
   echo "result of $a's user data: $(cat "$res")"
-  T_START=$t_start "${DISCO_TESTBED_PYTHON:-/usr/bin/python3}" -c '
+  T_START=$t_start MIRROR_DIR=$TB_DIR/mirror "${DISCO_TESTBED_PYTHON:-/usr/bin/python3}" -c '
 import json, os, sys
 r = json.load(open(sys.argv[1]))
 fails = [what for ok, what in [
@@ -157,7 +164,10 @@ fails = [what for ok, what in [
     (r["direct_ip"].startswith("000") and r["direct_ip"] != "000 rc=0", "a direct connection (no proxy) to 1.1.1.1 fails"),
     (r["direct_pypi"].startswith("000") and r["direct_pypi"] != "000 rc=0", "a direct connection (no proxy) to pypi.org fails"),
     ("default" not in r["routes"], "no default route"),
-    (r["http_proxy"] == "http://10.251.0.1:8888", "http_proxy in the user data environment")] if not ok]
+    (r["http_proxy"] == "http://10.251.0.1:8888", "http_proxy in the user data environment"),
+    # The Apache mirror on the bridge (when apache_mirror.sh has built it): read-only.
+    (not os.path.isdir(os.environ["MIRROR_DIR"]) or r["mirror_get"] == "200 rc=0", "GET of the Apache mirror on the bridge: 200"),
+    (not os.path.isdir(os.environ["MIRROR_DIR"]) or r["mirror_post"] == "501 rc=0", "POST to the Apache mirror: 501 (read-only)")] if not ok]
 for f in fails: print("smoke FAILED:", f)
 print("boot to user data: %.2f s (node_host start -> first line of smoke-a user data)" % (r["started"] - float(os.environ["T_START"])))
 sys.exit(1 if fails else 0)' "$res" || die "smoke: the nodes did not see what they should (above)"
@@ -176,6 +186,7 @@ sys.exit(1 if fails else 0)' "$res" || die "smoke: the nodes did not see what th
     ! ip link show discobr0 >/dev/null 2>&1 || left+=" bridge;"
     ! pgrep -f "tinyproxy -d -c $RUN_NODES/" >/dev/null || left+=" proxy;"
     ! pgrep -f "10.251.0.1 127.0.0.1" >/dev/null || left+=" forwarder;"
+    ! pgrep -f "http.server --bind 10.251.0.1 --directory $TB_DIR/mirror" >/dev/null || left+=" mirror;"
   fi
   [ -z "$left" ] || die "smoke: left behind:$left"
   echo "nodes smoke passed in $((SECONDS - t0)) s (nothing left: no container, mount, veth)"
@@ -263,13 +274,24 @@ PYEOF
     if "$HERE/node_host.py" list | grep -q .; then echo "heat-smoke: a node is still running after the delete" >&2; rc=1; fi
   fi
   if [ -n "$own" ]; then kill -TERM "$own"; wait "$own" || true; fi
-  [ "$rc" = 0 ] && echo "nodes heat-smoke passed" || die "heat-smoke failed"
+  if [ "$rc" = 0 ]; then echo "nodes heat-smoke passed"; else die "heat-smoke failed"; fi
+}
+
+# COMPONENT-by-hand: the component's real VM steps in node containers, composed and run
+# as DISCO's node script runs them, DISCO's and Heat's side played by by_hand.py; checks
+# the cluster, stops the nodes, prints the time of each stage (README.md, "Node hosts").
+cmd_by_hand() {
+  local component=$1; shift
+  cmd_image
+  if [ "$component" = spark ]; then "$HERE/apache_mirror.sh" build; fi
+  "${DISCO_TESTBED_PYTHON:-/usr/bin/python3}" "$HERE/by_hand.py" "$component" "$@"
 }
 
 case "${1:-}" in
   image) cmd_image ;;
+  spark-by-hand|dask-by-hand|jupyter-by-hand) c=${1%-by-hand}; shift; cmd_by_hand "$c" "$@" ;;
   smoke) cmd_smoke ;;
   heat-smoke) cmd_heat_smoke ;;
   down) NH down ;;
-  *) echo "usage: $0 image|smoke|heat-smoke|down" >&2; exit 2 ;;
+  *) echo "usage: $0 image|smoke|heat-smoke|spark-by-hand|dask-by-hand|jupyter-by-hand|down" >&2; exit 2 ;;
 esac
