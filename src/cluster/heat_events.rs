@@ -108,6 +108,18 @@ impl HeatEvents {
         }
     }
 
+    /// A listing of Heat's, with those `kept` added when it has fewer (Heat lost some,
+    /// or its pages stopped short), oldest first.
+    pub fn or_kept(self, kept: &HeatEvents) -> HeatEvents {
+        if self.0.len() >= kept.0.len() {
+            return self;
+        }
+        let mut all = kept.clone();
+        all.extend(self);
+        all.0.sort_by_key(|e| e.time);
+        all
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &HeatEvent> {
         self.0.iter()
     }
@@ -169,6 +181,24 @@ mod tests {
             kept.last_id(),
             Some(format!("n{}", KEPT_AT_MOST + 9).as_str())
         );
+    }
+
+    #[test]
+    fn a_listing_shorter_than_what_was_kept_is_merged_with_it() {
+        let kept = HeatEvents(vec![
+            event("a", "CREATE_IN_PROGRESS"),
+            event("b", "CREATE_FAILED"),
+        ]);
+        // A deleted stack's: Heat lists none.
+        assert_eq!(HeatEvents::default().or_kept(&kept), kept);
+        let merged = HeatEvents(vec![event("b", "CREATE_FAILED")]).or_kept(&kept);
+        assert_eq!(merged, kept);
+        let longer = HeatEvents(vec![
+            event("a", "CREATE_IN_PROGRESS"),
+            event("b", "CREATE_FAILED"),
+            event("c", "DELETE_IN_PROGRESS"),
+        ]);
+        assert_eq!(longer.clone().or_kept(&kept), longer);
     }
 
     #[test]

@@ -877,17 +877,24 @@ impl Provider for OpenstackProvider {
         Ok(resumption(&stack))
     }
 
-    /// Heat's events now, every page; those the cluster kept once its stack is gone.
+    /// Heat's events now (its first pages); those the cluster kept once its stack was
+    /// released or deleted (Heat shows a deleted stack with no events), and with those
+    /// kept where Heat lists fewer.
     async fn stack_events(&self, cluster: &Cluster) -> Result<Option<HeatEvents>, ProviderError> {
+        let kept = &cluster.outputs.heat_events;
+        if cluster.outputs.released_at.is_some() {
+            return Ok(Some(kept.clone()));
+        }
         let heat = self.heat_for(cluster).await?;
-        let Some(stack) = self.stack_of(&heat, cluster).await? else {
-            return Ok(Some(cluster.outputs.heat_events.clone()));
+        let stack = match self.stack_of(&heat, cluster).await? {
+            Some(stack) if !stack.stack_status.starts_with("DELETE_") => stack,
+            _ => return Ok(Some(kept.clone())),
         };
         let (listed, calls) = events::events_after(&heat, &stack, None, events::PAGES_AT_MOST)
             .await
             .map_err(heat_error)?;
         self.heat_calls.fetch_add(calls as u64, Ordering::Relaxed);
-        Ok(Some(listed))
+        Ok(Some(listed.or_kept(kept)))
     }
 
     /// The nodes report their own checks (the health reporter each node script installs).
