@@ -6,6 +6,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// The most events a cluster keeps (the newest).
+pub const KEPT_AT_MOST: usize = 2000;
 
 /// The resource types that make a node: its server, port and floating IP.
 pub const INFRASTRUCTURE: [&str; 3] = [
@@ -80,13 +84,40 @@ impl HeatEvents {
         self.0.last().map(|e| e.id.as_str())
     }
 
-    /// Adds the newer events not kept already.
+    /// Adds the newer events not kept already. Only what the task tree reads is kept
+    /// (`CREATE_*`), the newest `KEPT_AT_MOST` of them, and the newest event seen
+    /// whatever it is: the next look's marker.
     pub fn extend(&mut self, newer: HeatEvents) {
+        if newer.is_empty() {
+            return;
+        }
+        let mut seen: HashSet<String> = self.0.iter().map(|e| e.id.clone()).collect();
         for event in newer.0 {
-            if !self.0.iter().any(|kept| kept.id == event.id) {
+            if seen.insert(event.id.clone()) {
                 self.0.push(event);
             }
         }
+        let newest = self.0.len() - 1;
+        let mut index = 0;
+        self.0.retain(|e| {
+            index += 1;
+            e.is_create() || index - 1 == newest
+        });
+        if self.0.len() > KEPT_AT_MOST {
+            self.0.drain(..self.0.len() - KEPT_AT_MOST);
+        }
+    }
+
+    /// A listing of Heat's, with those `kept` added when it has fewer (Heat lost some,
+    /// or its pages stopped short), oldest first.
+    pub fn or_kept(self, kept: &HeatEvents) -> HeatEvents {
+        if self.0.len() >= kept.0.len() {
+            return self;
+        }
+        let mut all = kept.clone();
+        all.extend(self);
+        all.0.sort_by_key(|e| e.time);
+        all
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &HeatEvent> {
@@ -124,6 +155,50 @@ mod tests {
         assert_eq!(kept.last_id(), Some("b"));
         assert_eq!(kept.0[1].failure(), "master: CREATE_FAILED");
         assert!(kept.0[1].failed() && kept.0[1].is_create() && kept.0[1].is_infrastructure());
+    }
+
+    #[test]
+    fn only_create_events_are_kept_the_newest_at_most_and_the_newest_seen_stays_the_marker() {
+        let mut kept = HeatEvents::default();
+        kept.extend(HeatEvents(vec![
+            event("a", "CREATE_IN_PROGRESS"),
+            event("b", "DELETE_IN_PROGRESS"),
+            event("c", "CREATE_COMPLETE"),
+            event("d", "UPDATE_COMPLETE"),
+        ]));
+        let ids = |kept: &HeatEvents| kept.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&kept), ["a", "c", "d"]);
+        assert_eq!(kept.last_id(), Some("d"));
+        kept.extend(HeatEvents(vec![event("e", "CREATE_FAILED")]));
+        assert_eq!(ids(&kept), ["a", "c", "e"]);
+        let many = (0..KEPT_AT_MOST + 10)
+            .map(|i| event(&format!("n{i}"), "CREATE_IN_PROGRESS"))
+            .collect();
+        kept.extend(HeatEvents(many));
+        assert_eq!(kept.0.len(), KEPT_AT_MOST);
+        assert_eq!(kept.0[0].id, "n10");
+        assert_eq!(
+            kept.last_id(),
+            Some(format!("n{}", KEPT_AT_MOST + 9).as_str())
+        );
+    }
+
+    #[test]
+    fn a_listing_shorter_than_what_was_kept_is_merged_with_it() {
+        let kept = HeatEvents(vec![
+            event("a", "CREATE_IN_PROGRESS"),
+            event("b", "CREATE_FAILED"),
+        ]);
+        // A deleted stack's: Heat lists none.
+        assert_eq!(HeatEvents::default().or_kept(&kept), kept);
+        let merged = HeatEvents(vec![event("b", "CREATE_FAILED")]).or_kept(&kept);
+        assert_eq!(merged, kept);
+        let longer = HeatEvents(vec![
+            event("a", "CREATE_IN_PROGRESS"),
+            event("b", "CREATE_FAILED"),
+            event("c", "DELETE_IN_PROGRESS"),
+        ]);
+        assert_eq!(longer.clone().or_kept(&kept), longer);
     }
 
     #[test]

@@ -157,7 +157,8 @@ impl Lifecycle {
                         .await;
                 }
             };
-            if last_reason.as_ref() != Some(&reason) {
+            // New Heat events are written at once: the next look asks from the newest kept.
+            if last_reason.as_ref() != Some(&reason) || !outputs.heat_events.is_empty() {
                 let moved = match change {
                     // Only while its resize is the latest: a cancel may have recorded another.
                     Change::Scale(resize) => {

@@ -22,8 +22,9 @@ pub const DEPTH: u8 = 2;
 /// Pages one look at a deploy reads at most: a look reads only the events after the
 /// last one kept, so more than one page is rare.
 pub const PAGES_PER_LOOK: usize = 5;
-/// Pages a listing for the owner reads at most (`EVENTS_PAGE` events each).
-pub const PAGES_AT_MOST: usize = 50;
+/// Pages a listing for the owner reads at most (`EVENTS_PAGE` events each): each
+/// request costs Heat a few calls only.
+pub const PAGES_AT_MOST: usize = 5;
 
 /// The stack's events after `after` (all without), as the cluster keeps them, and the
 /// calls to Heat it took.

@@ -370,21 +370,20 @@ impl OpenstackProvider {
     ) -> Result<Progress, ProviderError> {
         let mut outputs = outputs_of(stack);
         outputs.lost_slaves = Some(lost_of(cluster, stack));
-        let events = self.new_events(heat, cluster, stack).await?;
+        let events = self.new_events(heat, cluster, stack).await;
         let master_made = cluster
             .outputs
             .heat_events
             .iter()
             .chain(events.iter())
             .any(|e| e.resource == "master" && e.stack.is_none() && e.status == "CREATE_COMPLETE");
-        outputs.heat_events = events;
         let reason = || {
             stack
                 .stack_status_reason
                 .clone()
                 .unwrap_or_else(|| stack.stack_status.clone())
         };
-        Ok(match stack.stack_status.as_str() {
+        let progress = match stack.stack_status.as_str() {
             // Ready only once it is the cluster's one stack.
             // (An update during a create is one that removes slaves given up on.)
             "CREATE_COMPLETE" | "UPDATE_COMPLETE"
@@ -411,30 +410,33 @@ impl OpenstackProvider {
                 reason: reason(),
                 outputs,
             },
-        })
+        };
+        Ok(carrying(progress, events))
     }
 
     /// Heat's events since the last one the cluster kept: the tree's create_node times.
     /// Once every server of a create is made, only the stack's end is news enough to
     /// ask for them.
-    async fn new_events(
-        &self,
-        heat: &Heat,
-        cluster: &Cluster,
-        stack: &Stack,
-    ) -> Result<HeatEvents, ProviderError> {
+    /// They never decide a deploy: when Heat will not list them, the look goes on with
+    /// none (the stack's status decides) and the next one asks again from the same
+    /// marker.
+    async fn new_events(&self, heat: &Heat, cluster: &Cluster, stack: &Stack) -> HeatEvents {
         let kept = &cluster.outputs.heat_events;
         if stack.stack_status == "CREATE_IN_PROGRESS"
             && events::servers_made(kept, &standing(cluster))
         {
-            return Ok(HeatEvents::default());
+            return HeatEvents::default();
         }
-        let (events, calls) =
-            events::events_after(heat, stack, kept.last_id(), events::PAGES_PER_LOOK)
-                .await
-                .map_err(heat_error)?;
-        self.heat_calls.fetch_add(calls as u64, Ordering::Relaxed);
-        Ok(events)
+        match events::events_after(heat, stack, kept.last_id(), events::PAGES_PER_LOOK).await {
+            Ok((events, calls)) => {
+                self.heat_calls.fetch_add(calls as u64, Ordering::Relaxed);
+                events
+            }
+            Err(e) => {
+                tracing::warn!(cluster = %cluster.id, error = %e, "cannot read the stack's Heat events; going on without them");
+                HeatEvents::default()
+            }
+        }
     }
 
     /// After a failed create or update: when what failed is slaves alone and
@@ -534,12 +536,14 @@ impl OpenstackProvider {
         let mut outputs = outputs_of(stack);
         outputs.lost_slaves = Some(lost_of(cluster, stack));
         // The new slaves' servers: the scale's create_node times.
-        if resize.to > resize.from {
-            outputs.heat_events = self.new_events(heat, cluster, stack).await?;
-        }
+        let events = if resize.to > resize.from {
+            self.new_events(heat, cluster, stack).await
+        } else {
+            HeatEvents::default()
+        };
         let shaped = slave_count_of(stack).map(|count| count + removed_of(stack).len() as u16)
             == Some(resize.to);
-        Ok(match stack.stack_status.as_str() {
+        let progress = match stack.stack_status.as_str() {
             "UPDATE_COMPLETE" if shaped => Progress::Ready(outputs),
             "UPDATE_FAILED" => match self.give_up_failed_slaves(heat, cluster, stack).await? {
                 Some(progress) => progress,
@@ -555,7 +559,8 @@ impl OpenstackProvider {
                 },
             },
             _ => Progress::Installing(outputs),
-        })
+        };
+        Ok(carrying(progress, events))
     }
 
     /// Deletes the cluster's application credential: DISCO can no longer act for the owner.
@@ -872,17 +877,24 @@ impl Provider for OpenstackProvider {
         Ok(resumption(&stack))
     }
 
-    /// Heat's events now, every page; those the cluster kept once its stack is gone.
+    /// Heat's events now (its first pages); those the cluster kept once its stack was
+    /// released or deleted (Heat shows a deleted stack with no events), and with those
+    /// kept where Heat lists fewer.
     async fn stack_events(&self, cluster: &Cluster) -> Result<Option<HeatEvents>, ProviderError> {
+        let kept = &cluster.outputs.heat_events;
+        if cluster.outputs.released_at.is_some() {
+            return Ok(Some(kept.clone()));
+        }
         let heat = self.heat_for(cluster).await?;
-        let Some(stack) = self.stack_of(&heat, cluster).await? else {
-            return Ok(Some(cluster.outputs.heat_events.clone()));
+        let stack = match self.stack_of(&heat, cluster).await? {
+            Some(stack) if !stack.stack_status.starts_with("DELETE_") => stack,
+            _ => return Ok(Some(kept.clone())),
         };
         let (listed, calls) = events::events_after(&heat, &stack, None, events::PAGES_AT_MOST)
             .await
             .map_err(heat_error)?;
         self.heat_calls.fetch_add(calls as u64, Ordering::Relaxed);
-        Ok(Some(listed))
+        Ok(Some(listed.or_kept(kept)))
     }
 
     /// The nodes report their own checks (the health reporter each node script installs).
@@ -1066,6 +1078,18 @@ fn resumption(stack: &Stack) -> Progress {
 /// it, and once the stack is complete the template's other outputs (`master_private_ip`,
 /// `slave_ips`, `web_ui_<key>`): before that Heat resolves them from resources that may
 /// not exist yet, to nothing or to an error. Values of another shape are left out.
+/// The progress with the look's new events on its outputs, whichever way it went: a
+/// stack that failed between two looks brings the failure's events with its end.
+fn carrying(mut progress: Progress, events: HeatEvents) -> Progress {
+    match &mut progress {
+        Progress::Deploying(outputs)
+        | Progress::Installing(outputs)
+        | Progress::Ready(outputs)
+        | Progress::Failed { outputs, .. } => outputs.heat_events = events,
+    }
+    progress
+}
+
 fn outputs_of(stack: &Stack) -> Outputs {
     let text = |key: &str| {
         stack
@@ -1143,6 +1167,36 @@ fn heat_error(e: HeatError) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_look_s_events_go_with_whatever_progress_it_ends_in() {
+        let failure: HeatEvents = serde_json::from_value(serde_json::json!([{
+            "id": "e1",
+            "time": "2026-12-01T23:00:00Z",
+            "resource": "server",
+            "type": "OS::Nova::Server",
+            "status": "CREATE_FAILED",
+            "reason": "Server is in ERROR",
+            "node": "slaves:2",
+        }]))
+        .expect("events");
+        // What giving up on failed slaves returns: fresh outputs of the stack.
+        for progress in [
+            Progress::Failed {
+                reason: "below minslaves".into(),
+                outputs: Outputs::default(),
+            },
+            Progress::Installing(Outputs::default()),
+            Progress::Deploying(Outputs::default()),
+            Progress::Ready(Outputs::default()),
+        ] {
+            let (Progress::Failed { outputs, .. }
+            | Progress::Installing(outputs)
+            | Progress::Deploying(outputs)
+            | Progress::Ready(outputs)) = carrying(progress, failure.clone());
+            assert_eq!(outputs.heat_events, failure);
+        }
+    }
 
     fn resource(name: &str, parent: Option<&str>, status: &str) -> StackResource {
         serde_json::from_value(serde_json::json!({

@@ -43,8 +43,10 @@ pub(super) fn apply(stage: &mut Task, events: &HeatEvents, run: &Run) {
             continue;
         };
         task.started_at = Some(clamp(first.time));
-        let failed = of_node.iter().find(|e| e.failed());
-        let made = of_node.iter().rev().find(|e| {
+        // A resource Heat retried (failed, deleted, made again) is where its last went.
+        let lasts = last_of_each(&of_node);
+        let failed = lasts.iter().find(|e| e.failed());
+        let made = lasts.iter().find(|e| {
             e.resource_type.as_deref() == Some("OS::Nova::Server") && e.status == "CREATE_COMPLETE"
         });
         if let Some(failed) = failed {
@@ -63,8 +65,8 @@ pub(super) fn apply(stage: &mut Task, events: &HeatEvents, run: &Run) {
             task.ended_at = None;
         }
     }
-    for failed in creates
-        .iter()
+    for failed in last_of_each(&creates)
+        .into_iter()
         .filter(|e| e.failed() && e.node.is_none() && is_shared(e))
     {
         let number = format!("{}.{}", stage.number, stage.children.len() + 1);
@@ -83,6 +85,21 @@ pub(super) fn apply(stage: &mut Task, events: &HeatEvents, run: &Run) {
         task.stderr = Some(tail(&failed.failure()));
         stage.children.push(task);
     }
+}
+
+/// Each resource's (by stack and name) last event, in the order of those.
+fn last_of_each<'a>(events: &[&'a HeatEvent]) -> Vec<&'a HeatEvent> {
+    let mut lasts: Vec<&HeatEvent> = Vec::new();
+    for event in events.iter().rev() {
+        if !lasts
+            .iter()
+            .any(|e| e.resource == event.resource && e.stack == event.stack)
+        {
+            lasts.push(event);
+        }
+    }
+    lasts.reverse();
+    lasts
 }
 
 /// A resource of the cluster's own stack the nodes share: not the stack itself nor the

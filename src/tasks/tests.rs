@@ -622,6 +622,50 @@ fn create_node_takes_its_times_from_heats_events_and_a_failed_server_fails_it_wi
 }
 
 #[test]
+fn a_resource_heat_retried_and_made_does_not_fail_its_node_or_a_row_of_its_own() {
+    const SERVER: &str = "OS::Nova::Server";
+    const ROUTER: &str = "OS::Neutron::Router";
+    let mut cluster = cluster(ClusterState::Ready);
+    let mut events = vec![
+        heat_event(1, None, "router", ROUTER, "CREATE_IN_PROGRESS"),
+        heat_event(2, None, "router", ROUTER, "CREATE_FAILED"),
+        heat_event(3, None, "router", ROUTER, "CREATE_IN_PROGRESS"),
+        heat_event(4, None, "router", ROUTER, "CREATE_COMPLETE"),
+    ];
+    for node in ["master", "slaves:1", "slaves:2"] {
+        let name = if node == "master" { "master" } else { "server" };
+        events.extend([
+            heat_event(5, Some(node), name, SERVER, "CREATE_IN_PROGRESS"),
+            heat_event(6, Some(node), name, SERVER, "CREATE_FAILED"),
+            // action_retry_limit: Heat deletes it and makes it again.
+            heat_event(7, Some(node), name, SERVER, "DELETE_IN_PROGRESS"),
+            heat_event(8, Some(node), name, SERVER, "DELETE_COMPLETE"),
+            heat_event(9, Some(node), name, SERVER, "CREATE_IN_PROGRESS"),
+            heat_event(12, Some(node), name, SERVER, "CREATE_COMPLETE"),
+        ]);
+    }
+    cluster.outputs.heat_events = crate::cluster::heat_events::HeatEvents(events);
+    let root = deploy_task(
+        &cluster,
+        &[
+            transition(ClusterState::Deploying, 0),
+            transition(ClusterState::Ready, 20),
+        ],
+        &[],
+    );
+    let stage = find(&root, "1");
+    assert_eq!(stage.children.len(), 3, "three nodes, no row of the router");
+    for number in ["1.1", "1.2", "1.3"] {
+        let node = find(&root, number);
+        assert_eq!(
+            (node.status, node.duration_secs(), node.stderr.as_deref()),
+            (TaskStatus::Succeeded, Some(7.0), None),
+            "{number}"
+        );
+    }
+}
+
+#[test]
 fn a_shared_resource_heat_failed_to_make_is_a_row_of_its_own() {
     let mut cluster = cluster(ClusterState::Failed);
     cluster.outputs.heat_events = crate::cluster::heat_events::HeatEvents(vec![

@@ -408,6 +408,9 @@ pub(crate) struct ClusterPage {
     timeline: Timeline,
     /// What Heat said of the stack, as the deploy kept it, oldest first.
     heat_events: Vec<HeatEventRow>,
+    /// How many older ones the page leaves out (it shows the newest `HEAT_EVENTS_SHOWN`).
+    heat_events_left_out: usize,
+    heat_events_shown: usize,
     /// The clusters it uses, and those that use it, linked.
     uses: Vec<ClusterLink>,
     used_by: Vec<ClusterLink>,
@@ -426,6 +429,18 @@ impl ClusterLink {
             name: name.to_string(),
         }
     }
+}
+
+/// The most Heat events the cluster page shows: the newest.
+const HEAT_EVENTS_SHOWN: usize = 200;
+
+fn heat_events_left_out(cluster: &Cluster) -> usize {
+    cluster
+        .outputs
+        .heat_events
+        .0
+        .len()
+        .saturating_sub(HEAT_EVENTS_SHOWN)
 }
 
 /// A row of the page's Heat events.
@@ -488,8 +503,11 @@ impl ClusterPage {
                 .outputs
                 .heat_events
                 .iter()
+                .skip(heat_events_left_out(cluster))
                 .map(HeatEventRow::of)
                 .collect(),
+            heat_events_left_out: heat_events_left_out(cluster),
+            heat_events_shown: HEAT_EVENTS_SHOWN,
             uses: cluster
                 .plan
                 .uses

@@ -487,6 +487,17 @@ fn the_cluster_page_lists_heats_events_under_the_tasks_with_a_failure_marked_and
             || html.contains("No valid host &lt;b&gt;was&lt;/b&gt; found"),
         "{html}"
     );
+    assert!(!html.contains("left out"), "{html}");
+    // Many kept: the newest 200, and a note of the rest.
+    failed.outputs.heat_events = crate::cluster::heat_events::HeatEvents(
+        (0..250)
+            .map(|i| event(&format!("CREATE_{i}"), None))
+            .collect(),
+    );
+    let html = drawn(&cluster_page(chrome(Some("demo")), &failed, vec![], false));
+    assert_eq!(html.matches("<td>slaves:2</td>").count(), 200, "{html}");
+    assert!(html.contains("<td>CREATE_249</td>") && !html.contains("<td>CREATE_49</td>"));
+    assert!(html.contains("50 older ones are left out"), "{html}");
     // None kept: no table.
     let html = drawn(&cluster_page(
         chrome(Some("demo")),
