@@ -360,7 +360,7 @@ async fn a_create_beyond_neutrons_quota_is_a_409_naming_the_floating_ips() {
     let body = response.text().await.expect("body");
     assert!(
         body.contains(&format!("project {} has 0 floating IPs left", scratch.name))
-            && body.contains("needs 1 floating IP, 1 network, 1 subnet, 1 router, 3 ports"),
+            && body.contains("needs 1 floating IP, 1 network, 1 subnet, 1 router, 5 ports"),
         "{body}"
     );
     assert_eq!(listed(&app, Some(&token)).await, Vec::<Value>::new());
@@ -408,7 +408,8 @@ async fn a_dry_run_on_openstack_shows_the_plan_the_needs_and_what_is_left_and_ma
     assert_eq!(needs["instances"], 3);
     assert_eq!(needs["vcpus"], 4);
     assert_eq!(needs["ram_mb"], 8192);
-    assert_eq!(needs["ports"], 3);
+    // A port per node, the router interface's and the subnet's DHCP port.
+    assert_eq!(needs["ports"], 5);
     assert_eq!(needs["floating_ips"], 1);
     assert_eq!(needs["networks"], 1);
     assert_eq!(needs["security_groups"], 1);
@@ -533,12 +534,13 @@ async fn a_scale_out_beyond_the_quota_is_a_409_and_the_cluster_stays_as_it_was()
 async fn a_create_within_the_quota_is_accepted() {
     let _heat = HEAT_GATE.read().await;
     let scratch = Scratch::new("enough").await;
-    // Exactly what a master and one slave take.
+    // Exactly what a master and one slave take (ports: theirs, the router interface's
+    // and the subnet's DHCP port).
     scratch
         .nova_quota(json!({"instances": 2, "cores": 3, "ram": 6144}))
         .await;
     scratch
-        .neutron_quota(json!({"floatingip": 1, "port": 2, "router": 1}))
+        .neutron_quota(json!({"floatingip": 1, "port": 4, "router": 1}))
         .await;
     let app = spawn_openstack_app().await;
     let token = scratch.token().await;
