@@ -49,6 +49,7 @@ pub(super) async fn create(
             "resources": preflight.needs,
             "project": preflight.project,
             "left": preflight.left,
+            "unchecked": preflight.unchecked,
         })));
     }
     let cluster = state.creator.create(&identity, request).await?;
