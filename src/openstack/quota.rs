@@ -17,6 +17,7 @@ use crate::providers::preflight::{Needs, Preflight, QuotaError, with_flavors};
 
 const NOVA: &str = "Nova (limits)";
 const NEUTRON: &str = "Neutron (quotas)";
+const GLANCE: &str = "Glance (images)";
 
 /// Nova's absolute limits: (the limit, what is used of it, the kind).
 const NOVA_LIMITS: [(&str, &str, Resource); 3] = [
@@ -57,13 +58,26 @@ pub async fn check(
     );
     let (images, flavors) = (images.map_err(unavailable)?, flavors.map_err(unavailable)?);
     let infra = &plan.infrastructure;
+    // A scale-out's images and flavors are those of the running cluster: one gone is
+    // the cluster's state (409), not the request's fault (400).
+    let scale_out = needs.masters == 0;
+    let gone = |error: QuotaError| match error {
+        QuotaError::Missing { attribute, reason } if scale_out => {
+            QuotaError::Gone { attribute, reason }
+        }
+        other => other,
+    };
     // A scale-out boots slaves only: the master's image may be gone by now.
-    if needs.masters > 0 {
-        image(&images, MASTER_IMAGE, &infra.master_image)?;
+    if !scale_out {
+        image(&lister, &images, MASTER_IMAGE, &infra.master_image)
+            .await
+            .map_err(gone)?;
     }
-    image(&images, SLAVE_IMAGE, &infra.slave_image)?;
-    let master = flavor(&flavors, MASTER_FLAVOR, &infra.master_flavor)?;
-    let slave = flavor(&flavors, SLAVE_FLAVOR, &infra.slave_flavor)?;
+    image(&lister, &images, SLAVE_IMAGE, &infra.slave_image)
+        .await
+        .map_err(gone)?;
+    let master = flavor(&flavors, MASTER_FLAVOR, &infra.master_flavor).map_err(gone)?;
+    let slave = flavor(&flavors, SLAVE_FLAVOR, &infra.slave_flavor).map_err(gone)?;
     let needed = with_flavors(
         needs,
         (master.vcpus, master.ram_mb),
@@ -104,9 +118,19 @@ fn unavailable(error: ListError) -> QuotaError {
     QuotaError::Unavailable(error.to_string())
 }
 
-/// The image a request names, by name or id, among the active ones.
-fn image(images: &[Image], attribute: &'static str, named: &str) -> Result<(), QuotaError> {
+/// The image a request names, by name or id, among the active ones listed, or (an id
+/// the listing leaves out: a hidden or community image, which Nova boots by id) asked
+/// of Glance by id.
+async fn image(
+    lister: &Lister<'_>,
+    images: &[Image],
+    attribute: &'static str,
+    named: &str,
+) -> Result<(), QuotaError> {
     if images.iter().any(|i| i.name == named || i.id == named) {
+        return Ok(());
+    }
+    if uuid::Uuid::parse_str(named).is_ok() && active_by_id(lister, named).await? {
         return Ok(());
     }
     Err(QuotaError::Missing {
@@ -116,6 +140,21 @@ fn image(images: &[Image], attribute: &'static str, named: &str) -> Result<(), Q
             listed(images.iter().map(|i| i.name.as_str()))
         ),
     })
+}
+
+/// Whether Glance has an active image of id `id` (`GET /v2/images/{id}`); refused or
+/// not found is no.
+async fn active_by_id(lister: &Lister<'_>, id: &str) -> Result<bool, QuotaError> {
+    let mut root = lister.endpoint(GLANCE, "image").map_err(unavailable)?;
+    if root.path().ends_with("/v2/") {
+        root = join(&root, "..", GLANCE).map_err(unavailable)?;
+    }
+    let url = join(&root, &format!("v2/images/{id}"), GLANCE).map_err(unavailable)?;
+    match lister.get(GLANCE, url).await {
+        Ok(image) => Ok(image["status"] == "active"),
+        Err(ListError::Refused { .. }) => Ok(false),
+        Err(error) => Err(unavailable(error)),
+    }
 }
 
 /// The flavor a request names, by name or id.
@@ -349,6 +388,40 @@ mod tests {
             .await
             .expect_err("short");
         assert!(matches!(short, QuotaError::Short { .. }), "{short}");
+    }
+
+    const HIDDEN: &str = "7b2c3d4e-0000-4000-8000-000000000001";
+
+    #[tokio::test]
+    async fn a_hidden_image_named_by_id_is_asked_of_glance_and_a_scale_outs_gone_flavor_is_gone() {
+        let token = cloud(|path| {
+            if path == "/v2/images/7b2c3d4e-0000-4000-8000-000000000001" {
+                return (200, r#"{"id": "hidden", "status": "active"}"#.into());
+            }
+            nova_and_glance(path).unwrap_or((404, "{}".into()))
+        })
+        .await;
+        let settings = settings();
+        let mut plan = plan();
+        plan.infrastructure.slave_image = HIDDEN.into();
+        check(&token, &settings, &plan, &needs(1))
+            .await
+            .expect("booted by id");
+        plan.infrastructure.slave_image = "7b2c3d4e-0000-4000-8000-000000000002".into();
+        let missing = check(&token, &settings, &plan, &needs(1))
+            .await
+            .expect_err("none");
+        assert!(matches!(missing, QuotaError::Missing { .. }), "{missing}");
+        plan.infrastructure.slave_image = HIDDEN.into();
+        plan.infrastructure.slave_flavor = "m1.gone".into();
+        let scale_out = Needs {
+            masters: 0,
+            ..needs(1)
+        };
+        let gone = check(&token, &settings, &plan, &scale_out)
+            .await
+            .expect_err("gone");
+        assert!(matches!(gone, QuotaError::Gone { .. }), "{gone}");
     }
 
     #[tokio::test]

@@ -86,6 +86,13 @@ pub enum QuotaError {
         attribute: &'static str,
         reason: String,
     },
+    /// An image or flavor of a running cluster is gone from the cloud (at a scale-out):
+    /// 409, the cluster's state.
+    #[error("{attribute}: {reason}")]
+    Gone {
+        attribute: &'static str,
+        reason: String,
+    },
     /// A service the check asks could not answer: 503, worth another try.
     #[error("the quota check could not be made: {0}")]
     Unavailable(String),
