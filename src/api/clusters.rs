@@ -49,6 +49,7 @@ pub(super) async fn create(
             "resources": preflight.needs,
             "project": preflight.project,
             "left": preflight.left,
+            "unchecked": preflight.unchecked,
         })));
     }
     let cluster = state.creator.create(&identity, request).await?;
@@ -293,7 +294,7 @@ pub(super) async fn action(
         {
             let cluster = state
                 .creator
-                .update_staged(&identity.tenant, id, occi.attributes)
+                .update_staged(&identity, id, occi.attributes)
                 .await?
                 .ok_or_else(|| no_cluster(&path))?;
             return changed(&req, media, &state, &cluster);
@@ -354,7 +355,7 @@ pub(super) async fn action(
         .await;
     }
     let cluster = match action.term.as_str() {
-        "deploy" => state.store.request_deploy(&identity.tenant, id).await?,
+        "deploy" => state.creator.deploy_staged(&identity, id).await?,
         "stop" => {
             state
                 .store

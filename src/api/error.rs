@@ -226,7 +226,9 @@ impl From<DeleteTemplateError> for ApiError {
 impl From<QuotaError> for ApiError {
     fn from(error: QuotaError) -> ApiError {
         match error {
-            QuotaError::Short { .. } => ApiErrorKind::Conflict(error.to_string()).into(),
+            QuotaError::Short { .. } | QuotaError::Gone { .. } => {
+                ApiErrorKind::Conflict(error.to_string()).into()
+            }
             QuotaError::Missing { .. } => ApiError::bad_request(error.to_string()),
             QuotaError::Unavailable(_) => ApiErrorKind::Unavailable(error.to_string()).into(),
         }

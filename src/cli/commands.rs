@@ -302,6 +302,12 @@ pub async fn dry_run(client: &Client, request: &Request) -> anyhow::Result<()> {
             if left.is_empty() { "no limits" } else { &left }
         );
     }
+    for unchecked in answer["unchecked"].as_array().into_iter().flatten() {
+        println!(
+            "  not checked (its limits are unknown): {}",
+            unchecked.as_str().unwrap_or("?")
+        );
+    }
     Ok(())
 }
 

@@ -174,15 +174,19 @@ impl<'a> Layout<'a> {
 
     /// What the stack takes of the project's quotas, but the vCPUs and RAM its flavors
     /// give: a server and a port per node, the master's floating IP, the network, subnet
-    /// and router it makes, its security group and every rule it adds (in its own group
-    /// and in those of the clusters it uses).
+    /// and router it makes (with the router interface's port and at least one DHCP port
+    /// of the subnet's), its security group and every rule it adds (in its own group and
+    /// in those of the clusters it uses).
     pub fn footprint(&self, plan: &Plan) -> Resources {
         let nodes = 1 + u64::from(plan.slave_count());
         let made = u64::from(self.create_network);
+        // The router interface's port, and the DHCP port Neutron makes on the subnet
+        // (at least one: a deployment with several DHCP agents makes one each).
+        let network_ports = 2 * made;
         let used = self.used_security_groups.len() as u64;
         Resources::default()
             .with(Resource::Instances, nodes)
-            .with(Resource::Ports, nodes)
+            .with(Resource::Ports, nodes + network_ports)
             .with(Resource::FloatingIps, 1)
             .with(Resource::Networks, made)
             .with(Resource::Subnets, made)

@@ -494,11 +494,13 @@ fn the_footprint_counts_what_the_rendered_template_makes() {
             Some(rules + of_type("OS::Neutron::SecurityGroupRule") + 2)
         );
         // A server and a port per node: the master's port here, each slave's made by Nova
-        // for its server's network (the member template names the network, not a port).
+        // for its server's network (the member template names the network, not a port);
+        // on a network it makes, the router interface's port and the subnet's DHCP port.
         assert_eq!(footprint.get(Resource::Instances), Some(1 + 2));
+        assert_eq!(of_type("OS::Neutron::RouterInterface"), made);
         assert_eq!(
             footprint.get(Resource::Ports),
-            Some(of_type("OS::Neutron::Port") + 2)
+            Some(of_type("OS::Neutron::Port") + 2 + of_type("OS::Neutron::RouterInterface") + made)
         );
     }
 }

@@ -281,6 +281,31 @@ impl Creator {
         self.check(caller, request).await
     }
 
+    /// Deploys the caller's staged cluster (`?action=deploy`): checked against the
+    /// caller's project first (the pre-flight, as at its create: the project may have
+    /// less left now), then its deploy job stored. `None` when it has no such cluster;
+    /// a cluster no longer pending is the store's 409.
+    pub async fn deploy_staged(
+        &self,
+        caller: &Identity,
+        id: ClusterId,
+    ) -> Result<Option<Cluster>, CreateError> {
+        let Some(cluster) = self.store.cluster(Some(&caller.tenant), id).await? else {
+            return Ok(None);
+        };
+        if cluster.state == ClusterState::Pending {
+            let needs = self
+                .lifecycle
+                .needs(&cluster)
+                .await
+                .map_err(|e| CreateError::Internal(e.into()))?;
+            self.provider(cluster.spec.request.provider)?
+                .preflight(caller, &cluster.plan, &needs)
+                .await?;
+        }
+        Ok(self.store.request_deploy(&caller.tenant, id).await?)
+    }
+
     /// Whether the cluster's node scripts fit Nova's user data (with what the used
     /// clusters export, their secrets hidden: a few bytes there); a `400` naming the
     /// size otherwise. For the providers whose nodes boot with it: OpenStack, and the
@@ -409,12 +434,17 @@ impl Creator {
     /// and admitted as a create's are, then its spec and plan stored together while it
     /// is still staged. `None` when the tenant has no such cluster; nothing changes on a
     /// refusal.
+    ///
+    /// A change of what the cluster needs of the cloud (its slaves, flavors, images,
+    /// network) is checked against the caller's project as a create is (the pre-flight,
+    /// with the caller's identity).
     pub async fn update_staged(
         &self,
-        tenant: &crate::domain::TenantId,
+        caller: &Identity,
         id: ClusterId,
         changes: Vec<Attribute>,
     ) -> Result<Option<Cluster>, CreateError> {
+        let tenant = &caller.tenant;
         let Some(cluster) = self.store.cluster(Some(tenant), id).await? else {
             return Ok(None);
         };
@@ -445,6 +475,23 @@ impl Creator {
         changed.spec = spec.clone();
         changed.plan = plan.clone();
         self.check_user_data(&changed).await?;
+        let needs = |cluster: &Cluster| {
+            let cluster = cluster.clone();
+            async move {
+                self.lifecycle
+                    .needs(&cluster)
+                    .await
+                    .map_err(|e| CreateError::Internal(e.into()))
+            }
+        };
+        let after = needs(&changed).await?;
+        if after != needs(&cluster).await?
+            || changed.plan.infrastructure != cluster.plan.infrastructure
+        {
+            self.provider(changed.spec.request.provider)?
+                .preflight(caller, &changed.plan, &after)
+                .await?;
+        }
         let updated = self.store.update_staged(tenant, id, spec, plan).await?;
         if let Some(cluster) = &updated {
             tracing::info!(cluster = %cluster.id, components = ?cluster.spec.component_names(),

@@ -6,7 +6,8 @@
 use crate::auth::Identity;
 use crate::cluster::Cluster;
 use crate::domain::attributes::SLAVE_COUNT;
-use crate::domain::{ClusterId, Scalar, SlaveCount};
+use crate::domain::state::Mover;
+use crate::domain::{ClusterId, ClusterState, Scalar, SlaveCount};
 use crate::occi::text::Attribute;
 use crate::providers::preflight::{Needs, QuotaError};
 use crate::providers::{Inadmissible, Providers};
@@ -124,12 +125,24 @@ pub async fn request(
     plan.set_slave_count(slaves.get());
     provider.admits(&plan)?;
     if slaves.get() > cluster.plan.slave_count() {
+        // The state first (read-only; the store checks it again as it stores the
+        // resize): a cluster that cannot scale is a 409 saying so, whether or not the
+        // cloud can be asked about its quotas.
+        if !cluster
+            .state
+            .can_move_to(ClusterState::Scaling, Mover::ScaleRequest)
+        {
+            return Err(StoreError::WrongState {
+                state: cluster.state,
+                action: "scale",
+                needed: "ready",
+            }
+            .into());
+        }
         let needs = Needs::of_scale_out(&cluster.plan, &plan);
         provider.preflight(caller, &plan, &needs).await?;
     }
-    if slaves.get() == cluster.plan.slave_count()
-        && cluster.state == crate::domain::ClusterState::Ready
-    {
+    if slaves.get() == cluster.plan.slave_count() && cluster.state == ClusterState::Ready {
         return Ok(Some(cluster));
     }
     Ok(store.request_scale(tenant, id, slaves).await?)

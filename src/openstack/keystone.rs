@@ -291,6 +291,23 @@ impl Keystone {
     }
 }
 
+#[cfg(test)]
+impl Token {
+    /// A token of project `project` with `catalog` (Keystone's JSON), for stand-ins.
+    pub(crate) fn for_catalog(project: &str, catalog: serde_json::Value) -> Token {
+        Token {
+            id: SecretString::from("t0ken"),
+            user_id: "u1".into(),
+            user_name: "user".into(),
+            project_id: project.into(),
+            project_name: project.into(),
+            roles: vec!["member".into()],
+            expires_at: None,
+            catalog: serde_json::from_value(catalog).expect("a catalog"),
+        }
+    }
+}
+
 fn into_token(id: SecretString, info: TokenInfo) -> Result<Token, KeystoneError> {
     let project = info
         .project

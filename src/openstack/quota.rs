@@ -17,6 +17,7 @@ use crate::providers::preflight::{Needs, Preflight, QuotaError, with_flavors};
 
 const NOVA: &str = "Nova (limits)";
 const NEUTRON: &str = "Neutron (quotas)";
+const GLANCE: &str = "Glance (images)";
 
 /// Nova's absolute limits: (the limit, what is used of it, the kind).
 const NOVA_LIMITS: [(&str, &str, Resource); 3] = [
@@ -57,21 +58,49 @@ pub async fn check(
     );
     let (images, flavors) = (images.map_err(unavailable)?, flavors.map_err(unavailable)?);
     let infra = &plan.infrastructure;
+    // A scale-out's images and flavors are those of the running cluster: one gone is
+    // the cluster's state (409), not the request's fault (400).
+    let scale_out = needs.masters == 0;
+    let gone = |error: QuotaError| match error {
+        QuotaError::Missing { attribute, reason } if scale_out => {
+            QuotaError::Gone { attribute, reason }
+        }
+        other => other,
+    };
     // A scale-out boots slaves only: the master's image may be gone by now.
-    if needs.masters > 0 {
-        image(&images, MASTER_IMAGE, &infra.master_image)?;
+    if !scale_out {
+        image(&lister, &images, MASTER_IMAGE, &infra.master_image)
+            .await
+            .map_err(gone)?;
     }
-    image(&images, SLAVE_IMAGE, &infra.slave_image)?;
-    let master = flavor(&flavors, MASTER_FLAVOR, &infra.master_flavor)?;
-    let slave = flavor(&flavors, SLAVE_FLAVOR, &infra.slave_flavor)?;
+    image(&lister, &images, SLAVE_IMAGE, &infra.slave_image)
+        .await
+        .map_err(gone)?;
+    let master = flavor(&flavors, MASTER_FLAVOR, &infra.master_flavor).map_err(gone)?;
+    let slave = flavor(&flavors, SLAVE_FLAVOR, &infra.slave_flavor).map_err(gone)?;
     let needed = with_flavors(
         needs,
         (master.vcpus, master.ram_mb),
         (slave.vcpus, slave.ram_mb),
     );
-    let mut left = compute.map_err(unavailable)?;
-    left.merge(network.map_err(unavailable)?);
-    if let Some(shortfall) = needed.shortfall(&left) {
+    let mut unchecked = Vec::new();
+    let mut left = None::<Resources>;
+    for limits in [compute, network] {
+        match limits {
+            Ok(limits) => left.get_or_insert_with(Resources::default).merge(limits),
+            Err(error @ (ListError::Refused { .. } | ListError::NoEndpoint { .. })) => {
+                // A cloud that does not say (no endpoint, a policy refusing it, Neutron
+                // without quota details) would otherwise refuse every create: its limits
+                // are unknown, and Heat's the word on them.
+                tracing::warn!(project = %token.project_name, %error,
+                    "quota pre-flight: this service's limits are unknown; not checked");
+                unchecked.push(error.to_string());
+            }
+            Err(error) => return Err(unavailable(error)),
+        }
+    }
+    let all = left.clone().unwrap_or_default();
+    if let Some(shortfall) = needed.shortfall(&all) {
         return Err(QuotaError::Short {
             project: token.project_name.clone(),
             shortfall,
@@ -80,7 +109,8 @@ pub async fn check(
     Ok(Preflight {
         needs: needed,
         project: Some(token.project_name.clone()),
-        left: Some(left),
+        left,
+        unchecked,
     })
 }
 
@@ -88,9 +118,19 @@ fn unavailable(error: ListError) -> QuotaError {
     QuotaError::Unavailable(error.to_string())
 }
 
-/// The image a request names, by name or id, among the active ones.
-fn image(images: &[Image], attribute: &'static str, named: &str) -> Result<(), QuotaError> {
+/// The image a request names, by name or id, among the active ones listed, or (an id
+/// the listing leaves out: a hidden or community image, which Nova boots by id) asked
+/// of Glance by id.
+async fn image(
+    lister: &Lister<'_>,
+    images: &[Image],
+    attribute: &'static str,
+    named: &str,
+) -> Result<(), QuotaError> {
     if images.iter().any(|i| i.name == named || i.id == named) {
+        return Ok(());
+    }
+    if uuid::Uuid::parse_str(named).is_ok() && active_by_id(lister, named).await? {
         return Ok(());
     }
     Err(QuotaError::Missing {
@@ -100,6 +140,21 @@ fn image(images: &[Image], attribute: &'static str, named: &str) -> Result<(), Q
             listed(images.iter().map(|i| i.name.as_str()))
         ),
     })
+}
+
+/// Whether Glance has an active image of id `id` (`GET /v2/images/{id}`); refused or
+/// not found is no.
+async fn active_by_id(lister: &Lister<'_>, id: &str) -> Result<bool, QuotaError> {
+    let mut root = lister.endpoint(GLANCE, "image").map_err(unavailable)?;
+    if root.path().ends_with("/v2/") {
+        root = join(&root, "..", GLANCE).map_err(unavailable)?;
+    }
+    let url = join(&root, &format!("v2/images/{id}"), GLANCE).map_err(unavailable)?;
+    match lister.get(GLANCE, url).await {
+        Ok(image) => Ok(image["status"] == "active"),
+        Err(ListError::Refused { .. }) => Ok(false),
+        Err(error) => Err(unavailable(error)),
+    }
 }
 
 /// The flavor a request names, by name or id.
@@ -189,7 +244,195 @@ fn neutron_headroom(quota: &Value) -> Result<Resources, serde_json::Error> {
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
+
+    /// Glance, Nova and Neutron on one loopback port: `answer` gives the status and body
+    /// for each request's path.
+    async fn cloud(answer: fn(&str) -> (u16, String)) -> Token {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let address = listener.local_addr().expect("its address");
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&request);
+                let (status, body) = answer(text.split(' ').nth(1).unwrap_or_default());
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            }
+        });
+        let entry = |kind: &str, path: &str| {
+            serde_json::json!({"type": kind, "endpoints": [
+                {"interface": "public", "region_id": "RegionOne", "url": format!("http://{address}{path}")}]})
+        };
+        Token::for_catalog(
+            "p1",
+            serde_json::json!([
+                entry("image", ""),
+                entry("compute", "/v2.1"),
+                entry("network", "")
+            ]),
+        )
+    }
+
+    fn settings() -> OpenstackSettings {
+        OpenstackSettings {
+            auth_url: None,
+            region: "RegionOne".into(),
+            interface: "public".into(),
+            user_domain: "Default".into(),
+            project_domain: "Default".into(),
+            heat_environment: Vec::new(),
+            stack_timeout_mins: 60,
+            disable_rollback: false,
+            request_timeout_secs: 5,
+        }
+    }
+
+    /// Glance's image, Nova's flavor and limits (room for 1 instance).
+    fn nova_and_glance(path: &str) -> Option<(u16, String)> {
+        let json = |v: Value| Some((200, v.to_string()));
+        if path.starts_with("/v2/images") {
+            json(serde_json::json!({"images": [{"id": "i1", "name": "ubuntu-22.04"}]}))
+        } else if path.starts_with("/v2.1/flavors/detail") {
+            json(serde_json::json!({"flavors": [
+                {"id": "1", "name": "m1.small", "vcpus": 1, "ram": 2048, "disk": 20}]}))
+        } else if path.starts_with("/v2.1/limits") {
+            json(serde_json::json!({"limits": {"absolute": {
+                "maxTotalInstances": 1, "totalInstancesUsed": 0}}}))
+        } else {
+            None
+        }
+    }
+
+    fn plan() -> Plan {
+        use crate::domain::{ClusterName, ComponentName, Infrastructure, ProviderKind};
+        use crate::frameworks::request::{ComponentRequest, PlanRequest};
+        let request = PlanRequest {
+            name: ClusterName::parse("lab").expect("name"),
+            provider: ProviderKind::Openstack,
+            slaves: serde_json::from_value(Value::from(0)).expect("count"),
+            min_slaves: None,
+            max_slaves: None,
+            infrastructure: Infrastructure {
+                master_image: "ubuntu-22.04".into(),
+                slave_image: "ubuntu-22.04".into(),
+                master_flavor: "m1.small".into(),
+                slave_flavor: "m1.small".into(),
+                network_name: String::new(),
+                external_network_name: "public".into(),
+                existing_network: false,
+            },
+            components: vec![ComponentRequest {
+                name: ComponentName::parse("spark").expect("component name"),
+                params: Default::default(),
+            }],
+            parameters: Default::default(),
+            init: Vec::new(),
+        };
+        crate::frameworks::resolve::resolve(&request, &crate::frameworks::testing::standard())
+            .expect("plan")
+    }
+
+    fn needs(instances: u64) -> Needs {
+        Needs {
+            resources: Resources::default()
+                .with(Resource::Instances, instances)
+                .with(Resource::Ports, 100),
+            masters: 1,
+            slaves: instances - 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn neutron_refusing_its_quotas_leaves_them_unchecked_and_novas_still_count() {
+        let token = cloud(|path| {
+            nova_and_glance(path).unwrap_or_else(|| {
+                (
+                    404,
+                    r#"{"NeutronError": {"message": "no quota_details"}}"#.into(),
+                )
+            })
+        })
+        .await;
+        let (settings, plan) = (settings(), plan());
+        let checked = check(&token, &settings, &plan, &needs(1))
+            .await
+            .expect("admitted");
+        assert_eq!(
+            checked.left,
+            Some(Resources::default().with(Resource::Instances, 1)),
+            "Nova's limits, none of Neutron's"
+        );
+        assert_eq!(checked.unchecked.len(), 1, "{:?}", checked.unchecked);
+        assert!(
+            checked.unchecked[0].starts_with(NEUTRON),
+            "{:?}",
+            checked.unchecked
+        );
+        // Nova's limits are still checked.
+        let short = check(&token, &settings, &plan, &needs(2))
+            .await
+            .expect_err("short");
+        assert!(matches!(short, QuotaError::Short { .. }), "{short}");
+    }
+
+    const HIDDEN: &str = "7b2c3d4e-0000-4000-8000-000000000001";
+
+    #[tokio::test]
+    async fn a_hidden_image_named_by_id_is_asked_of_glance_and_a_scale_outs_gone_flavor_is_gone() {
+        let token = cloud(|path| {
+            if path == "/v2/images/7b2c3d4e-0000-4000-8000-000000000001" {
+                return (200, r#"{"id": "hidden", "status": "active"}"#.into());
+            }
+            nova_and_glance(path).unwrap_or((404, "{}".into()))
+        })
+        .await;
+        let settings = settings();
+        let mut plan = plan();
+        plan.infrastructure.slave_image = HIDDEN.into();
+        check(&token, &settings, &plan, &needs(1))
+            .await
+            .expect("booted by id");
+        plan.infrastructure.slave_image = "7b2c3d4e-0000-4000-8000-000000000002".into();
+        let missing = check(&token, &settings, &plan, &needs(1))
+            .await
+            .expect_err("none");
+        assert!(matches!(missing, QuotaError::Missing { .. }), "{missing}");
+        plan.infrastructure.slave_image = HIDDEN.into();
+        plan.infrastructure.slave_flavor = "m1.gone".into();
+        let scale_out = Needs {
+            masters: 0,
+            ..needs(1)
+        };
+        let gone = check(&token, &settings, &plan, &scale_out)
+            .await
+            .expect_err("gone");
+        assert!(matches!(gone, QuotaError::Gone { .. }), "{gone}");
+    }
+
+    #[tokio::test]
+    async fn neutron_failing_is_still_unavailable() {
+        let token = cloud(|path| nova_and_glance(path).unwrap_or((500, "{}".into()))).await;
+        let (settings, plan) = (settings(), plan());
+        let error = check(&token, &settings, &plan, &needs(1))
+            .await
+            .expect_err("503");
+        assert!(error.is_unavailable(), "{error}");
+    }
 
     #[test]
     fn novas_limits_leave_the_maximum_less_what_is_used_and_minus_one_is_no_limit() {

@@ -53,6 +53,10 @@ pub struct Preflight {
     pub project: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub left: Option<Resources>,
+    /// The services whose limits could not be read (no endpoint, or refused), each with
+    /// the reason: their kinds are not checked (`left` is `None` when none could be).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unchecked: Vec<String>,
 }
 
 impl Preflight {
@@ -62,6 +66,7 @@ impl Preflight {
             needs: needs.resources.clone(),
             project: None,
             left: None,
+            unchecked: Vec::new(),
         }
     }
 }
@@ -78,6 +83,13 @@ pub enum QuotaError {
     /// An image or flavor the request names is not in the cloud: 400 naming the attribute.
     #[error("{attribute}: {reason}")]
     Missing {
+        attribute: &'static str,
+        reason: String,
+    },
+    /// An image or flavor of a running cluster is gone from the cloud (at a scale-out):
+    /// 409, the cluster's state.
+    #[error("{attribute}: {reason}")]
+    Gone {
         attribute: &'static str,
         reason: String,
     },

@@ -360,7 +360,7 @@ async fn a_create_beyond_neutrons_quota_is_a_409_naming_the_floating_ips() {
     let body = response.text().await.expect("body");
     assert!(
         body.contains(&format!("project {} has 0 floating IPs left", scratch.name))
-            && body.contains("needs 1 floating IP, 1 network, 1 subnet, 1 router, 3 ports"),
+            && body.contains("needs 1 floating IP, 1 network, 1 subnet, 1 router, 5 ports"),
         "{body}"
     );
     assert_eq!(listed(&app, Some(&token)).await, Vec::<Value>::new());
@@ -408,7 +408,8 @@ async fn a_dry_run_on_openstack_shows_the_plan_the_needs_and_what_is_left_and_ma
     assert_eq!(needs["instances"], 3);
     assert_eq!(needs["vcpus"], 4);
     assert_eq!(needs["ram_mb"], 8192);
-    assert_eq!(needs["ports"], 3);
+    // A port per node, the router interface's and the subnet's DHCP port.
+    assert_eq!(needs["ports"], 5);
     assert_eq!(needs["floating_ips"], 1);
     assert_eq!(needs["networks"], 1);
     assert_eq!(needs["security_groups"], 1);
@@ -533,12 +534,13 @@ async fn a_scale_out_beyond_the_quota_is_a_409_and_the_cluster_stays_as_it_was()
 async fn a_create_within_the_quota_is_accepted() {
     let _heat = HEAT_GATE.read().await;
     let scratch = Scratch::new("enough").await;
-    // Exactly what a master and one slave take.
+    // Exactly what a master and one slave take (ports: theirs, the router interface's
+    // and the subnet's DHCP port).
     scratch
         .nova_quota(json!({"instances": 2, "cores": 3, "ram": 6144}))
         .await;
     scratch
-        .neutron_quota(json!({"floatingip": 1, "port": 2, "router": 1}))
+        .neutron_quota(json!({"floatingip": 1, "port": 4, "router": 1}))
         .await;
     let app = spawn_openstack_app().await;
     let token = scratch.token().await;
@@ -576,4 +578,81 @@ async fn delete_and_wait(app: &TestApp, url: &str, token: &str) {
         .expect("sent");
     assert!(response.status().is_success(), "{}", response.status());
     crate::openstack::wait_until_gone(&app.client, url, token, "the cluster never went").await;
+}
+
+#[tokio::test]
+async fn a_staged_cluster_is_checked_again_when_changed_and_at_its_deploy() {
+    let _heat = HEAT_GATE.read().await;
+    let scratch = Scratch::new("staged").await;
+    // Room for a master and one slave.
+    scratch.nova_quota(json!({"instances": 2})).await;
+    let app = spawn_openstack_app().await;
+    let token = scratch.token().await;
+    let response = post(
+        &app,
+        "/disco/",
+        Some(&token),
+        &format!("{SPARK},icclab.disco.components.heat.slavecount=1,icclab.disco.stage=\"true\""),
+    )
+    .await;
+    assert_eq!(response.status(), 201, "staged within the quota");
+    let url = location(response.headers());
+
+    // Raising its slaves beyond the quota is refused as a create would be.
+    let changed = app
+        .client
+        .post(&url)
+        .header("Category", CATEGORY)
+        .header("X-Auth-Token", &token)
+        .header(
+            "X-OCCI-Attribute",
+            "icclab.disco.components.heat.slavecount=3",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(changed.status(), 409);
+    let body = changed.text().await.expect("body");
+    assert!(
+        body.contains(&format!(
+            "needs 4 instances, 5 vCPUs, 10 GiB RAM; project {} has 2 instances left",
+            scratch.name
+        )),
+        "{body}"
+    );
+    let shown = wait_for_state(&app.client, &url, &token, "pending").await;
+    assert_eq!(
+        shown["attributes"]["icclab.disco.components.heat.slavecount"], 1,
+        "unchanged"
+    );
+
+    // The project has less left by its deploy: the deploy is checked again.
+    scratch.nova_quota(json!({"instances": 1})).await;
+    let deploy = app
+        .client
+        .post(format!("{url}?action=deploy"))
+        .header("Category", CATEGORY)
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(deploy.status(), 409);
+    let body = deploy.text().await.expect("body");
+    assert!(
+        body.contains(&format!("project {} has 1 instance left", scratch.name)),
+        "{body}"
+    );
+    let shown = wait_for_state(&app.client, &url, &token, "pending").await;
+    assert_eq!(
+        shown["attributes"]["icclab.disco.components.heat.slavecount"],
+        1
+    );
+    // Its application credential is made at its create; no stack is.
+    let (status, stacks) = scratch.cloud().await.get("/stacks").await;
+    assert_eq!(
+        (status, &stacks["stacks"]),
+        (200, &json!([])),
+        "no stack in Heat"
+    );
+    delete_and_wait(&app, &url, &token).await;
 }

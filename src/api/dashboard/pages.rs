@@ -421,8 +421,8 @@ pub(crate) async fn deploy(
     check_csrf(&req, &form)?;
     let identity = who(&req, &state).await?;
     let cluster = state
-        .store
-        .request_deploy(&identity.tenant, parse_id(&path)?)
+        .creator
+        .deploy_staged(&identity, parse_id(&path)?)
         .await?
         .ok_or_else(|| no_cluster(&path))?;
     state.lifecycle.wake();
