@@ -371,42 +371,14 @@ fn undecodable(error: impl std::fmt::Display) -> HeatError {
 mod tests {
     use std::time::Duration;
 
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
     use super::*;
 
-    /// A stand-in for Heat's event listing on a loopback port: each request's path and
-    /// query are recorded, and `answer` gives the status and body for it.
+    /// A stand-in for Heat's event listing on a loopback port: its endpoint and what it
+    /// was asked.
     async fn serve(
         answer: fn(&str) -> (u16, String),
-    ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a port");
-        let address = listener.local_addr().expect("its address");
-        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let record = asked.clone();
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 4096];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buffer).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => request.extend_from_slice(&buffer[..n]),
-                    }
-                }
-                let text = String::from_utf8_lossy(&request);
-                let target = text.split(' ').nth(1).unwrap_or_default().to_string();
-                let (status, body) = answer(&target);
-                record.lock().expect("record").push(target);
-                let response = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-            }
-        });
+    ) -> (String, crate::openstack::stand_in::Asked) {
+        let (address, asked) = crate::openstack::stand_in::serve(answer).await;
         (format!("http://{address}/v1/p"), asked)
     }
 

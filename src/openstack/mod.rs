@@ -6,6 +6,8 @@ pub mod heat;
 pub mod keystone;
 pub mod nodes;
 pub mod quota;
+#[cfg(test)]
+pub(crate) mod stand_in;
 
 /// The reason in an OpenStack service's error body: `{"error": {"message": ...}}` (Heat),
 /// `{"itemNotFound": {"message": ...}}` (Nova), `explanation` or `title` (webob), or

@@ -244,36 +244,12 @@ fn neutron_headroom(quota: &Value) -> Result<Resources, serde_json::Error> {
 
 #[cfg(test)]
 mod tests {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
     use super::*;
 
     /// Glance, Nova and Neutron on one loopback port: `answer` gives the status and body
     /// for each request's path.
     async fn cloud(answer: fn(&str) -> (u16, String)) -> Token {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a port");
-        let address = listener.local_addr().expect("its address");
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 4096];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buffer).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => request.extend_from_slice(&buffer[..n]),
-                    }
-                }
-                let text = String::from_utf8_lossy(&request);
-                let (status, body) = answer(text.split(' ').nth(1).unwrap_or_default());
-                let response = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-            }
-        });
+        let (address, _) = crate::openstack::stand_in::serve(answer).await;
         let entry = |kind: &str, path: &str| {
             serde_json::json!({"type": kind, "endpoints": [
                 {"interface": "public", "region_id": "RegionOne", "url": format!("http://{address}{path}")}]})
