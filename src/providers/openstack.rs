@@ -45,6 +45,8 @@ const TOKEN_MARGIN: Duration = Duration::from_secs(300);
 /// members DISCO gave up on.
 const SLAVES_GROUP: &str = "slaves";
 const REMOVED_SLAVES: &str = "removed_slaves";
+/// The wait condition of a slave's member stack (heat-templates/cluster-slave.yaml).
+const WAIT_CONDITION: &str = "wait_condition";
 
 pub struct OpenstackProvider {
     keystone: Keystone,
@@ -451,10 +453,23 @@ impl OpenstackProvider {
         stack: &Stack,
     ) -> Result<Option<Progress>, ProviderError> {
         self.count();
+        // Depth 2 for each member's own resources: Heat's group passes a member's failure
+        // up with a space put after every colon of it ("slaves: 2"), the node's words
+        // included; its wait condition keeps them as the node signalled them.
         let resources = heat
-            .resources_to_depth(&stack.stack_name, &stack.id, 1)
+            .resources_to_depth(&stack.stack_name, &stack.id, 2)
             .await
             .map_err(heat_error)?;
+        let signalled: HashMap<&str, &str> = resources
+            .iter()
+            .filter(|r| r.resource_name == WAIT_CONDITION && r.resource_status == "CREATE_FAILED")
+            .filter_map(|r| {
+                Some((
+                    r.parent_resource.as_deref()?,
+                    r.resource_status_reason.as_deref()?,
+                ))
+            })
+            .collect();
         let mut failed = Vec::new();
         // Stacks made before slaves could be given up on have no parameter to say it.
         if !stack.parameters.contains_key(REMOVED_SLAVES) {
@@ -464,6 +479,14 @@ impl OpenstackProvider {
             .iter()
             .filter(|r| r.resource_status.ends_with("_FAILED"))
         {
+            // What failed inside a slave's member stack: the member says it.
+            if resource
+                .parent_resource
+                .as_deref()
+                .is_some_and(|parent| parent.parse::<u16>().is_ok())
+            {
+                continue;
+            }
             match (
                 resource.parent_resource.as_deref(),
                 resource.resource_name.parse::<u16>(),
@@ -475,7 +498,13 @@ impl OpenstackProvider {
                 {
                     failed.push(LostSlave {
                         node: slave_name(member),
-                        reason: member_failure(member, resource.resource_status_reason.as_deref()),
+                        reason: member_failure(
+                            member,
+                            signalled
+                                .get(resource.resource_name.as_str())
+                                .copied()
+                                .or(resource.resource_status_reason.as_deref()),
+                        ),
                     });
                 }
                 // The group fails with its member.
@@ -1051,7 +1080,7 @@ fn member_failure(member: u16, reason: Option<&str>) -> String {
         .strip_prefix(&format!("{node}: "))
         .or_else(|| said.strip_prefix(&format!("slaves: {}: ", member + 1)))
         .unwrap_or(said);
-    format!("{node}: {said}")
+    format!("{node}: {}", said.trim_end())
 }
 
 /// Where a resume stands, from its stack: in progress until Heat says it completed
@@ -1343,6 +1372,16 @@ mod tests {
             "slaves:1: Resource CREATE failed: quota exceeded"
         );
         assert_eq!(member_failure(4, None), "slaves:5: it failed to come up");
+        // As the member's own wait condition keeps it: the node's words as they were.
+        assert_eq!(
+            member_failure(
+                1,
+                Some(
+                    "WaitConditionFailure: resources.wait_condition: slaves:2: init x failed with return code 7: no space on slaves:2 "
+                )
+            ),
+            "slaves:2: init x failed with return code 7: no space on slaves:2"
+        );
     }
 
     #[test]
