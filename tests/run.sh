@@ -36,7 +36,10 @@ cargo test --locked --all-targets --no-run
 
 # The real Keystone and Heat the OpenStack tests talk to (tests/testbed/README.md):
 # installed on first use, started fresh, stopped whatever happens.
+# With its node hosts (DISCO_TESTBED_NODES=1, the default here; root): Heat's stand-in
+# servers boot as Debian 12 containers that run DISCO's node scripts (the vm_nodes tests).
 if [ "${DISCO_TESTBED:-start}" = start ]; then
+  export DISCO_TESTBED_NODES=${DISCO_TESTBED_NODES:-1}
   trap 'tests/testbed/openstack.sh down >/dev/null 2>&1 || true' EXIT
   tests/testbed/openstack.sh up
 fi

@@ -17,7 +17,7 @@ use crate::local::{
 
 /// `icclab.disco.init="…"` for an X-OCCI-Attribute header: the JSON quoted as OCCI quotes
 /// a string (its backslashes and double quotes escaped).
-fn init_attribute(actions: &Value) -> String {
+pub(crate) fn init_attribute(actions: &Value) -> String {
     let text = actions.to_string();
     format!(
         "icclab.disco.init=\"{}\"",

@@ -42,3 +42,4 @@ mod teardown;
 mod templates;
 mod tenancy;
 mod uses;
+mod vm_nodes;

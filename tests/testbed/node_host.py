@@ -5,6 +5,7 @@
     node_host.py start NAME ADDRESS FILE   # boot a node: overlay, nspawn, user data FILE
     node_host.py stop NAME                 # stop it, remove container, overlay, veth
     node_host.py list                      # NAME ADDRESS PID per running node
+    node_host.py exec NAME CMD [ARG...]    # run CMD in a running node (root, a clean env)
     node_host.py down                      # every node, the proxy, the bridge
     node_host.py watch [SECONDS]           # as a test bed service: a node per stand-in
                                            # server Heat created with fake_server_node_host
@@ -452,6 +453,35 @@ def cmd_list():
         print(n, s.get("address", "-"), s.get("pid", "-") if node_running(n) else "stopped")
 
 
+def container_leader(name):
+    """The pid (on this host) of the node's PID 1: the one child of its systemd-nspawn."""
+    s = node_state(name)
+    if not s or not node_running(name):
+        raise RuntimeError("%s is not running" % name)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == s["pid"]:
+            return int(entry)
+    raise RuntimeError("%s: no container process under nspawn pid %d" % (name, s["pid"]))
+
+
+def node_exec(name, argv):
+    """Runs argv in the node's namespaces (mount, UTS, IPC, network, PID) as its root, with
+    the environment a login would have (/etc/environment's proxy, PATH), and returns its
+    exit status. (The nodes are not registered with machined: no machinectl shell.)"""
+    leader = container_leader(name)
+    env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
+           "LANG=C.UTF-8", "TERM=dumb"]
+    return subprocess.call(["nsenter", "--target", str(leader), "--mount", "--uts", "--ipc",
+                            "--net", "--pid", "--", "/usr/bin/env", "-i", *env, *argv])
+
+
 def down():
     for n in names():
         stop(n)
@@ -610,12 +640,14 @@ def main(argv):
             stop(args[0])
         elif cmd == "list" and not args:
             cmd_list()
+        elif cmd == "exec" and len(args) >= 2:
+            return node_exec(args[0], args[1:])
         elif cmd == "down" and not args:
             down()
         elif cmd == "watch" and len(args) <= 1:
             watch(float(args[0]) if args else 1.0, disco_port)
         else:
-            print("usage: node_host.py net-up|start NAME ADDRESS FILE|stop NAME|list|down|watch [SECONDS]"
+            print("usage: node_host.py net-up|start NAME ADDRESS FILE|stop NAME|list|exec NAME CMD...|down|watch [SECONDS]"
                   " [--disco-port PORT]", file=sys.stderr)
             return 2
     except (RuntimeError, ValueError, OSError) as e:

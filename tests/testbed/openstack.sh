@@ -144,6 +144,8 @@ cmd_install() {
   fi
   echo "$stamp" > "$VENV/.disco-testbed-stamp"
   [ "${DISCO_TESTBED_NODES:-0}" != 1 ] || "$HERE/nodes.sh" image   # node hosts (README.md)
+  # The Apache mirror the node hosts serve (Spark from pyspark; cached, seconds when built).
+  [ "${DISCO_TESTBED_NODES:-0}" != 1 ] || "$HERE/apache_mirror.sh" build
   log "install done in $((SECONDS - t0)) s ($VENV)"
 }
 
@@ -1129,6 +1131,12 @@ EOF
   if [ -s "$RUN/ids.env" ]; then
     local id; id=$(awk -F= -v k="$(echo "$project" | tr a-z A-Z)_PROJECT_ID" '$1==k {print $2}' "$RUN/ids.env")
     [ -z "$id" ] || echo "export OS_PROJECT_ID=$id"
+  fi
+  # With the node host service up (DISCO_TESTBED_NODES=1 ... up), the vm_nodes tests run.
+  local pid st
+  if [ -s "$PIDDIR/node-host.pid" ] && read -r pid st < "$PIDDIR/node-host.pid" \
+     && [ "$(proc_start "$pid" || echo gone)" = "$st" ]; then
+    echo "export DISCO_TESTBED_NODES=1"
   fi
 }
 
