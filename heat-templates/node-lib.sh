@@ -412,11 +412,20 @@ disco_wait_http() {
 }
 
 # disco_apt_install PACKAGE...: installs Debian/Ubuntu packages, waiting for apt's lock
-# (cloud-init and unattended-upgrades hold it at first boot).
+# (cloud-init and unattended-upgrades hold it at first boot). A mirror or proxy that
+# fails for a moment is retried: each download (Acquire::Retries), and the index update
+# as a whole, which apt otherwise passes with a warning, leaving an install with "no
+# installation candidate" (Error-Mode=any makes a failed index fail it; older apt
+# ignores the option).
 disco_apt_install() {
   export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 update -q
-  apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "$@"
+  local try
+  for try in 1 2 3; do
+    apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=5 -o APT::Update::Error-Mode=any update -q && break
+    echo "apt-get update failed (attempt $try of 3)" >&2
+    sleep $((try * 5))
+  done
+  apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=5 install -y -q --no-install-recommends "$@"
 }
 
 # disco_download URL DEST: downloads with retries.

@@ -630,7 +630,7 @@ async fn a_step_failing_on_one_slave_fails_the_cluster_with_what_that_node_repor
         .unwrap_or_default();
     assert!(
         reason.contains(
-            "slaves:2: init check-disk failed with return code 7: no space left on slaves:2"
+            "slaves:2 failed: init check-disk failed with return code 7: no space left on slaves:2;"
         ),
         "{reason}"
     );
@@ -665,7 +665,12 @@ async fn a_step_failing_on_one_slave_fails_the_cluster_with_what_that_node_repor
         .iter()
         .find(|n| n.node == "slaves:2")
         .expect("slaves:2's container");
-    let (_, log, _) = in_node(&failing.container, "cat /var/log/cloud-init-output.log").await;
+    let (_, log, _) = in_node(
+        &failing.container,
+        "cat /var/log/disco/deployment.log; grep -rh 'no space left' /var/log/disco/",
+    )
+    .await;
+    assert!(log.contains("FAILED init check-disk (rc 7)"), "{log}");
     assert!(log.contains("no space left on slaves:2"), "{log}");
 
     delete_and_check_gone(&app, &cloud, &url, &token, &stack).await;

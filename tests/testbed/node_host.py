@@ -35,6 +35,7 @@ ROOTFS = os.path.join(TB_DIR, "nodes", "rootfs")
 RUN = os.path.join(TB_DIR, "run", "nodes")
 BRIDGE = os.environ.get("DISCO_TESTBED_BRIDGE", "discobr0")
 HOST_ADDR = "10.251.0.1"
+BRIDGE_MAC = "02:d1:5c:00:00:01"   # locally administered
 PREFIX = 16
 PROXY_PORT = int(os.environ.get("DISCO_TESTBED_PROXY_PORT", "8888"))
 PROXY = "http://%s:%d" % (HOST_ADDR, PROXY_PORT)
@@ -96,7 +97,10 @@ def bridge_exists():
 
 def net_up():
     if not bridge_exists():
-        run("ip", "link", "add", BRIDGE, "type", "bridge")
+        # A MAC of its own: a bridge without one takes the lowest of its ports', and
+        # changes it as nodes come and go, which leaves the nodes' ARP entries for
+        # 10.251.0.1 (the proxy, the mirror, the forwarders) stale for a while.
+        run("ip", "link", "add", BRIDGE, "address", BRIDGE_MAC, "type", "bridge")
     if HOST_ADDR not in run("ip", "-4", "addr", "show", BRIDGE).stdout:
         run("ip", "addr", "add", "%s/%d" % (HOST_ADDR, PREFIX), "dev", BRIDGE)
     run("ip", "link", "set", BRIDGE, "up")
