@@ -264,6 +264,10 @@ pub struct ServeArgs {
     /// A Heat environment file passed with every stack (repeatable) [config openstack.heat_environment].
     #[arg(long = "heat-environment", value_name = "FILE")]
     pub heat_environment: Vec<PathBuf>,
+    /// The store: empty for SQLite in the data directory, or postgres://… [config
+    /// store.url; a password is better given in DISCO_STORE__URL, out of the process list].
+    #[arg(long, value_name = "URL")]
+    pub store_url: Option<String>,
 }
 
 fn parse_provider(text: &str) -> Result<ProviderKind, String> {
@@ -376,6 +380,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         provider: args.provider,
         cloud: args.cloud,
         heat_environment: args.heat_environment,
+        store_url: args.store_url,
     })?;
     telemetry::init(&settings.log);
     let app = Application::build(settings).await?;

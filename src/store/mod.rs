@@ -49,7 +49,7 @@ use crate::domain::ClusterState;
 pub enum StoreError {
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("database: {0}")]
+    #[error("database: {}", postgres_message(.0))]
     Postgres(#[from] postgres::Error),
     #[error("database connections: {0}")]
     Pool(#[from] r2d2::Error),
@@ -104,6 +104,18 @@ pub enum StoreError {
 pub enum Location {
     Sqlite(PathBuf),
     Postgres(url::PostgresUrl),
+}
+
+/// What PostgreSQL or its client said: the client's own `Display` leaves out the cause
+/// ("error connecting to server", without "Connection refused").
+fn postgres_message(error: &postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
+    }
+    match std::error::Error::source(error) {
+        Some(cause) => format!("{error}: {cause}"),
+        None => error.to_string(),
+    }
 }
 
 /// Where it is, for logs and errors (a URL's password as `***`).
