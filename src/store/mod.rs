@@ -20,6 +20,7 @@
 
 pub mod census;
 mod clusters;
+mod copy;
 pub(crate) mod db;
 mod durations;
 mod health;
@@ -38,6 +39,7 @@ use std::path::{Path, PathBuf};
 use self::db::{Conn, Manager};
 
 pub use self::clusters::Operation;
+pub use self::copy::Copied;
 pub use self::db::Backend;
 pub use self::health::Heartbeat;
 pub use self::jobs::{Job, JobKind, JobOutcome};
@@ -63,6 +65,11 @@ pub enum StoreError {
     Column { index: usize, problem: String },
     #[error("database: no row from {0}")]
     NoRow(String),
+    #[error(
+        "the target store is not empty (its {table} table has {rows} rows): a store is copied \
+         only into an empty database"
+    )]
+    TargetNotEmpty { table: &'static str, rows: i64 },
     #[error("database row of cluster {id} is unreadable: {problem}")]
     Corrupt { id: String, problem: String },
     #[error("the tenant already has a cluster named {0:?}")]

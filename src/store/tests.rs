@@ -669,6 +669,127 @@ async fn reads_go_on_while_a_write_transaction_is_open(backend: Backend) {
     assert_eq!(read.state_reason, "writing");
 }
 
+/// `disco migrate-store`: a SQLite store filled through the store's API, copied into an
+/// empty PostgreSQL database, reads back the same there, row for row and through the
+/// API; the target's ids go on after the copied ones; a second copy is refused.
+#[tokio::test]
+async fn a_sqlite_store_copied_into_postgres_reads_back_the_same_and_a_full_target_is_refused() {
+    let (source, _source_dir, _) = store_on(Backend::Sqlite).await;
+    let gone = deployed_then_deleted(&source, "gone").await;
+    let used = deployed_then_deleted(&source, "used-before").await;
+    let ready = cluster("t", &[INJECT, ("icclab.disco.name", "ready")]);
+    source.insert_cluster(ready.clone()).await.expect("insert");
+    for to in [
+        ClusterState::Deploying,
+        ClusterState::Installing,
+        ClusterState::Ready,
+    ] {
+        assert!(
+            source
+                .transition(ready.id, Mover::Deploy, to, "", None)
+                .await
+                .expect("move")
+        );
+    }
+    let mut user = cluster("t", &[INJECT, ("icclab.disco.name", "user")]);
+    user.spec.uses = vec![ready.id];
+    source
+        .insert_cluster(user.clone())
+        .await
+        .expect("insert the user");
+    let job = source.next_job(vec![]).await.expect("next").expect("a job");
+    source
+        .retry_job(job.id, Utc::now(), "transient")
+        .await
+        .expect("retry");
+    let tenant = TenantId::parse("t").expect("tenant");
+    let template = crate::templates::Template {
+        name: crate::templates::TemplateName::parse("small").expect("name"),
+        description: "a small one".into(),
+        attributes: Default::default(),
+    };
+    source
+        .insert_template(&tenant, template)
+        .await
+        .expect("template");
+
+    let (target, _target_db, location) = store_on(Backend::Postgres).await;
+    let copied = source.copy_into(&target).await.expect("copy");
+    let before = super::copy::dump(&source).await;
+    for ((table, n), (dumped, rows)) in copied.iter().zip(&before) {
+        assert_eq!(table, dumped);
+        assert_eq!(*n, rows.len(), "{table}");
+        assert!(*n > 0, "the test fills {table}");
+    }
+    assert_eq!(
+        super::copy::dump(&target).await,
+        before,
+        "every row, every column"
+    );
+
+    let target = Store::connect(location).await.expect("reopen the target");
+    for id in [gone, used, ready.id, user.id] {
+        assert_eq!(
+            target.state_of(id).await.expect("state"),
+            source.state_of(id).await.expect("state")
+        );
+        assert_eq!(
+            target.transitions(id).await.expect("history"),
+            source.transitions(id).await.expect("history")
+        );
+        assert_eq!(
+            target.reports(id, 0).await.expect("reports"),
+            source.reports(id, 0).await.expect("reports")
+        );
+    }
+    let read = target
+        .cluster(None, user.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(read.spec, user.spec);
+    assert_eq!(
+        read.keys.expose_private_key(),
+        user.keys.expose_private_key()
+    );
+    assert_eq!(
+        target.dependents(ready.id).await.expect("uses").len(),
+        1,
+        "what uses what"
+    );
+    assert_eq!(target.templates(&tenant).await.expect("templates").len(), 1);
+    let job_copy = target
+        .next_job(vec![])
+        .await
+        .expect("next")
+        .expect("the job");
+    assert_eq!((job_copy.id, job_copy.attempts), (job.id, 1));
+
+    // The copied ids are taken: new rows are numbered after them.
+    let later = cluster("t", &[INJECT, ("icclab.disco.name", "later")]);
+    target
+        .insert_cluster(later.clone())
+        .await
+        .expect("insert after the copy");
+    assert_eq!(
+        target.transitions(later.id).await.expect("history").len(),
+        1
+    );
+
+    let err = source.copy_into(&target).await.expect_err("not empty");
+    assert!(
+        matches!(
+            err,
+            StoreError::TargetNotEmpty {
+                table: "clusters",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("not empty"), "{err}");
+}
+
 on_both_backends!(
     the_move_that_ends_a_run_keeps_how_long_its_steps_took_the_latest_of_each_alone,
     stores_opened_at_once_migrate_the_database_once,
