@@ -30,6 +30,7 @@ pub mod notify;
 mod purge;
 mod reports;
 mod rows;
+pub mod scratch;
 mod templates;
 pub mod url;
 mod uses;
