@@ -30,6 +30,16 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// The database's URL as text, password included (for a command's `--to`).
+    pub fn url_text(&self) -> String {
+        let text = std::env::var(POSTGRES_VARIABLE).unwrap_or_default();
+        let mut url = url::Url::parse(text.trim()).expect("checked by server_url");
+        url.set_path(&self.name);
+        url.to_string()
+    }
+}
+
+impl TestDatabase {
     pub async fn create() -> TestDatabase {
         let server = server_url();
         let name = format!("disco_test_{}", uuid::Uuid::new_v4().simple());
