@@ -61,6 +61,17 @@ impl PostgresUrl {
             shown: shown.clone(),
             why: "the PostgreSQL client cannot read its options".to_string(),
         })?;
+        // The client is built without TLS: a URL that demands it would fail at every
+        // connection; better at start, saying so.
+        if config.get_ssl_mode() == postgres::config::SslMode::Require {
+            return Err(StoreUrlError::Invalid {
+                shown,
+                why: "DISCO connects to PostgreSQL without TLS so far: sslmode=require cannot \
+                      be met (reach the server over loopback, a Unix socket or a private \
+                      network, with sslmode=disable or prefer)"
+                    .to_string(),
+            });
+        }
         Ok(PostgresUrl {
             config: std::sync::Arc::new(config),
             shown,
@@ -134,6 +145,7 @@ mod tests {
             format!("postgres://disco:{SECRET}@/disco"),
             format!("postgres://disco:{SECRET}@db.example"),
             format!("postgres://disco:{SECRET}@db.example/disco?sslmode=sometimes"),
+            format!("postgres://disco:{SECRET}@db.example/disco?sslmode=require"),
             format!("disco:{SECRET}@db.example/disco"),
         ] {
             let err = PostgresUrl::parse(&text).expect_err(&text);
