@@ -202,6 +202,8 @@ pub(crate) struct Conn {
     /// Whether the closure using it may write (`Store::call`), not only read
     /// (`Store::read`): its transactions take the write lock at their start.
     writes: Cell<bool>,
+    /// Whether a `Tx` is open on it.
+    in_transaction: Cell<bool>,
     /// A rollback failed: the connection may be in a transaction and is not reused.
     broken: Cell<bool>,
 }
@@ -249,6 +251,7 @@ impl Conn {
         Conn {
             inner,
             writes: Cell::new(false),
+            in_transaction: Cell::new(false),
             broken: Cell::new(false),
         }
     }
@@ -288,8 +291,17 @@ impl Conn {
         }
     }
 
-    /// Runs a statement; how many rows it changed.
+    /// Runs a statement; how many rows it changed. On PostgreSQL a write outside a
+    /// transaction takes the write lock too (in a transaction of its own), as it waits
+    /// for SQLite's one writer: it never falls between another write transaction's
+    /// reads and its writes.
     pub(crate) fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<usize, StoreError> {
+        if self.backend() == Backend::Postgres && self.writes.get() && !self.in_transaction.get() {
+            let tx = self.transaction()?;
+            let changed = tx.execute(sql, params)?;
+            tx.commit()?;
+            return Ok(changed);
+        }
         let values: Vec<Value> = params.iter().map(|p| p.value()).collect();
         match &self.inner {
             Inner::Sqlite(conn) => {
@@ -392,6 +404,7 @@ impl Conn {
             }
         };
         self.batch(&begin)?;
+        self.in_transaction.set(true);
         Ok(Tx {
             conn: self,
             done: false,
@@ -416,6 +429,7 @@ pub(crate) struct Tx<'a> {
 impl Tx<'_> {
     pub(crate) fn commit(mut self) -> Result<(), StoreError> {
         self.done = true;
+        self.conn.in_transaction.set(false);
         self.conn.batch("COMMIT")
     }
 }
@@ -429,8 +443,11 @@ impl std::ops::Deref for Tx<'_> {
 
 impl Drop for Tx<'_> {
     fn drop(&mut self) {
-        if !self.done && self.conn.batch("ROLLBACK").is_err() {
-            self.conn.broken.set(true);
+        if !self.done {
+            self.conn.in_transaction.set(false);
+            if self.conn.batch("ROLLBACK").is_err() {
+                self.conn.broken.set(true);
+            }
         }
     }
 }

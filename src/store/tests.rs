@@ -790,7 +790,62 @@ async fn a_sqlite_store_copied_into_postgres_reads_back_the_same_and_a_full_targ
     assert!(err.to_string().contains("not empty"), "{err}");
 }
 
+/// A write waits for a write transaction in progress, even one of another row, as it
+/// does for SQLite's one writer: it lands after the transaction, never between the
+/// transaction's reads and its writes.
+async fn a_write_waits_for_a_write_transaction_in_progress(backend: Backend) {
+    let (store, _scratch, _) = store_on(backend).await;
+    let new = cluster("t", &[INJECT]);
+    store.insert_cluster(new.clone()).await.expect("insert");
+    let other = cluster("t", &[INJECT, ("icclab.disco.name", "other")]);
+    store.insert_cluster(other.clone()).await.expect("insert");
+    let (began, begun) = tokio::sync::oneshot::channel();
+    let writer = store.clone();
+    let id = new.id.to_string();
+    let hold = std::time::Duration::from_millis(1000);
+    let writing = tokio::spawn(async move {
+        writer
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                tx.execute(
+                    "UPDATE clusters SET state_reason = 'first' WHERE id = ?1",
+                    params![id],
+                )?;
+                let _ = began.send(());
+                std::thread::sleep(hold);
+                tx.commit()
+            })
+            .await
+    });
+    begun.await.expect("the transaction began");
+    let started = std::time::Instant::now();
+    let second = store.clone();
+    let id = other.id.to_string();
+    let written = tokio::spawn(async move {
+        second
+            .call(move |conn| {
+                conn.execute(
+                    "UPDATE clusters SET state_reason = 'second' WHERE id = ?1",
+                    params![id],
+                )
+            })
+            .await
+    });
+    assert_eq!(written.await.expect("join").expect("the write"), 1);
+    assert!(
+        started.elapsed() >= hold / 2,
+        "the write went through in {:?}, inside the transaction",
+        started.elapsed()
+    );
+    writing.await.expect("join").expect("the transaction");
+    for (id, reason) in [(new.id, "first"), (other.id, "second")] {
+        let read = store.cluster(None, id).await.expect("read").expect("found");
+        assert_eq!(read.state_reason, reason);
+    }
+}
+
 on_both_backends!(
+    a_write_waits_for_a_write_transaction_in_progress,
     the_move_that_ends_a_run_keeps_how_long_its_steps_took_the_latest_of_each_alone,
     stores_opened_at_once_migrate_the_database_once,
     reads_go_on_while_a_write_transaction_is_open,
