@@ -624,30 +624,48 @@ async fn stores_opened_at_once_migrate_the_database_once(backend: Backend) {
     );
 }
 
+/// Begins a write transaction that sets the cluster's reason to `reason` and holds it
+/// open for `hold` before it commits; returns once it has written (the handle ends
+/// with its commit).
+async fn hold_a_write_transaction(
+    store: &Store,
+    id: crate::domain::ClusterId,
+    reason: &'static str,
+    hold: std::time::Duration,
+) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+    let (began, begun) = tokio::sync::oneshot::channel();
+    let writer = store.clone();
+    let writing = tokio::spawn(async move {
+        writer
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                tx.execute(
+                    "UPDATE clusters SET state_reason = ?2 WHERE id = ?1",
+                    params![id.to_string(), reason],
+                )?;
+                let _ = began.send(());
+                std::thread::sleep(hold);
+                tx.commit()
+            })
+            .await
+    });
+    begun.await.expect("the transaction began");
+    writing
+}
+
 /// A read does not wait for a write transaction in progress: it has a connection of its
 /// own and reads what was committed before.
 async fn reads_go_on_while_a_write_transaction_is_open(backend: Backend) {
     let (store, _scratch, _) = store_on(backend).await;
     let new = cluster("t", &[INJECT]);
     store.insert_cluster(new.clone()).await.expect("insert");
-    let (began, begun) = tokio::sync::oneshot::channel();
-    let writer = store.clone();
-    let id = new.id.to_string();
-    let writing = tokio::spawn(async move {
-        writer
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                tx.execute(
-                    "UPDATE clusters SET state_reason = 'writing' WHERE id = ?1",
-                    params![id],
-                )?;
-                let _ = began.send(());
-                std::thread::sleep(std::time::Duration::from_millis(1500));
-                tx.commit()
-            })
-            .await
-    });
-    begun.await.expect("the write began");
+    let writing = hold_a_write_transaction(
+        &store,
+        new.id,
+        "writing",
+        std::time::Duration::from_millis(1500),
+    )
+    .await;
     let started = std::time::Instant::now();
     let read = store
         .cluster(None, new.id)
@@ -799,25 +817,8 @@ async fn a_write_waits_for_a_write_transaction_in_progress(backend: Backend) {
     store.insert_cluster(new.clone()).await.expect("insert");
     let other = cluster("t", &[INJECT, ("icclab.disco.name", "other")]);
     store.insert_cluster(other.clone()).await.expect("insert");
-    let (began, begun) = tokio::sync::oneshot::channel();
-    let writer = store.clone();
-    let id = new.id.to_string();
     let hold = std::time::Duration::from_millis(1000);
-    let writing = tokio::spawn(async move {
-        writer
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                tx.execute(
-                    "UPDATE clusters SET state_reason = 'first' WHERE id = ?1",
-                    params![id],
-                )?;
-                let _ = began.send(());
-                std::thread::sleep(hold);
-                tx.commit()
-            })
-            .await
-    });
-    begun.await.expect("the transaction began");
+    let writing = hold_a_write_transaction(&store, new.id, "first", hold).await;
     let started = std::time::Instant::now();
     let second = store.clone();
     let id = other.id.to_string();
