@@ -94,9 +94,11 @@ impl Application {
         let manifest = Arc::new(
             Manifest::load(settings.manifest_path()).context("loading the service manifest")?,
         );
-        let store = Store::open(&settings.database_path())
+        let location = settings.store_location();
+        let store = Store::connect(location.clone())
             .await
-            .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
+            .with_context(|| format!("opening the store ({location})"))?;
+        tracing::info!(store = %location, "store open");
         let providers = providers(&settings)?;
         let auth = authenticator(&settings)?;
         let catalogue = Arc::new(

@@ -23,6 +23,8 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   missing+=(python3-venv)
 fi
+# The store's tests run on PostgreSQL too: Debian's server, started below for this run.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -44,6 +46,26 @@ if [ "${DISCO_TESTBED:-start}" = start ]; then
   tests/testbed/openstack.sh up
 fi
 eval "$(tests/testbed/openstack.sh env)"
+
+# A PostgreSQL server of this run's own for the store's tests (each makes and drops its
+# database in it): in a temporary directory, on a free loopback port (not 5432), stopped
+# and removed on exit whatever happens, after which the test bed's trap runs as before.
+pg_bin=$(compgen -G '/usr/lib/postgresql/*/bin' | sort -V | tail -n 1)
+pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/disco-test-postgres.XXXXXX")
+pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+pg_as=()
+if [ "$(id -u)" -eq 0 ]; then
+  # The server refuses to run as root.
+  chown postgres "$pg_dir"
+  pg_as=(runuser -u postgres --)
+fi
+bed_trap=()
+eval "bed_trap=( $(trap -p EXIT) )"
+trap '"${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$pg_dir"; eval "${bed_trap[2]:-}"' EXIT
+"${pg_as[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres >"$pg_dir/initdb.log"
+"${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w \
+  -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
+export DISCO_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
 
 status=0
 cargo test --locked --all-targets "$@" || status=$?

@@ -71,6 +71,11 @@ pub struct Connection {
 pub enum Command {
     /// Run the DISCO service (REST/OCCI interface and the lifecycle worker).
     Serve(ServeArgs),
+    /// Copy the configured store (every cluster, transition, job, report, token,
+    /// heartbeat, step duration and template) into an empty PostgreSQL database; then
+    /// set store.url to it. Run it with the service stopped.
+    #[command(name = "migrate-store")]
+    MigrateStore(MigrateStoreArgs),
     /// List your clusters (all of them; with --limit, one page).
     Ls {
         /// Show at most this many (1 to 10000), and how to ask for the next page.
@@ -264,6 +269,24 @@ pub struct ServeArgs {
     /// A Heat environment file passed with every stack (repeatable) [config openstack.heat_environment].
     #[arg(long = "heat-environment", value_name = "FILE")]
     pub heat_environment: Vec<PathBuf>,
+    /// The store: empty for SQLite in the data directory, or postgres://… [config
+    /// store.url; a password is better given in DISCO_STORE__URL, out of the process list].
+    #[arg(long, value_name = "URL")]
+    pub store_url: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MigrateStoreArgs {
+    /// The PostgreSQL database to copy into: postgres://USER:PASSWORD@HOST:PORT/DATABASE
+    /// (it must exist and hold no DISCO rows; its tables are made).
+    #[arg(long, value_name = "URL", env = "DISCO_MIGRATE_TO")]
+    pub to: String,
+    /// The data directory of the store to copy [config data_dir].
+    #[arg(long, value_name = "DIR", env = "DISCO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Configuration file (its store.url, if set, is the store copied).
+    #[arg(long, value_name = "PATH", env = "DISCO_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 fn parse_provider(text: &str) -> Result<ProviderKind, String> {
@@ -302,6 +325,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::MigrateStore(args) => migrate_store(args).await,
         Command::Ls { limit, marker } => commands::ls(&client()?, limit, marker.as_deref()).await,
         Command::Deploy(args) | Command::Stage(args) if args.dry_run => {
             commands::dry_run(&client()?, &request(args, false)).await
@@ -376,10 +400,40 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         provider: args.provider,
         cloud: args.cloud,
         heat_environment: args.heat_environment,
+        store_url: args.store_url,
     })?;
     telemetry::init(&settings.log);
     let app = Application::build(settings).await?;
     app.run_until_stopped().await
+}
+
+/// `disco migrate-store`: copies the configured store into `--to`, then says how much
+/// of each it copied.
+async fn migrate_store(args: MigrateStoreArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let settings = Settings::load(&Overrides {
+        config_file: args.config,
+        data_dir: args.data_dir,
+        ..Overrides::default()
+    })?;
+    let to = crate::store::url::PostgresUrl::parse(&args.to).context("--to")?;
+    let from = settings.store_location();
+    let source = crate::store::Store::connect(from.clone())
+        .await
+        .with_context(|| format!("opening the store ({from})"))?;
+    let target = crate::store::Store::connect(crate::store::Location::Postgres(to.clone()))
+        .await
+        .with_context(|| format!("opening the target ({to})"))?;
+    let copied = source
+        .copy_into(&target)
+        .await
+        .with_context(|| format!("copying the store ({from}) into {to}"))?;
+    println!("copied {from} into {to}:");
+    for (table, rows) in copied {
+        println!("  {rows:>8} {table}");
+    }
+    println!("set store.url (or DISCO_STORE__URL) to it and start the service.");
+    Ok(())
 }
 
 #[cfg(test)]

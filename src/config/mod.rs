@@ -12,6 +12,8 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use crate::domain::{LifetimePolicy, OnExpiry, ProviderKind, Span};
+use crate::store::Location;
+use crate::store::url::PostgresUrl;
 pub use hosts::HostName;
 
 /// The checked-in configuration file, which is also the documentation of every key.
@@ -36,6 +38,10 @@ pub struct StoreSettings {
     /// Days a deleted cluster's record (its transitions, reports, tokens...) is kept
     /// before the watcher purges it; 0: forever.
     pub keep_deleted_days: u32,
+    /// Where the store is: `None` (an empty `store.url`), SQLite in the data directory;
+    /// else that PostgreSQL database.
+    #[serde(deserialize_with = "store_url")]
+    pub url: Option<PostgresUrl>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,6 +255,8 @@ pub struct Overrides {
     pub provider: Option<ProviderKind>,
     pub cloud: Option<String>,
     pub heat_environment: Vec<PathBuf>,
+    /// `store.url` (`--store-url`).
+    pub store_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -283,6 +291,9 @@ impl Settings {
         }
         if let Some(provider) = overrides.provider {
             builder = builder.set_override("provider.default", provider.as_str())?;
+        }
+        if let Some(url) = &overrides.store_url {
+            builder = builder.set_override("store.url", url.as_str())?;
         }
         let mut settings: Settings = builder.build()?.try_deserialize()?;
         settings
@@ -345,6 +356,15 @@ impl Settings {
         self.data_dir.join("disco.db")
     }
 
+    /// Where the store is: `store.url`'s PostgreSQL database, or the SQLite file in the
+    /// data directory.
+    pub fn store_location(&self) -> Location {
+        match &self.store.url {
+            Some(url) => Location::Postgres(url.clone()),
+            None => Location::Sqlite(self.database_path()),
+        }
+    }
+
     /// The manifest file to read, or `None` for the one compiled in.
     pub fn manifest_path(&self) -> Option<&Path> {
         (!self.manifest.as_os_str().is_empty()).then_some(self.manifest.as_path())
@@ -368,6 +388,14 @@ fn shipped_dir(name: &str, exe: Option<&Path>, source_tree: &Path) -> PathBuf {
         Some(installed) => installed,
         None => built_from,
     }
+}
+
+/// `store.url`, parsed once at load; an empty value is none (SQLite). The error says
+/// what was expected and never repeats the password.
+fn store_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<PostgresUrl>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    PostgresUrl::parse_setting(&text)
+        .map_err(|e| serde::de::Error::custom(format!("store.url: {e}")))
 }
 
 /// An absolute URL, parsed once at load; an empty value is none.
@@ -546,6 +574,44 @@ mod tests {
         assert!(err.to_string().contains("a.example:8888"), "{err}");
         let err = load("[server]\ntrusted_proxies = [\"proxy.example\"]\n").expect_err("a name");
         assert!(err.to_string().contains("trusted_proxies"), "{err}");
+    }
+
+    #[test]
+    fn store_url_is_sqlite_when_empty_and_postgres_when_given_and_a_bad_one_names_the_key_not_the_password()
+     {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let load = |url: Option<&str>| {
+            Settings::load(&Overrides {
+                data_dir: Some(dir.path().to_path_buf()),
+                store_url: url.map(str::to_string),
+                ..Overrides::default()
+            })
+        };
+        let settings = load(None).expect("defaults");
+        assert!(
+            matches!(settings.store_location(), Location::Sqlite(path) if path == dir.path().join("disco.db"))
+        );
+        let settings =
+            load(Some("postgres://disco:hunter2@db.example:5433/disco")).expect("postgres");
+        match settings.store_location() {
+            Location::Postgres(url) => {
+                assert_eq!(
+                    url.to_string(),
+                    "postgres://disco:***@db.example:5433/disco"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!format!("{settings:?}").contains("hunter2"));
+        for bad in [
+            "mysql://disco:hunter2@db.example/disco",
+            "postgres://disco:hunter2@db.example",
+        ] {
+            let err = load(Some(bad)).expect_err(bad).to_string();
+            assert!(err.contains("store.url"), "{err}");
+            assert!(err.contains("postgres://"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@ use super::*;
 use crate::cluster::Outputs;
 use crate::domain::{ClusterId, ProviderKind, TenantId};
 use crate::providers::{Progress, ProviderError, Teardown};
+use crate::store::Backend;
+use crate::store::testing::on_both_backends;
 
 /// Answers `deploy`/`observe` with the scripted results in order; the last one repeats.
 struct Scripted {
@@ -149,18 +151,19 @@ struct Bed {
     store: Store,
     lifecycle: Lifecycle,
     id: ClusterId,
-    _dir: tempfile::TempDir,
+    _scratch: crate::store::testing::Scratch,
 }
 
-async fn bed(steps: Vec<Step>, adjust: impl FnOnce(&mut JobSettings)) -> Bed {
-    bed_with(Scripted::new(steps), adjust).await
+async fn bed(backend: Backend, steps: Vec<Step>, adjust: impl FnOnce(&mut JobSettings)) -> Bed {
+    bed_with(backend, Scripted::new(steps), adjust).await
 }
 
-async fn bed_with(provider: Arc<dyn Provider>, adjust: impl FnOnce(&mut JobSettings)) -> Bed {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = Store::open(&dir.path().join("disco.db"))
-        .await
-        .expect("open");
+async fn bed_with(
+    backend: Backend,
+    provider: Arc<dyn Provider>,
+    adjust: impl FnOnce(&mut JobSettings),
+) -> Bed {
+    let (store, scratch, _) = crate::store::testing::store_on(backend).await;
     let mut settings = JobSettings {
         enabled: true,
         poll_interval_secs: 1,
@@ -206,7 +209,7 @@ async fn bed_with(provider: Arc<dyn Provider>, adjust: impl FnOnce(&mut JobSetti
         store,
         lifecycle,
         id,
-        _dir: dir,
+        _scratch: scratch,
     }
 }
 
@@ -237,9 +240,9 @@ fn with_ip(ip: &str) -> Outputs {
     }
 }
 
-#[tokio::test]
-async fn progress_moves_the_cluster_through_each_state_and_keeps_the_outputs() {
+async fn progress_moves_the_cluster_through_each_state_and_keeps_the_outputs(backend: Backend) {
     let bed = bed(
+        backend,
         vec![
             Step::Progress(Progress::Deploying(Outputs::default())),
             Step::Progress(Progress::Installing(with_ip("192.0.2.7"))),
@@ -274,18 +277,16 @@ async fn progress_moves_the_cluster_through_each_state_and_keeps_the_outputs() {
     );
 }
 
-#[tokio::test]
-async fn a_permanent_error_fails_the_cluster_with_the_providers_words() {
-    let bed = bed(vec![Step::Permanent], |_| {}).await;
+async fn a_permanent_error_fails_the_cluster_with_the_providers_words(backend: Backend) {
+    let bed = bed(backend, vec![Step::Permanent], |_| {}).await;
     bed.lifecycle.run_pending_jobs().await.expect("ran");
     let cluster = bed.cluster().await;
     assert_eq!(cluster.state, ClusterState::Failed);
     assert_eq!(cluster.state_reason, "quota exceeded");
 }
 
-#[tokio::test]
-async fn a_transient_error_is_retried_later_and_gives_up_after_max_attempts() {
-    let bed = bed(vec![Step::Transient], |s| s.max_attempts = 2).await;
+async fn a_transient_error_is_retried_later_and_gives_up_after_max_attempts(backend: Backend) {
+    let bed = bed(backend, vec![Step::Transient], |s| s.max_attempts = 2).await;
     bed.lifecycle.run_pending_jobs().await.expect("ran");
     let cluster = bed.cluster().await;
     assert_eq!(cluster.state, ClusterState::Deploying, "still trying");
@@ -310,9 +311,9 @@ async fn a_transient_error_is_retried_later_and_gives_up_after_max_attempts() {
     );
 }
 
-#[tokio::test]
-async fn a_deploy_that_never_finishes_fails_at_its_deadline() {
+async fn a_deploy_that_never_finishes_fails_at_its_deadline(backend: Backend) {
     let bed = bed(
+        backend,
         vec![Step::Progress(Progress::Installing(Outputs::default()))],
         |s| s.deploy_timeout_secs = 1,
     )
@@ -323,9 +324,9 @@ async fn a_deploy_that_never_finishes_fails_at_its_deadline() {
     assert_eq!(cluster.state_reason, "the deploy did not finish within 1 s");
 }
 
-#[tokio::test]
-async fn a_delete_overtaking_a_deploy_stops_the_deploy_and_tears_down() {
+async fn a_delete_overtaking_a_deploy_stops_the_deploy_and_tears_down(backend: Backend) {
     let bed = bed(
+        backend,
         vec![Step::Progress(Progress::Installing(Outputs::default()))],
         |_| {},
     )
@@ -383,10 +384,11 @@ async fn request_delete(bed: &Bed) {
     bed.lifecycle.wake();
 }
 
-#[tokio::test]
-async fn a_delete_requested_while_the_provider_deploys_runs_after_it_and_removes_its_nodes() {
+async fn a_delete_requested_while_the_provider_deploys_runs_after_it_and_removes_its_nodes(
+    backend: Backend,
+) {
     let gated = Gated::new(Step::Progress(Progress::Installing(Outputs::default())));
-    let bed = bed_with(gated.clone(), |_| {}).await;
+    let bed = bed_with(backend, gated.clone(), |_| {}).await;
     let (stop, stopped) = watch::channel(false);
     let worker = tokio::spawn(bed.lifecycle.clone().run(stopped));
     gated.deploying().await;
@@ -411,10 +413,11 @@ async fn a_delete_requested_while_the_provider_deploys_runs_after_it_and_removes
     );
 }
 
-#[tokio::test]
-async fn a_deploy_failing_after_a_delete_was_requested_leaves_the_cluster_to_the_delete() {
+async fn a_deploy_failing_after_a_delete_was_requested_leaves_the_cluster_to_the_delete(
+    backend: Backend,
+) {
     let gated = Gated::new(Step::Permanent);
-    let bed = bed_with(gated.clone(), |_| {}).await;
+    let bed = bed_with(backend, gated.clone(), |_| {}).await;
     let runner = bed.lifecycle.clone();
     let jobs = tokio::spawn(async move { runner.run_pending_jobs().await });
     gated.deploying().await;
@@ -437,10 +440,11 @@ async fn a_deploy_failing_after_a_delete_was_requested_leaves_the_cluster_to_the
     );
 }
 
-#[tokio::test]
-async fn a_deploy_hitting_a_transient_error_after_a_delete_was_requested_ends_without_retrying() {
+async fn a_deploy_hitting_a_transient_error_after_a_delete_was_requested_ends_without_retrying(
+    backend: Backend,
+) {
     let gated = Gated::new(Step::Transient);
-    let bed = bed_with(gated.clone(), |_| {}).await;
+    let bed = bed_with(backend, gated.clone(), |_| {}).await;
     let deploy = bed
         .store
         .next_job(vec![])
@@ -470,9 +474,8 @@ async fn a_deploy_hitting_a_transient_error_after_a_delete_was_requested_ends_wi
     assert_eq!((gated.found_by_delete(), gated.nodes()), (vec![1], 0));
 }
 
-#[tokio::test]
-async fn a_panicking_job_fails_its_cluster_and_the_worker_carries_on() {
-    let bed = bed(vec![Step::Panic], |_| {}).await;
+async fn a_panicking_job_fails_its_cluster_and_the_worker_carries_on(backend: Backend) {
+    let bed = bed(backend, vec![Step::Panic], |_| {}).await;
     let (stop, stopped) = watch::channel(false);
     let worker = tokio::spawn(bed.lifecycle.clone().run(stopped));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -514,9 +517,8 @@ fn polls_come_at_a_twenty_fifth_of_the_wait_within_bounds() {
     );
 }
 
-#[tokio::test]
-async fn provider_errors_are_counted_by_provider_and_kind() {
-    let bed = bed(vec![Step::Transient, Step::Permanent], |s| {
+async fn provider_errors_are_counted_by_provider_and_kind(backend: Backend) {
+    let bed = bed(backend, vec![Step::Transient, Step::Permanent], |s| {
         s.max_attempts = 3
     })
     .await;
@@ -536,7 +538,7 @@ async fn provider_errors_are_counted_by_provider_and_kind() {
         "none runs once it ended"
     );
 
-    let failing = self::bed(vec![Step::Permanent], |_| {}).await;
+    let failing = self::bed(backend, vec![Step::Permanent], |_| {}).await;
     failing.lifecycle.run_pending_jobs().await.expect("ran");
     let errors = &failing.lifecycle.metrics().provider_errors;
     assert_eq!(
@@ -546,3 +548,16 @@ async fn provider_errors_are_counted_by_provider_and_kind() {
         1
     );
 }
+
+on_both_backends!(
+    progress_moves_the_cluster_through_each_state_and_keeps_the_outputs,
+    a_permanent_error_fails_the_cluster_with_the_providers_words,
+    a_transient_error_is_retried_later_and_gives_up_after_max_attempts,
+    a_deploy_that_never_finishes_fails_at_its_deadline,
+    a_delete_overtaking_a_deploy_stops_the_deploy_and_tears_down,
+    a_delete_requested_while_the_provider_deploys_runs_after_it_and_removes_its_nodes,
+    a_deploy_failing_after_a_delete_was_requested_leaves_the_cluster_to_the_delete,
+    a_deploy_hitting_a_transient_error_after_a_delete_was_requested_ends_without_retrying,
+    a_panicking_job_fails_its_cluster_and_the_worker_carries_on,
+    provider_errors_are_counted_by_provider_and_kind,
+);

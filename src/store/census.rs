@@ -3,7 +3,7 @@
 //! finished since the last scrape (rows after a high mark), so that each is observed
 //! once, after its commit.
 
-use rusqlite::{Connection, params};
+use super::db::{Conn, params};
 
 use super::{Store, StoreError};
 
@@ -43,52 +43,50 @@ pub struct Census {
 impl Store {
     /// Where the tables end now: a service counts what finishes after it started.
     pub async fn high_marks(&self) -> Result<HighMarks, StoreError> {
-        self.call(|conn| high_marks(conn)).await
+        self.read(|conn| high_marks(conn)).await
     }
 
     /// The counts now, and what finished after `since`.
     pub async fn census(&self, since: HighMarks) -> Result<Census, StoreError> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             let tx = conn.transaction()?;
             let marks = high_marks(&tx)?;
-            let clusters = tx
-                .prepare("SELECT state, provider, COUNT(*) FROM clusters GROUP BY state, provider")?
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
-                .collect::<Result<_, _>>()?;
-            let queued = tx
-                .prepare("SELECT kind, COUNT(*) FROM jobs WHERE status = 'queued' GROUP BY kind")?
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            let stages = tx
-                .prepare(
-                    "SELECT provider, component, phase, seconds FROM stage_durations \
-                     WHERE id > ?1 AND id <= ?2 ORDER BY id",
-                )?
-                .query_map(params![since.stage_duration, marks.stage_duration], |row| {
+            let clusters = tx.query_map(
+                "SELECT state, provider, COUNT(*) FROM clusters GROUP BY state, provider",
+                params![],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )?;
+            let queued = tx.query_map(
+                "SELECT kind, COUNT(*) FROM jobs WHERE status = 'queued' GROUP BY kind",
+                params![],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            let stages = tx.query_map(
+                "SELECT provider, component, phase, seconds FROM stage_durations \
+                 WHERE id > ?1 AND id <= ?2 ORDER BY id",
+                params![since.stage_duration, marks.stage_duration],
+                |row| {
                     Ok(StageSample {
                         provider: row.get(0)?,
                         component: row.get(1)?,
                         phase: row.get(2)?,
                         seconds: row.get(3)?,
                     })
-                })?
-                .collect::<Result<_, _>>()?;
+                },
+            )?;
             // A deploy runs from the cluster's latest move into deploying to its move out
             // of deploying or installing into ready or failed.
-            let deploys: Vec<(String, String, String, Option<String>)> = tx
-                .prepare(
-                    "SELECT c.provider, t.to_state, t.at, \
+            let deploys: Vec<(String, String, String, Option<String>)> = tx.query_map(
+                "SELECT c.provider, t.to_state, t.at, \
                      (SELECT d.at FROM transitions d WHERE d.cluster_id = t.cluster_id \
                       AND d.to_state = 'deploying' AND d.id < t.id ORDER BY d.id DESC LIMIT 1) \
                      FROM transitions t JOIN clusters c ON c.id = t.cluster_id \
                      WHERE t.id > ?1 AND t.id <= ?2 \
                      AND t.from_state IN ('deploying', 'installing') \
                      AND t.to_state IN ('ready', 'failed') ORDER BY t.id",
-                )?
-                .query_map(params![since.transition, marks.transition], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                })?
-                .collect::<Result<_, _>>()?;
+                params![since.transition, marks.transition],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )?;
             let deploys = deploys
                 .into_iter()
                 .filter_map(|(provider, outcome, ended, started)| {
@@ -114,13 +112,13 @@ impl Store {
     }
 }
 
-fn high_marks(conn: &Connection) -> Result<HighMarks, StoreError> {
+fn high_marks(conn: &Conn) -> Result<HighMarks, StoreError> {
     let max = |table: &str| -> Result<i64, StoreError> {
-        Ok(conn.query_row(
+        conn.query_row(
             &format!("SELECT COALESCE(MAX(id), 0) FROM {table}"),
-            [],
+            params![],
             |row| row.get(0),
-        )?)
+        )
     };
     Ok(HighMarks {
         stage_duration: max("stage_durations")?,

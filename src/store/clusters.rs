@@ -2,8 +2,8 @@
 //! (with the job that carries them out, in the same transaction), and every transition
 //! recorded on the way.
 
+use super::db::{Conn, params};
 use chrono::Utc;
-use rusqlite::{Connection, OptionalExtension, params};
 use secrecy::ExposeSecret;
 
 use super::jobs::{JobKind, enqueue, job_queued, make_due_now};
@@ -17,30 +17,29 @@ use crate::domain::{ClusterId, ClusterState, Resize, SlaveCount, TenantId, Trans
 
 /// The condition of a listing's page on its marker (`?2`, NULL from the start): after
 /// it in creation order (the index `clusters_listing` walks this order).
-const AFTER_MARKER: &str = "(?2 IS NULL OR (created_at, id) > \
+const AFTER_MARKER: &str = "(CAST(?2 AS TEXT) IS NULL OR (created_at, id) > \
      (SELECT created_at, id FROM clusters WHERE id = ?2))";
 
 /// `count` rows of `columns` of a listing's page: the tenant's clusters that are not
 /// deleted, in creation order, after `after`, the first `offset` skipped.
 fn listing_rows<T>(
-    conn: &Connection,
+    conn: &Conn,
     columns: &str,
     tenant: &TenantId,
     after: Option<ClusterId>,
     count: usize,
     offset: usize,
-    read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    read: impl FnMut(&super::db::Row) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {columns} FROM clusters WHERE tenant = ?1 AND state <> 'deleted' \
-         AND {AFTER_MARKER} ORDER BY created_at, id LIMIT ?3 OFFSET ?4"
-    ))?;
     let after = after.map(|id| id.to_string());
-    let rows = stmt.query_map(
+    conn.query_map(
+        &format!(
+            "SELECT {columns} FROM clusters WHERE tenant = ?1 AND state <> 'deleted' \
+             AND {AFTER_MARKER} ORDER BY created_at, id LIMIT ?3 OFFSET ?4"
+        ),
         params![tenant.as_str(), after, count as i64, offset as i64],
         read,
-    )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    )
 }
 
 fn parse_id(id: &str) -> Result<ClusterId, StoreError> {
@@ -131,26 +130,31 @@ impl Store {
         id: ClusterId,
     ) -> Result<Option<Cluster>, StoreError> {
         let tenant = tenant.cloned();
-        self.call(move |conn| find_cluster(conn, tenant.as_ref(), id))
+        self.read(move |conn| find_cluster(conn, tenant.as_ref(), id))
             .await
     }
 
     /// The state of a cluster, deleted ones included; `None` when the store never had it.
     pub async fn state_of(&self, id: ClusterId) -> Result<Option<ClusterState>, StoreError> {
-        self.call(move |conn| Ok(find_any_cluster(conn, id)?.map(|cluster| cluster.state)))
+        self.read(move |conn| Ok(find_any_cluster(conn, id)?.map(|cluster| cluster.state)))
             .await
     }
 
     /// The tenant's clusters that are not deleted, oldest first.
     pub async fn clusters(&self, tenant: &TenantId) -> Result<Vec<Cluster>, StoreError> {
         let tenant = tenant.clone();
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE tenant = ?1 AND state <> 'deleted' \
-                 ORDER BY created_at, id"
-            ))?;
-            let rows = stmt.query_map(params![tenant.as_str()], read_row)?;
-            rows.map(|row| row?.into_cluster()).collect()
+        self.read(move |conn| {
+            conn.query_map(
+                &format!(
+                    "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE tenant = ?1 AND state <> 'deleted' \
+                     ORDER BY created_at, id"
+                ),
+                params![tenant.as_str()],
+                read_row,
+            )?
+            .into_iter()
+            .map(ClusterRow::into_cluster)
+            .collect()
         })
         .await
     }
@@ -165,7 +169,7 @@ impl Store {
         count: usize,
     ) -> Result<Vec<Cluster>, StoreError> {
         let tenant = tenant.clone();
-        self.call(move |conn| {
+        self.read(move |conn| {
             listing_rows(conn, CLUSTER_COLUMNS, &tenant, after, count, 0, read_row)?
                 .into_iter()
                 .map(ClusterRow::into_cluster)
@@ -182,7 +186,7 @@ impl Store {
         count: usize,
     ) -> Result<Vec<ClusterId>, StoreError> {
         let tenant = tenant.clone();
-        self.call(move |conn| {
+        self.read(move |conn| {
             listing_rows(conn, "id", &tenant, after, count, 0, |row| row.get(0))?
                 .iter()
                 .map(|id: &String| parse_id(id))
@@ -201,7 +205,7 @@ impl Store {
         count: usize,
     ) -> Result<Option<ClusterId>, StoreError> {
         let tenant = tenant.clone();
-        self.call(move |conn| {
+        self.read(move |conn| {
             let offset = count.saturating_sub(1);
             let ids: Vec<String> =
                 listing_rows(conn, "id", &tenant, after, 2, offset, |row| row.get(0))?;
@@ -217,24 +221,29 @@ impl Store {
     /// marker may have been deleted since its page was shown).
     pub async fn is_tenants(&self, tenant: &TenantId, id: ClusterId) -> Result<bool, StoreError> {
         let tenant = tenant.clone();
-        self.call(move |conn| {
-            Ok(conn.query_row(
+        self.read(move |conn| {
+            conn.query_row(
                 "SELECT EXISTS(SELECT 1 FROM clusters WHERE id = ?1 AND tenant = ?2)",
                 params![id.to_string(), tenant.as_str()],
                 |row| row.get(0),
-            )?)
+            )
         })
         .await
     }
 
     /// Every tenant's clusters in `state`, oldest first: for the lifecycle's checks.
     pub async fn clusters_in_state(&self, state: ClusterState) -> Result<Vec<Cluster>, StoreError> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE state = ?1 ORDER BY created_at, id"
-            ))?;
-            let rows = stmt.query_map(params![state.as_str()], read_row)?;
-            rows.map(|row| row?.into_cluster()).collect()
+        self.read(move |conn| {
+            conn.query_map(
+                &format!(
+                    "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE state = ?1 ORDER BY created_at, id"
+                ),
+                params![state.as_str()],
+                read_row,
+            )?
+            .into_iter()
+            .map(ClusterRow::into_cluster)
+            .collect()
         })
         .await
     }
@@ -838,61 +847,60 @@ impl Store {
 
     /// A cluster's state changes, oldest first.
     pub async fn transitions(&self, id: ClusterId) -> Result<Vec<Transition>, StoreError> {
-        self.call(move |conn| read_transitions(conn, id)).await
+        self.read(move |conn| read_transitions(conn, id)).await
     }
 }
 
 /// A cluster's state changes, oldest first.
-pub(super) fn read_transitions(
-    conn: &Connection,
-    id: ClusterId,
-) -> Result<Vec<Transition>, StoreError> {
-    let mut stmt = conn.prepare(
+pub(super) fn read_transitions(conn: &Conn, id: ClusterId) -> Result<Vec<Transition>, StoreError> {
+    let rows = conn.query_map(
         "SELECT from_state, to_state, reason, at, resize_from, resize_to, repair \
          FROM transitions WHERE cluster_id = ?1 ORDER BY id",
+        params![id.to_string()],
+        |row| {
+            Ok((
+                row.get::<Option<String>>(0)?,
+                row.get::<String>(1)?,
+                row.get::<String>(2)?,
+                row.get::<String>(3)?,
+                row.get::<Option<u16>>(4)?,
+                row.get::<Option<u16>>(5)?,
+                row.get::<Option<String>>(6)?,
+            ))
+        },
     )?;
-    let rows = stmt.query_map(params![id.to_string()], |row| {
-        Ok((
-            row.get::<_, Option<String>>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-            row.get::<_, String>(3)?,
-            row.get::<_, Option<u16>>(4)?,
-            row.get::<_, Option<u16>>(5)?,
-            row.get::<_, Option<String>>(6)?,
-        ))
-    })?;
-    rows.map(|row| {
-        let (from, to, reason, at, resize_from, resize_to, repair) = row?;
-        let corrupt = |problem: String| StoreError::Corrupt {
-            id: id.to_string(),
-            problem,
-        };
-        Ok(Transition {
-            from: from
-                .as_deref()
-                .map(parse_state)
-                .transpose()
-                .map_err(corrupt)?,
-            to: parse_state(&to).map_err(corrupt)?,
-            reason,
-            at: parse_time(&at).map_err(corrupt)?,
-            resize: resize_from
-                .zip(resize_to)
-                .map(|(from, to)| Resize { from, to }),
-            repair: repair
-                .map(|text| serde_json::from_str(&text))
-                .transpose()
-                .map_err(|e| corrupt(format!("repair: {e}")))?,
+    rows.into_iter()
+        .map(|row| {
+            let (from, to, reason, at, resize_from, resize_to, repair) = row;
+            let corrupt = |problem: String| StoreError::Corrupt {
+                id: id.to_string(),
+                problem,
+            };
+            Ok(Transition {
+                from: from
+                    .as_deref()
+                    .map(parse_state)
+                    .transpose()
+                    .map_err(corrupt)?,
+                to: parse_state(&to).map_err(corrupt)?,
+                reason,
+                at: parse_time(&at).map_err(corrupt)?,
+                resize: resize_from
+                    .zip(resize_to)
+                    .map(|(from, to)| Resize { from, to }),
+                repair: repair
+                    .map(|text| serde_json::from_str(&text))
+                    .transpose()
+                    .map_err(|e| corrupt(format!("repair: {e}")))?,
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 /// Writes a move the caller checked the lifecycle allows; to the state the cluster is in,
 /// only its reason changes and no transition is recorded.
 pub(super) fn move_state(
-    conn: &Connection,
+    conn: &Conn,
     cluster: &Cluster,
     to: ClusterState,
     reason: &str,
@@ -902,7 +910,7 @@ pub(super) fn move_state(
 
 /// `move_state`, recording on the transition the resize it begins, if any.
 fn move_state_resizing(
-    conn: &Connection,
+    conn: &Conn,
     cluster: &Cluster,
     to: ClusterState,
     reason: &str,
@@ -938,7 +946,7 @@ fn move_state_resizing(
 }
 
 fn record_transition(
-    conn: &Connection,
+    conn: &Conn,
     id: ClusterId,
     from: Option<ClusterState>,
     to: ClusterState,
@@ -962,26 +970,24 @@ fn record_transition(
 }
 
 /// The resize the cluster's latest transition that records one began.
-fn latest_resize_in(conn: &Connection, id: ClusterId) -> Result<Option<Resize>, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT resize_from, resize_to FROM transitions WHERE cluster_id = ?1 \
+fn latest_resize_in(conn: &Conn, id: ClusterId) -> Result<Option<Resize>, StoreError> {
+    conn.query_opt(
+        "SELECT resize_from, resize_to FROM transitions WHERE cluster_id = ?1 \
              AND resize_from IS NOT NULL ORDER BY id DESC LIMIT 1",
-            params![id.to_string()],
-            |row| {
-                Ok(Resize {
-                    from: row.get(0)?,
-                    to: row.get(1)?,
-                })
-            },
-        )
-        .optional()?)
+        params![id.to_string()],
+        |row| {
+            Ok(Resize {
+                from: row.get(0)?,
+                to: row.get(1)?,
+            })
+        },
+    )
 }
 
 /// Moves the tenant's cluster to deleting with its delete job (its deploys made due, so
 /// that they end first), in `tx`; asking again while a delete is queued changes nothing.
 fn delete_in(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Conn,
     tenant: &TenantId,
     id: ClusterId,
     because: Option<&str>,
@@ -1006,7 +1012,7 @@ fn delete_in(
 }
 
 pub(super) fn find_cluster(
-    conn: &Connection,
+    conn: &Conn,
     tenant: Option<&TenantId>,
     id: ClusterId,
 ) -> Result<Option<Cluster>, StoreError> {
@@ -1016,13 +1022,12 @@ pub(super) fn find_cluster(
     }))
 }
 
-fn find_any_cluster(conn: &Connection, id: ClusterId) -> Result<Option<Cluster>, StoreError> {
-    conn.query_row(
+fn find_any_cluster(conn: &Conn, id: ClusterId) -> Result<Option<Cluster>, StoreError> {
+    conn.query_opt(
         &format!("SELECT {CLUSTER_COLUMNS} FROM clusters WHERE id = ?1"),
         params![id.to_string()],
         read_row,
-    )
-    .optional()?
+    )?
     .map(ClusterRow::into_cluster)
     .transpose()
 }

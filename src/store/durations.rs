@@ -7,7 +7,7 @@
 //! tree's), the node stages too (a node's creation has no report of its own, it ends at
 //! the node's first), and only reports of the run itself.
 
-use rusqlite::{Connection, params};
+use super::db::{Conn, params};
 
 use super::clusters::read_transitions;
 use super::reports::read_reports;
@@ -23,7 +23,7 @@ impl Store {
     /// same steps on its provider: one query, on the table's index.
     pub async fn expectations(&self, cluster: &Cluster) -> Result<Expectations, StoreError> {
         let plan = cluster.plan.clone();
-        self.call(move |conn| {
+        self.read(move |conn| {
             let mut components: Vec<&str> = plan.component_names();
             // The node stages.
             components.push("");
@@ -51,7 +51,7 @@ fn ends_a_run(from: ClusterState, to: ClusterState) -> bool {
 /// After `cluster` moved from `from` to its state, recorded: the samples of the run the
 /// move ended, if it ended one, the oldest of each key beyond `RUNS_KEPT` dropped.
 pub(super) fn record_run(
-    conn: &Connection,
+    conn: &Conn,
     from: ClusterState,
     cluster: &Cluster,
 ) -> Result<(), StoreError> {
@@ -82,9 +82,12 @@ pub(super) fn record_run(
             ],
         )?;
         conn.execute(
-            "DELETE FROM stage_durations WHERE id IN (SELECT id FROM stage_durations \
-             WHERE provider = ?1 AND component = ?2 AND phase = ?3 AND node_group = ?4 \
-             AND flavor = ?5 AND image = ?6 ORDER BY at DESC, id DESC LIMIT -1 OFFSET ?7)",
+            &format!(
+                "DELETE FROM stage_durations WHERE id IN (SELECT id FROM stage_durations \
+                 WHERE provider = ?1 AND component = ?2 AND phase = ?3 AND node_group = ?4 \
+                 AND flavor = ?5 AND image = ?6 ORDER BY at DESC, id DESC {} OFFSET ?7)",
+                conn.no_limit()
+            ),
             params![
                 sample.provider.as_str(),
                 sample.key.component,
@@ -101,30 +104,33 @@ pub(super) fn record_run(
 
 /// The samples of `provider` for these components (`""`: the node stages), newest first.
 fn read_samples(
-    conn: &Connection,
+    conn: &Conn,
     provider: ProviderKind,
     components: &[&str],
 ) -> Result<Vec<Sample>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT component, phase, node_group, flavor, image, seconds, at FROM stage_durations \
-         WHERE provider = ?1 AND component IN (SELECT value FROM json_each(?2)) \
-         ORDER BY at DESC, id DESC",
-    )?;
     let components = serde_json::to_string(components)?;
-    let rows = stmt.query_map(params![provider.as_str(), components], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-            row.get::<_, String>(3)?,
-            row.get::<_, String>(4)?,
-            row.get::<_, f64>(5)?,
-            row.get::<_, String>(6)?,
-        ))
-    })?;
+    let rows = conn.query_map(
+        &format!(
+            "SELECT component, phase, node_group, flavor, image, seconds, at FROM stage_durations \
+             WHERE provider = ?1 AND component IN ({}) ORDER BY at DESC, id DESC",
+            conn.json_texts(2)
+        ),
+        params![provider.as_str(), components],
+        |row| {
+            Ok((
+                row.get::<String>(0)?,
+                row.get::<String>(1)?,
+                row.get::<String>(2)?,
+                row.get::<String>(3)?,
+                row.get::<String>(4)?,
+                row.get::<f64>(5)?,
+                row.get::<String>(6)?,
+            ))
+        },
+    )?;
     let mut samples = Vec::new();
     for row in rows {
-        let (component, phase, group, flavor, image, seconds, at) = row?;
+        let (component, phase, group, flavor, image, seconds, at) = row;
         let corrupt = |problem: String| StoreError::Corrupt {
             id: format!("stage_durations of {component} {phase}"),
             problem,

@@ -1,8 +1,8 @@
 //! A cluster's health as the watcher last assessed it, the heartbeats its nodes send
 //! (their checks' outcomes, on VMs), and the request that repairs it.
 
+use super::db::params;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use super::clusters::{find_cluster, move_state};
 use super::jobs::{JobKind, enqueue, job_queued};
@@ -169,37 +169,39 @@ impl Store {
 
     /// The last heartbeat of each of the cluster's nodes that sent one.
     pub async fn heartbeats(&self, id: ClusterId) -> Result<Vec<Heartbeat>, StoreError> {
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
+        self.read(move |conn| {
+            let rows = conn.query_map(
                 "SELECT node, at, checks FROM heartbeats WHERE cluster_id = ?1 ORDER BY node",
+                params![id.to_string()],
+                |row| {
+                    Ok((
+                        row.get::<String>(0)?,
+                        row.get::<String>(1)?,
+                        row.get::<String>(2)?,
+                    ))
+                },
             )?;
-            let rows = stmt.query_map(params![id.to_string()], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                ))
-            })?;
-            rows.map(|row| {
-                let (node, at, checks) = row?;
-                let corrupt = |problem: String| StoreError::Corrupt {
-                    id: id.to_string(),
-                    problem,
-                };
-                let (checks, activity) = match serde_json::from_str(&checks)
-                    .map_err(|e| corrupt(format!("heartbeat: {e}")))?
-                {
-                    Beat::Full { checks, activity } => (checks, activity),
-                    Beat::Checks(checks) => (checks, Vec::new()),
-                };
-                Ok(Heartbeat {
-                    node,
-                    at: parse_time(&at).map_err(corrupt)?,
-                    checks,
-                    activity,
+            rows.into_iter()
+                .map(|row| {
+                    let (node, at, checks) = row;
+                    let corrupt = |problem: String| StoreError::Corrupt {
+                        id: id.to_string(),
+                        problem,
+                    };
+                    let (checks, activity) = match serde_json::from_str(&checks)
+                        .map_err(|e| corrupt(format!("heartbeat: {e}")))?
+                    {
+                        Beat::Full { checks, activity } => (checks, activity),
+                        Beat::Checks(checks) => (checks, Vec::new()),
+                    };
+                    Ok(Heartbeat {
+                        node,
+                        at: parse_time(&at).map_err(corrupt)?,
+                        checks,
+                        activity,
+                    })
                 })
-            })
-            .collect()
+                .collect()
         })
         .await
     }
@@ -213,8 +215,10 @@ impl Store {
         self.call(move |conn| {
             let kept = to_json(&nodes)?;
             conn.execute(
-                "DELETE FROM heartbeats WHERE cluster_id = ?1 \
-                 AND node NOT IN (SELECT value FROM json_each(?2))",
+                &format!(
+                    "DELETE FROM heartbeats WHERE cluster_id = ?1 AND node NOT IN ({})",
+                    conn.json_texts(2)
+                ),
                 params![id.to_string(), kept],
             )?;
             Ok(())

@@ -4,8 +4,8 @@
 //! a delete does not cancel its cluster's deploys (one may be running), they end
 //! cancelled themselves when they find the cluster deleting.
 
+use super::db::{Conn, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
 
 use super::rows::{parse_time, timestamp};
 use super::{Store, StoreError};
@@ -95,13 +95,13 @@ impl Store {
     /// it overtook, and finds what that deploy made).
     pub async fn next_job(&self, busy: Vec<ClusterId>) -> Result<Option<Job>, StoreError> {
         let busy: Vec<String> = busy.iter().map(ClusterId::to_string).collect();
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
+        self.read(move |conn| {
+            let rows = conn.rows(
                 "SELECT id, cluster_id, kind, attempts, created_at FROM jobs \
                  WHERE status = 'queued' AND run_after <= ?1 ORDER BY id",
+                params![timestamp(Utc::now())],
             )?;
-            let mut rows = stmt.query(params![timestamp(Utc::now())])?;
-            while let Some(row) = rows.next()? {
+            for row in rows {
                 let id: i64 = row.get(0)?;
                 let cluster: String = row.get(1)?;
                 if busy.contains(&cluster) {
@@ -137,12 +137,12 @@ impl Store {
         busy: Vec<ClusterId>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let busy: Vec<String> = busy.iter().map(ClusterId::to_string).collect();
-        self.call(move |conn| {
-            let mut stmt = conn.prepare(
+        self.read(move |conn| {
+            let rows = conn.rows(
                 "SELECT cluster_id, run_after FROM jobs WHERE status = 'queued' ORDER BY run_after",
+                params![],
             )?;
-            let mut rows = stmt.query([])?;
-            while let Some(row) = rows.next()? {
+            for row in rows {
                 let cluster: String = row.get(0)?;
                 if !busy.contains(&cluster) {
                     let due: String = row.get(1)?;
@@ -192,24 +192,20 @@ impl Store {
 
     /// Whether the cluster has a queued job of this kind (for tests and reconciling).
     pub async fn has_queued_job(&self, id: ClusterId, kind: JobKind) -> Result<bool, StoreError> {
-        self.call(move |conn| job_queued(conn, id, kind)).await
+        self.read(move |conn| job_queued(conn, id, kind)).await
     }
 }
 
 /// Whether the cluster has a job of this kind waiting to run.
-pub(super) fn job_queued(
-    conn: &Connection,
-    id: ClusterId,
-    kind: JobKind,
-) -> Result<bool, StoreError> {
-    Ok(conn.query_row(
+pub(super) fn job_queued(conn: &Conn, id: ClusterId, kind: JobKind) -> Result<bool, StoreError> {
+    conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM jobs WHERE cluster_id = ?1 AND kind = ?2 AND status = 'queued')",
         params![id.to_string(), kind.as_str()],
         |row| row.get(0),
-    )?)
+    )
 }
 
-pub(super) fn enqueue(conn: &Connection, id: ClusterId, kind: JobKind) -> Result<(), StoreError> {
+pub(super) fn enqueue(conn: &Conn, id: ClusterId, kind: JobKind) -> Result<(), StoreError> {
     let now = timestamp(Utc::now());
     conn.execute(
         "INSERT INTO jobs (cluster_id, kind, status, attempts, run_after, last_error, created_at, updated_at) \
@@ -220,11 +216,7 @@ pub(super) fn enqueue(conn: &Connection, id: ClusterId, kind: JobKind) -> Result
 }
 
 /// Makes the cluster's queued jobs of this kind due now: they are to end soon.
-pub(super) fn make_due_now(
-    conn: &Connection,
-    id: ClusterId,
-    kind: JobKind,
-) -> Result<(), StoreError> {
+pub(super) fn make_due_now(conn: &Conn, id: ClusterId, kind: JobKind) -> Result<(), StoreError> {
     let now = timestamp(Utc::now());
     conn.execute(
         "UPDATE jobs SET run_after = ?3, updated_at = ?3 \

@@ -1,21 +1,27 @@
-//! Persistence in one SQLite file: clusters, every state transition, and the job queue.
+//! Persistence: clusters, every state transition, and the job queue, in one SQLite file
+//! (the default) or a PostgreSQL database (`store.url`), the same queries on both.
 //!
 //! A state change and the job that acts on it are written in one transaction, so after a
 //! crash a cluster is never in a state with no job to move it on. Jobs on disk are only
 //! queued, done, failed or cancelled: "running" lives in the worker's memory, so a job that
 //! was running when the process died is simply queued and runs again.
 //!
-//! The connection is owned here and only used on tokio's blocking pool.
+//! The connections are owned here, pooled, and only used on tokio's blocking pool:
+//! `call` runs a closure that may write, `read` one that only reads (on SQLite, beside
+//! the writer, on a reader connection of its own).
 //!
 //! `clusters` holds the clusters and their transitions, `jobs` the queue, `reports` what
 //! nodes report, `durations` how long their steps took (for how long the next are
 //! expected to); `templates` each tenant's cluster templates; `rows` is how their values
 //! are written as text and read back; `notify` tells event streams, after a commit, which
 //! cluster changed; `census` what `GET /metrics` counts; `purge` forgets clusters
-//! deleted long ago.
+//! deleted long ago. `db` is how a query reaches either database, `url` where the
+//! store is, `copy` what `disco migrate-store` moves between them.
 
 pub mod census;
 mod clusters;
+mod copy;
+pub(crate) mod db;
 mod durations;
 mod health;
 mod jobs;
@@ -24,15 +30,18 @@ pub mod notify;
 mod purge;
 mod reports;
 mod rows;
+pub mod scratch;
 mod templates;
+pub mod url;
 mod uses;
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
+use self::db::{Conn, Manager};
 
 pub use self::clusters::Operation;
+pub use self::copy::Copied;
+pub use self::db::Backend;
 pub use self::health::Heartbeat;
 pub use self::jobs::{Job, JobKind, JobOutcome};
 pub use self::reports::Reported;
@@ -43,8 +52,25 @@ use crate::domain::ClusterState;
 pub enum StoreError {
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database: {}", postgres_message(.0))]
+    Postgres(#[from] postgres::Error),
+    #[error("database connections: {0}")]
+    Pool(#[from] r2d2::Error),
     #[error("database schema: {0}")]
     Migration(#[from] rusqlite_migration::Error),
+    #[error(
+        "database schema: version {found} is newer than this build's {known}: run a newer disco"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("database column {index}: {problem}")]
+    Column { index: usize, problem: String },
+    #[error("database: no row from {0}")]
+    NoRow(String),
+    #[error(
+        "the target store is not empty (its {table} table has {rows} rows): a store is copied \
+         only into an empty database"
+    )]
+    TargetNotEmpty { table: &'static str, rows: i64 },
     #[error("database row of cluster {id} is unreadable: {problem}")]
     Corrupt { id: String, problem: String },
     #[error("the tenant already has a cluster named {0:?}")]
@@ -81,34 +107,116 @@ pub enum StoreError {
     },
 }
 
+/// Where the store is: a SQLite file, or a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres(url::PostgresUrl),
+}
+
+/// What PostgreSQL or its client said: the client's own `Display` leaves out the cause
+/// ("error connecting to server", without "Connection refused").
+fn postgres_message(error: &postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
+    }
+    match std::error::Error::source(error) {
+        Some(cause) => format!("{error}: {cause}"),
+        None => error.to_string(),
+    }
+}
+
+/// Where it is, for logs and errors (a URL's password as `***`).
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(path) => write!(f, "SQLite at {}", path.display()),
+            Location::Postgres(url) => write!(f, "PostgreSQL at {url}"),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
+    /// The connection that writes (SQLite: the only one; PostgreSQL: the pool).
+    writer: r2d2::Pool<Manager>,
+    /// The connections that only read (PostgreSQL: the same pool).
+    readers: r2d2::Pool<Manager>,
+    backend: Backend,
     notifier: notify::Notifier,
 }
 
+/// SQLite's connections that read beside the writer; PostgreSQL's pool.
+const SQLITE_READERS: u32 = 4;
+const POSTGRES_CONNECTIONS: u32 = 10;
+
 impl Store {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the SQLite database at `path` and brings its schema up
+    /// to date.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        let path = path.to_path_buf();
-        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
-            if let Some(dir) = path.parent() {
-                create_private_dir(dir)?;
-            }
-            create_private_file(&path)?;
-            let mut conn = Connection::open(&path)?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "FULL")?;
-            conn.pragma_update(None, "foreign_keys", "ON")?;
-            conn.busy_timeout(std::time::Duration::from_secs(5))?;
-            migrations::migrations().to_latest(&mut conn)?;
-            Ok(conn)
+        Store::connect(Location::Sqlite(path.to_path_buf())).await
+    }
+
+    /// Opens the store at `location` and brings its schema up to date; processes that
+    /// open one store at once migrate it once (under a lock), the others wait for it.
+    pub async fn connect(location: Location) -> Result<Store, StoreError> {
+        tokio::task::spawn_blocking(move || match location {
+            Location::Sqlite(path) => Store::open_sqlite(path),
+            Location::Postgres(url) => Store::open_postgres(&url),
         })
-        .await??;
+        .await?
+    }
+
+    fn open_sqlite(path: PathBuf) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent() {
+            create_private_dir(dir)?;
+        }
+        create_private_file(&path)?;
+        let manager = || Manager::Sqlite { path: path.clone() };
+        {
+            let _lock = migrations::SqliteLock::take(&path)?;
+            let mut conn = r2d2::ManageConnection::connect(&manager())?;
+            migrations::to_latest_sqlite(&mut conn)?;
+        }
+        // The journal files exist now (WAL): only the owner may read them either.
+        create_private_file(&path)?;
+        let writer = r2d2::Pool::builder()
+            .max_size(1)
+            .min_idle(Some(1))
+            .build(manager())?;
+        let readers = r2d2::Pool::builder()
+            .max_size(SQLITE_READERS)
+            .min_idle(Some(1))
+            .build(manager())?;
         Ok(Store {
-            conn: Arc::new(Mutex::new(conn)),
+            writer,
+            readers,
+            backend: Backend::Sqlite,
             notifier: notify::Notifier::default(),
         })
+    }
+
+    fn open_postgres(url: &url::PostgresUrl) -> Result<Store, StoreError> {
+        let pool = r2d2::Pool::builder()
+            .max_size(POSTGRES_CONNECTIONS)
+            .min_idle(Some(1))
+            .connection_timeout(std::time::Duration::from_secs(10))
+            .build(Manager::Postgres(Box::new(url.config().clone())))?;
+        let conn = pool.get()?;
+        conn.set_writes(true);
+        migrations::to_latest_postgres(&conn)?;
+        drop(conn);
+        Ok(Store {
+            writer: pool.clone(),
+            readers: pool,
+            backend: Backend::Postgres,
+            notifier: notify::Notifier::default(),
+        })
+    }
+
+    /// Which database the store is in.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Who waits for news of a cluster: signalled after each commit that changes what
@@ -117,17 +225,34 @@ impl Store {
         &self.notifier
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f`, which may write, with the writing connection on the blocking pool.
     async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        Store::run(self.writer.clone(), true, f).await
+    }
+
+    /// Runs `f`, which only reads, with a reading connection on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
+    {
+        Store::run(self.readers.clone(), false, f).await
+    }
+
+    async fn run<T, F>(pool: r2d2::Pool<Manager>, writes: bool, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
+    {
         tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock cannot leave a half-written transaction
-            // (SQLite rolls it back), so a poisoned lock is safe to take over.
-            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            // A panic in `f` cannot leave a half-written transaction: its `Tx` rolls
+            // back as it unwinds, and the pool takes the connection back.
+            let mut conn = pool.get()?;
+            conn.set_writes(writes);
             f(&mut conn)
         })
         .await?
@@ -185,5 +310,7 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+#[cfg(test)]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;

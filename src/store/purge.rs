@@ -2,8 +2,8 @@
 //! time goes with every row that names it (its transitions, jobs, report token, reports,
 //! heartbeats, step durations and what it used), in one transaction; its GET stays 404.
 
+use super::db::params;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use super::rows::timestamp;
 use super::{Store, StoreError};

@@ -1,7 +1,7 @@
 //! What a cluster's nodes report as they run their tasks, and the token they report
 //! with: one per cluster, made on first use.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::db::{Conn, params};
 
 use super::rows::{parse_time, timestamp};
 use super::{Store, StoreError};
@@ -25,28 +25,26 @@ impl Store {
         self.call(move |conn| {
             let token = crate::auth::tokens::random_token();
             conn.execute(
-                "INSERT OR IGNORE INTO report_tokens (cluster_id, token) VALUES (?1, ?2)",
+                "INSERT INTO report_tokens (cluster_id, token) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![id.to_string(), token],
             )?;
-            Ok(conn.query_row(
+            conn.query_row(
                 "SELECT token FROM report_tokens WHERE cluster_id = ?1",
                 params![id.to_string()],
                 |row| row.get(0),
-            )?)
+            )
         })
         .await
     }
 
     /// Whether `token` is the cluster's report token.
     pub async fn is_report_token(&self, id: ClusterId, token: String) -> Result<bool, StoreError> {
-        self.call(move |conn| {
-            let expected: Option<String> = conn
-                .query_row(
-                    "SELECT token FROM report_tokens WHERE cluster_id = ?1",
-                    params![id.to_string()],
-                    |row| row.get(0),
-                )
-                .optional()?;
+        self.read(move |conn| {
+            let expected: Option<String> = conn.query_opt(
+                "SELECT token FROM report_tokens WHERE cluster_id = ?1",
+                params![id.to_string()],
+                |row| row.get(0),
+            )?;
             Ok(expected
                 .is_some_and(|expected| crate::auth::tokens::tokens_match(&expected, &token)))
         })
@@ -64,17 +62,15 @@ impl Store {
         self.call(move |conn| {
             // With the slave count the latest resize began from: while a cluster is
             // scaled in, its leaving slaves report their decommission steps.
-            let stored: Option<(String, String, String, Option<u16>)> = conn
-                .query_row(
-                    "SELECT t.token, c.state, c.plan, \
+            let stored: Option<(String, String, String, Option<u16>)> = conn.query_opt(
+                "SELECT t.token, c.state, c.plan, \
                      (SELECT resize_from FROM transitions r WHERE r.cluster_id = c.id \
                       AND r.resize_from IS NOT NULL ORDER BY r.id DESC LIMIT 1) \
                      FROM report_tokens t \
                      JOIN clusters c ON c.id = t.cluster_id WHERE t.cluster_id = ?1",
-                    params![id.to_string()],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-                )
-                .optional()?;
+                params![id.to_string()],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )?;
             let Some((expected, state, plan, resized_from)) = stored else {
                 return Ok(Reported::NotThisCluster);
             };
@@ -128,36 +124,37 @@ impl Store {
         id: ClusterId,
         after: i64,
     ) -> Result<Vec<(i64, crate::domain::Report)>, StoreError> {
-        self.call(move |conn| read_reports(conn, id, after)).await
+        self.read(move |conn| read_reports(conn, id, after)).await
     }
 }
 
 /// A cluster's reports after the one numbered `after` (0: all), oldest first, with their
 /// numbers.
 pub(super) fn read_reports(
-    conn: &Connection,
+    conn: &Conn,
     id: ClusterId,
     after: i64,
 ) -> Result<Vec<(i64, crate::domain::Report)>, StoreError> {
-    let mut stmt = conn.prepare(
+    let rows = conn.query_map(
         "SELECT id, at, node, stage, status, rc, output, error FROM reports \
          WHERE cluster_id = ?1 AND id > ?2 ORDER BY id",
+        params![id.to_string(), after],
+        |row| {
+            Ok((
+                row.get::<i64>(0)?,
+                row.get::<String>(1)?,
+                row.get::<String>(2)?,
+                row.get::<String>(3)?,
+                row.get::<String>(4)?,
+                row.get::<Option<i64>>(5)?,
+                row.get::<String>(6)?,
+                row.get::<String>(7)?,
+            ))
+        },
     )?;
-    let rows = stmt.query_map(params![id.to_string(), after], |row| {
-        Ok((
-            row.get::<_, i64>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-            row.get::<_, String>(3)?,
-            row.get::<_, String>(4)?,
-            row.get::<_, Option<i64>>(5)?,
-            row.get::<_, String>(6)?,
-            row.get::<_, String>(7)?,
-        ))
-    })?;
     let mut reports = Vec::new();
     for row in rows {
-        let (number, at, node, stage, status, rc, output, error) = row?;
+        let (number, at, node, stage, status, rc, output, error) = row;
         let corrupt = |problem: String| StoreError::Corrupt {
             id: id.to_string(),
             problem,

@@ -1,8 +1,8 @@
 //! How a cluster sits in its row: the columns read, their text decoded into a
 //! `Cluster`, and the text forms of the values other tables share (times, states, JSON).
 
+use super::db::Row;
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::Row;
 use secrecy::SecretString;
 
 use super::StoreError;
@@ -33,7 +33,7 @@ pub(super) struct ClusterRow {
     activity: String,
 }
 
-pub(super) fn read_row(row: &Row<'_>) -> rusqlite::Result<ClusterRow> {
+pub(super) fn read_row(row: &Row) -> Result<ClusterRow, StoreError> {
     Ok(ClusterRow {
         id: row.get(0)?,
         tenant: row.get(1)?,

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use super::db::params;
 use chrono::Utc;
-use rusqlite::{OptionalExtension, params};
 
 use super::rows::timestamp;
 use super::{Store, StoreError};
@@ -43,12 +43,15 @@ impl Store {
     /// The tenant's templates, by name.
     pub async fn templates(&self, tenant: &TenantId) -> Result<Vec<Template>, StoreError> {
         let tenant = tenant.clone();
-        self.call(move |conn| {
-            let mut statement = conn.prepare(
+        self.read(move |conn| {
+            conn.query_map(
                 "SELECT name, description, attributes FROM templates WHERE tenant = ?1 ORDER BY name",
-            )?;
-            let rows = statement.query_map(params![tenant.as_str()], read)?;
-            rows.map(|row| decode(row?)).collect()
+                params![tenant.as_str()],
+                read,
+            )?
+            .into_iter()
+            .map(decode)
+            .collect()
         })
         .await
     }
@@ -60,13 +63,12 @@ impl Store {
         name: &str,
     ) -> Result<Option<Template>, StoreError> {
         let (tenant, name) = (tenant.clone(), name.to_string());
-        self.call(move |conn| {
-            conn.query_row(
+        self.read(move |conn| {
+            conn.query_opt(
                 "SELECT name, description, attributes FROM templates WHERE tenant = ?1 AND name = ?2",
                 params![tenant.as_str(), name],
                 read,
-            )
-            .optional()?
+            )?
             .map(decode)
             .transpose()
         })
@@ -89,7 +91,7 @@ impl Store {
 
 type TemplateRow = (String, String, String);
 
-fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<TemplateRow> {
+fn read(row: &super::db::Row) -> Result<TemplateRow, StoreError> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?))
 }
 

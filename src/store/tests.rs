@@ -1,17 +1,11 @@
 use chrono::Utc;
 
-use super::{JobKind, JobOutcome, Store, StoreError};
+use super::db::params;
+use super::testing::{on_both_backends, scratch_on, store_on};
+use super::{Backend, JobKind, JobOutcome, Store, StoreError};
 use crate::cluster::Cluster;
 use crate::domain::state::Mover;
 use crate::domain::{ClusterState, TenantId};
-
-async fn store() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = Store::open(&dir.path().join("disco.db"))
-        .await
-        .expect("open");
-    (store, dir)
-}
 
 fn cluster(tenant: &str, attributes: &[(&str, &str)]) -> Cluster {
     let mut cluster = crate::cluster::testing::cluster_in(
@@ -25,9 +19,8 @@ fn cluster(tenant: &str, attributes: &[(&str, &str)]) -> Cluster {
 
 const INJECT: (&str, &str) = ("icclab.disco.dependencies.inject", "['spark']");
 
-#[tokio::test]
-async fn a_cluster_reads_back_as_stored_with_its_deploy_job_queued() {
-    let (store, _dir) = store().await;
+async fn a_cluster_reads_back_as_stored_with_its_deploy_job_queued(backend: Backend) {
+    let (store, _scratch, _) = store_on(backend).await;
     let new = cluster("t", &[INJECT]);
     store.insert_cluster(new.clone()).await.expect("insert");
     let read = store
@@ -54,9 +47,8 @@ async fn a_cluster_reads_back_as_stored_with_its_deploy_job_queued() {
     );
 }
 
-#[tokio::test]
-async fn a_staged_cluster_gets_no_job_until_deploy_is_requested_once() {
-    let (store, _dir) = store().await;
+async fn a_staged_cluster_gets_no_job_until_deploy_is_requested_once(backend: Backend) {
+    let (store, _scratch, _) = store_on(backend).await;
     let new = cluster("t", &[INJECT, ("icclab.disco.stage", "true")]);
     let tenant = new.tenant.clone();
     store.insert_cluster(new.clone()).await.expect("insert");
@@ -87,9 +79,8 @@ async fn a_staged_cluster_gets_no_job_until_deploy_is_requested_once() {
     );
 }
 
-#[tokio::test]
-async fn names_are_unique_per_tenant_among_live_clusters() {
-    let (store, _dir) = store().await;
+async fn names_are_unique_per_tenant_among_live_clusters(backend: Backend) {
+    let (store, _scratch, _) = store_on(backend).await;
     let named = [INJECT, ("icclab.disco.name", "lab")];
     store
         .insert_cluster(cluster("a", &named))
@@ -109,9 +100,8 @@ async fn names_are_unique_per_tenant_among_live_clusters() {
         .expect("another tenant may");
 }
 
-#[tokio::test]
-async fn a_transition_the_lifecycle_forbids_is_refused_and_changes_nothing() {
-    let (store, _dir) = store().await;
+async fn a_transition_the_lifecycle_forbids_is_refused_and_changes_nothing(backend: Backend) {
+    let (store, _scratch, _) = store_on(backend).await;
     let new = cluster("t", &[INJECT]);
     store.insert_cluster(new.clone()).await.expect("insert");
     assert!(
@@ -148,9 +138,10 @@ async fn a_transition_the_lifecycle_forbids_is_refused_and_changes_nothing() {
     );
 }
 
-#[tokio::test]
-async fn delete_queues_one_delete_however_often_asked_after_the_deploy_it_overtakes() {
-    let (store, _dir) = store().await;
+async fn delete_queues_one_delete_however_often_asked_after_the_deploy_it_overtakes(
+    backend: Backend,
+) {
+    let (store, _scratch, _) = store_on(backend).await;
     let new = cluster("t", &[INJECT]);
     let tenant = new.tenant.clone();
     store.insert_cluster(new.clone()).await.expect("insert");
@@ -208,9 +199,10 @@ async fn delete_queues_one_delete_however_often_asked_after_the_deploy_it_overta
     );
 }
 
-#[tokio::test]
-async fn a_cluster_s_jobs_wait_while_one_of_them_runs_but_other_clusters_jobs_do_not() {
-    let (store, _dir) = store().await;
+async fn a_cluster_s_jobs_wait_while_one_of_them_runs_but_other_clusters_jobs_do_not(
+    backend: Backend,
+) {
+    let (store, _scratch, _) = store_on(backend).await;
     let (a, b) = (cluster("t", &[INJECT]), cluster("t", &[INJECT]));
     store.insert_cluster(a.clone()).await.expect("insert a");
     store.insert_cluster(b.clone()).await.expect("insert b");
@@ -243,9 +235,8 @@ async fn a_cluster_s_jobs_wait_while_one_of_them_runs_but_other_clusters_jobs_do
     assert!(store.next_due(vec![a.id]).await.expect("due").is_some());
 }
 
-#[tokio::test]
-async fn only_a_writer_whose_state_it_is_changes_a_cluster_s_reason() {
-    let (store, _dir) = store().await;
+async fn only_a_writer_whose_state_it_is_changes_a_cluster_s_reason(backend: Backend) {
+    let (store, _scratch, _) = store_on(backend).await;
     let new = cluster("t", &[INJECT]);
     store.insert_cluster(new.clone()).await.expect("insert");
     store
@@ -286,9 +277,8 @@ async fn only_a_writer_whose_state_it_is_changes_a_cluster_s_reason() {
     assert_eq!(history.len(), 2, "a new reason is not a transition");
 }
 
-#[tokio::test]
-async fn a_retried_job_is_not_due_until_its_time() {
-    let (store, _dir) = store().await;
+async fn a_retried_job_is_not_due_until_its_time(backend: Backend) {
+    let (store, _scratch, _) = store_on(backend).await;
     let new = cluster("t", &[INJECT]);
     store.insert_cluster(new.clone()).await.expect("insert");
     let job = store.next_job(vec![]).await.expect("next").expect("job");
@@ -306,16 +296,14 @@ async fn a_retried_job_is_not_due_until_its_time() {
     assert!((due - later).num_milliseconds().abs() < 5);
 }
 
-#[tokio::test]
-async fn reopening_the_database_keeps_everything() {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("disco.db");
+async fn reopening_the_database_keeps_everything(backend: Backend) {
+    let (_scratch, location) = scratch_on(backend).await;
     let new = cluster("t", &[INJECT]);
     {
-        let store = Store::open(&path).await.expect("open");
+        let store = Store::connect(location.clone()).await.expect("open");
         store.insert_cluster(new.clone()).await.expect("insert");
     }
-    let store = Store::open(&path).await.expect("reopen");
+    let store = Store::connect(location).await.expect("reopen");
     let read = store
         .cluster(None, new.id)
         .await
@@ -365,9 +353,10 @@ async fn the_database_is_its_owner_s_alone_even_in_a_directory_others_may_pass()
     assert_eq!(mode(&data), 0o700);
 }
 
-#[tokio::test]
-async fn a_sole_tenant_provider_takes_no_second_tenant_while_the_first_has_live_clusters() {
-    let (store, _dir) = store().await;
+async fn a_sole_tenant_provider_takes_no_second_tenant_while_the_first_has_live_clusters(
+    backend: Backend,
+) {
+    let (store, _scratch, _) = store_on(backend).await;
     let first = cluster("a", &[INJECT]);
     store
         .insert_cluster_of_sole_tenant(first.clone())
@@ -394,18 +383,23 @@ async fn a_sole_tenant_provider_takes_no_second_tenant_while_the_first_has_live_
 /// How many samples the store holds.
 async fn sample_count(store: &Store) -> i64 {
     store
-        .call(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM stage_durations", [], |r| r.get(0))?))
+        .call(|conn| {
+            conn.query_row("SELECT COUNT(*) FROM stage_durations", params![], |r| {
+                r.get(0)
+            })
+        })
         .await
         .expect("count")
 }
 
-#[tokio::test]
-async fn the_move_that_ends_a_run_keeps_how_long_its_steps_took_the_latest_of_each_alone() {
+async fn the_move_that_ends_a_run_keeps_how_long_its_steps_took_the_latest_of_each_alone(
+    backend: Backend,
+) {
     use crate::domain::{Report, ReportStatus};
     use crate::frameworks::catalogue::NodeGroup;
     use crate::tasks::eta::{RUNS_KEPT, StageKey};
 
-    let (store, _dir) = store().await;
+    let (store, _scratch, _) = store_on(backend).await;
     let install = StageKey {
         component: "spark".into(),
         phase: "install".into(),
@@ -492,7 +486,7 @@ async fn rows_of(store: &Store, id: crate::domain::ClusterId) -> Vec<(String, i6
                 };
                 let n: i64 = conn.query_row(
                     &format!("SELECT COUNT(*) FROM {table} WHERE {column} = ?1"),
-                    [id.to_string()],
+                    params![id.to_string()],
                     |r| r.get(0),
                 )?;
                 counts.push((table.to_string(), n));
@@ -537,7 +531,7 @@ async fn deployed_then_deleted(store: &Store, name: &str) -> crate::domain::Clus
         .call(move |conn| {
             conn.execute(
                 "INSERT INTO heartbeats (cluster_id, node, at, checks) VALUES (?1, 'master', ?2, '[]')",
-                rusqlite::params![id.to_string(), super::rows::timestamp(Utc::now())],
+                params![id.to_string(), super::rows::timestamp(Utc::now())],
             )?;
             Ok(())
         })
@@ -564,9 +558,10 @@ async fn deployed_then_deleted(store: &Store, name: &str) -> crate::domain::Clus
     new.id
 }
 
-#[tokio::test]
-async fn a_purge_forgets_clusters_deleted_before_its_time_with_every_row_naming_them() {
-    let (store, _dir) = store().await;
+async fn a_purge_forgets_clusters_deleted_before_its_time_with_every_row_naming_them(
+    backend: Backend,
+) {
+    let (store, _scratch, _) = store_on(backend).await;
     let old = deployed_then_deleted(&store, "old").await;
     let before = rows_of(&store, old).await;
     for (table, n) in &before {
@@ -599,3 +594,271 @@ async fn a_purge_forgets_clusters_deleted_before_its_time_with_every_row_naming_
     assert!(store.cluster(None, live.id).await.expect("read").is_some());
     assert_eq!(store.purge_deleted(cut).await.expect("again"), 0);
 }
+
+/// Stores opened at once on one new database: each migrates or waits for the one that
+/// does (under the lock), and all of them find the whole schema, applied once.
+async fn stores_opened_at_once_migrate_the_database_once(backend: Backend) {
+    let (_scratch, location) = scratch_on(backend).await;
+    let opens = (0..4).map(|_| Store::connect(location.clone()));
+    let stores: Vec<Store> = futures_util::future::join_all(opens)
+        .await
+        .into_iter()
+        .map(|opened| opened.expect("open"))
+        .collect();
+    let known = super::migrations::migrations_count();
+    for store in &stores {
+        let version = store
+            .read(|conn| super::migrations::version(conn))
+            .await
+            .expect("version");
+        assert_eq!(version, known);
+    }
+    let new = cluster("t", &[INJECT]);
+    stores[0].insert_cluster(new.clone()).await.expect("insert");
+    assert!(
+        stores[3]
+            .cluster(None, new.id)
+            .await
+            .expect("read")
+            .is_some()
+    );
+}
+
+/// Begins a write transaction that sets the cluster's reason to `reason` and holds it
+/// open for `hold` before it commits; returns once it has written (the handle ends
+/// with its commit).
+async fn hold_a_write_transaction(
+    store: &Store,
+    id: crate::domain::ClusterId,
+    reason: &'static str,
+    hold: std::time::Duration,
+) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+    let (began, begun) = tokio::sync::oneshot::channel();
+    let writer = store.clone();
+    let writing = tokio::spawn(async move {
+        writer
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                tx.execute(
+                    "UPDATE clusters SET state_reason = ?2 WHERE id = ?1",
+                    params![id.to_string(), reason],
+                )?;
+                let _ = began.send(());
+                std::thread::sleep(hold);
+                tx.commit()
+            })
+            .await
+    });
+    begun.await.expect("the transaction began");
+    writing
+}
+
+/// A read does not wait for a write transaction in progress: it has a connection of its
+/// own and reads what was committed before.
+async fn reads_go_on_while_a_write_transaction_is_open(backend: Backend) {
+    let (store, _scratch, _) = store_on(backend).await;
+    let new = cluster("t", &[INJECT]);
+    store.insert_cluster(new.clone()).await.expect("insert");
+    let writing = hold_a_write_transaction(
+        &store,
+        new.id,
+        "writing",
+        std::time::Duration::from_millis(1500),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let read = store
+        .cluster(None, new.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1000),
+        "the read waited {:?} for the write",
+        started.elapsed()
+    );
+    assert_eq!(read.state_reason, "queued", "what was committed before");
+    writing.await.expect("join").expect("write");
+    let read = store
+        .cluster(None, new.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(read.state_reason, "writing");
+}
+
+/// `disco migrate-store`: a SQLite store filled through the store's API, copied into an
+/// empty PostgreSQL database, reads back the same there, row for row and through the
+/// API; the target's ids go on after the copied ones; a second copy is refused.
+#[tokio::test]
+async fn a_sqlite_store_copied_into_postgres_reads_back_the_same_and_a_full_target_is_refused() {
+    let (source, _source_dir, _) = store_on(Backend::Sqlite).await;
+    let gone = deployed_then_deleted(&source, "gone").await;
+    let used = deployed_then_deleted(&source, "used-before").await;
+    let ready = cluster("t", &[INJECT, ("icclab.disco.name", "ready")]);
+    source.insert_cluster(ready.clone()).await.expect("insert");
+    for to in [
+        ClusterState::Deploying,
+        ClusterState::Installing,
+        ClusterState::Ready,
+    ] {
+        assert!(
+            source
+                .transition(ready.id, Mover::Deploy, to, "", None)
+                .await
+                .expect("move")
+        );
+    }
+    let mut user = cluster("t", &[INJECT, ("icclab.disco.name", "user")]);
+    user.spec.uses = vec![ready.id];
+    source
+        .insert_cluster(user.clone())
+        .await
+        .expect("insert the user");
+    let job = source.next_job(vec![]).await.expect("next").expect("a job");
+    source
+        .retry_job(job.id, Utc::now(), "transient")
+        .await
+        .expect("retry");
+    let tenant = TenantId::parse("t").expect("tenant");
+    let template = crate::templates::Template {
+        name: crate::templates::TemplateName::parse("small").expect("name"),
+        description: "a small one".into(),
+        attributes: Default::default(),
+    };
+    source
+        .insert_template(&tenant, template)
+        .await
+        .expect("template");
+
+    let (target, _target_db, location) = store_on(Backend::Postgres).await;
+    let copied = source.copy_into(&target).await.expect("copy");
+    let before = super::copy::dump(&source).await;
+    for ((table, n), (dumped, rows)) in copied.iter().zip(&before) {
+        assert_eq!(table, dumped);
+        assert_eq!(*n, rows.len(), "{table}");
+        assert!(*n > 0, "the test fills {table}");
+    }
+    assert_eq!(
+        super::copy::dump(&target).await,
+        before,
+        "every row, every column"
+    );
+
+    let target = Store::connect(location).await.expect("reopen the target");
+    for id in [gone, used, ready.id, user.id] {
+        assert_eq!(
+            target.state_of(id).await.expect("state"),
+            source.state_of(id).await.expect("state")
+        );
+        assert_eq!(
+            target.transitions(id).await.expect("history"),
+            source.transitions(id).await.expect("history")
+        );
+        assert_eq!(
+            target.reports(id, 0).await.expect("reports"),
+            source.reports(id, 0).await.expect("reports")
+        );
+    }
+    let read = target
+        .cluster(None, user.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(read.spec, user.spec);
+    assert_eq!(
+        read.keys.expose_private_key(),
+        user.keys.expose_private_key()
+    );
+    assert_eq!(
+        target.dependents(ready.id).await.expect("uses").len(),
+        1,
+        "what uses what"
+    );
+    assert_eq!(target.templates(&tenant).await.expect("templates").len(), 1);
+    let job_copy = target
+        .next_job(vec![])
+        .await
+        .expect("next")
+        .expect("the job");
+    assert_eq!((job_copy.id, job_copy.attempts), (job.id, 1));
+
+    // The copied ids are taken: new rows are numbered after them.
+    let later = cluster("t", &[INJECT, ("icclab.disco.name", "later")]);
+    target
+        .insert_cluster(later.clone())
+        .await
+        .expect("insert after the copy");
+    assert_eq!(
+        target.transitions(later.id).await.expect("history").len(),
+        1
+    );
+
+    let err = source.copy_into(&target).await.expect_err("not empty");
+    assert!(
+        matches!(
+            err,
+            StoreError::TargetNotEmpty {
+                table: "clusters",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("not empty"), "{err}");
+}
+
+/// A write waits for a write transaction in progress, even one of another row, as it
+/// does for SQLite's one writer: it lands after the transaction, never between the
+/// transaction's reads and its writes.
+async fn a_write_waits_for_a_write_transaction_in_progress(backend: Backend) {
+    let (store, _scratch, _) = store_on(backend).await;
+    let new = cluster("t", &[INJECT]);
+    store.insert_cluster(new.clone()).await.expect("insert");
+    let other = cluster("t", &[INJECT, ("icclab.disco.name", "other")]);
+    store.insert_cluster(other.clone()).await.expect("insert");
+    let hold = std::time::Duration::from_millis(1000);
+    let writing = hold_a_write_transaction(&store, new.id, "first", hold).await;
+    let started = std::time::Instant::now();
+    let second = store.clone();
+    let id = other.id.to_string();
+    let written = tokio::spawn(async move {
+        second
+            .call(move |conn| {
+                conn.execute(
+                    "UPDATE clusters SET state_reason = 'second' WHERE id = ?1",
+                    params![id],
+                )
+            })
+            .await
+    });
+    assert_eq!(written.await.expect("join").expect("the write"), 1);
+    assert!(
+        started.elapsed() >= hold / 2,
+        "the write went through in {:?}, inside the transaction",
+        started.elapsed()
+    );
+    writing.await.expect("join").expect("the transaction");
+    for (id, reason) in [(new.id, "first"), (other.id, "second")] {
+        let read = store.cluster(None, id).await.expect("read").expect("found");
+        assert_eq!(read.state_reason, reason);
+    }
+}
+
+on_both_backends!(
+    a_write_waits_for_a_write_transaction_in_progress,
+    the_move_that_ends_a_run_keeps_how_long_its_steps_took_the_latest_of_each_alone,
+    stores_opened_at_once_migrate_the_database_once,
+    reads_go_on_while_a_write_transaction_is_open,
+    a_cluster_reads_back_as_stored_with_its_deploy_job_queued,
+    a_staged_cluster_gets_no_job_until_deploy_is_requested_once,
+    names_are_unique_per_tenant_among_live_clusters,
+    a_transition_the_lifecycle_forbids_is_refused_and_changes_nothing,
+    delete_queues_one_delete_however_often_asked_after_the_deploy_it_overtakes,
+    a_cluster_s_jobs_wait_while_one_of_them_runs_but_other_clusters_jobs_do_not,
+    only_a_writer_whose_state_it_is_changes_a_cluster_s_reason,
+    a_retried_job_is_not_due_until_its_time,
+    a_sole_tenant_provider_takes_no_second_tenant_while_the_first_has_live_clusters,
+    a_purge_forgets_clusters_deleted_before_its_time_with_every_row_naming_them,
+    reopening_the_database_keeps_everything,
+);

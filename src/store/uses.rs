@@ -2,7 +2,7 @@
 //! read by deletes (a used cluster is not deleted under its dependents) and by lookups of
 //! a used cluster by name or UUID.
 
-use rusqlite::{Connection, Transaction, params};
+use super::db::{Conn, params};
 
 use super::clusters::find_cluster;
 use super::rows::{CLUSTER_COLUMNS, read_row};
@@ -19,27 +19,31 @@ impl Store {
     ) -> Result<Option<Cluster>, StoreError> {
         let tenant = tenant.clone();
         let reference = reference.to_string();
-        self.call(move |conn| {
+        self.read(move |conn| {
             if let Ok(id) = reference.parse::<ClusterId>() {
                 return find_cluster(conn, Some(&tenant), id);
             }
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE tenant = ?1 AND name = ?2 AND state <> 'deleted'"
-            ))?;
-            let mut rows = stmt.query_map(params![tenant.as_str(), reference], read_row)?;
-            rows.next().map(|row| row?.into_cluster()).transpose()
+            conn.query_opt(
+                &format!(
+                    "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE tenant = ?1 AND name = ?2 AND state <> 'deleted'"
+                ),
+                params![tenant.as_str(), reference],
+                read_row,
+            )?
+            .map(|row| row.into_cluster())
+            .transpose()
         })
         .await
     }
 
     /// The clusters that use `id` and are not deleted, as (id, name), oldest first.
     pub async fn dependents(&self, id: ClusterId) -> Result<Vec<(ClusterId, String)>, StoreError> {
-        self.call(move |conn| dependents(conn, id)).await
+        self.read(move |conn| dependents(conn, id)).await
     }
 }
 
 pub(super) fn dependents(
-    conn: &Connection,
+    conn: &Conn,
     id: ClusterId,
 ) -> Result<Vec<(ClusterId, String)>, StoreError> {
     dependents_but(conn, id, &["deleted", "cancelled"])
@@ -48,14 +52,14 @@ pub(super) fn dependents(
 /// The dependents that are not already on their way out: those a plain delete of `id`
 /// waits for (the others go by themselves, and its delete job waits for them).
 pub(super) fn staying_dependents(
-    conn: &Connection,
+    conn: &Conn,
     id: ClusterId,
 ) -> Result<Vec<(ClusterId, String)>, StoreError> {
     dependents_but(conn, id, &["deleted", "cancelled", "deleting"])
 }
 
 fn dependents_but(
-    conn: &Connection,
+    conn: &Conn,
     id: ClusterId,
     states: &[&str],
 ) -> Result<Vec<(ClusterId, String)>, StoreError> {
@@ -65,16 +69,17 @@ fn dependents_but(
         .map(|s| format!("'{s}'"))
         .collect::<Vec<_>>()
         .join(", ");
-    let mut stmt = conn.prepare(&format!(
-        "SELECT c.id, c.name FROM uses u JOIN clusters c ON c.id = u.cluster_id \
-         WHERE u.used_id = ?1 AND c.state NOT IN ({excluded}) ORDER BY c.created_at, c.id"
-    ))?;
-    let rows = stmt.query_map(params![id.to_string()], |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-    })?;
+    let rows = conn.query_map(
+        &format!(
+            "SELECT c.id, c.name FROM uses u JOIN clusters c ON c.id = u.cluster_id \
+             WHERE u.used_id = ?1 AND c.state NOT IN ({excluded}) ORDER BY c.created_at, c.id"
+        ),
+        params![id.to_string()],
+        |row| Ok((row.get::<String>(0)?, row.get::<String>(1)?)),
+    )?;
     let mut found = Vec::new();
     for row in rows {
-        let (id, name) = row?;
+        let (id, name) = row;
         let id = id.parse().map_err(|_| StoreError::Corrupt {
             id: id.clone(),
             problem: "a dependent's id is not a UUID".to_string(),
@@ -86,7 +91,7 @@ fn dependents_but(
 
 /// `UsedNotReady` unless each of the tenant's clusters `used` is ready now.
 pub(super) fn check_ready(
-    conn: &Connection,
+    conn: &Conn,
     tenant: &TenantId,
     used: &[ClusterId],
 ) -> Result<(), StoreError> {
@@ -110,7 +115,7 @@ pub(super) fn check_ready(
 /// Records that the tenant's cluster `user` uses `used` (and no other), each of which
 /// must be ready now.
 pub(super) fn record_uses(
-    tx: &Transaction<'_>,
+    tx: &Conn,
     tenant: &TenantId,
     user: ClusterId,
     used: &[ClusterId],
@@ -122,7 +127,7 @@ pub(super) fn record_uses(
     check_ready(tx, tenant, used)?;
     for id in used {
         tx.execute(
-            "INSERT OR IGNORE INTO uses (cluster_id, used_id) VALUES (?1, ?2)",
+            "INSERT INTO uses (cluster_id, used_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![user.to_string(), id.to_string()],
         )?;
     }

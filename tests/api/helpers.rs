@@ -23,6 +23,8 @@ pub struct TestApp {
     pub settings: Settings,
     /// Lives as long as the test: the database and every file the providers write.
     _data_dir: TempDir,
+    /// With `DISCO_TEST_STORE=postgres`, the test's PostgreSQL database (dropped after it).
+    _database: Option<disco::store::scratch::TestDatabase>,
 }
 
 /// The real application on port 0, with a fresh data directory and the worker running.
@@ -50,6 +52,16 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     settings.openstack.auth_url = None;
     // Tests of the interface deploy with the file provider; those of a provider pick it.
     settings.provider.default = disco::domain::ProviderKind::File;
+    // DISCO_TEST_STORE=postgres: the store in a fresh PostgreSQL database of the server
+    // DISCO_TEST_POSTGRES_URL names (the suite on the other store).
+    let database = match std::env::var("DISCO_TEST_STORE").as_deref() {
+        Ok("postgres") => Some(disco::store::scratch::TestDatabase::create().await),
+        Ok("" | "sqlite") | Err(_) => None,
+        Ok(other) => panic!("DISCO_TEST_STORE={other}: expected sqlite or postgres"),
+    };
+    if let Some(database) = &database {
+        settings.store.url = Some(database.url.clone());
+    }
     adjust(&mut settings);
     let app = Application::build(settings.clone())
         .await
@@ -65,6 +77,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         store,
         settings,
         _data_dir: data_dir,
+        _database: database,
     }
 }
 

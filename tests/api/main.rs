@@ -26,6 +26,7 @@ mod lifetimes;
 mod listing;
 mod local;
 mod metrics;
+mod migrate_store;
 mod openstack;
 mod operations;
 mod parameters;
