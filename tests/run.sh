@@ -29,7 +29,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
+  # Debian's maintainer scripts would start a system-wide PostgreSQL on port 5432 (its
+  # "main" cluster): the tests start their own, so none is started here.
+  made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+  [ "$made_policy" = 0 ] || $sudo rm -f /usr/sbin/policy-rc.d
 fi
 
 # Build first, so the test bed's services do not compete with the compiler for the
