@@ -37,8 +37,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo chmod 755 /usr/sbin/policy-rc.d
     made_policy=1
   fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+  installed=0
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" && installed=1
   [ "$made_policy" = 0 ] || $sudo rm -f /usr/sbin/policy-rc.d
+  [ "$installed" = 1 ] || { echo "tests/run.sh: apt-get install ${missing[*]} failed" >&2; exit 1; }
+  # The install made Debian's "main" cluster, which would start at the next boot: it
+  # holds nothing yet, so it goes.
+  if [[ " ${missing[*]} " == *" postgresql "* ]] && command -v pg_lsclusters >/dev/null; then
+    pg_lsclusters -h 2>/dev/null | while read -r version name _; do
+      if [ "$name" = main ]; then $sudo pg_dropcluster --stop "$version" main || true; fi
+    done
+  fi
 fi
 
 # Build first, so the test bed's services do not compete with the compiler for the
@@ -59,8 +68,11 @@ eval "$(tests/testbed/openstack.sh env)"
 # A PostgreSQL server of this run's own for the store's tests (each makes and drops its
 # database in it): in a temporary directory, on a free loopback port (not 5432), stopped
 # and removed on exit whatever happens, after which the test bed's trap runs as before.
-pg_bin=$(compgen -G '/usr/lib/postgresql/*/bin' | sort -V | tail -n 1)
-pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/disco-test-postgres.XXXXXX")
+pg_initdb=$(compgen -G '/usr/lib/postgresql/*/bin/initdb' | sort -V | tail -n 1 || true)
+[ -n "$pg_initdb" ] || { echo "tests/run.sh: no PostgreSQL server (initdb) under /usr/lib/postgresql" >&2; exit 1; }
+pg_bin=$(dirname "$pg_initdb")
+pg_dir=$(mktemp -d /tmp/disco-test-postgres.XXXXXX)
+chmod 755 "$pg_dir"
 pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 pg_as=()
 if [ "$(id -u)" -eq 0 ]; then
@@ -71,10 +83,22 @@ fi
 bed_trap=()
 eval "bed_trap=( $(trap -p EXIT) )"
 trap '"${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$pg_dir"; eval "${bed_trap[2]:-}"' EXIT
-"${pg_as[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres >"$pg_dir/initdb.log"
-"${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w \
-  -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
-export DISCO_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
+# A password of this run's (not trust: the local provider's cluster users share the
+# machine, and the tests' role is a superuser).
+pg_password=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+printf '%s\n' "$pg_password" > "$pg_dir/pwfile"
+chmod 600 "$pg_dir/pwfile"
+[ "$(id -u)" -ne 0 ] || chown postgres "$pg_dir/pwfile"
+if ! "${pg_as[@]}" "$pg_bin/initdb" -D "$pg_dir/data" --auth=scram-sha-256 --pwfile="$pg_dir/pwfile" \
+     -U postgres >"$pg_dir/initdb.log" 2>&1 \
+   || ! "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w \
+     -o "-p $pg_port -k '$pg_dir' -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null; then
+  echo "tests/run.sh: the tests' PostgreSQL did not start:" >&2
+  cat "$pg_dir/initdb.log" "$pg_dir/server.log" >&2 2>/dev/null || true
+  exit 1
+fi
+rm -f "$pg_dir/pwfile"
+export DISCO_TEST_POSTGRES_URL="postgres://postgres:$pg_password@127.0.0.1:$pg_port/postgres"
 
 status=0
 cargo test --locked --all-targets "$@" || status=$?

@@ -279,7 +279,12 @@ pub struct ServeArgs {
 pub struct MigrateStoreArgs {
     /// The PostgreSQL database to copy into: postgres://USER:PASSWORD@HOST:PORT/DATABASE
     /// (it must exist and hold no DISCO rows; its tables are made).
-    #[arg(long, value_name = "URL", env = "DISCO_MIGRATE_TO")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "DISCO_MIGRATE_TO",
+        hide_env_values = true
+    )]
     pub to: String,
     /// The data directory of the store to copy [config data_dir].
     #[arg(long, value_name = "DIR", env = "DISCO_DATA_DIR")]

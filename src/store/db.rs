@@ -394,27 +394,32 @@ impl Conn {
     /// `IMMEDIATE`, PostgreSQL's advisory lock; a reading one's reads one snapshot.
     pub(crate) fn transaction(&self) -> Result<Tx<'_>, StoreError> {
         let begin = match (self.backend(), self.writes.get()) {
-            (Backend::Sqlite, true) => "BEGIN IMMEDIATE".to_string(),
-            (Backend::Sqlite, false) => "BEGIN".to_string(),
-            (Backend::Postgres, true) => {
-                format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
-            }
-            (Backend::Postgres, false) => {
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_string()
-            }
+            (Backend::Sqlite, true) => "BEGIN IMMEDIATE",
+            (Backend::Sqlite, false) => "BEGIN",
+            (Backend::Postgres, true) => "BEGIN",
+            (Backend::Postgres, false) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         };
-        self.batch(&begin)?;
+        self.batch(begin)?;
         self.in_transaction.set(true);
-        Ok(Tx {
+        // From here a failure rolls back (the Tx's drop): a lock wait that fails would
+        // otherwise leave the session in an aborted transaction, back in the pool.
+        let tx = Tx {
             conn: self,
             done: false,
-        })
+        };
+        if self.backend() == Backend::Postgres && self.writes.get() {
+            tx.batch(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"))?;
+        }
+        Ok(tx)
     }
 
+    /// Not to be used again: a rollback failed, the server went, or the connection is
+    /// inside a transaction no `Tx` owns (a failed COMMIT that could not be undone),
+    /// where later writes would join it and never be committed.
     pub(crate) fn is_broken(&self) -> bool {
         self.broken.get()
             || match &self.inner {
-                Inner::Sqlite(_) => false,
+                Inner::Sqlite(conn) => !self.in_transaction.get() && !conn.is_autocommit(),
                 Inner::Postgres(client) => client.borrow_mut().client().is_closed(),
             }
     }
@@ -427,10 +432,13 @@ pub(crate) struct Tx<'a> {
 }
 
 impl Tx<'_> {
+    /// Commits; a COMMIT that fails is rolled back (by the drop), and the connection
+    /// is given up if even that fails, so that nothing later runs in what is left.
     pub(crate) fn commit(mut self) -> Result<(), StoreError> {
+        self.conn.batch("COMMIT")?;
         self.done = true;
         self.conn.in_transaction.set(false);
-        self.conn.batch("COMMIT")
+        Ok(())
     }
 }
 

@@ -60,6 +60,9 @@ impl Store {
         report: crate::domain::Report,
     ) -> Result<Reported, StoreError> {
         self.call(move |conn| {
+            // One transaction: the checks below and the insert see the same cluster (a
+            // delete or a purge between them would store a report it refuses).
+            let conn = conn.transaction()?;
             // With the slave count the latest resize began from: while a cluster is
             // scaled in, its leaving slaves report their decommission steps.
             let stored: Option<(String, String, String, Option<u16>)> = conn.query_opt(
@@ -107,6 +110,7 @@ impl Store {
                     report.error,
                 ],
             )?;
+            conn.commit()?;
             Ok(Reported::Stored)
         })
         .await

@@ -95,10 +95,29 @@ impl PostgresUrl {
     }
 }
 
+/// The URL as logs and errors show it: a password in the user part, or given as a
+/// `password` query parameter (the PostgreSQL client takes both), as `***`.
 fn redacted(url: &url::Url) -> String {
     let mut shown = url.clone();
     if shown.password().is_some() {
         let _ = shown.set_password(Some("***"));
+    }
+    if shown
+        .query_pairs()
+        .any(|(key, _)| key.eq_ignore_ascii_case("password"))
+    {
+        let pairs: Vec<(String, String)> = shown
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if key.eq_ignore_ascii_case("password") {
+                    "***".to_string()
+                } else {
+                    value.into_owned()
+                };
+                (key.into_owned(), value)
+            })
+            .collect();
+        shown.query_pairs_mut().clear().extend_pairs(pairs);
     }
     shown.to_string()
 }
@@ -136,6 +155,26 @@ mod tests {
         assert_eq!(url.config().get_ports(), &[6543]);
         assert_eq!(url.config().get_dbname(), Some("disco"));
         assert_eq!(url.config().get_password(), Some(SECRET.as_bytes()));
+    }
+
+    #[test]
+    fn a_password_given_as_a_query_parameter_is_hidden_too() {
+        let url = PostgresUrl::parse_setting(&format!(
+            "postgres://disco@db.example/disco?application_name=d&password={SECRET}"
+        ))
+        .expect("parsed")
+        .expect("postgres");
+        assert_eq!(
+            url.to_string(),
+            "postgres://disco@db.example/disco?application_name=d&password=***"
+        );
+        assert!(!format!("{url:?}").contains(SECRET));
+        assert_eq!(url.config().get_password(), Some(SECRET.as_bytes()));
+        let err = PostgresUrl::parse(&format!(
+            "postgres://disco@db.example/disco?password={SECRET}&sslmode=sometimes"
+        ))
+        .expect_err("a bad sslmode");
+        assert!(!err.to_string().contains(SECRET), "{err}");
     }
 
     #[test]
