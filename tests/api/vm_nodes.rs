@@ -128,6 +128,27 @@ impl Drop for StackGuard {
     }
 }
 
+/// POST /disco/ of a cluster with `attributes`, which must be accepted: its URL, its
+/// stack's name, and the guard that deletes the stack if the test fails.
+async fn create_cluster(
+    app: &TestApp,
+    cloud: &Cloud,
+    token: &str,
+    attributes: &str,
+) -> (String, String, StackGuard) {
+    let response = create(app, token, attributes).await;
+    assert_eq!(
+        response.status(),
+        201,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    let url = location(response.headers());
+    let stack = stack_name(&url);
+    let guard = StackGuard::new(cloud, &stack);
+    (url, stack, guard)
+}
+
 /// Runs `script` with bash as root in the node's container: (status, stdout, stderr).
 async fn in_node(container: &str, script: &str) -> (i32, String, String) {
     let output = tokio::process::Command::new("python3")
@@ -297,8 +318,9 @@ async fn spark_on_three_node_containers_runs_a_pyspark_job_on_both_slaves_and_le
     let cloud = cloud().await;
     let token = token_for("demo", "demopass", "demo").await;
     let posted_at = chrono::Utc::now();
-    let response = create(
+    let (url, stack, _guard) = create_cluster(
         &app,
+        &cloud,
         &token,
         &format!(
             "icclab.disco.dependencies.inject=\"['spark']\",icclab.disco.components.heat.slavecount=2,\
@@ -307,15 +329,6 @@ async fn spark_on_three_node_containers_runs_a_pyspark_job_on_both_slaves_and_le
         ),
     )
     .await;
-    assert_eq!(
-        response.status(),
-        201,
-        "{}",
-        response.text().await.unwrap_or_default()
-    );
-    let url = location(response.headers());
-    let stack = stack_name(&url);
-    let _guard = StackGuard::new(&cloud, &stack);
     let ready = wait_for(&app, &url, &token, "ready").await;
     assert_eq!(ready["attributes"]["stack_status"], "CREATE_COMPLETE");
 
@@ -525,8 +538,9 @@ async fn dask_and_jupyter_on_node_containers_pass_their_smoke_tests_and_jupyter_
     let token = token_for("demo", "demopass", "demo").await;
     let jupyter_token = "vm-nodes-jupyter-token-4f1d2c";
     let posted_at = chrono::Utc::now();
-    let response = create(
+    let (url, stack, _guard) = create_cluster(
         &app,
+        &cloud,
         &token,
         &format!(
             "icclab.disco.dependencies.inject=\"['dask', 'jupyter']\",icclab.disco.components.heat.slavecount=1,\
@@ -535,15 +549,6 @@ async fn dask_and_jupyter_on_node_containers_pass_their_smoke_tests_and_jupyter_
         ),
     )
     .await;
-    assert_eq!(
-        response.status(),
-        201,
-        "{}",
-        response.text().await.unwrap_or_default()
-    );
-    let url = location(response.headers());
-    let stack = stack_name(&url);
-    let _guard = StackGuard::new(&cloud, &stack);
     let ready = wait_for(&app, &url, &token, "ready").await;
     let nodes = nodes_of(&stack);
     let names: Vec<&str> = nodes.iter().map(|n| n.node.as_str()).collect();
@@ -605,8 +610,9 @@ async fn a_step_failing_on_one_slave_fails_the_cluster_with_what_that_node_repor
         "echo \"checking the disk of $DISCO_NODE\"\n\
          if [ \"$DISCO_NODE\" = slaves:2 ]; then echo \"no space left on $DISCO_NODE\" >&2; exit 7; fi\n\
          echo fine"}]);
-    let response = create(
+    let (url, stack, _guard) = create_cluster(
         &app,
+        &cloud,
         &token,
         &format!(
             "icclab.disco.dependencies.inject=\"['dask']\",icclab.disco.components.heat.slavecount=2,\
@@ -615,15 +621,6 @@ async fn a_step_failing_on_one_slave_fails_the_cluster_with_what_that_node_repor
         ),
     )
     .await;
-    assert_eq!(
-        response.status(),
-        201,
-        "{}",
-        response.text().await.unwrap_or_default()
-    );
-    let url = location(response.headers());
-    let stack = stack_name(&url);
-    let _guard = StackGuard::new(&cloud, &stack);
     let failed = wait_for(&app, &url, &token, "failed").await;
     let reason = failed["attributes"]["icclab.disco.state_reason"]
         .as_str()
