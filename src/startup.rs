@@ -37,6 +37,8 @@ pub struct Application {
     worker: Option<tokio::task::JoinHandle<()>>,
     stop_worker: watch::Sender<bool>,
     store: Store,
+    /// This replica's name, held while the server lives (when it runs jobs).
+    _replica_name: Option<crate::store::NameHeld>,
 }
 
 /// The providers this server offers: file and local always; OpenStack when the operator
@@ -97,8 +99,15 @@ impl Application {
         let location = settings.store_location();
         let store = Store::connect(location.clone())
             .await
-            .with_context(|| format!("opening the store ({location})"))?;
-        tracing::info!(store = %location, "store open");
+            .with_context(|| format!("opening the store ({location})"))?
+            .for_replica(settings.replica());
+        tracing::info!(store = %location, replica = %store.replica().name, "store open");
+        // A replica that runs jobs holds its name: it takes back the jobs leased in it.
+        let replica_name = if settings.jobs.enabled {
+            Some(store.hold_replica_name().await?)
+        } else {
+            None
+        };
         let providers = providers(&settings)?;
         let auth = authenticator(&settings)?;
         let catalogue = Arc::new(
@@ -208,6 +217,7 @@ impl Application {
             worker,
             stop_worker,
             store,
+            _replica_name: replica_name,
         })
     }
 

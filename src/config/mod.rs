@@ -30,7 +30,18 @@ pub struct Settings {
     pub openstack: OpenstackSettings,
     pub jobs: JobSettings,
     pub store: StoreSettings,
+    pub replica: ReplicaSettings,
     pub log: LogSettings,
+}
+
+/// Who this process is among the replicas sharing a store.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReplicaSettings {
+    /// Unique among the live processes on the store; empty: the host name and the
+    /// listen port (`host:8888`).
+    pub name: String,
+    /// The machine, for the local provider's clusters; empty: the host name.
+    pub host: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -201,6 +212,9 @@ pub struct JobSettings {
     /// after how long without a heartbeat a VM's checks count as failing (and with no
     /// node heard, the cluster's health is `unknown`).
     pub health: HealthSettings,
+    /// Seconds a replica's lease on a job it runs lasts unrenewed (renewed every third
+    /// of it): how long the jobs of a replica that died wait for another.
+    pub lease_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -358,6 +372,26 @@ impl Settings {
 
     /// Where the store is: `store.url`'s PostgreSQL database, or the SQLite file in the
     /// data directory.
+    /// This process as the job queue knows it: `replica.name` (the host name and the
+    /// listen port when empty: unique among a machine's processes, and the same after a
+    /// restart), `replica.host`, `jobs.lease_secs`.
+    pub fn replica(&self) -> crate::store::Replica {
+        let machine = crate::store::Replica::host_name();
+        let host = match self.replica.host.trim() {
+            "" => machine.clone(),
+            host => host.to_string(),
+        };
+        let name = match self.replica.name.trim() {
+            "" => format!("{machine}:{}", self.server.listen.port()),
+            name => name.to_string(),
+        };
+        crate::store::Replica {
+            name,
+            host,
+            lease: std::time::Duration::from_secs(self.jobs.lease_secs.max(1)),
+        }
+    }
+
     pub fn store_location(&self) -> Location {
         match &self.store.url {
             Some(url) => Location::Postgres(url.clone()),

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::{Notify, watch};
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tracing::Instrument;
 
 use crate::cluster::{Cluster, LostSlave};
@@ -253,26 +253,46 @@ impl Lifecycle {
         }
     }
 
-    /// Runs jobs until `shutdown` turns true. Jobs still running then are dropped; they
-    /// are still queued on disk and run again on the next start.
+    /// Runs jobs until `shutdown` turns true, renewing their leases every third of the
+    /// lease time. A job whose lease another replica took over (this one could not
+    /// renew it in time) is stopped here. Jobs still running at the end are dropped and
+    /// their leases let go: they are still queued on disk, and another replica, or this
+    /// one's next start, runs them again.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let store = &self.inner.store;
+        match store.release_leases().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                jobs = n,
+                replica = %store.replica().name,
+                "taking back the jobs this replica ran before it stopped"
+            ),
+            Err(e) => tracing::error!(error = %e, "letting go of this replica's old leases"),
+        }
         let mut tasks: JoinSet<()> = JoinSet::new();
-        let mut running: HashMap<tokio::task::Id, Job> = HashMap::new();
+        let mut running: HashMap<tokio::task::Id, (Job, AbortHandle)> = HashMap::new();
         let poll = Duration::from_secs(self.inner.settings.poll_interval_secs.max(1));
+        let mut renew =
+            tokio::time::interval((store.replica().lease / 3).max(Duration::from_millis(100)));
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let watcher = tokio::spawn(self.clone().watch(shutdown.clone()));
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            let busy: Vec<ClusterId> = running.values().map(|job| job.cluster_id).collect();
-            match self.inner.store.next_job(busy.clone()).await {
+            let busy: Vec<ClusterId> = running.values().map(|(job, _)| job.cluster_id).collect();
+            match store.next_job(busy.clone()).await {
                 Ok(Some(job)) => {
+                    if let Some(from) = &job.taken_from {
+                        self.inner.metrics.lease_takeovers.inc();
+                        tracing::warn!(job = job.id, cluster = %job.cluster_id, replica = %from, "taking over a job whose replica's lease ran out");
+                    }
                     let this = self.clone();
                     let task_job = job.clone();
                     let span = tracing::info_span!("job", id = job.id, cluster = %job.cluster_id, kind = ?job.kind);
                     let handle =
                         tasks.spawn(async move { this.run_job(task_job).await }.instrument(span));
-                    running.insert(handle.id(), job);
+                    running.insert(handle.id(), (job, handle));
                     continue;
                 }
                 Ok(None) => {}
@@ -283,12 +303,13 @@ impl Lifecycle {
                 _ = self.inner.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => {}
+                _ = renew.tick() => self.renew(&running).await,
                 Some(joined) = tasks.join_next_with_id() => {
                     let (id, panic) = match joined {
                         Ok((id, ())) => (id, None),
                         Err(e) => (e.id(), e.is_panic().then(|| e.to_string())),
                     };
-                    if let Some(job) = running.remove(&id)
+                    if let Some((job, _)) = running.remove(&id)
                         && let Some(panic) = panic
                     {
                         self.job_panicked(&job, &panic).await;
@@ -297,7 +318,32 @@ impl Lifecycle {
             }
         }
         tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
         watcher.abort();
+        if let Err(e) = store.release_leases().await {
+            tracing::error!(error = %e, "letting go of this replica's leases");
+        }
+    }
+
+    /// Renews the leases of the jobs running here, and stops those whose lease is no
+    /// longer this replica's: another took them over, and a job runs in one place.
+    async fn renew(&self, running: &HashMap<tokio::task::Id, (Job, AbortHandle)>) {
+        if running.is_empty() {
+            return;
+        }
+        match self.inner.store.renew_leases().await {
+            Ok(held) => {
+                for (job, handle) in running.values() {
+                    if !held.contains(&job.id) {
+                        tracing::error!(job = job.id, cluster = %job.cluster_id, "the job's lease ran out and another replica took it over: stopping it here");
+                        handle.abort();
+                    }
+                }
+            }
+            // The leases run out if this goes on: the jobs are then stopped at the
+            // first renewal that reaches the database, if another replica took them.
+            Err(e) => tracing::error!(error = %e, "renewing the leases of the jobs running here"),
+        }
     }
 
     /// Runs every job that is due now, and those they queue, until none is left; returns

@@ -183,6 +183,7 @@ async fn bed_with(
             autorepairs_per_hour: 3,
             heartbeat_timeout_secs: 120,
         },
+        lease_secs: 30,
     };
     adjust(&mut settings);
     let providers = Providers::default().with(provider);

@@ -199,6 +199,18 @@ pub(super) fn migrations() -> Migrations<'static> {
         CREATE INDEX clusters_listing ON clusters (tenant, created_at, id);
         "#,
         ),
+        // Replicas: the replica running a job holds it under a lease it renews
+        // (`lease_owner` until `lease_until`; an ended job keeps the name of the one
+        // that ran it), and a local cluster's processes run on one machine (`host`).
+        // A claim looks for a cluster's other jobs by the index.
+        M::up(
+            r#"
+        ALTER TABLE jobs ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+        ALTER TABLE jobs ADD COLUMN lease_until TEXT NOT NULL DEFAULT '';
+        ALTER TABLE clusters ADD COLUMN host TEXT NOT NULL DEFAULT '';
+        CREATE INDEX jobs_by_cluster ON jobs (cluster_id, status);
+        "#,
+        ),
     ])
 }
 
@@ -328,6 +340,12 @@ const POSTGRES: &[&str] = &[
     CREATE INDEX uses_by_used ON uses (used_id);
     "#,
     "CREATE INDEX clusters_listing ON clusters (tenant, created_at, id);",
+    r#"
+    ALTER TABLE jobs ADD COLUMN lease_owner TEXT COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE jobs ADD COLUMN lease_until TEXT COLLATE "C" NOT NULL DEFAULT '';
+    ALTER TABLE clusters ADD COLUMN host TEXT COLLATE "C" NOT NULL DEFAULT '';
+    CREATE INDEX jobs_by_cluster ON jobs (cluster_id, status);
+    "#,
 ];
 
 /// Brings a SQLite database up to date: its version is SQLite's own `user_version`, as

@@ -28,6 +28,7 @@ mod jobs;
 mod migrations;
 pub mod notify;
 mod purge;
+pub mod replica;
 mod reports;
 mod rows;
 pub mod scratch;
@@ -44,6 +45,7 @@ pub use self::copy::Copied;
 pub use self::db::Backend;
 pub use self::health::Heartbeat;
 pub use self::jobs::{Job, JobKind, JobOutcome};
+pub use self::replica::{NameHeld, Replica};
 pub use self::reports::Reported;
 
 use crate::domain::ClusterState;
@@ -71,6 +73,15 @@ pub enum StoreError {
          only into an empty database"
     )]
     TargetNotEmpty { table: &'static str, rows: i64 },
+    #[error(
+        "another live process is replica {0:?} of this store: give each replica its own \
+         replica.name"
+    )]
+    ReplicaNameTaken(String),
+    /// A job's lease ran out and another replica took the job over: what this one did
+    /// with it is not recorded.
+    #[error("job {0}: its lease ran out and another replica took it over")]
+    LeaseLost(i64),
     #[error("database row of cluster {id} is unreadable: {problem}")]
     Corrupt { id: String, problem: String },
     #[error("the tenant already has a cluster named {0:?}")]
@@ -144,6 +155,9 @@ pub struct Store {
     readers: r2d2::Pool<Manager>,
     backend: Backend,
     notifier: notify::Notifier,
+    location: std::sync::Arc<Location>,
+    /// Who holds the leases of the jobs this process claims.
+    replica: std::sync::Arc<Replica>,
 }
 
 /// SQLite's connections that read beside the writer; PostgreSQL's pool.
@@ -172,6 +186,7 @@ impl Store {
             create_private_dir(dir)?;
         }
         create_private_file(&path)?;
+        let location = std::sync::Arc::new(Location::Sqlite(path.clone()));
         let manager = || Manager::Sqlite { path: path.clone() };
         {
             let _lock = migrations::SqliteLock::take(&path)?;
@@ -193,6 +208,8 @@ impl Store {
             readers,
             backend: Backend::Sqlite,
             notifier: notify::Notifier::default(),
+            location,
+            replica: std::sync::Arc::new(Replica::this_machine()),
         })
     }
 
@@ -211,7 +228,20 @@ impl Store {
             readers: pool,
             backend: Backend::Postgres,
             notifier: notify::Notifier::default(),
+            location: std::sync::Arc::new(Location::Postgres(url.clone())),
+            replica: std::sync::Arc::new(Replica::this_machine()),
         })
+    }
+
+    /// The store as replica `replica` uses it: the jobs it claims are leased in its name.
+    pub fn for_replica(mut self, replica: Replica) -> Store {
+        self.replica = std::sync::Arc::new(replica);
+        self
+    }
+
+    /// Who this process is among the store's replicas.
+    pub fn replica(&self) -> &Replica {
+        &self.replica
     }
 
     /// Which database the store is in.

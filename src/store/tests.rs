@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use chrono::Utc;
 
 use super::db::params;
@@ -845,7 +847,175 @@ async fn a_write_waits_for_a_write_transaction_in_progress(backend: Backend) {
     }
 }
 
+/// The store at `location` as replica `name` on machine `host`, leasing for `lease`.
+async fn replica_of(location: &super::Location, name: &str, host: &str, lease: Duration) -> Store {
+    Store::connect(location.clone())
+        .await
+        .expect("open the store")
+        .for_replica(super::Replica {
+            name: name.into(),
+            host: host.into(),
+            lease,
+        })
+}
+
+async fn a_job_is_held_by_one_replica_until_its_lease_runs_out_then_taken_over_once(
+    backend: Backend,
+) {
+    let (_scratch, location) = scratch_on(backend).await;
+    let lease = Duration::from_millis(600);
+    let a = replica_of(&location, "a", "m", lease).await;
+    let b = replica_of(&location, "b", "m", lease).await;
+    let c = replica_of(&location, "c", "m", lease).await;
+    let new = cluster("t", &[INJECT]);
+    a.insert_cluster(new.clone()).await.expect("insert");
+    let job = a
+        .next_job(vec![])
+        .await
+        .expect("claim")
+        .expect("the deploy");
+    assert_eq!(job.taken_from, None, "a queued job is nobody's");
+    assert!(
+        b.next_job(vec![]).await.expect("claim").is_none(),
+        "a job a lease holds is not claimed again"
+    );
+    assert!(
+        matches!(
+            b.finish_job(job.id, JobOutcome::Done, "").await,
+            Err(StoreError::LeaseLost(id)) if id == job.id
+        ),
+        "only the holder ends a job"
+    );
+    // Renewed, the lease outlives its first term.
+    for _ in 0..3 {
+        tokio::time::sleep(lease / 3).await;
+        assert_eq!(a.renew_leases().await.expect("renew"), vec![job.id]);
+        assert!(b.next_job(vec![]).await.expect("claim").is_none());
+    }
+    // Unrenewed, it runs out: one other replica takes the job over, not two.
+    tokio::time::sleep(lease + Duration::from_millis(100)).await;
+    let (by_b, by_c) = tokio::join!(b.next_job(vec![]), c.next_job(vec![]));
+    let (taker, taken) = match (by_b.expect("b"), by_c.expect("c")) {
+        (Some(taken), None) => (&b, taken),
+        (None, Some(taken)) => (&c, taken),
+        claims => panic!("taken over once, not {claims:?}"),
+    };
+    assert_eq!(taken.id, job.id);
+    assert_eq!(taken.taken_from.as_deref(), Some("a"));
+    // The replica that lost it learns so, and cannot end it.
+    assert!(a.renew_leases().await.expect("renew").is_empty());
+    assert!(matches!(
+        a.finish_job(job.id, JobOutcome::Done, "").await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    taker
+        .finish_job(job.id, JobOutcome::Done, "deployed")
+        .await
+        .expect("the taker ends it");
+}
+
+async fn replicas_claiming_at_once_claim_each_job_once(backend: Backend) {
+    let (_scratch, location) = scratch_on(backend).await;
+    let lease = Duration::from_secs(60);
+    let mut replicas = Vec::new();
+    for name in ["a", "b", "c"] {
+        replicas.push(replica_of(&location, name, "m", lease).await);
+    }
+    let clusters = 12;
+    for _ in 0..clusters {
+        replicas[0]
+            .insert_cluster(cluster("t", &[INJECT]))
+            .await
+            .expect("insert");
+    }
+    let claiming = replicas.iter().map(|replica| async move {
+        let mut mine = Vec::new();
+        while let Some(job) = replica.next_job(vec![]).await.expect("claim") {
+            mine.push(job.id);
+        }
+        mine
+    });
+    let claimed: Vec<Vec<i64>> = futures_util::future::join_all(claiming).await;
+    let mut all: Vec<i64> = claimed.iter().flatten().copied().collect();
+    all.sort_unstable();
+    let total = all.len();
+    all.dedup();
+    assert_eq!((total, all.len()), (clusters, clusters), "{claimed:?}");
+}
+
+async fn a_local_cluster_s_jobs_are_taken_on_its_machine_only(backend: Backend) {
+    let (_scratch, location) = scratch_on(backend).await;
+    let lease = Duration::from_secs(60);
+    let here = replica_of(&location, "here", "m1", lease).await;
+    let there = replica_of(&location, "there", "m2", lease).await;
+    let (local, elsewhere) = (cluster("t", &[INJECT]), cluster("t", &[INJECT]));
+    here.insert_cluster(local.clone()).await.expect("insert");
+    here.insert_cluster(elsewhere.clone())
+        .await
+        .expect("insert");
+    // (The test catalogue's components run on the file provider only: the claim reads
+    // the provider off the row.)
+    let id = local.id.to_string();
+    here.call(move |conn| {
+        conn.execute(
+            "UPDATE clusters SET provider = 'local' WHERE id = ?1",
+            params![id],
+        )
+    })
+    .await
+    .expect("a local cluster");
+    // The first claim of a local cluster's job records the machine it runs on.
+    let deploy = here.next_job(vec![]).await.expect("claim").expect("a job");
+    assert_eq!(deploy.cluster_id, local.id);
+    here.finish_job(deploy.id, JobOutcome::Done, "")
+        .await
+        .expect("finish");
+    here.request_delete(&local.tenant, local.id)
+        .await
+        .expect("delete")
+        .expect("found");
+    let job = there.next_job(vec![]).await.expect("claim").expect("a job");
+    assert_eq!(
+        job.cluster_id, elsewhere.id,
+        "another machine takes only what runs anywhere"
+    );
+    assert!(there.next_job(vec![]).await.expect("claim").is_none());
+    assert!(
+        there
+            .next_due(vec![])
+            .await
+            .expect("due")
+            .is_none_or(|due| due > Utc::now()),
+        "nor waits for it"
+    );
+    let job = here
+        .next_job(vec![])
+        .await
+        .expect("claim")
+        .expect("the delete");
+    assert_eq!((job.cluster_id, job.kind), (local.id, JobKind::Delete));
+}
+
+async fn released_leases_are_claimed_at_once_and_are_not_takeovers(backend: Backend) {
+    let (_scratch, location) = scratch_on(backend).await;
+    let lease = Duration::from_secs(60);
+    let a = replica_of(&location, "a", "m", lease).await;
+    let b = replica_of(&location, "b", "m", lease).await;
+    a.insert_cluster(cluster("t", &[INJECT]))
+        .await
+        .expect("insert");
+    let job = a.next_job(vec![]).await.expect("claim").expect("job");
+    assert_eq!(a.release_leases().await.expect("release"), 1);
+    let again = b.next_job(vec![]).await.expect("claim").expect("at once");
+    assert_eq!((again.id, again.taken_from), (job.id, None));
+    assert_eq!(a.release_leases().await.expect("release"), 0, "not a's now");
+}
+
 on_both_backends!(
+    a_job_is_held_by_one_replica_until_its_lease_runs_out_then_taken_over_once,
+    replicas_claiming_at_once_claim_each_job_once,
+    a_local_cluster_s_jobs_are_taken_on_its_machine_only,
+    released_leases_are_claimed_at_once_and_are_not_takeovers,
     a_write_waits_for_a_write_transaction_in_progress,
     the_move_that_ends_a_run_keeps_how_long_its_steps_took_the_latest_of_each_alone,
     stores_opened_at_once_migrate_the_database_once,
