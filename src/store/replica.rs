@@ -59,7 +59,7 @@ pub struct NameHeld {
 
 enum Held {
     File(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>),
-    Session(#[allow(dead_code)] super::db::Conn),
+    Session(#[allow(dead_code)] Box<super::db::Conn>),
 }
 
 /// The class of the two-key advisory locks that hold replica names ("DISC").
@@ -86,7 +86,7 @@ impl Store {
                     return Err(StoreError::ReplicaNameTaken(name));
                 }
                 Ok(NameHeld {
-                    _held: Held::Session(conn),
+                    _held: Held::Session(Box::new(conn)),
                 })
             }
         })
