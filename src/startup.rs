@@ -39,6 +39,8 @@ pub struct Application {
     store: Store,
     /// This replica's name, held while the server lives (when it runs jobs).
     _replica_name: Option<crate::store::NameHeld>,
+    /// What the other replicas tell, heard while the server lives (PostgreSQL).
+    _listening: Option<crate::store::news::Listening>,
 }
 
 /// The providers this server offers: file and local always; OpenStack when the operator
@@ -147,6 +149,7 @@ impl Application {
             .high_marks()
             .await
             .context("reading the store's high marks")?;
+        let listening = lifecycle.listen_to_replicas();
         let (stop_worker, stopped) = watch::channel(false);
         let worker = settings
             .jobs
@@ -218,6 +221,7 @@ impl Application {
             stop_worker,
             store,
             _replica_name: replica_name,
+            _listening: listening,
         })
     }
 

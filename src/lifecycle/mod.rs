@@ -44,6 +44,7 @@ use crate::domain::{ClusterId, ClusterState};
 use crate::frameworks::catalogue::Catalogue;
 use crate::providers::preflight::Needs;
 use crate::providers::{Provider, Providers};
+use crate::store::news::News;
 use crate::store::{Job, JobKind, JobOutcome, Store, StoreError};
 
 /// How often a job asks its provider for news: every 1/25 of the time it has waited so
@@ -234,15 +235,41 @@ impl Lifecycle {
             .inc();
     }
 
-    /// Tells the worker a job was queued, so it need not wait for its next poll.
+    /// Tells the workers a job was queued, so they need not wait for their next poll:
+    /// this process's, and the other replicas'.
     pub fn wake(&self) {
-        self.inner.wake.notify_one();
+        self.wake_here();
+        self.inner.store.publish(News::Queued);
     }
 
     /// Tells the running jobs to look at their provider now rather than at their next
-    /// poll: a node reported that it finished or failed.
+    /// poll (a node reported that it finished or failed, a cancel was asked): this
+    /// process's, and the other replicas'.
     pub fn nudge(&self) {
+        self.nudge_here();
+        self.inner.store.publish(News::Nudge);
+    }
+
+    /// Wakes this process's worker only.
+    fn wake_here(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Nudges this process's running jobs only.
+    fn nudge_here(&self) {
         self.inner.nudged.notify_waiters();
+    }
+
+    /// Hands what the other replicas sharing the store tell to this process's worker,
+    /// jobs and event streams, until the result is dropped; `None` when there are no
+    /// others to hear (SQLite).
+    pub fn listen_to_replicas(&self) -> Option<crate::store::news::Listening> {
+        let this = self.clone();
+        self.inner.store.listen(move |news| match news {
+            News::Changed(cluster) => this.inner.store.notifier().notify(cluster),
+            News::Queued => this.wake_here(),
+            News::Nudge => this.nudge_here(),
+        })
     }
 
     /// Waits until the next look at a provider is due, or a nudge.

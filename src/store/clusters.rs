@@ -287,7 +287,7 @@ impl Store {
             Ok(cluster)
         })
         .await
-        .inspect(|_| self.notifier.notify(id))
+        .inspect(|_| self.changed(id))
     }
 
     /// Deletes the tenant's cluster and every cluster that uses it, directly or not, in
@@ -337,7 +337,7 @@ impl Store {
             .await?;
         if let Some((root, dependents)) = &deleted {
             for cluster in dependents.iter().chain([root]) {
-                self.notifier.notify(cluster.id);
+                self.changed(cluster.id);
             }
         }
         Ok(deleted)
@@ -381,7 +381,7 @@ impl Store {
             Ok(cluster)
         })
         .await
-        .inspect(|_| self.notifier.notify(id))
+        .inspect(|_| self.changed(id))
     }
 
     /// Cancels the tenant's cluster's scale-out in flight: its plan and spec say the old
@@ -446,7 +446,7 @@ impl Store {
             Ok(cluster)
         })
         .await
-        .inspect(|_| self.notifier.notify(id))
+        .inspect(|_| self.changed(id))
     }
 
     /// Stops a ready cluster, or starts a stopped one: it moves to stopping (starting)
@@ -493,7 +493,7 @@ impl Store {
             Ok(cluster)
         })
         .await
-        .inspect(|_| self.notifier.notify(id))
+        .inspect(|_| self.changed(id))
     }
 
     /// Resizes a ready cluster to `slaves`: its plan and spec say the new count, it moves
@@ -550,7 +550,7 @@ impl Store {
             Ok(cluster)
         })
         .await
-        .inspect(|_| self.notifier.notify(id))
+        .inspect(|_| self.changed(id))
     }
 
     /// Sets how long the tenant's cluster may live, and the attributes its rendering
@@ -597,7 +597,7 @@ impl Store {
             Ok(cluster)
         })
         .await
-        .inspect(|_| self.notifier.notify(id))
+        .inspect(|_| self.changed(id))
     }
 
     /// Replaces a staged cluster's spec and plan (a change before its deploy), in one
@@ -643,7 +643,7 @@ impl Store {
             Ok(cluster)
         })
         .await
-        .inspect(|_| self.notifier.notify(id))
+        .inspect(|_| self.changed(id))
     }
 
     /// Records that what a failed cluster held was given back, with why in its reason;
@@ -673,7 +673,7 @@ impl Store {
             Ok(true)
         })
         .await
-        .inspect(|_| self.notifier.notify(id))
+        .inspect(|_| self.changed(id))
     }
 
     /// The resize the cluster's latest move into scaling began.
@@ -799,7 +799,7 @@ impl Store {
         .await
         .inspect(|&moved| {
             if moved {
-                self.notifier.notify(id)
+                self.changed(id)
             }
         })
     }

@@ -64,7 +64,7 @@ impl Store {
         .await
         .map(|(stored, changed)| {
             if changed {
-                self.notifier.notify(id);
+                self.changed(id);
             }
             stored
         })
@@ -125,7 +125,7 @@ impl Store {
             Ok(cluster)
         })
         .await
-        .inspect(|_| self.notifier.notify(id))
+        .inspect(|_| self.changed(id))
     }
 
     /// What the cluster's latest move into repairing starts again.

@@ -26,6 +26,7 @@ mod durations;
 mod health;
 mod jobs;
 mod migrations;
+pub mod news;
 pub mod notify;
 mod purge;
 pub mod replica;

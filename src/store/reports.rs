@@ -116,7 +116,7 @@ impl Store {
         .await
         .inspect(|reported| {
             if *reported == Reported::Stored {
-                self.notifier.notify(id)
+                self.changed(id)
             }
         })
     }

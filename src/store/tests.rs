@@ -1011,7 +1011,64 @@ async fn released_leases_are_claimed_at_once_and_are_not_takeovers(backend: Back
     assert_eq!(a.release_leases().await.expect("release"), 0, "not a's now");
 }
 
+/// The next news heard, if any within 10 s.
+async fn next_news(
+    heard: &mut tokio::sync::mpsc::UnboundedReceiver<super::news::News>,
+) -> Option<super::news::News> {
+    tokio::time::timeout(Duration::from_secs(10), heard.recv())
+        .await
+        .ok()
+        .flatten()
+}
+
+async fn news_reach_the_other_replicas_and_not_the_one_that_sent_them(backend: Backend) {
+    use super::news::News;
+    let (_scratch, location) = scratch_on(backend).await;
+    let lease = Duration::from_secs(60);
+    let a = replica_of(&location, "a", "m", lease).await;
+    let b = replica_of(&location, "b", "m", lease).await;
+    let hear = |store: &Store| {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let listening = store.listen(move |news| {
+            let _ = tx.send(news);
+        });
+        (listening, rx)
+    };
+    let (listening_a, mut heard_a) = hear(&a);
+    let (listening_b, mut heard_b) = hear(&b);
+    if backend == Backend::Sqlite {
+        assert!(
+            listening_a.is_none() && listening_b.is_none(),
+            "one process, nobody to tell"
+        );
+        return;
+    }
+    // A listener that connects wakes its workers first (it may have missed news).
+    assert_eq!(next_news(&mut heard_a).await, Some(News::Queued));
+    assert_eq!(next_news(&mut heard_b).await, Some(News::Queued));
+    let id = crate::domain::ClusterId::new();
+    a.changed(id);
+    a.publish(News::Nudge);
+    b.publish(News::Queued);
+    // (Each is sent on its own, without waiting: in either order.)
+    let two = [next_news(&mut heard_b).await, next_news(&mut heard_b).await];
+    assert!(
+        two.contains(&Some(News::Changed(id))) && two.contains(&Some(News::Nudge)),
+        "{two:?}"
+    );
+    assert_eq!(
+        next_news(&mut heard_a).await,
+        Some(News::Queued),
+        "b's news reaches a"
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(heard_a.try_recv().is_err(), "a does not hear itself");
+    assert!(heard_b.try_recv().is_err(), "b does not hear itself");
+    drop(listening_a);
+}
+
 on_both_backends!(
+    news_reach_the_other_replicas_and_not_the_one_that_sent_them,
     a_job_is_held_by_one_replica_until_its_lease_runs_out_then_taken_over_once,
     replicas_claiming_at_once_claim_each_job_once,
     a_local_cluster_s_jobs_are_taken_on_its_machine_only,
