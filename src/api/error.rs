@@ -49,6 +49,13 @@ pub enum ApiErrorKind {
     /// sign-in page).
     #[error("see {0}")]
     SeeOther(String),
+    /// The database is unreachable or too busy (`StoreError::is_unavailable`), as the
+    /// cause shows, which only the log gets.
+    #[error(
+        "the database is unavailable (unreachable or too busy to answer); try again in a few \
+         seconds (the server log has the details)"
+    )]
+    DatabaseUnavailable(#[source] anyhow::Error),
     #[error("internal error; the server log has the details")]
     Internal(#[source] anyhow::Error),
 }
@@ -58,8 +65,21 @@ impl ApiErrorKind {
     pub fn is_client_error(&self) -> bool {
         !matches!(
             self,
-            ApiErrorKind::Unavailable(_) | ApiErrorKind::Internal(_)
+            ApiErrorKind::Unavailable(_)
+                | ApiErrorKind::DatabaseUnavailable(_)
+                | ApiErrorKind::Internal(_)
         )
+    }
+
+    /// A 503's `Retry-After`, in seconds: a database back from a restart or a lock
+    /// released is a matter of seconds; a peer (Keystone, the cloud) or a full server
+    /// is given longer.
+    fn retry_after(&self) -> Option<&'static str> {
+        match self {
+            ApiErrorKind::DatabaseUnavailable(_) => Some("5"),
+            ApiErrorKind::Unavailable(_) => Some("30"),
+            _ => None,
+        }
     }
 }
 
@@ -113,8 +133,21 @@ impl ApiError {
         ApiErrorKind::NotFound(reason.into()).into()
     }
 
+    /// A server-side failure: 500, or 503 when it came of the database being
+    /// unavailable (a `StoreError` in its chain that `is_unavailable`), however the
+    /// code between wrapped it.
     pub fn internal(error: impl Into<anyhow::Error>) -> ApiError {
-        ApiErrorKind::Internal(error.into()).into()
+        let error = error.into();
+        let unavailable = error.chain().any(|cause| {
+            cause
+                .downcast_ref::<StoreError>()
+                .is_some_and(StoreError::is_unavailable)
+        });
+        if unavailable {
+            ApiErrorKind::DatabaseUnavailable(error).into()
+        } else {
+            ApiErrorKind::Internal(error).into()
+        }
     }
 
     /// The reason as the client reads it: its own line breaks kept, anything else that
@@ -139,8 +172,8 @@ impl ApiError {
                 .insert_header((header::LOCATION, location.clone()))
                 .finish();
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("30")));
+        if let Some(secs) = self.kind.retry_after() {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static(secs)));
         }
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((
@@ -172,6 +205,7 @@ impl From<StoreError> for ApiError {
             | StoreError::TemplateTaken(_)
             | StoreError::InUse { .. }
             | StoreError::UsedNotReady { .. } => ApiErrorKind::Conflict(error.to_string()).into(),
+            // A 503 when the database is unavailable, else a 500.
             other => ApiError::internal(other),
         }
     }
@@ -301,7 +335,9 @@ impl ResponseError for ApiError {
             ApiErrorKind::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiErrorKind::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiErrorKind::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiErrorKind::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiErrorKind::Unavailable(_) | ApiErrorKind::DatabaseUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiErrorKind::SeeOther(_) => StatusCode::SEE_OTHER,
             ApiErrorKind::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -310,9 +346,104 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         // Refusals are logged by the request logger with their reason; a server-side
         // failure's cause chain is logged here, once, and never sent to the client.
-        if let ApiErrorKind::Internal(cause) = &self.kind {
-            tracing::error!(error = ?cause, "request failed");
+        match &self.kind {
+            ApiErrorKind::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
+            ApiErrorKind::DatabaseUnavailable(cause) => {
+                tracing::error!(error = ?cause, "request failed: the database is unavailable")
+            }
+            _ => {}
         }
         self.response(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::{TestRequest, call_service, init_service, read_body};
+    use actix_web::{App, HttpResponse, web};
+
+    use super::*;
+    use crate::store::testing::pool_timeout;
+
+    /// A handler that reaches a store whose database is gone, as a handler's `?` does.
+    async fn store_down() -> Result<HttpResponse, ApiError> {
+        let error = tokio::task::spawn_blocking(pool_timeout)
+            .await
+            .expect("pool");
+        Err(error)?
+    }
+
+    #[actix_web::test]
+    async fn a_handler_on_an_unreachable_database_answers_503_with_retry_after() {
+        let app = init_service(App::new().route("/", web::get().to(store_down))).await;
+        let response = call_service(&app, TestRequest::get().uri("/").to_request()).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(HeaderValue::as_bytes),
+            Some(&b"5"[..])
+        );
+        let body = String::from_utf8(read_body(response).await.to_vec()).expect("UTF-8");
+        assert!(body.starts_with("the database is unavailable"), "{body}");
+        // Neither the URL (its password) nor the client's cause reaches the client.
+        for hidden in ["s3cret-pw", "127.0.0.1", "timed out", "connect"] {
+            assert!(!body.contains(hidden), "{body}");
+        }
+    }
+
+    #[actix_web::test]
+    async fn an_unavailable_database_in_json_says_so_and_a_wrapped_one_too() {
+        let error: ApiError = tokio::task::spawn_blocking(pool_timeout)
+            .await
+            .expect("pool")
+            .into();
+        let response = error.response(true);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(HeaderValue::as_bytes),
+            Some(&b"5"[..])
+        );
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .expect("body");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        let detail = json["errors"][0]["detail"].as_str().expect("detail");
+        assert!(
+            detail.starts_with("the database is unavailable"),
+            "{detail}"
+        );
+        assert!(!error.kind.is_client_error());
+
+        // Through a lifecycle error, wrapped with context on the way.
+        let store = tokio::task::spawn_blocking(pool_timeout)
+            .await
+            .expect("pool");
+        let create: ApiError =
+            CreateError::Internal(anyhow::Error::from(store).context("queueing the deploy")).into();
+        assert_eq!(create.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn other_store_failures_stay_500_without_retry_after_and_peers_keep_30_s() {
+        let error: ApiError = StoreError::NoRow("SELECT 1".into()).into();
+        let response = error.response(false);
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
+
+        let peer: ApiError = ApiErrorKind::Unavailable("Keystone is unreachable".into()).into();
+        let response = peer.response(false);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(HeaderValue::as_bytes),
+            Some(&b"30"[..])
+        );
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
+use futures_util::StreamExt;
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 
@@ -171,9 +172,14 @@ impl Listing {
                     MediaType::UriList => "text/uri-list",
                     _ => "text/plain; charset=utf-8",
                 };
+                // The first chunk is read before the head is sent: a store that fails
+                // from the start (the database unavailable: 503) answers with its error,
+                // not with a 200 whose body is cut short.
+                let mut body = Box::pin(self.stream(media, page, next.clone()));
+                let first = body.next().await.transpose()?;
                 HttpResponse::Ok()
                     .content_type(content_type)
-                    .streaming(self.stream(media, page, next.clone()))
+                    .streaming(stream::iter(first.map(Ok)).chain(body))
             }
         };
         if let Some(next) = &next {
@@ -328,7 +334,45 @@ struct Cursor {
 
 #[cfg(test)]
 mod tests {
-    use super::Page;
+    use std::sync::Arc;
+
+    use actix_web::ResponseError;
+    use actix_web::http::StatusCode;
+
+    use super::{Listing, Page};
+    use crate::domain::TenantId;
+    use crate::manifest::Manifest;
+    use crate::occi::MediaType;
+
+    /// Every rendering, streamed or not: the store failing at the first chunk is the
+    /// answer's status, not a 200 whose body stops.
+    #[tokio::test]
+    async fn a_listing_on_an_unreachable_database_is_a_503_not_a_200_cut_short() {
+        let listing = Listing {
+            store: crate::store::testing::unreachable_store(),
+            tenant: TenantId::parse("t").expect("tenant"),
+            manifest: Arc::new(Manifest::built_in().expect("manifest")),
+            base: "http://disco.example".into(),
+        };
+        let page = Page::parse(None, None).expect("page");
+        for media in [
+            MediaType::Json,
+            MediaType::TextPlain,
+            MediaType::UriList,
+            MediaType::TextOcci,
+        ] {
+            let error = listing
+                .clone()
+                .respond(media, page)
+                .await
+                .expect_err("the database is not there");
+            assert_eq!(
+                error.status_code(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{media:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_limit_must_be_a_whole_number_in_range() {

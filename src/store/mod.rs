@@ -119,6 +119,53 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The database could not be reached, or was too busy to answer in time: what
+    /// trying again shortly may cure, rather than a query it refused or a bug (the API
+    /// answers it 503 with `Retry-After`, not 500). That is every pool error (r2d2's
+    /// only one is waiting out the pool's timeout for a connection: none was free and
+    /// none could be made), PostgreSQL's failures to connect or to keep a connection
+    /// (`postgres_unavailable`), and SQLite's file locked or busy past the busy timeout.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Pool(_) => true,
+            StoreError::Postgres(error) => postgres_unavailable(error),
+            StoreError::Sqlite(error) => matches!(
+                error.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Whether PostgreSQL was not reached or the connection was lost: the server said so
+/// (SQLSTATE class 08, connection exception; 57P01-57P03, shutting down or not yet
+/// accepting connections; 53300, too many connections), or the client found it closed,
+/// could not connect, could not read or write it, or timed out connecting. The client's
+/// kinds of error are private; a non-server error is told by its `Display`, which
+/// names the kind (`tests` pins the texts on a refused and a dropped connection).
+fn postgres_unavailable(error: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    if let Some(code) = error.code() {
+        return code.code().starts_with("08")
+            || [
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+                SqlState::TOO_MANY_CONNECTIONS,
+            ]
+            .contains(code);
+    }
+    error.is_closed()
+        || matches!(
+            error.to_string().as_str(),
+            "error connecting to server"
+                | "error communicating with the server"
+                | "timeout waiting for server"
+        )
+}
+
 /// Where the store is: a SQLite file, or a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub enum Location {

@@ -60,3 +60,46 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+/// A PostgreSQL URL, with a password, on a loopback port where nothing listens (one just
+/// given up): connecting is refused.
+pub(crate) fn unreachable_postgres() -> super::url::PostgresUrl {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    super::url::PostgresUrl::parse(&format!(
+        "postgres://disco:s3cret-pw@127.0.0.1:{port}/disco?connect_timeout=2"
+    ))
+    .expect("a URL")
+}
+
+/// A pool of connections to `unreachable_postgres` that waits 200 ms for one.
+fn unreachable_pool() -> r2d2::Pool<super::db::Manager> {
+    let manager = super::db::Manager::Postgres(Box::new(unreachable_postgres().config().clone()));
+    r2d2::Pool::builder()
+        .max_size(1)
+        .min_idle(Some(0))
+        .connection_timeout(std::time::Duration::from_millis(200))
+        .build_unchecked(manager)
+}
+
+/// What that pool answers once it waited out its timeout: a real `r2d2::Error`, as the
+/// store gives it.
+pub(crate) fn pool_timeout() -> super::StoreError {
+    match unreachable_pool().get() {
+        Err(error) => super::StoreError::Pool(error),
+        Ok(_) => panic!("a connection to a port where nothing listens"),
+    }
+}
+
+/// A store whose database is not there: every query fails as `pool_timeout` does.
+pub(crate) fn unreachable_store() -> Store {
+    let pool = unreachable_pool();
+    Store {
+        writer: pool.clone(),
+        readers: pool,
+        backend: Backend::Postgres,
+        notifier: super::notify::Notifier::default(),
+    }
+}

@@ -1089,3 +1089,142 @@ on_both_backends!(
     a_purge_forgets_clusters_deleted_before_its_time_with_every_row_naming_them,
     reopening_the_database_keeps_everything,
 );
+
+/// A pool that waited out its timeout, and the connection it could not make, are the
+/// database being unavailable; neither error shows the URL's password.
+#[test]
+fn a_pool_that_cannot_connect_is_unavailable() {
+    let error = super::testing::pool_timeout();
+    assert!(matches!(error, StoreError::Pool(_)), "{error:?}");
+    assert!(error.is_unavailable(), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("timed out waiting for connection"),
+        "{error}"
+    );
+
+    let manager = super::db::Manager::Postgres(Box::new(
+        super::testing::unreachable_postgres().config().clone(),
+    ));
+    let refused = match r2d2::ManageConnection::connect(&manager) {
+        Err(error) => error,
+        Ok(_) => panic!("a connection to a port where nothing listens"),
+    };
+    let StoreError::Postgres(client) = &refused else {
+        panic!("{refused:?}")
+    };
+    // Told by its text alone (no SQLSTATE, not closed): see the next test.
+    assert_eq!(
+        client.to_string(),
+        "error connecting to server",
+        "{client:?}"
+    );
+    assert!(client.code().is_none() && !client.is_closed(), "{client:?}");
+    assert!(refused.is_unavailable(), "{refused}");
+    for shown in [
+        error.to_string(),
+        refused.to_string(),
+        format!("{refused:?}"),
+    ] {
+        assert!(!shown.contains("s3cret-pw"), "{shown}");
+    }
+}
+
+/// A server that takes the connection and closes it at once (one shutting down, a proxy
+/// whose backend is gone): unavailable too.
+#[test]
+fn a_connection_closed_by_the_server_is_unavailable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let closer = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        drop(stream);
+    });
+    let config: ::postgres::Config = format!("postgres://disco@127.0.0.1:{port}/disco")
+        .parse()
+        .expect("config");
+    let manager = super::db::Manager::Postgres(Box::new(config));
+    let error = match r2d2::ManageConnection::connect(&manager) {
+        Err(error) => error,
+        Ok(_) => panic!("a connection the server closed"),
+    };
+    closer.join().expect("closer");
+    // The client's kind as its text says it (a reset, or an end of the stream),
+    // which `postgres_unavailable` reads: a client whose texts changed fails here.
+    let StoreError::Postgres(client) = &error else {
+        panic!("{error:?}")
+    };
+    assert!(
+        ["error communicating with the server", "connection closed"]
+            .contains(&client.to_string().as_str()),
+        "{client:?}"
+    );
+    assert!(error.is_unavailable(), "{error:?}");
+}
+
+/// SQLite's file locked by another connection past the busy timeout is unavailable; a
+/// constraint the query broke, or a missing row, is not.
+#[test]
+fn sqlite_busy_past_its_timeout_is_unavailable_and_a_broken_constraint_is_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("busy.db");
+    let holder = rusqlite::Connection::open(&path).expect("open");
+    holder
+        .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY); BEGIN IMMEDIATE")
+        .expect("hold the write lock");
+    let waiter = rusqlite::Connection::open(&path).expect("open");
+    waiter
+        .busy_timeout(std::time::Duration::from_millis(20))
+        .expect("busy timeout");
+    let busy = waiter
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect_err("the file is locked");
+    let busy = StoreError::Sqlite(busy);
+    assert!(busy.is_unavailable(), "{busy:?}");
+
+    holder.execute_batch("COMMIT").expect("commit");
+    holder
+        .execute_batch("INSERT INTO t VALUES (1)")
+        .expect("insert");
+    let taken = holder
+        .execute_batch("INSERT INTO t VALUES (1)")
+        .expect_err("a duplicate key");
+    assert!(!StoreError::Sqlite(taken).is_unavailable());
+    assert!(!StoreError::NoRow("SELECT 1".into()).is_unavailable());
+}
+
+/// On PostgreSQL: a connection the server ends (57P01, an administrator's or a
+/// shutdown's) is unavailable, and so is the connection once it is closed; a query the
+/// server refuses (a syntax error) is not.
+#[tokio::test]
+async fn a_postgres_connection_ended_by_the_server_is_unavailable_and_a_refused_query_is_not() {
+    let database = super::testing::TestDatabase::create().await;
+    let config = database.url.config().clone();
+    tokio::task::spawn_blocking(move || {
+        let mut victim = config.connect(::postgres::NoTls).expect("connect");
+        let mut admin = config.connect(::postgres::NoTls).expect("connect");
+        let refused = victim.batch_execute("SELEC 1").expect_err("a syntax error");
+        assert!(!StoreError::Postgres(refused).is_unavailable());
+
+        let pid: i32 = victim
+            .query_one("SELECT pg_backend_pid()", &[])
+            .expect("pid")
+            .get(0);
+        admin
+            .execute("SELECT pg_terminate_backend($1, 5000)", &[&pid])
+            .expect("terminate");
+        let ended = victim
+            .batch_execute("SELECT 1")
+            .expect_err("the connection was ended");
+        let ended = StoreError::Postgres(ended);
+        assert!(ended.is_unavailable(), "{ended:?}");
+        let closed = victim
+            .batch_execute("SELECT 1")
+            .expect_err("the connection is closed");
+        let closed = StoreError::Postgres(closed);
+        assert!(closed.is_unavailable(), "{closed:?}");
+    })
+    .await
+    .expect("the test's queries");
+}
