@@ -101,5 +101,7 @@ pub(crate) fn unreachable_store() -> Store {
         readers: pool,
         backend: Backend::Postgres,
         notifier: super::notify::Notifier::default(),
+        location: std::sync::Arc::new(Location::Postgres(unreachable_postgres())),
+        replica: std::sync::Arc::new(super::Replica::this_machine()),
     }
 }

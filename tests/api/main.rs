@@ -35,6 +35,7 @@ mod query_interface;
 mod quota;
 mod refusals;
 mod renderings;
+mod replicas;
 mod restart;
 mod secrets;
 mod seed;
