@@ -180,7 +180,6 @@ impl Application {
             creator,
             providers,
             settings: Arc::clone(&settings),
-            sessions: Arc::default(),
         });
         let server = HttpServer::new(move || {
             App::new()

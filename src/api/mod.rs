@@ -49,8 +49,6 @@ pub struct AppState {
     pub creator: Creator,
     pub providers: Providers,
     pub settings: Arc<Settings>,
-    /// Dashboard sign-ins: the Keystone token each browser session stands for.
-    pub sessions: Arc<dashboard::Sessions>,
 }
 
 impl AppState {

@@ -17,6 +17,7 @@ const TABLES: &[(&str, &str)] = &[
     ("stage_durations", "id"),
     ("templates", "tenant, name"),
     ("uses", "cluster_id, used_id"),
+    ("dashboard_sessions", "id_hash"),
 ];
 
 /// The tables whose `id` the database numbers: after a copy, it numbers on from the

@@ -211,6 +211,20 @@ pub(super) fn migrations() -> Migrations<'static> {
         CREATE INDEX jobs_by_cluster ON jobs (cluster_id, status);
         "#,
         ),
+        // Dashboard sign-in sessions, shared by the replicas: found by a hash of the
+        // browser's session id, the Keystone token sealed with a key derived from that
+        // id, which only the browser holds (api::dashboard::session).
+        M::up(
+            r#"
+        CREATE TABLE dashboard_sessions (
+            id_hash      TEXT PRIMARY KEY,
+            user_name    TEXT NOT NULL,
+            sealed_token TEXT NOT NULL,
+            expires_at   TEXT NOT NULL DEFAULT '',
+            created_at   TEXT NOT NULL
+        );
+        "#,
+        ),
     ])
 }
 
@@ -345,6 +359,15 @@ const POSTGRES: &[&str] = &[
     ALTER TABLE jobs ADD COLUMN lease_until TEXT COLLATE "C" NOT NULL DEFAULT '';
     ALTER TABLE clusters ADD COLUMN host TEXT COLLATE "C" NOT NULL DEFAULT '';
     CREATE INDEX jobs_by_cluster ON jobs (cluster_id, status);
+    "#,
+    r#"
+    CREATE TABLE dashboard_sessions (
+        id_hash      TEXT COLLATE "C" PRIMARY KEY,
+        user_name    TEXT NOT NULL,
+        sealed_token TEXT NOT NULL,
+        expires_at   TEXT COLLATE "C" NOT NULL DEFAULT '',
+        created_at   TEXT COLLATE "C" NOT NULL
+    );
     "#,
 ];
 

@@ -33,6 +33,7 @@ pub mod replica;
 mod reports;
 mod rows;
 pub mod scratch;
+mod sessions;
 mod templates;
 pub mod url;
 mod uses;
@@ -48,6 +49,7 @@ pub use self::health::Heartbeat;
 pub use self::jobs::{Job, JobKind, JobOutcome};
 pub use self::replica::{NameHeld, Replica};
 pub use self::reports::Reported;
+pub use self::sessions::StoredSession;
 
 use crate::domain::ClusterState;
 

@@ -732,6 +732,17 @@ async fn a_sqlite_store_copied_into_postgres_reads_back_the_same_and_a_full_targ
         .insert_template(&tenant, template)
         .await
         .expect("template");
+    source
+        .open_session(
+            "a-hash".into(),
+            super::StoredSession {
+                user: "demo".into(),
+                sealed_token: "sealed".into(),
+                expires_at: Some(Utc::now() + chrono::Duration::hours(1)),
+            },
+        )
+        .await
+        .expect("session");
 
     let (target, _target_db, location) = store_on(Backend::Postgres).await;
     let copied = source.copy_into(&target).await.expect("copy");
@@ -1067,7 +1078,69 @@ async fn news_reach_the_other_replicas_and_not_the_one_that_sent_them(backend: B
     drop(listening_a);
 }
 
+async fn dashboard_sessions_are_found_by_their_hash_until_they_expire_or_close(backend: Backend) {
+    use super::StoredSession;
+    let (store, _scratch, location) = store_on(backend).await;
+    let session = |user: &str, expires_at| StoredSession {
+        user: user.into(),
+        sealed_token: format!("sealed for {user}"),
+        expires_at,
+    };
+    let later = Some(Utc::now() + chrono::Duration::hours(1));
+    store
+        .open_session("h1".into(), session("demo", later))
+        .await
+        .expect("open");
+    store
+        .open_session("h2".into(), session("forever", None))
+        .await
+        .expect("open");
+    let gone = Some(Utc::now() - chrono::Duration::seconds(1));
+    store
+        .open_session("h3".into(), session("expired", gone))
+        .await
+        .expect("open");
+    // Another replica of the store finds them.
+    let replica = Store::connect(location).await.expect("open again");
+    let found = replica.session("h1".into()).await.expect("read");
+    assert_eq!(found.map(|s| s.user), Some("demo".to_string()));
+    assert!(replica.session("h2".into()).await.expect("read").is_some());
+    assert!(
+        replica.session("h3".into()).await.expect("read").is_none(),
+        "expired"
+    );
+    assert!(
+        replica
+            .session("nope".into())
+            .await
+            .expect("read")
+            .is_none()
+    );
+    replica.close_session("h1".into()).await.expect("close");
+    assert!(
+        store.session("h1".into()).await.expect("read").is_none(),
+        "closed everywhere"
+    );
+    // A sign-in forgets the expired sessions.
+    store
+        .open_session("h4".into(), session("next", later))
+        .await
+        .expect("open");
+    let left: i64 = store
+        .read(|conn| {
+            conn.query_row(
+                "SELECT COUNT(*) FROM dashboard_sessions",
+                params![],
+                |row| row.get(0),
+            )
+        })
+        .await
+        .expect("count");
+    assert_eq!(left, 2, "h2 and h4");
+}
+
 on_both_backends!(
+    dashboard_sessions_are_found_by_their_hash_until_they_expire_or_close,
     news_reach_the_other_replicas_and_not_the_one_that_sent_them,
     a_job_is_held_by_one_replica_until_its_lease_runs_out_then_taken_over_once,
     replicas_claiming_at_once_claim_each_job_once,

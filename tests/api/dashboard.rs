@@ -419,6 +419,46 @@ async fn with_keystone_the_dashboard_signs_in_against_keystone_and_out() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.expect("html").contains("Sign out demo"));
 
+    // Another replica of the store knows the session: sessions are in the store, not in
+    // the process that opened them. The store holds neither the session's id (a hash
+    // finds its row) nor the token in the clear (unit-tested in session.rs).
+    let shared = app.settings.clone();
+    let replica = crate::helpers::spawn_app_with(move |s| {
+        crate::openstack::on_the_test_bed(s, "fake-env.yaml");
+        s.data_dir = shared.data_dir.clone();
+        s.store.url = shared.store.url.clone();
+        s.jobs.enabled = false;
+    })
+    .await;
+    let elsewhere = client
+        .get(replica.url("/dashboard"))
+        .header(COOKIE, &cookies)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(elsewhere.status(), 200);
+    assert!(
+        elsewhere
+            .text()
+            .await
+            .expect("html")
+            .contains("Sign out demo")
+    );
+    if app.settings.store.url.is_none() {
+        let mut stored = Vec::new();
+        for suffix in ["", "-wal"] {
+            let file = app.settings.data_dir.join(format!("disco.db{suffix}"));
+            stored.extend(std::fs::read(file).unwrap_or_default());
+        }
+        assert!(!stored.is_empty());
+        assert!(
+            !stored
+                .windows(session_id.len())
+                .any(|w| w == session_id.as_bytes()),
+            "the session id is not stored"
+        );
+    }
+
     // The create form offers the cloud's own images and flavors, as the user's token
     // lists them from Glance and Nova.
     let form = client
@@ -481,6 +521,13 @@ async fn with_keystone_the_dashboard_signs_in_against_keystone_and_out() {
         .await
         .expect("sent");
     assert_eq!(after.status(), 303, "the old session is gone");
+    let after = client
+        .get(replica.url("/dashboard"))
+        .header(COOKIE, &cookies)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(after.status(), 303, "from every replica");
 }
 
 /// The names the cloud lists at `path` of the catalog's `service_type` endpoint, sorted.

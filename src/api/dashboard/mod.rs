@@ -21,4 +21,3 @@ pub(super) use pages::{
     cluster, clusters, create, delete, deploy, events, key, login, login_form, logout, new_form,
     operate, repair, script, states, timeline,
 };
-pub use session::Sessions;

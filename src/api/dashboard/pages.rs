@@ -34,8 +34,8 @@ use crate::templates::{Origin, Template};
 const REACH_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// What every page's header needs: who is signed in, and the token to sign out.
-fn chrome(req: &HttpRequest, state: &AppState, csrf: &str) -> Chrome {
-    Chrome::new(session::signed_in_user(req, state), csrf.to_string())
+async fn chrome(req: &HttpRequest, state: &AppState, csrf: &str) -> Chrome {
+    Chrome::new(session::signed_in_user(req, state).await, csrf.to_string())
 }
 
 fn with_cookie(mut response: HttpResponse, cookie: Option<Cookie<'static>>) -> HttpResponse {
@@ -61,7 +61,7 @@ pub(crate) async fn clusters(
     let (csrf, cookie) = csrf_token(&req);
     let (clusters, next) = page_of_clusters(&state, &identity, &query).await?;
     let next = next.map(|(limit, marker)| format!("/dashboard?limit={limit}&marker={marker}"));
-    let view = ClustersPage::new(chrome(&req, &state, &csrf), &clusters).with_next(next);
+    let view = ClustersPage::new(chrome(&req, &state, &csrf).await, &clusters).with_next(next);
     Ok(with_cookie(page(&view)?, cookie))
 }
 
@@ -116,7 +116,7 @@ struct LiveState {
 }
 
 /// The create form: empty, or as `form` sent it with the reason it was refused.
-fn new_page(
+async fn new_page(
     req: &HttpRequest,
     state: &AppState,
     csrf: &str,
@@ -126,7 +126,7 @@ fn new_page(
     offered: Offered<'_>,
 ) -> NewPage {
     NewPage::new(
-        chrome(req, state, csrf),
+        chrome(req, state, csrf).await,
         &state.catalogue,
         &state.providers.kinds(),
         &state.settings.provider.default.to_string(),
@@ -191,7 +191,8 @@ pub(crate) async fn new_form(
             templates: &templates,
             usable: &usable,
         },
-    );
+    )
+    .await;
     let mut response = page(&view)?;
     if refused {
         *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
@@ -234,7 +235,8 @@ pub(crate) async fn create(
                     templates: &templates,
                     usable: &usable,
                 },
-            );
+            )
+            .await;
             let mut response = page(&view)?;
             *response.status_mut() = status;
             Ok(with_cookie(response, cookie))
@@ -267,7 +269,7 @@ pub(crate) async fn cluster(
         .map(|(id, name)| super::views::ClusterLink::new(id, &name))
         .collect();
     let view = ClusterPage::new(
-        chrome(&req, &state, &csrf),
+        chrome(&req, &state, &csrf).await,
         &cluster,
         web_uis,
         repairs,
@@ -548,7 +550,8 @@ pub(crate) async fn login(
                 token.id.clone(),
                 user.unwrap_or_default(),
                 token.expires_at,
-            );
+            )
+            .await?;
             Ok(with_cookie(see_other("/dashboard"), Some(cookie)))
         }
         Ok(_) => Err(ApiError::internal(anyhow::anyhow!(
@@ -580,7 +583,7 @@ pub(crate) async fn logout(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     check_csrf(&req, &form)?;
-    let gone = session::sign_out(&req, &state);
+    let gone = session::sign_out(&req, &state).await?;
     Ok(with_cookie(see_other("/dashboard/login"), Some(gone)))
 }
 
