@@ -111,6 +111,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
             .route(web::get().to(templates::show))
             .route(web::delete().to(templates::delete)),
     )
+    // A cluster's own resource, the most asked for (every poll of its state), before the
+    // routes of its parts: a request tries the routes in order, each a regular expression.
+    .service(
+        web::resource(format!("{collection}/{{id}}"))
+            .wrap(from_fn(|req, next| {
+                negotiation(Produces::Entity, req, next)
+            }))
+            .route(web::get().to(clusters::show))
+            .route(web::delete().to(clusters::delete))
+            .route(web::post().to(clusters::action)),
+    )
     .route(
         &format!("{collection}/{{id}}/plan"),
         web::get().to(clusters::plan),
@@ -181,15 +192,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, location: &str) {
                 "/clusters/{id}/{operation}",
                 web::post().to(dashboard::operate),
             ),
-    )
-    .service(
-        web::resource(format!("{collection}/{{id}}"))
-            .wrap(from_fn(|req, next| {
-                negotiation(Produces::Entity, req, next)
-            }))
-            .route(web::get().to(clusters::show))
-            .route(web::delete().to(clusters::delete))
-            .route(web::post().to(clusters::action)),
     );
 }
 
