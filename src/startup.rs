@@ -46,9 +46,15 @@ pub struct Application {
 /// The providers this server offers: file and local always; OpenStack when the operator
 /// configured a cloud for it, and required when it is the default.
 fn providers(settings: &Settings) -> anyhow::Result<Providers> {
-    let mut providers = Providers::default().with(Arc::new(FileProvider::new(
-        settings.provider.file.dir.clone(),
-    )));
+    let file: Arc<dyn crate::providers::Provider> =
+        Arc::new(FileProvider::new(settings.provider.file.dir.clone()));
+    #[cfg(feature = "bench-provider")]
+    let file: Arc<dyn crate::providers::Provider> =
+        match crate::providers::timed::Timed::from_env(Arc::clone(&file)) {
+            Some(timed) => Arc::new(timed),
+            None => file,
+        };
+    let mut providers = Providers::default().with(file);
     match LocalProvider::new(settings.provider.local.clone(), &settings.data_dir) {
         Ok(provider) => providers = providers.with(Arc::new(provider)),
         Err(e) if settings.provider.default == ProviderKind::Local => {

@@ -8,6 +8,8 @@ pub mod file;
 pub mod local;
 pub mod openstack;
 pub mod preflight;
+#[cfg(feature = "bench-provider")]
+pub mod timed;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
