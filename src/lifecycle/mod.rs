@@ -12,6 +12,7 @@
 //! and `watcher` keeps asking whether ready clusters still run.
 
 mod activity;
+mod ask;
 pub mod cancel;
 pub mod create;
 pub mod decommission;

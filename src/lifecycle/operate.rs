@@ -6,10 +6,13 @@
 
 use chrono::Utc;
 
+use super::ask::Ask;
 use super::silence::SILENCE_CHECK;
 use super::{Attempt, Lifecycle, Stop, cancelled, with_losses};
+use crate::cluster::Cluster;
+use crate::compose::Composition;
 use crate::domain::{ClusterState, Resize};
-use crate::providers::{Progress, ProviderError, Suspension};
+use crate::providers::{Progress, Provider, ProviderError, Suspension};
 use crate::store::{Job, JobOutcome, StoreError};
 
 impl Lifecycle {
@@ -21,7 +24,12 @@ impl Lifecycle {
         let store = &self.inner.store;
         let deadline = Utc::now() + seconds(self.inner.settings.delete_timeout_secs);
         let started = std::time::Instant::now();
-        let mut suspension = provider.suspend(&cluster).await;
+        let mut ask = Ask::for_attempt(job, provider.asks_show_within());
+        let mut suspension = if ask.due(store, job).await? {
+            provider.suspend(&cluster).await
+        } else {
+            provider.observe_suspend(&cluster).await
+        };
         loop {
             match suspension {
                 Ok(Suspension::Stopped) => {
@@ -73,7 +81,11 @@ impl Lifecycle {
             let Some(now) = self.still_its(job).await? else {
                 return Ok(cancelled("the cluster moved on (deleted?) during its stop"));
             };
-            suspension = provider.observe_suspend(&now).await;
+            suspension = if ask.due(store, job).await? {
+                provider.suspend(&now).await
+            } else {
+                provider.observe_suspend(&now).await
+            };
         }
     }
 
@@ -117,9 +129,11 @@ impl Lifecycle {
         }
         let started = std::time::Instant::now();
         let mut silence_checked = started;
-        let mut progress = match change {
-            Change::Start => provider.resume(&cluster, &composition).await,
-            Change::Scale(resize) => provider.resize(&cluster, resize, &composition).await,
+        let mut ask = Ask::for_attempt(job, provider.asks_show_within());
+        let mut progress = if ask.due(store, job).await? {
+            change.ask(provider.as_ref(), &cluster, &composition).await
+        } else {
+            change.observe(provider.as_ref(), &cluster).await
         };
         let mut last_reason = None;
         // A scale-out cancelled meanwhile: the resize back, once it is under way.
@@ -192,6 +206,7 @@ impl Lifecycle {
                     change = Change::Scale(back);
                     cancelled_to = Some(back.to);
                     provider.abandon_slaves(&cluster, back).await.ok();
+                    store.asked(job.id).await?;
                     progress = provider.resize(&cluster, back, &composition).await;
                     last_reason = None;
                     continue;
@@ -242,13 +257,15 @@ impl Lifecycle {
                 change = Change::Scale(back);
                 cancelled_to = Some(back.to);
                 provider.abandon_slaves(&now, back).await.ok();
+                store.asked(job.id).await?;
                 progress = provider.resize(&now, back, &composition).await;
                 last_reason = None;
                 continue;
             }
-            progress = match change {
-                Change::Start => provider.observe_resume(&now).await,
-                Change::Scale(resize) => provider.observe_resize(&now, resize).await,
+            progress = if ask.due(store, job).await? {
+                change.ask(provider.as_ref(), &now, &composition).await
+            } else {
+                change.observe(provider.as_ref(), &now).await
             };
         }
     }
@@ -292,6 +309,31 @@ impl Change {
                 "scale",
                 "every component is up on the resized cluster",
             ),
+        }
+    }
+
+    /// Asks the provider for the change (or finds what an earlier ask did).
+    async fn ask(
+        self,
+        provider: &dyn Provider,
+        cluster: &Cluster,
+        composition: &Composition,
+    ) -> Result<Progress, ProviderError> {
+        match self {
+            Change::Start => provider.resume(cluster, composition).await,
+            Change::Scale(resize) => provider.resize(cluster, resize, composition).await,
+        }
+    }
+
+    /// Where the change asked for stands.
+    async fn observe(
+        self,
+        provider: &dyn Provider,
+        cluster: &Cluster,
+    ) -> Result<Progress, ProviderError> {
+        match self {
+            Change::Start => provider.observe_resume(cluster).await,
+            Change::Scale(resize) => provider.observe_resize(cluster, resize).await,
         }
     }
 

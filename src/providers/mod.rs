@@ -95,6 +95,14 @@ pub trait Provider: Send + Sync {
         std::time::Duration::from_millis(500)
     }
 
+    /// How long a stop, start or resize the provider was asked for may take to show in
+    /// what it observes, once asked (the ask in flight when a crash cut it short): an
+    /// attempt after the crash observes that long before it asks again, so that the
+    /// provider is not asked twice. Nothing by default: an ask is done when answered.
+    fn asks_show_within(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     /// What the provider is, for the query interface (`GET /-/`).
     fn summary(&self) -> String {
         format!("the {} provider", self.kind())

@@ -631,6 +631,14 @@ impl Provider for OpenstackProvider {
         ProviderKind::Openstack
     }
 
+    /// Heat's API passes a stack update, suspend or resume to its engine over RPC, and
+    /// the stack shows it once the engine took it: an ask sent just before a crash may
+    /// show a moment after the next attempt first looks. The API gives up on its engine
+    /// after its RPC timeout (`rpc_response_timeout`, 60 s by default).
+    fn asks_show_within(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(60)
+    }
+
     async fn undelegate(&self, cluster: &Cluster) {
         self.forget_credential(cluster).await;
     }

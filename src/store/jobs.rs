@@ -91,6 +91,8 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
     /// The replica whose lease on the job ran out before this one claimed it.
     pub taken_from: Option<String>,
+    /// When an earlier attempt last asked the provider for the job's change (`asked`).
+    pub asked_at: Option<DateTime<Utc>>,
 }
 
 impl Store {
@@ -112,7 +114,7 @@ impl Store {
             let now = Utc::now();
             let rows = tx.rows(
                 "SELECT j.id, j.cluster_id, j.kind, j.attempts, j.created_at, j.lease_owner, \
-                        j.lease_until, c.provider \
+                        j.lease_until, c.provider, j.asked_at \
                  FROM jobs j JOIN clusters c ON c.id = j.cluster_id \
                  WHERE j.status = 'queued' AND j.run_after <= ?1 \
                    AND (c.provider <> 'local' OR c.host = '' OR c.host = ?2) \
@@ -134,6 +136,7 @@ impl Store {
             let owner: String = row.get(5)?;
             let until: String = row.get(6)?;
             let provider: String = row.get(7)?;
+            let asked: String = row.get(8)?;
             let corrupt = |problem: String| StoreError::Corrupt {
                 id: cluster.clone(),
                 problem,
@@ -149,6 +152,10 @@ impl Store {
                 // A lease still set is one that ran out unrenewed: its replica died or
                 // lost the database. (An ended or released lease is cleared.)
                 taken_from: (!until.is_empty()).then_some(owner),
+                asked_at: match asked.as_str() {
+                    "" => None,
+                    at => Some(parse_time(at).map_err(corrupt)?),
+                },
             };
             tx.execute(
                 "UPDATE jobs SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1",
@@ -225,6 +232,25 @@ impl Store {
                 params![id, outcome.as_str(), error, timestamp(Utc::now()), owner],
             )?;
             if ended == 0 {
+                return Err(StoreError::LeaseLost(id));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records that the job is about to ask its provider for its change: a later
+    /// attempt (after a crash or a takeover) reads it as `Job::asked_at`. `LeaseLost` as
+    /// `finish_job`.
+    pub async fn asked(&self, id: i64) -> Result<(), StoreError> {
+        let owner = self.replica.name.clone();
+        self.call(move |conn| {
+            let marked = conn.execute(
+                "UPDATE jobs SET asked_at = ?2 \
+                 WHERE id = ?1 AND lease_owner = ?3 AND status = 'queued'",
+                params![id, timestamp(Utc::now()), owner],
+            )?;
+            if marked == 0 {
                 return Err(StoreError::LeaseLost(id));
             }
             Ok(())

@@ -225,6 +225,11 @@ pub(super) fn migrations() -> Migrations<'static> {
         );
         "#,
         ),
+        // When a job last asked its provider for a change the provider takes
+        // asynchronously (a Heat stack update, suspend or resume): an attempt after a
+        // crash gives an ask that may have been in flight time to show before asking
+        // again, so that Heat is not asked twice.
+        M::up("ALTER TABLE jobs ADD COLUMN asked_at TEXT NOT NULL DEFAULT '';"),
     ])
 }
 
@@ -369,6 +374,7 @@ const POSTGRES: &[&str] = &[
         created_at   TEXT COLLATE "C" NOT NULL
     );
     "#,
+    r#"ALTER TABLE jobs ADD COLUMN asked_at TEXT COLLATE "C" NOT NULL DEFAULT '';"#,
 ];
 
 /// Brings a SQLite database up to date: its version is SQLite's own `user_version`, as

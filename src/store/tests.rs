@@ -1022,6 +1022,32 @@ async fn released_leases_are_claimed_at_once_and_are_not_takeovers(backend: Back
     assert_eq!(a.release_leases().await.expect("release"), 0, "not a's now");
 }
 
+async fn an_ask_recorded_on_a_job_reaches_the_attempt_that_takes_it_over(backend: Backend) {
+    let (_scratch, location) = scratch_on(backend).await;
+    let lease = Duration::from_secs(60);
+    let a = replica_of(&location, "a", "m", lease).await;
+    let b = replica_of(&location, "b", "m", lease).await;
+    a.insert_cluster(cluster("t", &[INJECT]))
+        .await
+        .expect("insert");
+    let job = a.next_job(vec![]).await.expect("claim").expect("job");
+    assert_eq!(job.asked_at, None, "nothing asked yet");
+    assert!(
+        matches!(b.asked(job.id).await, Err(StoreError::LeaseLost(id)) if id == job.id),
+        "only the holder records an ask"
+    );
+    let before = Utc::now();
+    a.asked(job.id).await.expect("asked");
+    a.release_leases().await.expect("release");
+    let again = b.next_job(vec![]).await.expect("claim").expect("job");
+    assert_eq!(again.id, job.id);
+    let asked = again.asked_at.expect("the ask is on the job");
+    assert!(
+        asked >= before - chrono::Duration::seconds(1) && asked <= Utc::now(),
+        "{asked} is when it was asked"
+    );
+}
+
 /// The next news heard, if any within 10 s.
 async fn next_news(
     heard: &mut tokio::sync::mpsc::UnboundedReceiver<super::news::News>,
@@ -1146,6 +1172,7 @@ on_both_backends!(
     replicas_claiming_at_once_claim_each_job_once,
     a_local_cluster_s_jobs_are_taken_on_its_machine_only,
     released_leases_are_claimed_at_once_and_are_not_takeovers,
+    an_ask_recorded_on_a_job_reaches_the_attempt_that_takes_it_over,
     a_write_waits_for_a_write_transaction_in_progress,
     the_move_that_ends_a_run_keeps_how_long_its_steps_took_the_latest_of_each_alone,
     stores_opened_at_once_migrate_the_database_once,

@@ -1087,12 +1087,29 @@ async fn stack_actions(cloud: &Cloud, stack: &str, id: &str, status: &str) -> us
         .count()
 }
 
+/// How many requests `method` to the stack's own path plus `tail` Heat's API took, by its
+/// log: what DISCO asked of Heat, whether or not Heat went on to act.
+fn heat_requests(method: &str, stack: &str, id: &str, tail: &str) -> usize {
+    let dir =
+        std::env::var("DISCO_TESTBED_DIR").unwrap_or_else(|_| "/var/tmp/disco-testbed".into());
+    let log =
+        std::fs::read_to_string(format!("{dir}/run/logs/heat-api.log")).expect("heat-api's log");
+    let path = format!("/stacks/{stack}/{id}{tail}");
+    log.lines()
+        .filter_map(|line| line.split_once(&format!("Processing request: {method} ")))
+        .filter(|(_, url)| url.ends_with(&path))
+        .count()
+}
+
 /// `kill -9` of the server during a scale-out and during a stop: after each restart the
-/// operation finishes, and Heat updated or suspended the stack once.
+/// operation finishes, and Heat updated or suspended the stack once. The scale's update
+/// is held in Heat (its stack table locked) when the server dies and is stored only
+/// after the restarted server first looked, as an update in flight at a crash is: the
+/// stack shows no sign of it then, and the server must not send it again.
 #[tokio::test]
 async fn a_scale_and_a_stop_cut_short_by_sigkill_finish_after_the_restart_with_one_heat_action_each()
  {
-    let _heat = HEAT_GATE.read().await;
+    let mut heat = Some(HEAT_GATE.read().await);
     let cloud = cloud().await;
     let token = token_for("demo", "demopass", "demo").await;
     let dir = tempfile::tempdir().expect("dir");
@@ -1129,9 +1146,27 @@ async fn a_scale_and_a_stop_cut_short_by_sigkill_finish_after_the_restart_with_o
         *server = next;
     };
 
+    // Heat stores no stack meanwhile: no other test may be waiting on it.
+    drop(heat.take());
+    let alone = HEAT_GATE.write().await;
+    let frozen = StackTable::freeze().await;
     assert_eq!(scale_to(&client, &url, &token, 2).await, 200);
-    wait_for_state(&client, &url, &token, "scaling").await;
+    assert!(
+        frozen.waited_on(1).await,
+        "the server's update reached Heat, which waits to store it"
+    );
     restart(&mut server, &mut url);
+    let scaling = wait_for_state(&client, &url, &token, "scaling").await;
+    // The restarted server looks at the stack a few times while it shows the old shape.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (_, before) = cloud.get(&format!("/stacks/{stack}/{id}")).await;
+    assert_eq!(
+        before["stack"]["parameters"]["slave_count"], "1",
+        "Heat has not stored the update yet: {scaling}"
+    );
+    frozen.thaw().await;
+    drop(alone);
+    heat = Some(HEAT_GATE.read().await);
     cloud
         .play_nodes(&stack, &["slaves:2".to_string()], "SUCCESS", "installed")
         .await;
@@ -1144,6 +1179,11 @@ async fn a_scale_and_a_stop_cut_short_by_sigkill_finish_after_the_restart_with_o
             .count(),
         2,
         "{grown}"
+    );
+    assert_eq!(
+        heat_requests("PATCH", &stack, &id, ""),
+        1,
+        "Heat was asked for the update once"
     );
     assert_eq!(
         stack_actions(&cloud, &stack, &id, "UPDATE_IN_PROGRESS").await,
@@ -1161,6 +1201,11 @@ async fn a_scale_and_a_stop_cut_short_by_sigkill_finish_after_the_restart_with_o
     wait_for_state(&client, &url, &token, "stopping").await;
     restart(&mut server, &mut url);
     wait_for_state(&client, &url, &token, "stopped").await;
+    assert_eq!(
+        heat_requests("POST", &stack, &id, "/actions"),
+        1,
+        "Heat was asked to suspend the stack once"
+    );
     assert_eq!(
         stack_actions(&cloud, &stack, &id, "SUSPEND_IN_PROGRESS").await,
         1,
@@ -1181,6 +1226,7 @@ async fn a_scale_and_a_stop_cut_short_by_sigkill_finish_after_the_restart_with_o
         cloud.stacks_named(&stack).await.is_empty(),
         "no orphan stack"
     );
+    drop(heat);
 }
 
 /// A read lock on Heat's `stack` table, held by a MariaDB session of the test bed:
@@ -1220,9 +1266,8 @@ impl StackTable {
         StackTable { session }
     }
 
-    /// Releases the lock once `waiting` sessions wait for it (or after 20 s).
-    async fn thaw_once_waited_on(mut self, waiting: usize) {
-        use tokio::io::AsyncWriteExt;
+    /// Whether `waiting` sessions wait for the lock within 20 s.
+    async fn waited_on(&self, waiting: usize) -> bool {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             let output = tokio::process::Command::new("mariadb")
@@ -1236,10 +1281,22 @@ impl StackTable {
                 .parse()
                 .unwrap_or(0);
             if count >= waiting {
-                break;
+                return true;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        false
+    }
+
+    /// Releases the lock once `waiting` sessions wait for it (or after 20 s).
+    async fn thaw_once_waited_on(self, waiting: usize) {
+        self.waited_on(waiting).await;
+        self.thaw().await;
+    }
+
+    /// Releases the lock: what waited for it is stored.
+    async fn thaw(mut self) {
+        use tokio::io::AsyncWriteExt;
         let mut stdin = self.session.stdin.take().expect("stdin");
         stdin.write_all(b"UNLOCK TABLES;\n").await.expect("write");
         drop(stdin);
