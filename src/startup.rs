@@ -39,6 +39,8 @@ pub struct Application {
     store: Store,
     /// This replica's name, held while the server lives (when it runs jobs).
     _replica_name: Option<crate::store::NameHeld>,
+    /// A SQLite store held as this process's alone while the server lives.
+    _sole_server: Option<crate::store::SoleServer>,
     /// What the other replicas tell, heard while the server lives (PostgreSQL).
     _listening: Option<crate::store::news::Listening>,
 }
@@ -110,6 +112,9 @@ impl Application {
             .with_context(|| format!("opening the store ({location})"))?
             .for_replica(settings.replica());
         tracing::info!(store = %location, replica = %store.replica().name, "store open");
+        // A SQLite store has one server, which alone writes it: what it answered stays
+        // current until its own next write.
+        let sole_server = store.hold_sole_server().await?;
         // A replica that runs jobs holds its name: it takes back the jobs leased in it.
         let replica_name = if settings.jobs.enabled {
             Some(store.hold_replica_name().await?)
@@ -186,6 +191,7 @@ impl Application {
             creator,
             providers,
             settings: Arc::clone(&settings),
+            shown: sole_server.is_some().then(api::Shown::default),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -226,6 +232,7 @@ impl Application {
             stop_worker,
             store,
             _replica_name: replica_name,
+            _sole_server: sole_server,
             _listening: listening,
         })
     }

@@ -192,20 +192,34 @@ pub(super) async fn show(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let cluster = owned_cluster(&req, &path, &state).await?;
-    let resource = present::cluster_resource(
-        &cluster,
-        &state.manifest,
-        &state.base_url(&req),
-        PrivateKey::Shown,
-    );
+    let identity = state.identify(&req).await?;
+    let asked = super::shown::Asked {
+        cluster: parse_id(&path)?,
+        media,
+        base: state.base_url(&req),
+    };
+    // Taken before the read: a write after it makes what is read here out of date.
+    let writes = state.store.writes();
+    if let Some(answer) = state
+        .shown
+        .as_ref()
+        .and_then(|shown| shown.answer(&asked, &identity.tenant, writes))
+    {
+        return Ok(answer);
+    }
+    let cluster = cluster_of(&identity.tenant, &path, &state).await?;
+    let resource =
+        present::cluster_resource(&cluster, &state.manifest, &asked.base, PrivateKey::Shown);
     // It holds the private key: no cache may keep a copy.
     let mut response = present::resource(StatusCode::OK, media, &resource)?;
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
     );
-    Ok(response)
+    Ok(match &state.shown {
+        Some(shown) => shown.keep(asked, identity.tenant, writes, response).await,
+        None => response,
+    })
 }
 
 #[derive(Deserialize)]

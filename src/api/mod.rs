@@ -16,6 +16,7 @@ mod negotiate;
 mod outputs;
 mod present;
 mod request;
+pub mod shown;
 mod tasks;
 mod templates;
 
@@ -37,6 +38,7 @@ pub use deadline::body_deadline;
 use error::ApiError;
 pub use guard::guard;
 use negotiate::{Produces, Rendering, negotiation};
+pub use shown::Shown;
 
 /// What every handler shares.
 pub struct AppState {
@@ -49,6 +51,9 @@ pub struct AppState {
     pub creator: Creator,
     pub providers: Providers,
     pub settings: Arc<Settings>,
+    /// The answers of `GET /disco/UUID` kept until the store's next write: where this
+    /// process is its store's one server only (`Store::hold_sole_server`).
+    pub shown: Option<shown::Shown>,
 }
 
 impl AppState {

@@ -54,7 +54,7 @@ pub struct QueryInterface {
 }
 
 /// The media types we render, in the order we prefer them when a client accepts any.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MediaType {
     TextPlain,
     TextOcci,

@@ -47,7 +47,7 @@ pub use self::copy::Copied;
 pub use self::db::Backend;
 pub use self::health::Heartbeat;
 pub use self::jobs::{Job, JobKind, JobOutcome};
-pub use self::replica::{NameHeld, Replica};
+pub use self::replica::{NameHeld, Replica, SoleServer};
 pub use self::reports::Reported;
 pub use self::sessions::StoredSession;
 
@@ -81,6 +81,11 @@ pub enum StoreError {
          replica.name"
     )]
     ReplicaNameTaken(String),
+    #[error(
+        "another disco serve uses the SQLite store {0}: a SQLite store has one server; \
+         replicas share a PostgreSQL store (store.url)"
+    )]
+    SqliteInUse(String),
     /// A job's lease ran out and another replica took the job over: what this one did
     /// with it is not recorded.
     #[error("job {0}: its lease ran out and another replica took it over")]
@@ -208,6 +213,29 @@ pub struct Store {
     location: std::sync::Arc<Location>,
     /// Who holds the leases of the jobs this process claims.
     replica: std::sync::Arc<Replica>,
+    /// How many write calls have ended through this store (and its clones).
+    writes: Writes,
+}
+
+/// A count of the write calls that have ended, each counted once its closure is done
+/// (its commits with it), whether it succeeded, failed or panicked: what was read before
+/// the count moved may be out of date, what was read after it may not.
+#[derive(Clone, Default)]
+pub(crate) struct Writes(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl Writes {
+    fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// Counts a write call when dropped, after its closure: on unwinding too.
+struct Counted(Writes);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        (self.0).0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// SQLite's connections that read beside the writer; PostgreSQL's pool.
@@ -260,6 +288,7 @@ impl Store {
             notifier: notify::Notifier::default(),
             location,
             replica: std::sync::Arc::new(Replica::this_machine()),
+            writes: Writes::default(),
         })
     }
 
@@ -280,6 +309,7 @@ impl Store {
             notifier: notify::Notifier::default(),
             location: std::sync::Arc::new(Location::Postgres(url.clone())),
             replica: std::sync::Arc::new(Replica::this_machine()),
+            writes: Writes::default(),
         })
     }
 
@@ -305,13 +335,26 @@ impl Store {
         &self.notifier
     }
 
-    /// Runs `f`, which may write, with the writing connection on the blocking pool.
+    /// Runs `f`, which may write, with the writing connection on the blocking pool; the
+    /// write is counted (`writes`) once `f` is done, even if the caller stopped waiting.
     async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
     {
-        Store::run(self.writer.clone(), true, f).await
+        let counted = Counted(self.writes.clone());
+        Store::run(self.writer.clone(), true, move |conn| {
+            let _counted = counted;
+            f(conn)
+        })
+        .await
+    }
+
+    /// How many write calls have ended through this store: a reader that takes it
+    /// before it reads knows its read is current for as long as the count stays. It
+    /// counts this process's writes only: see `hold_sole_server`.
+    pub fn writes(&self) -> u64 {
+        self.writes.get()
     }
 
     /// Runs `f`, which only reads, with a reading connection on the blocking pool.

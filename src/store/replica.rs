@@ -94,8 +94,52 @@ impl Store {
     }
 }
 
-fn hold_file(database: &std::path::Path, name: &str) -> Result<NameHeld, StoreError> {
+/// The one server of a SQLite store, for as long as it lives: it alone writes the store,
+/// so what it read stays current until its own next write (`Store::writes`).
+pub struct SoleServer {
+    _held: nix::fcntl::Flock<std::fs::File>,
+}
+
+impl Store {
+    /// On SQLite: holds the store for this process as its only server, or says that
+    /// another live `disco serve` uses it. `None` on PostgreSQL, which replicas share.
+    pub async fn hold_sole_server(&self) -> Result<Option<SoleServer>, StoreError> {
+        let Location::Sqlite(database) = (*self.location).clone() else {
+            return Ok(None);
+        };
+        tokio::task::spawn_blocking(move || {
+            let path = format!("{}.server", database.display());
+            match lock_file(&path)? {
+                Some(held) => Ok(Some(SoleServer { _held: held })),
+                None => Err(StoreError::SqliteInUse(database.display().to_string())),
+            }
+        })
+        .await?
+    }
+}
+
+/// An exclusive lock on the file at `path` (made, private, if need be); `None` while
+/// another process holds it.
+fn lock_file(path: &str) -> Result<Option<nix::fcntl::Flock<std::fs::File>>, StoreError> {
     use std::os::unix::fs::OpenOptionsExt;
+    let err = |source| StoreError::DataDir {
+        path: path.to_string(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(err)?;
+    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        Ok(file) => Ok(Some(file)),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, errno)) => Err(err(std::io::Error::from(errno))),
+    }
+}
+
+fn hold_file(database: &std::path::Path, name: &str) -> Result<NameHeld, StoreError> {
     // The name as a file name: what is not a letter, digit, '.' or '-' becomes '_'.
     let safe: String = name
         .chars()
@@ -108,23 +152,10 @@ fn hold_file(database: &std::path::Path, name: &str) -> Result<NameHeld, StoreEr
         })
         .collect();
     let path = format!("{}.replica-{safe}", database.display());
-    let err = |source| StoreError::DataDir {
-        path: path.clone(),
-        source,
-    };
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(err)?;
-    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
-        Ok(file) => Ok(NameHeld {
+    match lock_file(&path)? {
+        Some(file) => Ok(NameHeld {
             _held: Held::File(file),
         }),
-        Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
-            Err(StoreError::ReplicaNameTaken(name.to_string()))
-        }
-        Err((_, errno)) => Err(err(std::io::Error::from(errno))),
+        None => Err(StoreError::ReplicaNameTaken(name.to_string())),
     }
 }

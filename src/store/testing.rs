@@ -103,5 +103,6 @@ pub(crate) fn unreachable_store() -> Store {
         notifier: super::notify::Notifier::default(),
         location: std::sync::Arc::new(Location::Postgres(unreachable_postgres())),
         replica: std::sync::Arc::new(super::Replica::this_machine()),
+        writes: super::Writes::default(),
     }
 }

@@ -31,6 +31,7 @@ mod openstack;
 mod operations;
 mod parameters;
 mod plans;
+mod polling;
 mod query_interface;
 mod quota;
 mod refusals;

@@ -102,18 +102,9 @@ async fn a_replica_killed_during_a_dask_deploy_loses_it_to_another_which_adopts_
     delete_and_check_nothing_left(&client, &on_b, &cluster_dir).await;
 }
 
-#[tokio::test]
-async fn a_second_live_process_with_a_replica_s_name_refuses_to_start() {
-    let database = TestDatabase::create().await;
-    let store = database.url_text();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let first = ServerProcess::start(dir.path(), &replica_env(&store, "only"));
-    let other = tempfile::tempdir().expect("tempdir");
-    let env: Vec<(String, String)> = replica_env(&store, "only")
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let data_dir = other.path().to_path_buf();
+/// What `disco serve` on `data_dir` with `env` said as it refused to start (it must).
+async fn refused_start(data_dir: &std::path::Path, env: Vec<(String, String)>) -> String {
+    let data_dir = data_dir.to_path_buf();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_disco"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -127,9 +118,44 @@ async fn a_second_live_process_with_a_replica_s_name_refuses_to_start() {
     let said =
         String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{said}");
+    said
+}
+
+#[tokio::test]
+async fn a_second_live_process_with_a_replica_s_name_refuses_to_start() {
+    let database = TestDatabase::create().await;
+    let store = database.url_text();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = ServerProcess::start(dir.path(), &replica_env(&store, "only"));
+    let other = tempfile::tempdir().expect("tempdir");
+    let env: Vec<(String, String)> = replica_env(&store, "only")
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let said = refused_start(other.path(), env).await;
     assert!(said.contains("replica \"only\""), "{said}");
     assert!(said.contains("replica.name"), "{said}");
     // The first goes on serving.
+    let health = client().get(first.url("/-/")).send().await.expect("sent");
+    assert_eq!(health.status(), 200);
+}
+
+/// A SQLite store has one server: a second `disco serve` on it, whatever its name,
+/// refuses to start and says that replicas share PostgreSQL; the first goes on.
+#[tokio::test]
+async fn a_second_server_on_a_sqlite_store_in_use_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = ServerProcess::start(dir.path(), &[("DISCO_REPLICA__NAME", "one")]);
+    let said = refused_start(
+        dir.path(),
+        vec![("DISCO_REPLICA__NAME".to_string(), "two".to_string())],
+    )
+    .await;
+    assert!(
+        said.contains("another disco serve uses the SQLite store"),
+        "{said}"
+    );
+    assert!(said.contains("store.url"), "{said}");
     let health = client().get(first.url("/-/")).send().await.expect("sent");
     assert_eq!(health.status(), 200);
 }
