@@ -238,6 +238,17 @@ impl Drop for Counted {
     }
 }
 
+/// SQLite's readers refuse to write (`PRAGMA query_only`): every write goes through the
+/// writer, where `Store::writes` counts it.
+#[derive(Debug)]
+struct ReadOnly;
+
+impl r2d2::CustomizeConnection<Conn, StoreError> for ReadOnly {
+    fn on_acquire(&self, conn: &mut Conn) -> Result<(), StoreError> {
+        conn.batch("PRAGMA query_only = ON")
+    }
+}
+
 /// SQLite's connections that read beside the writer; PostgreSQL's pool.
 const SQLITE_READERS: u32 = 4;
 const POSTGRES_CONNECTIONS: u32 = 10;
@@ -280,6 +291,7 @@ impl Store {
         let readers = r2d2::Pool::builder()
             .max_size(SQLITE_READERS)
             .min_idle(Some(1))
+            .connection_customizer(Box::new(ReadOnly))
             .build(manager())?;
         Ok(Store {
             writer,

@@ -1328,3 +1328,34 @@ async fn a_postgres_connection_ended_by_the_server_is_unavailable_and_a_refused_
     .await
     .expect("the test's queries");
 }
+
+/// Every write is counted (`Store::writes`, what kept GET answers are checked against):
+/// a write call moves the count, and SQLite's reading connections refuse to write.
+#[tokio::test]
+async fn every_write_moves_the_count_and_sqlite_s_readers_refuse_to_write() {
+    let (_scratch, location) = scratch_on(Backend::Sqlite).await;
+    let store = Store::connect(location).await.expect("open");
+    let before = store.writes();
+    let new = cluster("t", &[INJECT]);
+    store.insert_cluster(new.clone()).await.expect("insert");
+    assert!(store.writes() > before, "the insert is counted");
+    let counted = store.writes();
+    let _ = store.cluster(None, new.id).await.expect("read");
+    assert_eq!(store.writes(), counted, "a read is not");
+    let id = new.id.to_string();
+    let refused = store
+        .read(move |conn| {
+            conn.execute(
+                "UPDATE clusters SET state_reason = 'behind the count' WHERE id = ?1",
+                params![id],
+            )
+        })
+        .await;
+    assert!(refused.is_err(), "a reader wrote: {refused:?}");
+    let found = store
+        .cluster(None, new.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_ne!(found.state_reason, "behind the count");
+}
